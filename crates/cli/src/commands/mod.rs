@@ -1,0 +1,42 @@
+//! One module per subcommand; [`run`] dispatches.
+
+mod blueprint;
+mod generate;
+mod truth;
+
+use crate::BadInput;
+use crate::cli::{BlueprintCommand, BlueprintSource, Cli, Command};
+use abforge_synth::Blueprint;
+use anyhow::Context;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Generate(args) => generate::run(&args, cli.quiet),
+        Command::Truth(args) => truth::run(&args),
+        Command::Blueprint(ns) => match ns.command {
+            BlueprintCommand::Check { files } => blueprint::check(&files),
+            BlueprintCommand::Schema => blueprint::schema(),
+        },
+    }
+}
+
+/// Reads the blueprint and applies the command-line overrides.
+pub fn load(src: &BlueprintSource) -> anyhow::Result<Blueprint> {
+    let path = &src.blueprint;
+    if !path.is_file() {
+        return Err(BadInput(format!(
+            "blueprint {} does not exist (give one with --blueprint FILE; examples are in examples/)",
+            path.display()
+        ))
+        .into());
+    }
+    let mut bp = Blueprint::from_path(path).with_context(|| path.display().to_string())?;
+    if let Some(seed) = src.seed {
+        bp = bp.with_seed(seed);
+    }
+    if let Some(n) = src.customers {
+        bp.customers = n;
+    }
+    Ok(bp)
+}

@@ -1,0 +1,85 @@
+//! `abforge truth`.
+
+use super::load;
+use crate::cli::TruthArgs;
+use abforge_synth::Resolved;
+use anyhow::Context;
+use serde_json::json;
+use std::io::Write;
+
+/// Prints the resolved blueprint and its truth.
+pub fn run(args: &TruthArgs) -> anyhow::Result<()> {
+    let bp = load(&args.source)?;
+    let resolved = bp.resolve().with_context(|| args.source.blueprint.display().to_string())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &to_json(&resolved))?;
+        writeln!(out)?;
+    } else {
+        write_text(&mut out, &resolved)?;
+    }
+    Ok(())
+}
+
+/// The `--json` document: the truth's fields, the resolved blueprint and the choices drawn.
+pub fn to_json(r: &Resolved) -> serde_json::Value {
+    let t = r.truth();
+    json!({
+        "experiment_id": t.experiment_id,
+        "seed": t.seed,
+        "control_group": t.control_group,
+        "choices": r.choices,
+        "allocation": t.allocation,
+        "sample_ratio_mismatch": t.sample_ratio_mismatch,
+        "metrics": t.metrics,
+        "blueprint": r.blueprint.to_json_value(),
+    })
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "holds" } else { "false" }
+}
+
+fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
+    let t = r.truth();
+    writeln!(out, "# resolved blueprint")?;
+    write!(out, "{}", r.blueprint.to_toml())?;
+    writeln!(out)?;
+    writeln!(out, "# ground truth of experiment {} (seed {})", t.experiment_id, t.seed)?;
+    if !r.choices.is_empty() {
+        writeln!(out, "choices drawn:")?;
+        for c in &r.choices {
+            let opts: Vec<String> = c.options.iter().map(|o| format!("{o}")).collect();
+            writeln!(out, "  {} = {}  (from [{}])", c.path, c.chosen, opts.join(", "))?;
+        }
+    }
+    write!(out, "allocation:")?;
+    for a in &t.allocation {
+        write!(out, "  {} {:.1}%", a.group, 100.0 * a.planned)?;
+        if t.sample_ratio_mismatch {
+            write!(out, " planned / {:.1}% actual", 100.0 * a.actual)?;
+        }
+    }
+    writeln!(out, "{}", if t.sample_ratio_mismatch { "  (sample-ratio mismatch on purpose)" } else { "" })?;
+    for m in &t.metrics {
+        writeln!(out)?;
+        let kind = if m.integer { "integer" } else { "real" };
+        writeln!(out, "{} ({}, {kind})", m.metric, m.distribution)?;
+        writeln!(out, "  {:<16} {:>16} {:>16} {:>14}", "group", "mean", "variance", "sd")?;
+        for g in &m.groups {
+            writeln!(out, "  {:<16} {:>16.6} {:>16.6} {:>14.6}", g.group, g.mean, g.variance, g.variance.sqrt())?;
+        }
+        for e in &m.effects {
+            let rel = e.rel_effect.map_or("n/a".to_string(), |r| format!("{:+.4}%", 100.0 * r));
+            write!(out, "  {} − {}: {:+.6} ({rel}); mean null {}", e.group, e.control, e.abs_effect, yes_no(e.mean_null))?;
+            if let (Some(p), Some(null)) = (e.prob_superiority, e.prob_superiority_null) {
+                write!(out, "; P(T>C)+½P(T=C) = {p:.6}, null {}", yes_no(null))?;
+            }
+            if e.identical {
+                write!(out, "; identical laws")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}

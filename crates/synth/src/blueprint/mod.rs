@@ -1,0 +1,186 @@
+//! The blueprint: a declarative description of one A/B experiment.
+//!
+//! A blueprint is read from TOML or JSON ([`Blueprint::from_toml`], [`Blueprint::from_json`],
+//! [`Blueprint::from_path`]), validated with every problem reported at once (each naming its
+//! field path and what is allowed), and written back ([`Blueprint::to_toml`],
+//! [`Blueprint::to_json_value`]) in the same structure. [`Blueprint::resolve`] fixes every
+//! `choose` and turns lifts into explicit parameters; the result is a
+//! [`Resolved`](crate::Resolved) blueprint, the input of the generator and of the truth.
+
+mod parse;
+mod resolve;
+mod schema;
+mod write;
+
+pub use resolve::{Choice, MetricModel, Resolved, SegmentModel};
+pub use schema::json_schema;
+
+use crate::dist::DistKind;
+use chrono::NaiveDate;
+
+/// Largest number of customers a blueprint may ask for.
+pub const MAX_CUSTOMERS: u64 = 10_000_000_000;
+/// Smallest and largest number of arms (groups), the control included.
+pub const ARMS: std::ops::RangeInclusive<usize> = 2..=26;
+/// Largest number of days a purchase window may span.
+pub const MAX_DAYS: u32 = 36_600;
+/// Largest number of values one attribute may take.
+pub const MAX_ATTRIBUTE_VALUES: usize = 10_000;
+
+/// A numeric parameter: fixed, or chosen once per run among options.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// A fixed value.
+    Fixed(f64),
+    /// `{ choose = [...] }`: one option is drawn per run from the seed, uniformly.
+    Choose(Vec<f64>),
+}
+
+impl Param {
+    /// The value, if fixed.
+    pub fn fixed(&self) -> Option<f64> {
+        match self {
+            Param::Fixed(v) => Some(*v),
+            Param::Choose(_) => None,
+        }
+    }
+}
+
+/// How an arm's parameters are given for one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArmSpec {
+    /// Explicit distribution parameters, by name (complete for an arm, partial in a segment).
+    Params(Vec<(String, Param)>),
+    /// The control's parameters with the metric's mean multiplied by `1 + lift`.
+    Lift(Param),
+    /// The control's parameters with the metric's mean shifted by `lift_abs`.
+    LiftAbs(Param),
+}
+
+/// A heterogeneous effect: parameters that apply to customers matching `when`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Attribute name → accepted values (any of them); all attributes must match.
+    pub when: Vec<(String, Vec<String>)>,
+    /// Arm name → parameters overriding the arm's own inside the segment.
+    pub arms: Vec<(String, ArmSpec)>,
+}
+
+/// A pre-period twin of a metric, `pre_<metric>`, for variance reduction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrePeriod {
+    /// Pearson correlation of the twin with the metric, in `[-1, 1]`.
+    pub correlation: Param,
+}
+
+/// One metric column and the law of each arm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    /// Column name: `[a-z_][a-z0-9_]*`, at most 63 characters.
+    pub name: String,
+    /// The base distribution.
+    pub distribution: DistKind,
+    /// Added to every draw that is not zero-inflated (an integer for integer metrics).
+    pub offset: f64,
+    /// Probability that a value is 0 instead of a draw, in `[0, 1)`.
+    pub zero_inflation: Param,
+    /// An optional `pre_<name>` twin column.
+    pub pre_period: Option<PrePeriod>,
+    /// Parameters per arm, in the order of [`Blueprint::groups`].
+    pub arms: Vec<(String, ArmSpec)>,
+    /// Segment overrides; the first segment a customer matches applies.
+    pub segments: Vec<Segment>,
+}
+
+/// A categorical customer attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribute {
+    /// Column name.
+    pub name: String,
+    /// Value → weight (positive, normalised).
+    pub values: Vec<(String, f64)>,
+}
+
+/// A validated blueprint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blueprint {
+    /// Experiment id: `[a-z0-9_-]{1,64}`.
+    pub id: String,
+    /// One line on what the experiment shows.
+    pub description: Option<String>,
+    /// Seed of every random draw (choices and rows).
+    pub seed: u64,
+    /// Customers across all groups, `1..=10^10`.
+    pub customers: u64,
+    /// First purchase date.
+    pub start_date: NaiveDate,
+    /// Purchase dates are uniform over `[start_date, start_date + days)`.
+    pub days: u32,
+    /// Name of the control arm (default `control`).
+    pub control_group: String,
+    /// Arms and their planned allocation weights (positive, normalised).
+    pub groups: Vec<(String, f64)>,
+    /// Realised allocation weights, when they differ from `groups` (a sample-ratio mismatch).
+    pub actual_groups: Option<Vec<(String, f64)>>,
+    /// Categorical attributes, in column order.
+    pub attributes: Vec<Attribute>,
+    /// Metrics, in column order.
+    pub metrics: Vec<Metric>,
+}
+
+impl Blueprint {
+    /// Index of the control arm in [`Blueprint::groups`].
+    pub fn control_index(&self) -> usize {
+        self.groups.iter().position(|(g, _)| *g == self.control_group).unwrap_or(0)
+    }
+
+    /// Planned allocation, normalised to sum to 1.
+    pub fn planned_allocation(&self) -> Vec<f64> {
+        normalise(self.groups.iter().map(|(_, w)| *w))
+    }
+
+    /// Realised allocation (the `actual_groups` weights when given), normalised.
+    pub fn actual_allocation(&self) -> Vec<f64> {
+        match &self.actual_groups {
+            Some(a) => normalise(a.iter().map(|(_, w)| *w)),
+            None => self.planned_allocation(),
+        }
+    }
+
+    /// Whether any parameter is still a `choose`.
+    pub fn has_choices(&self) -> bool {
+        self.metrics.iter().any(|m| {
+            matches!(m.zero_inflation, Param::Choose(_))
+                || m.pre_period.as_ref().is_some_and(|p| matches!(p.correlation, Param::Choose(_)))
+                || m.arms.iter().any(|(_, a)| arm_has_choice(a))
+                || m.segments.iter().any(|s| s.arms.iter().any(|(_, a)| arm_has_choice(a)))
+        })
+    }
+
+    /// Names of the columns the generator writes, in order.
+    pub fn column_names(&self) -> Vec<String> {
+        let mut cols: Vec<String> =
+            ["customer_id", "experiment_id", "group"].iter().map(|s| s.to_string()).collect();
+        cols.extend(self.attributes.iter().map(|a| a.name.clone()));
+        cols.push("purchase_date".into());
+        for m in &self.metrics {
+            cols.push(m.name.clone());
+            if m.pre_period.is_some() {
+                cols.push(format!("pre_{}", m.name));
+            }
+        }
+        cols
+    }
+}
+
+fn arm_has_choice(a: &ArmSpec) -> bool {
+    match a {
+        ArmSpec::Params(ps) => ps.iter().any(|(_, p)| matches!(p, Param::Choose(_))),
+        ArmSpec::Lift(p) | ArmSpec::LiftAbs(p) => matches!(p, Param::Choose(_)),
+    }
+}
+
+fn normalise(w: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
+    let total: f64 = w.clone().sum();
+    w.map(|x| x / total).collect()
+}

@@ -1,0 +1,731 @@
+//! Reading a blueprint from TOML or JSON, with every problem reported at once.
+//!
+//! The document is first turned into a `serde_json::Value` (TOML dates become strings),
+//! then walked by hand: serde's derive stops at the first error, and a blueprint author
+//! wants all of them, each with its field path and what is allowed.
+
+use super::{
+    ARMS, ArmSpec, Attribute, Blueprint, MAX_ATTRIBUTE_VALUES, MAX_CUSTOMERS, MAX_DAYS, Metric,
+    Param, PrePeriod, Segment,
+};
+use crate::dist::DistKind;
+use crate::error::{Error, Problem, Problems, Result};
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// Keys of a metric table that are not arm names.
+pub(super) const METRIC_KEYS: [&str; 5] =
+    ["distribution", "offset", "zero_inflation", "pre_period", "segments"];
+const TOP_KEYS: [&str; 11] = [
+    "id",
+    "description",
+    "seed",
+    "customers",
+    "start_date",
+    "days",
+    "control_group",
+    "groups",
+    "actual_groups",
+    "attributes",
+    "metrics",
+];
+/// Column names the generator always writes.
+pub(super) const RESERVED_COLUMNS: [&str; 4] =
+    ["customer_id", "experiment_id", "group", "purchase_date"];
+
+impl Blueprint {
+    /// Reads a blueprint file: JSON when the name ends in `.json`, TOML otherwise.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be read, [`Error::Invalid`] with every problem.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Blueprint> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("cannot read blueprint {}", path.display()), e))?;
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+            Blueprint::from_json(&text)
+        } else {
+            Blueprint::from_toml(&text)
+        }
+    }
+
+    /// Parses and validates a TOML blueprint.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] listing every problem (a syntax error is one problem).
+    pub fn from_toml(text: &str) -> Result<Blueprint> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            Problems(vec![Problem::new("", format!("TOML syntax: {}", e.to_string().trim_end()))])
+        })?;
+        Blueprint::from_value(&toml_to_json(toml::Value::Table(table)))
+    }
+
+    /// Parses and validates a JSON blueprint.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] listing every problem (a syntax error is one problem).
+    pub fn from_json(text: &str) -> Result<Blueprint> {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| Problems(vec![Problem::new("", format!("JSON syntax: {e}"))]))?;
+        Blueprint::from_value(&v)
+    }
+
+    /// Validates a blueprint given as a JSON value (the structure of the TOML format).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] listing every problem, in document order.
+    pub fn from_value(v: &Value) -> Result<Blueprint> {
+        let mut cx = Cx::default();
+        let bp = cx.blueprint(v);
+        match bp {
+            Some(bp) if cx.problems.is_empty() => Ok(bp),
+            _ => Err(Error::Invalid(Problems(cx.problems))),
+        }
+    }
+}
+
+/// Converts a TOML value into the JSON value of the same structure (dates become strings).
+pub fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(f.to_string())),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    let simple = !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if simple { key.to_string() } else { format!("{key:?}") };
+    if path.is_empty() { key } else { format!("{path}.{key}") }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "a table".into(),
+    }
+}
+
+pub(super) fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.len() <= 63
+}
+
+/// Whether `s` is a valid experiment id: `[a-z0-9_-]{1,64}`.
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+#[derive(Default)]
+struct Cx {
+    problems: Vec<Problem>,
+}
+
+impl Cx {
+    fn err(&mut self, path: &str, msg: impl Into<String>) {
+        self.problems.push(Problem::new(path, msg));
+    }
+
+    fn table<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            other => {
+                self.err(path, format!("expected a table, found {}", describe(other)));
+                None
+            }
+        }
+    }
+
+    fn unknown_keys(&mut self, m: &Map<String, Value>, path: &str, allowed: &[&str]) {
+        for k in m.keys() {
+            if !allowed.contains(&k.as_str()) {
+                let hint = suggest(k, allowed);
+                self.err(
+                    &join(path, k),
+                    format!("unknown key{hint}; allowed keys: {}", allowed.join(", ")),
+                );
+            }
+        }
+    }
+
+    fn number(&mut self, v: &Value, path: &str) -> Option<f64> {
+        match v {
+            Value::Number(n) => n.as_f64(),
+            other => {
+                self.err(path, format!("expected a number, found {}", describe(other)));
+                None
+            }
+        }
+    }
+
+    fn whole(&mut self, v: &Value, path: &str, range: (u64, u64)) -> Option<u64> {
+        let allowed = format!("a whole number from {} to {}", range.0, range.1);
+        let n = match v {
+            Value::Number(n) => {
+                if let Some(u) = n.as_u64() {
+                    Some(u)
+                } else {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+                        .map(|f| f as u64)
+                }
+            }
+            _ => None,
+        };
+        match n {
+            Some(n) if (range.0..=range.1).contains(&n) => Some(n),
+            _ => {
+                self.err(path, format!("{} is not allowed; expected {allowed}", show(v)));
+                None
+            }
+        }
+    }
+
+    fn string<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v str> {
+        match v {
+            Value::String(s) => Some(s),
+            other => {
+                self.err(path, format!("expected a string, found {}", describe(other)));
+                None
+            }
+        }
+    }
+
+    /// A number or `{ choose = [numbers] }`, each value checked by `ok` (described by `allowed`).
+    fn param(
+        &mut self,
+        v: &Value,
+        path: &str,
+        ok: &dyn Fn(f64) -> bool,
+        allowed: &str,
+    ) -> Option<Param> {
+        match v {
+            Value::Number(_) => {
+                let x = self.number(v, path)?;
+                if ok(x) {
+                    Some(Param::Fixed(x))
+                } else {
+                    self.err(path, format!("{x} is out of range; expected {allowed}"));
+                    None
+                }
+            }
+            Value::Object(m) => {
+                self.unknown_keys(m, path, &["choose"]);
+                let Some(opts) = m.get("choose") else {
+                    self.err(path, format!("expected a number or {{ choose = [...] }} of {allowed}"));
+                    return None;
+                };
+                let cpath = join(path, "choose");
+                let Value::Array(items) = opts else {
+                    self.err(&cpath, format!("expected an array of numbers, found {}", describe(opts)));
+                    return None;
+                };
+                if items.is_empty() {
+                    self.err(&cpath, "must list at least one option");
+                    return None;
+                }
+                let mut out = Vec::with_capacity(items.len());
+                let mut good = true;
+                for (i, it) in items.iter().enumerate() {
+                    let ipath = format!("{cpath}[{i}]");
+                    match self.number(it, &ipath) {
+                        Some(x) if ok(x) => out.push(x),
+                        Some(x) => {
+                            self.err(&ipath, format!("{x} is out of range; expected {allowed}"));
+                            good = false;
+                        }
+                        None => good = false,
+                    }
+                }
+                good.then_some(Param::Choose(out))
+            }
+            other => {
+                self.err(
+                    path,
+                    format!("expected a number or {{ choose = [...] }}, found {}", describe(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn weights(&mut self, v: &Value, path: &str, what: &str) -> Option<Vec<(String, f64)>> {
+        let m = self.table(v, path)?;
+        let mut out = Vec::with_capacity(m.len());
+        let mut good = true;
+        for (k, w) in m {
+            let kp = join(path, k);
+            match self.number(w, &kp) {
+                Some(x) if x.is_finite() && x > 0.0 => out.push((k.clone(), x)),
+                Some(x) => {
+                    self.err(&kp, format!("weight {x} is not allowed; a {what} weight must be a number > 0"));
+                    good = false;
+                }
+                None => good = false,
+            }
+        }
+        good.then_some(out)
+    }
+
+    fn blueprint(&mut self, v: &Value) -> Option<Blueprint> {
+        let m = self.table(v, "")?;
+        self.unknown_keys(m, "", &TOP_KEYS);
+        let required = |cx: &mut Cx, key: &str, what: &str| {
+            let got = m.get(key);
+            if got.is_none() {
+                cx.err(key, format!("is missing; expected {what}"));
+            }
+            got
+        };
+
+        let id = required(self, "id", "an experiment id, [a-z0-9_-] with 1 to 64 characters")
+            .and_then(|v| self.string(v, "id"))
+            .and_then(|s| {
+                if is_valid_id(s) {
+                    Some(s.to_string())
+                } else {
+                    self.err("id", format!("{s:?} is not allowed; expected [a-z0-9_-] with 1 to 64 characters"));
+                    None
+                }
+            });
+        let description = m.get("description").and_then(|v| self.string(v, "description")).map(str::to_string);
+        let seed = match m.get("seed") {
+            Some(v) => self.whole(v, "seed", (0, u64::MAX)),
+            None => Some(0),
+        };
+        let customers = required(self, "customers", "a whole number from 1 to 10000000000")
+            .and_then(|v| self.whole(v, "customers", (1, MAX_CUSTOMERS)));
+        let start_date = required(self, "start_date", "a date like 2026-11-23")
+            .and_then(|v| match v {
+                Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                    Ok(d) if (1000..=9000).contains(&chrono::Datelike::year(&d)) => Some(d),
+                    _ => {
+                        self.err("start_date", format!("{s:?} is not a date; expected YYYY-MM-DD between years 1000 and 9000"));
+                        None
+                    }
+                },
+                other => {
+                    self.err("start_date", format!("expected a date like 2026-11-23, found {}", describe(other)));
+                    None
+                }
+            });
+        let days = required(self, "days", "a whole number of days from 1 to 36600")
+            .and_then(|v| self.whole(v, "days", (1, u64::from(MAX_DAYS))))
+            .map(|d| d as u32);
+        if let (Some(d), Some(n)) = (start_date, days) {
+            if d.checked_add_days(chrono::Days::new(u64::from(n))).is_none_or(|e| chrono::Datelike::year(&e) > 9999) {
+                self.err("days", "the purchase window runs past the year 9999");
+            }
+        }
+        let control_group = match m.get("control_group") {
+            Some(v) => self.string(v, "control_group").map(str::to_string),
+            None => Some("control".to_string()),
+        };
+
+        let groups = required(self, "groups", "a table of arm name = allocation weight")
+            .and_then(|v| self.weights(v, "groups", "group"));
+        if let Some(g) = &groups {
+            if !ARMS.contains(&g.len()) {
+                self.err("groups", format!("has {} arms; expected from {} to {}", g.len(), ARMS.start(), ARMS.end()));
+            }
+            for (name, _) in g {
+                if name.is_empty() || name.len() > 64 {
+                    self.err(&join("groups", name), "a group name must have 1 to 64 characters");
+                }
+                if METRIC_KEYS.contains(&name.as_str()) {
+                    self.err(&join("groups", name), format!("{name:?} is reserved (metric keys: {})", METRIC_KEYS.join(", ")));
+                }
+            }
+            if let Some(c) = &control_group {
+                if !g.iter().any(|(n, _)| n == c) {
+                    let names: Vec<_> = g.iter().map(|(n, _)| n.as_str()).collect();
+                    let path = if m.contains_key("control_group") { "control_group" } else { "groups" };
+                    self.err(path, format!("the control group {c:?} is not among the groups; groups are: {}", names.join(", ")));
+                }
+            }
+        }
+        let actual_groups = m.get("actual_groups").and_then(|v| {
+            let a = self.weights(v, "actual_groups", "group")?;
+            let g = groups.as_ref()?;
+            let mut good = true;
+            for (name, _) in g {
+                if !a.iter().any(|(n, _)| n == name) {
+                    self.err(&join("actual_groups", name), "is missing; actual_groups needs a weight for every group");
+                    good = false;
+                }
+            }
+            for (name, _) in &a {
+                if !g.iter().any(|(n, _)| n == name) {
+                    self.err(&join("actual_groups", name), "is not a group of `groups`");
+                    good = false;
+                }
+            }
+            // Keep the order of `groups`.
+            good.then(|| g.iter().map(|(n, _)| a.iter().find(|(k, _)| k == n).cloned().expect("checked")).collect())
+        });
+
+        let attributes = match m.get("attributes") {
+            Some(v) => self.attributes(v),
+            None => Some(Vec::new()),
+        };
+        let metrics = match (m.get("metrics"), &groups, &attributes) {
+            (Some(v), Some(g), Some(a)) => self.metrics(v, g, a),
+            (Some(v), _, _) => {
+                // Still check what can be checked without the groups.
+                let _ = self.table(v, "metrics");
+                None
+            }
+            (None, _, _) => Some(Vec::new()),
+        };
+        if let (Some(a), Some(ms)) = (&attributes, &metrics) {
+            self.columns(a, ms);
+        }
+
+        Some(Blueprint {
+            id: id?,
+            description,
+            seed: seed?,
+            customers: customers?,
+            start_date: start_date?,
+            days: days?,
+            control_group: control_group?,
+            groups: groups?,
+            actual_groups,
+            attributes: attributes?,
+            metrics: metrics?,
+        })
+    }
+
+    fn attributes(&mut self, v: &Value) -> Option<Vec<Attribute>> {
+        let m = self.table(v, "attributes")?;
+        let mut out = Vec::new();
+        let mut good = true;
+        for (name, vals) in m {
+            let path = join("attributes", name);
+            if !is_identifier(name) {
+                self.err(&path, "an attribute name must be a column name: [a-z_][a-z0-9_]*, at most 63 characters");
+                good = false;
+            }
+            match self.weights(vals, &path, "value") {
+                Some(values) if values.is_empty() => {
+                    self.err(&path, "needs at least one value");
+                    good = false;
+                }
+                Some(values) if values.len() > MAX_ATTRIBUTE_VALUES => {
+                    self.err(&path, format!("has {} values; at most {MAX_ATTRIBUTE_VALUES} are allowed", values.len()));
+                    good = false;
+                }
+                Some(values) => out.push(Attribute { name: name.clone(), values }),
+                None => good = false,
+            }
+        }
+        good.then_some(out)
+    }
+
+    fn columns(&mut self, attrs: &[Attribute], metrics: &[Metric]) {
+        let mut seen: Vec<(String, String)> =
+            RESERVED_COLUMNS.iter().map(|c| (c.to_string(), "a built-in column".to_string())).collect();
+        let mut claim = |cx: &mut Cx, col: String, path: String| {
+            if let Some((_, by)) = seen.iter().find(|(c, _)| *c == col) {
+                cx.err(&path, format!("column {col:?} is already {by}; choose another name"));
+            } else {
+                seen.push((col, format!("taken by {path}")));
+            }
+        };
+        for a in attrs {
+            claim(self, a.name.clone(), join("attributes", &a.name));
+        }
+        for m in metrics {
+            let path = join("metrics", &m.name);
+            claim(self, m.name.clone(), path.clone());
+            if m.pre_period.is_some() {
+                claim(self, format!("pre_{}", m.name), join(&path, "pre_period"));
+            }
+        }
+    }
+
+    fn metrics(&mut self, v: &Value, groups: &[(String, f64)], attrs: &[Attribute]) -> Option<Vec<Metric>> {
+        let m = self.table(v, "metrics")?;
+        let mut out = Vec::new();
+        let mut good = true;
+        for (name, mv) in m {
+            match self.metric(name, mv, groups, attrs) {
+                Some(metric) => out.push(metric),
+                None => good = false,
+            }
+        }
+        good.then_some(out)
+    }
+
+    fn metric(&mut self, name: &str, v: &Value, groups: &[(String, f64)], attrs: &[Attribute]) -> Option<Metric> {
+        let path = join("metrics", name);
+        let mut good = true;
+        if !is_identifier(name) {
+            self.err(&path, "a metric name must be a column name: [a-z_][a-z0-9_]*, at most 63 characters");
+            good = false;
+        }
+        let m = self.table(v, &path)?;
+        let kinds: Vec<&str> = DistKind::ALL.iter().map(|k| k.name()).collect();
+        let dpath = join(&path, "distribution");
+        let kind = match m.get("distribution") {
+            None => {
+                self.err(&dpath, format!("is missing; expected one of {}", kinds.join(", ")));
+                None
+            }
+            Some(d) => self.string(d, &dpath).and_then(|s| {
+                let k = DistKind::from_name(s);
+                if k.is_none() {
+                    self.err(&dpath, format!("{s:?} is not a distribution; expected one of {}", kinds.join(", ")));
+                }
+                k
+            }),
+        };
+        for k in m.keys() {
+            if !METRIC_KEYS.contains(&k.as_str()) && !groups.iter().any(|(g, _)| g == k) {
+                let mut allowed: Vec<&str> = METRIC_KEYS.to_vec();
+                allowed.extend(groups.iter().map(|(g, _)| g.as_str()));
+                self.err(
+                    &join(&path, k),
+                    format!("unknown key{}; allowed keys: {} (the last are the groups)", suggest(k, &allowed), allowed.join(", ")),
+                );
+                good = false;
+            }
+        }
+        let offset = match m.get("offset") {
+            None => Some(0.0),
+            Some(o) => {
+                let op = join(&path, "offset");
+                self.number(o, &op).and_then(|x| {
+                    let int = kind.is_some_and(DistKind::is_integer);
+                    if !x.is_finite() || x.abs() > 1e15 || (int && x.fract() != 0.0) {
+                        let what = if int { "a whole number (the metric is an integer)" } else { "a finite number" };
+                        self.err(&op, format!("{x} is not allowed; expected {what} of magnitude at most 1e15"));
+                        None
+                    } else {
+                        Some(x)
+                    }
+                })
+            }
+        };
+        let zero_inflation = match m.get("zero_inflation") {
+            None => Some(Param::Fixed(0.0)),
+            Some(z) => self.param(z, &join(&path, "zero_inflation"), &|x| (0.0..1.0).contains(&x), "a probability in [0, 1)"),
+        };
+        let pre_period = match m.get("pre_period") {
+            None => Some(None),
+            Some(p) => {
+                let pp = join(&path, "pre_period");
+                self.table(p, &pp).and_then(|t| {
+                    self.unknown_keys(t, &pp, &["correlation"]);
+                    let cp = join(&pp, "correlation");
+                    match t.get("correlation") {
+                        None => {
+                            self.err(&cp, "is missing; expected a number in [-1, 1]");
+                            None
+                        }
+                        Some(c) => self
+                            .param(c, &cp, &|x| (-1.0..=1.0).contains(&x), "a number in [-1, 1]")
+                            .map(|correlation| Some(PrePeriod { correlation })),
+                    }
+                })
+            }
+        };
+
+        let mut arms = Vec::new();
+        for (g, _) in groups {
+            let ap = join(&path, g);
+            match m.get(g) {
+                None => {
+                    self.err(&ap, "is missing; every group needs parameters (or `{ lift = 0 }` for no effect)");
+                    good = false;
+                }
+                Some(a) => match kind.and_then(|k| self.arm(a, &ap, k, true)) {
+                    Some(spec) => arms.push((g.clone(), spec)),
+                    None => good = false,
+                },
+            }
+        }
+        let segments = match (m.get("segments"), kind) {
+            (None, _) => Some(Vec::new()),
+            (Some(s), Some(k)) => self.segments(s, &join(&path, "segments"), k, groups, attrs),
+            (Some(_), None) => None,
+        };
+        if good {
+            Some(Metric {
+                name: name.to_string(),
+                distribution: kind?,
+                offset: offset?,
+                zero_inflation: zero_inflation?,
+                pre_period: pre_period?,
+                arms,
+                segments: segments?,
+            })
+        } else {
+            None
+        }
+    }
+
+    fn arm(&mut self, v: &Value, path: &str, kind: DistKind, complete: bool) -> Option<ArmSpec> {
+        let m = self.table(v, path)?;
+        let lifts = ["lift", "lift_abs"];
+        if let Some(l) = lifts.iter().find(|l| m.contains_key(**l)) {
+            self.unknown_keys(m, path, &[l]);
+            let lp = join(path, l);
+            let p = self.param(&m[*l], &lp, &f64::is_finite, "a finite number")?;
+            return Some(if *l == "lift" { ArmSpec::Lift(p) } else { ArmSpec::LiftAbs(p) });
+        }
+        let names = kind.params();
+        let mut allowed: Vec<&str> = names.to_vec();
+        allowed.extend(lifts);
+        self.unknown_keys(m, path, &allowed);
+        let mut out = Vec::new();
+        let mut good = true;
+        for (i, n) in names.iter().enumerate() {
+            let pp = join(path, n);
+            match m.get(*n) {
+                None if complete => {
+                    self.err(&pp, format!("is missing; {} needs {} (or give `lift` or `lift_abs`)", kind.name(), names.join(" and ")));
+                    good = false;
+                }
+                None => {}
+                Some(x) => match self.param(x, &pp, &|v| kind.param_ok(i, v), kind.param_ranges()[i]) {
+                    Some(p) => out.push((n.to_string(), p)),
+                    None => good = false,
+                },
+            }
+        }
+        if out.is_empty() && good {
+            self.err(path, format!("gives no parameter; expected some of {}, or `lift`/`lift_abs`", names.join(", ")));
+            good = false;
+        }
+        (good && m.keys().all(|k| allowed.contains(&k.as_str()))).then_some(ArmSpec::Params(out))
+    }
+
+    fn segments(
+        &mut self,
+        v: &Value,
+        path: &str,
+        kind: DistKind,
+        groups: &[(String, f64)],
+        attrs: &[Attribute],
+    ) -> Option<Vec<Segment>> {
+        let Value::Array(items) = v else {
+            self.err(path, format!("expected an array of tables ([[...segments]]), found {}", describe(v)));
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut good = true;
+        for (i, item) in items.iter().enumerate() {
+            let sp = format!("{path}[{i}]");
+            let Some(t) = self.table(item, &sp) else {
+                good = false;
+                continue;
+            };
+            let mut when = Vec::new();
+            let wp = join(&sp, "when");
+            match t.get("when") {
+                None => {
+                    self.err(&wp, "is missing; expected a table of attribute = value");
+                    good = false;
+                }
+                Some(w) => match self.table(w, &wp) {
+                    Some(wt) if wt.is_empty() => {
+                        self.err(&wp, "is empty; name at least one attribute");
+                        good = false;
+                    }
+                    Some(wt) => {
+                        for (a, val) in wt {
+                            let ap = join(&wp, a);
+                            let Some(attr) = attrs.iter().find(|x| x.name == *a) else {
+                                let names: Vec<_> = attrs.iter().map(|x| x.name.as_str()).collect();
+                                self.err(&ap, format!("is not an attribute; attributes are: {}", names.join(", ")));
+                                good = false;
+                                continue;
+                            };
+                            let vals: Vec<&Value> = match val {
+                                Value::Array(a) => a.iter().collect(),
+                                other => vec![other],
+                            };
+                            let mut chosen = Vec::new();
+                            for x in vals {
+                                match self.string(x, &ap) {
+                                    Some(s) if attr.values.iter().any(|(n, _)| n == s) => chosen.push(s.to_string()),
+                                    Some(s) => {
+                                        let names: Vec<_> = attr.values.iter().map(|(n, _)| n.as_str()).collect();
+                                        self.err(&ap, format!("{s:?} is not a value of {a}; values are: {}", names.join(", ")));
+                                        good = false;
+                                    }
+                                    None => good = false,
+                                }
+                            }
+                            if chosen.is_empty() && matches!(val, Value::Array(_)) {
+                                self.err(&ap, "lists no value");
+                                good = false;
+                            }
+                            when.push((a.clone(), chosen));
+                        }
+                    }
+                    None => good = false,
+                },
+            }
+            let mut arms = Vec::new();
+            for (k, a) in t {
+                if k == "when" {
+                    continue;
+                }
+                let ap = join(&sp, k);
+                if !groups.iter().any(|(g, _)| g == k) {
+                    let names: Vec<_> = groups.iter().map(|(g, _)| g.as_str()).collect();
+                    self.err(&ap, format!("unknown key; a segment has `when` and group names: {}", names.join(", ")));
+                    good = false;
+                    continue;
+                }
+                match self.arm(a, &ap, kind, false) {
+                    Some(spec) => arms.push((k.clone(), spec)),
+                    None => good = false,
+                }
+            }
+            if arms.is_empty() && good {
+                self.err(&sp, "overrides no group; give parameters for at least one group");
+                good = false;
+            }
+            out.push(Segment { when, arms });
+        }
+        good.then_some(out)
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        other => describe(other),
+    }
+}
+
+/// " (did you mean `x`?)" when a close allowed key exists.
+fn suggest(key: &str, allowed: &[&str]) -> String {
+    allowed
+        .iter()
+        .map(|a| (strsim::levenshtein(key, a), a))
+        .filter(|(d, a)| *d <= 2.max(a.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| format!(" (did you mean `{a}`?)"))
+        .unwrap_or_default()
+}

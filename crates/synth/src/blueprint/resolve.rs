@@ -1,0 +1,261 @@
+//! Resolution: every `choose` drawn, every lift turned into explicit parameters.
+
+use super::{ArmSpec, Blueprint, Metric, Param, PrePeriod, Segment};
+use crate::dist::{Dist, DistKind};
+use crate::error::{Error, Problem, Problems, Result};
+use crate::rng::{Stream, stream_rng};
+use rand::RngExt;
+
+/// One `choose` drawn during resolution.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Choice {
+    /// Field path of the parameter.
+    pub path: String,
+    /// The options it had.
+    pub options: Vec<f64>,
+    /// The option drawn.
+    pub chosen: f64,
+}
+
+/// A segment of a resolved metric: which customers it covers and every arm's law there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentModel {
+    /// (attribute index, accepted value indices); all must match.
+    pub when: Vec<(usize, Vec<usize>)>,
+    /// The law of each arm, in group order.
+    pub arms: Vec<Dist>,
+}
+
+/// A metric with every parameter fixed, ready to sample and to reason about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricModel {
+    /// Column name.
+    pub name: String,
+    /// Family.
+    pub kind: DistKind,
+    /// Added to every draw that is not zero-inflated.
+    pub offset: f64,
+    /// Probability of a structural zero.
+    pub zero_inflation: f64,
+    /// Correlation of the `pre_` twin, when there is one.
+    pub pre_correlation: Option<f64>,
+    /// The law of each arm outside every segment, in group order.
+    pub base: Vec<Dist>,
+    /// Segments; the first that matches a customer applies.
+    pub segments: Vec<SegmentModel>,
+}
+
+impl MetricModel {
+    /// The law of arm `arm` for a customer with attribute value indices `attrs`.
+    #[inline]
+    pub fn law(&self, arm: usize, attrs: &[u16]) -> &Dist {
+        self.cell(attrs).map_or(&self.base[arm], |s| &self.segments[s].arms[arm])
+    }
+
+    /// Index of the first segment matching `attrs`, if any.
+    #[inline]
+    pub fn cell(&self, attrs: &[u16]) -> Option<usize> {
+        self.segments.iter().position(|s| {
+            s.when.iter().all(|(a, vals)| vals.contains(&usize::from(attrs[*a])))
+        })
+    }
+}
+
+/// A blueprint with every choice fixed: what the generator and the truth work from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The resolved blueprint: no `choose`, no lift; valid input in its own right.
+    pub blueprint: Blueprint,
+    /// The choices drawn, in document order.
+    pub choices: Vec<Choice>,
+    /// Each metric's fixed model, in column order.
+    pub metrics: Vec<MetricModel>,
+}
+
+impl Blueprint {
+    /// Fixes every `choose` (drawn from the blueprint's seed, in document order) and turns
+    /// lifts into explicit parameters.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when a lift asks for a mean the family cannot have.
+    pub fn resolve(&self) -> Result<Resolved> {
+        let mut rng = stream_rng(self.seed, Stream::Resolve, 0);
+        let mut choices = Vec::new();
+        let mut draw = |p: &Param, path: String| -> f64 {
+            match p {
+                Param::Fixed(x) => *x,
+                Param::Choose(opts) => {
+                    let chosen = opts[rng.random_range(0..opts.len())];
+                    choices.push(Choice { path, options: opts.clone(), chosen });
+                    chosen
+                }
+            }
+        };
+        let ctrl = self.control_index();
+        let mut problems = Vec::new();
+        let mut models = Vec::new();
+        let mut metrics = Vec::new();
+        for m in &self.metrics {
+            let path = format!("metrics.{}", m.name);
+            let zi = draw(&m.zero_inflation, format!("{path}.zero_inflation"));
+            let pre = m.pre_period.as_ref().map(|p| draw(&p.correlation, format!("{path}.pre_period.correlation")));
+            // Explicit parameters of every arm first (the control's may be needed by lifts).
+            let fixed = |spec: &ArmSpec, base: Option<&Dist>, path: &str, draw: &mut dyn FnMut(&Param, String) -> f64| -> Option<Result<Dist, String>> {
+                match spec {
+                    ArmSpec::Params(ps) => {
+                        let mut vals = base.map_or_else(|| vec![f64::NAN; m.distribution.params().len()], Dist::values);
+                        for (name, p) in ps {
+                            let i = m.distribution.params().iter().position(|n| n == name).expect("validated");
+                            vals[i] = draw(p, format!("{path}.{name}"));
+                        }
+                        Some(Dist::new(m.distribution, &vals))
+                    }
+                    _ => None,
+                }
+            };
+            let mut base: Vec<Option<Dist>> = Vec::with_capacity(m.arms.len());
+            for (g, spec) in &m.arms {
+                let ap = format!("{path}.{g}");
+                base.push(match fixed(spec, None, &ap, &mut draw) {
+                    Some(Ok(d)) => Some(d),
+                    Some(Err(e)) => {
+                        problems.push(Problem::new(ap, e));
+                        None
+                    }
+                    None => None,
+                });
+            }
+            let Some(control) = base[ctrl] else {
+                let ap = format!("{path}.{}", self.control_group);
+                if matches!(m.arms[ctrl].1, ArmSpec::Lift(_) | ArmSpec::LiftAbs(_)) {
+                    problems.push(Problem::new(ap, "the control group needs explicit parameters; lifts are relative to it"));
+                }
+                continue;
+            };
+            let lifted = |spec: &ArmSpec, control: &Dist, path: &str, draw: &mut dyn FnMut(&Param, String) -> f64| -> Option<Result<Dist, String>> {
+                let mean = (1.0 - zi) * (control.mean() + m.offset);
+                let target = match spec {
+                    ArmSpec::Lift(p) => {
+                        let l = draw(p, format!("{path}.lift"));
+                        if l == 0.0 {
+                            return Some(Ok(*control));
+                        }
+                        mean * (1.0 + l)
+                    }
+                    ArmSpec::LiftAbs(p) => {
+                        let l = draw(p, format!("{path}.lift_abs"));
+                        if l == 0.0 {
+                            return Some(Ok(*control));
+                        }
+                        mean + l
+                    }
+                    ArmSpec::Params(_) => return None,
+                };
+                Some(control.with_mean(target / (1.0 - zi) - m.offset))
+            };
+            for (i, (g, spec)) in m.arms.iter().enumerate() {
+                if base[i].is_none() {
+                    let ap = format!("{path}.{g}");
+                    match lifted(spec, &control, &ap, &mut draw) {
+                        Some(Ok(d)) => base[i] = Some(d),
+                        Some(Err(e)) => problems.push(Problem::new(ap, e)),
+                        None => {}
+                    }
+                }
+            }
+            if base.iter().any(Option::is_none) {
+                continue;
+            }
+            let base: Vec<Dist> = base.into_iter().map(|d| d.expect("checked")).collect();
+
+            let mut segs = Vec::new();
+            for (si, s) in m.segments.iter().enumerate() {
+                let sp = format!("{path}.segments[{si}]");
+                let mut arms = base.clone();
+                let spec_of = |g: &str| s.arms.iter().find(|(n, _)| n == g).map(|(_, a)| a);
+                // Explicit overrides first, then lifts against the segment's control.
+                for (i, (g, _)) in self.groups.iter().enumerate() {
+                    if let Some(spec) = spec_of(g) {
+                        match fixed(spec, Some(&base[i]), &format!("{sp}.{g}"), &mut draw) {
+                            Some(Ok(d)) => arms[i] = d,
+                            Some(Err(e)) => problems.push(Problem::new(format!("{sp}.{g}"), e)),
+                            None => {}
+                        }
+                    }
+                }
+                let seg_control = arms[ctrl];
+                for (i, (g, _)) in self.groups.iter().enumerate() {
+                    if let Some(spec) = spec_of(g) {
+                        if i == ctrl && !matches!(spec, ArmSpec::Params(_)) {
+                            problems.push(Problem::new(format!("{sp}.{g}"), "the control group needs explicit parameters; lifts are relative to it"));
+                            continue;
+                        }
+                        match lifted(spec, &seg_control, &format!("{sp}.{g}"), &mut draw) {
+                            Some(Ok(d)) => arms[i] = d,
+                            Some(Err(e)) => problems.push(Problem::new(format!("{sp}.{g}"), e)),
+                            None => {}
+                        }
+                    }
+                }
+                let when = s
+                    .when
+                    .iter()
+                    .map(|(a, vals)| {
+                        let ai = self.attributes.iter().position(|x| x.name == *a).expect("validated");
+                        let vi = vals
+                            .iter()
+                            .map(|v| self.attributes[ai].values.iter().position(|(n, _)| n == v).expect("validated"))
+                            .collect();
+                        (ai, vi)
+                    })
+                    .collect();
+                segs.push(SegmentModel { when, arms });
+            }
+
+            let explicit = |d: &Dist| ArmSpec::Params(m.distribution.params().iter().zip(d.values()).map(|(n, v)| (n.to_string(), Param::Fixed(v))).collect());
+            metrics.push(Metric {
+                name: m.name.clone(),
+                distribution: m.distribution,
+                offset: m.offset,
+                zero_inflation: Param::Fixed(zi),
+                pre_period: pre.map(|c| PrePeriod { correlation: Param::Fixed(c) }),
+                arms: self.groups.iter().zip(&base).map(|((g, _), d)| (g.clone(), explicit(d))).collect(),
+                segments: m
+                    .segments
+                    .iter()
+                    .zip(&segs)
+                    .map(|(s, sm)| Segment {
+                        when: s.when.clone(),
+                        // Every arm the segment named, now with complete explicit parameters.
+                        arms: self
+                            .groups
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (g, _))| s.arms.iter().any(|(n, _)| n == g))
+                            .map(|(i, (g, _))| (g.clone(), explicit(&sm.arms[i])))
+                            .collect(),
+                    })
+                    .collect(),
+            });
+            models.push(MetricModel {
+                name: m.name.clone(),
+                kind: m.distribution,
+                offset: m.offset,
+                zero_inflation: zi,
+                pre_correlation: pre,
+                base,
+                segments: segs,
+            });
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(Problems(problems)));
+        }
+        let blueprint = Blueprint { metrics, ..self.clone() };
+        Ok(Resolved { blueprint, choices, metrics: models })
+    }
+
+    /// This blueprint with another seed.
+    pub fn with_seed(&self, seed: u64) -> Blueprint {
+        Blueprint { seed, ..self.clone() }
+    }
+}

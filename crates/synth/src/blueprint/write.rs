@@ -1,0 +1,138 @@
+//! Writing a blueprint back out, in the structure it is read in.
+
+use super::{ArmSpec, Blueprint, Param};
+use serde_json::{Map, Value, json};
+
+fn num(x: f64) -> Value {
+    // Whole numbers are written as integers, so TOML keeps `lambda = 2` readable and a
+    // TOML → JSON → TOML round trip is stable.
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
+}
+
+fn param(p: &Param) -> Value {
+    match p {
+        Param::Fixed(x) => num(*x),
+        Param::Choose(xs) => json!({ "choose": xs.iter().map(|x| num(*x)).collect::<Vec<_>>() }),
+    }
+}
+
+fn arm(a: &ArmSpec) -> Value {
+    match a {
+        ArmSpec::Params(ps) => {
+            Value::Object(ps.iter().map(|(k, p)| (k.clone(), param(p))).collect())
+        }
+        ArmSpec::Lift(p) => json!({ "lift": param(p) }),
+        ArmSpec::LiftAbs(p) => json!({ "lift_abs": param(p) }),
+    }
+}
+
+fn weights(w: &[(String, f64)]) -> Value {
+    Value::Object(w.iter().map(|(k, x)| (k.clone(), num(*x))).collect())
+}
+
+impl Blueprint {
+    /// The blueprint as a JSON value, in the structure [`Blueprint::from_value`] reads.
+    pub fn to_json_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::String(self.id.clone()));
+        if let Some(d) = &self.description {
+            m.insert("description".into(), Value::String(d.clone()));
+        }
+        m.insert("seed".into(), Value::from(self.seed));
+        m.insert("customers".into(), Value::from(self.customers));
+        m.insert("start_date".into(), Value::String(self.start_date.format("%Y-%m-%d").to_string()));
+        m.insert("days".into(), Value::from(self.days));
+        m.insert("control_group".into(), Value::String(self.control_group.clone()));
+        m.insert("groups".into(), weights(&self.groups));
+        if let Some(a) = &self.actual_groups {
+            m.insert("actual_groups".into(), weights(a));
+        }
+        m.insert(
+            "attributes".into(),
+            Value::Object(self.attributes.iter().map(|a| (a.name.clone(), weights(&a.values))).collect()),
+        );
+        let mut metrics = Map::new();
+        for me in &self.metrics {
+            let mut t = Map::new();
+            t.insert("distribution".into(), Value::String(me.distribution.name().into()));
+            if me.offset != 0.0 {
+                t.insert("offset".into(), num(me.offset));
+            }
+            if me.zero_inflation != Param::Fixed(0.0) {
+                t.insert("zero_inflation".into(), param(&me.zero_inflation));
+            }
+            if let Some(p) = &me.pre_period {
+                t.insert("pre_period".into(), json!({ "correlation": param(&p.correlation) }));
+            }
+            for (g, a) in &me.arms {
+                t.insert(g.clone(), arm(a));
+            }
+            if !me.segments.is_empty() {
+                let segs = me
+                    .segments
+                    .iter()
+                    .map(|s| {
+                        let mut st = Map::new();
+                        let when = s
+                            .when
+                            .iter()
+                            .map(|(a, vals)| {
+                                let v = match vals.as_slice() {
+                                    [one] => Value::String(one.clone()),
+                                    many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+                                };
+                                (a.clone(), v)
+                            })
+                            .collect();
+                        st.insert("when".into(), Value::Object(when));
+                        for (g, a) in &s.arms {
+                            st.insert(g.clone(), arm(a));
+                        }
+                        Value::Object(st)
+                    })
+                    .collect();
+                t.insert("segments".into(), Value::Array(segs));
+            }
+            metrics.insert(me.name.clone(), Value::Object(t));
+        }
+        m.insert("metrics".into(), Value::Object(metrics));
+        Value::Object(m)
+    }
+
+    /// The blueprint as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.to_json_value()).expect("a JSON value always serialises")
+    }
+
+    /// The blueprint as TOML.
+    pub fn to_toml(&self) -> String {
+        let mut table = match json_to_toml(self.to_json_value()) {
+            toml::Value::Table(t) => t,
+            _ => unreachable!("a blueprint is a table"),
+        };
+        // TOML has a date type: write the start date as one, as a person would.
+        let date = self.start_date.format("%Y-%m-%d").to_string();
+        if let Ok(d) = date.parse::<toml::value::Datetime>() {
+            table.insert("start_date".into(), toml::Value::Datetime(d));
+        }
+        toml::to_string(&table).expect("a blueprint is valid TOML")
+    }
+}
+
+fn json_to_toml(v: Value) -> toml::Value {
+    match v {
+        Value::Null => toml::Value::String(String::new()),
+        Value::Bool(b) => toml::Value::Boolean(b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => toml::Value::String(s),
+        Value::Array(a) => toml::Value::Array(a.into_iter().map(json_to_toml).collect()),
+        Value::Object(m) => toml::Value::Table(m.into_iter().map(|(k, v)| (k, json_to_toml(v))).collect()),
+    }
+}

@@ -1,0 +1,331 @@
+//! The generator: a resolved blueprint → Arrow record batches, deterministic and parallel.
+//!
+//! Rows are cut into chunks of [`CHUNK_ROWS`]; chunk `c` draws every value of its rows, row
+//! after row, from its own random stream `(seed, rows, c)`. A row draws, in order: its group,
+//! each attribute, its purchase day, then for each metric a uniform for zero-inflation (when
+//! the metric has one), the value (unless it is a structural zero) and a standard normal
+//! for the `pre_` twin (when there is one). So the rows depend on the blueprint and the seed
+//! only: not on the thread count, and not on how the chunks are split into shards.
+//!
+//! The pre-period twin of a metric `Y` is
+//! `μc + ρ·(σc/σY)·(Y − μY) + √(1−ρ²)·σc·Z`, with `Z` standard normal, `(μY, σY)` the
+//! customer's own law (group and segment) and `(μc, σc)` the control's in the same segment:
+//! its correlation with `Y` is exactly `ρ` in every segment, and its mean and variance are
+//! the control's in every group (no treatment has happened yet).
+
+use crate::blueprint::Resolved;
+use crate::dist::Sampler;
+use crate::error::{Error, Result};
+use crate::rng::{Stream, stream_rng};
+use arrow_array::types::Int16Type;
+use arrow_array::{
+    ArrayRef, Date32Array, DictionaryArray, Float64Array, Int16Array, Int64Array, RecordBatch,
+    StringArray,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Rows per chunk: the unit of seeding. Part of the data format: changing it changes every
+/// dataset.
+pub const CHUNK_ROWS: u64 = 65_536;
+/// Chunks per window (and per Parquet row group): 16 × 65 536 = 1 048 576 rows.
+pub const WINDOW_CHUNKS: u64 = 16;
+
+/// Schema metadata key holding the resolved blueprint (JSON) in every file written.
+pub const META_BLUEPRINT: &str = "abforge.blueprint";
+
+/// Shard `index` of `count`: a contiguous run of chunks. Written `K/N` with `0 <= K < N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based shard number.
+    pub index: u64,
+    /// Number of shards.
+    pub count: u64,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = || format!("{s:?} is not a shard; expected K/N with N >= 1 and 0 <= K < N, e.g. 0/4");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Receives progress from [`Generator::run`]. Implemented by the CLI's progress bar.
+pub trait Reporter: Send + Sync {
+    /// `rows` more rows were generated and written.
+    fn on_rows(&self, rows: u64);
+}
+
+/// A reporter that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReporter;
+
+impl Reporter for NoReporter {
+    fn on_rows(&self, _rows: u64) {}
+}
+
+/// Per cell and arm: the sampler and the law's mean and standard deviation.
+#[derive(Debug, Clone)]
+struct CellArm {
+    sampler: Sampler,
+    mean: f64,
+    sd: f64,
+}
+
+#[derive(Debug, Clone)]
+struct MetricPlan {
+    integer: bool,
+    offset: f64,
+    zi: f64,
+    pre: Option<f64>,
+    /// `cells[cell][arm]`; the last cell is "no segment".
+    cells: Vec<Vec<CellArm>>,
+    model_index: usize,
+}
+
+/// Generates the customers of a resolved blueprint.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    resolved: Arc<Resolved>,
+    schema: SchemaRef,
+    group_cdf: Vec<f64>,
+    attr_cdf: Vec<Vec<f64>>,
+    start_day: i32,
+    metrics: Vec<MetricPlan>,
+    ctrl: usize,
+    dict_values: Vec<ArrayRef>,
+}
+
+fn cdf(weights: impl Iterator<Item = f64>) -> Vec<f64> {
+    let w: Vec<f64> = weights.collect();
+    let total: f64 = w.iter().sum();
+    let mut acc = 0.0;
+    let mut out: Vec<f64> = w.iter().map(|x| {
+        acc += x / total;
+        acc
+    }).collect();
+    if let Some(last) = out.last_mut() {
+        *last = f64::INFINITY;
+    }
+    out
+}
+
+#[inline]
+fn pick(cdf: &[f64], u: f64) -> usize {
+    cdf.partition_point(|c| *c <= u)
+}
+
+impl Generator {
+    /// A generator for `resolved`.
+    pub fn new(resolved: Resolved) -> Generator {
+        let bp = &resolved.blueprint;
+        let dict = DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8));
+        let mut fields = vec![
+            Field::new("customer_id", DataType::Int64, false),
+            Field::new("experiment_id", dict.clone(), false),
+            Field::new("group", dict.clone(), false),
+        ];
+        let mut dict_values: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![bp.id.as_str()])),
+            Arc::new(StringArray::from_iter_values(bp.groups.iter().map(|(g, _)| g.as_str()))),
+        ];
+        for a in &bp.attributes {
+            fields.push(Field::new(&a.name, dict.clone(), false));
+            dict_values.push(Arc::new(StringArray::from_iter_values(a.values.iter().map(|(v, _)| v.as_str()))));
+        }
+        fields.push(Field::new("purchase_date", DataType::Date32, false));
+        let mut metrics = Vec::new();
+        for (mi, m) in resolved.metrics.iter().enumerate() {
+            let ty = if m.kind.is_integer() { DataType::Int64 } else { DataType::Float64 };
+            fields.push(Field::new(&m.name, ty, false));
+            if m.pre_correlation.is_some() {
+                fields.push(Field::new(format!("pre_{}", m.name), DataType::Float64, false));
+            }
+            let zi = m.zero_inflation;
+            let cell = |d: &crate::dist::Dist| {
+                // Moments of the whole law in the cell: zi·δ0 + (1 − zi)·(D + offset).
+                let mu = d.mean() + m.offset;
+                let mean = (1.0 - zi) * mu;
+                let m2 = (1.0 - zi) * (d.variance() + mu * mu);
+                CellArm { sampler: d.sampler(), mean, sd: (m2 - mean * mean).max(0.0).sqrt() }
+            };
+            let mut cells: Vec<Vec<CellArm>> = m.segments.iter().map(|s| s.arms.iter().map(cell).collect()).collect();
+            cells.push(m.base.iter().map(cell).collect());
+            metrics.push(MetricPlan {
+                integer: m.kind.is_integer(),
+                offset: m.offset,
+                zi,
+                pre: m.pre_correlation,
+                cells,
+                model_index: mi,
+            });
+        }
+        let meta = HashMap::from([
+            (META_BLUEPRINT.to_string(), serde_json::to_string(&bp.to_json_value()).expect("JSON")),
+            ("abforge.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ]);
+        let schema = Arc::new(Schema::new_with_metadata(fields, meta));
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+        let start_day = i32::try_from((bp.start_date - epoch).num_days()).expect("validated year range");
+        Generator {
+            group_cdf: cdf(bp.actual_allocation().into_iter()),
+            attr_cdf: bp.attributes.iter().map(|a| cdf(a.values.iter().map(|(_, w)| *w))).collect(),
+            start_day,
+            ctrl: bp.control_index(),
+            metrics,
+            schema,
+            dict_values,
+            resolved: Arc::new(resolved),
+        }
+    }
+
+    /// The resolved blueprint this generator draws from.
+    pub fn resolved(&self) -> &Resolved {
+        &self.resolved
+    }
+
+    /// The Arrow schema of every batch (it carries the resolved blueprint as metadata).
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// Number of chunks in the whole dataset.
+    pub fn chunk_count(&self) -> u64 {
+        self.resolved.blueprint.customers.div_ceil(CHUNK_ROWS)
+    }
+
+    /// The chunks of `shard` (all chunks when `None`).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when the shard number is not below the shard count.
+    pub fn chunks(&self, shard: Option<Shard>) -> Result<Range<u64>> {
+        let c = self.chunk_count();
+        match shard {
+            None => Ok(0..c),
+            Some(s) if s.count == 0 || s.index >= s.count => {
+                Err(Error::Usage(format!("shard {s} does not exist; expected K/N with 0 <= K < N")))
+            }
+            Some(s) => {
+                let at = |k: u64| (u128::from(c) * u128::from(k) / u128::from(s.count)) as u64;
+                Ok(at(s.index)..at(s.index + 1))
+            }
+        }
+    }
+
+    /// Number of rows in `chunks`.
+    pub fn rows_in(&self, chunks: &Range<u64>) -> u64 {
+        let n = self.resolved.blueprint.customers;
+        (chunks.end * CHUNK_ROWS).min(n).saturating_sub(chunks.start * CHUNK_ROWS)
+    }
+
+    /// Generates chunk `index`.
+    pub fn chunk(&self, index: u64) -> RecordBatch {
+        let bp = &self.resolved.blueprint;
+        let start = index * CHUNK_ROWS;
+        let end = (start + CHUNK_ROWS).min(bp.customers);
+        let len = usize::try_from(end.saturating_sub(start)).expect("chunk fits in memory");
+        let mut rng = stream_rng(bp.seed, Stream::Rows, index);
+        let n_attr = self.attr_cdf.len();
+        let mut groups = Vec::with_capacity(len);
+        let mut attrs: Vec<Vec<i16>> = (0..n_attr).map(|_| Vec::with_capacity(len)).collect();
+        let mut dates = Vec::with_capacity(len);
+        let mut ints: Vec<Vec<i64>> = self.metrics.iter().map(|m| if m.integer { Vec::with_capacity(len) } else { Vec::new() }).collect();
+        let mut floats: Vec<Vec<f64>> = self.metrics.iter().map(|m| if m.integer { Vec::new() } else { Vec::with_capacity(len) }).collect();
+        let mut pres: Vec<Vec<f64>> = self.metrics.iter().map(|m| if m.pre.is_some() { Vec::with_capacity(len) } else { Vec::new() }).collect();
+        let mut row_attrs = vec![0u16; n_attr];
+        let days = bp.days;
+        for _ in 0..len {
+            let g = pick(&self.group_cdf, rng.random::<f64>());
+            groups.push(g as i16);
+            for (a, c) in self.attr_cdf.iter().enumerate() {
+                let v = pick(c, rng.random::<f64>());
+                row_attrs[a] = v as u16;
+                attrs[a].push(v as i16);
+            }
+            dates.push(self.start_day + rng.random_range(0..days) as i32);
+            for (k, m) in self.metrics.iter().enumerate() {
+                let model = &self.resolved.metrics[m.model_index];
+                let cell = model.cell(&row_attrs).unwrap_or(model.segments.len());
+                let law = &m.cells[cell][g];
+                let zero = m.zi > 0.0 && rng.random::<f64>() < m.zi;
+                let y = if zero { 0.0 } else { law.sampler.sample(&mut rng) + m.offset };
+                if m.integer {
+                    ints[k].push(y as i64);
+                } else {
+                    floats[k].push(y);
+                }
+                if let Some(rho) = m.pre {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    let c = &m.cells[cell][self.ctrl];
+                    let std_y = if law.sd > 0.0 { (y - law.mean) / law.sd } else { 0.0 };
+                    let r = if law.sd > 0.0 { rho } else { 0.0 };
+                    pres[k].push(c.mean + c.sd * (r * std_y + (1.0 - r * r).sqrt() * z));
+                }
+            }
+        }
+        let dict = |keys: Vec<i16>, values: &ArrayRef| -> ArrayRef {
+            Arc::new(DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), Arc::clone(values)).expect("keys in range"))
+        };
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(start as i64..end as i64)),
+            dict(vec![0; len], &self.dict_values[0]),
+            dict(groups, &self.dict_values[1]),
+        ];
+        for (a, keys) in attrs.into_iter().enumerate() {
+            cols.push(dict(keys, &self.dict_values[2 + a]));
+        }
+        cols.push(Arc::new(Date32Array::from(dates)));
+        for (k, m) in self.metrics.iter().enumerate() {
+            if m.integer {
+                cols.push(Arc::new(Int64Array::from(std::mem::take(&mut ints[k]))));
+            } else {
+                cols.push(Arc::new(Float64Array::from(std::mem::take(&mut floats[k]))));
+            }
+            if m.pre.is_some() {
+                cols.push(Arc::new(Float64Array::from(std::mem::take(&mut pres[k]))));
+            }
+        }
+        RecordBatch::try_new(self.schema(), cols).expect("columns match the schema")
+    }
+
+    /// Generates `chunks` window by window (in parallel within a window, on the current
+    /// rayon pool) and hands each window's batches, in order, to `sink`.
+    ///
+    /// # Errors
+    /// The first error of `sink`.
+    pub fn run(
+        &self,
+        chunks: Range<u64>,
+        mut sink: impl FnMut(Vec<RecordBatch>) -> Result<()>,
+        reporter: &dyn Reporter,
+    ) -> Result<()> {
+        let mut at = chunks.start;
+        while at < chunks.end {
+            let to = (at + WINDOW_CHUNKS).min(chunks.end);
+            let batches: Vec<RecordBatch> = (at..to).into_par_iter().map(|c| self.chunk(c)).collect();
+            let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+            sink(batches)?;
+            reporter.on_rows(rows);
+            at = to;
+        }
+        Ok(())
+    }
+}

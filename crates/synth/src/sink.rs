@@ -1,0 +1,266 @@
+//! Writing batches: Parquet (zstd, columns encoded in parallel), CSV, or JSON lines; to a
+//! file atomically (a temporary file renamed into place on success) or to any writer.
+
+use crate::error::{Error, Result};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Apache Parquet, zstd-compressed, one row group per window of 1 048 576 rows.
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl Format {
+    /// Every format, as named on the command line.
+    pub const ALL: [Format; 3] = [Format::Parquet, Format::Csv, Format::Jsonl];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        }
+    }
+
+    /// The format a file name suggests (`.parquet`, `.csv`, `.jsonl`/`.ndjson`/`.json`).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => Some(Format::Parquet),
+            "csv" => Some(Format::Csv),
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// Counts the bytes that pass through.
+#[derive(Debug)]
+struct Counting<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+enum Encoder<W: Write + Send> {
+    Parquet { writer: SerializedFileWriter<Counting<W>>, factory: ArrowRowGroupWriterFactory, schema: SchemaRef, groups: usize },
+    Csv(arrow_csv::Writer<Counting<W>>),
+    Jsonl(arrow_json::LineDelimitedWriter<Counting<W>>),
+}
+
+/// A batch writer in one of the [`Format`]s.
+pub struct BatchWriter<W: Write + Send> {
+    enc: Encoder<W>,
+    rows: u64,
+}
+
+impl<W: Write + Send> std::fmt::Debug for BatchWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchWriter").field("rows", &self.rows).finish_non_exhaustive()
+    }
+}
+
+/// The writer properties of every Parquet file: zstd level 1, statistics per page, the
+/// schema's metadata (the resolved blueprint) in the footer.
+pub fn parquet_properties(schema: &Schema) -> WriterProperties {
+    let kv = schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone()));
+    let mut kv: Vec<_> = kv.collect();
+    kv.sort_by(|a, b| a.key.cmp(&b.key));
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+        .set_max_row_group_row_count(Some(usize::MAX))
+        .set_key_value_metadata(Some(kv))
+        .set_created_by(format!("abforge {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Dictionary columns become plain strings for text formats.
+fn plain(batch: &RecordBatch) -> Result<RecordBatch> {
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, v) => Field::new(f.name(), (**v).clone(), f.is_nullable()),
+            _ => (**f).clone(),
+        })
+        .collect();
+    let cols: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .zip(&fields)
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() { Ok(Arc::clone(c)) } else { arrow_cast::cast(c, f.data_type()) }
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+impl<W: Write + Send> BatchWriter<W> {
+    /// A writer of `format` for batches of `schema` into `out`.
+    ///
+    /// # Errors
+    /// When the Parquet writer cannot be set up for the schema.
+    pub fn new(out: W, format: Format, schema: SchemaRef) -> Result<Self> {
+        let out = Counting { inner: out, bytes: 0 };
+        let enc = match format {
+            Format::Parquet => {
+                let props = parquet_properties(&schema);
+                let opts = parquet::arrow::arrow_writer::ArrowWriterOptions::new().with_properties(props);
+                let w = ArrowWriter::try_new_with_options(out, Arc::clone(&schema), opts)?;
+                let (writer, factory) = w.into_serialized_writer()?;
+                Encoder::Parquet { writer, factory, schema, groups: 0 }
+            }
+            Format::Csv => Encoder::Csv(arrow_csv::WriterBuilder::new().with_header(true).build(out)),
+            Format::Jsonl => Encoder::Jsonl(arrow_json::LineDelimitedWriter::new(out)),
+        };
+        Ok(BatchWriter { enc, rows: 0 })
+    }
+
+    /// Writes one window of batches (one Parquet row group), encoding columns in parallel.
+    ///
+    /// # Errors
+    /// Encoding or I/O failures.
+    pub fn write(&mut self, batches: &[RecordBatch]) -> Result<()> {
+        self.rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        match &mut self.enc {
+            Encoder::Parquet { writer, factory, schema, groups } => {
+                if batches.iter().all(|b| b.num_rows() == 0) {
+                    return Ok(());
+                }
+                let writers = factory.create_column_writers(*groups)?;
+                *groups += 1;
+                // One leaf per column: every column of ours is flat.
+                let chunks: Vec<ArrowColumnChunk> = writers
+                    .into_par_iter()
+                    .zip(schema.fields().par_iter().enumerate())
+                    .map(|(mut w, (i, field))| {
+                        for b in batches {
+                            for leaf in compute_leaves(field, b.column(i))? {
+                                w.write(&leaf)?;
+                            }
+                        }
+                        w.close()
+                    })
+                    .collect::<std::result::Result<_, _>>()?;
+                let mut rg = writer.next_row_group()?;
+                for c in chunks {
+                    c.append_to_row_group(&mut rg)?;
+                }
+                rg.close()?;
+            }
+            Encoder::Csv(w) => {
+                for b in batches {
+                    w.write(&plain(b)?)?;
+                }
+            }
+            Encoder::Jsonl(w) => {
+                for b in batches {
+                    w.write(&plain(b)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Finishes the file (the Parquet footer) and returns the writer and the bytes written.
+    ///
+    /// # Errors
+    /// Encoding or I/O failures.
+    pub fn finish(self) -> Result<(W, u64)> {
+        let mut out = match self.enc {
+            Encoder::Parquet { writer, .. } => writer.into_inner()?,
+            Encoder::Csv(w) => w.into_inner(),
+            Encoder::Jsonl(mut w) => {
+                w.finish()?;
+                w.into_inner()
+            }
+        };
+        out.flush().map_err(|e| Error::io("flushing output", e))?;
+        Ok((out.inner, out.bytes))
+    }
+}
+
+/// A file that appears at its path only when complete: written to a temporary file in the
+/// same directory and renamed into place by [`AtomicFile::commit`]; dropped uncommitted, it
+/// leaves nothing behind.
+#[derive(Debug)]
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts writing `path`, creating its directory if needed.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or written to.
+    pub fn create(path: &Path) -> Result<Self> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create directory {}", dir.display()), e))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(format!("cannot write in {}", dir.display()), e))?;
+        Ok(AtomicFile { tmp, path: path.to_path_buf() })
+    }
+
+    /// A buffered writer into the temporary file.
+    ///
+    /// # Errors
+    /// When the file handle cannot be duplicated.
+    pub fn writer(&self) -> Result<std::io::BufWriter<std::fs::File>> {
+        let f = self.tmp.as_file().try_clone().map_err(|e| Error::io("cannot open temporary file", e))?;
+        Ok(std::io::BufWriter::with_capacity(1 << 20, f))
+    }
+
+    /// Syncs the file to disk and renames it into place.
+    ///
+    /// # Errors
+    /// When the sync or the rename fails (the temporary file is then removed).
+    pub fn commit(self) -> Result<()> {
+        self.tmp.as_file().sync_all().map_err(|e| Error::io("cannot sync output", e))?;
+        self.tmp
+            .persist(&self.path)
+            .map_err(|e| Error::io(format!("cannot move output into {}", self.path.display()), e.error))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,370 @@
+//! The ground truth of a resolved blueprint: what every test downstream is judged against.
+//!
+//! Per metric and group: the true mean and variance of the whole group (mixing over
+//! segments, zero-inflation and offset); per treatment arm against the control: the true
+//! absolute and relative effect on the mean and the Mann–Whitney estimand
+//! `P(T > C) + ½·P(T = C)`, each with whether its null holds.
+//!
+//! The estimand is computed from each arm's law, a finite mixture of pieces (an atom at 0
+//! for zero-inflation, and the base distribution shifted by the offset in each segment
+//! cell): exact sums over the support for integer pieces, and adaptive double-exponential
+//! quadrature (the `quadrature` crate) with a target error of 1e-11 for continuous pairs.
+
+use crate::blueprint::{MetricModel, Resolved};
+use crate::dist::Dist;
+use serde::Serialize;
+
+/// Relative tolerance under which an effect counts as exactly zero (float noise from
+/// resolving a lift).
+const NULL_TOL: f64 = 1e-9;
+
+/// True mean and variance of one metric in one group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupMoments {
+    /// Group name.
+    pub group: String,
+    /// True mean.
+    pub mean: f64,
+    /// True variance.
+    pub variance: f64,
+}
+
+/// A treatment arm against the control, for one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Effect {
+    /// The treatment arm.
+    pub group: String,
+    /// The control arm.
+    pub control: String,
+    /// `mean(T) − mean(C)`.
+    pub abs_effect: f64,
+    /// `mean(T) / mean(C) − 1`; `None` when the control mean is 0.
+    pub rel_effect: Option<f64>,
+    /// `P(T > C) + ½·P(T = C)` for independent draws (the Mann–Whitney estimand).
+    pub prob_superiority: Option<f64>,
+    /// Whether the means are equal (the null of t-, z- and rate tests).
+    pub mean_null: bool,
+    /// Whether `prob_superiority` is ½ (the null of the Mann–Whitney test).
+    pub prob_superiority_null: Option<bool>,
+    /// Whether the two groups follow exactly the same law.
+    pub identical: bool,
+}
+
+/// The truth of one metric column.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricTruth {
+    /// Column name.
+    pub metric: String,
+    /// `poisson`, `gamma`, … or `pre_period` for a pre-period twin.
+    pub distribution: String,
+    /// Whether the column holds integers.
+    pub integer: bool,
+    /// Per group, in group order.
+    pub groups: Vec<GroupMoments>,
+    /// Per treatment arm, against the control.
+    pub effects: Vec<Effect>,
+}
+
+/// Planned and realised share of one group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Allocation {
+    /// Group name.
+    pub group: String,
+    /// Planned share (normalised `groups` weight).
+    pub planned: f64,
+    /// Share the generator realises in expectation.
+    pub actual: f64,
+}
+
+/// The ground truth of a resolved blueprint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Truth {
+    /// Experiment id.
+    pub experiment_id: String,
+    /// The seed it was resolved with.
+    pub seed: u64,
+    /// The control group.
+    pub control_group: String,
+    /// Allocation per group.
+    pub allocation: Vec<Allocation>,
+    /// Whether the realised split differs from the planned one (a sample-ratio mismatch).
+    pub sample_ratio_mismatch: bool,
+    /// One entry per metric column (pre-period twins included), in column order.
+    pub metrics: Vec<MetricTruth>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Piece {
+    /// A point mass at 0 (zero-inflation).
+    Zero,
+    /// `dist + shift`.
+    Shifted(Dist, f64),
+}
+
+type Law = Vec<(f64, Piece)>;
+
+impl Piece {
+    fn mean(&self) -> f64 {
+        match self {
+            Piece::Zero => 0.0,
+            Piece::Shifted(d, s) => d.mean() + s,
+        }
+    }
+    fn second_moment(&self) -> f64 {
+        match self {
+            Piece::Zero => 0.0,
+            Piece::Shifted(d, s) => d.variance() + (d.mean() + s).powi(2),
+        }
+    }
+}
+
+impl Resolved {
+    /// Computes the ground truth.
+    pub fn truth(&self) -> Truth {
+        let bp = &self.blueprint;
+        let ctrl = bp.control_index();
+        let planned = bp.planned_allocation();
+        let actual = bp.actual_allocation();
+        let allocation = bp
+            .groups
+            .iter()
+            .zip(planned.iter().zip(&actual))
+            .map(|((g, _), (p, a))| Allocation { group: g.clone(), planned: *p, actual: *a })
+            .collect();
+        let srm = planned.iter().zip(&actual).any(|(p, a)| (p - a).abs() > 1e-12);
+        let mut metrics = Vec::new();
+        for m in &self.metrics {
+            let cells = self.cell_weights(m);
+            let laws: Vec<Law> = (0..bp.groups.len()).map(|arm| law(m, arm, &cells)).collect();
+            let moments: Vec<(f64, f64)> = laws.iter().map(|l| moments(l)).collect();
+            let effects = bp
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != ctrl)
+                .map(|(i, (g, _))| {
+                    let identical = laws[i] == laws[ctrl];
+                    let p = if identical { 0.5 } else { superiority(&laws[i], &laws[ctrl]) };
+                    effect(g, &bp.control_group, moments[i].0, moments[ctrl].0, Some(p), identical)
+                })
+                .collect();
+            metrics.push(MetricTruth {
+                metric: m.name.clone(),
+                distribution: m.kind.name().into(),
+                integer: m.kind.is_integer(),
+                groups: bp
+                    .groups
+                    .iter()
+                    .zip(&moments)
+                    .map(|((g, _), (mean, var))| GroupMoments { group: g.clone(), mean: *mean, variance: *var })
+                    .collect(),
+                effects,
+            });
+            if m.pre_correlation.is_some() {
+                // The twin has the control's mean and variance in every cell, in every group:
+                // no treatment has happened in the pre-period.
+                let (mean, var) = moments[ctrl];
+                metrics.push(MetricTruth {
+                    metric: format!("pre_{}", m.name),
+                    distribution: "pre_period".into(),
+                    integer: false,
+                    groups: bp
+                        .groups
+                        .iter()
+                        .map(|(g, _)| GroupMoments { group: g.clone(), mean, variance: var })
+                        .collect(),
+                    effects: bp
+                        .groups
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != ctrl)
+                        .map(|(_, (g, _))| effect(g, &bp.control_group, mean, mean, None, false))
+                        .collect(),
+                });
+            }
+        }
+        Truth {
+            experiment_id: bp.id.clone(),
+            seed: bp.seed,
+            control_group: bp.control_group.clone(),
+            allocation,
+            sample_ratio_mismatch: srm,
+            metrics,
+        }
+    }
+
+    /// Probability of each segment cell of `m` (index `segments.len()` is "no segment").
+    pub(crate) fn cell_weights(&self, m: &MetricModel) -> Vec<f64> {
+        let attrs = &self.blueprint.attributes;
+        let mut out = vec![0.0; m.segments.len() + 1];
+        let mut used: Vec<usize> = m.segments.iter().flat_map(|s| s.when.iter().map(|(a, _)| *a)).collect();
+        used.sort_unstable();
+        used.dedup();
+        let probs: Vec<Vec<f64>> = attrs
+            .iter()
+            .map(|a| {
+                let t: f64 = a.values.iter().map(|(_, w)| w).sum();
+                a.values.iter().map(|(_, w)| w / t).collect()
+            })
+            .collect();
+        let mut idx = vec![0u16; attrs.len()];
+        loop {
+            let p: f64 = used.iter().map(|a| probs[*a][usize::from(idx[*a])]).product();
+            out[m.cell(&idx).unwrap_or(m.segments.len())] += p;
+            // Odometer over the attributes the segments use.
+            let mut carry = true;
+            for a in &used {
+                if !carry {
+                    break;
+                }
+                idx[*a] += 1;
+                if usize::from(idx[*a]) == probs[*a].len() {
+                    idx[*a] = 0;
+                } else {
+                    carry = false;
+                }
+            }
+            if carry {
+                break;
+            }
+        }
+        out
+    }
+}
+
+fn effect(group: &str, control: &str, mt: f64, mc: f64, p: Option<f64>, identical: bool) -> Effect {
+    let abs = mt - mc;
+    let scale = mt.abs().max(mc.abs()).max(1e-300);
+    let mean_null = identical || abs.abs() <= NULL_TOL * scale;
+    Effect {
+        group: group.into(),
+        control: control.into(),
+        abs_effect: if mean_null { 0.0 } else { abs },
+        rel_effect: (mc != 0.0).then(|| if mean_null { 0.0 } else { mt / mc - 1.0 }),
+        prob_superiority: p.map(|p| if identical { 0.5 } else { p }),
+        mean_null,
+        prob_superiority_null: p.map(|p| identical || (p - 0.5).abs() <= NULL_TOL),
+        identical,
+    }
+}
+
+fn law(m: &MetricModel, arm: usize, cells: &[f64]) -> Law {
+    let mut out = Vec::new();
+    for (c, w) in cells.iter().enumerate() {
+        if *w <= 0.0 {
+            continue;
+        }
+        let d = if c < m.segments.len() { m.segments[c].arms[arm] } else { m.base[arm] };
+        if m.zero_inflation > 0.0 {
+            out.push((w * m.zero_inflation, Piece::Zero));
+        }
+        out.push((w * (1.0 - m.zero_inflation), Piece::Shifted(d, m.offset)));
+    }
+    out
+}
+
+fn moments(l: &Law) -> (f64, f64) {
+    let mean: f64 = l.iter().map(|(w, p)| w * p.mean()).sum();
+    let m2: f64 = l.iter().map(|(w, p)| w * p.second_moment()).sum();
+    (mean, (m2 - mean * mean).max(0.0))
+}
+
+/// `P(T > C) + ½·P(T = C)` for independent `T ~ t`, `C ~ c`.
+fn superiority(t: &Law, c: &Law) -> f64 {
+    let mut s = 0.0;
+    for (wt, pt) in t {
+        for (wc, pc) in c {
+            s += wt * wc * pair(pt, pc);
+        }
+    }
+    s.clamp(0.0, 1.0)
+}
+
+fn pair(t: &Piece, c: &Piece) -> f64 {
+    match (t, c) {
+        (Piece::Zero, Piece::Zero) => 0.5,
+        (Piece::Zero, Piece::Shifted(d, s)) => atom_vs(0.0, d, *s),
+        (Piece::Shifted(..), Piece::Zero) => 1.0 - pair(c, t),
+        (Piece::Shifted(dt, st), Piece::Shifted(dc, sc)) => {
+            if dt == dc && st == sc {
+                return 0.5;
+            }
+            let delta = st - sc;
+            match (dt.kind().is_integer(), dc.kind().is_integer()) {
+                (true, true) => support(dt)
+                    .map(|k| dt.pmf(k) * (dc.prob_below(k as f64 + delta) + 0.5 * dc.prob_at(k as f64 + delta)))
+                    .sum(),
+                (true, false) => support(dt).map(|k| dt.pmf(k) * dc.cdf(k as f64 + delta)).sum(),
+                (false, true) => 1.0 - pair(c, t),
+                (false, false) => continuous_pair(dt, dc, delta),
+            }
+        }
+    }
+}
+
+/// `P(a > D + s) + ½·P(a = D + s)`.
+fn atom_vs(a: f64, d: &Dist, s: f64) -> f64 {
+    if d.kind().is_integer() {
+        d.prob_below(a - s) + 0.5 * d.prob_at(a - s)
+    } else {
+        d.cdf(a - s)
+    }
+}
+
+/// The integers carrying all but ~1e-16 of an integer distribution's mass.
+fn support(d: &Dist) -> impl Iterator<Item = u64> {
+    let (mean, sd) = (d.mean(), d.variance().sqrt());
+    let lo = (mean - 40.0 * sd).floor().max(0.0) as u64;
+    let mut hi = (mean + 12.0 * sd + 10.0).ceil() as u64;
+    let mut step = hi.max(16);
+    while 1.0 - d.cdf_int(hi) > 1e-16 && step < u64::MAX / 4 {
+        hi = hi.saturating_add(step);
+        step = step.saturating_mul(2);
+    }
+    lo..=hi
+}
+
+/// `P(T > C)` for continuous `T` and `C` with `T` shifted by `delta` against `C`:
+/// `∫ f_T(x) F_C(x + delta) dx`.
+fn continuous_pair(t: &Dist, c: &Dist, delta: f64) -> f64 {
+    // Where F_C(x + delta) has a kink (the start of C's support), split the integral.
+    let kink = match c {
+        Dist::Gamma { .. } | Dist::Lognormal { .. } => Some(-delta),
+        _ => None,
+    };
+    let integrate = |f: &dyn Fn(f64) -> f64, a: f64, b: f64, cut: Option<f64>| -> f64 {
+        match cut.filter(|x| *x > a && *x < b) {
+            Some(x) => quad(f, a, x) + quad(f, x, b),
+            None => quad(f, a, b),
+        }
+    };
+    match *t {
+        Dist::Normal { mean, sd } => {
+            let f = |z: f64| phi(z) * c.cdf(mean + sd * z + delta);
+            integrate(&f, -12.0, 12.0, kink.map(|k| (k - mean) / sd))
+        }
+        Dist::Lognormal { mu, sigma } => {
+            let f = |z: f64| phi(z) * c.cdf((mu + sigma * z).exp() + delta);
+            let cut = kink.filter(|k| *k > 0.0).map(|k| (k.ln() - mu) / sigma);
+            integrate(&f, -12.0, 12.0, cut)
+        }
+        Dist::Gamma { .. } => {
+            let hi = t.quantile(1.0 - 1e-15).max(t.mean() + 50.0 * t.variance().sqrt());
+            let f = |x: f64| t.pdf(x) * c.cdf(x + delta);
+            integrate(&f, 0.0, hi, kink)
+        }
+        _ => f64::NAN,
+    }
+}
+
+fn quad(f: &dyn Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    quadrature::double_exponential::integrate(|x| {
+        let y = f(x);
+        if y.is_finite() { y } else { 0.0 }
+    }, a, b, 1e-11)
+    .integral
+}
+
+fn phi(z: f64) -> f64 {
+    (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
