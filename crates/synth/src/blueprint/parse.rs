@@ -385,14 +385,23 @@ impl Cx {
             Some(v) => self.attributes(v),
             None => Some(Vec::new()),
         };
-        let metrics = match (m.get("metrics"), &groups, &attributes) {
-            (Some(v), Some(g), Some(a)) => self.metrics(v, g, a),
-            (Some(v), _, _) => {
-                // Still check what can be checked without the groups.
-                let _ = self.table(v, "metrics");
-                None
-            }
-            (None, _, _) => Some(Vec::new()),
+        // Metrics are checked even when the groups or attributes have problems of their
+        // own (bad weights), against their names, so that every problem is reported at once.
+        let names = |v: Option<&Value>| -> Vec<(String, Vec<(String, f64)>)> {
+            v.and_then(Value::as_object).map_or_else(Vec::new, |t| {
+                t.iter()
+                    .map(|(k, x)| {
+                        let inner = x.as_object().map_or_else(Vec::new, |o| o.keys().map(|n| (n.clone(), 1.0)).collect());
+                        (k.clone(), inner)
+                    })
+                    .collect()
+            })
+        };
+        let raw_groups: Vec<(String, f64)> = names(m.get("groups")).into_iter().map(|(k, _)| (k, 1.0)).collect();
+        let raw_attrs: Vec<Attribute> = names(m.get("attributes")).into_iter().map(|(name, values)| Attribute { name, values }).collect();
+        let metrics = match m.get("metrics") {
+            Some(v) => self.metrics(v, groups.as_deref().unwrap_or(&raw_groups), attributes.as_deref().unwrap_or(&raw_attrs)),
+            None => Some(Vec::new()),
         };
         if let (Some(a), Some(ms)) = (&attributes, &metrics) {
             self.columns(a, ms);
