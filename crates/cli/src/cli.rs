@@ -9,7 +9,12 @@ use std::path::PathBuf;
 /// Describe an experiment in a blueprint, generate its customers reproducibly, and know
 /// the true effects every test should find.
 #[derive(Debug, Parser)]
-#[command(name = "abforge", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "abforge",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// More logging on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -36,7 +41,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct BlueprintSource {
     /// Blueprint file (TOML, or JSON when it ends in .json).
-    #[arg(long, short = 'b', value_name = "FILE", default_value = "examples/seed.toml")]
+    #[arg(
+        long,
+        short = 'b',
+        value_name = "FILE",
+        default_value = "examples/seed.toml"
+    )]
     pub blueprint: PathBuf,
     /// Override the blueprint's seed.
     #[arg(long, value_name = "S")]
@@ -110,13 +120,17 @@ pub enum BlueprintCommand {
 /// Parses a count written as `1000`, `1_000`, `1e6` or `2.5e6`.
 fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.replace('_', "");
-    let v = t
-        .parse::<u64>()
-        .ok()
-        .or_else(|| t.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19).map(|f| f as u64));
+    let v = t.parse::<u64>().ok().or_else(|| {
+        t.parse::<f64>()
+            .ok()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+            .map(|f| f as u64)
+    });
     match v {
         Some(n) if (1..=abforge_synth::blueprint::MAX_CUSTOMERS).contains(&n) => Ok(n),
-        _ => Err(format!("{s:?} is not allowed; expected a whole number from 1 to 10000000000 (1e10)")),
+        _ => Err(format!(
+            "{s:?} is not allowed; expected a whole number from 1 to 10000000000 (1e10)"
+        )),
     }
 }
 

@@ -44,16 +44,24 @@ fn main() -> ExitCode {
 
 fn report(e: &anyhow::Error) -> Status {
     // A closed pipe (`abforge generate --out - | head`) is not a failure.
-    if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+    if e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    }) {
         return Status::Ok;
     }
     let bad = e.chain().any(|c| {
         c.downcast_ref::<BadInput>().is_some()
-            || c.downcast_ref::<abforge_synth::Error>().is_some_and(abforge_synth::Error::is_user_error)
+            || c.downcast_ref::<abforge_synth::Error>()
+                .is_some_and(abforge_synth::Error::is_user_error)
     });
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "error: {e:#}");
-    if bad { Status::BadInput } else { Status::Failure }
+    if bad {
+        Status::BadInput
+    } else {
+        Status::Failure
+    }
 }
 
 fn init_logging(verbose: u8) {
@@ -64,5 +72,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -19,7 +19,10 @@ fn example(name: &str) -> String {
 }
 
 fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -29,17 +32,34 @@ fn generate_writes_parquet_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("seed.parquet");
     abforge()
-        .args(["generate", "--blueprint", &example("seed.toml"), "--customers", "70000", "--out"])
+        .args([
+            "generate",
+            "--blueprint",
+            &example("seed.toml"),
+            "--customers",
+            "70000",
+            "--out",
+        ])
         .arg(&out)
         .assert()
         .success()
         .stdout("")
-        .stderr(predicate::str::is_match(r"^wrote 70,000 rows × 9 columns \(parquet\) to .*seed\.parquet: .* rows/s\n$").unwrap());
+        .stderr(
+            predicate::str::is_match(
+                r"^wrote 70,000 rows × 9 columns \(parquet\) to .*seed\.parquet: .* rows/s\n$",
+            )
+            .unwrap(),
+        );
     let file = std::fs::File::open(&out).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     assert_eq!(reader.metadata().file_metadata().num_rows(), 70_000);
     assert_eq!(reader.metadata().num_row_groups(), 1);
-    assert_eq!(entries(dir.path()), ["seed.parquet"], "no temporary file left");
+    assert_eq!(
+        entries(dir.path()),
+        ["seed.parquet"],
+        "no temporary file left"
+    );
 }
 
 #[test]
@@ -48,16 +68,36 @@ fn threads_and_formats() {
     let run = |threads: &str, name: &str| {
         let out = dir.path().join(name);
         abforge()
-            .args(["-q", "generate", "-b", &example("abn_cuped.toml"), "-n", "100000", "-j", threads, "-o"])
+            .args([
+                "-q",
+                "generate",
+                "-b",
+                &example("abn_cuped.toml"),
+                "-n",
+                "100000",
+                "-j",
+                threads,
+                "-o",
+            ])
             .arg(&out)
             .assert()
             .success()
             .stderr("");
         std::fs::read(out).unwrap()
     };
-    assert_eq!(run("1", "a.parquet"), run("2", "b.parquet"), "same bytes whatever the thread count");
+    assert_eq!(
+        run("1", "a.parquet"),
+        run("2", "b.parquet"),
+        "same bytes whatever the thread count"
+    );
     let csv = String::from_utf8(run("2", "c.csv")).unwrap();
-    assert!(csv.starts_with("customer_id,experiment_id,group,purchase_date,revenue,pre_revenue\n0,abn-cuped,"), "{}", &csv[..200]);
+    assert!(
+        csv.starts_with(
+            "customer_id,experiment_id,group,purchase_date,revenue,pre_revenue\n0,abn-cuped,"
+        ),
+        "{}",
+        &csv[..200]
+    );
     assert_eq!(csv.lines().count(), 100_001);
     let jsonl = String::from_utf8(run("2", "d.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count(), 100_000);
@@ -66,10 +106,22 @@ fn threads_and_formats() {
 #[test]
 fn streams_to_stdout() {
     abforge()
-        .args(["generate", "-b", &example("segment_effect.toml"), "-n", "3", "--out", "-", "--format", "jsonl"])
+        .args([
+            "generate",
+            "-b",
+            &example("segment_effect.toml"),
+            "-n",
+            "3",
+            "--out",
+            "-",
+            "--format",
+            "jsonl",
+        ])
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("{\"customer_id\":0,\"experiment_id\":\"segment-effect\",\"group\":"))
+        .stdout(predicate::str::starts_with(
+            "{\"customer_id\":0,\"experiment_id\":\"segment-effect\",\"group\":",
+        ))
         .stdout(predicate::function(|s: &str| s.lines().count() == 3));
 }
 
@@ -87,8 +139,12 @@ fn invalid_blueprint_exits_2_and_writes_nothing() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("invalid blueprint: 2 problems"))
-        .stderr(predicate::str::contains("customers: 0 is not allowed; expected a whole number from 1 to 10000000000"))
-        .stderr(predicate::str::contains("metrics.m.control.lambda: -1 is out of range; expected a number in (0, 1e12]"));
+        .stderr(predicate::str::contains(
+            "customers: 0 is not allowed; expected a whole number from 1 to 10000000000",
+        ))
+        .stderr(predicate::str::contains(
+            "metrics.m.control.lambda: -1 is out of range; expected a number in (0, 1e12]",
+        ));
     assert_eq!(entries(dir.path()), ["bad.toml"]);
 }
 
@@ -98,8 +154,14 @@ fn bad_flags_exit_2_naming_the_allowed_values() {
     let out = dir.path().join("o.parquet");
     let seed = example("seed.toml");
     let cases: [(&[&str], &str); 5] = [
-        (&["--shard", "4/4"], "expected K/N with N >= 1 and 0 <= K < N"),
-        (&["--customers", "0"], "expected a whole number from 1 to 10000000000"),
+        (
+            &["--shard", "4/4"],
+            "expected K/N with N >= 1 and 0 <= K < N",
+        ),
+        (
+            &["--customers", "0"],
+            "expected a whole number from 1 to 10000000000",
+        ),
         (&["--format", "xml"], "possible values: parquet, csv, jsonl"),
         (&["--threads", "0"], "0 is not in 1..=65535"),
         (&["--seed", "abc"], "invalid value 'abc' for '--seed <S>'"),
@@ -114,7 +176,14 @@ fn bad_flags_exit_2_naming_the_allowed_values() {
             .code(2)
             .stderr(predicate::str::contains(msg));
     }
-    abforge().args(["generate", "-b", "no/such.toml", "-o"]).arg(&out).assert().code(2).stderr(predicate::str::contains("blueprint no/such.toml does not exist"));
+    abforge()
+        .args(["generate", "-b", "no/such.toml", "-o"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "blueprint no/such.toml does not exist",
+        ));
     assert!(entries(dir.path()).is_empty());
 }
 
@@ -137,15 +206,29 @@ fn a_killed_run_leaves_nothing_at_out() {
     let out = dir.path().join("big.parquet");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("abforge"))
         .current_dir(repo())
-        .args(["-q", "generate", "-b", &example("seed.toml"), "-n", "1e10", "-o"])
+        .args([
+            "-q",
+            "generate",
+            "-b",
+            &example("seed.toml"),
+            "-n",
+            "1e10",
+            "-o",
+        ])
         .arg(&out)
         .spawn()
         .unwrap();
     // Wait until the temporary file exists and has data, then kill the run.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
-        let partial = entries(dir.path()).into_iter().find(|n| n.ends_with(".partial"));
-        if partial.is_some_and(|p| std::fs::metadata(dir.path().join(p)).map(|m| m.len() > 0).unwrap_or(false)) {
+        let partial = entries(dir.path())
+            .into_iter()
+            .find(|n| n.ends_with(".partial"));
+        if partial.is_some_and(|p| {
+            std::fs::metadata(dir.path().join(p))
+                .map(|m| m.len() > 0)
+                .unwrap_or(false)
+        }) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -157,7 +240,10 @@ fn a_killed_run_leaves_nothing_at_out() {
 
 #[test]
 fn truth_json_is_stable() {
-    let out = abforge().args(["truth", "--json", "-b", &example("seed.toml")]).output().unwrap();
+    let out = abforge()
+        .args(["truth", "--json", "-b", &example("seed.toml")])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     insta::assert_json_snapshot!(v);
@@ -171,12 +257,16 @@ fn truth_text_shows_effects_and_nulls() {
         .success()
         .stdout(predicate::str::contains("# resolved blueprint"))
         // 40 % on mobile with +0.5: the overall effect is +0.2.
-        .stdout(predicate::str::contains("treatment − control: +0.200000 (+6.6667%); mean null false"));
+        .stdout(predicate::str::contains(
+            "treatment − control: +0.200000 (+6.6667%); mean null false",
+        ));
     abforge()
         .args(["truth", "-b", &example("srm.toml")])
         .assert()
         .success()
-        .stdout(predicate::str::contains("control 50.0% planned / 52.0% actual"))
+        .stdout(predicate::str::contains(
+            "control 50.0% planned / 52.0% actual",
+        ))
         .stdout(predicate::str::contains("mean null holds"));
 }
 
@@ -188,7 +278,14 @@ fn blueprint_check_and_schema() {
         .filter(|p| p.ends_with(".toml"))
         .collect();
     files.sort();
-    abforge().args(["blueprint", "check"]).args(&files).assert().success().stdout(predicate::function(|s: &str| s.lines().count() == files.len() && s.lines().all(|l| l.contains(": ok: experiment "))));
+    abforge()
+        .args(["blueprint", "check"])
+        .args(&files)
+        .assert()
+        .success()
+        .stdout(predicate::function(|s: &str| {
+            s.lines().count() == files.len() && s.lines().all(|l| l.contains(": ok: experiment "))
+        }));
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"id": "x", "customers": 10, "start_date": "2026-01-01", "days": 1, "groups": {"control": 1, "b": 1}, "metrics": {"m": {"distribution": "normal", "control": {"mean": 0, "sd": 0}, "b": {"lift": 0.1}}}}"#).unwrap();
@@ -198,7 +295,9 @@ fn blueprint_check_and_schema() {
         .arg(&files[0])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("metrics.m.control.sd: 0 is out of range; expected a number > 0"))
+        .stderr(predicate::str::contains(
+            "metrics.m.control.sd: 0 is out of range; expected a number > 0",
+        ))
         .stderr(predicate::str::contains("1 of 2 blueprints are invalid"));
     let out = abforge().args(["blueprint", "schema"]).output().unwrap();
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -207,6 +306,14 @@ fn blueprint_check_and_schema() {
 
 #[test]
 fn help_describes_the_commands() {
-    abforge().arg("--help").assert().success().stdout(predicate::str::contains("generate").and(predicate::str::contains("truth")).and(predicate::str::contains("blueprint")));
-    abforge().args(["generate", "--help"]).assert().success().stdout(predicate::str::contains("--shard <K/N>"));
+    abforge().arg("--help").assert().success().stdout(
+        predicate::str::contains("generate")
+            .and(predicate::str::contains("truth"))
+            .and(predicate::str::contains("blueprint")),
+    );
+    abforge()
+        .args(["generate", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--shard <K/N>"));
 }

@@ -81,7 +81,10 @@ impl DistKind {
 
     /// Whether values are integers (an Int64 column) rather than reals (Float64).
     pub fn is_integer(self) -> bool {
-        matches!(self, DistKind::Poisson | DistKind::Bernoulli | DistKind::NegativeBinomial)
+        matches!(
+            self,
+            DistKind::Poisson | DistKind::Bernoulli | DistKind::NegativeBinomial
+        )
     }
 
     /// Whether `value` is allowed for parameter number `i`.
@@ -154,7 +157,11 @@ impl Dist {
     /// Names the first parameter outside its range.
     pub fn new(kind: DistKind, v: &[f64]) -> Result<Self, String> {
         if v.len() != kind.params().len() {
-            return Err(format!("{} takes {} parameters", kind.name(), kind.params().len()));
+            return Err(format!(
+                "{} takes {} parameters",
+                kind.name(),
+                kind.params().len()
+            ));
         }
         for (i, x) in v.iter().enumerate() {
             if !kind.param_ok(i, *x) {
@@ -168,10 +175,19 @@ impl Dist {
         }
         Ok(match kind {
             DistKind::Poisson => Dist::Poisson { lambda: v[0] },
-            DistKind::Gamma => Dist::Gamma { shape: v[0], scale: v[1] },
+            DistKind::Gamma => Dist::Gamma {
+                shape: v[0],
+                scale: v[1],
+            },
             DistKind::Bernoulli => Dist::Bernoulli { p: v[0] },
-            DistKind::Lognormal => Dist::Lognormal { mu: v[0], sigma: v[1] },
-            DistKind::Normal => Dist::Normal { mean: v[0], sd: v[1] },
+            DistKind::Lognormal => Dist::Lognormal {
+                mu: v[0],
+                sigma: v[1],
+            },
+            DistKind::Normal => Dist::Normal {
+                mean: v[0],
+                sd: v[1],
+            },
             DistKind::NegativeBinomial => Dist::NegativeBinomial { r: v[0], p: v[1] },
         })
     }
@@ -235,16 +251,27 @@ impl Dist {
     pub fn with_mean(&self, target: f64) -> Result<Dist, String> {
         let out = match *self {
             Dist::Poisson { .. } => Dist::Poisson { lambda: target },
-            Dist::Gamma { shape, .. } => Dist::Gamma { shape, scale: target / shape },
+            Dist::Gamma { shape, .. } => Dist::Gamma {
+                shape,
+                scale: target / shape,
+            },
             Dist::Bernoulli { .. } => Dist::Bernoulli { p: target },
             Dist::Lognormal { sigma, .. } => {
                 if target <= 0.0 {
-                    return Err(format!("a lognormal mean must be > 0, the lift asks for {target}"));
+                    return Err(format!(
+                        "a lognormal mean must be > 0, the lift asks for {target}"
+                    ));
                 }
-                Dist::Lognormal { mu: target.ln() - sigma * sigma / 2.0, sigma }
+                Dist::Lognormal {
+                    mu: target.ln() - sigma * sigma / 2.0,
+                    sigma,
+                }
             }
             Dist::Normal { sd, .. } => Dist::Normal { mean: target, sd },
-            Dist::NegativeBinomial { r, .. } => Dist::NegativeBinomial { r, p: r / (r + target) },
+            Dist::NegativeBinomial { r, .. } => Dist::NegativeBinomial {
+                r,
+                p: r / (r + target),
+            },
         };
         let kind = out.kind();
         for (i, v) in out.values().iter().enumerate() {
@@ -264,15 +291,21 @@ impl Dist {
     pub fn sampler(&self) -> Sampler {
         // Parameters were validated by `Dist::new`/`with_mean`; the constructors cannot fail.
         match *self {
-            Dist::Poisson { lambda } => Sampler::Poisson(rand_distr::Poisson::new(lambda).expect("validated")),
+            Dist::Poisson { lambda } => {
+                Sampler::Poisson(rand_distr::Poisson::new(lambda).expect("validated"))
+            }
             Dist::Gamma { shape, scale } => {
                 Sampler::Gamma(rand_distr::Gamma::new(shape, scale).expect("validated"))
             }
-            Dist::Bernoulli { p } => Sampler::Bernoulli(rand_distr::Bernoulli::new(p).expect("validated")),
+            Dist::Bernoulli { p } => {
+                Sampler::Bernoulli(rand_distr::Bernoulli::new(p).expect("validated"))
+            }
             Dist::Lognormal { mu, sigma } => {
                 Sampler::Lognormal(rand_distr::LogNormal::new(mu, sigma).expect("validated"))
             }
-            Dist::Normal { mean, sd } => Sampler::Normal(rand_distr::Normal::new(mean, sd).expect("validated")),
+            Dist::Normal { mean, sd } => {
+                Sampler::Normal(rand_distr::Normal::new(mean, sd).expect("validated"))
+            }
             Dist::NegativeBinomial { r, p } => {
                 if p >= 1.0 {
                     Sampler::Zero
@@ -290,15 +323,19 @@ impl Dist {
     /// P(X = k) for an integer distribution.
     pub(crate) fn pmf(&self, k: u64) -> f64 {
         match *self {
-            Dist::Poisson { lambda } => statrs::distribution::Poisson::new(lambda).expect("validated").pmf(k),
+            Dist::Poisson { lambda } => statrs::distribution::Poisson::new(lambda)
+                .expect("validated")
+                .pmf(k),
             Dist::Bernoulli { p } => match k {
                 0 => 1.0 - p,
                 1 => p,
                 _ => 0.0,
             },
-            Dist::NegativeBinomial { r, p } => {
-                statrs::distribution::NegativeBinomial::new(r, p).expect("validated").pmf(k)
-            }
+            // statrs gives NaN at p = 1 (0·ln 0): the law is a point mass at 0.
+            Dist::NegativeBinomial { p, .. } if p >= 1.0 => f64::from(u8::from(k == 0)),
+            Dist::NegativeBinomial { r, p } => statrs::distribution::NegativeBinomial::new(r, p)
+                .expect("validated")
+                .pmf(k),
             _ => 0.0,
         }
     }
@@ -306,7 +343,9 @@ impl Dist {
     /// P(X <= k) for an integer distribution.
     pub(crate) fn cdf_int(&self, k: u64) -> f64 {
         match *self {
-            Dist::Poisson { lambda } => statrs::distribution::Poisson::new(lambda).expect("validated").cdf(k),
+            Dist::Poisson { lambda } => statrs::distribution::Poisson::new(lambda)
+                .expect("validated")
+                .cdf(k),
             Dist::Bernoulli { p } => {
                 if k == 0 {
                     1.0 - p
@@ -314,9 +353,10 @@ impl Dist {
                     1.0
                 }
             }
-            Dist::NegativeBinomial { r, p } => {
-                statrs::distribution::NegativeBinomial::new(r, p).expect("validated").cdf(k)
-            }
+            Dist::NegativeBinomial { p, .. } if p >= 1.0 => 1.0,
+            Dist::NegativeBinomial { r, p } => statrs::distribution::NegativeBinomial::new(r, p)
+                .expect("validated")
+                .cdf(k),
             _ => f64::NAN,
         }
     }
@@ -327,25 +367,35 @@ impl Dist {
             0.0
         } else {
             let k = y.ceil() - 1.0;
-            if k >= u64::MAX as f64 { 1.0 } else { self.cdf_int(k as u64) }
+            if k >= u64::MAX as f64 {
+                1.0
+            } else {
+                self.cdf_int(k as u64)
+            }
         }
     }
 
     /// P(X = y) for an integer distribution and any real `y`.
     pub(crate) fn prob_at(&self, y: f64) -> f64 {
-        if y < 0.0 || y.fract() != 0.0 || y >= u64::MAX as f64 { 0.0 } else { self.pmf(y as u64) }
+        if y < 0.0 || y.fract() != 0.0 || y >= u64::MAX as f64 {
+            0.0
+        } else {
+            self.pmf(y as u64)
+        }
     }
 
     /// Density of a continuous distribution.
     pub(crate) fn pdf(&self, x: f64) -> f64 {
         match *self {
-            Dist::Gamma { shape, scale } => {
-                statrs::distribution::Gamma::new(shape, 1.0 / scale).expect("validated").pdf(x)
-            }
-            Dist::Lognormal { mu, sigma } => {
-                statrs::distribution::LogNormal::new(mu, sigma).expect("validated").pdf(x)
-            }
-            Dist::Normal { mean, sd } => statrs::distribution::Normal::new(mean, sd).expect("validated").pdf(x),
+            Dist::Gamma { shape, scale } => statrs::distribution::Gamma::new(shape, 1.0 / scale)
+                .expect("validated")
+                .pdf(x),
+            Dist::Lognormal { mu, sigma } => statrs::distribution::LogNormal::new(mu, sigma)
+                .expect("validated")
+                .pdf(x),
+            Dist::Normal { mean, sd } => statrs::distribution::Normal::new(mean, sd)
+                .expect("validated")
+                .pdf(x),
             _ => f64::NAN,
         }
     }
@@ -357,17 +407,23 @@ impl Dist {
                 if x <= 0.0 {
                     0.0
                 } else {
-                    statrs::distribution::Gamma::new(shape, 1.0 / scale).expect("validated").cdf(x)
+                    statrs::distribution::Gamma::new(shape, 1.0 / scale)
+                        .expect("validated")
+                        .cdf(x)
                 }
             }
             Dist::Lognormal { mu, sigma } => {
                 if x <= 0.0 {
                     0.0
                 } else {
-                    statrs::distribution::LogNormal::new(mu, sigma).expect("validated").cdf(x)
+                    statrs::distribution::LogNormal::new(mu, sigma)
+                        .expect("validated")
+                        .cdf(x)
                 }
             }
-            Dist::Normal { mean, sd } => statrs::distribution::Normal::new(mean, sd).expect("validated").cdf(x),
+            Dist::Normal { mean, sd } => statrs::distribution::Normal::new(mean, sd)
+                .expect("validated")
+                .cdf(x),
             _ => f64::NAN,
         }
     }
@@ -375,15 +431,15 @@ impl Dist {
     /// The quantile of a continuous distribution.
     pub(crate) fn quantile(&self, q: f64) -> f64 {
         match *self {
-            Dist::Gamma { shape, scale } => {
-                statrs::distribution::Gamma::new(shape, 1.0 / scale).expect("validated").inverse_cdf(q)
-            }
-            Dist::Lognormal { mu, sigma } => {
-                statrs::distribution::LogNormal::new(mu, sigma).expect("validated").inverse_cdf(q)
-            }
-            Dist::Normal { mean, sd } => {
-                statrs::distribution::Normal::new(mean, sd).expect("validated").inverse_cdf(q)
-            }
+            Dist::Gamma { shape, scale } => statrs::distribution::Gamma::new(shape, 1.0 / scale)
+                .expect("validated")
+                .inverse_cdf(q),
+            Dist::Lognormal { mu, sigma } => statrs::distribution::LogNormal::new(mu, sigma)
+                .expect("validated")
+                .inverse_cdf(q),
+            Dist::Normal { mean, sd } => statrs::distribution::Normal::new(mean, sd)
+                .expect("validated")
+                .inverse_cdf(q),
             _ => f64::NAN,
         }
     }
@@ -448,16 +504,25 @@ mod tests {
     fn with_mean_moves_the_mean_exactly() {
         let cases = [
             Dist::Poisson { lambda: 2.0 },
-            Dist::Gamma { shape: 3.0, scale: 10.0 },
+            Dist::Gamma {
+                shape: 3.0,
+                scale: 10.0,
+            },
             Dist::Bernoulli { p: 0.1 },
-            Dist::Lognormal { mu: 1.0, sigma: 0.8 },
+            Dist::Lognormal {
+                mu: 1.0,
+                sigma: 0.8,
+            },
             Dist::Normal { mean: 5.0, sd: 2.0 },
             Dist::NegativeBinomial { r: 2.5, p: 0.3 },
         ];
         for d in cases {
             let target = d.mean() * 1.07;
             let e = d.with_mean(target).unwrap();
-            assert!((e.mean() - target).abs() < 1e-12 * target.abs().max(1.0), "{d:?} -> {e:?}");
+            assert!(
+                (e.mean() - target).abs() < 1e-12 * target.abs().max(1.0),
+                "{d:?} -> {e:?}"
+            );
             assert_eq!(e.kind(), d.kind());
         }
     }
@@ -467,13 +532,23 @@ mod tests {
         let err = Dist::Bernoulli { p: 0.8 }.with_mean(1.2).unwrap_err();
         assert!(err.contains("p = 1.2"), "{err}");
         assert!(Dist::Poisson { lambda: 1.0 }.with_mean(-1.0).is_err());
-        assert!(Dist::Lognormal { mu: 0.0, sigma: 1.0 }.with_mean(0.0).is_err());
+        assert!(
+            Dist::Lognormal {
+                mu: 0.0,
+                sigma: 1.0
+            }
+            .with_mean(0.0)
+            .is_err()
+        );
     }
 
     #[test]
     fn new_names_the_bad_parameter() {
         let err = Dist::new(DistKind::Gamma, &[1.0, -2.0]).unwrap_err();
-        assert_eq!(err, "scale = -2 is out of range: scale must be a number > 0");
+        assert_eq!(
+            err,
+            "scale = -2 is out of range: scale must be a number > 0"
+        );
         assert!(Dist::new(DistKind::Poisson, &[1.0, 2.0]).is_err());
         assert!(Dist::new(DistKind::Normal, &[f64::NAN, 1.0]).is_err());
     }

@@ -52,9 +52,13 @@ pub struct Shard {
 impl FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let bad = || format!("{s:?} is not a shard; expected K/N with N >= 1 and 0 <= K < N, e.g. 0/4");
+        let bad =
+            || format!("{s:?} is not a shard; expected K/N with N >= 1 and 0 <= K < N, e.g. 0/4");
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        let (index, count): (u64, u64) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
         if count == 0 || index >= count {
             return Err(bad());
         }
@@ -118,10 +122,13 @@ fn cdf(weights: impl Iterator<Item = f64>) -> Vec<f64> {
     let w: Vec<f64> = weights.collect();
     let total: f64 = w.iter().sum();
     let mut acc = 0.0;
-    let mut out: Vec<f64> = w.iter().map(|x| {
-        acc += x / total;
-        acc
-    }).collect();
+    let mut out: Vec<f64> = w
+        .iter()
+        .map(|x| {
+            acc += x / total;
+            acc
+        })
+        .collect();
     if let Some(last) = out.last_mut() {
         *last = f64::INFINITY;
     }
@@ -145,19 +152,31 @@ impl Generator {
         ];
         let mut dict_values: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![bp.id.as_str()])),
-            Arc::new(StringArray::from_iter_values(bp.groups.iter().map(|(g, _)| g.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                bp.groups.iter().map(|(g, _)| g.as_str()),
+            )),
         ];
         for a in &bp.attributes {
             fields.push(Field::new(&a.name, dict.clone(), false));
-            dict_values.push(Arc::new(StringArray::from_iter_values(a.values.iter().map(|(v, _)| v.as_str()))));
+            dict_values.push(Arc::new(StringArray::from_iter_values(
+                a.values.iter().map(|(v, _)| v.as_str()),
+            )));
         }
         fields.push(Field::new("purchase_date", DataType::Date32, false));
         let mut metrics = Vec::new();
         for (mi, m) in resolved.metrics.iter().enumerate() {
-            let ty = if m.kind.is_integer() { DataType::Int64 } else { DataType::Float64 };
+            let ty = if m.kind.is_integer() {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
             fields.push(Field::new(&m.name, ty, false));
             if m.pre_correlation.is_some() {
-                fields.push(Field::new(format!("pre_{}", m.name), DataType::Float64, false));
+                fields.push(Field::new(
+                    format!("pre_{}", m.name),
+                    DataType::Float64,
+                    false,
+                ));
             }
             let zi = m.zero_inflation;
             let cell = |d: &crate::dist::Dist| {
@@ -165,9 +184,17 @@ impl Generator {
                 let mu = d.mean() + m.offset;
                 let mean = (1.0 - zi) * mu;
                 let m2 = (1.0 - zi) * (d.variance() + mu * mu);
-                CellArm { sampler: d.sampler(), mean, sd: (m2 - mean * mean).max(0.0).sqrt() }
+                CellArm {
+                    sampler: d.sampler(),
+                    mean,
+                    sd: (m2 - mean * mean).max(0.0).sqrt(),
+                }
             };
-            let mut cells: Vec<Vec<CellArm>> = m.segments.iter().map(|s| s.arms.iter().map(cell).collect()).collect();
+            let mut cells: Vec<Vec<CellArm>> = m
+                .segments
+                .iter()
+                .map(|s| s.arms.iter().map(cell).collect())
+                .collect();
             cells.push(m.base.iter().map(cell).collect());
             metrics.push(MetricPlan {
                 integer: m.kind.is_integer(),
@@ -179,15 +206,26 @@ impl Generator {
             });
         }
         let meta = HashMap::from([
-            (META_BLUEPRINT.to_string(), serde_json::to_string(&bp.to_json_value()).expect("JSON")),
-            ("abforge.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            (
+                META_BLUEPRINT.to_string(),
+                serde_json::to_string(&bp.to_json_value()).expect("JSON"),
+            ),
+            (
+                "abforge.version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
         ]);
         let schema = Arc::new(Schema::new_with_metadata(fields, meta));
         let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
-        let start_day = i32::try_from((bp.start_date - epoch).num_days()).expect("validated year range");
+        let start_day =
+            i32::try_from((bp.start_date - epoch).num_days()).expect("validated year range");
         Generator {
             group_cdf: cdf(bp.actual_allocation().into_iter()),
-            attr_cdf: bp.attributes.iter().map(|a| cdf(a.values.iter().map(|(_, w)| *w))).collect(),
+            attr_cdf: bp
+                .attributes
+                .iter()
+                .map(|a| cdf(a.values.iter().map(|(_, w)| *w)))
+                .collect(),
             start_day,
             ctrl: bp.control_index(),
             metrics,
@@ -220,9 +258,9 @@ impl Generator {
         let c = self.chunk_count();
         match shard {
             None => Ok(0..c),
-            Some(s) if s.count == 0 || s.index >= s.count => {
-                Err(Error::Usage(format!("shard {s} does not exist; expected K/N with 0 <= K < N")))
-            }
+            Some(s) if s.count == 0 || s.index >= s.count => Err(Error::Usage(format!(
+                "shard {s} does not exist; expected K/N with 0 <= K < N"
+            ))),
             Some(s) => {
                 let at = |k: u64| (u128::from(c) * u128::from(k) / u128::from(s.count)) as u64;
                 Ok(at(s.index)..at(s.index + 1))
@@ -233,7 +271,9 @@ impl Generator {
     /// Number of rows in `chunks`.
     pub fn rows_in(&self, chunks: &Range<u64>) -> u64 {
         let n = self.resolved.blueprint.customers;
-        (chunks.end * CHUNK_ROWS).min(n).saturating_sub(chunks.start * CHUNK_ROWS)
+        (chunks.end * CHUNK_ROWS)
+            .min(n)
+            .saturating_sub(chunks.start * CHUNK_ROWS)
     }
 
     /// Generates chunk `index`.
@@ -247,9 +287,39 @@ impl Generator {
         let mut groups = Vec::with_capacity(len);
         let mut attrs: Vec<Vec<i16>> = (0..n_attr).map(|_| Vec::with_capacity(len)).collect();
         let mut dates = Vec::with_capacity(len);
-        let mut ints: Vec<Vec<i64>> = self.metrics.iter().map(|m| if m.integer { Vec::with_capacity(len) } else { Vec::new() }).collect();
-        let mut floats: Vec<Vec<f64>> = self.metrics.iter().map(|m| if m.integer { Vec::new() } else { Vec::with_capacity(len) }).collect();
-        let mut pres: Vec<Vec<f64>> = self.metrics.iter().map(|m| if m.pre.is_some() { Vec::with_capacity(len) } else { Vec::new() }).collect();
+        let mut ints: Vec<Vec<i64>> = self
+            .metrics
+            .iter()
+            .map(|m| {
+                if m.integer {
+                    Vec::with_capacity(len)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let mut floats: Vec<Vec<f64>> = self
+            .metrics
+            .iter()
+            .map(|m| {
+                if m.integer {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(len)
+                }
+            })
+            .collect();
+        let mut pres: Vec<Vec<f64>> = self
+            .metrics
+            .iter()
+            .map(|m| {
+                if m.pre.is_some() {
+                    Vec::with_capacity(len)
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         let mut row_attrs = vec![0u16; n_attr];
         let days = bp.days;
         for _ in 0..len {
@@ -266,7 +336,11 @@ impl Generator {
                 let cell = model.cell(&row_attrs).unwrap_or(model.segments.len());
                 let law = &m.cells[cell][g];
                 let zero = m.zi > 0.0 && rng.random::<f64>() < m.zi;
-                let y = if zero { 0.0 } else { law.sampler.sample(&mut rng) + m.offset };
+                let y = if zero {
+                    0.0
+                } else {
+                    law.sampler.sample(&mut rng) + m.offset
+                };
                 if m.integer {
                     ints[k].push(y as i64);
                 } else {
@@ -275,14 +349,21 @@ impl Generator {
                 if let Some(rho) = m.pre {
                     let z: f64 = StandardNormal.sample(&mut rng);
                     let c = &m.cells[cell][self.ctrl];
-                    let std_y = if law.sd > 0.0 { (y - law.mean) / law.sd } else { 0.0 };
+                    let std_y = if law.sd > 0.0 {
+                        (y - law.mean) / law.sd
+                    } else {
+                        0.0
+                    };
                     let r = if law.sd > 0.0 { rho } else { 0.0 };
                     pres[k].push(c.mean + c.sd * (r * std_y + (1.0 - r * r).sqrt() * z));
                 }
             }
         }
         let dict = |keys: Vec<i16>, values: &ArrayRef| -> ArrayRef {
-            Arc::new(DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), Arc::clone(values)).expect("keys in range"))
+            Arc::new(
+                DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), Arc::clone(values))
+                    .expect("keys in range"),
+            )
         };
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(start as i64..end as i64)),
@@ -320,7 +401,8 @@ impl Generator {
         let mut at = chunks.start;
         while at < chunks.end {
             let to = (at + WINDOW_CHUNKS).min(chunks.end);
-            let batches: Vec<RecordBatch> = (at..to).into_par_iter().map(|c| self.chunk(c)).collect();
+            let batches: Vec<RecordBatch> =
+                (at..to).into_par_iter().map(|c| self.chunk(c)).collect();
             let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
             sink(batches)?;
             reporter.on_rows(rows);

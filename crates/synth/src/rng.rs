@@ -29,7 +29,10 @@ fn mix(mut z: u64) -> u64 {
 /// The random stream for `(seed, purpose, index)`.
 pub fn stream_rng(seed: u64, purpose: Stream, index: u64) -> Xoshiro256PlusPlus {
     const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
-    let key = mix(mix(seed ^ GOLDEN).wrapping_add(purpose as u64).wrapping_mul(GOLDEN) ^ index);
+    let key = mix(mix(seed ^ GOLDEN)
+        .wrapping_add(purpose as u64)
+        .wrapping_mul(GOLDEN)
+        ^ index);
     // `seed_from_u64` runs SplitMix64 from `key` to fill the whole state.
     Xoshiro256PlusPlus::seed_from_u64(key)
 }

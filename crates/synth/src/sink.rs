@@ -67,8 +67,17 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one encoder per output file; boxing buys nothing"
+)]
 enum Encoder<W: Write + Send> {
-    Parquet { writer: SerializedFileWriter<Counting<W>>, factory: ArrowRowGroupWriterFactory, schema: SchemaRef, groups: usize },
+    Parquet {
+        writer: SerializedFileWriter<Counting<W>>,
+        factory: ArrowRowGroupWriterFactory,
+        schema: SchemaRef,
+        groups: usize,
+    },
     Csv(arrow_csv::Writer<Counting<W>>),
     Jsonl(arrow_json::LineDelimitedWriter<Counting<W>>),
 }
@@ -81,7 +90,9 @@ pub struct BatchWriter<W: Write + Send> {
 
 impl<W: Write + Send> std::fmt::Debug for BatchWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchWriter").field("rows", &self.rows).finish_non_exhaustive()
+        f.debug_struct("BatchWriter")
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,7 +106,9 @@ pub fn parquet_properties(schema: &Schema) -> WriterProperties {
     let mut kv: Vec<_> = kv.collect();
     kv.sort_by(|a, b| a.key.cmp(&b.key));
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(usize::MAX))
         .set_key_value_metadata(Some(kv))
         .set_created_by(format!("abforge {}", env!("CARGO_PKG_VERSION")))
@@ -118,7 +131,11 @@ fn plain(batch: &RecordBatch) -> Result<RecordBatch> {
         .iter()
         .zip(&fields)
         .map(|(c, f)| {
-            if c.data_type() == f.data_type() { Ok(Arc::clone(c)) } else { arrow_cast::cast(c, f.data_type()) }
+            if c.data_type() == f.data_type() {
+                Ok(Arc::clone(c))
+            } else {
+                arrow_cast::cast(c, f.data_type())
+            }
         })
         .collect::<std::result::Result<_, _>>()?;
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
@@ -130,16 +147,27 @@ impl<W: Write + Send> BatchWriter<W> {
     /// # Errors
     /// When the Parquet writer cannot be set up for the schema.
     pub fn new(out: W, format: Format, schema: SchemaRef) -> Result<Self> {
-        let out = Counting { inner: out, bytes: 0 };
+        let out = Counting {
+            inner: out,
+            bytes: 0,
+        };
         let enc = match format {
             Format::Parquet => {
                 let props = parquet_properties(&schema);
-                let opts = parquet::arrow::arrow_writer::ArrowWriterOptions::new().with_properties(props);
+                let opts =
+                    parquet::arrow::arrow_writer::ArrowWriterOptions::new().with_properties(props);
                 let w = ArrowWriter::try_new_with_options(out, Arc::clone(&schema), opts)?;
                 let (writer, factory) = w.into_serialized_writer()?;
-                Encoder::Parquet { writer, factory, schema, groups: 0 }
+                Encoder::Parquet {
+                    writer,
+                    factory,
+                    schema,
+                    groups: 0,
+                }
             }
-            Format::Csv => Encoder::Csv(arrow_csv::WriterBuilder::new().with_header(true).build(out)),
+            Format::Csv => {
+                Encoder::Csv(arrow_csv::WriterBuilder::new().with_header(true).build(out))
+            }
             Format::Jsonl => Encoder::Jsonl(arrow_json::LineDelimitedWriter::new(out)),
         };
         Ok(BatchWriter { enc, rows: 0 })
@@ -152,7 +180,12 @@ impl<W: Write + Send> BatchWriter<W> {
     pub fn write(&mut self, batches: &[RecordBatch]) -> Result<()> {
         self.rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         match &mut self.enc {
-            Encoder::Parquet { writer, factory, schema, groups } => {
+            Encoder::Parquet {
+                writer,
+                factory,
+                schema,
+                groups,
+            } => {
                 if batches.iter().all(|b| b.num_rows() == 0) {
                     return Ok(());
                 }
@@ -233,14 +266,21 @@ impl AtomicFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create directory {}", dir.display()), e))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create directory {}", dir.display()), e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".partial")
             .tempfile_in(&dir)
             .map_err(|e| Error::io(format!("cannot write in {}", dir.display()), e))?;
-        Ok(AtomicFile { tmp, path: path.to_path_buf() })
+        Ok(AtomicFile {
+            tmp,
+            path: path.to_path_buf(),
+        })
     }
 
     /// A buffered writer into the temporary file.
@@ -248,7 +288,11 @@ impl AtomicFile {
     /// # Errors
     /// When the file handle cannot be duplicated.
     pub fn writer(&self) -> Result<std::io::BufWriter<std::fs::File>> {
-        let f = self.tmp.as_file().try_clone().map_err(|e| Error::io("cannot open temporary file", e))?;
+        let f = self
+            .tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io("cannot open temporary file", e))?;
         Ok(std::io::BufWriter::with_capacity(1 << 20, f))
     }
 
@@ -257,10 +301,16 @@ impl AtomicFile {
     /// # Errors
     /// When the sync or the rename fails (the temporary file is then removed).
     pub fn commit(self) -> Result<()> {
-        self.tmp.as_file().sync_all().map_err(|e| Error::io("cannot sync output", e))?;
         self.tmp
-            .persist(&self.path)
-            .map_err(|e| Error::io(format!("cannot move output into {}", self.path.display()), e.error))?;
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("cannot sync output", e))?;
+        self.tmp.persist(&self.path).map_err(|e| {
+            Error::io(
+                format!("cannot move output into {}", self.path.display()),
+                e.error,
+            )
+        })?;
         Ok(())
     }
 }

@@ -129,14 +129,23 @@ impl Resolved {
             .groups
             .iter()
             .zip(planned.iter().zip(&actual))
-            .map(|((g, _), (p, a))| Allocation { group: g.clone(), planned: *p, actual: *a })
+            .map(|((g, _), (p, a))| Allocation {
+                group: g.clone(),
+                planned: *p,
+                actual: *a,
+            })
             .collect();
-        let srm = planned.iter().zip(&actual).any(|(p, a)| (p - a).abs() > 1e-12);
+        let srm = planned
+            .iter()
+            .zip(&actual)
+            .any(|(p, a)| (p - a).abs() > 1e-12);
         let mut metrics = Vec::new();
         for m in &self.metrics {
             let cells = self.cell_weights(m);
-            let laws: Vec<Law> = (0..bp.groups.len()).map(|arm| law(m, arm, &cells)).collect();
-            let moments: Vec<(f64, f64)> = laws.iter().map(|l| moments(l)).collect();
+            let laws: Vec<Law> = (0..bp.groups.len())
+                .map(|arm| law(m, arm, &cells))
+                .collect();
+            let moments: Vec<(f64, f64)> = laws.iter().map(moments).collect();
             let effects = bp
                 .groups
                 .iter()
@@ -144,8 +153,19 @@ impl Resolved {
                 .filter(|(i, _)| *i != ctrl)
                 .map(|(i, (g, _))| {
                     let identical = laws[i] == laws[ctrl];
-                    let p = if identical { 0.5 } else { superiority(&laws[i], &laws[ctrl]) };
-                    effect(g, &bp.control_group, moments[i].0, moments[ctrl].0, Some(p), identical)
+                    let p = if identical {
+                        0.5
+                    } else {
+                        superiority(&laws[i], &laws[ctrl])
+                    };
+                    effect(
+                        g,
+                        &bp.control_group,
+                        moments[i].0,
+                        moments[ctrl].0,
+                        Some(p),
+                        identical,
+                    )
                 })
                 .collect();
             metrics.push(MetricTruth {
@@ -156,7 +176,11 @@ impl Resolved {
                     .groups
                     .iter()
                     .zip(&moments)
-                    .map(|((g, _), (mean, var))| GroupMoments { group: g.clone(), mean: *mean, variance: *var })
+                    .map(|((g, _), (mean, var))| GroupMoments {
+                        group: g.clone(),
+                        mean: *mean,
+                        variance: *var,
+                    })
                     .collect(),
                 effects,
             });
@@ -171,7 +195,11 @@ impl Resolved {
                     groups: bp
                         .groups
                         .iter()
-                        .map(|(g, _)| GroupMoments { group: g.clone(), mean, variance: var })
+                        .map(|(g, _)| GroupMoments {
+                            group: g.clone(),
+                            mean,
+                            variance: var,
+                        })
                         .collect(),
                     effects: bp
                         .groups
@@ -197,7 +225,11 @@ impl Resolved {
     pub(crate) fn cell_weights(&self, m: &MetricModel) -> Vec<f64> {
         let attrs = &self.blueprint.attributes;
         let mut out = vec![0.0; m.segments.len() + 1];
-        let mut used: Vec<usize> = m.segments.iter().flat_map(|s| s.when.iter().map(|(a, _)| *a)).collect();
+        let mut used: Vec<usize> = m
+            .segments
+            .iter()
+            .flat_map(|s| s.when.iter().map(|(a, _)| *a))
+            .collect();
         used.sort_unstable();
         used.dedup();
         let probs: Vec<Vec<f64>> = attrs
@@ -209,7 +241,10 @@ impl Resolved {
             .collect();
         let mut idx = vec![0u16; attrs.len()];
         loop {
-            let p: f64 = used.iter().map(|a| probs[*a][usize::from(idx[*a])]).product();
+            let p: f64 = used
+                .iter()
+                .map(|a| probs[*a][usize::from(idx[*a])])
+                .product();
             out[m.cell(&idx).unwrap_or(m.segments.len())] += p;
             // Odometer over the attributes the segments use.
             let mut carry = true;
@@ -254,7 +289,11 @@ fn law(m: &MetricModel, arm: usize, cells: &[f64]) -> Law {
         if *w <= 0.0 {
             continue;
         }
-        let d = if c < m.segments.len() { m.segments[c].arms[arm] } else { m.base[arm] };
+        let d = if c < m.segments.len() {
+            m.segments[c].arms[arm]
+        } else {
+            m.base[arm]
+        };
         if m.zero_inflation > 0.0 {
             out.push((w * m.zero_inflation, Piece::Zero));
         }
@@ -292,9 +331,14 @@ fn pair(t: &Piece, c: &Piece) -> f64 {
             let delta = st - sc;
             match (dt.kind().is_integer(), dc.kind().is_integer()) {
                 (true, true) => support(dt)
-                    .map(|k| dt.pmf(k) * (dc.prob_below(k as f64 + delta) + 0.5 * dc.prob_at(k as f64 + delta)))
+                    .map(|k| {
+                        dt.pmf(k)
+                            * (dc.prob_below(k as f64 + delta) + 0.5 * dc.prob_at(k as f64 + delta))
+                    })
                     .sum(),
-                (true, false) => support(dt).map(|k| dt.pmf(k) * dc.cdf(k as f64 + delta)).sum(),
+                (true, false) => support(dt)
+                    .map(|k| dt.pmf(k) * dc.cdf(k as f64 + delta))
+                    .sum(),
                 (false, true) => 1.0 - pair(c, t),
                 (false, false) => continuous_pair(dt, dc, delta),
             }
@@ -324,47 +368,91 @@ fn support(d: &Dist) -> impl Iterator<Item = u64> {
     lo..=hi
 }
 
-/// `P(T > C)` for continuous `T` and `C` with `T` shifted by `delta` against `C`:
-/// `∫ f_T(x) F_C(x + delta) dx`.
+/// `P(T + delta > C)` for continuous `T` and `C`.
+///
+/// Computed both as `∫ f_T(x) F_C(x + delta) dx` and as `1 − ∫ f_C(y) F_T(y − delta) dy`;
+/// the one with the smaller error estimate is kept (integrating over the narrower law
+/// keeps the other's CDF smooth). Each integral runs over the law's own scale (`log x` for
+/// Gamma and LogNormal, so tiny and huge shapes are both well resolved), between its
+/// 1e-15 quantiles, cut into panels at equal steps and at the other law's quantiles (where
+/// its CDF climbs), each panel by double-exponential quadrature.
 fn continuous_pair(t: &Dist, c: &Dist, delta: f64) -> f64 {
-    // Where F_C(x + delta) has a kink (the start of C's support), split the integral.
-    let kink = match c {
-        Dist::Gamma { .. } | Dist::Lognormal { .. } => Some(-delta),
-        _ => None,
-    };
-    let integrate = |f: &dyn Fn(f64) -> f64, a: f64, b: f64, cut: Option<f64>| -> f64 {
-        match cut.filter(|x| *x > a && *x < b) {
-            Some(x) => quad(f, a, x) + quad(f, x, b),
-            None => quad(f, a, b),
+    let (a, ea) = expect_cdf(t, c, delta);
+    let (b, eb) = expect_cdf(c, t, -delta);
+    if ea <= eb { a } else { 1.0 - b }
+}
+
+/// `∫ f_T(x) F_C(x + delta) dx` and its error estimate.
+fn expect_cdf(t: &Dist, c: &Dist, delta: f64) -> (f64, f64) {
+    let log_scale = !matches!(t, Dist::Normal { .. });
+    let to_u = |x: f64| if log_scale { x.ln() } else { x };
+    let to_x = |u: f64| if log_scale { u.exp() } else { u };
+    let bound = |q: f64, fallback: f64| {
+        let x = t.quantile(q);
+        if x.is_finite() && (!log_scale || x > 0.0) {
+            to_u(x)
+        } else {
+            fallback
         }
     };
-    match *t {
-        Dist::Normal { mean, sd } => {
-            let f = |z: f64| phi(z) * c.cdf(mean + sd * z + delta);
-            integrate(&f, -12.0, 12.0, kink.map(|k| (k - mean) / sd))
-        }
-        Dist::Lognormal { mu, sigma } => {
-            let f = |z: f64| phi(z) * c.cdf((mu + sigma * z).exp() + delta);
-            let cut = kink.filter(|k| *k > 0.0).map(|k| (k.ln() - mu) / sigma);
-            integrate(&f, -12.0, 12.0, cut)
-        }
-        Dist::Gamma { .. } => {
-            let hi = t.quantile(1.0 - 1e-15).max(t.mean() + 50.0 * t.variance().sqrt());
-            let f = |x: f64| t.pdf(x) * c.cdf(x + delta);
-            integrate(&f, 0.0, hi, kink)
-        }
-        _ => f64::NAN,
+    let mean_u = to_u(t.mean());
+    let (lo, hi) = match *t {
+        // statrs' gamma quantile is not accurate this deep in the tails: use bounds.
+        // Lower: P(X < x) <= (x/θ)^k / Γ(k+1). Upper: the tail beyond kθ + 40θ(√k + 1).
+        Dist::Gamma { shape, scale } => (
+            scale.ln() + (1e-15f64.ln() + statrs::function::gamma::ln_gamma(shape + 1.0)) / shape,
+            (shape * scale + 40.0 * scale * (shape.sqrt() + 1.0)).ln(),
+        ),
+        _ => (
+            bound(1e-15, mean_u - 800.0),
+            bound(1.0 - 1e-15, mean_u + 60.0),
+        ),
+    };
+    if lo.is_nan() || hi.is_nan() || lo >= hi {
+        return (f64::NAN, f64::INFINITY);
     }
-}
-
-fn quad(f: &dyn Fn(f64) -> f64, a: f64, b: f64) -> f64 {
-    quadrature::double_exponential::integrate(|x| {
-        let y = f(x);
+    let mut cuts: Vec<f64> = (0..=PANELS)
+        .map(|i| lo + (hi - lo) * f64::from(i) / f64::from(PANELS))
+        .collect();
+    for q in [
+        1e-12,
+        1e-6,
+        1e-3,
+        0.01,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        0.9,
+        0.99,
+        0.999,
+        1.0 - 1e-6,
+        1.0 - 1e-12,
+    ] {
+        let x = c.quantile(q) - delta;
+        if x.is_finite() && (!log_scale || x > 0.0) {
+            let u = to_u(x);
+            if u > lo && u < hi {
+                cuts.push(u);
+            }
+        }
+    }
+    cuts.sort_by(f64::total_cmp);
+    cuts.dedup();
+    let f = |u: f64| {
+        let x = to_x(u);
+        let jac = if log_scale { x } else { 1.0 };
+        let y = t.pdf(x) * jac * c.cdf(x + delta);
         if y.is_finite() { y } else { 0.0 }
-    }, a, b, 1e-11)
-    .integral
+    };
+    let (mut sum, mut err) = (0.0, 0.0);
+    for w in cuts.windows(2) {
+        let o = quadrature::double_exponential::integrate(f, w[0], w[1], 1e-14);
+        sum += o.integral;
+        err += o.error_estimate;
+    }
+    (sum, err)
 }
 
-fn phi(z: f64) -> f64 {
-    (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
-}
+/// Equal panels of a continuous integral (more are added at the other law's quantiles).
+const PANELS: u32 = 24;

@@ -35,7 +35,12 @@ pub fn check(files: &[PathBuf]) -> anyhow::Result<()> {
         Ok(())
     } else {
         let n = failed.len();
-        Err(crate::BadInput(format!("{n} of {} blueprint{} invalid", files.len(), if files.len() == 1 { " is" } else { "s are" })).into())
+        Err(crate::BadInput(format!(
+            "{n} of {} blueprint{} invalid",
+            files.len(),
+            if files.len() == 1 { " is" } else { "s are" }
+        ))
+        .into())
     }
 }
 

@@ -14,7 +14,9 @@ use std::time::Instant;
 /// Generates the dataset and writes it.
 pub fn run(args: &GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     let bp = load(&args.source)?;
-    let resolved = bp.resolve().with_context(|| args.source.blueprint.display().to_string())?;
+    let resolved = bp
+        .resolve()
+        .with_context(|| args.source.blueprint.display().to_string())?;
     let to_stdout = args.out == Path::new("-");
     let format = match args.format {
         Some(FormatArg::Parquet) => Format::Parquet,
@@ -54,8 +56,15 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     bar.finish();
     let secs = started.elapsed().as_secs_f64();
     if !quiet {
-        let shard = args.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
-        let dest = if to_stdout { "stdout".to_string() } else { args.out.display().to_string() };
+        let shard = args
+            .shard
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default();
+        let dest = if to_stdout {
+            "stdout".to_string()
+        } else {
+            args.out.display().to_string()
+        };
         let mut err = std::io::stderr().lock();
         writeln!(
             err,

@@ -10,7 +10,9 @@ use std::io::Write;
 /// Prints the resolved blueprint and its truth.
 pub fn run(args: &TruthArgs) -> anyhow::Result<()> {
     let bp = load(&args.source)?;
-    let resolved = bp.resolve().with_context(|| args.source.blueprint.display().to_string())?;
+    let resolved = bp
+        .resolve()
+        .with_context(|| args.source.blueprint.display().to_string())?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &to_json(&resolved))?;
@@ -45,12 +47,22 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
     writeln!(out, "# resolved blueprint")?;
     write!(out, "{}", r.blueprint.to_toml())?;
     writeln!(out)?;
-    writeln!(out, "# ground truth of experiment {} (seed {})", t.experiment_id, t.seed)?;
+    writeln!(
+        out,
+        "# ground truth of experiment {} (seed {})",
+        t.experiment_id, t.seed
+    )?;
     if !r.choices.is_empty() {
         writeln!(out, "choices drawn:")?;
         for c in &r.choices {
             let opts: Vec<String> = c.options.iter().map(|o| format!("{o}")).collect();
-            writeln!(out, "  {} = {}  (from [{}])", c.path, c.chosen, opts.join(", "))?;
+            writeln!(
+                out,
+                "  {} = {}  (from [{}])",
+                c.path,
+                c.chosen,
+                opts.join(", ")
+            )?;
         }
     }
     write!(out, "allocation:")?;
@@ -60,18 +72,46 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
             write!(out, " planned / {:.1}% actual", 100.0 * a.actual)?;
         }
     }
-    writeln!(out, "{}", if t.sample_ratio_mismatch { "  (sample-ratio mismatch on purpose)" } else { "" })?;
+    writeln!(
+        out,
+        "{}",
+        if t.sample_ratio_mismatch {
+            "  (sample-ratio mismatch on purpose)"
+        } else {
+            ""
+        }
+    )?;
     for m in &t.metrics {
         writeln!(out)?;
         let kind = if m.integer { "integer" } else { "real" };
         writeln!(out, "{} ({}, {kind})", m.metric, m.distribution)?;
-        writeln!(out, "  {:<16} {:>16} {:>16} {:>14}", "group", "mean", "variance", "sd")?;
+        writeln!(
+            out,
+            "  {:<16} {:>16} {:>16} {:>14}",
+            "group", "mean", "variance", "sd"
+        )?;
         for g in &m.groups {
-            writeln!(out, "  {:<16} {:>16.6} {:>16.6} {:>14.6}", g.group, g.mean, g.variance, g.variance.sqrt())?;
+            writeln!(
+                out,
+                "  {:<16} {:>16.6} {:>16.6} {:>14.6}",
+                g.group,
+                g.mean,
+                g.variance,
+                g.variance.sqrt()
+            )?;
         }
         for e in &m.effects {
-            let rel = e.rel_effect.map_or("n/a".to_string(), |r| format!("{:+.4}%", 100.0 * r));
-            write!(out, "  {} − {}: {:+.6} ({rel}); mean null {}", e.group, e.control, e.abs_effect, yes_no(e.mean_null))?;
+            let rel = e
+                .rel_effect
+                .map_or("n/a".to_string(), |r| format!("{:+.4}%", 100.0 * r));
+            write!(
+                out,
+                "  {} − {}: {:+.6} ({rel}); mean null {}",
+                e.group,
+                e.control,
+                e.abs_effect,
+                yes_no(e.mean_null)
+            )?;
             if let (Some(p), Some(null)) = (e.prob_superiority, e.prob_superiority_null) {
                 write!(out, "; P(T>C)+½P(T=C) = {p:.6}, null {}", yes_no(null))?;
             }

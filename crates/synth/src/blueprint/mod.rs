@@ -131,7 +131,10 @@ pub struct Blueprint {
 impl Blueprint {
     /// Index of the control arm in [`Blueprint::groups`].
     pub fn control_index(&self) -> usize {
-        self.groups.iter().position(|(g, _)| *g == self.control_group).unwrap_or(0)
+        self.groups
+            .iter()
+            .position(|(g, _)| *g == self.control_group)
+            .unwrap_or(0)
     }
 
     /// Planned allocation, normalised to sum to 1.
@@ -151,16 +154,22 @@ impl Blueprint {
     pub fn has_choices(&self) -> bool {
         self.metrics.iter().any(|m| {
             matches!(m.zero_inflation, Param::Choose(_))
-                || m.pre_period.as_ref().is_some_and(|p| matches!(p.correlation, Param::Choose(_)))
+                || m.pre_period
+                    .as_ref()
+                    .is_some_and(|p| matches!(p.correlation, Param::Choose(_)))
                 || m.arms.iter().any(|(_, a)| arm_has_choice(a))
-                || m.segments.iter().any(|s| s.arms.iter().any(|(_, a)| arm_has_choice(a)))
+                || m.segments
+                    .iter()
+                    .any(|s| s.arms.iter().any(|(_, a)| arm_has_choice(a)))
         })
     }
 
     /// Names of the columns the generator writes, in order.
     pub fn column_names(&self) -> Vec<String> {
-        let mut cols: Vec<String> =
-            ["customer_id", "experiment_id", "group"].iter().map(|s| s.to_string()).collect();
+        let mut cols: Vec<String> = ["customer_id", "experiment_id", "group"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         cols.extend(self.attributes.iter().map(|a| a.name.clone()));
         cols.push("purchase_date".into());
         for m in &self.metrics {

@@ -15,8 +15,13 @@ use serde_json::{Map, Value};
 use std::path::Path;
 
 /// Keys of a metric table that are not arm names.
-pub(super) const METRIC_KEYS: [&str; 5] =
-    ["distribution", "offset", "zero_inflation", "pre_period", "segments"];
+pub(super) const METRIC_KEYS: [&str; 5] = [
+    "distribution",
+    "offset",
+    "zero_inflation",
+    "pre_period",
+    "segments",
+];
 const TOP_KEYS: [&str; 11] = [
     "id",
     "description",
@@ -43,7 +48,10 @@ impl Blueprint {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("cannot read blueprint {}", path.display()), e))?;
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
             Blueprint::from_json(&text)
         } else {
             Blueprint::from_toml(&text)
@@ -56,7 +64,10 @@ impl Blueprint {
     /// [`Error::Invalid`] listing every problem (a syntax error is one problem).
     pub fn from_toml(text: &str) -> Result<Blueprint> {
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            Problems(vec![Problem::new("", format!("TOML syntax: {}", e.to_string().trim_end()))])
+            Problems(vec![Problem::new(
+                "",
+                format!("TOML syntax: {}", e.to_string().trim_end()),
+            )])
         })?;
         Blueprint::from_value(&toml_to_json(toml::Value::Table(table)))
     }
@@ -104,9 +115,19 @@ pub fn toml_to_json(v: toml::Value) -> Value {
 
 fn join(path: &str, key: &str) -> String {
     let simple = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if simple { key.to_string() } else { format!("{key:?}") };
-    if path.is_empty() { key } else { format!("{path}.{key}") }
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if simple {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    };
+    if path.is_empty() {
+        key
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn describe(v: &Value) -> String {
@@ -130,7 +151,8 @@ pub(super) fn is_identifier(s: &str) -> bool {
 /// Whether `s` is a valid experiment id: `[a-z0-9_-]{1,64}`.
 pub fn is_valid_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 #[derive(Default)]
@@ -169,7 +191,10 @@ impl Cx {
         match v {
             Value::Number(n) => n.as_f64(),
             other => {
-                self.err(path, format!("expected a number, found {}", describe(other)));
+                self.err(
+                    path,
+                    format!("expected a number, found {}", describe(other)),
+                );
                 None
             }
         }
@@ -192,7 +217,10 @@ impl Cx {
         match n {
             Some(n) if (range.0..=range.1).contains(&n) => Some(n),
             _ => {
-                self.err(path, format!("{} is not allowed; expected {allowed}", show(v)));
+                self.err(
+                    path,
+                    format!("{} is not allowed; expected {allowed}", show(v)),
+                );
                 None
             }
         }
@@ -202,7 +230,10 @@ impl Cx {
         match v {
             Value::String(s) => Some(s),
             other => {
-                self.err(path, format!("expected a string, found {}", describe(other)));
+                self.err(
+                    path,
+                    format!("expected a string, found {}", describe(other)),
+                );
                 None
             }
         }
@@ -229,12 +260,18 @@ impl Cx {
             Value::Object(m) => {
                 self.unknown_keys(m, path, &["choose"]);
                 let Some(opts) = m.get("choose") else {
-                    self.err(path, format!("expected a number or {{ choose = [...] }} of {allowed}"));
+                    self.err(
+                        path,
+                        format!("expected a number or {{ choose = [...] }} of {allowed}"),
+                    );
                     return None;
                 };
                 let cpath = join(path, "choose");
                 let Value::Array(items) = opts else {
-                    self.err(&cpath, format!("expected an array of numbers, found {}", describe(opts)));
+                    self.err(
+                        &cpath,
+                        format!("expected an array of numbers, found {}", describe(opts)),
+                    );
                     return None;
                 };
                 if items.is_empty() {
@@ -259,7 +296,10 @@ impl Cx {
             other => {
                 self.err(
                     path,
-                    format!("expected a number or {{ choose = [...] }}, found {}", describe(other)),
+                    format!(
+                        "expected a number or {{ choose = [...] }}, found {}",
+                        describe(other)
+                    ),
                 );
                 None
             }
@@ -275,7 +315,10 @@ impl Cx {
             match self.number(w, &kp) {
                 Some(x) if x.is_finite() && x > 0.0 => out.push((k.clone(), x)),
                 Some(x) => {
-                    self.err(&kp, format!("weight {x} is not allowed; a {what} weight must be a number > 0"));
+                    self.err(
+                        &kp,
+                        format!("weight {x} is not allowed; a {what} weight must be a number > 0"),
+                    );
                     good = false;
                 }
                 None => good = false,
@@ -295,17 +338,27 @@ impl Cx {
             got
         };
 
-        let id = required(self, "id", "an experiment id, [a-z0-9_-] with 1 to 64 characters")
-            .and_then(|v| self.string(v, "id"))
-            .and_then(|s| {
-                if is_valid_id(s) {
-                    Some(s.to_string())
-                } else {
-                    self.err("id", format!("{s:?} is not allowed; expected [a-z0-9_-] with 1 to 64 characters"));
-                    None
-                }
-            });
-        let description = m.get("description").and_then(|v| self.string(v, "description")).map(str::to_string);
+        let id = required(
+            self,
+            "id",
+            "an experiment id, [a-z0-9_-] with 1 to 64 characters",
+        )
+        .and_then(|v| self.string(v, "id"))
+        .and_then(|s| {
+            if is_valid_id(s) {
+                Some(s.to_string())
+            } else {
+                self.err(
+                    "id",
+                    format!("{s:?} is not allowed; expected [a-z0-9_-] with 1 to 64 characters"),
+                );
+                None
+            }
+        });
+        let description = m
+            .get("description")
+            .and_then(|v| self.string(v, "description"))
+            .map(str::to_string);
         let seed = match m.get("seed") {
             Some(v) => self.whole(v, "seed", (0, u64::MAX)),
             None => Some(0),
@@ -329,10 +382,11 @@ impl Cx {
         let days = required(self, "days", "a whole number of days from 1 to 36600")
             .and_then(|v| self.whole(v, "days", (1, u64::from(MAX_DAYS))))
             .map(|d| d as u32);
-        if let (Some(d), Some(n)) = (start_date, days) {
-            if d.checked_add_days(chrono::Days::new(u64::from(n))).is_none_or(|e| chrono::Datelike::year(&e) > 9999) {
-                self.err("days", "the purchase window runs past the year 9999");
-            }
+        if let (Some(d), Some(n)) = (start_date, days)
+            && d.checked_add_days(chrono::Days::new(u64::from(n)))
+                .is_none_or(|e| chrono::Datelike::year(&e) > 9999)
+        {
+            self.err("days", "the purchase window runs past the year 9999");
         }
         let control_group = match m.get("control_group") {
             Some(v) => self.string(v, "control_group").map(str::to_string),
@@ -343,21 +397,50 @@ impl Cx {
             .and_then(|v| self.weights(v, "groups", "group"));
         if let Some(g) = &groups {
             if !ARMS.contains(&g.len()) {
-                self.err("groups", format!("has {} arms; expected from {} to {}", g.len(), ARMS.start(), ARMS.end()));
+                self.err(
+                    "groups",
+                    format!(
+                        "has {} arms; expected from {} to {}",
+                        g.len(),
+                        ARMS.start(),
+                        ARMS.end()
+                    ),
+                );
             }
             for (name, _) in g {
                 if name.is_empty() || name.len() > 64 {
-                    self.err(&join("groups", name), "a group name must have 1 to 64 characters");
+                    self.err(
+                        &join("groups", name),
+                        "a group name must have 1 to 64 characters",
+                    );
                 }
                 if METRIC_KEYS.contains(&name.as_str()) {
-                    self.err(&join("groups", name), format!("{name:?} is reserved (metric keys: {})", METRIC_KEYS.join(", ")));
+                    self.err(
+                        &join("groups", name),
+                        format!(
+                            "{name:?} is reserved (metric keys: {})",
+                            METRIC_KEYS.join(", ")
+                        ),
+                    );
                 }
             }
-            if let Some(c) = &control_group {
-                if !g.iter().any(|(n, _)| n == c) {
+            if let Some(c) = &control_group
+                && !g.iter().any(|(n, _)| n == c)
+            {
+                {
                     let names: Vec<_> = g.iter().map(|(n, _)| n.as_str()).collect();
-                    let path = if m.contains_key("control_group") { "control_group" } else { "groups" };
-                    self.err(path, format!("the control group {c:?} is not among the groups; groups are: {}", names.join(", ")));
+                    let path = if m.contains_key("control_group") {
+                        "control_group"
+                    } else {
+                        "groups"
+                    };
+                    self.err(
+                        path,
+                        format!(
+                            "the control group {c:?} is not among the groups; groups are: {}",
+                            names.join(", ")
+                        ),
+                    );
                 }
             }
         }
@@ -367,7 +450,10 @@ impl Cx {
             let mut good = true;
             for (name, _) in g {
                 if !a.iter().any(|(n, _)| n == name) {
-                    self.err(&join("actual_groups", name), "is missing; actual_groups needs a weight for every group");
+                    self.err(
+                        &join("actual_groups", name),
+                        "is missing; actual_groups needs a weight for every group",
+                    );
                     good = false;
                 }
             }
@@ -378,7 +464,11 @@ impl Cx {
                 }
             }
             // Keep the order of `groups`.
-            good.then(|| g.iter().map(|(n, _)| a.iter().find(|(k, _)| k == n).cloned().expect("checked")).collect())
+            good.then(|| {
+                g.iter()
+                    .map(|(n, _)| a.iter().find(|(k, _)| k == n).cloned().expect("checked"))
+                    .collect()
+            })
         });
 
         let attributes = match m.get("attributes") {
@@ -391,16 +481,28 @@ impl Cx {
             v.and_then(Value::as_object).map_or_else(Vec::new, |t| {
                 t.iter()
                     .map(|(k, x)| {
-                        let inner = x.as_object().map_or_else(Vec::new, |o| o.keys().map(|n| (n.clone(), 1.0)).collect());
+                        let inner = x.as_object().map_or_else(Vec::new, |o| {
+                            o.keys().map(|n| (n.clone(), 1.0)).collect()
+                        });
                         (k.clone(), inner)
                     })
                     .collect()
             })
         };
-        let raw_groups: Vec<(String, f64)> = names(m.get("groups")).into_iter().map(|(k, _)| (k, 1.0)).collect();
-        let raw_attrs: Vec<Attribute> = names(m.get("attributes")).into_iter().map(|(name, values)| Attribute { name, values }).collect();
+        let raw_groups: Vec<(String, f64)> = names(m.get("groups"))
+            .into_iter()
+            .map(|(k, _)| (k, 1.0))
+            .collect();
+        let raw_attrs: Vec<Attribute> = names(m.get("attributes"))
+            .into_iter()
+            .map(|(name, values)| Attribute { name, values })
+            .collect();
         let metrics = match m.get("metrics") {
-            Some(v) => self.metrics(v, groups.as_deref().unwrap_or(&raw_groups), attributes.as_deref().unwrap_or(&raw_attrs)),
+            Some(v) => self.metrics(
+                v,
+                groups.as_deref().unwrap_or(&raw_groups),
+                attributes.as_deref().unwrap_or(&raw_attrs),
+            ),
             None => Some(Vec::new()),
         };
         if let (Some(a), Some(ms)) = (&attributes, &metrics) {
@@ -438,10 +540,19 @@ impl Cx {
                     good = false;
                 }
                 Some(values) if values.len() > MAX_ATTRIBUTE_VALUES => {
-                    self.err(&path, format!("has {} values; at most {MAX_ATTRIBUTE_VALUES} are allowed", values.len()));
+                    self.err(
+                        &path,
+                        format!(
+                            "has {} values; at most {MAX_ATTRIBUTE_VALUES} are allowed",
+                            values.len()
+                        ),
+                    );
                     good = false;
                 }
-                Some(values) => out.push(Attribute { name: name.clone(), values }),
+                Some(values) => out.push(Attribute {
+                    name: name.clone(),
+                    values,
+                }),
                 None => good = false,
             }
         }
@@ -449,11 +560,16 @@ impl Cx {
     }
 
     fn columns(&mut self, attrs: &[Attribute], metrics: &[Metric]) {
-        let mut seen: Vec<(String, String)> =
-            RESERVED_COLUMNS.iter().map(|c| (c.to_string(), "a built-in column".to_string())).collect();
+        let mut seen: Vec<(String, String)> = RESERVED_COLUMNS
+            .iter()
+            .map(|c| (c.to_string(), "a built-in column".to_string()))
+            .collect();
         let mut claim = |cx: &mut Cx, col: String, path: String| {
             if let Some((_, by)) = seen.iter().find(|(c, _)| *c == col) {
-                cx.err(&path, format!("column {col:?} is already {by}; choose another name"));
+                cx.err(
+                    &path,
+                    format!("column {col:?} is already {by}; choose another name"),
+                );
             } else {
                 seen.push((col, format!("taken by {path}")));
             }
@@ -470,7 +586,12 @@ impl Cx {
         }
     }
 
-    fn metrics(&mut self, v: &Value, groups: &[(String, f64)], attrs: &[Attribute]) -> Option<Vec<Metric>> {
+    fn metrics(
+        &mut self,
+        v: &Value,
+        groups: &[(String, f64)],
+        attrs: &[Attribute],
+    ) -> Option<Vec<Metric>> {
         let m = self.table(v, "metrics")?;
         let mut out = Vec::new();
         let mut good = true;
@@ -483,11 +604,20 @@ impl Cx {
         good.then_some(out)
     }
 
-    fn metric(&mut self, name: &str, v: &Value, groups: &[(String, f64)], attrs: &[Attribute]) -> Option<Metric> {
+    fn metric(
+        &mut self,
+        name: &str,
+        v: &Value,
+        groups: &[(String, f64)],
+        attrs: &[Attribute],
+    ) -> Option<Metric> {
         let path = join("metrics", name);
         let mut good = true;
         if !is_identifier(name) {
-            self.err(&path, "a metric name must be a column name: [a-z_][a-z0-9_]*, at most 63 characters");
+            self.err(
+                &path,
+                "a metric name must be a column name: [a-z_][a-z0-9_]*, at most 63 characters",
+            );
             good = false;
         }
         let m = self.table(v, &path)?;
@@ -495,13 +625,22 @@ impl Cx {
         let dpath = join(&path, "distribution");
         let kind = match m.get("distribution") {
             None => {
-                self.err(&dpath, format!("is missing; expected one of {}", kinds.join(", ")));
+                self.err(
+                    &dpath,
+                    format!("is missing; expected one of {}", kinds.join(", ")),
+                );
                 None
             }
             Some(d) => self.string(d, &dpath).and_then(|s| {
                 let k = DistKind::from_name(s);
                 if k.is_none() {
-                    self.err(&dpath, format!("{s:?} is not a distribution; expected one of {}", kinds.join(", ")));
+                    self.err(
+                        &dpath,
+                        format!(
+                            "{s:?} is not a distribution; expected one of {}",
+                            kinds.join(", ")
+                        ),
+                    );
                 }
                 k
             }),
@@ -512,7 +651,11 @@ impl Cx {
                 allowed.extend(groups.iter().map(|(g, _)| g.as_str()));
                 self.err(
                     &join(&path, k),
-                    format!("unknown key{}; allowed keys: {} (the last are the groups)", suggest(k, &allowed), allowed.join(", ")),
+                    format!(
+                        "unknown key{}; allowed keys: {} (the last are the groups)",
+                        suggest(k, &allowed),
+                        allowed.join(", ")
+                    ),
                 );
                 good = false;
             }
@@ -524,8 +667,17 @@ impl Cx {
                 self.number(o, &op).and_then(|x| {
                     let int = kind.is_some_and(DistKind::is_integer);
                     if !x.is_finite() || x.abs() > 1e15 || (int && x.fract() != 0.0) {
-                        let what = if int { "a whole number (the metric is an integer)" } else { "a finite number" };
-                        self.err(&op, format!("{x} is not allowed; expected {what} of magnitude at most 1e15"));
+                        let what = if int {
+                            "a whole number (the metric is an integer)"
+                        } else {
+                            "a finite number"
+                        };
+                        self.err(
+                            &op,
+                            format!(
+                                "{x} is not allowed; expected {what} of magnitude at most 1e15"
+                            ),
+                        );
                         None
                     } else {
                         Some(x)
@@ -535,7 +687,12 @@ impl Cx {
         };
         let zero_inflation = match m.get("zero_inflation") {
             None => Some(Param::Fixed(0.0)),
-            Some(z) => self.param(z, &join(&path, "zero_inflation"), &|x| (0.0..1.0).contains(&x), "a probability in [0, 1)"),
+            Some(z) => self.param(
+                z,
+                &join(&path, "zero_inflation"),
+                &|x| (0.0..1.0).contains(&x),
+                "a probability in [0, 1)",
+            ),
         };
         let pre_period = match m.get("pre_period") {
             None => Some(None),
@@ -550,7 +707,12 @@ impl Cx {
                             None
                         }
                         Some(c) => self
-                            .param(c, &cp, &|x| (-1.0..=1.0).contains(&x), "a number in [-1, 1]")
+                            .param(
+                                c,
+                                &cp,
+                                &|x| (-1.0..=1.0).contains(&x),
+                                "a number in [-1, 1]",
+                            )
                             .map(|correlation| Some(PrePeriod { correlation })),
                     }
                 })
@@ -598,7 +760,11 @@ impl Cx {
             self.unknown_keys(m, path, &[l]);
             let lp = join(path, l);
             let p = self.param(&m[*l], &lp, &f64::is_finite, "a finite number")?;
-            return Some(if *l == "lift" { ArmSpec::Lift(p) } else { ArmSpec::LiftAbs(p) });
+            return Some(if *l == "lift" {
+                ArmSpec::Lift(p)
+            } else {
+                ArmSpec::LiftAbs(p)
+            });
         }
         let names = kind.params();
         let mut allowed: Vec<&str> = names.to_vec();
@@ -610,18 +776,33 @@ impl Cx {
             let pp = join(path, n);
             match m.get(*n) {
                 None if complete => {
-                    self.err(&pp, format!("is missing; {} needs {} (or give `lift` or `lift_abs`)", kind.name(), names.join(" and ")));
+                    self.err(
+                        &pp,
+                        format!(
+                            "is missing; {} needs {} (or give `lift` or `lift_abs`)",
+                            kind.name(),
+                            names.join(" and ")
+                        ),
+                    );
                     good = false;
                 }
                 None => {}
-                Some(x) => match self.param(x, &pp, &|v| kind.param_ok(i, v), kind.param_ranges()[i]) {
-                    Some(p) => out.push((n.to_string(), p)),
-                    None => good = false,
-                },
+                Some(x) => {
+                    match self.param(x, &pp, &|v| kind.param_ok(i, v), kind.param_ranges()[i]) {
+                        Some(p) => out.push((n.to_string(), p)),
+                        None => good = false,
+                    }
+                }
             }
         }
         if out.is_empty() && good {
-            self.err(path, format!("gives no parameter; expected some of {}, or `lift`/`lift_abs`", names.join(", ")));
+            self.err(
+                path,
+                format!(
+                    "gives no parameter; expected some of {}, or `lift`/`lift_abs`",
+                    names.join(", ")
+                ),
+            );
             good = false;
         }
         (good && m.keys().all(|k| allowed.contains(&k.as_str()))).then_some(ArmSpec::Params(out))
@@ -636,7 +817,13 @@ impl Cx {
         attrs: &[Attribute],
     ) -> Option<Vec<Segment>> {
         let Value::Array(items) = v else {
-            self.err(path, format!("expected an array of tables ([[...segments]]), found {}", describe(v)));
+            self.err(
+                path,
+                format!(
+                    "expected an array of tables ([[...segments]]), found {}",
+                    describe(v)
+                ),
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -664,7 +851,13 @@ impl Cx {
                             let ap = join(&wp, a);
                             let Some(attr) = attrs.iter().find(|x| x.name == *a) else {
                                 let names: Vec<_> = attrs.iter().map(|x| x.name.as_str()).collect();
-                                self.err(&ap, format!("is not an attribute; attributes are: {}", names.join(", ")));
+                                self.err(
+                                    &ap,
+                                    format!(
+                                        "is not an attribute; attributes are: {}",
+                                        names.join(", ")
+                                    ),
+                                );
                                 good = false;
                                 continue;
                             };
@@ -675,10 +868,19 @@ impl Cx {
                             let mut chosen = Vec::new();
                             for x in vals {
                                 match self.string(x, &ap) {
-                                    Some(s) if attr.values.iter().any(|(n, _)| n == s) => chosen.push(s.to_string()),
+                                    Some(s) if attr.values.iter().any(|(n, _)| n == s) => {
+                                        chosen.push(s.to_string())
+                                    }
                                     Some(s) => {
-                                        let names: Vec<_> = attr.values.iter().map(|(n, _)| n.as_str()).collect();
-                                        self.err(&ap, format!("{s:?} is not a value of {a}; values are: {}", names.join(", ")));
+                                        let names: Vec<_> =
+                                            attr.values.iter().map(|(n, _)| n.as_str()).collect();
+                                        self.err(
+                                            &ap,
+                                            format!(
+                                                "{s:?} is not a value of {a}; values are: {}",
+                                                names.join(", ")
+                                            ),
+                                        );
                                         good = false;
                                     }
                                     None => good = false,
@@ -702,7 +904,13 @@ impl Cx {
                 let ap = join(&sp, k);
                 if !groups.iter().any(|(g, _)| g == k) {
                     let names: Vec<_> = groups.iter().map(|(g, _)| g.as_str()).collect();
-                    self.err(&ap, format!("unknown key; a segment has `when` and group names: {}", names.join(", ")));
+                    self.err(
+                        &ap,
+                        format!(
+                            "unknown key; a segment has `when` and group names: {}",
+                            names.join(", ")
+                        ),
+                    );
                     good = false;
                     continue;
                 }
@@ -712,7 +920,10 @@ impl Cx {
                 }
             }
             if arms.is_empty() && good {
-                self.err(&sp, "overrides no group; give parameters for at least one group");
+                self.err(
+                    &sp,
+                    "overrides no group; give parameters for at least one group",
+                );
                 good = false;
             }
             out.push(Segment { when, arms });

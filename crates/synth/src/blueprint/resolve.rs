@@ -49,14 +49,17 @@ impl MetricModel {
     /// The law of arm `arm` for a customer with attribute value indices `attrs`.
     #[inline]
     pub fn law(&self, arm: usize, attrs: &[u16]) -> &Dist {
-        self.cell(attrs).map_or(&self.base[arm], |s| &self.segments[s].arms[arm])
+        self.cell(attrs)
+            .map_or(&self.base[arm], |s| &self.segments[s].arms[arm])
     }
 
     /// Index of the first segment matching `attrs`, if any.
     #[inline]
     pub fn cell(&self, attrs: &[u16]) -> Option<usize> {
         self.segments.iter().position(|s| {
-            s.when.iter().all(|(a, vals)| vals.contains(&usize::from(attrs[*a])))
+            s.when
+                .iter()
+                .all(|(a, vals)| vals.contains(&usize::from(attrs[*a])))
         })
     }
 }
@@ -86,7 +89,11 @@ impl Blueprint {
                 Param::Fixed(x) => *x,
                 Param::Choose(opts) => {
                     let chosen = opts[rng.random_range(0..opts.len())];
-                    choices.push(Choice { path, options: opts.clone(), chosen });
+                    choices.push(Choice {
+                        path,
+                        options: opts.clone(),
+                        chosen,
+                    });
                     chosen
                 }
             }
@@ -98,14 +105,29 @@ impl Blueprint {
         for m in &self.metrics {
             let path = format!("metrics.{}", m.name);
             let zi = draw(&m.zero_inflation, format!("{path}.zero_inflation"));
-            let pre = m.pre_period.as_ref().map(|p| draw(&p.correlation, format!("{path}.pre_period.correlation")));
+            let pre = m
+                .pre_period
+                .as_ref()
+                .map(|p| draw(&p.correlation, format!("{path}.pre_period.correlation")));
             // Explicit parameters of every arm first (the control's may be needed by lifts).
-            let fixed = |spec: &ArmSpec, base: Option<&Dist>, path: &str, draw: &mut dyn FnMut(&Param, String) -> f64| -> Option<Result<Dist, String>> {
+            let fixed = |spec: &ArmSpec,
+                         base: Option<&Dist>,
+                         path: &str,
+                         draw: &mut dyn FnMut(&Param, String) -> f64|
+             -> Option<Result<Dist, String>> {
                 match spec {
                     ArmSpec::Params(ps) => {
-                        let mut vals = base.map_or_else(|| vec![f64::NAN; m.distribution.params().len()], Dist::values);
+                        let mut vals = base.map_or_else(
+                            || vec![f64::NAN; m.distribution.params().len()],
+                            Dist::values,
+                        );
                         for (name, p) in ps {
-                            let i = m.distribution.params().iter().position(|n| n == name).expect("validated");
+                            let i = m
+                                .distribution
+                                .params()
+                                .iter()
+                                .position(|n| n == name)
+                                .expect("validated");
                             vals[i] = draw(p, format!("{path}.{name}"));
                         }
                         Some(Dist::new(m.distribution, &vals))
@@ -128,11 +150,18 @@ impl Blueprint {
             let Some(control) = base[ctrl] else {
                 let ap = format!("{path}.{}", self.control_group);
                 if matches!(m.arms[ctrl].1, ArmSpec::Lift(_) | ArmSpec::LiftAbs(_)) {
-                    problems.push(Problem::new(ap, "the control group needs explicit parameters; lifts are relative to it"));
+                    problems.push(Problem::new(
+                        ap,
+                        "the control group needs explicit parameters; lifts are relative to it",
+                    ));
                 }
                 continue;
             };
-            let lifted = |spec: &ArmSpec, control: &Dist, path: &str, draw: &mut dyn FnMut(&Param, String) -> f64| -> Option<Result<Dist, String>> {
+            let lifted = |spec: &ArmSpec,
+                          control: &Dist,
+                          path: &str,
+                          draw: &mut dyn FnMut(&Param, String) -> f64|
+             -> Option<Result<Dist, String>> {
                 let mean = (1.0 - zi) * (control.mean() + m.offset);
                 let target = match spec {
                     ArmSpec::Lift(p) => {
@@ -201,10 +230,20 @@ impl Blueprint {
                     .when
                     .iter()
                     .map(|(a, vals)| {
-                        let ai = self.attributes.iter().position(|x| x.name == *a).expect("validated");
+                        let ai = self
+                            .attributes
+                            .iter()
+                            .position(|x| x.name == *a)
+                            .expect("validated");
                         let vi = vals
                             .iter()
-                            .map(|v| self.attributes[ai].values.iter().position(|(n, _)| n == v).expect("validated"))
+                            .map(|v| {
+                                self.attributes[ai]
+                                    .values
+                                    .iter()
+                                    .position(|(n, _)| n == v)
+                                    .expect("validated")
+                            })
                             .collect();
                         (ai, vi)
                     })
@@ -212,14 +251,30 @@ impl Blueprint {
                 segs.push(SegmentModel { when, arms });
             }
 
-            let explicit = |d: &Dist| ArmSpec::Params(m.distribution.params().iter().zip(d.values()).map(|(n, v)| (n.to_string(), Param::Fixed(v))).collect());
+            let explicit = |d: &Dist| {
+                ArmSpec::Params(
+                    m.distribution
+                        .params()
+                        .iter()
+                        .zip(d.values())
+                        .map(|(n, v)| (n.to_string(), Param::Fixed(v)))
+                        .collect(),
+                )
+            };
             metrics.push(Metric {
                 name: m.name.clone(),
                 distribution: m.distribution,
                 offset: m.offset,
                 zero_inflation: Param::Fixed(zi),
-                pre_period: pre.map(|c| PrePeriod { correlation: Param::Fixed(c) }),
-                arms: self.groups.iter().zip(&base).map(|((g, _), d)| (g.clone(), explicit(d))).collect(),
+                pre_period: pre.map(|c| PrePeriod {
+                    correlation: Param::Fixed(c),
+                }),
+                arms: self
+                    .groups
+                    .iter()
+                    .zip(&base)
+                    .map(|((g, _), d)| (g.clone(), explicit(d)))
+                    .collect(),
                 segments: m
                     .segments
                     .iter()
@@ -250,12 +305,22 @@ impl Blueprint {
         if !problems.is_empty() {
             return Err(Error::Invalid(Problems(problems)));
         }
-        let blueprint = Blueprint { metrics, ..self.clone() };
-        Ok(Resolved { blueprint, choices, metrics: models })
+        let blueprint = Blueprint {
+            metrics,
+            ..self.clone()
+        };
+        Ok(Resolved {
+            blueprint,
+            choices,
+            metrics: models,
+        })
     }
 
     /// This blueprint with another seed.
     pub fn with_seed(&self, seed: u64) -> Blueprint {
-        Blueprint { seed, ..self.clone() }
+        Blueprint {
+            seed,
+            ..self.clone()
+        }
     }
 }

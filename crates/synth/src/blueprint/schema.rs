@@ -7,13 +7,24 @@
 use crate::dist::DistKind;
 use serde_json::{Value, json};
 
-fn param(desc: &str, min: Option<(f64, bool)>, max: Option<(f64, bool)>) -> Value {
+/// A bound of a number: the value and whether it is inclusive.
+type Bound = Option<(f64, bool)>;
+
+fn param(desc: &str, min: Bound, max: Bound) -> Value {
     let mut n = json!({ "type": "number" });
     if let Some((v, inclusive)) = min {
-        n[if inclusive { "minimum" } else { "exclusiveMinimum" }] = json!(v);
+        n[if inclusive {
+            "minimum"
+        } else {
+            "exclusiveMinimum"
+        }] = json!(v);
     }
     if let Some((v, inclusive)) = max {
-        n[if inclusive { "maximum" } else { "exclusiveMaximum" }] = json!(v);
+        n[if inclusive {
+            "maximum"
+        } else {
+            "exclusiveMaximum"
+        }] = json!(v);
     }
     json!({
         "description": desc,
@@ -27,7 +38,7 @@ fn param(desc: &str, min: Option<(f64, bool)>, max: Option<(f64, bool)>) -> Valu
 }
 
 fn dist_params(kind: DistKind) -> Value {
-    let bounds = |i: usize| -> (Option<(f64, bool)>, Option<(f64, bool)>) {
+    let bounds = |i: usize| -> (Bound, Bound) {
         match (kind, i) {
             (DistKind::Poisson, 0) => (Some((0.0, false)), Some((1e12, true))),
             (DistKind::Gamma, _) | (DistKind::Normal, 1) | (DistKind::NegativeBinomial, 0) => {

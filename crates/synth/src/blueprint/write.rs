@@ -44,21 +44,35 @@ impl Blueprint {
         }
         m.insert("seed".into(), Value::from(self.seed));
         m.insert("customers".into(), Value::from(self.customers));
-        m.insert("start_date".into(), Value::String(self.start_date.format("%Y-%m-%d").to_string()));
+        m.insert(
+            "start_date".into(),
+            Value::String(self.start_date.format("%Y-%m-%d").to_string()),
+        );
         m.insert("days".into(), Value::from(self.days));
-        m.insert("control_group".into(), Value::String(self.control_group.clone()));
+        m.insert(
+            "control_group".into(),
+            Value::String(self.control_group.clone()),
+        );
         m.insert("groups".into(), weights(&self.groups));
         if let Some(a) = &self.actual_groups {
             m.insert("actual_groups".into(), weights(a));
         }
         m.insert(
             "attributes".into(),
-            Value::Object(self.attributes.iter().map(|a| (a.name.clone(), weights(&a.values))).collect()),
+            Value::Object(
+                self.attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), weights(&a.values)))
+                    .collect(),
+            ),
         );
         let mut metrics = Map::new();
         for me in &self.metrics {
             let mut t = Map::new();
-            t.insert("distribution".into(), Value::String(me.distribution.name().into()));
+            t.insert(
+                "distribution".into(),
+                Value::String(me.distribution.name().into()),
+            );
             if me.offset != 0.0 {
                 t.insert("offset".into(), num(me.offset));
             }
@@ -66,7 +80,10 @@ impl Blueprint {
                 t.insert("zero_inflation".into(), param(&me.zero_inflation));
             }
             if let Some(p) = &me.pre_period {
-                t.insert("pre_period".into(), json!({ "correlation": param(&p.correlation) }));
+                t.insert(
+                    "pre_period".into(),
+                    json!({ "correlation": param(&p.correlation) }),
+                );
             }
             for (g, a) in &me.arms {
                 t.insert(g.clone(), arm(a));
@@ -83,7 +100,9 @@ impl Blueprint {
                             .map(|(a, vals)| {
                                 let v = match vals.as_slice() {
                                     [one] => Value::String(one.clone()),
-                                    many => Value::Array(many.iter().cloned().map(Value::String).collect()),
+                                    many => Value::Array(
+                                        many.iter().cloned().map(Value::String).collect(),
+                                    ),
                                 };
                                 (a.clone(), v)
                             })
@@ -133,6 +152,8 @@ fn json_to_toml(v: Value) -> toml::Value {
         },
         Value::String(s) => toml::Value::String(s),
         Value::Array(a) => toml::Value::Array(a.into_iter().map(json_to_toml).collect()),
-        Value::Object(m) => toml::Value::Table(m.into_iter().map(|(k, v)| (k, json_to_toml(v))).collect()),
+        Value::Object(m) => {
+            toml::Value::Table(m.into_iter().map(|(k, v)| (k, json_to_toml(v))).collect())
+        }
     }
 }

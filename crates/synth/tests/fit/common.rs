@@ -14,7 +14,8 @@ pub const Z: f64 = 5.0;
 /// Parses and resolves a TOML blueprint, panicking with every problem.
 pub fn resolve(toml: &str) -> Resolved {
     let bp = Blueprint::from_toml(toml).unwrap_or_else(|e| panic!("blueprint does not parse: {e}"));
-    bp.resolve().unwrap_or_else(|e| panic!("blueprint does not resolve: {e}"))
+    bp.resolve()
+        .unwrap_or_else(|e| panic!("blueprint does not resolve: {e}"))
 }
 
 /// A categorical column: the dictionary values and each row's index into them.
@@ -27,7 +28,11 @@ pub struct Categorical {
 impl Categorical {
     /// Whether each row's value is among `accepted`.
     pub fn is_in(&self, accepted: &[&str]) -> Vec<bool> {
-        let ok: Vec<bool> = self.values.iter().map(|v| accepted.contains(&v.as_str())).collect();
+        let ok: Vec<bool> = self
+            .values
+            .iter()
+            .map(|v| accepted.contains(&v.as_str()))
+            .collect();
         self.rows.iter().map(|i| ok[*i]).collect()
     }
 }
@@ -51,11 +56,15 @@ impl Rows {
     }
 
     pub fn col(&self, name: &str) -> &[f64] {
-        self.cols.get(name).unwrap_or_else(|| panic!("no column {name}"))
+        self.cols
+            .get(name)
+            .unwrap_or_else(|| panic!("no column {name}"))
     }
 
     pub fn attr(&self, name: &str) -> &Categorical {
-        self.attrs.get(name).unwrap_or_else(|| panic!("no attribute {name}"))
+        self.attrs
+            .get(name)
+            .unwrap_or_else(|| panic!("no attribute {name}"))
     }
 
     /// Values of `col` in group `g` on the rows where `keep` holds (all rows when `None`).
@@ -69,7 +78,10 @@ impl Rows {
 
     /// Index of group `name`.
     pub fn group_index(&self, name: &str) -> usize {
-        self.groups.iter().position(|g| g == name).unwrap_or_else(|| panic!("no group {name}"))
+        self.groups
+            .iter()
+            .position(|g| g == name)
+            .unwrap_or_else(|| panic!("no group {name}"))
     }
 }
 
@@ -81,7 +93,12 @@ pub fn generate(toml: &str) -> (Truth, Rows) {
     let generator = Generator::new(resolved);
     let schema = generator.schema();
     let customers = generator.resolved().blueprint.customers;
-    let mut rows = Rows { groups, group: Vec::new(), attrs: HashMap::new(), cols: HashMap::new() };
+    let mut rows = Rows {
+        groups,
+        group: Vec::new(),
+        attrs: HashMap::new(),
+        cols: HashMap::new(),
+    };
     for c in 0..generator.chunk_count() {
         let batch = generator.chunk(c);
         assert_eq!(batch.schema(), schema, "chunk {c} has another schema");
@@ -92,9 +109,17 @@ pub fn generate(toml: &str) -> (Truth, Rows) {
                 DataType::Dictionary(..) if name == "experiment_id" => {}
                 DataType::Dictionary(..) => {
                     let d = col.as_dictionary::<Int16Type>();
-                    let values: Vec<String> =
-                        d.values().as_string::<i32>().iter().map(|v| v.expect("value").to_string()).collect();
-                    let keys = d.keys().values().iter().map(|k| usize::try_from(*k).expect("key >= 0"));
+                    let values: Vec<String> = d
+                        .values()
+                        .as_string::<i32>()
+                        .iter()
+                        .map(|v| v.expect("value").to_string())
+                        .collect();
+                    let keys = d
+                        .keys()
+                        .values()
+                        .iter()
+                        .map(|k| usize::try_from(*k).expect("key >= 0"));
                     if name == "group" {
                         let map: Vec<usize> = values.iter().map(|v| rows.group_index(v)).collect();
                         rows.group.extend(keys.map(|k| map[k]));
@@ -109,7 +134,11 @@ pub fn generate(toml: &str) -> (Truth, Rows) {
                 }
                 DataType::Int64 if name == "customer_id" => {}
                 DataType::Int64 => {
-                    let v = col.as_primitive::<Int64Type>().values().iter().map(|x| *x as f64);
+                    let v = col
+                        .as_primitive::<Int64Type>()
+                        .values()
+                        .iter()
+                        .map(|x| *x as f64);
                     rows.cols.entry(name.to_string()).or_default().extend(v);
                 }
                 DataType::Float64 => {
@@ -126,7 +155,11 @@ pub fn generate(toml: &str) -> (Truth, Rows) {
 
 /// The truth of column `name`.
 pub fn metric<'t>(truth: &'t Truth, name: &str) -> &'t MetricTruth {
-    truth.metrics.iter().find(|m| m.metric == name).unwrap_or_else(|| panic!("no truth for {name}"))
+    truth
+        .metrics
+        .iter()
+        .find(|m| m.metric == name)
+        .unwrap_or_else(|| panic!("no truth for {name}"))
 }
 
 /// Sample size, mean, variance and fourth central moment.
@@ -149,7 +182,12 @@ impl Summary {
             m2 += d2;
             m4 += d2 * d2;
         }
-        Summary { n, mean, var: m2 / (n - 1.0), m4: m4 / n }
+        Summary {
+            n,
+            mean,
+            var: m2 / (n - 1.0),
+            m4: m4 / n,
+        }
     }
 
     /// Standard error of the mean.
@@ -190,8 +228,18 @@ pub fn check_moments(truth: &Truth, rows: &Rows) {
         for (g, gm) in m.groups.iter().enumerate() {
             assert_eq!(gm.group, rows.groups[g]);
             let s = Summary::of(&rows.select(&m.metric, g, None));
-            assert_within(&format!("mean of {} in {}", m.metric, gm.group), s.mean, gm.mean, s.se_mean());
-            assert_within(&format!("variance of {} in {}", m.metric, gm.group), s.var, gm.variance, s.se_var());
+            assert_within(
+                &format!("mean of {} in {}", m.metric, gm.group),
+                s.mean,
+                gm.mean,
+                s.se_mean(),
+            );
+            assert_within(
+                &format!("variance of {} in {}", m.metric, gm.group),
+                s.var,
+                gm.variance,
+                s.se_var(),
+            );
         }
     }
 }
@@ -218,7 +266,10 @@ pub fn correlation(x: &[f64], y: &[f64]) -> (f64, f64) {
     let (sx, sy) = (Summary::of(x), Summary::of(y));
     let n = x.len() as f64;
     // Population (n-normalised) standard deviations, so that `r` is the mean of `u·v`.
-    let (dx, dy) = ((sx.var * (n - 1.0) / n).sqrt(), (sy.var * (n - 1.0) / n).sqrt());
+    let (dx, dy) = (
+        (sx.var * (n - 1.0) / n).sqrt(),
+        (sy.var * (n - 1.0) / n).sqrt(),
+    );
     let (mut m11, mut m22, mut m40, mut m04, mut m31, mut m13) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (a, b) in x.iter().zip(y) {
         let u = (a - sx.mean) / dx;
@@ -242,7 +293,15 @@ pub fn superiority(t: &[f64], c: &[f64]) -> (f64, f64) {
     let h: Vec<f64> = t[..n]
         .iter()
         .zip(&c[..n])
-        .map(|(a, b)| if a > b { 1.0 } else if a == b { 0.5 } else { 0.0 })
+        .map(|(a, b)| {
+            if a > b {
+                1.0
+            } else if a == b {
+                0.5
+            } else {
+                0.0
+            }
+        })
         .collect();
     let s = Summary::of(&h);
     (s.mean, s.se_mean())

@@ -42,37 +42,67 @@ fn ks_statistic(mut x: Vec<f64>, cdf: impl Fn(f64) -> f64) -> f64 {
 fn assert_ks(what: &str, d: Dist, seed: u64, cdf: impl Fn(f64) -> f64) {
     let d_n = ks_statistic(draw(d, N_CONTINUOUS, seed), cdf);
     let critical = KS_CRITICAL / (N_CONTINUOUS as f64).sqrt();
-    assert!(d_n < critical, "{what}: KS statistic {d_n} >= 0.1 % critical value {critical}");
+    assert!(
+        d_n < critical,
+        "{what}: KS statistic {d_n} >= 0.1 % critical value {critical}"
+    );
 }
 
 #[test]
 fn gamma_matches_its_cdf() {
-    for (i, (shape, scale)) in [(0.5, 1.0), (1.0, 3.0), (3.7, 0.25), (0.5, 40.0), (25.0, 2.0)]
-        .into_iter()
-        .enumerate()
+    for (i, (shape, scale)) in [
+        (0.5, 1.0),
+        (1.0, 3.0),
+        (3.7, 0.25),
+        (0.5, 40.0),
+        (25.0, 2.0),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let law = Gamma::new(shape, 1.0 / scale).expect("valid");
-        assert_ks(&format!("gamma({shape}, {scale})"), Dist::Gamma { shape, scale }, 10 + i as u64, |x| {
-            if x <= 0.0 { 0.0 } else { law.cdf(x) }
-        });
+        assert_ks(
+            &format!("gamma({shape}, {scale})"),
+            Dist::Gamma { shape, scale },
+            10 + i as u64,
+            |x| {
+                if x <= 0.0 { 0.0 } else { law.cdf(x) }
+            },
+        );
     }
 }
 
 #[test]
 fn lognormal_matches_its_cdf() {
-    for (i, (mu, sigma)) in [(1.0, 0.8), (-2.0, 2.0), (3.0, 1.5)].into_iter().enumerate() {
+    for (i, (mu, sigma)) in [(1.0, 0.8), (-2.0, 2.0), (3.0, 1.5)]
+        .into_iter()
+        .enumerate()
+    {
         let law = LogNormal::new(mu, sigma).expect("valid");
-        assert_ks(&format!("lognormal({mu}, {sigma})"), Dist::Lognormal { mu, sigma }, 20 + i as u64, |x| {
-            if x <= 0.0 { 0.0 } else { law.cdf(x) }
-        });
+        assert_ks(
+            &format!("lognormal({mu}, {sigma})"),
+            Dist::Lognormal { mu, sigma },
+            20 + i as u64,
+            |x| {
+                if x <= 0.0 { 0.0 } else { law.cdf(x) }
+            },
+        );
     }
 }
 
 #[test]
 fn normal_matches_its_cdf() {
-    for (i, (mean, sd)) in [(0.0, 1.0), (-3.0, 2.0), (50.0, 20.0)].into_iter().enumerate() {
+    for (i, (mean, sd)) in [(0.0, 1.0), (-3.0, 2.0), (50.0, 20.0)]
+        .into_iter()
+        .enumerate()
+    {
         let law = Normal::new(mean, sd).expect("valid");
-        assert_ks(&format!("normal({mean}, {sd})"), Dist::Normal { mean, sd }, 30 + i as u64, |x| law.cdf(x));
+        assert_ks(
+            &format!("normal({mean}, {sd})"),
+            Dist::Normal { mean, sd },
+            30 + i as u64,
+            |x| law.cdf(x),
+        );
     }
 }
 
@@ -80,7 +110,17 @@ fn normal_matches_its_cdf() {
 fn ks_statistic_detects_a_wrong_law() {
     // The test itself has power: gamma(3.7) draws against gamma(3.7·1.03)'s CDF fail.
     let law = Gamma::new(3.7 * 1.03, 1.0).expect("valid");
-    let d_n = ks_statistic(draw(Dist::Gamma { shape: 3.7, scale: 1.0 }, N_CONTINUOUS, 1), |x| law.cdf(x));
+    let d_n = ks_statistic(
+        draw(
+            Dist::Gamma {
+                shape: 3.7,
+                scale: 1.0,
+            },
+            N_CONTINUOUS,
+            1,
+        ),
+        |x| law.cdf(x),
+    );
     assert!(d_n > KS_CRITICAL / (N_CONTINUOUS as f64).sqrt(), "{d_n}");
 }
 
@@ -91,7 +131,10 @@ fn chi_square(x: &[f64], pmf: impl Fn(u64) -> f64, sf: impl Fn(u64) -> f64) -> (
     let n = x.len() as f64;
     let mut counts: Vec<u64> = Vec::new();
     for v in x {
-        assert!(*v >= 0.0 && v.fract() == 0.0 && *v < 1e9, "not a count: {v}");
+        assert!(
+            *v >= 0.0 && v.fract() == 0.0 && *v < 1e9,
+            "not a count: {v}"
+        );
         let k = *v as usize;
         if k >= counts.len() {
             counts.resize(k + 1, 0);
@@ -130,7 +173,10 @@ fn chi_square(x: &[f64], pmf: impl Fn(u64) -> f64, sf: impl Fn(u64) -> f64) -> (
 #[track_caller]
 fn assert_chi_square(what: &str, x: &[f64], pmf: impl Fn(u64) -> f64, sf: impl Fn(u64) -> f64) {
     let (stat, df, p) = chi_square(x, pmf, sf);
-    assert!(p > ALPHA, "{what}: chi-square {stat} on {df} df, p = {p} <= {ALPHA}");
+    assert!(
+        p > ALPHA,
+        "{what}: chi-square {stat} on {df} df, p = {p} <= {ALPHA}"
+    );
 }
 
 #[test]
@@ -138,7 +184,12 @@ fn poisson_matches_its_pmf() {
     for (i, lambda) in [0.3, 4.0, 250.0].into_iter().enumerate() {
         let law = Poisson::new(lambda).expect("valid");
         let x = draw(Dist::Poisson { lambda }, N_INTEGER, 40 + i as u64);
-        assert_chi_square(&format!("poisson({lambda})"), &x, |k| law.pmf(k), |k| law.sf(k));
+        assert_chi_square(
+            &format!("poisson({lambda})"),
+            &x,
+            |k| law.pmf(k),
+            |k| law.sf(k),
+        );
     }
 }
 
@@ -155,20 +206,40 @@ fn bernoulli_matches_its_pmf() {
         assert_chi_square(&format!("bernoulli({p})"), &x, pmf, sf);
     }
     // The degenerate ends.
-    assert!(draw(Dist::Bernoulli { p: 0.0 }, 1000, 1).iter().all(|v| *v == 0.0));
-    assert!(draw(Dist::Bernoulli { p: 1.0 }, 1000, 1).iter().all(|v| *v == 1.0));
+    assert!(
+        draw(Dist::Bernoulli { p: 0.0 }, 1000, 1)
+            .iter()
+            .all(|v| *v == 0.0)
+    );
+    assert!(
+        draw(Dist::Bernoulli { p: 1.0 }, 1000, 1)
+            .iter()
+            .all(|v| *v == 1.0)
+    );
 }
 
 #[test]
 fn negative_binomial_matches_its_pmf() {
     // statrs' convention: failures before the r-th success, mean r(1 − p)/p.
-    for (i, (r, p)) in [(2.5, 0.3), (0.7, 0.9), (0.7, 0.05), (40.0, 0.5)].into_iter().enumerate() {
+    for (i, (r, p)) in [(2.5, 0.3), (0.7, 0.9), (0.7, 0.05), (40.0, 0.5)]
+        .into_iter()
+        .enumerate()
+    {
         let law = NegativeBinomial::new(r, p).expect("valid");
         let x = draw(Dist::NegativeBinomial { r, p }, N_INTEGER, 60 + i as u64);
-        assert_chi_square(&format!("negative_binomial({r}, {p})"), &x, |k| law.pmf(k), |k| law.sf(k));
+        assert_chi_square(
+            &format!("negative_binomial({r}, {p})"),
+            &x,
+            |k| law.pmf(k),
+            |k| law.sf(k),
+        );
     }
     // p = 1: no failure ever.
-    assert!(draw(Dist::NegativeBinomial { r: 2.0, p: 1.0 }, 1000, 1).iter().all(|v| *v == 0.0));
+    assert!(
+        draw(Dist::NegativeBinomial { r: 2.0, p: 1.0 }, 1000, 1)
+            .iter()
+            .all(|v| *v == 0.0)
+    );
 }
 
 #[test]
@@ -187,15 +258,29 @@ fn sampler_moments_match_dist_moments() {
     // `Dist::mean`/`variance` (used by the truth) against the samplers, 5 standard errors.
     let cases = [
         Dist::Poisson { lambda: 4.0 },
-        Dist::Gamma { shape: 0.5, scale: 10.0 },
+        Dist::Gamma {
+            shape: 0.5,
+            scale: 10.0,
+        },
         Dist::Bernoulli { p: 0.03 },
-        Dist::Lognormal { mu: 1.0, sigma: 0.5 },
-        Dist::Normal { mean: -3.0, sd: 2.0 },
+        Dist::Lognormal {
+            mu: 1.0,
+            sigma: 0.5,
+        },
+        Dist::Normal {
+            mean: -3.0,
+            sd: 2.0,
+        },
         Dist::NegativeBinomial { r: 0.7, p: 0.3 },
     ];
     for (i, d) in cases.into_iter().enumerate() {
         let s = crate::common::Summary::of(&draw(d, N_INTEGER, 70 + i as u64));
         crate::common::assert_within(&format!("mean of {d:?}"), s.mean, d.mean(), s.se_mean());
-        crate::common::assert_within(&format!("variance of {d:?}"), s.var, d.variance(), s.se_var());
+        crate::common::assert_within(
+            &format!("variance of {d:?}"),
+            s.var,
+            d.variance(),
+            s.se_var(),
+        );
     }
 }

@@ -10,4 +10,3 @@ mod common;
 mod ks;
 mod moments;
 mod superiority;
-mod debug;

@@ -2,8 +2,8 @@
 //! column, effects, the realised split, segment cells and pre-period twins.
 
 use crate::common::{
-    Summary, assert_close, assert_within, check_moments, correlation, generate, metric,
-    mixture, zero_inflated,
+    Summary, assert_close, assert_within, check_moments, correlation, generate, metric, mixture,
+    zero_inflated,
 };
 use abforge_synth::Truth;
 
@@ -18,15 +18,29 @@ fn header(id: &str, seed: u64) -> String {
 
 /// The truth's mean and variance of `col` in `group`.
 fn truth_of(truth: &Truth, col: &str, group: &str) -> (f64, f64) {
-    let g = metric(truth, col).groups.iter().find(|g| g.group == group).expect("group");
+    let g = metric(truth, col)
+        .groups
+        .iter()
+        .find(|g| g.group == group)
+        .expect("group");
     (g.mean, g.variance)
 }
 
 #[track_caller]
 fn assert_truth(truth: &Truth, col: &str, group: &str, want: (f64, f64)) {
     let got = truth_of(truth, col, group);
-    assert_close(&format!("true mean of {col} in {group}"), got.0, want.0, 1e-9);
-    assert_close(&format!("true variance of {col} in {group}"), got.1, want.1, 1e-9);
+    assert_close(
+        &format!("true mean of {col} in {group}"),
+        got.0,
+        want.0,
+        1e-9,
+    );
+    assert_close(
+        &format!("true variance of {col} in {group}"),
+        got.1,
+        want.1,
+        1e-9,
+    );
 }
 
 #[test]
@@ -80,20 +94,59 @@ control = { p = 0.03 }
 treatment = { p = 0.05 }
 "#;
     let (truth, rows) = generate(&toml);
-    let ln = |mu: f64, s: f64| ((mu + s * s / 2.0).exp(), (s * s).exp_m1() * (2.0 * mu + s * s).exp());
+    let ln = |mu: f64, s: f64| {
+        (
+            (mu + s * s / 2.0).exp(),
+            (s * s).exp_m1() * (2.0 * mu + s * s).exp(),
+        )
+    };
     // (column, zero-inflation, offset, [(group, base mean, base variance)]).
     let cases = [
-        ("items", 0.25, 1.0, [("control", 2.5, 2.5), ("treatment", 3.0, 3.0)]),
-        ("revenue", 0.4, 5.0, [("control", 15.0, 150.0), ("treatment", 18.0, 180.0)]),
+        (
+            "items",
+            0.25,
+            1.0,
+            [("control", 2.5, 2.5), ("treatment", 3.0, 3.0)],
+        ),
+        (
+            "revenue",
+            0.4,
+            5.0,
+            [("control", 15.0, 150.0), ("treatment", 18.0, 180.0)],
+        ),
         (
             "orders",
             0.5,
             2.0,
-            [("control", 2.5 * 0.7 / 0.3, 2.5 * 0.7 / 0.09), ("treatment", 0.7 * 0.8 / 0.2, 0.7 * 0.8 / 0.04)],
+            [
+                ("control", 2.5 * 0.7 / 0.3, 2.5 * 0.7 / 0.09),
+                ("treatment", 0.7 * 0.8 / 0.2, 0.7 * 0.8 / 0.04),
+            ],
         ),
-        ("basket", 0.3, -1.5, [("control", ln(1.0, 0.5).0, ln(1.0, 0.5).1), ("treatment", ln(1.1, 0.4).0, ln(1.1, 0.4).1)]),
-        ("score", 0.1, 3.0, [("control", -2.0, 2.25), ("treatment", 0.0, 1.0)]),
-        ("converted", 0.2, 1.0, [("control", 0.03, 0.03 * 0.97), ("treatment", 0.05, 0.05 * 0.95)]),
+        (
+            "basket",
+            0.3,
+            -1.5,
+            [
+                ("control", ln(1.0, 0.5).0, ln(1.0, 0.5).1),
+                ("treatment", ln(1.1, 0.4).0, ln(1.1, 0.4).1),
+            ],
+        ),
+        (
+            "score",
+            0.1,
+            3.0,
+            [("control", -2.0, 2.25), ("treatment", 0.0, 1.0)],
+        ),
+        (
+            "converted",
+            0.2,
+            1.0,
+            [
+                ("control", 0.03, 0.03 * 0.97),
+                ("treatment", 0.05, 0.05 * 0.95),
+            ],
+        ),
     ];
     for (col, zi, offset, arms) in cases {
         for (g, m, v) in arms {
@@ -103,9 +156,17 @@ treatment = { p = 0.05 }
             let x = rows.select(col, rows.group_index(g), None);
             let zeros = x.iter().filter(|v| **v == 0.0).count() as f64;
             let n = x.len() as f64;
-            assert_within(&format!("share of zeros of {col} in {g}"), zeros / n, zi, (zi * (1.0 - zi) / n).sqrt());
+            assert_within(
+                &format!("share of zeros of {col} in {g}"),
+                zeros / n,
+                zi,
+                (zi * (1.0 - zi) / n).sqrt(),
+            );
             if !matches!(col, "basket" | "score") {
-                assert!(x.iter().all(|v| *v == 0.0 || *v >= offset), "{col} in {g}: a value below the offset");
+                assert!(
+                    x.iter().all(|v| *v == 0.0 || *v >= offset),
+                    "{col} in {g}: a value below the offset"
+                );
             }
         }
     }
@@ -162,8 +223,14 @@ treatment = { shape = 3 }
     // NAM/ASA (0.3) is segment 1, where the lift of 50 % on a mean of 2 gives lambda 2;
     // COMPUTER in EUR (0.3) is the base.
     let cells_items = [
-        ("control", [(0.4, pois(2.0)), (0.3, pois(1.0)), (0.3, pois(2.0))]),
-        ("treatment", [(0.4, pois(2.5)), (0.3, pois(2.0)), (0.3, pois(2.0))]),
+        (
+            "control",
+            [(0.4, pois(2.0)), (0.3, pois(1.0)), (0.3, pois(2.0))],
+        ),
+        (
+            "treatment",
+            [(0.4, pois(2.5)), (0.3, pois(2.0)), (0.3, pois(2.0))],
+        ),
     ];
     for (g, cells) in cells_items {
         let parts: Vec<(f64, f64, f64)> = cells.iter().map(|(w, (m, v))| (*w, *m, *v)).collect();
@@ -173,8 +240,14 @@ treatment = { shape = 3 }
     // (COMPUTER in EUR, 0.3) the control is gamma(2, 20), the treatment gamma(3, 10.2).
     let gamma = |k: f64, s: f64| zero_inflated(0.2, 0.0, k * s, k * s * s);
     let cells_revenue = [
-        ("control", [(0.3, gamma(2.0, 20.0)), (0.7, gamma(2.0, 10.0))]),
-        ("treatment", [(0.3, gamma(3.0, 10.2)), (0.7, gamma(2.0, 10.2))]),
+        (
+            "control",
+            [(0.3, gamma(2.0, 20.0)), (0.7, gamma(2.0, 10.0))],
+        ),
+        (
+            "treatment",
+            [(0.3, gamma(3.0, 10.2)), (0.7, gamma(2.0, 10.2))],
+        ),
     ];
     for (g, cells) in cells_revenue {
         let parts: Vec<(f64, f64, f64)> = cells.iter().map(|(w, (m, v))| (*w, *m, *v)).collect();
@@ -204,24 +277,59 @@ treatment = { shape = 3 }
         for (ci, keep) in [&mobile, &comp_other, &comp_eur].into_iter().enumerate() {
             let (m, v) = cells_items[gi].1[ci].1;
             let s = Summary::of(&rows.select("items", gi, Some(keep)));
-            assert_within(&format!("mean of items in {g}, cell {ci}"), s.mean, m, s.se_mean());
-            assert_within(&format!("variance of items in {g}, cell {ci}"), s.var, v, s.se_var());
+            assert_within(
+                &format!("mean of items in {g}, cell {ci}"),
+                s.mean,
+                m,
+                s.se_mean(),
+            );
+            assert_within(
+                &format!("variance of items in {g}, cell {ci}"),
+                s.var,
+                v,
+                s.se_var(),
+            );
         }
         for (ci, keep) in [&comp_eur, &not_comp_eur].into_iter().enumerate() {
             let (m, v) = cells_revenue[gi].1[ci].1;
             let y = rows.select("revenue", gi, Some(keep));
             let s = Summary::of(&y);
-            assert_within(&format!("mean of revenue in {g}, cell {ci}"), s.mean, m, s.se_mean());
-            assert_within(&format!("variance of revenue in {g}, cell {ci}"), s.var, v, s.se_var());
+            assert_within(
+                &format!("mean of revenue in {g}, cell {ci}"),
+                s.mean,
+                m,
+                s.se_mean(),
+            );
+            assert_within(
+                &format!("variance of revenue in {g}, cell {ci}"),
+                s.var,
+                v,
+                s.se_var(),
+            );
             // Within a cell the twin correlates with the metric at exactly rho...
             let pre = rows.select("pre_revenue", gi, Some(keep));
             let (r, se) = correlation(&y, &pre);
-            assert_within(&format!("correlation of pre_revenue in {g}, cell {ci}"), r, 0.6, se);
+            assert_within(
+                &format!("correlation of pre_revenue in {g}, cell {ci}"),
+                r,
+                0.6,
+                se,
+            );
             // ...and follows the control's law of that cell.
             let (mc, vc) = cells_revenue[0].1[ci].1;
             let s = Summary::of(&pre);
-            assert_within(&format!("mean of pre_revenue in {g}, cell {ci}"), s.mean, mc, s.se_mean());
-            assert_within(&format!("variance of pre_revenue in {g}, cell {ci}"), s.var, vc, s.se_var());
+            assert_within(
+                &format!("mean of pre_revenue in {g}, cell {ci}"),
+                s.mean,
+                mc,
+                s.se_mean(),
+            );
+            assert_within(
+                &format!("variance of pre_revenue in {g}, cell {ci}"),
+                s.var,
+                vc,
+                s.se_var(),
+            );
         }
     }
 }
@@ -309,14 +417,34 @@ big = { lift_abs = 0.02 }
         let c = Summary::of(&rows.select(col, rows.group_index("control"), None));
         let t = Summary::of(&rows.select(col, rows.group_index(arm), None));
         if let Some(l) = rel {
-            assert_close(&format!("true relative effect of {col} in {arm}"), e.rel_effect.expect("rel"), l, 1e-9);
+            assert_close(
+                &format!("true relative effect of {col} in {arm}"),
+                e.rel_effect.expect("rel"),
+                l,
+                1e-9,
+            );
             let (got, se) = relative(&t, &c);
-            assert_within(&format!("realised relative effect of {col} in {arm}"), got, l, se);
+            assert_within(
+                &format!("realised relative effect of {col} in {arm}"),
+                got,
+                l,
+                se,
+            );
         }
         if let Some(l) = abs {
-            assert_close(&format!("true absolute effect of {col} in {arm}"), e.abs_effect, l, 1e-9);
+            assert_close(
+                &format!("true absolute effect of {col} in {arm}"),
+                e.abs_effect,
+                l,
+                1e-9,
+            );
             let se = (t.se_mean().powi(2) + c.se_mean().powi(2)).sqrt();
-            assert_within(&format!("realised absolute effect of {col} in {arm}"), t.mean - c.mean, l, se);
+            assert_within(
+                &format!("realised absolute effect of {col} in {arm}"),
+                t.mean - c.mean,
+                l,
+                se,
+            );
         }
         let null = rel == Some(0.0) || abs == Some(0.0);
         assert_eq!(e.mean_null, null, "{col} in {arm}: mean_null");
@@ -347,15 +475,26 @@ b = { lift = 0.05 }
     let (truth, rows) = generate(&toml);
     assert!(truth.sample_ratio_mismatch);
     let n = rows.len() as f64;
-    for (gi, (g, actual)) in [("control", 0.5), ("a", 0.3), ("b", 0.2)].into_iter().enumerate() {
+    for (gi, (g, actual)) in [("control", 0.5), ("a", 0.3), ("b", 0.2)]
+        .into_iter()
+        .enumerate()
+    {
         let alloc = &truth.allocation[gi];
         assert_eq!(alloc.group, g);
-        assert_close(&format!("planned share of {g}"), alloc.planned, 1.0 / 3.0, 1e-12);
+        assert_close(
+            &format!("planned share of {g}"),
+            alloc.planned,
+            1.0 / 3.0,
+            1e-12,
+        );
         assert_close(&format!("actual share of {g}"), alloc.actual, actual, 1e-12);
         let share = rows.group.iter().filter(|x| **x == gi).count() as f64 / n;
         let se = (actual * (1.0 - actual) / n).sqrt();
         assert_within(&format!("realised share of {g}"), share, actual, se);
-        assert!((share - 1.0 / 3.0).abs() > 20.0 * se, "{g}: realised {share} is the planned share");
+        assert!(
+            (share - 1.0 / 3.0).abs() > 20.0 * se,
+            "{g}: realised {share} is the planned share"
+        );
     }
     check_moments(&truth, &rows);
 
@@ -375,7 +514,12 @@ treatment = { lambda = 1 }
     assert!(!truth.sample_ratio_mismatch);
     let share = rows.group.iter().filter(|x| **x == 0).count() as f64 / n;
     assert_within("realised share of control", share, 0.7, (0.21 / n).sqrt());
-    assert_close("actual share of control", truth.allocation[0].actual, 0.7, 1e-12);
+    assert_close(
+        "actual share of control",
+        truth.allocation[0].actual,
+        0.7,
+        1e-12,
+    );
     check_moments(&truth, &rows);
 }
 
@@ -422,14 +566,23 @@ treatment = { mu = 1.2, sigma = 0.3 }
 "#;
     let (truth, rows) = generate(&toml);
     check_moments(&truth, &rows);
-    for (col, rho) in [("revenue", 0.7), ("items", -0.4), ("spend", 0.5), ("flag", 0.9), ("heavy", 1.0)] {
+    for (col, rho) in [
+        ("revenue", 0.7),
+        ("items", -0.4),
+        ("spend", 0.5),
+        ("flag", 0.9),
+        ("heavy", 1.0),
+    ] {
         let pre = format!("pre_{col}");
         let tm = metric(&truth, &pre);
         assert_eq!(tm.distribution, "pre_period");
         assert!(!tm.integer);
         let ctrl = truth_of(&truth, col, "control");
         let treated = truth_of(&truth, col, "treatment");
-        assert!((treated.0 - ctrl.0).abs() > 0.01 * ctrl.0.abs(), "{col}: the treatment must move the mean");
+        assert!(
+            (treated.0 - ctrl.0).abs() > 0.01 * ctrl.0.abs(),
+            "{col}: the treatment must move the mean"
+        );
         for g in ["control", "treatment"] {
             assert_truth(&truth, &pre, g, ctrl);
             let gi = rows.group_index(g);
@@ -438,16 +591,29 @@ treatment = { mu = 1.2, sigma = 0.3 }
             if rho == 1.0 {
                 assert!(r > 1.0 - 1e-9, "{pre} in {g}: correlation {r}, expected 1");
             } else {
-                assert_within(&format!("correlation of {pre} with {col} in {g}"), r, rho, se);
+                assert_within(
+                    &format!("correlation of {pre} with {col} in {g}"),
+                    r,
+                    rho,
+                    se,
+                );
             }
             if col == "revenue" {
                 // For a normal metric the delta-method SE is (1 − rho²)/sqrt(n).
                 let n = y.len() as f64;
-                assert_within(&format!("correlation of {pre} in {g}"), r, rho, (1.0 - rho * rho) / n.sqrt());
+                assert_within(
+                    &format!("correlation of {pre} in {g}"),
+                    r,
+                    rho,
+                    (1.0 - rho * rho) / n.sqrt(),
+                );
             }
         }
         for e in &tm.effects {
-            assert!(e.mean_null && e.abs_effect == 0.0, "{pre}: the twin has no effect");
+            assert!(
+                e.mean_null && e.abs_effect == 0.0,
+                "{pre}: the twin has no effect"
+            );
             assert_eq!(e.prob_superiority, None);
         }
     }

@@ -64,10 +64,14 @@ fn generator(seed: Option<u64>) -> Generator {
 }
 
 fn parquet_bytes(g: &Generator, threads: usize, shard: Option<Shard>) -> Vec<u8> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let mut w = BatchWriter::new(Vec::new(), Format::Parquet, g.schema()).unwrap();
-        g.run(g.chunks(shard).unwrap(), |b| w.write(&b), &NoReporter).unwrap();
+        g.run(g.chunks(shard).unwrap(), |b| w.write(&b), &NoReporter)
+            .unwrap();
         w.finish().unwrap().0
     })
 }
@@ -123,8 +127,13 @@ fn shards_together_are_the_whole() {
         }
     }
     // More shards than chunks: some shards are empty, none overlap.
-    let ranges: Vec<_> = (0..5).map(|k| g.chunks(Some(Shard { index: k, count: 5 })).unwrap()).collect();
-    assert_eq!(ranges.iter().map(|r| r.end - r.start).sum::<u64>(), g.chunk_count());
+    let ranges: Vec<_> = (0..5)
+        .map(|k| g.chunks(Some(Shard { index: k, count: 5 })).unwrap())
+        .collect();
+    assert_eq!(
+        ranges.iter().map(|r| r.end - r.start).sum::<u64>(),
+        g.chunk_count()
+    );
     assert!(g.chunks(Some(Shard { index: 5, count: 5 })).is_err());
 }
 
@@ -141,7 +150,11 @@ fn parquet_round_trip_is_lossless() {
         assert_eq!(b.columns(), w.columns());
     }
     // The footer carries the resolved blueprint.
-    let meta = file_schema.metadata().get("abforge.blueprint").cloned().expect("blueprint in metadata");
+    let meta = file_schema
+        .metadata()
+        .get("abforge.blueprint")
+        .cloned()
+        .expect("blueprint in metadata");
     let bp = Blueprint::from_json(&meta).unwrap();
     assert!(!bp.has_choices());
     assert_eq!(bp, g.resolved().blueprint);
@@ -156,8 +169,19 @@ fn rows_satisfy_the_schema() {
     assert_eq!(
         names,
         [
-            "customer_id", "experiment_id", "group", "device", "region", "purchase_date", "items",
-            "price", "pre_price", "converted", "revenue", "score", "orders"
+            "customer_id",
+            "experiment_id",
+            "group",
+            "device",
+            "region",
+            "purchase_date",
+            "items",
+            "price",
+            "pre_price",
+            "converted",
+            "revenue",
+            "score",
+            "orders"
         ]
     );
     assert_eq!(g.resolved().blueprint.column_names(), names);
@@ -188,7 +212,15 @@ fn values_are_pinned() {
     let first = g.chunk(0).slice(0, 6);
     let last = g.chunk(g.chunk_count() - 1);
     let tail = last.slice(last.num_rows() - 3, 3);
-    insta::assert_snapshot!(format!("{}{}", csv_of(&[first]), csv_of(&[tail]).lines().skip(1).collect::<Vec<_>>().join("\n")));
+    insta::assert_snapshot!(format!(
+        "{}{}",
+        csv_of(&[first]),
+        csv_of(&[tail])
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    ));
 }
 
 #[test]
@@ -201,5 +233,10 @@ fn text_formats_write_plain_strings() {
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["experiment_id"], "pinned");
     assert_eq!(first["customer_id"], 0);
-    assert!(first["purchase_date"].as_str().unwrap().starts_with("2026-11-"));
+    assert!(
+        first["purchase_date"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-")
+    );
 }

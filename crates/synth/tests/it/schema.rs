@@ -4,7 +4,8 @@ use abforge_synth::json_schema;
 use serde_json::json;
 
 fn validator() -> jsonschema::Validator {
-    jsonschema::draft202012::new(&json_schema()).expect("the schema is a valid draft 2020-12 schema")
+    jsonschema::draft202012::new(&json_schema())
+        .expect("the schema is a valid draft 2020-12 schema")
 }
 
 #[test]
@@ -12,7 +13,10 @@ fn every_example_conforms() {
     let v = validator();
     for (name, bp) in crate::examples() {
         let doc = bp.to_json_value();
-        let errors: Vec<String> = v.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
         // The resolved blueprint too.
         let resolved = bp.resolve().unwrap().blueprint.to_json_value();
@@ -40,8 +44,12 @@ fn schema_rejects_what_validation_rejects() {
     for (ptr, value) in bad {
         let mut doc = base.clone();
         let (parent, key) = ptr.rsplit_once('/').unwrap();
-        doc.pointer_mut(if parent.is_empty() { "" } else { parent }).unwrap()[key] = value.clone();
+        doc.pointer_mut(if parent.is_empty() { "" } else { parent })
+            .unwrap()[key] = value.clone();
         assert!(!v.is_valid(&doc), "{ptr} = {value} should be rejected");
-        assert!(abforge_synth::Blueprint::from_value(&doc).is_err(), "{ptr} = {value} should fail validation too");
+        assert!(
+            abforge_synth::Blueprint::from_value(&doc).is_err(),
+            "{ptr} = {value} should fail validation too"
+        );
     }
 }

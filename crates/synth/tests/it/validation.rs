@@ -59,7 +59,9 @@ control = { shape = 1, scale = 1 }
 
 #[test]
 fn unknown_distribution_lists_the_allowed_ones() {
-    let got = problems(&format!("{HEAD}[metrics.x]\ndistribution = \"weibull\"\ncontrol = {{ p = 1 }}\ntreatment = {{ p = 1 }}\n"));
+    let got = problems(&format!(
+        "{HEAD}[metrics.x]\ndistribution = \"weibull\"\ncontrol = {{ p = 1 }}\ntreatment = {{ p = 1 }}\n"
+    ));
     assert!(got.contains("metrics.x.distribution: \"weibull\" is not a distribution; expected one of poisson, gamma, bernoulli, lognormal, normal, negative_binomial"), "{got}");
 }
 
@@ -73,12 +75,25 @@ fn choose_options_are_checked_one_by_one() {
 
 #[test]
 fn groups_and_control_are_checked() {
-    let one = problems("id = \"t\"\ncustomers = 1\nstart_date = 2026-01-01\ndays = 1\n[groups]\nonly = 1\n[metrics]\n");
-    assert!(one.contains("groups: has 1 arms; expected from 2 to 26"), "{one}");
-    assert!(one.contains("the control group \"control\" is not among the groups"), "{one}");
-    let srm = problems(&format!("{HEAD}[actual_groups]\ncontrol = 0.5\nother = 0.5\n[metrics]\n"));
+    let one = problems(
+        "id = \"t\"\ncustomers = 1\nstart_date = 2026-01-01\ndays = 1\n[groups]\nonly = 1\n[metrics]\n",
+    );
+    assert!(
+        one.contains("groups: has 1 arms; expected from 2 to 26"),
+        "{one}"
+    );
+    assert!(
+        one.contains("the control group \"control\" is not among the groups"),
+        "{one}"
+    );
+    let srm = problems(&format!(
+        "{HEAD}[actual_groups]\ncontrol = 0.5\nother = 0.5\n[metrics]\n"
+    ));
     assert!(srm.contains("actual_groups.treatment: is missing"), "{srm}");
-    assert!(srm.contains("actual_groups.other: is not a group of `groups`"), "{srm}");
+    assert!(
+        srm.contains("actual_groups.other: is not a group of `groups`"),
+        "{srm}"
+    );
 }
 
 #[test]
@@ -122,26 +137,45 @@ control = {{ mean = 0, sd = 1 }}
 treatment = {{ mean = 0, sd = 1 }}
 "#
     ));
-    assert!(got.contains("metrics.items: column \"items\" is already taken by attributes.items"), "{got}");
-    assert!(got.contains("metrics.x.pre_period: column \"pre_x\" is already taken by metrics.pre_x"), "{got}");
+    assert!(
+        got.contains("metrics.items: column \"items\" is already taken by attributes.items"),
+        "{got}"
+    );
+    assert!(
+        got.contains("metrics.x.pre_period: column \"pre_x\" is already taken by metrics.pre_x"),
+        "{got}"
+    );
 }
 
 #[test]
 fn typos_get_a_suggestion() {
     let got = problems(&format!("custmers = 5\n{HEAD}[metrics]\n"));
-    assert!(got.contains("custmers: unknown key (did you mean `customers`?)"), "{got}");
+    assert!(
+        got.contains("custmers: unknown key (did you mean `customers`?)"),
+        "{got}"
+    );
 }
 
 #[test]
 fn missing_arms_and_parameters_are_named() {
-    let got = problems(&format!("{HEAD}[metrics.price]\ndistribution = \"gamma\"\ncontrol = {{ shape = 2 }}\n"));
-    assert!(got.contains("metrics.price.control.scale: is missing; gamma needs shape and scale"), "{got}");
-    assert!(got.contains("metrics.price.treatment: is missing; every group needs parameters"), "{got}");
+    let got = problems(&format!(
+        "{HEAD}[metrics.price]\ndistribution = \"gamma\"\ncontrol = {{ shape = 2 }}\n"
+    ));
+    assert!(
+        got.contains("metrics.price.control.scale: is missing; gamma needs shape and scale"),
+        "{got}"
+    );
+    assert!(
+        got.contains("metrics.price.treatment: is missing; every group needs parameters"),
+        "{got}"
+    );
 }
 
 #[test]
 fn integer_metrics_need_whole_offsets() {
-    let got = problems(&format!("{HEAD}[metrics.n]\ndistribution = \"poisson\"\noffset = 0.5\ncontrol = {{ lambda = 1 }}\ntreatment = {{ lambda = 1 }}\n"));
+    let got = problems(&format!(
+        "{HEAD}[metrics.n]\ndistribution = \"poisson\"\noffset = 0.5\ncontrol = {{ lambda = 1 }}\ntreatment = {{ lambda = 1 }}\n"
+    ));
     assert!(got.contains("metrics.n.offset: 0.5 is not allowed; expected a whole number (the metric is an integer)"), "{got}");
 }
 
@@ -158,15 +192,27 @@ fn syntax_errors_are_one_problem() {
 
 #[test]
 fn impossible_lifts_fail_resolution_with_the_path() {
-    let got = resolve_problems(&format!("{HEAD}[metrics.c]\ndistribution = \"bernoulli\"\ncontrol = {{ p = 0.8 }}\ntreatment = {{ lift = 0.5 }}\n"));
-    assert!(got.contains("metrics.c.treatment: the lift needs a bernoulli mean of 1.2"), "{got}");
-    let got = resolve_problems(&format!("{HEAD}[metrics.c]\ndistribution = \"poisson\"\ncontrol = {{ lift = 0.1 }}\ntreatment = {{ lambda = 1 }}\n"));
-    assert!(got.contains("metrics.c.control: the control group needs explicit parameters"), "{got}");
+    let got = resolve_problems(&format!(
+        "{HEAD}[metrics.c]\ndistribution = \"bernoulli\"\ncontrol = {{ p = 0.8 }}\ntreatment = {{ lift = 0.5 }}\n"
+    ));
+    assert!(
+        got.contains("metrics.c.treatment: the lift needs a bernoulli mean of 1.2"),
+        "{got}"
+    );
+    let got = resolve_problems(&format!(
+        "{HEAD}[metrics.c]\ndistribution = \"poisson\"\ncontrol = {{ lift = 0.1 }}\ntreatment = {{ lambda = 1 }}\n"
+    ));
+    assert!(
+        got.contains("metrics.c.control: the control group needs explicit parameters"),
+        "{got}"
+    );
 }
 
 #[test]
 fn json_blueprints_follow_the_same_rules() {
-    let got = match Blueprint::from_json(r#"{"id": "ok", "customers": 1e11, "start_date": "2026-01-01", "days": 1, "groups": {"a": 1, "b": 1}, "control_group": "a", "metrics": {}}"#) {
+    let got = match Blueprint::from_json(
+        r#"{"id": "ok", "customers": 1e11, "start_date": "2026-01-01", "days": 1, "groups": {"a": 1, "b": 1}, "control_group": "a", "metrics": {}}"#,
+    ) {
         Err(Error::Invalid(p)) => p.to_string(),
         other => panic!("{other:?}"),
     };
