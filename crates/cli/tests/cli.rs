@@ -246,7 +246,8 @@ fn truth_json_is_stable() {
         .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    insta::assert_json_snapshot!(v);
+    // The estimand is computed by quadrature: compare it to 10 decimals.
+    insta::assert_json_snapshot!(v, { ".metrics[].effects[].prob_superiority" => insta::rounded_redaction(10) });
 }
 
 #[test]
