@@ -259,7 +259,7 @@ fn truth_text_shows_effects_and_nulls() {
         .stdout(predicate::str::contains("# resolved blueprint"))
         // 40 % on mobile with +0.5: the overall effect is +0.2.
         .stdout(predicate::str::contains(
-            "treatment − control: +0.200000 (+6.6667%); mean null false",
+            "    mean difference        +0.200000 (  +6.6667%)  null (equal means) is false",
         ));
     abforge()
         .args(["truth", "-b", &example("srm.toml")])
@@ -268,7 +268,7 @@ fn truth_text_shows_effects_and_nulls() {
         .stdout(predicate::str::contains(
             "control 50.0% planned / 52.0% actual",
         ))
-        .stdout(predicate::str::contains("mean null holds"));
+        .stdout(predicate::str::contains("null (equal means) is true"));
 }
 
 #[test]

@@ -38,10 +38,6 @@ pub fn to_json(r: &Resolved) -> serde_json::Value {
     })
 }
 
-fn yes_no(b: bool) -> &'static str {
-    if b { "holds" } else { "false" }
-}
-
 fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
     let t = r.truth();
     writeln!(out, "# resolved blueprint")?;
@@ -104,21 +100,24 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
             let rel = e
                 .rel_effect
                 .map_or("n/a".to_string(), |r| format!("{:+.4}%", 100.0 * r));
-            write!(
+            let same = if e.identical {
+                "  (identical laws)"
+            } else {
+                ""
+            };
+            writeln!(out, "  {} vs {}{same}", e.group, e.control)?;
+            writeln!(
                 out,
-                "  {} − {}: {:+.6} ({rel}); mean null {}",
-                e.group,
-                e.control,
-                e.abs_effect,
-                yes_no(e.mean_null)
+                "    mean difference   {:>+14.6} ({rel:>10})  null (equal means) is {}",
+                e.abs_effect, e.mean_null
             )?;
             if let (Some(p), Some(null)) = (e.prob_superiority, e.prob_superiority_null) {
-                write!(out, "; P(T>C)+½P(T=C) = {p:.6}, null {}", yes_no(null))?;
+                writeln!(
+                    out,
+                    "    P(T>C)+½P(T=C)    {p:>14.6} {:>12}  null (= ½) is {null}",
+                    ""
+                )?;
             }
-            if e.identical {
-                write!(out, "; identical laws")?;
-            }
-            writeln!(out)?;
         }
     }
     Ok(())
