@@ -6,6 +6,12 @@ mod commands;
 mod progress;
 
 use clap::Parser;
+
+/// mimalloc keeps freed pages for reuse: the generator allocates and frees a window of
+/// columns (tens of MiB) per million rows, which glibc's allocator returns to the kernel and
+/// faults back in every time (measured: ~7 % of the time of `generate`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -18,6 +24,8 @@ pub enum Status {
     Failure = 1,
     /// The input was bad (a blueprint, a flag, a file that does not exist).
     BadInput = 2,
+    /// Stopped by SIGINT or SIGTERM (128 + 2, as shells report it).
+    Interrupted = 130,
 }
 
 /// An error caused by the user's input: exit code 2.
@@ -31,6 +39,18 @@ impl std::fmt::Display for BadInput {
 }
 
 impl std::error::Error for BadInput {}
+
+/// The run was stopped by a signal; what it was writing was removed.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted; nothing was written")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -50,12 +70,16 @@ fn report(e: &anyhow::Error) -> Status {
     }) {
         return Status::Ok;
     }
+    let mut err = std::io::stderr().lock();
+    if e.chain().any(|c| c.downcast_ref::<Interrupted>().is_some()) {
+        let _ = writeln!(err, "error: {e:#}");
+        return Status::Interrupted;
+    }
     let bad = e.chain().any(|c| {
         c.downcast_ref::<BadInput>().is_some()
             || c.downcast_ref::<abforge_synth::Error>()
                 .is_some_and(abforge_synth::Error::is_user_error)
     });
-    let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "error: {e:#}");
     if bad {
         Status::BadInput

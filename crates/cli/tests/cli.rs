@@ -239,6 +239,48 @@ fn a_killed_run_leaves_nothing_at_out() {
 }
 
 #[test]
+fn an_interrupted_run_removes_its_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.parquet");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("abforge"))
+        .current_dir(repo())
+        .args([
+            "-q",
+            "generate",
+            "-b",
+            &example("seed.toml"),
+            "-n",
+            "1e10",
+            "-o",
+        ])
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline
+        && !entries(dir.path()).iter().any(|n| n.ends_with(".partial"))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(130));
+    assert_eq!(
+        String::from_utf8_lossy(&done.stderr),
+        "error: interrupted; nothing was written\n"
+    );
+    assert!(
+        entries(dir.path()).is_empty(),
+        "left behind: {:?}",
+        entries(dir.path())
+    );
+}
+
+#[test]
 fn truth_json_is_stable() {
     let out = abforge()
         .args(["truth", "--json", "-b", &example("seed.toml")])

@@ -1,14 +1,16 @@
 //! `abforge generate`.
 
 use super::load;
-use crate::BadInput;
 use crate::cli::{FormatArg, GenerateArgs};
 use crate::progress::RowBar;
+use crate::{BadInput, Interrupted};
 use abforge_synth::{AtomicFile, BatchWriter, Format, Generator};
 use anyhow::Context;
 use indicatif::{HumanBytes, HumanCount};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Generates the dataset and writes it.
@@ -38,22 +40,39 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     let bar = RowBar::new(rows, quiet);
     let started = Instant::now();
     let schema = generator.schema();
-    let bytes = pool.install(|| -> anyhow::Result<u64> {
+    // Ctrl-C or SIGTERM stops the run between windows; the temporary file is then removed
+    // as the error unwinds, so nothing is left behind.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the signal handler")?;
+    let check = || -> abforge_synth::Result<()> {
+        if stop.load(Ordering::SeqCst) {
+            Err(abforge_synth::Error::Usage(Interrupted.to_string()))
+        } else {
+            Ok(())
+        }
+    };
+    let result = pool.install(|| -> anyhow::Result<u64> {
         if to_stdout {
             let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
             let mut w = BatchWriter::new(out, format, schema)?;
-            generator.run(chunks, |b| w.write(&b), &bar)?;
+            generator.run(chunks, |b| check().and_then(|()| w.write(&b)), &bar)?;
             Ok(w.finish()?.1)
         } else {
             let file = AtomicFile::create(&args.out)?;
             let mut w = BatchWriter::new(file.writer()?, format, schema)?;
-            generator.run(chunks, |b| w.write(&b), &bar)?;
+            generator.run(chunks, |b| check().and_then(|()| w.write(&b)), &bar)?;
             let (_, bytes) = w.finish()?;
             file.commit()?;
             Ok(bytes)
         }
-    })?;
+    });
     bar.finish();
+    if stop.load(Ordering::SeqCst) {
+        return Err(Interrupted.into());
+    }
+    let bytes = result?;
     let secs = started.elapsed().as_secs_f64();
     if !quiet {
         let shard = args
