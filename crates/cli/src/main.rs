@@ -7,11 +7,6 @@ mod progress;
 
 use clap::Parser;
 
-/// mimalloc keeps freed pages for reuse: the generator allocates and frees a window of
-/// columns (tens of MiB) per million rows, which glibc's allocator returns to the kernel and
-/// faults back in every time (measured: ~7 % of the time of `generate`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::Write;
 use std::process::ExitCode;
 
