@@ -200,11 +200,10 @@ fn a_failed_write_leaves_nothing_at_out() {
         .stderr(predicate::str::contains("cannot create directory"));
 }
 
-#[test]
-fn a_killed_run_leaves_nothing_at_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("big.parquet");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("abforge"))
+/// Starts a run far too big to finish into `dir` and returns once its temporary file holds
+/// data (or after a minute).
+fn start_big_run(dir: &Path) -> std::process::Child {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("abforge"))
         .current_dir(repo())
         .args([
             "-q",
@@ -215,54 +214,38 @@ fn a_killed_run_leaves_nothing_at_out() {
             "1e10",
             "-o",
         ])
-        .arg(&out)
+        .arg(dir.join("big.parquet"))
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the temporary file exists and has data, then kill the run.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
-        let partial = entries(dir.path())
-            .into_iter()
-            .find(|n| n.ends_with(".partial"));
-        if partial.is_some_and(|p| {
-            std::fs::metadata(dir.path().join(p))
-                .map(|m| m.len() > 0)
-                .unwrap_or(false)
-        }) {
+        let partial = entries(dir).into_iter().find(|n| n.ends_with(".partial"));
+        if partial.is_some_and(|p| std::fs::metadata(dir.join(p)).is_ok_and(|m| m.len() > 0)) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    child
+}
+
+#[test]
+fn a_killed_run_leaves_nothing_at_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = start_big_run(dir.path());
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!out.exists(), "a killed run must not leave a file at --out");
+    // SIGKILL cannot be caught: the hidden temporary file stays, but nothing is at --out.
+    assert!(
+        !dir.path().join("big.parquet").exists(),
+        "a killed run must not leave a file at --out"
+    );
 }
 
 #[test]
 fn an_interrupted_run_removes_its_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("big.parquet");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("abforge"))
-        .current_dir(repo())
-        .args([
-            "-q",
-            "generate",
-            "-b",
-            &example("seed.toml"),
-            "-n",
-            "1e10",
-            "-o",
-        ])
-        .arg(&out)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::time::Instant::now() < deadline
-        && !entries(dir.path()).iter().any(|n| n.ends_with(".partial"))
-    {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = start_big_run(dir.path());
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
