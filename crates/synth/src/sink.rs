@@ -336,3 +336,77 @@ impl AtomicFile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Int64Array;
+
+    #[test]
+    fn formats_follow_the_extension() {
+        assert_eq!(
+            Format::from_path(Path::new("a/b.PARQUET")),
+            Some(Format::Parquet)
+        );
+        assert_eq!(Format::from_path(Path::new("b.csv")), Some(Format::Csv));
+        assert_eq!(
+            Format::from_path(Path::new("b.ndjson")),
+            Some(Format::Jsonl)
+        );
+        assert_eq!(Format::from_path(Path::new("b.txt")), None);
+        assert_eq!(Format::from_path(Path::new("b")), None);
+        assert_eq!(Format::ALL.map(Format::name), ["parquet", "csv", "jsonl"]);
+    }
+
+    fn batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap()
+    }
+
+    #[test]
+    fn an_atomic_file_appears_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.csv");
+        let file = AtomicFile::create(&path).unwrap();
+        let b = batch();
+        let mut w = BatchWriter::new(file.writer().unwrap(), Format::Csv, b.schema()).unwrap();
+        w.write(&[b]).unwrap();
+        assert_eq!(w.rows(), 3);
+        let (_, bytes) = w.finish().unwrap();
+        assert!(!path.exists(), "not visible before commit");
+        file.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "x\n1\n2\n3\n");
+        assert_eq!(bytes, 8);
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub")).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left");
+    }
+
+    #[test]
+    fn a_dropped_atomic_file_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.parquet");
+        {
+            let file = AtomicFile::create(&path).unwrap();
+            let b = batch();
+            let mut w =
+                BatchWriter::new(file.writer().unwrap(), Format::Parquet, b.schema()).unwrap();
+            w.write(&[b]).unwrap();
+            // Dropped without finish or commit: a failure mid-write.
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_empty_window_writes_no_row_group() {
+        let b = batch();
+        let mut w = BatchWriter::new(Vec::new(), Format::Parquet, b.schema()).unwrap();
+        w.write(&[b.slice(0, 0)]).unwrap();
+        w.write(&[b]).unwrap();
+        let (bytes, n) = w.finish().unwrap();
+        assert_eq!(bytes.len() as u64, n);
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(bytes)).unwrap();
+        use parquet::file::reader::FileReader;
+        assert_eq!(reader.metadata().num_row_groups(), 1);
+    }
+}

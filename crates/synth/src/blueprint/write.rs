@@ -127,33 +127,85 @@ impl Blueprint {
         serde_json::to_string_pretty(&self.to_json_value()).expect("a JSON value always serialises")
     }
 
-    /// The blueprint as TOML.
+    /// The blueprint as TOML, laid out as a person writes one: a table per group of
+    /// settings, and each arm's parameters as an inline table on one line.
     pub fn to_toml(&self) -> String {
-        let mut table = match json_to_toml(self.to_json_value()) {
-            toml::Value::Table(t) => t,
-            _ => unreachable!("a blueprint is a table"),
+        use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
+        let Value::Object(top) = self.to_json_value() else {
+            unreachable!("a blueprint is a table")
         };
-        // TOML has a date type: write the start date as one, as a person would.
-        let date = self.start_date.format("%Y-%m-%d").to_string();
-        if let Ok(d) = date.parse::<toml::value::Datetime>() {
-            table.insert("start_date".into(), toml::Value::Datetime(d));
+        let mut doc = DocumentMut::new();
+        for (k, v) in top {
+            match (k.as_str(), v) {
+                ("start_date", Value::String(d)) => {
+                    let date: toml_edit::Datetime = d.parse().expect("a validated date");
+                    doc[&k] = toml_edit::value(date);
+                }
+                ("groups" | "actual_groups", Value::Object(m)) => {
+                    doc[&k] = Item::Table(flat_table(m))
+                }
+                ("attributes" | "metrics", Value::Object(m)) => {
+                    let mut outer = Table::new();
+                    outer.set_implicit(true);
+                    for (name, inner) in m {
+                        let Value::Object(fields) = inner else {
+                            continue;
+                        };
+                        let mut t = Table::new();
+                        for (f, fv) in fields {
+                            match (f.as_str(), fv) {
+                                ("segments", Value::Array(segs)) => {
+                                    let mut arr = ArrayOfTables::new();
+                                    for seg in segs {
+                                        if let Value::Object(sm) = seg {
+                                            arr.push(flat_table(sm));
+                                        }
+                                    }
+                                    t.insert(&f, Item::ArrayOfTables(arr));
+                                }
+                                (_, fv) => {
+                                    t.insert(&f, Item::Value(toml_value(fv)));
+                                }
+                            }
+                        }
+                        outer.insert(&name, Item::Table(t));
+                    }
+                    doc[&k] = Item::Table(outer);
+                }
+                (_, v) => doc[&k] = Item::Value(toml_value(v)),
+            }
         }
-        toml::to_string(&table).expect("a blueprint is valid TOML")
+        doc.to_string()
     }
 }
 
-fn json_to_toml(v: Value) -> toml::Value {
+/// A table whose values (numbers, strings, inline tables) sit one per line.
+fn flat_table(m: Map<String, Value>) -> toml_edit::Table {
+    let mut t = toml_edit::Table::new();
+    for (k, v) in m {
+        t.insert(&k, toml_edit::Item::Value(toml_value(v)));
+    }
+    t
+}
+
+/// A JSON value as a TOML value; objects become inline tables.
+fn toml_value(v: Value) -> toml_edit::Value {
     match v {
-        Value::Null => toml::Value::String(String::new()),
-        Value::Bool(b) => toml::Value::Boolean(b),
+        Value::Null => toml_edit::Value::from(""),
+        Value::Bool(b) => toml_edit::Value::from(b),
         Value::Number(n) => match n.as_i64() {
-            Some(i) => toml::Value::Integer(i),
-            None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            Some(i) => toml_edit::Value::from(i),
+            // TOML integers are 64-bit signed: larger seeds only round-trip through JSON.
+            None => toml_edit::Value::from(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Value::String(s) => toml::Value::String(s),
-        Value::Array(a) => toml::Value::Array(a.into_iter().map(json_to_toml).collect()),
+        Value::String(s) => toml_edit::Value::from(s),
+        Value::Array(a) => toml_edit::Value::Array(a.into_iter().map(toml_value).collect()),
         Value::Object(m) => {
-            toml::Value::Table(m.into_iter().map(|(k, v)| (k, json_to_toml(v))).collect())
+            let mut t = toml_edit::InlineTable::new();
+            for (k, v) in m {
+                t.insert(&k, toml_value(v));
+            }
+            toml_edit::Value::InlineTable(t)
         }
     }
 }
