@@ -12,7 +12,11 @@ export RUST_BACKTRACE=1
 step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain: $(cargo --version)"
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+if command -v rustup >/dev/null 2>&1; then
+  for c in clippy rustfmt; do
+    rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+  done
+fi
 
 step "format"
 cargo fmt --all --check

@@ -1,11 +1,12 @@
 //! The generator: a resolved blueprint → Arrow record batches, deterministic and parallel.
 //!
-//! Rows are cut into chunks of [`CHUNK_ROWS`]; chunk `c` draws every value of its rows, row
-//! after row, from its own random stream `(seed, rows, c)`. A row draws, in order: its group,
-//! each attribute, its purchase day, then for each metric a uniform for zero-inflation (when
-//! the metric has one), the value (unless it is a structural zero) and a standard normal
-//! for the `pre_` twin (when there is one). So the rows depend on the blueprint and the seed
-//! only: not on the thread count, and not on how the chunks are split into shards.
+//! Rows are cut into chunks of [`CHUNK_ROWS`]. In chunk `c`, each column draws its values,
+//! row after row, from its own random stream `(seed, c, column name)`: `group` one uniform
+//! per row, each attribute one uniform per row, `purchase_date` one bounded integer, each
+//! metric a uniform for zero-inflation (when it has one) then the value unless it is a
+//! structural zero, and each `pre_` twin one standard normal. So the rows depend on the
+//! blueprint and the seed only — not on the thread count, not on the sharding — and adding
+//! a column leaves the others' values as they were.
 //!
 //! The pre-period twin of a metric `Y` is
 //! `μc + ρ·(σc/σY)·(Y − μY) + √(1−ρ²)·σc·Z`, with `Z` standard normal, `(μY, σY)` the
@@ -16,7 +17,7 @@
 use crate::blueprint::Resolved;
 use crate::dist::Sampler;
 use crate::error::{Error, Result};
-use crate::rng::{Stream, stream_rng};
+use crate::rng::column_rng;
 use arrow_array::types::Int16Type;
 use arrow_array::{
     ArrayRef, Date32Array, DictionaryArray, Float64Array, Int16Array, Int64Array, RecordBatch,
@@ -282,83 +283,28 @@ impl Generator {
         let start = index * CHUNK_ROWS;
         let end = (start + CHUNK_ROWS).min(bp.customers);
         let len = usize::try_from(end.saturating_sub(start)).expect("chunk fits in memory");
-        let mut rng = stream_rng(bp.seed, Stream::Rows, index);
-        let n_attr = self.attr_cdf.len();
-        let mut groups = Vec::with_capacity(len);
-        let mut attrs: Vec<Vec<i16>> = (0..n_attr).map(|_| Vec::with_capacity(len)).collect();
-        let mut dates = Vec::with_capacity(len);
-        let mut ints: Vec<Vec<i64>> = self
-            .metrics
+        // Each column draws from its own stream, keyed by its name: adding a metric or an
+        // attribute leaves every other column's values unchanged.
+        let rng = |column: &str| column_rng(bp.seed, index, column);
+        let picks = |cdf: &[f64], column: &str| -> Vec<i16> {
+            let mut r = rng(column);
+            (0..len)
+                .map(|_| pick(cdf, r.random::<f64>()) as i16)
+                .collect()
+        };
+        let groups = picks(&self.group_cdf, "group");
+        let attrs: Vec<Vec<i16>> = bp
+            .attributes
             .iter()
-            .map(|m| {
-                if m.integer {
-                    Vec::with_capacity(len)
-                } else {
-                    Vec::new()
-                }
-            })
+            .zip(&self.attr_cdf)
+            .map(|(a, cdf)| picks(cdf, &a.name))
             .collect();
-        let mut floats: Vec<Vec<f64>> = self
-            .metrics
-            .iter()
-            .map(|m| {
-                if m.integer {
-                    Vec::new()
-                } else {
-                    Vec::with_capacity(len)
-                }
-            })
-            .collect();
-        let mut pres: Vec<Vec<f64>> = self
-            .metrics
-            .iter()
-            .map(|m| {
-                if m.pre.is_some() {
-                    Vec::with_capacity(len)
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
-        let mut row_attrs = vec![0u16; n_attr];
-        let days = bp.days;
-        for _ in 0..len {
-            let g = pick(&self.group_cdf, rng.random::<f64>());
-            groups.push(g as i16);
-            for (a, c) in self.attr_cdf.iter().enumerate() {
-                let v = pick(c, rng.random::<f64>());
-                row_attrs[a] = v as u16;
-                attrs[a].push(v as i16);
-            }
-            dates.push(self.start_day + rng.random_range(0..days) as i32);
-            for (k, m) in self.metrics.iter().enumerate() {
-                let model = &self.resolved.metrics[m.model_index];
-                let cell = model.cell(&row_attrs).unwrap_or(model.segments.len());
-                let law = &m.cells[cell][g];
-                let zero = m.zi > 0.0 && rng.random::<f64>() < m.zi;
-                let y = if zero {
-                    0.0
-                } else {
-                    law.sampler.sample(&mut rng) + m.offset
-                };
-                if m.integer {
-                    ints[k].push(y as i64);
-                } else {
-                    floats[k].push(y);
-                }
-                if let Some(rho) = m.pre {
-                    let z: f64 = StandardNormal.sample(&mut rng);
-                    let c = &m.cells[cell][self.ctrl];
-                    let std_y = if law.sd > 0.0 {
-                        (y - law.mean) / law.sd
-                    } else {
-                        0.0
-                    };
-                    let r = if law.sd > 0.0 { rho } else { 0.0 };
-                    pres[k].push(c.mean + c.sd * (r * std_y + (1.0 - r * r).sqrt() * z));
-                }
-            }
-        }
+        let dates: Vec<i32> = {
+            let mut r = rng("purchase_date");
+            (0..len)
+                .map(|_| self.start_day + r.random_range(0..bp.days) as i32)
+                .collect()
+        };
         let dict = |keys: Vec<i16>, values: &ArrayRef| -> ArrayRef {
             Arc::new(
                 DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), Arc::clone(values))
@@ -368,22 +314,70 @@ impl Generator {
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(start as i64..end as i64)),
             dict(vec![0; len], &self.dict_values[0]),
-            dict(groups, &self.dict_values[1]),
         ];
+        for m in &self.metrics {
+            let model = &self.resolved.metrics[m.model_index];
+            // The segment cell of each row (the last cell: no segment).
+            let cells: Vec<usize> = if model.segments.is_empty() {
+                Vec::new()
+            } else {
+                let mut row = vec![0u16; attrs.len()];
+                (0..len)
+                    .map(|i| {
+                        for (a, col) in attrs.iter().enumerate() {
+                            row[a] = col[i] as u16;
+                        }
+                        model.cell(&row).unwrap_or(model.segments.len())
+                    })
+                    .collect()
+            };
+            let cell = |i: usize| cells.get(i).copied().unwrap_or(model.segments.len());
+            let mut r = rng(&model.name);
+            let values: Vec<f64> = (0..len)
+                .map(|i| {
+                    let law = &m.cells[cell(i)][groups[i] as usize];
+                    if m.zi > 0.0 && r.random::<f64>() < m.zi {
+                        0.0
+                    } else {
+                        law.sampler.sample(&mut r) + m.offset
+                    }
+                })
+                .collect();
+            let pre = m.pre.map(|rho| {
+                let mut r = rng(&format!("pre_{}", model.name));
+                let twin: Vec<f64> = (0..len)
+                    .map(|i| {
+                        let c = cell(i);
+                        let (law, ctrl) = (&m.cells[c][groups[i] as usize], &m.cells[c][self.ctrl]);
+                        let z: f64 = StandardNormal.sample(&mut r);
+                        let (std_y, rho) = if law.sd > 0.0 {
+                            ((values[i] - law.mean) / law.sd, rho)
+                        } else {
+                            (0.0, 0.0)
+                        };
+                        ctrl.mean + ctrl.sd * (rho * std_y + (1.0 - rho * rho).sqrt() * z)
+                    })
+                    .collect();
+                Arc::new(Float64Array::from(twin)) as ArrayRef
+            });
+            let col: ArrayRef = if m.integer {
+                Arc::new(Int64Array::from_iter_values(
+                    values.iter().map(|v| *v as i64),
+                ))
+            } else {
+                Arc::new(Float64Array::from(values))
+            };
+            cols.push(col);
+            cols.extend(pre);
+        }
+        // Put the columns in schema order: ids, group, attributes, date, then the metrics.
+        let metric_cols = cols.split_off(2);
+        cols.push(dict(groups, &self.dict_values[1]));
         for (a, keys) in attrs.into_iter().enumerate() {
             cols.push(dict(keys, &self.dict_values[2 + a]));
         }
         cols.push(Arc::new(Date32Array::from(dates)));
-        for (k, m) in self.metrics.iter().enumerate() {
-            if m.integer {
-                cols.push(Arc::new(Int64Array::from(std::mem::take(&mut ints[k]))));
-            } else {
-                cols.push(Arc::new(Float64Array::from(std::mem::take(&mut floats[k]))));
-            }
-            if m.pre.is_some() {
-                cols.push(Arc::new(Float64Array::from(std::mem::take(&mut pres[k]))));
-            }
-        }
+        cols.extend(metric_cols);
         RecordBatch::try_new(self.schema(), cols).expect("columns match the schema")
     }
 

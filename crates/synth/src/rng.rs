@@ -1,7 +1,8 @@
 //! Seeding: one independent random stream per (seed, purpose, index).
 //!
-//! Every chunk of [`CHUNK_ROWS`](crate::CHUNK_ROWS) rows draws from its own stream, so the
-//! rows do not depend on the thread count or the sharding. The generator is
+//! Every column of every chunk of [`CHUNK_ROWS`](crate::CHUNK_ROWS) rows draws from its own
+//! stream, so the rows do not depend on the thread count or the sharding, and a column's
+//! values do not depend on which other columns exist. The generator is
 //! `Xoshiro256++` (`rand_xoshiro`), whose output is fixed by its specification; its
 //! 256-bit state is filled by SplitMix64 from a hash of the triple.
 
@@ -24,6 +25,16 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// The stream of one column of one chunk: `(seed, rows, chunk)` salted with a stable
+/// 64-bit FNV-1a hash of the column's name.
+pub fn column_rng(seed: u64, chunk: u64, column: &str) -> Xoshiro256PlusPlus {
+    // FNV-1a, written out because it must never change (std's hashers may between releases).
+    let salt = column.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    stream_rng(seed ^ mix(salt), Stream::Rows, chunk)
 }
 
 /// The random stream for `(seed, purpose, index)`.
@@ -49,6 +60,14 @@ mod tests {
         assert_ne!(a, stream_rng(1, Stream::Resolve, 0).next_u64());
         assert_ne!(a, stream_rng(1, Stream::Rows, 1).next_u64());
         assert_eq!(a, stream_rng(1, Stream::Rows, 0).next_u64());
+    }
+
+    #[test]
+    fn column_streams_differ_by_name() {
+        let a = column_rng(1, 0, "group").next_u64();
+        assert_ne!(a, column_rng(1, 0, "region").next_u64());
+        assert_ne!(a, column_rng(1, 1, "group").next_u64());
+        assert_eq!(a, column_rng(1, 0, "group").next_u64());
     }
 
     #[test]

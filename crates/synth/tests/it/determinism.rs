@@ -108,6 +108,28 @@ fn seeds_reproduce_and_differ() {
 }
 
 #[test]
+fn adding_columns_leaves_the_others_unchanged() {
+    let g = generator(None);
+    // One more attribute and one more metric.
+    let with_attr = EVERY_KIND.replacen(
+        "[metrics.items]",
+        "[attributes.channel]\nWEB = 1\nAPP = 1\n[metrics.items]",
+        1,
+    ) + "[metrics.extra]\ndistribution = \"normal\"\ncontrol = { mean = 0, sd = 1 }\ntreatment = { lift_abs = 1 }\n";
+    let bigger = Generator::new(Blueprint::from_toml(&with_attr).unwrap().resolve().unwrap());
+    let (a, b) = (g.chunk(1), bigger.chunk(1));
+    assert_eq!(b.num_columns(), a.num_columns() + 2);
+    for f in a.schema().fields() {
+        let name = f.name();
+        assert_eq!(
+            a.column_by_name(name),
+            b.column_by_name(name),
+            "column {name} changed"
+        );
+    }
+}
+
+#[test]
 fn shards_together_are_the_whole() {
     let g = generator(None);
     let whole: Vec<RecordBatch> = (0..g.chunk_count()).map(|c| g.chunk(c)).collect();
