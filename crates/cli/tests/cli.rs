@@ -177,6 +177,12 @@ fn bad_flags_exit_2_naming_the_allowed_values() {
             .stderr(predicate::str::contains(msg));
     }
     abforge()
+        .args(["generate", "-b", &seed, "-o"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a directory; give a file path"));
+    abforge()
         .args(["generate", "-b", "no/such.toml", "-o"])
         .arg(&out)
         .assert()

@@ -30,6 +30,14 @@ pub fn run(args: &GenerateArgs, quiet: bool) -> anyhow::Result<()> {
     if to_stdout && format == Format::Parquet && std::io::stdout().is_terminal() {
         return Err(BadInput("--out - with --format parquet would print binary to the terminal; redirect it or use --format csv|jsonl".into()).into());
     }
+    if !to_stdout && args.out.is_dir() {
+        return Err(BadInput(format!(
+            "--out {} is a directory; give a file path, e.g. {}",
+            args.out.display(),
+            args.out.join("customers.parquet").display()
+        ))
+        .into());
+    }
     let generator = Generator::new(resolved);
     let chunks = generator.chunks(args.shard)?;
     let rows = generator.rows_in(&chunks);
