@@ -173,7 +173,7 @@ impl Dist {
                 ));
             }
         }
-        Ok(match kind {
+        let d = match kind {
             DistKind::Poisson => Dist::Poisson { lambda: v[0] },
             DistKind::Gamma => Dist::Gamma {
                 shape: v[0],
@@ -189,7 +189,19 @@ impl Dist {
                 sd: v[1],
             },
             DistKind::NegativeBinomial => Dist::NegativeBinomial { r: v[0], p: v[1] },
-        })
+        };
+        // Each parameter can be in range while the moments overflow (a lognormal with
+        // mu = 700 and sigma = 20): such a law has no truth to check tests against.
+        if !(d.mean().is_finite() && d.variance().is_finite() && d.mean().abs() <= 1e300) {
+            return Err(format!(
+                "{} with these parameters has a mean or variance beyond floating point \
+                 (mean {}, variance {}); use smaller parameters",
+                kind.name(),
+                d.mean(),
+                d.variance()
+            ));
+        }
+        Ok(d)
     }
 
     /// The family.
@@ -540,6 +552,19 @@ mod tests {
             .with_mean(0.0)
             .is_err()
         );
+    }
+
+    #[test]
+    fn laws_with_overflowing_moments_are_rejected() {
+        let err = Dist::new(DistKind::Lognormal, &[700.0, 20.0]).unwrap_err();
+        assert!(
+            err.starts_with(
+                "lognormal with these parameters has a mean or variance beyond floating point"
+            ),
+            "{err}"
+        );
+        assert!(Dist::new(DistKind::Gamma, &[1e200, 1e200]).is_err());
+        assert!(Dist::new(DistKind::Lognormal, &[3.0, 1.5]).is_ok());
     }
 
     #[test]
