@@ -5,7 +5,7 @@
 //! before the `r`-th success with success probability `p`, mean `r(1-p)/p`; it is sampled
 //! as a Gamma–Poisson mixture, which allows a real `r`.
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 use rand_distr::Distribution as _;
 use statrs::distribution::{Continuous, ContinuousCDF, Discrete, DiscreteCDF};
 
@@ -499,12 +499,6 @@ impl Sampler {
             }
             Sampler::Zero => 0.0,
         }
-    }
-
-    /// A uniform draw in `[0, 1)`, from the same stream (used for zero-inflation).
-    #[inline]
-    pub fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-        rng.random::<f64>()
     }
 }
 

@@ -46,13 +46,6 @@ pub struct MetricModel {
 }
 
 impl MetricModel {
-    /// The law of arm `arm` for a customer with attribute value indices `attrs`.
-    #[inline]
-    pub fn law(&self, arm: usize, attrs: &[u16]) -> &Dist {
-        self.cell(attrs)
-            .map_or(&self.base[arm], |s| &self.segments[s].arms[arm])
-    }
-
     /// Index of the first segment matching `attrs`, if any.
     #[inline]
     pub fn cell(&self, attrs: &[u16]) -> Option<usize> {
