@@ -95,16 +95,9 @@ struct CellArm {
     sd: f64,
 }
 
-#[derive(Debug, Clone)]
-struct MetricPlan {
-    integer: bool,
-    offset: f64,
-    zi: f64,
-    pre: Option<f64>,
-    /// `cells[cell][arm]`; the last cell is "no segment".
-    cells: Vec<Vec<CellArm>>,
-    model_index: usize,
-}
+/// Per metric (in the order of `Resolved::metrics`), `cells[cell][arm]`; the last cell is
+/// "no segment".
+type Cells = Vec<Vec<CellArm>>;
 
 /// Generates the customers of a resolved blueprint.
 #[derive(Debug, Clone)]
@@ -114,7 +107,7 @@ pub struct Generator {
     group_cdf: Vec<f64>,
     attr_cdf: Vec<Vec<f64>>,
     start_day: i32,
-    metrics: Vec<MetricPlan>,
+    metrics: Vec<Cells>,
     ctrl: usize,
     dict_values: Vec<ArrayRef>,
 }
@@ -165,7 +158,7 @@ impl Generator {
         }
         fields.push(Field::new("purchase_date", DataType::Date32, false));
         let mut metrics = Vec::new();
-        for (mi, m) in resolved.metrics.iter().enumerate() {
+        for m in &resolved.metrics {
             let ty = if m.kind.is_integer() {
                 DataType::Int64
             } else {
@@ -197,14 +190,7 @@ impl Generator {
                 .map(|s| s.arms.iter().map(cell).collect())
                 .collect();
             cells.push(m.base.iter().map(cell).collect());
-            metrics.push(MetricPlan {
-                integer: m.kind.is_integer(),
-                offset: m.offset,
-                zi,
-                pre: m.pre_correlation,
-                cells,
-                model_index: mi,
-            });
+            metrics.push(cells);
         }
         let meta = HashMap::from([
             (
@@ -315,8 +301,7 @@ impl Generator {
             Arc::new(Int64Array::from_iter_values(start as i64..end as i64)),
             dict(vec![0; len], &self.dict_values[0]),
         ];
-        for m in &self.metrics {
-            let model = &self.resolved.metrics[m.model_index];
+        for (cells_of, model) in self.metrics.iter().zip(&self.resolved.metrics) {
             // The segment cell of each row (the last cell: no segment).
             let cells: Vec<usize> = if model.segments.is_empty() {
                 Vec::new()
@@ -335,20 +320,21 @@ impl Generator {
             let mut r = rng(&model.name);
             let values: Vec<f64> = (0..len)
                 .map(|i| {
-                    let law = &m.cells[cell(i)][groups[i] as usize];
-                    if m.zi > 0.0 && r.random::<f64>() < m.zi {
+                    let law = &cells_of[cell(i)][groups[i] as usize];
+                    if model.zero_inflation > 0.0 && r.random::<f64>() < model.zero_inflation {
                         0.0
                     } else {
-                        law.sampler.sample(&mut r) + m.offset
+                        law.sampler.sample(&mut r) + model.offset
                     }
                 })
                 .collect();
-            let pre = m.pre.map(|rho| {
+            let pre = model.pre_correlation.map(|rho| {
                 let mut r = rng(&format!("pre_{}", model.name));
                 let twin: Vec<f64> = (0..len)
                     .map(|i| {
                         let c = cell(i);
-                        let (law, ctrl) = (&m.cells[c][groups[i] as usize], &m.cells[c][self.ctrl]);
+                        let (law, ctrl) =
+                            (&cells_of[c][groups[i] as usize], &cells_of[c][self.ctrl]);
                         let z: f64 = StandardNormal.sample(&mut r);
                         let (std_y, rho) = if law.sd > 0.0 {
                             ((values[i] - law.mean) / law.sd, rho)
@@ -360,7 +346,7 @@ impl Generator {
                     .collect();
                 Arc::new(Float64Array::from(twin)) as ArrayRef
             });
-            let col: ArrayRef = if m.integer {
+            let col: ArrayRef = if model.kind.is_integer() {
                 Arc::new(Int64Array::from_iter_values(
                     values.iter().map(|v| *v as i64),
                 ))
