@@ -1,0 +1,83 @@
+//! The ground-truth lab: how often do A/B tests decide right?
+//!
+//! Every blueprint's truth is known ([`abforge_synth::Truth`]), so a test's decisions can
+//! be judged by Monte Carlo. [`calibrate`] simulates `R` independent experiments from a
+//! blueprint and runs every applicable test ([`Method`]) on every metric × treatment arm;
+//! each decision is judged against **its own** null — the mean difference for t-, z-,
+//! Poisson-rate, lift, CUPED, Bayesian, mSPRT, bootstrap and permutation tests,
+//! `P(T > C) + ½P(T = C) = ½` for Mann–Whitney — and the [`Calibration`] reports, per
+//! metric × arm × test: the rejection rate with a Wilson 95 % interval, the type I error or
+//! the power, the analytic power where a formula exists, the coverage of the true effect by
+//! the test's interval, the Kolmogorov–Smirnov distance of the p-values from uniform under
+//! a true null, the confusion matrix, and whether the test is **miscalibrated** (α outside
+//! the interval of its type I error).
+//!
+//! # How a run is made
+//!
+//! * **Reproducible whatever the thread count.** Replication `r` draws every value from
+//!   random streams derived from `(seed, r)` only (per metric and group, with
+//!   [`abforge_synth::rng::column_rng`]); replications run in parallel blocks whose counts
+//!   are merged in block order, and resampling tests seed their own streams from the
+//!   replication. One thread or sixteen give the same report, bit for bit.
+//! * **Streaming.** Each replication draws each group's values straight from the resolved
+//!   samplers into per-thread buffers reused across replications, tests them, and keeps
+//!   only counts (and, under a true null, one p-value per test): memory is O(n + R), never
+//!   R × n.
+//! * **Fixed group sizes.** Customers are split between groups at the realised allocation
+//!   (largest remainder), as in a completely randomised design with fixed sizes.
+//! * **Choices.** For a blueprint with `choose` parameters each replication resolves its
+//!   own choices (and its own truth), so a run mixes true nulls and true effects, like the
+//!   seed's weekly runs: the confusion matrix shows type I and type II errors side by side.
+//! * **Peeking.** With [`LabOptions::peeks`] `= K`, each experiment is looked at after
+//!   `k/K` of its customers: a fixed-horizon test that rejects at any look has rejected
+//!   (naive peeking inflates its type I error), while the mSPRT's always-valid p-value and
+//!   confidence sequence keep theirs.
+//! * **Power curves.** [`sweep()`] repeats the calibration over the values of an effect
+//!   size or the customer count ([`SweepSpec`]); [`plot_sweep`] and [`plot_calibration`]
+//!   draw them as SVG.
+//!
+//! ```
+//! use abforge_lab::{LabOptions, Method, NoReporter, calibrate};
+//! use abforge_synth::Blueprint;
+//!
+//! let bp = Blueprint::from_toml(r#"
+//!     id = "aa"
+//!     seed = 1
+//!     customers = 400
+//!     start_date = 2026-11-23
+//!     days = 7
+//!     [groups]
+//!     control = 1
+//!     treatment = 1
+//!     [metrics.revenue]
+//!     distribution = "gamma"
+//!     control = { shape = 2, scale = 10 }
+//!     treatment = { lift = 0 }
+//! "#)?;
+//! let opts = LabOptions {
+//!     replications: 400,
+//!     methods: Some(vec![Method::WelchT, Method::MannWhitneyU]),
+//!     ..LabOptions::default()
+//! };
+//! let cal = calibrate(&bp, &opts, &NoReporter)?;
+//! let welch = &cal.results[0];
+//! assert_eq!((welch.test, welch.null_true), (Method::WelchT, Some(true)));
+//! assert!(welch.ci_low < 0.05 && 0.05 < welch.ci_high); // Welch holds α on an A/A test
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+pub mod method;
+mod model;
+pub mod plot;
+pub mod report;
+pub mod run;
+pub mod sweep;
+
+pub use error::{Error, Result};
+pub use method::{Method, MetricClass, Null};
+pub use plot::{plot_calibration, plot_sweep};
+pub use report::{Calibration, Confusion, TestResult, ks_uniform, wilson};
+pub use run::{LabOptions, NoReporter, Reporter, calibrate};
+pub use sweep::{ArmKey, SweepParam, SweepPoint, SweepReport, SweepSpec, sweep};

@@ -1,0 +1,227 @@
+//! The tests the lab runs, what each applies to, and what each is judged against.
+
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// What kind of values a metric holds, from its blueprint law (not from the data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricClass {
+    /// Bernoulli without offset: 0/1 conversions.
+    Binary,
+    /// Poisson or negative binomial (with a whole, non-negative offset): counts.
+    Count,
+    /// Anything else.
+    Continuous,
+}
+
+/// The null hypothesis a test is judged against (each test against **its own** null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Null {
+    /// Equal means (t, z, Poisson rate, lift, CUPED, Bayesian, mSPRT, bootstrap,
+    /// permutation, chi-square).
+    Mean,
+    /// `P(T > C) + ½P(T = C) = ½` (Mann–Whitney).
+    Superiority,
+}
+
+/// What a test's interval estimates, for its coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Target {
+    /// `mean(T) − mean(C)`.
+    Difference,
+    /// `mean(T) / mean(C)`.
+    Ratio,
+    /// `mean(T) / mean(C) − 1`.
+    Lift,
+    /// No interval.
+    None,
+}
+
+/// One test (or interval) the lab runs on every replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Welch's t-test.
+    WelchT,
+    /// Student's pooled t-test.
+    StudentT,
+    /// Mann–Whitney U (asymptotic, tie-corrected).
+    MannWhitneyU,
+    /// Two-proportion z test (binary metrics).
+    TwoProportionZ,
+    /// Chi-square with Yates' correction (binary metrics).
+    ChiSquareYates,
+    /// Poisson rate-ratio score test (count metrics).
+    PoissonRate,
+    /// Relative lift, delta-method z test.
+    RelativeLift,
+    /// CUPED-adjusted Welch test (metrics with a `pre_period` twin).
+    Cuped,
+    /// Bayesian: beta-binomial for binary metrics, normal model otherwise; decides when
+    /// `P(T > C)` is beyond `1 − α/2` or `α/2`.
+    Bayes,
+    /// mSPRT always-valid p-value and confidence sequence.
+    Msprt,
+    /// Bootstrap percentile interval of the mean difference.
+    BootstrapPercentile,
+    /// Bootstrap BCa interval of the mean difference.
+    BootstrapBca,
+    /// Bootstrap percentile interval of the relative lift.
+    BootstrapLiftPercentile,
+    /// Bootstrap BCa interval of the relative lift.
+    BootstrapLiftBca,
+    /// Permutation test of the mean difference.
+    Permutation,
+}
+
+impl Method {
+    /// Every method, in report order.
+    pub const ALL: [Method; 15] = [
+        Method::WelchT,
+        Method::StudentT,
+        Method::MannWhitneyU,
+        Method::TwoProportionZ,
+        Method::ChiSquareYates,
+        Method::PoissonRate,
+        Method::RelativeLift,
+        Method::Cuped,
+        Method::Bayes,
+        Method::Msprt,
+        Method::BootstrapPercentile,
+        Method::BootstrapBca,
+        Method::BootstrapLiftPercentile,
+        Method::BootstrapLiftBca,
+        Method::Permutation,
+    ];
+
+    /// The methods run when none are named: every cheap one (not the resampling ones).
+    pub const DEFAULT: [Method; 10] = [
+        Method::WelchT,
+        Method::StudentT,
+        Method::MannWhitneyU,
+        Method::TwoProportionZ,
+        Method::ChiSquareYates,
+        Method::PoissonRate,
+        Method::RelativeLift,
+        Method::Cuped,
+        Method::Bayes,
+        Method::Msprt,
+    ];
+
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::WelchT => "welch_t",
+            Method::StudentT => "student_t",
+            Method::MannWhitneyU => "mann_whitney_u",
+            Method::TwoProportionZ => "two_proportion_z",
+            Method::ChiSquareYates => "chi_square_yates",
+            Method::PoissonRate => "poisson_rate",
+            Method::RelativeLift => "relative_lift",
+            Method::Cuped => "cuped",
+            Method::Bayes => "bayes",
+            Method::Msprt => "msprt",
+            Method::BootstrapPercentile => "bootstrap_percentile",
+            Method::BootstrapBca => "bootstrap_bca",
+            Method::BootstrapLiftPercentile => "bootstrap_lift_percentile",
+            Method::BootstrapLiftBca => "bootstrap_lift_bca",
+            Method::Permutation => "permutation",
+        }
+    }
+
+    /// Every name, comma-separated (for error messages).
+    pub fn names() -> String {
+        Method::ALL.map(Method::name).join(", ")
+    }
+
+    /// Whether the method applies to a metric of this class (with or without a pre-period
+    /// covariate).
+    pub fn applies(self, class: MetricClass, has_covariate: bool) -> bool {
+        match self {
+            Method::TwoProportionZ | Method::ChiSquareYates => class == MetricClass::Binary,
+            Method::PoissonRate => class == MetricClass::Count,
+            Method::Cuped => has_covariate,
+            _ => true,
+        }
+    }
+
+    /// What the method is applicable to, in words.
+    pub(crate) fn applies_to(self) -> &'static str {
+        match self {
+            Method::TwoProportionZ | Method::ChiSquareYates => "binary (bernoulli) metrics",
+            Method::PoissonRate => "count (poisson, negative_binomial) metrics",
+            Method::Cuped => "metrics with a pre_period twin",
+            _ => "every metric",
+        }
+    }
+
+    /// The null it is judged against.
+    pub fn null(self) -> Null {
+        match self {
+            Method::MannWhitneyU => Null::Superiority,
+            _ => Null::Mean,
+        }
+    }
+
+    pub(crate) fn target(self) -> Target {
+        match self {
+            Method::WelchT
+            | Method::StudentT
+            | Method::TwoProportionZ
+            | Method::Cuped
+            | Method::Bayes
+            | Method::Msprt
+            | Method::BootstrapPercentile
+            | Method::BootstrapBca => Target::Difference,
+            Method::PoissonRate => Target::Ratio,
+            Method::RelativeLift | Method::BootstrapLiftPercentile | Method::BootstrapLiftBca => {
+                Target::Lift
+            }
+            Method::MannWhitneyU | Method::ChiSquareYates | Method::Permutation => Target::None,
+        }
+    }
+
+    /// Whether the method resamples (bootstrap).
+    pub fn is_bootstrap(self) -> bool {
+        matches!(
+            self,
+            Method::BootstrapPercentile
+                | Method::BootstrapBca
+                | Method::BootstrapLiftPercentile
+                | Method::BootstrapLiftBca
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s.trim())
+            .ok_or_else(|| format!("{s:?} is not a test; expected one of {}", Method::names()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for m in Method::ALL {
+            assert_eq!(m.name().parse::<Method>(), Ok(m));
+        }
+        let e = "welch".parse::<Method>().unwrap_err();
+        assert!(e.contains("welch_t") && e.contains("permutation"), "{e}");
+    }
+}

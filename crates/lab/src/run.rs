@@ -1,0 +1,1046 @@
+//! The replication loop: draw, test, judge, count.
+
+use crate::error::{Error, Result};
+use crate::method::{Method, MetricClass, Null, Target};
+use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
+use crate::report::{Calibration, Confusion, TestResult, ks_uniform, wilson};
+use abforge_stats::{
+    BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod, MannWhitneyOptions,
+    MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary, Summary,
+    beta_binomial, bootstrap, chi_square_2x2, cuped_from_summaries, mann_whitney_u_histograms,
+    mann_whitney_u_sorted, msprt, normal_means, permutation_test, poisson_rate, relative_lift,
+    student_t, t_two_sided, two_proportion_z, welch_t,
+};
+use abforge_synth::rng::column_rng;
+use abforge_synth::{Blueprint, Resolved};
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Replications per unit of parallel work (and of progress reports).
+const BLOCK: u64 = 32;
+/// Count metrics whose largest value is at most this are ranked by histogram.
+const HISTOGRAM_MAX: f64 = 65_536.0;
+/// Salts of the lab's seeds.
+const SALT_REPLICATION: u64 = 0x1ab0_0001;
+const SALT_CHOICES: u64 = 0x1ab0_0002;
+const SALT_RESAMPLING: u64 = 0x1ab0_0003;
+
+/// Receives progress from [`calibrate`] and [`crate::sweep()`]. Implemented by the CLI's
+/// progress bar.
+pub trait Reporter: Send + Sync {
+    /// The run will simulate `total` replications in all.
+    fn on_start(&self, _total: u64) {}
+    /// `n` more replications are done.
+    fn on_replications(&self, n: u64);
+}
+
+/// A reporter that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReporter;
+
+impl Reporter for NoReporter {
+    fn on_replications(&self, _n: u64) {}
+}
+
+/// What to simulate and which tests to judge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabOptions {
+    /// Simulated experiments (at least 1).
+    pub replications: u64,
+    /// Customers per experiment, all groups together [default: the blueprint's].
+    pub customers: Option<u64>,
+    /// Significance level of every test, in (0, 1).
+    pub alpha: f64,
+    /// Seed of the run [default: the blueprint's]. Replication `r` draws from streams
+    /// derived from `(seed, r)` only.
+    pub seed: Option<u64>,
+    /// Looks at the data per experiment, at `k/K` of the customers for `k = 1..=K`. With
+    /// `K > 1` a test "rejects" when it rejected at any look (naive peeking), its p-value is
+    /// the smallest over the looks and its interval must cover the truth at every look.
+    pub peeks: u32,
+    /// The tests [default: [`Method::DEFAULT`], plus the bootstrap and the permutation test
+    /// when their resamples are given].
+    pub methods: Option<Vec<Method>>,
+    /// Bootstrap resamples per experiment (1 000 when a bootstrap test is named without it).
+    pub bootstrap_resamples: Option<u32>,
+    /// Permutations per experiment (1 000 when the permutation test is named without it).
+    pub permutation_resamples: Option<u32>,
+    /// Metrics to calibrate [default: every metric of the blueprint].
+    pub metrics: Vec<String>,
+    /// mSPRT mixing standard deviation, in units of the metric's standard deviation.
+    pub msprt_mixing_sd: f64,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            replications: 1000,
+            customers: None,
+            alpha: 0.05,
+            seed: None,
+            peeks: 1,
+            methods: None,
+            bootstrap_resamples: None,
+            permutation_resamples: None,
+            metrics: Vec::new(),
+            msprt_mixing_sd: MsprtOptions::default().mixing_sd,
+        }
+    }
+}
+
+/// SplitMix64's finaliser.
+#[inline]
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn derive(seed: u64, salt: u64, index: u64) -> u64 {
+    mix(mix(seed ^ salt).wrapping_add(mix(index.wrapping_add(salt))))
+}
+
+/// Fixed group sizes from the shares, by largest remainder (they sum to `n`).
+fn group_sizes(n: u64, shares: &[f64]) -> Vec<u64> {
+    let exact: Vec<f64> = shares.iter().map(|s| s * n as f64).collect();
+    let mut sizes: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
+    let mut left = n.saturating_sub(sizes.iter().sum());
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
+    for &g in order.iter().cycle() {
+        if left == 0 {
+            break;
+        }
+        sizes[g] += 1;
+        left -= 1;
+    }
+    sizes
+}
+
+/// Everything fixed for a run.
+struct Plan {
+    bp: Blueprint,
+    seed: u64,
+    design: Design,
+    peeks: u32,
+    bootstrap: Option<u32>,
+    permutation: Option<u32>,
+    msprt_mixing_sd: f64,
+    has_choices: bool,
+    /// Name and class of each calibrated metric.
+    metrics: Vec<(String, MetricClass)>,
+    base: Option<Arc<Prepared>>,
+    /// (calibrated metric position, arm group index, method): one per result.
+    entries: Vec<(usize, usize, Method)>,
+    cache: Mutex<HashMap<Vec<u64>, Arc<Prepared>>>,
+}
+
+impl Plan {
+    fn new(bp: &Blueprint, opts: &LabOptions) -> Result<Plan> {
+        if opts.replications == 0 {
+            return Err(Error::Usage("--replications must be at least 1".into()));
+        }
+        if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
+            return Err(Error::Usage(format!(
+                "--alpha {} is not allowed; expected a number strictly between 0 and 1",
+                opts.alpha
+            )));
+        }
+        if opts.peeks == 0 {
+            return Err(Error::Usage("--peeks must be at least 1".into()));
+        }
+        if !(opts.msprt_mixing_sd > 0.0 && opts.msprt_mixing_sd.is_finite()) {
+            return Err(Error::Usage(
+                "the mSPRT mixing sd must be a positive number".into(),
+            ));
+        }
+        let mut bp = bp.clone();
+        if let Some(n) = opts.customers {
+            bp.customers = n;
+        }
+        let seed = opts.seed.unwrap_or(bp.seed);
+        let shares = bp.actual_allocation();
+        let sizes = group_sizes(bp.customers, &shares);
+        if let Some((g, n)) = sizes.iter().enumerate().find(|(_, n)| **n < 2) {
+            return Err(Error::Usage(format!(
+                "{} customers give group {:?} only {n}; every group needs at least 2 (raise --customers)",
+                bp.customers, bp.groups[g].0
+            )));
+        }
+        let control = bp.control_index();
+        let has_choices = bp.has_choices();
+        let first = if has_choices {
+            bp.with_seed(derive(seed, SALT_CHOICES, 0)).resolve()?
+        } else {
+            bp.resolve()?
+        };
+        let names: Vec<&str> = first.metrics.iter().map(|m| m.name.as_str()).collect();
+        let metric_indices: Vec<usize> = if opts.metrics.is_empty() {
+            (0..first.metrics.len()).collect()
+        } else {
+            let mut out = Vec::new();
+            for m in &opts.metrics {
+                let i = names.iter().position(|n| n == m).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--metric {m}: no such metric in blueprint {:?}; the metrics are {}",
+                        bp.id,
+                        names.join(", ")
+                    ))
+                })?;
+                if !out.contains(&i) {
+                    out.push(i);
+                }
+            }
+            out
+        };
+        let requested: Vec<Method> = match &opts.methods {
+            Some(m) if !m.is_empty() => {
+                let mut v = m.clone();
+                v.sort();
+                v.dedup();
+                v
+            }
+            _ => {
+                let mut v = Method::DEFAULT.to_vec();
+                if opts.bootstrap_resamples.is_some() {
+                    v.extend([
+                        Method::BootstrapPercentile,
+                        Method::BootstrapBca,
+                        Method::BootstrapLiftPercentile,
+                        Method::BootstrapLiftBca,
+                    ]);
+                }
+                if opts.permutation_resamples.is_some() {
+                    v.push(Method::Permutation);
+                }
+                v
+            }
+        };
+        let methods: Vec<Vec<Method>> = metric_indices
+            .iter()
+            .map(|&i| {
+                let m = &first.metrics[i];
+                let class = class_of(m);
+                requested
+                    .iter()
+                    .copied()
+                    .filter(|x| x.applies(class, m.pre_correlation.is_some()))
+                    .collect()
+            })
+            .collect();
+        if opts.methods.is_some() {
+            for &x in &requested {
+                if !methods.iter().any(|ms| ms.contains(&x)) {
+                    return Err(Error::Usage(format!(
+                        "--tests {x}: applies to {} only, and no calibrated metric is one",
+                        x.applies_to()
+                    )));
+                }
+            }
+        }
+        for (r, name) in [
+            (opts.bootstrap_resamples, "--bootstrap"),
+            (opts.permutation_resamples, "--permutations"),
+        ] {
+            if r.is_some_and(|b| b < 10) {
+                return Err(Error::Usage(format!("{name} needs at least 10 resamples")));
+            }
+        }
+        let uses = |f: fn(Method) -> bool| requested.iter().any(|m| f(*m));
+        let bootstrap =
+            uses(Method::is_bootstrap).then(|| opts.bootstrap_resamples.unwrap_or(1000));
+        let permutation =
+            uses(|m| m == Method::Permutation).then(|| opts.permutation_resamples.unwrap_or(1000));
+        let design = Design {
+            sizes,
+            control,
+            alpha: opts.alpha,
+            metric_indices,
+            methods,
+        };
+        let mut entries = Vec::new();
+        for (pos, ms) in design.methods.iter().enumerate() {
+            for g in (0..bp.groups.len()).filter(|g| *g != control) {
+                for &m in ms {
+                    entries.push((pos, g, m));
+                }
+            }
+        }
+        let metrics = design
+            .metric_indices
+            .iter()
+            .map(|&i| (first.metrics[i].name.clone(), class_of(&first.metrics[i])))
+            .collect();
+        let base = (!has_choices).then(|| Arc::new(Prepared::new(&first, &first.truth(), &design)));
+        let plan = Plan {
+            bp,
+            seed,
+            design,
+            peeks: opts.peeks,
+            bootstrap,
+            permutation,
+            msprt_mixing_sd: opts.msprt_mixing_sd,
+            has_choices,
+            metrics,
+            base,
+            entries,
+            cache: Mutex::new(HashMap::new()),
+        };
+        if has_choices {
+            plan.insert(&first);
+        }
+        Ok(plan)
+    }
+
+    fn insert(&self, resolved: &Resolved) -> Arc<Prepared> {
+        let key: Vec<u64> = resolved
+            .choices
+            .iter()
+            .map(|c| c.chosen.to_bits())
+            .collect();
+        if let Some(p) = self.cache.lock().expect("not poisoned").get(&key) {
+            return Arc::clone(p);
+        }
+        // Computed outside the lock; two threads may compute the same truth (identical).
+        let p = Arc::new(Prepared::new(resolved, &resolved.truth(), &self.design));
+        self.cache
+            .lock()
+            .expect("not poisoned")
+            .entry(key)
+            .or_insert(p)
+            .clone()
+    }
+
+    /// The prepared model of replication `r`.
+    fn prepared(&self, r: u64) -> Result<Arc<Prepared>> {
+        match &self.base {
+            Some(b) => Ok(Arc::clone(b)),
+            None => {
+                let resolved = self
+                    .bp
+                    .with_seed(derive(self.seed, SALT_CHOICES, r))
+                    .resolve()?;
+                Ok(self.insert(&resolved))
+            }
+        }
+    }
+}
+
+/// One test's outcome at one look.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Failed,
+    Done {
+        reject: bool,
+        p: Option<f64>,
+        covered: Option<bool>,
+    },
+}
+
+/// Counts of one result over a block of replications.
+#[derive(Debug, Clone, Default)]
+struct Acc {
+    evaluated: u64,
+    failed: u64,
+    null_true: u64,
+    confusion: Confusion,
+    coverage_n: u64,
+    covered: u64,
+    analytic_sum: f64,
+    analytic_n: u64,
+    p_null: Vec<f64>,
+}
+
+impl Acc {
+    fn merge(&mut self, o: Acc) {
+        self.evaluated += o.evaluated;
+        self.failed += o.failed;
+        self.null_true += o.null_true;
+        self.confusion.correct_accept += o.confusion.correct_accept;
+        self.confusion.correct_reject += o.confusion.correct_reject;
+        self.confusion.type_i += o.confusion.type_i;
+        self.confusion.type_ii += o.confusion.type_ii;
+        self.coverage_n += o.coverage_n;
+        self.covered += o.covered;
+        self.analytic_sum += o.analytic_sum;
+        self.analytic_n += o.analytic_n;
+        self.p_null.extend(o.p_null);
+    }
+}
+
+/// Per-thread buffers, reused across replications.
+#[derive(Debug, Default)]
+struct Scratch {
+    values: Vec<Vec<f64>>,
+    covariates: Vec<Vec<f64>>,
+    cells: Vec<usize>,
+    attrs: Vec<u16>,
+    sorted_t: Vec<f64>,
+    sorted_c: Vec<f64>,
+    hist_t: Vec<u64>,
+    hist_c: Vec<u64>,
+}
+
+/// Simulates `opts.replications` experiments from `bp` and judges every test against the
+/// truth (see the crate documentation).
+///
+/// # Errors
+///
+/// [`Error::Usage`] for options out of range or naming what does not exist,
+/// [`Error::Blueprint`] when the blueprint does not resolve.
+pub fn calibrate(
+    bp: &Blueprint,
+    opts: &LabOptions,
+    reporter: &dyn Reporter,
+) -> Result<Calibration> {
+    let plan = Plan::new(bp, opts)?;
+    reporter.on_start(opts.replications);
+    run(&plan, opts, reporter)
+}
+
+pub(crate) fn plan_check(bp: &Blueprint, opts: &LabOptions) -> Result<()> {
+    Plan::new(bp, opts).map(|_| ())
+}
+
+pub(crate) fn calibrate_quiet_start(
+    bp: &Blueprint,
+    opts: &LabOptions,
+    reporter: &dyn Reporter,
+) -> Result<Calibration> {
+    let plan = Plan::new(bp, opts)?;
+    run(&plan, opts, reporter)
+}
+
+fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibration> {
+    let r_total = opts.replications;
+    let blocks = r_total.div_ceil(BLOCK);
+    let n_entries = plan.entries.len();
+    let per_block: Vec<Vec<Acc>> = (0..blocks)
+        .into_par_iter()
+        .map_init(Scratch::default, |scratch, b| -> Result<Vec<Acc>> {
+            let mut accs = vec![Acc::default(); n_entries];
+            let reps = b * BLOCK..((b + 1) * BLOCK).min(r_total);
+            let count = reps.end - reps.start;
+            for r in reps {
+                replicate(plan, r, scratch, &mut accs)?;
+            }
+            reporter.on_replications(count);
+            Ok(accs)
+        })
+        .collect::<Result<_>>()?;
+    let mut total = vec![Acc::default(); n_entries];
+    for block in per_block {
+        for (t, a) in total.iter_mut().zip(block) {
+            t.merge(a);
+        }
+    }
+    let bp = &plan.bp;
+    let results = plan
+        .entries
+        .iter()
+        .zip(total)
+        .map(|(&(pos, g, method), acc)| finish(plan, pos, g, method, acc))
+        .collect();
+    Ok(Calibration {
+        experiment_id: bp.id.clone(),
+        replications: r_total,
+        customers: bp.customers,
+        group_sizes: bp
+            .groups
+            .iter()
+            .map(|(g, _)| g.clone())
+            .zip(plan.design.sizes.iter().copied())
+            .collect(),
+        alpha: plan.design.alpha,
+        seed: plan.seed,
+        peeks: plan.peeks,
+        choices_per_replication: plan.has_choices,
+        bootstrap_resamples: plan.bootstrap,
+        permutation_resamples: plan.permutation,
+        results,
+    })
+}
+
+fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> TestResult {
+    let bp = &plan.bp;
+    let c = acc.confusion;
+    let rejections = c.correct_reject + c.type_i;
+    let n = acc.evaluated;
+    let (ci_low, ci_high) = wilson(rejections, n);
+    let n_null = c.type_i + c.correct_accept;
+    let n_alt = c.correct_reject + c.type_ii;
+    let rate = |k: u64, n: u64| (n > 0).then(|| k as f64 / n as f64);
+    let null_true = if n_null == n && n > 0 {
+        Some(true)
+    } else if n_alt == n && n > 0 {
+        Some(false)
+    } else {
+        None
+    };
+    let miscalibrated = n_null > 0 && {
+        let (lo, hi) = wilson(c.type_i, n_null);
+        // The mSPRT promises type I ≤ α at any stopping time, so it is conservative at a
+        // fixed horizon by design: only an error above α counts against it.
+        plan.design.alpha < lo || (plan.design.alpha > hi && method != Method::Msprt)
+    };
+    let ks = ks_uniform(&mut acc.p_null);
+    let (name, class) = plan.metrics[pos].clone();
+    TestResult {
+        metric: name,
+        arm: bp.groups[g].0.clone(),
+        test: method,
+        kind: class,
+        null: method.null(),
+        null_true,
+        replications: n,
+        failed: acc.failed,
+        rejection_rate: rate(rejections, n).unwrap_or(0.0),
+        ci_low,
+        ci_high,
+        type_i_error: rate(c.type_i, n_null),
+        power: rate(c.correct_reject, n_alt),
+        analytic_power: (acc.analytic_n > 0).then(|| acc.analytic_sum / acc.analytic_n as f64),
+        ci_coverage: rate(acc.covered, acc.coverage_n),
+        p_value_ks: ks.map(|k| k.0),
+        p_value_ks_p: ks.map(|k| k.1),
+        miscalibrated,
+        confusion: c,
+    }
+}
+
+/// One replication: draw every metric of every group, run every test, count.
+fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Result<()> {
+    let prepared = plan.prepared(r)?;
+    let rep_seed = derive(plan.seed, SALT_REPLICATION, r);
+    let groups = plan.design.sizes.len();
+    scratch.values.resize_with(groups, Vec::new);
+    scratch.covariates.resize_with(groups, Vec::new);
+    let mut entry = 0;
+    for (pos, pm) in prepared.metrics.iter().enumerate() {
+        for g in 0..groups {
+            draw(pm, g, plan.design.sizes[g] as usize, rep_seed, scratch);
+        }
+        let methods = &plan.design.methods[pos];
+        let ctrl = plan.design.control;
+        for g in (0..groups).filter(|g| *g != ctrl) {
+            let truth = pm.arms[g].as_ref();
+            let mut combined: Vec<Option<Outcome>> = vec![None; methods.len()];
+            for k in 1..=plan.peeks {
+                let look = |n: u64| {
+                    ((n * u64::from(k)).div_ceil(u64::from(plan.peeks)) as usize)
+                        .max(2)
+                        .min(n as usize)
+                };
+                let (nt, nc) = (look(plan.design.sizes[g]), look(plan.design.sizes[ctrl]));
+                let seed = derive(
+                    rep_seed,
+                    SALT_RESAMPLING,
+                    ((pos as u64) << 40) ^ ((g as u64) << 20) ^ u64::from(k),
+                );
+                let outcomes = evaluate(plan, pm, truth, g, nt, nc, methods, seed, scratch);
+                for (c, o) in combined.iter_mut().zip(outcomes) {
+                    *c = Some(combine(*c, o, k == plan.peeks));
+                }
+            }
+            for (i, &method) in methods.iter().enumerate() {
+                let acc = &mut accs[entry + i];
+                record(acc, method, truth, combined[i].unwrap_or(Outcome::Failed));
+            }
+            entry += methods.len();
+        }
+    }
+    Ok(())
+}
+
+/// Folds one look into the running outcome (reject at any look, smallest p, covered at
+/// every look; failed when the final look failed).
+fn combine(prev: Option<Outcome>, now: Outcome, last: bool) -> Outcome {
+    match (prev, now) {
+        (_, Outcome::Failed) if last => Outcome::Failed,
+        (None | Some(Outcome::Failed), o) => o,
+        (Some(p), Outcome::Failed) => p,
+        (
+            Some(Outcome::Done {
+                reject: r0,
+                p: p0,
+                covered: c0,
+            }),
+            Outcome::Done { reject, p, covered },
+        ) => Outcome::Done {
+            reject: r0 || reject,
+            p: match (p0, p) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            covered: match (c0, covered) {
+                (Some(a), Some(b)) => Some(a && b),
+                (a, b) => a.or(b),
+            },
+        },
+    }
+}
+
+fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
+    let Some(t) = truth else {
+        acc.failed += 1;
+        return;
+    };
+    let Outcome::Done { reject, p, covered } = o else {
+        acc.failed += 1;
+        return;
+    };
+    acc.evaluated += 1;
+    let null = match method.null() {
+        Null::Mean => t.mean_null,
+        Null::Superiority => t.superiority_null,
+    };
+    match (null, reject) {
+        (true, true) => acc.confusion.type_i += 1,
+        (true, false) => acc.confusion.correct_accept += 1,
+        (false, true) => acc.confusion.correct_reject += 1,
+        (false, false) => acc.confusion.type_ii += 1,
+    }
+    if null {
+        acc.null_true += 1;
+        if let Some(p) = p {
+            acc.p_null.push(p);
+        }
+    } else if let Some(&a) = t.analytic.get(&method) {
+        acc.analytic_sum += a;
+        acc.analytic_n += 1;
+    }
+    if let Some(c) = covered {
+        acc.coverage_n += 1;
+        acc.covered += u64::from(c);
+    }
+}
+
+/// Draws group `g`'s values of metric `pm` (and its pre-period twin) into the scratch.
+fn draw(pm: &PMetric, g: usize, n: usize, rep_seed: u64, s: &mut Scratch) {
+    let mut rng = column_rng(rep_seed, g as u64, &pm.name);
+    let no_segment = pm.cells.len() - 1;
+    let zi = pm.zero_inflation;
+    let off = pm.offset;
+    let values = &mut s.values[g];
+    values.clear();
+    values.reserve(n);
+    match &pm.segments {
+        None => {
+            let law = &pm.cells[no_segment][g];
+            if zi > 0.0 {
+                for _ in 0..n {
+                    let v = if rng.random::<f64>() < zi {
+                        0.0
+                    } else {
+                        law.sampler.sample(&mut rng) + off
+                    };
+                    values.push(v);
+                }
+            } else {
+                values.extend((0..n).map(|_| law.sampler.sample(&mut rng) + off));
+            }
+        }
+        Some(seg) => {
+            s.cells.clear();
+            s.attrs.clear();
+            s.attrs.resize(seg.n_attrs, 0);
+            for _ in 0..n {
+                for (a, cdf) in &seg.attrs {
+                    let u: f64 = rng.random();
+                    s.attrs[*a] = cdf.partition_point(|c| *c <= u) as u16;
+                }
+                let cell = seg.model.cell(&s.attrs).unwrap_or(no_segment);
+                s.cells.push(cell);
+                let v = if zi > 0.0 && rng.random::<f64>() < zi {
+                    0.0
+                } else {
+                    pm.cells[cell][g].sampler.sample(&mut rng) + off
+                };
+                values.push(v);
+            }
+        }
+    }
+    if let Some(rho) = pm.rho {
+        // The generator's twin: μc + σc (ρ (Y − μY)/σY + sqrt(1 − ρ²) Z).
+        let mut rng = column_rng(rep_seed, g as u64, &pm.pre_name);
+        let cov = &mut s.covariates[g];
+        cov.clear();
+        let ctrl_of = |cell: usize| &pm.cells[cell];
+        for (i, &y) in values.iter().enumerate() {
+            let cell = if pm.segments.is_some() {
+                s.cells[i]
+            } else {
+                no_segment
+            };
+            let row = ctrl_of(cell);
+            let (law, ctrl) = (&row[g], &row[pm.control]);
+            let z: f64 = StandardNormal.sample(&mut rng);
+            let (std_y, rho) = if law.sd > 0.0 {
+                ((y - law.mean) / law.sd, rho)
+            } else {
+                (0.0, 0.0)
+            };
+            cov.push(ctrl.mean + ctrl.sd * (rho * std_y + (1.0 - rho * rho).sqrt() * z));
+        }
+    }
+}
+
+/// The summary of a sample by the corrected two-pass algorithm, without the value
+/// classification of [`Summary::from_slice`] (the class is known from the blueprint).
+fn summarize(xs: &[f64]) -> Summary {
+    let n = xs.len();
+    if n == 0 {
+        return Summary::default();
+    }
+    let mut s = [0.0f64; 4];
+    let mut quads = xs.chunks_exact(4);
+    for q in &mut quads {
+        for k in 0..4 {
+            s[k] += q[k];
+        }
+    }
+    let rest: f64 = quads.remainder().iter().sum();
+    let mean = (s[0] + s[1] + s[2] + s[3] + rest) / n as f64;
+    let (mut d1, mut d2) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut quads = xs.chunks_exact(4);
+    for q in &mut quads {
+        for k in 0..4 {
+            let d = q[k] - mean;
+            d1[k] += d;
+            d2[k] += d * d;
+        }
+    }
+    for &x in quads.remainder() {
+        let d = x - mean;
+        d1[0] += d;
+        d2[0] += d * d;
+    }
+    let sd: f64 = d1.iter().sum();
+    let ss: f64 = d2.iter().sum();
+    Summary::new(n as u64, mean, (ss - sd * sd / n as f64).max(0.0))
+}
+
+/// Runs every method on the first `nt` treatment and `nc` control values.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    plan: &Plan,
+    pm: &PMetric,
+    truth: Option<&ArmTruth>,
+    g: usize,
+    nt: usize,
+    nc: usize,
+    methods: &[Method],
+    seed: u64,
+    s: &mut Scratch,
+) -> Vec<Outcome> {
+    let ctrl = plan.design.control;
+    let t = &s.values[g][..nt];
+    let c = &s.values[ctrl][..nc];
+    let alpha = plan.design.alpha;
+    let h = Hypothesis::two_sided(alpha);
+    let st = summarize(t);
+    let sc = summarize(c);
+    let covers = |method: Method, lo: f64, hi: f64| -> Option<bool> {
+        let t = truth?;
+        let target = match method.target() {
+            Target::Difference => Some(t.abs_effect),
+            Target::Ratio => t.ratio,
+            Target::Lift => t.rel_effect,
+            Target::None => None,
+        }?;
+        Some(lo <= target && target <= hi)
+    };
+    let done =
+        |reject: bool, p: Option<f64>, covered: Option<bool>| Outcome::Done { reject, p, covered };
+    let mut boot: Option<Option<abforge_stats::BootstrapResult>> = None;
+    let mut out = Vec::with_capacity(methods.len());
+    for &m in methods {
+        let o = match m {
+            Method::WelchT | Method::StudentT => t_test(
+                m == Method::WelchT,
+                &st,
+                &sc,
+                &h,
+                truth.map(|t| t.abs_effect),
+            ),
+            Method::MannWhitneyU => {
+                let opts = MannWhitneyOptions {
+                    hypothesis: h,
+                    method: MannWhitneyMethod::Asymptotic,
+                    continuity: true,
+                };
+                let r = if pm.class != MetricClass::Continuous {
+                    let max = t.iter().chain(c).fold(0.0f64, |a, &b| a.max(b));
+                    if max <= HISTOGRAM_MAX {
+                        histogram(t, max as usize, &mut s.hist_t);
+                        histogram(c, max as usize, &mut s.hist_c);
+                        mann_whitney_u_histograms(&s.hist_t, &s.hist_c, &opts)
+                    } else {
+                        sorted_mw(t, c, &mut s.sorted_t, &mut s.sorted_c, &opts)
+                    }
+                } else {
+                    sorted_mw(t, c, &mut s.sorted_t, &mut s.sorted_c, &opts)
+                };
+                match r {
+                    Ok(r) => done(r.reject, Some(r.p_value), None),
+                    Err(_) => Outcome::Failed,
+                }
+            }
+            Method::TwoProportionZ | Method::ChiSquareYates | Method::Bayes
+                if pm.class == MetricClass::Binary =>
+            {
+                let (xt, xc) = (st.sum().round() as u64, sc.sum().round() as u64);
+                let (n_t, n_c) = (nt as u64, nc as u64);
+                match m {
+                    Method::TwoProportionZ => match two_proportion_z(xt, n_t, xc, n_c, &h) {
+                        Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
+                        Err(_) => Outcome::Failed,
+                    },
+                    Method::ChiSquareYates => match chi_square_2x2(xt, n_t, xc, n_c, &h) {
+                        Ok(r) => done(r.yates_reject, Some(r.yates_p_value), None),
+                        Err(_) => Outcome::Failed,
+                    },
+                    _ => match beta_binomial(xt, n_t, xc, n_c, &bayes_opts(alpha)) {
+                        Ok(r) => bayes_outcome(&r, covers(m, r.ci_low, r.ci_high)),
+                        Err(_) => Outcome::Failed,
+                    },
+                }
+            }
+            Method::Bayes => match normal_means(&st, &sc, &bayes_opts(alpha)) {
+                Ok(r) => bayes_outcome(&r, covers(m, r.ci_low, r.ci_high)),
+                Err(_) => Outcome::Failed,
+            },
+            Method::TwoProportionZ | Method::ChiSquareYates => Outcome::Failed,
+            Method::PoissonRate => {
+                let r = poisson_rate(
+                    st.sum().round(),
+                    nt as f64,
+                    sc.sum().round(),
+                    nc as f64,
+                    RateCompare::Ratio,
+                    RateMethod::Score,
+                    &h,
+                );
+                match r {
+                    Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
+                    Err(_) => Outcome::Failed,
+                }
+            }
+            Method::RelativeLift => match relative_lift(&st, &sc, &h) {
+                Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
+                Err(_) => Outcome::Failed,
+            },
+            Method::Cuped => {
+                let r = RatioSummary::from_slices(t, &s.covariates[g][..nt]).and_then(|a| {
+                    let b = RatioSummary::from_slices(c, &s.covariates[ctrl][..nc])?;
+                    cuped_from_summaries(&a, &b, &h)
+                });
+                match r {
+                    Ok(r) => {
+                        let a = r.adjusted;
+                        done(a.reject, Some(a.p_value), covers(m, a.ci_low, a.ci_high))
+                    }
+                    Err(_) => Outcome::Failed,
+                }
+            }
+            Method::Msprt => {
+                let o = MsprtOptions {
+                    alpha,
+                    mixing_sd: plan.msprt_mixing_sd,
+                    ..MsprtOptions::default()
+                };
+                match msprt(&st, &sc, &o) {
+                    Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
+                    Err(_) => Outcome::Failed,
+                }
+            }
+            Method::BootstrapPercentile
+            | Method::BootstrapBca
+            | Method::BootstrapLiftPercentile
+            | Method::BootstrapLiftBca => {
+                let b = boot.get_or_insert_with(|| {
+                    bootstrap(
+                        t,
+                        c,
+                        &BootstrapOptions {
+                            resamples: plan.bootstrap.unwrap_or(1000),
+                            seed,
+                            alpha,
+                        },
+                    )
+                    .ok()
+                });
+                let iv = b.as_ref().and_then(|b| match m {
+                    Method::BootstrapPercentile | Method::BootstrapBca => Some(b.mean_difference),
+                    _ => b.relative_lift,
+                });
+                match iv {
+                    None => Outcome::Failed,
+                    Some(iv) => {
+                        let (lo, hi) = match m {
+                            Method::BootstrapPercentile | Method::BootstrapLiftPercentile => {
+                                (iv.percentile_low, iv.percentile_high)
+                            }
+                            _ => (iv.bca_low, iv.bca_high),
+                        };
+                        done(!(lo <= 0.0 && 0.0 <= hi), None, covers(m, lo, hi))
+                    }
+                }
+            }
+            Method::Permutation => {
+                let o = PermutationOptions {
+                    resamples: plan.permutation.unwrap_or(1000),
+                    seed,
+                    hypothesis: h,
+                };
+                match permutation_test(t, c, &o) {
+                    Ok(r) => done(r.reject, Some(r.p_value), None),
+                    Err(_) => Outcome::Failed,
+                }
+            }
+        };
+        out.push(o);
+    }
+    out
+}
+
+/// Welch's or Student's t-test as [`welch_t`] / [`student_t`] compute it (same statistic,
+/// degrees of freedom and p-value function), with the coverage of `truth` checked as
+/// `P(|T| > |x̄_t − x̄_c − truth| / se) ≥ α`, which is the same as the interval containing
+/// it, without the interval's quantile (a Newton iteration per replication). Degenerate
+/// samples (zero standard error) go through the stats crate's own functions.
+fn t_test(welch: bool, st: &Summary, sc: &Summary, h: &Hypothesis, truth: Option<f64>) -> Outcome {
+    let (nt, nc) = (st.n as f64, sc.n as f64);
+    let (se, df) = if welch {
+        let (vt, vc) = (st.variance() / nt, sc.variance() / nc);
+        let v = vt + vc;
+        (
+            v.sqrt(),
+            v * v / (vt * vt / (nt - 1.0) + vc * vc / (nc - 1.0)),
+        )
+    } else {
+        let df = nt + nc - 2.0;
+        (((st.m2 + sc.m2) / df * (1.0 / nt + 1.0 / nc)).sqrt(), df)
+    };
+    let est = st.mean - sc.mean;
+    if !(se > 0.0 && se.is_finite() && df > 0.0) {
+        let r = if welch {
+            welch_t(st, sc, h)
+        } else {
+            student_t(st, sc, h)
+        };
+        return match r {
+            Ok(r) => Outcome::Done {
+                reject: r.reject,
+                p: Some(r.p_value),
+                covered: truth.map(|d| r.ci_low <= d && d <= r.ci_high),
+            },
+            Err(_) => Outcome::Failed,
+        };
+    }
+    let p = t_two_sided(est / se, df);
+    Outcome::Done {
+        reject: p <= h.alpha,
+        p: Some(p),
+        covered: truth.map(|d| t_two_sided((est - d) / se, df) >= h.alpha),
+    }
+}
+
+fn bayes_opts(alpha: f64) -> BayesOptions {
+    BayesOptions {
+        alpha,
+        ..BayesOptions::default()
+    }
+}
+
+/// The Bayesian decision as a test: its "p-value" is the two-sided posterior tail
+/// `2 min(P(T > C), P(T < C))`.
+fn bayes_outcome(r: &abforge_stats::BayesResult, covered: Option<bool>) -> Outcome {
+    let p = r.prob_treatment_better;
+    Outcome::Done {
+        reject: r.reject,
+        p: Some((2.0 * p.min(1.0 - p)).min(1.0)),
+        covered,
+    }
+}
+
+fn histogram(xs: &[f64], max: usize, h: &mut Vec<u64>) {
+    h.clear();
+    h.resize(max + 1, 0);
+    for &x in xs {
+        h[x as usize] += 1;
+    }
+}
+
+fn sorted_mw(
+    t: &[f64],
+    c: &[f64],
+    bt: &mut Vec<f64>,
+    bc: &mut Vec<f64>,
+    opts: &MannWhitneyOptions,
+) -> abforge_stats::Result<abforge_stats::MannWhitneyResult> {
+    for (src, dst) in [(t, &mut *bt), (c, &mut *bc)] {
+        dst.clear();
+        dst.extend_from_slice(src);
+        dst.sort_unstable_by(f64::total_cmp);
+    }
+    mann_whitney_u_sorted(bt, bc, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_matches_the_stats_crate() {
+        let xs: Vec<f64> = (0..1001)
+            .map(|i| ((i * 37) % 101) as f64 * 0.5 + 1e6)
+            .collect();
+        let (a, b) = (summarize(&xs), Summary::from_slice(&xs));
+        assert_eq!(a.n, b.n);
+        assert!((a.mean - b.mean).abs() < 1e-9 && (a.m2 / b.m2 - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_t_test_fast_path_is_the_stats_crates_test() {
+        let h = Hypothesis::two_sided(0.05);
+        for (k, shift) in [(0u64, 0.0), (1, 0.3), (2, 1.0), (3, -0.2)] {
+            let t: Vec<f64> = (0..300)
+                .map(|i| ((i * 7 + k) % 31) as f64 * 0.1 + shift)
+                .collect();
+            let c: Vec<f64> = (0..250)
+                .map(|i| ((i * 11 + k) % 37) as f64 * 0.12)
+                .collect();
+            let (st, sc) = (Summary::from_slice(&t), Summary::from_slice(&c));
+            for welch in [true, false] {
+                let r = if welch {
+                    welch_t(&st, &sc, &h)
+                } else {
+                    student_t(&st, &sc, &h)
+                }
+                .unwrap();
+                let Outcome::Done { reject, p, covered } = t_test(welch, &st, &sc, &h, Some(0.25))
+                else {
+                    panic!("failed")
+                };
+                assert_eq!(reject, r.reject);
+                assert!((p.unwrap() - r.p_value).abs() < 1e-15);
+                assert_eq!(covered, Some(r.ci_low <= 0.25 && 0.25 <= r.ci_high));
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_sum_to_the_total() {
+        assert_eq!(group_sizes(2000, &[0.5, 0.5]), [1000, 1000]);
+        assert_eq!(group_sizes(10, &[1.0 / 3.0; 3]), [4, 3, 3]);
+        assert_eq!(group_sizes(101, &[0.52, 0.48]), [53, 48]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of abforge-lab: calibration smoke tests (small, seeded, exact).
+
+mod calibrate;
