@@ -1,0 +1,319 @@
+//! [`ApiConfig`] (tokens, limits) and [`AppState`] (the config and the object store).
+
+use crate::error::{Error, Result};
+use abforge_store::{ObjectStoreConfig, Objects};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The bearer token writes need (and reads too, when so configured). Unset or empty: none.
+pub const TOKEN_VAR: &str = "ABFORGE_API_TOKEN";
+/// `true` makes reads under `/v1` need the token as well.
+pub const READ_TOKEN_VAR: &str = "ABFORGE_API_READ_TOKEN_REQUIRED";
+/// Seconds a request may take, body upload included.
+pub const TIMEOUT_VAR: &str = "ABFORGE_API_TIMEOUT_SECS";
+/// Largest request body, in bytes.
+pub const BODY_LIMIT_VAR: &str = "ABFORGE_API_BODY_LIMIT";
+
+/// Default largest request body: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+/// Default time a request may take.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the API behaves: who may write and read, and its limits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// The bearer token writes need (`None`: writes are open).
+    pub token: Option<String>,
+    /// Whether reads under `/v1` need the token too (health, readiness and the OpenAPI
+    /// document never do).
+    pub read_token_required: bool,
+    /// Time a request may take, reading its body included; past it the answer is 503.
+    pub request_timeout: Duration,
+    /// Largest request body in bytes; larger ones get 413.
+    pub body_limit: usize,
+}
+
+impl fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("read_token_required", &self.read_token_required)
+            .field("request_timeout", &self.request_timeout)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}
+
+impl Default for ApiConfig {
+    /// Open writes and reads, a 30 s timeout, a 1 MiB body limit.
+    fn default() -> Self {
+        Self {
+            token: None,
+            read_token_required: false,
+            request_timeout: DEFAULT_TIMEOUT,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// Reads `ABFORGE_API_TOKEN`, `ABFORGE_API_READ_TOKEN_REQUIRED`,
+    /// `ABFORGE_API_TIMEOUT_SECS` and `ABFORGE_API_BODY_LIMIT`; unset or empty variables
+    /// keep the defaults.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable whose value is not allowed.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), with the variables looked up by `var`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable whose value is not allowed.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let mut cfg = Self::default();
+        if let Some(token) = var(TOKEN_VAR) {
+            cfg.token = Some(token);
+        }
+        if let Some(v) = var(READ_TOKEN_VAR) {
+            cfg.read_token_required = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(config(
+                        READ_TOKEN_VAR,
+                        format!("{v:?} is not true or false"),
+                    ));
+                }
+            };
+        }
+        if let Some(v) = var(TIMEOUT_VAR) {
+            let secs: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| (0.001..=86_400.0).contains(s))
+                .ok_or_else(|| {
+                    config(
+                        TIMEOUT_VAR,
+                        format!("{v:?}: expected seconds, 0.001 to 86400"),
+                    )
+                })?;
+            cfg.request_timeout = Duration::from_secs_f64(secs);
+        }
+        if let Some(v) = var(BODY_LIMIT_VAR) {
+            cfg.body_limit = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &usize| (1..=1 << 30).contains(n))
+                .ok_or_else(|| {
+                    config(
+                        BODY_LIMIT_VAR,
+                        format!("{v:?}: expected bytes, 1 to 1073741824"),
+                    )
+                })?;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the settings hang together.
+    ///
+    /// # Errors
+    /// [`Error::Config`]: a token with whitespace or control characters, or reads that
+    /// need a token when there is none.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = &self.token
+            && (t.is_empty()
+                || t.bytes()
+                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()))
+        {
+            return Err(config(
+                TOKEN_VAR,
+                "the token must be non-empty, without spaces or control characters".into(),
+            ));
+        }
+        if self.read_token_required && self.token.is_none() {
+            return Err(config(
+                READ_TOKEN_VAR,
+                format!("reads cannot need a token when {TOKEN_VAR} is not set"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn config(var: &'static str, message: String) -> Error {
+    Error::Config { var, message }
+}
+
+/// What every handler shares: the configuration and the object store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ApiConfig,
+    /// SHA-256 of the token: compared in constant time, whatever the length given.
+    token_digest: Option<[u8; 32]>,
+    objects: Objects,
+    /// One permit per core: truth computations running at once (see [`AppState::cpu`]).
+    cpu: Arc<Semaphore>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .field("objects", &self.objects)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State from a configuration and an object store.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when [`ApiConfig::validate`] fails.
+    pub fn new(config: ApiConfig, objects: Objects) -> Result<Self> {
+        config.validate()?;
+        let token_digest = config.token.as_deref().map(digest);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                token_digest,
+                objects,
+                cpu: Arc::new(Semaphore::new(cores)),
+            }),
+        })
+    }
+
+    /// State from the environment: [`ApiConfig::from_env`] and
+    /// [`ObjectStoreConfig::from_env`]. Makes no backend call (readiness does).
+    ///
+    /// # Errors
+    /// [`Error::Config`], or [`Error::Store`] when the store cannot be opened.
+    pub async fn from_env() -> Result<Self> {
+        let config = ApiConfig::from_env()?;
+        let objects = ObjectStoreConfig::from_env().build()?;
+        Self::new(config, objects)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+
+    /// The object store.
+    pub fn objects(&self) -> &Objects {
+        &self.inner.objects
+    }
+
+    /// A permit to run CPU-bound work (a truth computation), one per core. Held by the
+    /// blocking task until it ends, even when the request has timed out meanwhile, so
+    /// requests queue (and time out with 503) instead of piling up threads.
+    pub(crate) async fn cpu(&self) -> OwnedSemaphorePermit {
+        Arc::clone(&self.inner.cpu)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+
+    /// Whether `token` is the configured one (constant time); `true` when none is set.
+    pub(crate) fn token_matches(&self, token: Option<&str>) -> bool {
+        use subtle::ConstantTimeEq;
+        match (&self.inner.token_digest, token) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(want), Some(got)) => want.ct_eq(&digest(got)).into(),
+        }
+    }
+}
+
+fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> Result<ApiConfig> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ApiConfig::from_lookup(move |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(lookup(&[]).unwrap(), ApiConfig::default());
+        let c = lookup(&[
+            (TOKEN_VAR, "s3cret"),
+            (READ_TOKEN_VAR, "yes"),
+            (TIMEOUT_VAR, "2.5"),
+            (BODY_LIMIT_VAR, "2048"),
+        ])
+        .unwrap();
+        assert_eq!(c.token.as_deref(), Some("s3cret"));
+        assert!(c.read_token_required);
+        assert_eq!(c.request_timeout, Duration::from_millis(2500));
+        assert_eq!(c.body_limit, 2048);
+        assert_eq!(lookup(&[(TOKEN_VAR, "  ")]).unwrap().token, None);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (pairs, var) in [
+            (vec![(READ_TOKEN_VAR, "maybe")], READ_TOKEN_VAR),
+            (vec![(READ_TOKEN_VAR, "true")], READ_TOKEN_VAR),
+            (vec![(TIMEOUT_VAR, "0")], TIMEOUT_VAR),
+            (vec![(TIMEOUT_VAR, "soon")], TIMEOUT_VAR),
+            (vec![(BODY_LIMIT_VAR, "-1")], BODY_LIMIT_VAR),
+            (vec![(TOKEN_VAR, "two words")], TOKEN_VAR),
+        ] {
+            let e = lookup(&pairs).unwrap_err();
+            assert!(e.to_string().starts_with(var), "{e}");
+        }
+    }
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let c = lookup(&[(TOKEN_VAR, "s3cret")]).unwrap();
+        let state = AppState::new(c, Objects::memory()).unwrap();
+        let d = format!("{state:?}");
+        assert!(!d.contains("s3cret") && d.contains("redacted"), "{d}");
+    }
+
+    #[test]
+    fn tokens_match_exactly() {
+        let c = lookup(&[(TOKEN_VAR, "s3cret")]).unwrap();
+        let state = AppState::new(c, Objects::memory()).unwrap();
+        assert!(state.token_matches(Some("s3cret")));
+        for bad in [
+            None,
+            Some(""),
+            Some("s3cre"),
+            Some("s3cret "),
+            Some("S3CRET"),
+        ] {
+            assert!(!state.token_matches(bad), "{bad:?}");
+        }
+        let open = AppState::new(ApiConfig::default(), Objects::memory()).unwrap();
+        assert!(open.token_matches(None));
+    }
+}

@@ -1,0 +1,376 @@
+//! `/v1`: the params of each run of each experiment.
+
+use crate::config::AppState;
+use crate::error::{AppError, ErrorBody, json_response};
+use crate::extract::{ExperimentPath, ReadAccess, RunPath, WriteAccess};
+use crate::input::{self, params_key, parse_id};
+use crate::openapi::schema;
+use abforge_store::PutOutcome;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The route of a run's params.
+pub(crate) const PARAMS_PATH: &str = "/v1/experiments/{experiment_id}/runs/{run_id}/params";
+
+/// What a PUT did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// There were no params for the run: stored (201).
+    Created,
+    /// There were other params: replaced (200).
+    Replaced,
+    /// The same params were already stored: nothing written (200).
+    Unchanged,
+}
+
+impl From<PutOutcome> for Outcome {
+    fn from(o: PutOutcome) -> Self {
+        match o {
+            PutOutcome::Created => Outcome::Created,
+            PutOutcome::Replaced => Outcome::Replaced,
+            PutOutcome::Unchanged => Outcome::Unchanged,
+        }
+    }
+}
+
+/// The answer to a PUT.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PutResponse {
+    /// The experiment.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
+    pub experiment_id: String,
+    /// The run.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
+    pub run_id: String,
+    /// What was done.
+    pub outcome: Outcome,
+    /// SHA-256 (hex) of the canonical JSON of the blueprint stored.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub blueprint_hash: String,
+}
+
+/// The experiments that have params, sorted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExperimentList {
+    /// Experiment ids.
+    pub experiments: Vec<String>,
+}
+
+/// The runs of an experiment that have params, sorted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunList {
+    /// The experiment.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
+    pub experiment_id: String,
+    /// Run ids.
+    pub runs: Vec<String>,
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.rsplit_once('+').is_some_and(|(ty, suffix)| {
+            suffix.eq_ignore_ascii_case("json")
+                && ty.len() > "application/".len()
+                && ty[.."application/".len()].eq_ignore_ascii_case("application/")
+        })
+}
+
+/// Store the params of a run.
+///
+/// The body is a resolved blueprint in its JSON form: the structure of a blueprint file,
+/// with every `choose` already fixed (explicit parameters and lifts are fine). It is
+/// validated by the blueprint's own rules, every problem reported with its field path;
+/// its `id` must be the `experiment_id` of the path. The server computes its ground truth
+/// and stores both at `params/<experiment_id>/<run_id>.json`.
+///
+/// Idempotent: the same blueprint again answers 200 `unchanged` and writes nothing.
+#[utoipa::path(
+    put,
+    path = "/v1/experiments/{experiment_id}/runs/{run_id}/params",
+    tag = "params",
+    operation_id = "put_params",
+    params(
+        ("experiment_id" = String, Path, description = "Experiment id; the blueprint's `id` must equal it.",
+            pattern = "^[a-z0-9_-]{1,64}$", min_length = 1, max_length = 64, example = "demo"),
+        ("run_id" = String, Path, description = "Run id, e.g. the run date `2026-11-23`.",
+            pattern = "^[a-z0-9_-]{1,64}$", min_length = 1, max_length = 64, example = "2026-11-23"),
+    ),
+    request_body(content = schema::Blueprint, content_type = "application/json",
+        description = "A resolved blueprint (no `choose`), at most 1 MiB.",
+        example = json!({
+            "id": "demo", "seed": 7, "customers": 1000, "start_date": "2026-11-23", "days": 7,
+            "groups": { "control": 1, "treatment": 1 },
+            "metrics": { "items": { "distribution": "poisson",
+                "control": { "lambda": 2.0 }, "treatment": { "lift": 0.1 } } }
+        })),
+    responses(
+        (status = 201, description = "Stored; there were no params for this run.", body = PutResponse,
+            headers(("location" = String, description = "The URL of the params."))),
+        (status = 200, description = "Replaced other params (`replaced`), or the same params were already stored and nothing was written (`unchanged`).", body = PutResponse),
+        (status = 400, description = "An id in the path is not `[a-z0-9_-]{1,64}`, or the body cannot be read.", body = ErrorBody),
+        (status = 401, description = "A token is configured and the request does not carry it.", body = ErrorBody),
+        (status = 413, description = "The body is over the limit (1 MiB by default).", body = ErrorBody),
+        (status = 415, description = "The body is not declared as `application/json`.", body = ErrorBody),
+        (status = 422, description = "Invalid JSON, or not a valid resolved blueprint for this experiment; every problem is in `details` with its field path.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+        (status = 503, description = "The request timed out.", body = ErrorBody),
+    ),
+    security(("bearer" = []), ()),
+)]
+pub(crate) async fn put_params(
+    State(state): State<AppState>,
+    _: WriteAccess,
+    RunPath {
+        experiment_id,
+        run_id,
+    }: RunPath,
+    req: Request,
+) -> Result<Response, AppError> {
+    // Headers first: a body announced too large, or not JSON, is refused unread.
+    let limit = state.config().body_limit;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    if !is_json(req.headers()) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    // Then the body, cut at the limit whatever the headers said (DefaultBodyLimit).
+    let body = Bytes::from_request(req, &state).await.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge { limit }
+        } else {
+            AppError::BadRequest {
+                error: "cannot read the request body".into(),
+                details: vec![],
+            }
+        }
+    })?;
+    let run = {
+        let (e, r) = (experiment_id.clone(), run_id.clone());
+        let span = tracing::Span::current();
+        let permit = state.cpu().await;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(|| input::parse_run(&e, &r, &body))
+        })
+        .await
+        .map_err(AppError::internal)??
+    };
+    let outcome = state
+        .objects()
+        .put_json_if_changed(&params_key(&experiment_id, &run_id), &run)
+        .await?;
+    tracing::info!(%experiment_id, %run_id, ?outcome, hash = %run.blueprint_hash, "params put");
+    let status = match outcome {
+        PutOutcome::Created => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    };
+    let location = format!("/v1/experiments/{experiment_id}/runs/{run_id}/params");
+    let mut res = json_response(
+        status,
+        &PutResponse {
+            experiment_id,
+            run_id,
+            outcome: outcome.into(),
+            blueprint_hash: run.blueprint_hash,
+        },
+    );
+    if status == StatusCode::CREATED {
+        let v = HeaderValue::from_str(&location).map_err(AppError::internal)?;
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// Get the params of a run.
+///
+/// The document stored by PUT — the canonical blueprint, its hash and its ground truth —
+/// with `stored_at`, the time of its last write.
+#[utoipa::path(
+    get,
+    path = "/v1/experiments/{experiment_id}/runs/{run_id}/params",
+    tag = "params",
+    operation_id = "get_params",
+    params(
+        ("experiment_id" = String, Path, description = "Experiment id.",
+            pattern = "^[a-z0-9_-]{1,64}$", min_length = 1, max_length = 64, example = "demo"),
+        ("run_id" = String, Path, description = "Run id.",
+            pattern = "^[a-z0-9_-]{1,64}$", min_length = 1, max_length = 64, example = "2026-11-23"),
+    ),
+    responses(
+        (status = 200, description = "The params and their truth.", body = schema::StoredParams),
+        (status = 400, description = "An id in the path is not `[a-z0-9_-]{1,64}`.", body = ErrorBody),
+        (status = 401, description = "Reads need the token and the request does not carry it.", body = ErrorBody),
+        (status = 404, description = "No params for this run.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+        (status = 503, description = "The request timed out.", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
+pub(crate) async fn get_params(
+    State(state): State<AppState>,
+    _: ReadAccess,
+    RunPath {
+        experiment_id,
+        run_id,
+    }: RunPath,
+) -> Result<Response, AppError> {
+    let Some(obj) = state
+        .objects()
+        .get(&params_key(&experiment_id, &run_id))
+        .await?
+    else {
+        return Err(AppError::NotFound(format!(
+            "no params for run {run_id:?} of experiment {experiment_id:?}"
+        )));
+    };
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&obj.bytes).map_err(AppError::internal)?;
+    let serde_json::Value::Object(m) = &mut doc else {
+        return Err(AppError::internal("a params document is not a JSON object"));
+    };
+    m.insert(
+        "stored_at".into(),
+        serde_json::Value::String(obj.info.last_modified.to_rfc3339()),
+    );
+    Ok(json_response(StatusCode::OK, &doc))
+}
+
+/// List the experiments that have params.
+#[utoipa::path(
+    get,
+    path = "/v1/experiments",
+    tag = "params",
+    operation_id = "list_experiments",
+    responses(
+        (status = 200, description = "Experiment ids, sorted.", body = ExperimentList),
+        (status = 401, description = "Reads need the token and the request does not carry it.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+        (status = 503, description = "The request timed out.", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
+pub(crate) async fn list_experiments(
+    State(state): State<AppState>,
+    _: ReadAccess,
+) -> Result<Response, AppError> {
+    let experiments = state
+        .objects()
+        .list_dirs("params")
+        .await?
+        .into_iter()
+        .filter(|e| parse_id(e).is_ok())
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &ExperimentList { experiments },
+    ))
+}
+
+/// List the runs of an experiment that have params.
+#[utoipa::path(
+    get,
+    path = "/v1/experiments/{experiment_id}/runs",
+    tag = "params",
+    operation_id = "list_runs",
+    params(
+        ("experiment_id" = String, Path, description = "Experiment id.",
+            pattern = "^[a-z0-9_-]{1,64}$", min_length = 1, max_length = 64, example = "demo"),
+    ),
+    responses(
+        (status = 200, description = "Run ids, sorted.", body = RunList),
+        (status = 400, description = "The id in the path is not `[a-z0-9_-]{1,64}`.", body = ErrorBody),
+        (status = 401, description = "Reads need the token and the request does not carry it.", body = ErrorBody),
+        (status = 404, description = "The experiment has no params.", body = ErrorBody),
+        (status = 500, description = "Internal error.", body = ErrorBody),
+        (status = 503, description = "The request timed out.", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
+pub(crate) async fn list_runs(
+    State(state): State<AppState>,
+    _: ReadAccess,
+    ExperimentPath(experiment_id): ExperimentPath,
+) -> Result<Response, AppError> {
+    let folder = format!("params/{experiment_id}");
+    let runs: Vec<String> = state
+        .objects()
+        .list(&folder)
+        .await?
+        .into_iter()
+        .filter_map(|o| {
+            let name = o.key.strip_prefix(&folder)?.strip_prefix('/')?;
+            let run = name.strip_suffix(".json")?;
+            parse_id(run).ok().map(str::to_string)
+        })
+        .collect();
+    if runs.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "no params for experiment {experiment_id:?}"
+        )));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &RunList {
+            experiment_id,
+            runs,
+        },
+    ))
+}
+
+/// The fallback of unknown paths: 404 JSON.
+pub(crate) async fn not_found() -> AppError {
+    AppError::NotFound("no such route".into())
+}
+
+/// The fallback of known paths with another method: 405 JSON (axum adds `Allow`).
+pub(crate) async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        let h = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.abforge+json",
+        ] {
+            assert!(is_json(&h(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "text/json",
+            "+json",
+        ] {
+            assert!(!is_json(&h(bad)), "{bad}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of abforge-store, one module per area.
+
+mod config;
+mod conformance;
