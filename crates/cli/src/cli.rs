@@ -35,6 +35,21 @@ pub enum Command {
     Truth(TruthArgs),
     /// Check a blueprint, or print the JSON Schema of the format.
     Blueprint(BlueprintNamespace),
+    /// Run every applicable A/B test on a data file (Parquet or CSV), per metric.
+    Analyze(AnalyzeArgs),
+    /// Sample size, power or minimum detectable effect of a planned experiment.
+    Power(PowerArgs),
+    /// Serve the params API (JSON over HTTP; OpenAPI at /openapi.json, a page at /docs).
+    ///
+    /// Writes need `Authorization: Bearer <token>` when ABFORGE_API_TOKEN is set, which is
+    /// required to listen on a non-loopback address; ABFORGE_API_READ_TOKEN_REQUIRED=true
+    /// makes reads need it too. ABFORGE_API_TIMEOUT_SECS (30) and ABFORGE_API_BODY_LIMIT
+    /// (1048576 bytes) set the limits; S3 settings come from the usual AWS_* variables.
+    /// Stops on SIGINT or SIGTERM once the requests in flight are answered.
+    Serve(ServeArgs),
+    /// Simulate many experiments from a blueprint and judge every test against the truth:
+    /// type I error, power, interval coverage, calibration.
+    Calibrate(CalibrateArgs),
 }
 
 /// Where the blueprint comes from and how to override it.
@@ -117,6 +132,289 @@ pub enum BlueprintCommand {
     Schema,
 }
 
+/// `abforge analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Data file: Parquet (e.g. the output of `abforge generate`) or CSV with a header
+    /// (e.g. two columns `group,value`).
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub input: PathBuf,
+    /// Metric column to analyze (repeat for several) [default: every numeric column but
+    /// the group, ids (`id`, `*_id`) and `pre_<metric>` covariates].
+    #[arg(long, short = 'm', value_name = "COL")]
+    pub metric: Vec<String>,
+    /// Column holding the group label.
+    #[arg(long, value_name = "COL", default_value = "group")]
+    pub group_column: String,
+    /// Label of the control group.
+    #[arg(long, value_name = "LABEL", default_value = "control")]
+    pub control: String,
+    /// Label of the treatment group to compare with the control (repeat for several)
+    /// [default: `treatment` when present, else every other group (A/B/n)].
+    #[arg(long, value_name = "LABEL")]
+    pub treatment: Vec<String>,
+    /// Significance level of every test and 1 − the confidence of every interval.
+    #[arg(long, value_name = "A", default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// The alternative hypothesis: two-sided, or one-sided (`greater`: treatment above
+    /// control).
+    #[arg(long, value_enum, default_value_t = AlternativeArg::TwoSided)]
+    pub alternative: AlternativeArg,
+    /// Non-inferiority margin δ > 0 on the mean difference: tests H0: T − C ≤ −δ against
+    /// H1: T − C > −δ (a guardrail metric). Implies `--alternative greater`.
+    #[arg(long, value_name = "DELTA", value_parser = parse_positive)]
+    pub margin: Option<f64>,
+    /// Planned allocation for the sample-ratio check, e.g. `control=1,treatment=1`
+    /// [default: the blueprint's in a file written by `abforge generate`, else equal].
+    #[arg(long, value_name = "GROUP=W,...", value_parser = parse_allocation)]
+    pub allocation: Option<Allocation>,
+    /// Ratio metric NUM/DEN to compare (repeat for several), e.g.
+    /// `total_purchase_price/num_diff_items` (revenue per item): ΣNUM / ΣDEN per group, the
+    /// delta-method z test of the difference and its CI.
+    #[arg(long, value_name = "NUM/DEN", value_parser = parse_ratio)]
+    pub ratio: Vec<RatioArg>,
+    /// Bootstrap resamples: adds percentile and BCa intervals of the mean difference and of
+    /// the relative lift (seeded with --seed; the same whatever the thread count).
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u32).range(10..))]
+    pub bootstrap: Option<u32>,
+    /// Random permutations: adds a permutation test of the mean difference.
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(10..))]
+    pub permutations: Option<u32>,
+    /// Seed of the bootstrap and the permutation test.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Multiple-testing correction across metrics × arms, applied to each comparison's
+    /// primary test (z for 0/1 metrics, Poisson score for counts, Welch otherwise); the JSON
+    /// gives all three adjusted p-values.
+    #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
+    pub correction: CorrectionArg,
+    /// JSON output (stable; see the README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Multiple-testing corrections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CorrectionArg {
+    /// Holm's step-down (family-wise error rate).
+    Holm,
+    /// Bonferroni (family-wise error rate).
+    Bonferroni,
+    /// Benjamini–Hochberg (false discovery rate).
+    Bh,
+    /// None: decide on the raw p-values.
+    None,
+}
+
+/// The alternative hypothesis of a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlternativeArg {
+    /// Treatment differs from control.
+    TwoSided,
+    /// Treatment is greater than control.
+    Greater,
+    /// Treatment is less than control.
+    Less,
+}
+
+/// `abforge power`.
+#[derive(Debug, Args)]
+pub struct PowerArgs {
+    #[command(subcommand)]
+    pub test: PowerTest,
+}
+
+/// The test a power analysis plans for. Give all but one of effect, `--n` and `--power`;
+/// abforge solves for the missing one.
+#[derive(Debug, Subcommand)]
+pub enum PowerTest {
+    /// Two-sample t-test of means (noncentral t, as statsmodels' TTestIndPower).
+    T {
+        /// Standardised effect (Cohen's d) = difference of means / pooled sd.
+        #[arg(long, short = 'd', value_name = "D", allow_negative_numbers = true,
+              conflicts_with_all = ["diff", "sd"])]
+        effect_size: Option<f64>,
+        /// Difference of means to detect (with --sd).
+        #[arg(long, value_name = "X", requires = "sd", allow_negative_numbers = true)]
+        diff: Option<f64>,
+        /// Standard deviation of the metric in each group (with --diff, or for the MDE).
+        #[arg(long, value_name = "S", value_parser = parse_positive)]
+        sd: Option<f64>,
+        #[command(flatten)]
+        common: PowerCommon,
+    },
+    /// Two proportions (normal approximation on Cohen's h, as statsmodels' NormalIndPower).
+    Proportions {
+        /// Conversion rate of the control group, in (0, 1).
+        #[arg(long, value_name = "P", allow_negative_numbers = true)]
+        control: f64,
+        /// Conversion rate of the treatment group to detect, in (0, 1).
+        #[arg(long, value_name = "P")]
+        treatment: Option<f64>,
+        #[command(flatten)]
+        common: PowerCommon,
+    },
+    /// Two Poisson rates (counts per customer).
+    Poisson {
+        /// Mean count per customer in the control group.
+        #[arg(long, value_name = "RATE", value_parser = parse_positive,
+              allow_negative_numbers = true)]
+        control: f64,
+        /// Mean count per customer in the treatment group to detect.
+        #[arg(long, value_name = "RATE", value_parser = parse_positive)]
+        treatment: Option<f64>,
+        #[command(flatten)]
+        common: PowerCommon,
+    },
+}
+
+/// What every power analysis takes.
+#[derive(Debug, Args)]
+pub struct PowerCommon {
+    /// Customers in the treatment group (the control has `--ratio` times as many).
+    #[arg(long, short = 'n', value_name = "N", value_parser = parse_positive)]
+    pub n: Option<f64>,
+    /// Target power, in (alpha, 1).
+    #[arg(long, value_name = "P")]
+    pub power: Option<f64>,
+    /// Control customers per treatment customer (1 is an even split).
+    #[arg(long, value_name = "R", default_value_t = 1.0, value_parser = parse_positive)]
+    pub ratio: f64,
+    /// Significance level.
+    #[arg(long, value_name = "A", default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Two-sided, or one-sided (`greater`: the effect is positive).
+    #[arg(long, value_enum, default_value_t = AlternativeArg::TwoSided)]
+    pub alternative: AlternativeArg,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `abforge calibrate`.
+///
+/// Each experiment draws its customers from the blueprint (each replication from its own
+/// seeded stream, so the result does not depend on the thread count), runs every applicable
+/// test on every metric and treatment arm, and judges each decision against that test's own
+/// null in the truth (`abforge truth`). Group sizes are fixed at the blueprint's allocation.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    #[command(flatten)]
+    pub source: BlueprintSource,
+    /// Simulated experiments; accepts 1e4 and 10_000.
+    #[arg(long, short = 'r', value_name = "R", default_value = "1000", value_parser = parse_count)]
+    pub replications: u64,
+    /// Significance level of every test.
+    #[arg(long, value_name = "A", default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Look at each experiment K times (after 1/K, 2/K, … of its customers): a fixed-horizon
+    /// test that rejects at any look has rejected (naive peeking); the mSPRT stays valid.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub peeks: u32,
+    /// Tests to run, comma-separated [default: welch_t, student_t, mann_whitney_u,
+    /// two_proportion_z, chi_square_yates, poisson_rate, relative_lift, cuped, bayes, msprt,
+    /// each where it applies; plus the bootstrap and permutation tests with --bootstrap,
+    /// --permutations]. Also bootstrap_percentile, bootstrap_bca, bootstrap_lift_percentile,
+    /// bootstrap_lift_bca, permutation.
+    #[arg(long, value_name = "TEST,...", value_delimiter = ',')]
+    pub tests: Vec<abforge_lab::Method>,
+    /// Metric to calibrate (repeat for several) [default: every metric].
+    #[arg(long, short = 'm', value_name = "NAME")]
+    pub metric: Vec<String>,
+    /// Bootstrap resamples per experiment (adds the bootstrap intervals; 1000 when a
+    /// bootstrap test is named in --tests without it).
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u32).range(10..))]
+    pub bootstrap: Option<u32>,
+    /// Permutations per experiment (adds the permutation test).
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(10..))]
+    pub permutations: Option<u32>,
+    /// A power curve: calibrate at STEPS values of PARAM from FROM to TO. PARAM is
+    /// `customers`, `metrics.<metric>.<group>.lift` (or `.lift_abs`, or a distribution
+    /// parameter such as `.lambda`), `metrics.<metric>.zero_inflation` or
+    /// `metrics.<metric>.pre_period.correlation`; e.g. `customers=200..5000:10`,
+    /// `metrics.revenue.treatment.lift=0..0.2:9`.
+    #[arg(long, value_name = "PARAM=FROM..TO:STEPS")]
+    pub sweep: Option<abforge_lab::SweepSpec>,
+    /// Draw the rejection rates with their intervals (or the power curves of --sweep) to an
+    /// SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// The mSPRT's mixing standard deviation τ, in units of the metric's standard deviation.
+    #[arg(long, value_name = "SD", default_value_t = 0.1, value_parser = parse_positive)]
+    pub msprt_mixing_sd: f64,
+    /// Worker threads [default: one per core]. The result does not depend on it.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        _ => Err(format!(
+            "{s:?} is not allowed; expected a number strictly between 0 and 1"
+        )),
+    }
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.replace('_', "").parse::<f64>() {
+        Ok(a) if a > 0.0 && a.is_finite() => Ok(a),
+        _ => Err(format!("{s:?} is not allowed; expected a positive number")),
+    }
+}
+
+/// A ratio metric: numerator and denominator columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatioArg {
+    /// Numerator column.
+    pub numerator: String,
+    /// Denominator column.
+    pub denominator: String,
+}
+
+fn parse_ratio(s: &str) -> Result<RatioArg, String> {
+    match s.split_once('/') {
+        Some((n, d)) if !n.trim().is_empty() && !d.trim().is_empty() && !d.contains('/') => {
+            Ok(RatioArg {
+                numerator: n.trim().to_string(),
+                denominator: d.trim().to_string(),
+            })
+        }
+        _ => Err(format!(
+            "{s:?} is not allowed; expected NUMERATOR/DENOMINATOR column names, e.g. revenue/items"
+        )),
+    }
+}
+
+/// Planned allocation weights by group (positive; normalised where used).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation(pub Vec<(String, f64)>);
+
+/// Parses `control=1,treatment=1` (weights, positive; normalised later).
+fn parse_allocation(s: &str) -> Result<Allocation, String> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+        let (g, w) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not GROUP=WEIGHT (e.g. control=1,treatment=1)"))?;
+        let g = g.trim().to_string();
+        let w = parse_positive(w.trim()).map_err(|e| format!("weight of {g}: {e}"))?;
+        if out.iter().any(|(x, _)| *x == g) {
+            return Err(format!("group {g:?} is given twice"));
+        }
+        out.push((g, w));
+    }
+    if out.len() < 2 {
+        return Err(format!(
+            "{s:?} is not allowed; expected at least two groups, e.g. control=1,treatment=1"
+        ));
+    }
+    Ok(Allocation(out))
+}
+
 /// Parses a count written as `1000`, `1_000`, `1e6` or `2.5e6`.
 fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.replace('_', "");
@@ -132,6 +430,27 @@ fn parse_count(s: &str) -> Result<u64, String> {
             "{s:?} is not allowed; expected a whole number from 1 to 10000000000 (1e10)"
         )),
     }
+}
+
+/// `abforge serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The first line on stdout is the
+    /// address bound, `listening on http://IP:PORT`.
+    #[arg(
+        long,
+        value_name = "IP:PORT",
+        default_value = "127.0.0.1:8080",
+        env = "ABFORGE_API_ADDR"
+    )]
+    pub addr: std::net::SocketAddr,
+    /// Object store: s3://bucket/prefix, file:///path or memory:// [default: the data
+    /// folder's objects/].
+    #[arg(long, value_name = "URL", env = "ABFORGE_OBJECT_STORE_URL")]
+    pub object_store_url: Option<String>,
+    /// Data folder [default: ./abforge-data].
+    #[arg(long, value_name = "DIR", env = "ABFORGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod input;
 mod progress;
 
 use clap::Parser;
@@ -49,7 +50,10 @@ impl std::error::Error for Interrupted {}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(
+        cli.verbose,
+        matches!(cli.command, cli::Command::Serve(_)) && !cli.quiet,
+    );
     let status = match commands::run(cli) {
         Ok(()) => Status::Ok,
         Err(e) => report(&e),
@@ -83,16 +87,21 @@ fn report(e: &anyhow::Error) -> Status {
     }
 }
 
-fn init_logging(verbose: u8) {
+/// `serving`: a server logs each request by default (`info`).
+fn init_logging(verbose: u8, serving: bool) {
     let default = match verbose {
+        0 if serving => "info",
         0 => "warn",
         1 => "info,abforge=debug",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, plain text for a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -1,7 +1,11 @@
 //! One module per subcommand; [`run`] dispatches.
 
+mod analyze;
 mod blueprint;
+mod calibrate;
 mod generate;
+mod power;
+mod serve;
 mod truth;
 
 use crate::BadInput;
@@ -18,6 +22,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             BlueprintCommand::Check { files } => blueprint::check(&files),
             BlueprintCommand::Schema => blueprint::schema(),
         },
+        Command::Analyze(args) => analyze::run(&args),
+        Command::Power(args) => power::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args, cli.quiet),
     }
 }
 

@@ -1,0 +1,336 @@
+//! `abforge calibrate`: simulate many experiments from a blueprint and judge every test's
+//! decisions against the known truth (type I error, power, coverage, calibration).
+
+use crate::BadInput;
+use crate::cli::CalibrateArgs;
+use abforge_lab::{
+    Calibration, LabOptions, Reporter, SweepReport, TestResult, calibrate, plot_calibration,
+    plot_sweep, sweep,
+};
+use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use std::io::Write;
+use std::time::Instant;
+
+/// A replication-count progress bar.
+#[derive(Debug)]
+struct ReplicationBar(ProgressBar);
+
+impl ReplicationBar {
+    fn new(quiet: bool) -> Self {
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} experiments ({rate}, eta {eta})",
+            )
+            .expect("valid template")
+            .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", HumanCount(state.per_sec() as u64));
+            }),
+        );
+        ReplicationBar(bar)
+    }
+}
+
+impl Reporter for ReplicationBar {
+    fn on_start(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn on_replications(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+/// Maps a lab error to bad input (exit 2) when it is the user's.
+fn lab_error(e: abforge_lab::Error) -> anyhow::Error {
+    if e.is_user_error() {
+        BadInput(e.to_string()).into()
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+/// What a run produced.
+enum Outcome {
+    One(Calibration),
+    Sweep(SweepReport),
+}
+
+/// Runs the command.
+pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
+    let bp = super::load(&args.source)?;
+    if let Some(plot) = &args.plot {
+        let dir = plot.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            return Err(BadInput(format!(
+                "--plot {}: the directory {} does not exist",
+                plot.display(),
+                dir.map_or(String::new(), |d| d.display().to_string())
+            ))
+            .into());
+        }
+    }
+    let opts = LabOptions {
+        replications: args.replications,
+        customers: args.source.customers,
+        alpha: args.alpha,
+        seed: None,
+        peeks: args.peeks,
+        methods: (!args.tests.is_empty()).then(|| args.tests.clone()),
+        bootstrap_resamples: args.bootstrap,
+        permutation_resamples: args.permutations,
+        metrics: args.metric.clone(),
+        msprt_mixing_sd: args.msprt_mixing_sd,
+    };
+    let bar = ReplicationBar::new(quiet);
+    let started = Instant::now();
+    let work = || -> anyhow::Result<Outcome> {
+        Ok(match &args.sweep {
+            None => Outcome::One(calibrate(&bp, &opts, &bar).map_err(lab_error)?),
+            Some(spec) => Outcome::Sweep(sweep(&bp, spec, &opts, &bar).map_err(lab_error)?),
+        })
+    };
+    let outcome = match args.threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(t))
+            .build()?
+            .install(work)?,
+        None => work()?,
+    };
+    bar.0.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.plot {
+        match &outcome {
+            Outcome::One(c) => plot_calibration(path, c),
+            Outcome::Sweep(s) => plot_sweep(path, s),
+        }
+        .map_err(lab_error)?;
+    }
+    let mut out = std::io::stdout().lock();
+    match &outcome {
+        Outcome::One(c) if args.json => serde_json::to_writer_pretty(&mut out, c)?,
+        Outcome::Sweep(s) if args.json => serde_json::to_writer_pretty(&mut out, s)?,
+        Outcome::One(c) => write_table(&mut out, c)?,
+        Outcome::Sweep(s) => write_sweep(&mut out, s)?,
+    }
+    writeln!(out)?;
+    if !quiet {
+        let total = match &outcome {
+            Outcome::One(c) => c.replications,
+            Outcome::Sweep(s) => s.points.iter().map(|p| p.calibration.replications).sum(),
+        };
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "{} experiments in {secs:.2} s ({}/s){}",
+            HumanCount(total),
+            HumanCount((total as f64 / secs.max(1e-9)) as u64),
+            args.plot.as_ref().map_or(String::new(), |p| format!(
+                "; plot written to {}",
+                p.display()
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
+}
+
+fn header(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
+    let sizes: Vec<String> = c
+        .group_sizes
+        .iter()
+        .map(|(g, n)| format!("{g} {}", HumanCount(*n)))
+        .collect();
+    writeln!(
+        out,
+        "{}: {} experiments of {} customers ({}), α = {}, seed {}{}{}",
+        c.experiment_id,
+        HumanCount(c.replications),
+        HumanCount(c.customers),
+        sizes.join(" · "),
+        c.alpha,
+        c.seed,
+        if c.peeks > 1 {
+            format!(
+                ", {} looks each (a test rejects if it rejects at any look)",
+                c.peeks
+            )
+        } else {
+            String::new()
+        },
+        if c.choices_per_replication {
+            ", parameters drawn per experiment (choose)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The readable table: one row per metric × arm × test.
+fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
+    header(out, c)?;
+    writeln!(out)?;
+    let w_metric = c
+        .results
+        .iter()
+        .map(|r| r.metric.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let w_arm = c
+        .results
+        .iter()
+        .map(|r| r.arm.len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    writeln!(
+        out,
+        "{:<w_metric$}  {:<w_arm$}  {:<25} {:<5}  {:>8} {:>15}  {:>7} {:>7} {:>8}  {:>8} {:>6}  verdict",
+        "metric",
+        "arm",
+        "test",
+        "null",
+        "rejected",
+        "95% interval",
+        "type I",
+        "power",
+        "analytic",
+        "coverage",
+        "KS D",
+    )?;
+    for r in &c.results {
+        writeln!(
+            out,
+            "{:<w_metric$}  {:<w_arm$}  {:<25} {:<5}  {:>8.3} {:>15}  {:>7} {:>7} {:>8}  {:>8} {:>6}  {}",
+            r.metric,
+            r.arm,
+            r.test.name(),
+            match r.null_true {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "mixed",
+            },
+            r.rejection_rate,
+            format!("[{:.3}, {:.3}]", r.ci_low, r.ci_high),
+            opt(r.type_i_error),
+            opt(r.power),
+            opt(r.analytic_power),
+            opt(r.ci_coverage),
+            opt(r.p_value_ks),
+            verdict(r, c.alpha),
+        )?;
+    }
+    if c.choices_per_replication {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "confusion matrix (experiments): correct accept / correct reject / type I / type II"
+        )?;
+        for r in &c.results {
+            let m = r.confusion;
+            writeln!(
+                out,
+                "  {:<w_metric$}  {:<w_arm$}  {:<25} {:>7} {:>7} {:>7} {:>7}",
+                r.metric,
+                r.arm,
+                r.test.name(),
+                m.correct_accept,
+                m.correct_reject,
+                m.type_i,
+                m.type_ii
+            )?;
+        }
+    }
+    let failed: Vec<String> = c
+        .results
+        .iter()
+        .filter(|r| r.failed > 0)
+        .map(|r| format!("{} {} {} ({})", r.metric, r.arm, r.test.name(), r.failed))
+        .collect();
+    if !failed.is_empty() {
+        writeln!(
+            out,
+            "\nnot computable in some experiments (e.g. zero variance), left out of the rates: {}",
+            failed.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+fn verdict(r: &TestResult, alpha: f64) -> String {
+    if r.miscalibrated {
+        let t1 = r.type_i_error.unwrap_or(0.0);
+        return if t1 > alpha {
+            "MISCALIBRATED (type I above α)".into()
+        } else {
+            "miscalibrated (conservative)".into()
+        };
+    }
+    match r.null_true {
+        Some(true) => "holds α".into(),
+        Some(false) => match r.power {
+            Some(p) => format!("type II {:.3}", 1.0 - p),
+            None => String::new(),
+        },
+        None => "holds α".into(),
+    }
+}
+
+/// A sweep: one block per metric × arm, tests as columns, values as rows.
+fn write_sweep(out: &mut impl Write, s: &SweepReport) -> std::io::Result<()> {
+    let Some(first) = s.points.first() else {
+        return Ok(());
+    };
+    header(out, &first.calibration)?;
+    writeln!(
+        out,
+        "power curve over {} (rejection rate, analytic power in parentheses)",
+        s.param
+    )?;
+    let mut panels: Vec<(String, String)> = Vec::new();
+    for r in &first.calibration.results {
+        if !panels.iter().any(|(m, a)| *m == r.metric && *a == r.arm) {
+            panels.push((r.metric.clone(), r.arm.clone()));
+        }
+    }
+    for (metric, arm) in &panels {
+        let tests: Vec<_> = first
+            .calibration
+            .results
+            .iter()
+            .filter(|r| r.metric == *metric && r.arm == *arm)
+            .map(|r| r.test)
+            .collect();
+        writeln!(out, "\n{metric}: {arm} vs control")?;
+        write!(out, "{:>12}", "value")?;
+        for t in &tests {
+            write!(out, " {:>22}", t.name())?;
+        }
+        writeln!(out)?;
+        for p in &s.points {
+            write!(out, "{:>12}", format!("{}", p.value))?;
+            for t in &tests {
+                let cell = p
+                    .calibration
+                    .results
+                    .iter()
+                    .find(|r| r.metric == *metric && r.arm == *arm && r.test == *t)
+                    .map_or("-".to_string(), |r| match r.analytic_power {
+                        Some(a) => format!("{:.3} ({a:.3})", r.rejection_rate),
+                        None => format!("{:.3}", r.rejection_rate),
+                    });
+                write!(out, " {cell:>22}")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `abforge serve`: the params API on a socket, until SIGINT or SIGTERM.
+
+use crate::BadInput;
+use crate::cli::ServeArgs;
+use abforge_api::{ApiConfig, AppState, TOKEN_VAR};
+use abforge_store::ObjectStoreConfig;
+use anyhow::Context;
+use std::io::Write;
+
+/// Serves until a signal, then finishes the requests in flight and returns (exit 0).
+///
+/// The first line on stdout is `listening on http://IP:PORT`, with the port actually bound
+/// (so `--addr 127.0.0.1:0` can be used by scripts and tests).
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = ApiConfig::from_env().map_err(|e| BadInput(e.to_string()))?;
+    if !args.addr.ip().is_loopback() && config.token.is_none() {
+        return Err(BadInput(format!(
+            "refusing to serve on {} without a token: anyone who reaches it could write; \
+             set {TOKEN_VAR}, or listen on a loopback address such as 127.0.0.1",
+            args.addr
+        ))
+        .into());
+    }
+    let mut store = ObjectStoreConfig::from_env();
+    if let Some(dir) = &args.data_dir {
+        store = store.with_data_dir(dir);
+    }
+    if let Some(url) = &args.object_store_url {
+        store = store.with_url(url);
+    }
+    let objects = store.build().map_err(|e| match e {
+        abforge_store::Error::Config(_) => anyhow::Error::new(BadInput(e.to_string())),
+        e => anyhow::Error::new(e).context("cannot open the object store"),
+    })?;
+    let state = AppState::new(config, objects).map_err(|e| BadInput(e.to_string()))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Handlers first, so a signal right after the address is printed is caught.
+        let shutdown = shutdown_signal()?;
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let addr = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+        }
+        let c = state.config();
+        tracing::info!(
+            %addr,
+            store = %state.objects(),
+            writes = if c.token.is_some() { "need the token" } else { "open" },
+            reads = if c.read_token_required { "need the token" } else { "open" },
+            "serving the params API (docs at /docs)"
+        );
+        abforge_api::serve(listener, abforge_api::app(state), shutdown)
+            .await
+            .context("the server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on the first SIGINT or SIGTERM (Ctrl-C elsewhere).
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            tracing::info!(
+                signal = name,
+                "shutting down; finishing the requests in flight"
+            );
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down; finishing the requests in flight");
+        })
+    }
+}

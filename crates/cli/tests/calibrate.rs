@@ -1,0 +1,231 @@
+//! `abforge calibrate` as a user meets it: the table, the JSON, the plot, exit codes.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn abforge() -> Command {
+    let mut c = Command::cargo_bin("abforge").unwrap();
+    c.current_dir(repo()).env_remove("RUST_LOG");
+    c
+}
+
+fn example(name: &str) -> String {
+    repo().join("examples").join(name).display().to_string()
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = abforge().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn json_has_the_issue_shape_and_ignores_the_thread_count() {
+    let bp = example("aa_null.toml");
+    let args = |j: &'static str| {
+        vec![
+            "-q",
+            "calibrate",
+            "-b",
+            &bp,
+            "-r",
+            "300",
+            "-n",
+            "400",
+            "--json",
+            "-j",
+            j,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    };
+    let run = |j| {
+        let a = args(j);
+        stdout_of(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let one = run("1");
+    assert_eq!(one, run("2"));
+    let v: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(v["replications"], 300);
+    assert_eq!(v["alpha"], 0.05);
+    assert_eq!(v["customers"], 400);
+    let results = v["results"].as_array().unwrap();
+    assert!(results.len() >= 15);
+    for r in results {
+        for key in [
+            "metric",
+            "test",
+            "null_true",
+            "rejection_rate",
+            "ci_low",
+            "ci_high",
+            "type_i_error",
+            "power",
+            "analytic_power",
+            "ci_coverage",
+            "p_value_ks",
+            "miscalibrated",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+        assert_eq!(r["null_true"], true);
+        assert!(r["power"].is_null());
+    }
+}
+
+#[test]
+fn small_run_snapshot() {
+    let v: Value = serde_json::from_str(&stdout_of(&[
+        "calibrate",
+        "-b",
+        &example("conversion.toml"),
+        "-r",
+        "200",
+        "-n",
+        "2000",
+        "--tests",
+        "two_proportion_z,bayes,poisson_rate",
+        "--json",
+    ]))
+    .unwrap();
+    insta::assert_json_snapshot!(v, {
+        ".results[].p_value_ks_p" => insta::rounded_redaction(8),
+        ".results[].analytic_power" => insta::rounded_redaction(8),
+    });
+}
+
+#[test]
+fn the_table_reads_and_the_plot_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("rates.svg");
+    abforge()
+        .args([
+            "calibrate",
+            "-b",
+            &example("heavy_tailed_revenue.toml"),
+            "-r",
+            "200",
+            "-n",
+            "1000",
+            "--plot",
+        ])
+        .arg(&svg)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("heavy-tailed-revenue: 200 experiments of 1,000 customers")
+                .and(predicate::str::contains("welch_t"))
+                .and(predicate::str::contains("type II")),
+        )
+        .stderr(
+            predicate::str::contains("200 experiments in")
+                .and(predicate::str::contains("plot written")),
+        );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("mann_whitney_u"));
+}
+
+#[test]
+fn a_sweep_gives_a_power_curve() {
+    let out = stdout_of(&[
+        "-q",
+        "calibrate",
+        "-b",
+        &example("conversion.toml"),
+        "-r",
+        "100",
+        "-m",
+        "converted",
+        "--tests",
+        "two_proportion_z",
+        "--sweep",
+        "customers=2000..20000:3",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["param"], "customers");
+    assert_eq!(v["values"], serde_json::json!([2000.0, 11000.0, 20000.0]));
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    assert_eq!(points[2]["customers"], 20000);
+    let text = stdout_of(&[
+        "-q",
+        "calibrate",
+        "-b",
+        &example("conversion.toml"),
+        "-r",
+        "50",
+        "-m",
+        "converted",
+        "--tests",
+        "two_proportion_z",
+        "--sweep",
+        "metrics.converted.treatment.lift=0..0.2:2",
+    ]);
+    assert!(
+        text.contains("power curve over metrics.converted.treatment.lift"),
+        "{text}"
+    );
+}
+
+fn bad(args: &[&str], needles: &[&str]) {
+    let mut a = abforge();
+    a.arg("calibrate").args(args);
+    let mut assert = a.assert().code(2).stdout("");
+    for n in needles {
+        assert = assert.stderr(predicate::str::contains(*n));
+    }
+}
+
+#[test]
+fn bad_flags_are_exit_2_naming_the_flag_and_what_is_allowed() {
+    let bp = example("aa_null.toml");
+    bad(
+        &["-b", &bp, "--tests", "welch"],
+        &["--tests", "welch_t", "mann_whitney_u", "permutation"],
+    );
+    bad(
+        &["-b", &bp, "--sweep", "customers"],
+        &["--sweep", "PARAM=FROM..TO:STEPS"],
+    );
+    bad(&["-b", &bp, "--peeks", "0"], &["--peeks"]);
+    bad(
+        &["-b", &bp, "--alpha", "1.5"],
+        &["--alpha", "between 0 and 1"],
+    );
+    bad(&["-b", &bp, "-r", "0"], &["--replications"]);
+    bad(
+        &["-b", &bp, "-m", "revenu"],
+        &["--metric revenu", "revenue, items, converted"],
+    );
+    bad(
+        &["-b", &bp, "-m", "revenue", "--tests", "poisson_rate"],
+        &["--tests poisson_rate", "count"],
+    );
+    bad(
+        &[
+            "-b",
+            &bp,
+            "--sweep",
+            "metrics.revenue.treatment.lamda=1..2:2",
+        ],
+        &["--sweep", "shape, scale"],
+    );
+    bad(&["-b", &bp, "-n", "3"], &["at least 2"]);
+    bad(
+        &["-b", &bp, "--plot", "/nonexistent/dir/x.svg"],
+        &["--plot", "does not exist"],
+    );
+    bad(&["-b", "nope.toml"], &["does not exist"]);
+}
