@@ -3,6 +3,12 @@
 #   bash scripts/test.sh            # what CI runs
 # The cargo target folder lives outside the clone (default ~/.cache/abforge/target), so
 # repeated runs and CI on the same machine build incrementally.
+#
+# Besides cargo's checks it installs (once, cached in ~/.cache/abforge) a Python venv of test
+# tools and starts a local S3 + DynamoDB server (moto) for the tests: scripts/services.sh. After
+# the cargo tests come schemathesis against a live `abforge serve` (scripts/api-fuzz.sh) and the
+# Lambda function under the runtime emulator (scripts/lambda-test.sh). Each of these can be
+# skipped, with a message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_LAMBDA=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/abforge/target}"
@@ -24,6 +30,24 @@ cargo fmt --all --check
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+skip() { printf '==> SKIPPED: %s\n' "$*"; }
+
+if [[ "${ABFORGE_SKIP_SERVICES:-}" == 1 ]]; then
+  skip "test services (ABFORGE_SKIP_SERVICES=1): the S3 conformance tests do not run"
+else
+  step "test services: moto (S3 + DynamoDB) on loopback, tools venv in ~/.cache/abforge/venv"
+  # Each run has its own services, stopped however the script ends.
+  ABFORGE_SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/abforge-services.XXXXXX")"
+  export ABFORGE_SERVICES_DIR
+  trap 'bash scripts/services.sh stop; rm -rf "$ABFORGE_SERVICES_DIR"' EXIT
+  trap 'exit 130' INT TERM
+  bash scripts/services.sh start
+  set -a
+  # shellcheck disable=SC1091
+  . "$ABFORGE_SERVICES_DIR/services.env"
+  set +a
+fi
+
 step "tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
@@ -31,4 +55,20 @@ if command -v cargo-nextest >/dev/null 2>&1; then
   cargo test --workspace --doc --locked
 else
   cargo test --workspace --locked --no-fail-fast
+fi
+
+if [[ "${ABFORGE_SKIP_FUZZ:-}" == 1 ]]; then
+  skip "schemathesis against abforge serve (ABFORGE_SKIP_FUZZ=1)"
+else
+  step "schemathesis against abforge serve: local folder, S3, token"
+  # The binary the CLI's integration tests just built: building it alone (-p abforge-cli)
+  # would resolve other features and compile a second set of dependencies.
+  ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash scripts/api-fuzz.sh
+fi
+
+if [[ "${ABFORGE_SKIP_LAMBDA:-}" == 1 ]]; then
+  skip "the Lambda function under the runtime emulator (ABFORGE_SKIP_LAMBDA=1)"
+else
+  step "the Lambda function under the runtime emulator (cargo lambda)"
+  bash scripts/lambda-test.sh
 fi
