@@ -12,28 +12,9 @@ usage: bench/gen_parquet.py [N=1e7] [--reps 5] [--threads T]
 needs: ../shared/bench/setup.sh run once (its venv), and a built abforge
        (this script builds it with `cargo build --profile bench-release`).
 """
-import argparse, json, os, re, statistics, subprocess, sys, tempfile
+import argparse, json, os, statistics, sys, tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-SHARED = os.environ.get("ABFORGE_SHARED_BENCH", os.path.join(ROOT, "..", "shared", "bench"))
-VENV_PY = os.path.join(os.environ.get("BENCH_VENV", os.path.expanduser("~/.cache/abforge-bench/venv")), "bin", "python")
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/abforge/target"))
-
-
-def timed(cmd):
-    subprocess.run([sys.executable, os.path.join(SHARED, "quiet.py"), "60", "90"], capture_output=True)
-    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
-    w = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr).group(1)
-    wall = 0.0
-    for part in w.split(":"):
-        wall = wall * 60 + float(part)
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1)) / 1024
-    cpu = float(re.search(r"User time \(seconds\): (\S+)", p.stderr).group(1)) + float(
-        re.search(r"System time \(seconds\): (\S+)", p.stderr).group(1))
-    return {"wall_s": wall, "peak_rss_mib": round(rss, 1), "cpu_s": round(cpu, 2), "stdout": p.stdout}
+from common import ROOT, SHARED, VENV_PY, build_abforge, timed
 
 
 def main():
@@ -43,9 +24,7 @@ def main():
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
     n = int(float(a.n))
-    subprocess.run(["cargo", "build", "--quiet", "--profile", "bench-release", "-p", "abforge-cli"], cwd=ROOT, check=True,
-                   env={**os.environ, "CARGO_TARGET_DIR": TARGET})
-    abforge = os.path.join(TARGET, "bench-release", "abforge")
+    abforge = build_abforge()
     out_dir = tempfile.mkdtemp(prefix="abforge-bench-")
     gen = os.path.join(SHARED, "gen_parquet.py")
     threads = ["--threads", str(a.threads)] if a.threads else []
