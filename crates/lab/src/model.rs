@@ -8,6 +8,7 @@ use abforge_stats::{
 };
 use abforge_synth::blueprint::MetricModel;
 use abforge_synth::dist::{DistKind, Sampler};
+use abforge_synth::generate::cumulative_weights;
 use abforge_synth::truth::Truth;
 use abforge_synth::{Resolved, dist::Dist};
 use std::collections::BTreeMap;
@@ -217,23 +218,6 @@ pub(crate) fn class_of(m: &MetricModel) -> MetricClass {
     }
 }
 
-fn cdf(weights: impl Iterator<Item = f64>) -> Vec<f64> {
-    let w: Vec<f64> = weights.collect();
-    let total: f64 = w.iter().sum();
-    let mut acc = 0.0;
-    let mut out: Vec<f64> = w
-        .iter()
-        .map(|x| {
-            acc += x / total;
-            acc
-        })
-        .collect();
-    if let Some(last) = out.last_mut() {
-        *last = f64::INFINITY;
-    }
-    out
-}
-
 /// The design a calibration runs: sizes, level and the methods per metric.
 #[derive(Debug, Clone)]
 pub(crate) struct Design {
@@ -284,7 +268,14 @@ impl Prepared {
                     Segments {
                         attrs: used
                             .into_iter()
-                            .map(|a| (a, cdf(bp.attributes[a].values.iter().map(|(_, w)| *w))))
+                            .map(|a| {
+                                (
+                                    a,
+                                    cumulative_weights(
+                                        bp.attributes[a].values.iter().map(|(_, w)| *w),
+                                    ),
+                                )
+                            })
                             .collect(),
                         n_attrs: bp.attributes.len(),
                         model: m.clone(),

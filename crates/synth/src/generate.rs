@@ -112,7 +112,10 @@ pub struct Generator {
     dict_values: Vec<ArrayRef>,
 }
 
-fn cdf(weights: impl Iterator<Item = f64>) -> Vec<f64> {
+/// The cumulative shares of positive `weights` (normalised), the last set to +∞ so that a
+/// uniform draw `u` picks the first index whose value exceeds it: how the generator draws a
+/// group or an attribute value.
+pub fn cumulative_weights(weights: impl Iterator<Item = f64>) -> Vec<f64> {
     let w: Vec<f64> = weights.collect();
     let total: f64 = w.iter().sum();
     let mut acc = 0.0;
@@ -207,11 +210,11 @@ impl Generator {
         let start_day =
             i32::try_from((bp.start_date - epoch).num_days()).expect("validated year range");
         Generator {
-            group_cdf: cdf(bp.actual_allocation().into_iter()),
+            group_cdf: cumulative_weights(bp.actual_allocation().into_iter()),
             attr_cdf: bp
                 .attributes
                 .iter()
-                .map(|a| cdf(a.values.iter().map(|(_, w)| *w)))
+                .map(|a| cumulative_weights(a.values.iter().map(|(_, w)| *w)))
                 .collect(),
             start_day,
             ctrl: bp.control_index(),
