@@ -679,3 +679,31 @@ fn ratio_metrics_use_the_delta_method() {
         "NUMERATOR/DENOMINATOR",
     );
 }
+
+#[test]
+fn power_prints_a_readable_answer() {
+    abforge()
+        .args(["power", "t", "-d", "0.2", "--power", "0.8"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("t test, two-sided, alpha 0.05"))
+        .stdout(predicate::str::contains(
+            "treatment 394  control 394  total 788",
+        ));
+    abforge()
+        .args([
+            "power",
+            "proportions",
+            "--control",
+            "0.1",
+            "-n",
+            "3835",
+            "--power",
+            "0.8",
+        ])
+        .args(["--alternative", "greater"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("one-sided (greater)"))
+        .stdout(predicate::str::contains("minimum detectable effect"));
+}

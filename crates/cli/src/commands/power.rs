@@ -120,8 +120,15 @@ pub fn run(args: &PowerArgs) -> anyhow::Result<()> {
     };
     writeln!(
         out,
-        "{} test, {:?}, alpha {}, {} control per treatment customer: {what}",
-        report.test, report.alternative, report.alpha, report.ratio
+        "{} test, {}, alpha {}, {} control per treatment customer: {what}",
+        report.test,
+        match report.alternative {
+            Alternative::TwoSided => "two-sided",
+            Alternative::Greater => "one-sided (greater)",
+            Alternative::Less => "one-sided (less)",
+        },
+        report.alpha,
+        report.ratio
     )?;
     writeln!(
         out,
