@@ -692,41 +692,6 @@ fn draw(pm: &PMetric, g: usize, n: usize, rep_seed: u64, s: &mut Scratch) {
     }
 }
 
-/// The summary of a sample by the corrected two-pass algorithm, without the value
-/// classification of [`Summary::from_slice`] (the class is known from the blueprint).
-fn summarize(xs: &[f64]) -> Summary {
-    let n = xs.len();
-    if n == 0 {
-        return Summary::default();
-    }
-    let mut s = [0.0f64; 4];
-    let mut quads = xs.chunks_exact(4);
-    for q in &mut quads {
-        for k in 0..4 {
-            s[k] += q[k];
-        }
-    }
-    let rest: f64 = quads.remainder().iter().sum();
-    let mean = (s[0] + s[1] + s[2] + s[3] + rest) / n as f64;
-    let (mut d1, mut d2) = ([0.0f64; 4], [0.0f64; 4]);
-    let mut quads = xs.chunks_exact(4);
-    for q in &mut quads {
-        for k in 0..4 {
-            let d = q[k] - mean;
-            d1[k] += d;
-            d2[k] += d * d;
-        }
-    }
-    for &x in quads.remainder() {
-        let d = x - mean;
-        d1[0] += d;
-        d2[0] += d * d;
-    }
-    let sd: f64 = d1.iter().sum();
-    let ss: f64 = d2.iter().sum();
-    Summary::new(n as u64, mean, (ss - sd * sd / n as f64).max(0.0))
-}
-
 /// Runs every method on the first `nt` treatment and `nc` control values.
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
@@ -745,8 +710,8 @@ fn evaluate(
     let c = &s.values[ctrl][..nc];
     let alpha = plan.design.alpha;
     let h = Hypothesis::two_sided(alpha);
-    let st = summarize(t);
-    let sc = summarize(c);
+    let st = Summary::from_slice_serial(t);
+    let sc = Summary::from_slice_serial(c);
     let covers = |method: Method, lo: f64, hi: f64| -> Option<bool> {
         let t = truth?;
         let target = match method.target() {
@@ -1003,7 +968,7 @@ mod tests {
         let xs: Vec<f64> = (0..1001)
             .map(|i| ((i * 37) % 101) as f64 * 0.5 + 1e6)
             .collect();
-        let (a, b) = (summarize(&xs), Summary::from_slice(&xs));
+        let (a, b) = (Summary::from_slice_serial(&xs), Summary::from_slice(&xs));
         assert_eq!(a.n, b.n);
         assert!((a.mean - b.mean).abs() < 1e-9 && (a.m2 / b.m2 - 1.0).abs() < 1e-9);
     }

@@ -64,6 +64,31 @@ impl Summary {
         scan(xs).summary
     }
 
+    /// Summarises a slice on the calling thread, without the value checks and classes of
+    /// [`Summary::from_slice`]: the same corrected two-pass algorithm with a plain
+    /// four-lane sum in pass 1. For callers that summarise many small samples whose values
+    /// they made themselves (a Monte Carlo loop).
+    pub fn from_slice_serial(xs: &[f64]) -> Self {
+        let n = xs.len();
+        if n == 0 {
+            return Summary::default();
+        }
+        let mut s = [0.0f64; 4];
+        let mut quads = xs.chunks_exact(4);
+        for q in &mut quads {
+            for k in 0..4 {
+                s[k] += q[k];
+            }
+        }
+        let rest: f64 = quads.remainder().iter().sum();
+        let mean = (s[0] + s[1] + s[2] + s[3] + rest) / n as f64;
+        Summary {
+            n: n as u64,
+            mean,
+            m2: squared_deviations(xs, mean),
+        }
+    }
+
     /// Summarises a slice, rejecting non-finite values with [`Error::NonFinite`] (naming
     /// `group` and the first bad index) and sums that overflow with [`Error::Overflow`].
     ///
@@ -230,6 +255,31 @@ fn neumaier(s: &mut f64, c: &mut f64, x: f64) {
     *s = t;
 }
 
+/// Pass 2 of the two-pass algorithm: `Σ(x − mean)²` with the first-order correction for
+/// the mean's rounding, `− (Σ(x − mean))² / n`, in four lanes. Rounding below zero is
+/// clamped to 0; NaN (an overflow) stays visible.
+fn squared_deviations(xs: &[f64], mean: f64) -> f64 {
+    let mut d1 = [0.0f64; 4];
+    let mut d2 = [0.0f64; 4];
+    let mut quads = xs.chunks_exact(4);
+    for q in &mut quads {
+        for k in 0..4 {
+            let d = q[k] - mean;
+            d1[k] += d;
+            d2[k] += d * d;
+        }
+    }
+    for &x in quads.remainder() {
+        let d = x - mean;
+        d1[0] += d;
+        d2[0] += d * d;
+    }
+    let sd: f64 = d1.iter().sum();
+    let ss: f64 = d2.iter().sum();
+    let m2 = ss - sd * sd / xs.len() as f64;
+    if m2 < 0.0 { 0.0 } else { m2 }
+}
+
 /// The two-pass summary of one chunk.
 fn scan_chunk(xs: &[f64]) -> Scan {
     let n = xs.len();
@@ -272,27 +322,7 @@ fn scan_chunk(xs: &[f64]) -> Scan {
     }
     let nf = n as f64;
     let mean = (total + comp) / nf;
-    // Pass 2: squared deviations, with the first-order correction for the mean's rounding.
-    let mut d1 = [0.0f64; 4];
-    let mut d2 = [0.0f64; 4];
-    let mut quads = xs.chunks_exact(4);
-    for q in &mut quads {
-        for k in 0..4 {
-            let d = q[k] - mean;
-            d1[k] += d;
-            d2[k] += d * d;
-        }
-    }
-    for &x in quads.remainder() {
-        let d = x - mean;
-        d1[0] += d;
-        d2[0] += d * d;
-    }
-    let sd: f64 = d1.iter().sum();
-    let ss: f64 = d2.iter().sum();
-    // Clamp rounding below zero, but keep NaN (an overflow) visible.
-    let m2 = ss - sd * sd / nf;
-    let m2 = if m2 < 0.0 { 0.0 } else { m2 };
+    let m2 = squared_deviations(xs, mean);
     let max = max.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
     Scan {
         summary: Summary {
