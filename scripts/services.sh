@@ -2,12 +2,13 @@
 # The local services and tools that abforge's tests use, installed and run by the project itself.
 #
 #   bash scripts/services.sh venv    # make sure the tools venv exists; print its bin/ folder
-#   bash scripts/services.sh start   # start moto (S3 + DynamoDB) on a free loopback port
+#   bash scripts/services.sh start   # start moto (S3 + DynamoDB) and PostgreSQL on free loopback ports
 #   bash scripts/services.sh env     # print `export …` lines for the running services
 #   bash scripts/services.sh stop    # stop them
 #   bash scripts/services.sh status
+#   bash scripts/services.sh purge   # stop them and delete the PostgreSQL cluster
 #
-# Every subcommand is idempotent: `start` twice leaves one server (and rewrites the env file),
+# Every subcommand is idempotent: `start` twice leaves one server each (and rewrites the env file),
 # `stop` with nothing running succeeds.
 #
 # The venv (moto[server], schemathesis, cargo-lambda, ziglang, awscli; every package pinned in
@@ -22,6 +23,17 @@
 #   ABFORGE_TEST_S3_ENDPOINT=http://127.0.0.1:PORT   ABFORGE_TEST_S3_BUCKET=abforge-test
 #   ABFORGE_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:PORT (the same server)
 #   AWS_ACCESS_KEY_ID=test  AWS_SECRET_ACCESS_KEY=test  AWS_REGION=us-east-1 (and AWS_DEFAULT_REGION)
+#   ABFORGE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/abforge_test
+#
+# PostgreSQL: a private cluster made once by initdb (superuser `postgres`, trust authentication
+# over its unix socket and 127.0.0.1 only, fsync off: test data only) in the state folder's
+# postgres/ (or, when the `postgres` user cannot reach that folder, e.g. under a 0700 home, in
+# /tmp/abforge-pg-<hash of the state folder>, named in postgres/root), started on a free
+# loopback port with its socket in the cluster's folder; `start` creates database abforge_test
+# in it. The server comes from the newest /usr/lib/postgresql/*/bin, installed with `apt-get
+# install postgresql` when there is none. PostgreSQL refuses to run as root: as root, the
+# cluster belongs to the `postgres` system user (created when missing), and initdb and pg_ctl
+# run as that user.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${ABFORGE_CACHE_DIR:-$HOME/.cache/abforge}"
@@ -33,6 +45,8 @@ ENVFILE="$STATE/services.env"
 LOG="$STATE/moto.log"
 BUCKET="${ABFORGE_TEST_S3_BUCKET:-abforge-test}"
 PYTHON="${PYTHON:-python3}"
+PGSTATE="$STATE/postgres"
+PGDB=abforge_test
 
 say() { printf 'services: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -106,9 +120,13 @@ s3.head_bucket(Bucket=bucket)
 PY
 }
 
+# Writes the env file for the servers running now (moto, PostgreSQL).
 write_env() {
-  local port="$1" tmp="$ENVFILE.tmp"
-  cat >"$tmp" <<EOF
+  local tmp="$ENVFILE.tmp" port
+  : >"$tmp"
+  if running_pid >/dev/null && [[ -f "$STATE/moto.port" ]]; then
+    port="$(cat "$STATE/moto.port")"
+    cat >>"$tmp" <<EOF
 ABFORGE_TEST_S3_ENDPOINT=http://127.0.0.1:$port
 ABFORGE_TEST_S3_BUCKET=$BUCKET
 ABFORGE_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$port
@@ -117,22 +135,32 @@ AWS_SECRET_ACCESS_KEY=test
 AWS_REGION=us-east-1
 AWS_DEFAULT_REGION=us-east-1
 EOF
+  fi
+  if port="$(pg_running_port)"; then
+    echo "ABFORGE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/$PGDB" >>"$tmp"
+  fi
   mv "$tmp" "$ENVFILE"
 }
 
 start() {
-  ensure_venv
   mkdir -p "$STATE"
+  start_moto
+  pg_start
+  write_env
+  say "env in $ENVFILE"
+}
+
+start_moto() {
+  ensure_venv
   local pid port attempt
   if pid="$(running_pid)" && [[ -f "$STATE/moto.port" ]]; then
     port="$(cat "$STATE/moto.port")"
     if wait_ready "$pid" "$port"; then
       create_bucket "$port"
-      write_env "$port"
-      say "moto already running (pid $pid) on 127.0.0.1:$port; env in $ENVFILE"
+      say "moto already running (pid $pid) on 127.0.0.1:$port"
       return 0
     fi
-    stop
+    stop_moto
   fi
   # A port picked free can be taken before moto binds it: try a few.
   for attempt in 1 2 3; do
@@ -144,18 +172,23 @@ start() {
     echo "$port" >"$STATE/moto.port"
     if wait_ready "$pid" "$port"; then
       create_bucket "$port"
-      write_env "$port"
-      say "moto (S3 + DynamoDB) running (pid $pid) on 127.0.0.1:$port, bucket $BUCKET; env in $ENVFILE"
+      say "moto (S3 + DynamoDB) running (pid $pid) on 127.0.0.1:$port, bucket $BUCKET"
       return 0
     fi
     say "moto did not come up on port $port (attempt $attempt); log:"
     tail -n 20 "$LOG" >&2 || true
-    stop
+    stop_moto
   done
   die "could not start moto_server"
 }
 
 stop() {
+  stop_moto
+  pg_stop
+  rm -f "$ENVFILE"
+}
+
+stop_moto() {
   local pid i
   if pid="$(running_pid)"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
@@ -166,11 +199,141 @@ stop() {
     kill -KILL -- "-$pid" 2>/dev/null || true
     say "stopped moto (pid $pid)"
   fi
-  rm -f "$PIDFILE" "$STATE/moto.port" "$ENVFILE"
+  rm -f "$PIDFILE" "$STATE/moto.port"
+}
+
+# ---- PostgreSQL ----------------------------------------------------------------------------
+
+# The newest server's bin/ folder under /usr/lib/postgresql (nothing when none is installed).
+pg_bin_dir() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [[ -n "$d" && -x "$d/initdb" && -x "$d/pg_ctl" ]]; then echo "$d"; fi
+}
+
+# Sets PGBIN, installing the server (`apt-get install postgresql`) when it is missing.
+ensure_pg_bin() {
+  PGBIN="$(pg_bin_dir)"
+  [[ -n "$PGBIN" ]] && return 0
+  command -v apt-get >/dev/null || die "no PostgreSQL server under /usr/lib/postgresql and no apt-get: install PostgreSQL"
+  [[ $EUID -eq 0 ]] || die "no PostgreSQL server under /usr/lib/postgresql: install it as root (apt-get install postgresql)"
+  say "installing the PostgreSQL server (apt-get install postgresql)"
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+  if ! "${apt[@]}" >"$STATE/apt.log" 2>&1; then
+    apt-get update -q >>"$STATE/apt.log" 2>&1 || true
+    "${apt[@]}" >>"$STATE/apt.log" 2>&1 || { tail -n 20 "$STATE/apt.log" >&2; die "apt-get install postgresql failed"; }
+  fi
+  PGBIN="$(pg_bin_dir)"
+  [[ -n "$PGBIN" ]] || die "apt-get installed postgresql but there is no initdb under /usr/lib/postgresql/*/bin"
+}
+
+# Runs a command as the cluster's owner: `postgres` when we are root (PostgreSQL refuses to
+# run as root), ourselves otherwise.
+as_pg() {
+  if [[ $EUID -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# The cluster's folder (data/, the socket, server.log): under the state folder when the
+# cluster's owner can reach it, else in /tmp named by a hash of the state folder (so that it
+# is found again), recorded in $PGSTATE/root.
+pg_root() {
+  if [[ -f "$PGSTATE/root" ]]; then
+    cat "$PGSTATE/root"
+  elif [[ $EUID -ne 0 ]] || { id postgres >/dev/null 2>&1 && runuser -u postgres -- test -x "$STATE" 2>/dev/null; }; then
+    echo "$PGSTATE"
+  else
+    echo "/tmp/abforge-pg-$(printf '%s' "$STATE" | sha256sum | cut -c1-16)"
+  fi
+}
+
+# Prints the port of the running cluster; fails when it is not running.
+pg_running_port() {
+  local root pid
+  root="$(pg_root)"
+  [[ -f "$root/data/postmaster.pid" && -f "$PGSTATE/port" ]] || return 1
+  pid="$(head -n 1 "$root/data/postmaster.pid")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  cat "$PGSTATE/port"
+}
+
+pg_start() {
+  mkdir -p "$PGSTATE"
+  local root port attempt
+  if port="$(pg_running_port)"; then
+    PGBIN="$(pg_bin_dir)"
+    pg_create_db "$port"
+    say "PostgreSQL already running on 127.0.0.1:$port"
+    return 0
+  fi
+  ensure_pg_bin
+  if [[ $EUID -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/sh postgres
+  fi
+  root="$(pg_root)"
+  [[ "$root" == "$PGSTATE" ]] || echo "$root" >"$PGSTATE/root"
+  if [[ ! -f "$root/data/PG_VERSION" ]]; then
+    say "creating a PostgreSQL cluster in $root/data (once)"
+    rm -rf "$root/data"
+    mkdir -p "$root"
+    if [[ $EUID -eq 0 ]]; then chown postgres: "$root"; fi
+    chmod 0700 "$root"
+    as_pg "$PGBIN/initdb" -D "$root/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+      --no-sync >"$PGSTATE/initdb.log" 2>&1 || { tail -n 20 "$PGSTATE/initdb.log" >&2; die "initdb failed"; }
+    # Trust, over the unix socket (in $root, 0700) and 127.0.0.1 only.
+    printf '%s\n' 'local all all trust' 'host all all 127.0.0.1/32 trust' | as_pg tee "$root/data/pg_hba.conf" >/dev/null
+  fi
+  # A port picked free can be taken before the server binds it: try a few.
+  for attempt in 1 2 3; do
+    port="$(free_port)"
+    echo "$port" >"$PGSTATE/port"
+    if as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$root/data" -l "$root/server.log" -o \
+      "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+      >/dev/null 2>&1; then
+      pg_create_db "$port"
+      say "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$port (cluster $root/data), database $PGDB"
+      return 0
+    fi
+    say "PostgreSQL did not come up on port $port (attempt $attempt); log:"
+    tail -n 20 "$root/server.log" >&2 || true
+    pg_stop
+  done
+  die "could not start PostgreSQL"
+}
+
+pg_create_db() {
+  local psql=("$PGBIN/psql" -X -q -h 127.0.0.1 -p "$1" -U postgres -d postgres)
+  if [[ "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PGDB'")" != 1 ]]; then
+    "${psql[@]}" -c "CREATE DATABASE $PGDB" >/dev/null
+  fi
+}
+
+pg_stop() {
+  local root
+  root="$(pg_root)"
+  if [[ -f "$root/data/postmaster.pid" ]]; then
+    PGBIN="$(pg_bin_dir)"
+    if [[ -n "$PGBIN" ]] && as_pg "$PGBIN/pg_ctl" stop -w -t 30 -m fast -D "$root/data" >/dev/null 2>&1; then
+      say "stopped PostgreSQL (cluster $root/data)"
+    fi
+  fi
+  rm -f "$PGSTATE/port"
+}
+
+# Stops the cluster and deletes it (with its folder in /tmp, if it has one).
+pg_purge() {
+  pg_stop
+  local root
+  root="$(pg_root)"
+  if [[ "$root" != "$PGSTATE" && -d "$root" ]]; then rm -rf "$root"; fi
+  rm -rf "$PGSTATE"
 }
 
 print_env() {
-  if [[ ! -f "$ENVFILE" ]] || ! running_pid >/dev/null; then
+  if [[ ! -f "$ENVFILE" ]] || ! { running_pid >/dev/null || pg_running_port >/dev/null; }; then
     die "no services running (run: $0 start)"
   fi
   sed -e 's/^/export /' "$ENVFILE"
@@ -180,8 +343,16 @@ case "${1:-}" in
   venv) ensure_venv; echo "$VENV/bin" ;;
   start) start ;;
   stop) stop ;;
+  purge) stop; pg_purge ;;
   env) print_env ;;
   status)
-    if pid="$(running_pid)"; then echo "moto running (pid $pid): $(head -1 "$ENVFILE" 2>/dev/null)"; else echo "not running"; exit 3; fi ;;
-  *) echo "usage: $0 venv|start|stop|env|status" >&2; exit 2 ;;
+    down=0
+    if pid="$(running_pid)"; then echo "moto running (pid $pid) on 127.0.0.1:$(cat "$STATE/moto.port" 2>/dev/null)"; else echo "moto not running"; down=1; fi
+    if port="$(pg_running_port)"; then
+      echo "PostgreSQL running on 127.0.0.1:$port (cluster $(pg_root)/data): postgres://postgres@127.0.0.1:$port/$PGDB"
+    else
+      echo "PostgreSQL not running"; down=1
+    fi
+    [[ $down -eq 0 ]] || exit 3 ;;
+  *) echo "usage: $0 venv|start|stop|purge|env|status" >&2; exit 2 ;;
 esac

@@ -5,7 +5,8 @@
 # repeated runs and CI on the same machine build incrementally.
 #
 # Besides cargo's checks it installs (once, cached in ~/.cache/abforge) a Python venv of test
-# tools and starts a local S3 + DynamoDB server (moto) for the tests: scripts/services.sh. After
+# tools and starts a local S3 + DynamoDB server (moto) and a private PostgreSQL cluster (the
+# server installed with apt-get when missing) for the tests: scripts/services.sh. After
 # the cargo tests come schemathesis against a live `abforge serve` (scripts/api-fuzz.sh) and the
 # Lambda function under the runtime emulator (scripts/lambda-test.sh). Each of these can be
 # skipped, with a message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_LAMBDA=1.
@@ -33,13 +34,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 skip() { printf '==> SKIPPED: %s\n' "$*"; }
 
 if [[ "${ABFORGE_SKIP_SERVICES:-}" == 1 ]]; then
-  skip "test services (ABFORGE_SKIP_SERVICES=1): the S3 conformance tests do not run"
+  skip "test services (ABFORGE_SKIP_SERVICES=1): the S3 and PostgreSQL tests do not run"
 else
-  step "test services: moto (S3 + DynamoDB) on loopback, tools venv in ~/.cache/abforge/venv"
-  # Each run has its own services, stopped however the script ends.
+  step "test services: moto (S3 + DynamoDB) and PostgreSQL on loopback, tools venv in ~/.cache/abforge/venv"
+  # Each run has its own services (and PostgreSQL cluster), stopped and deleted however the
+  # script ends.
   ABFORGE_SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/abforge-services.XXXXXX")"
   export ABFORGE_SERVICES_DIR
-  trap 'bash scripts/services.sh stop; rm -rf "$ABFORGE_SERVICES_DIR"' EXIT
+  trap 'bash scripts/services.sh purge; rm -rf "$ABFORGE_SERVICES_DIR"' EXIT
   trap 'exit 130' INT TERM
   bash scripts/services.sh start
   set -a

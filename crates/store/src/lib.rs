@@ -1,5 +1,14 @@
-//! Where abforge keeps what it makes: today the object store (a local folder by default,
-//! an S3 bucket when a URL says so); later also the relational store and the run log.
+//! Where abforge keeps what it makes, each behind a trait with one conformance suite
+//! (feature `testing`) that every backend passes:
+//!
+//! - the **object store** ([`objects`]): a local folder by default, an S3 bucket when a URL
+//!   says so, memory for tests;
+//! - the **relational store** ([`relational`]): customers, runs and results in a SQLite file
+//!   by default, in PostgreSQL by a `postgres://` URL;
+//! - the **run log** ([`runlog`]): one item per step attempt, in the SQLite file by default,
+//!   in DynamoDB by `dynamodb://table`, or in PostgreSQL.
+//!
+//! Errors say whether a retry may help ([`Error::is_transient`]).
 //!
 //! [`ObjectStoreConfig`] names the backend — [`from_env`](ObjectStoreConfig::from_env)
 //! reads `ABFORGE_OBJECT_STORE_URL` (`s3://bucket/prefix`, `file:///path`, `memory://`),
@@ -38,6 +47,8 @@
 pub mod conformance;
 mod error;
 pub mod objects;
+pub mod relational;
+pub mod runlog;
 
 pub use error::{Error, Result};
 pub use objects::{Object, ObjectInfo, ObjectStoreConfig, Objects, PutOutcome};

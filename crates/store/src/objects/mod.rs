@@ -181,6 +181,15 @@ impl Objects {
         self.prefix.as_ref().map_or("", Path::as_ref)
     }
 
+    /// The full path of `key` in [`store`](Self::store), for callers that stream large
+    /// objects with object_store's own readers and writers (e.g. Parquet).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for a key that is not a plain relative path.
+    pub fn location(&self, key: &str) -> Result<Path> {
+        self.path(key)
+    }
+
     /// The full path of `key`.
     fn path(&self, key: &str) -> Result<Path> {
         let key = check_key(key)?;

@@ -2,3 +2,5 @@
 
 mod config;
 mod conformance;
+mod relational;
+mod runlog;

@@ -1,0 +1,1362 @@
+//! The PostgreSQL relational store: tables `customers`, `runs` and `ab_results` in the
+//! database a `postgres://` URL names (in the schema first on its `search_path`), reached
+//! with tokio-postgres **without TLS** (`NoTls`: use it on a trusted network or through a
+//! local tunnel).
+//!
+//! ```text
+//! customers(experiment_id text, run_id text, customer_id bigint, "group" text,
+//!           <one column per attribute and metric, added when a load first has it>,
+//!           PRIMARY KEY (run_id, customer_id, experiment_id))   PARTITION BY LIST (run_id)
+//!   └─ customers_<hash of the run id>   FOR VALUES IN (run)     PARTITION BY RANGE (customer_id)
+//!        └─ customers_<hash>_<load id>  FOR VALUES FROM (lo) TO (hi)  (one per load)
+//! runs(run_id text PRIMARY KEY, experiment_id, run_date date, blueprint_hash,
+//!      blueprint json, status, started_at timestamptz, finished_at timestamptz, "rows" bigint)
+//! ab_results(run_id, position integer, <the fields of ResultRow>, PRIMARY KEY (run_id, position))
+//! ```
+//!
+//! Column types: strings `text`, Int64 `bigint`, Float64 `double precision`, Date32 `date`.
+//! The blueprint is `json`, not `jsonb`: `json` keeps the text as written, and the order of a
+//! blueprint's keys matters (it orders groups and attribute values). Timestamps are kept to
+//! the microsecond. The key of `customers` has the three columns (experiment, run,
+//! customer) with `run_id` first, so that an index scan of a run partition returns its rows
+//! in `customer_id` order.
+//!
+//! ## Loads: binary COPY into a fresh table, swapped in as a partition
+//! [`begin_load`](RelationalStore::begin_load) adds the columns `customers` lacks (`ALTER
+//! TABLE … ADD COLUMN`, nullable: no rewrite), then opens a transaction on a connection of
+//! its own, creates a plain table for the load there (the columns of `customers`, and a
+//! `CHECK` that `run_id` is the run's and `customer_id` lies in the range), and starts
+//! `COPY … FROM STDIN (FORMAT binary, FREEZE)` into it. Each batch is encoded straight from
+//! its Arrow arrays into COPY's binary format (no per-value `ToSql` calls, as
+//! `BinaryCopyInWriter` would make) and sent as it comes. [`commit`] ends the COPY, builds the
+//! primary-key index by sorting (about a third cheaper than maintaining it row by row; with
+//! `maintenance_work_mem = 1GB` and no parallel workers for this transaction only, so that
+//! the already sorted rows are sorted in memory, in one pass: memory is taken as needed,
+//! about 90 bytes per row), and then, under an advisory lock that serialises changes of
+//! `customers`, creates the run's partition if needed, drops the run's partitions that the
+//! range covers and attaches the new table as the partition for the range. Because the `CHECK` implies
+//! the partition bound, `ATTACH PARTITION` does not scan the table; because the index
+//! exists, it does not build one. The swap is metadata only.
+//!
+//! **Why it is atomic.** Everything from `CREATE TABLE` to the attach is one transaction:
+//! until it commits, the new table does not exist for anyone else, and the old partitions
+//! are still attached. At `COMMIT` the run's rows in the range switch from the old set to the
+//! new set at once; a rerun replaces them the same way. A dropped or aborted load, an error,
+//! a lost connection or a server crash before `COMMIT` roll it all back: nothing partial is
+//! ever visible (the table never was), and there is nothing to clean up. Rows are written
+//! once (no staging copy followed by `INSERT … SELECT`), and `FREEZE` (allowed because the
+//! table was created in the same transaction) writes them frozen, so no later hint-bit or
+//! freeze pass rewrites them. A plain logged table, not `UNLOGGED`: it becomes the partition,
+//! so it must survive a crash.
+//!
+//! A load whose range cuts through an existing partition (a shard layout different from the
+//! previous load's, e.g. reloading one shard of a run that was loaded whole) keeps that
+//! partition's rows outside the range by copying them into the new table, which then takes
+//! the union of both ranges: correct, but that one case writes the kept rows again.
+//!
+//! Locks: the load holds no lock on `customers` while it copies; the swap takes `ACCESS
+//! EXCLUSIVE` on the run's partition for the moments of its `DROP`/`ATTACH` (readers of that
+//! run wait that long). The swaps of all loads take turns under
+//! `pg_advisory_xact_lock(hashtext('abforge_customers'))`, so the shards of one run can be
+//! loaded at the same time, each on its own connection.
+//!
+//! The new partition is not analyzed by the load (autovacuum does it soon, the load
+//! having counted as inserts into it); scans do not need statistics (below).
+//!
+//! Measured on the 2-core development box (shared, so noisy; server with fsync off; the
+//! crate at `opt-level = 3`): a load of 10^7 customers of the seed blueprint takes 11.5 to
+//! 14.6 s (the COPY about 9, the index about 3.3), alternating with the `psql \copy` anchor of
+//! `../shared/bench` (a CSV of 10^7 rows of the same columns into a table without a key) on
+//! the same server, 11.5 to 17.4 s.
+//!
+//! ## Scans
+//! `COPY (SELECT … WHERE run_id = … ORDER BY customer_id) TO STDOUT (FORMAT binary)` in a
+//! read-only transaction with `enable_sort = off`, so that the rows come from the primary-key
+//! index of each partition in order (an ordered append), never from a sort; decoded as it
+//! streams. The connection returns to the pool when the stream ends (a stream dropped early
+//! closes it).
+//!
+//! ## Migrations
+//! Versioned in `abforge_migrations(component, version, applied_at)` with component
+//! `relational`, applied by [`PostgresStore::open`] in one transaction under
+//! `pg_advisory_xact_lock(hashtext('abforge_migrations'))`, so concurrent opens apply each
+//! migration once.
+//!
+//! [`commit`]: CustomerLoad::commit
+
+use super::columns::{
+    FIXED, Layout, PG_EPOCH_DAYS, ScanPlan, SqlType, Strings, Values, check_ids, check_name,
+    quote_ident, quote_literal,
+};
+use super::{CustomerLoad, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, redact_url};
+use crate::{Error, Result};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::NaiveDate;
+use futures_util::stream::BoxStream;
+use futures_util::{SinkExt, StreamExt};
+use sha2::{Digest, Sha256};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_postgres::binary_copy::BinaryCopyOutStream;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Config, CopyInSink, GenericClient, NoTls};
+
+/// The migrations of the `relational` component, in order: version `i + 1` is
+/// `MIGRATIONS[i]`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE customers (
+    experiment_id text   NOT NULL,
+    run_id        text   NOT NULL,
+    customer_id   bigint NOT NULL,
+    "group"       text   NOT NULL,
+    PRIMARY KEY (run_id, customer_id, experiment_id)
+) PARTITION BY LIST (run_id);
+CREATE TABLE runs (
+    run_id         text        NOT NULL PRIMARY KEY,
+    experiment_id  text        NOT NULL,
+    run_date       date        NOT NULL,
+    blueprint_hash text        NOT NULL,
+    blueprint      json        NOT NULL,
+    status         text        NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    started_at     timestamptz NOT NULL,
+    finished_at    timestamptz,
+    "rows"         bigint      CHECK ("rows" >= 0)
+);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, run_date);
+CREATE TABLE ab_results (
+    run_id        text             NOT NULL,
+    position      integer          NOT NULL,
+    experiment_id text             NOT NULL,
+    metric        text             NOT NULL,
+    control       text             NOT NULL,
+    treatment     text             NOT NULL,
+    test          text             NOT NULL,
+    "primary"     boolean          NOT NULL,
+    estimate      double precision,
+    ci_low        double precision,
+    ci_high       double precision,
+    p_value       double precision,
+    p_adjusted    double precision,
+    reject        boolean,
+    true_effect   double precision,
+    null_true     boolean,
+    outcome       text,
+    PRIMARY KEY (run_id, position)
+);
+"#];
+
+/// The migrations table, shared with the run log.
+const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
+    component  text        NOT NULL,
+    version    integer     NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (component, version)
+)";
+
+/// Serialises migrations (of every component).
+const MIGRATIONS_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('abforge_migrations'))";
+/// Serialises changes of the `customers` table: new columns, swaps, run deletions.
+const CUSTOMERS_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('abforge_customers'))";
+
+/// How long a connection attempt may take when the URL does not say (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle connections kept for later calls.
+const POOL_IDLE: usize = 4;
+/// Memory for building a load's primary-key index (`maintenance_work_mem`, this
+/// transaction only).
+const INDEX_MEMORY: &str = "1GB";
+
+/// The columns of a run, in [`run_of_row`]'s order.
+const RUN_COLUMNS: &str = "run_id, experiment_id, run_date, blueprint_hash, blueprint, status, \
+                           started_at, finished_at, \"rows\"";
+
+/// The columns of a result, in [`result_of_row`]'s order.
+const RESULT_COLUMNS: &str = "experiment_id, run_id, metric, control, treatment, test, \
+                              \"primary\", estimate, ci_low, ci_high, p_value, p_adjusted, \
+                              reject, true_effect, null_true, outcome";
+
+/// The PostgreSQL relational store (see the module docs).
+#[derive(Clone)]
+pub struct PostgresStore {
+    url: String,
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connections: a few idle ones kept, new ones opened as needed.
+struct Pool {
+    config: Config,
+    /// `host:port` (comma-separated when several), for messages.
+    target: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl Pool {
+    /// An idle connection, or a new one.
+    async fn get(&self) -> Result<Client> {
+        loop {
+            let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match taken {
+                Some(c) if c.is_closed() => continue,
+                Some(c) => return Ok(c),
+                None => break,
+            }
+        }
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::postgres(format!("connect to {}", self.target), &e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "postgres connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// Returns a connection that is idle (not in a transaction, not copying).
+    fn put(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < POOL_IDLE {
+            idle.push(client);
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database `postgres://user:password@host:port/database` (or
+    /// `postgresql://`, or any connection string tokio-postgres reads) names and applies
+    /// the pending migrations. Without `connect_timeout` in the URL, a connection attempt
+    /// gives up after 10 s.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a URL tokio-postgres cannot read; [`Error::Service`] when the
+    /// server cannot be reached (naming its `host:port`; transient when the connection was
+    /// refused, reset or timed out) or the migrations fail; [`Error::Data`] when the
+    /// database's schema is newer than this code.
+    pub async fn open(url: &str) -> Result<PostgresStore> {
+        let redacted = redact_url(url);
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| Error::Config(format!("relational store URL {redacted:?}: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("abforge");
+        }
+        let target = target_of(&config);
+        let pool = Arc::new(Pool {
+            config,
+            target,
+            idle: Mutex::new(Vec::new()),
+        });
+        let mut client = pool.get().await?;
+        migrate(&mut client).await?;
+        pool.put(client);
+        Ok(PostgresStore {
+            url: redacted,
+            pool,
+        })
+    }
+
+    /// Runs `f` on a pooled connection; the connection goes back to the pool unless `f`
+    /// failed (it may be inside a broken transaction).
+    async fn with<T>(&self, f: impl AsyncFnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let mut client = self.pool.get().await?;
+        let out = f(&mut client).await;
+        if out.is_ok() {
+            self.pool.put(client);
+        }
+        out
+    }
+}
+
+/// `host:port` of every host of a configuration, for messages.
+fn target_of(config: &Config) -> String {
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match h {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(path) => {
+                    format!("{}/.s.PGSQL.{port}", path.display())
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The `relational` component's version (0 before any migration).
+async fn current_version(client: &impl GenericClient) -> Result<u32> {
+    let op = "schema version";
+    let exists: bool = client
+        .query_one("SELECT to_regclass('abforge_migrations') IS NOT NULL", &[])
+        .await
+        .map_err(|e| Error::postgres(op, &e))?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let v: i32 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM abforge_migrations \
+             WHERE component = 'relational'",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::postgres(op, &e))?
+        .get(0);
+    Ok(v.max(0) as u32)
+}
+
+/// Applies the pending migrations in one transaction under the migrations lock.
+async fn migrate(client: &mut Client) -> Result<()> {
+    if current_version(client).await? as usize == MIGRATIONS.len() {
+        return Ok(());
+    }
+    let op = "migrate";
+    let err = |e: tokio_postgres::Error| Error::postgres(op, &e);
+    // A component that does not take the same lock may create the migrations table at the
+    // same moment (a unique violation on the catalog): try again.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tx = client.transaction().await.map_err(err)?;
+        let created = async {
+            tx.batch_execute(MIGRATIONS_LOCK).await?;
+            tx.batch_execute(MIGRATIONS_TABLE).await
+        }
+        .await;
+        match created {
+            Ok(()) => {}
+            Err(e)
+                if attempt < 3
+                    && e.code()
+                        .is_some_and(|c| matches!(c.code(), "23505" | "42P07")) =>
+            {
+                drop(tx);
+                continue;
+            }
+            Err(e) => return Err(err(e)),
+        }
+        let current = current_version(&tx).await? as usize;
+        if current > MIGRATIONS.len() {
+            return Err(Error::Data(format!(
+                "the relational store's schema is at version {current}, newer than this \
+                 abforge knows ({}): upgrade abforge",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            tx.batch_execute(sql).await.map_err(err)?;
+            tx.execute(
+                "INSERT INTO abforge_migrations (component, version, applied_at) \
+                 VALUES ('relational', $1, now())",
+                &[&((i + 1) as i32)],
+            )
+            .await
+            .map_err(err)?;
+        }
+        return tx.commit().await.map_err(err);
+    }
+}
+
+/// A column of `customers`: name, SQL type (when one the store knows) and declared type.
+type TableColumn = (String, Option<SqlType>, String);
+
+/// The columns of `customers`, in table order.
+async fn table_columns(client: &impl GenericClient) -> Result<Vec<TableColumn>> {
+    let rows = client
+        .query(
+            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = 'customers'::regclass AND attnum > 0 AND NOT attisdropped \
+             ORDER BY attnum",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::postgres("read the columns of customers", &e))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let name: String = r.get(0);
+            let decl: String = r.get(1);
+            let ty = match decl.as_str() {
+                "text" => Some(SqlType::Text),
+                "bigint" => Some(SqlType::BigInt),
+                "double precision" => Some(SqlType::Double),
+                "date" => Some(SqlType::Date),
+                _ => None,
+            };
+            (name, ty, decl)
+        })
+        .collect())
+}
+
+/// The load's columns `customers` lacks; an error for one whose type differs.
+fn missing_columns<'a>(
+    have: &[TableColumn],
+    layout: &'a Layout,
+) -> Result<Vec<&'a super::columns::LoadColumn>> {
+    let mut missing = Vec::new();
+    for c in &layout.columns {
+        match have.iter().find(|(n, _, _)| *n == c.name) {
+            Some((_, ty, decl)) if *ty != Some(c.ty) => {
+                return Err(Error::Data(format!(
+                    "column {:?} of the customers table is {decl}, but the load's is {}",
+                    c.name,
+                    c.ty.name()
+                )));
+            }
+            Some(_) => {}
+            None => missing.push(c),
+        }
+    }
+    Ok(missing)
+}
+
+/// Adds the load's columns `customers` lacks (nullable); returns the table's columns.
+async fn ensure_columns(client: &mut Client, layout: &Layout) -> Result<Vec<TableColumn>> {
+    let have = table_columns(client).await?;
+    if missing_columns(&have, layout)?.is_empty() {
+        return Ok(have);
+    }
+    let op = "add columns to customers";
+    let err = |e: tokio_postgres::Error| Error::postgres(op, &e);
+    let tx = client.transaction().await.map_err(err)?;
+    tx.batch_execute(CUSTOMERS_LOCK).await.map_err(err)?;
+    let have = table_columns(&tx).await?;
+    let missing = missing_columns(&have, layout)?;
+    if !missing.is_empty() {
+        let adds: Vec<String> = missing
+            .iter()
+            .map(|c| {
+                check_name(&c.name)?;
+                Ok(format!(
+                    "ADD COLUMN IF NOT EXISTS {} {}",
+                    quote_ident(&c.name),
+                    c.ty.name()
+                ))
+            })
+            .collect::<Result<_>>()?;
+        tx.batch_execute(&format!("ALTER TABLE customers {}", adds.join(", ")))
+            .await
+            .map_err(err)?;
+    }
+    tx.commit().await.map_err(err)?;
+    table_columns(client).await
+}
+
+/// A short hex name for a run: the first 16 hex digits of SHA-256 of its id.
+fn run_hash(run_id: &str) -> String {
+    let digest = Sha256::digest(run_id.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name of a run's partition of `customers`.
+fn run_table(run_id: &str) -> String {
+    format!("customers_{}", run_hash(run_id))
+}
+
+/// A fresh name for a load's table: the run's partition name, `_`, 12 hex digits unique to
+/// this load (time, process, counter).
+fn load_table(run_id: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!(
+        "{nanos}/{}/{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let digest = Sha256::digest(seed.as_bytes());
+    let tail: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}_{tail}", run_table(run_id))
+}
+
+/// A range partition bound: `i128::MIN` is `MINVALUE`, `i128::MAX` is `MAXVALUE`.
+type Bound = i128;
+
+fn bound_sql(b: Bound) -> String {
+    match b {
+        i128::MIN => "MINVALUE".into(),
+        i128::MAX => "MAXVALUE".into(),
+        b => b.to_string(),
+    }
+}
+
+/// The `CHECK` that implies a leaf's partition constraint.
+fn range_check(run_id: &str, lo: Bound, hi: Bound) -> String {
+    let mut parts = vec![format!("run_id = {}", quote_literal(run_id))];
+    if lo != i128::MIN {
+        parts.push(format!("customer_id >= '{lo}'::bigint"));
+    }
+    if hi != i128::MAX {
+        parts.push(format!("customer_id < '{hi}'::bigint"));
+    }
+    parts.join(" AND ")
+}
+
+/// Parses `FOR VALUES FROM ('0') TO ('100')` (or `MINVALUE`/`MAXVALUE`).
+fn parse_range_bound(expr: &str) -> Option<(Bound, Bound)> {
+    let rest = expr.trim().strip_prefix("FOR VALUES FROM (")?;
+    let (from, rest) = rest.split_once(") TO (")?;
+    let to = rest.strip_suffix(')')?;
+    let one = |s: &str| -> Option<Bound> {
+        match s.trim() {
+            "MINVALUE" => Some(i128::MIN),
+            "MAXVALUE" => Some(i128::MAX),
+            v => v.trim_matches('\'').parse().ok(),
+        }
+    };
+    Some((one(from)?, one(to)?))
+}
+
+/// The load's id range as partition bounds (`MAXVALUE` past `i64::MAX`).
+fn bounds_of(ids: &std::ops::Range<u64>) -> (Bound, Bound) {
+    let hi = if ids.end > i64::MAX as u64 {
+        i128::MAX
+    } else {
+        i128::from(ids.end)
+    };
+    (i128::from(ids.start), hi)
+}
+
+/// An open load (see the module docs).
+struct PgLoad {
+    pool: Arc<Pool>,
+    spec: LoadSpec,
+    layout: Layout,
+    /// The load's table.
+    table: String,
+    /// The connection, inside the load's transaction; `None` for an empty id range.
+    client: Option<Client>,
+    sink: Option<Pin<Box<CopyInSink<Bytes>>>>,
+    header_sent: bool,
+    rows: u64,
+    /// The first error: the load cannot go on after it.
+    failed: Option<String>,
+}
+
+impl std::fmt::Debug for PgLoad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgLoad")
+            .field("table", &self.table)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// COPY's binary signature, flags and header extension length.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+impl PgLoad {
+    fn op(&self) -> String {
+        format!("load customers of run {:?}", self.spec.run_id)
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.failed = Some(e.to_string());
+        // The transaction is broken: close the connection, which rolls it back.
+        self.sink = None;
+        self.client = None;
+        e
+    }
+
+    /// Encodes a batch in COPY's binary format.
+    fn encode(&self, batch: &RecordBatch) -> Result<BytesMut> {
+        let layout = &self.layout;
+        layout.check_batch(batch)?;
+        let ids = layout.ids(batch);
+        check_ids(ids, &self.spec.ids)?;
+        let group = Strings::of(batch.column(layout.group));
+        let values: Vec<Values<'_>> = layout
+            .columns
+            .iter()
+            .map(|c| Values::of(batch.column(c.index), c.ty))
+            .collect();
+        let n = batch.num_rows();
+        let exp = self.spec.experiment_id.as_bytes();
+        let run = self.spec.run_id.as_bytes();
+        let fields = (FIXED.len() + values.len()) as i16;
+        let mut buf = BytesMut::with_capacity(
+            COPY_HEADER.len() + n * (2 + 4 * fields as usize + exp.len() + run.len() + 32),
+        );
+        if !self.header_sent {
+            buf.put_slice(COPY_HEADER);
+        }
+        let text = |buf: &mut BytesMut, s: Option<&str>| match s {
+            Some(s) => {
+                buf.put_i32(s.len() as i32);
+                buf.put_slice(s.as_bytes());
+            }
+            None => buf.put_i32(-1),
+        };
+        for i in 0..n {
+            buf.put_i16(fields);
+            buf.put_i32(exp.len() as i32);
+            buf.put_slice(exp);
+            buf.put_i32(run.len() as i32);
+            buf.put_slice(run);
+            buf.put_i32(8);
+            buf.put_i64(ids.value(i));
+            text(&mut buf, group.get(i));
+            for v in &values {
+                match v {
+                    Values::Text(s) => text(&mut buf, s.get(i)),
+                    Values::BigInt(a) if a.is_valid(i) => {
+                        buf.put_i32(8);
+                        buf.put_i64(a.value(i));
+                    }
+                    Values::Double(a) if a.is_valid(i) => {
+                        buf.put_i32(8);
+                        buf.put_f64(a.value(i));
+                    }
+                    Values::Date(a) if a.is_valid(i) => {
+                        buf.put_i32(4);
+                        buf.put_i32(a.value(i).wrapping_sub(PG_EPOCH_DAYS));
+                    }
+                    _ => buf.put_i32(-1),
+                }
+            }
+        }
+        Ok(buf)
+    }
+
+    /// Ends the COPY, builds the index and swaps the table in (see the module docs).
+    async fn finish(&mut self) -> Result<u64> {
+        let op = self.op();
+        let err = |e: tokio_postgres::Error| Error::postgres(op.clone(), &e);
+        let mut sink = self
+            .sink
+            .take()
+            .ok_or_else(|| Error::Data("no COPY".into()))?;
+        if !self.header_sent {
+            sink.send(Bytes::from_static(COPY_HEADER))
+                .await
+                .map_err(err)?;
+        }
+        sink.send(Bytes::from_static(&[0xff, 0xff]))
+            .await
+            .map_err(err)?;
+        let copied = sink.as_mut().finish().await.map_err(err)?;
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| Error::Data("no connection".into()))?;
+        let table = quote_ident(&self.table);
+        client
+            .batch_execute(&format!(
+                "SET LOCAL maintenance_work_mem = '{INDEX_MEMORY}';
+                 SET LOCAL max_parallel_maintenance_workers = 0;
+                 ALTER TABLE {table} ADD CONSTRAINT {} PRIMARY KEY (run_id, customer_id, experiment_id);",
+                quote_ident(&format!("{}_pkey", self.table)),
+            ))
+            .await
+            .map_err(err)?;
+        swap(client, &self.spec, &self.table).await?;
+        client.batch_execute("COMMIT").await.map_err(err)?;
+        Ok(copied)
+    }
+}
+
+/// The swap, inside the load's transaction: see the module docs.
+async fn swap(client: &Client, spec: &LoadSpec, table: &str) -> Result<()> {
+    let op = format!("swap in the customers of run {:?}", spec.run_id);
+    let err = |e: tokio_postgres::Error| Error::postgres(op.clone(), &e);
+    let run = &spec.run_id;
+    let qtable = quote_ident(table);
+    client.batch_execute(CUSTOMERS_LOCK).await.map_err(err)?;
+    let parent = run_table(run);
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&parent])
+        .await
+        .map_err(err)?
+        .get(0);
+    if !exists {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {} PARTITION OF customers FOR VALUES IN ({}) \
+                 PARTITION BY RANGE (customer_id)",
+                quote_ident(&parent),
+                quote_literal(run)
+            ))
+            .await
+            .map_err(err)?;
+    }
+    // Columns added to customers since the load's table was made.
+    let have = table_columns(client).await?;
+    let mine: Vec<String> = client
+        .query(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass \
+             AND attnum > 0 AND NOT attisdropped",
+            &[&qtable],
+        )
+        .await
+        .map_err(err)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for (name, _, decl) in &have {
+        if !mine.contains(name) {
+            client
+                .batch_execute(&format!(
+                    "ALTER TABLE {qtable} ADD COLUMN {} {decl}",
+                    quote_ident(name)
+                ))
+                .await
+                .map_err(err)?;
+        }
+    }
+    // The run's partitions that the range meets.
+    let (lo, hi) = bounds_of(&spec.ids);
+    let leaves = client
+        .query(
+            "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::text::regclass",
+            &[&quote_ident(&parent)],
+        )
+        .await
+        .map_err(err)?;
+    let (mut new_lo, mut new_hi) = (lo, hi);
+    let mut covered = Vec::new();
+    let mut cut = Vec::new();
+    for leaf in &leaves {
+        let name: String = leaf.get(0);
+        let expr: String = leaf.get(1);
+        let (llo, lhi) = parse_range_bound(&expr).ok_or_else(|| {
+            Error::Data(format!(
+                "partition {name} of run {run:?} has bound {expr:?}"
+            ))
+        })?;
+        if llo >= hi || lhi <= lo {
+            continue;
+        }
+        if llo >= lo && lhi <= hi {
+            covered.push(name);
+        } else {
+            new_lo = new_lo.min(llo);
+            new_hi = new_hi.max(lhi);
+            cut.push(name);
+        }
+    }
+    if !cut.is_empty() {
+        // Keep the rows of the cut partitions outside the range: copy them into the new
+        // table, which takes the union of the ranges.
+        let cols: Vec<String> = have.iter().map(|(n, _, _)| quote_ident(n)).collect();
+        let cols = cols.join(", ");
+        let check = quote_ident(&format!("{table}_range"));
+        let mut sql = format!("ALTER TABLE {qtable} DROP CONSTRAINT {check};");
+        for name in &cut {
+            sql.push_str(&format!(
+                "INSERT INTO {qtable} ({cols}) SELECT {cols} FROM {} WHERE NOT ({});",
+                quote_ident(name),
+                range_check(run, lo, hi)
+            ));
+        }
+        sql.push_str(&format!(
+            "ALTER TABLE {qtable} ADD CONSTRAINT {check} CHECK ({});",
+            range_check(run, new_lo, new_hi)
+        ));
+        client.batch_execute(&sql).await.map_err(err)?;
+    }
+    let mut sql = String::new();
+    for name in covered.iter().chain(&cut) {
+        sql.push_str(&format!("DROP TABLE {};", quote_ident(name)));
+    }
+    sql.push_str(&format!(
+        "ALTER TABLE {} ATTACH PARTITION {qtable} FOR VALUES FROM ({}) TO ({});",
+        quote_ident(&parent),
+        bound_sql(new_lo),
+        bound_sql(new_hi)
+    ));
+    client.batch_execute(&sql).await.map_err(err)
+}
+
+#[async_trait]
+impl CustomerLoad for PgLoad {
+    async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if let Some(f) = &self.failed {
+            return Err(Error::Data(format!("the load failed earlier: {f}")));
+        }
+        if self.client.is_none() {
+            // An empty id range: any row lies outside it.
+            check_ids(self.layout.ids(batch), &self.spec.ids)?;
+            return Ok(());
+        }
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let buf = match self.encode(batch) {
+            Ok(b) => b,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let op = self.op();
+        let sent = match self.sink.as_mut() {
+            Some(sink) => sink.send(buf.freeze()).await,
+            None => return Err(Error::Data("the load has already ended".into())),
+        };
+        if let Err(e) = sent {
+            return Err(self.fail(Error::postgres(op, &e)));
+        }
+        self.header_sent = true;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<u64> {
+        if let Some(f) = &self.failed {
+            return Err(Error::Data(format!("the load failed earlier: {f}")));
+        }
+        if self.client.is_none() {
+            return Ok(0);
+        }
+        match self.finish().await {
+            Ok(rows) => {
+                if let Some(client) = self.client.take() {
+                    self.pool.put(client);
+                }
+                Ok(rows)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    async fn abort(self: Box<Self>) -> Result<()> {
+        // Dropping the connection ends the COPY and rolls the transaction back.
+        Ok(())
+    }
+}
+
+fn run_of_row(r: &tokio_postgres::Row) -> Result<RunRecord> {
+    let status: String = r.get(5);
+    let rows: Option<i64> = r.get(8);
+    Ok(RunRecord {
+        run_id: r.get(0),
+        experiment_id: r.get(1),
+        run_date: r.get(2),
+        blueprint_hash: r.get(3),
+        blueprint: r.get(4),
+        status: RunStatus::parse(&status)
+            .ok_or_else(|| Error::Data(format!("unknown run status {status:?}")))?,
+        started_at: r.get(6),
+        finished_at: r.get(7),
+        rows: rows.map(|n| n as u64),
+    })
+}
+
+fn result_of_row(r: &tokio_postgres::Row) -> ResultRow {
+    ResultRow {
+        experiment_id: r.get(0),
+        run_id: r.get(1),
+        metric: r.get(2),
+        control: r.get(3),
+        treatment: r.get(4),
+        test: r.get(5),
+        primary: r.get(6),
+        estimate: r.get(7),
+        ci_low: r.get(8),
+        ci_high: r.get(9),
+        p_value: r.get(10),
+        p_adjusted: r.get(11),
+        reject: r.get(12),
+        true_effect: r.get(13),
+        null_true: r.get(14),
+        outcome: r.get(15),
+    }
+}
+
+#[async_trait]
+impl RelationalStore for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.with(async |c| {
+            c.batch_execute("SELECT 1")
+                .await
+                .map_err(|e| Error::postgres("check", &e))
+        })
+        .await
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        self.with(async |c| current_version(c).await).await
+    }
+
+    async fn put_run(&self, run: &RunRecord) -> Result<()> {
+        let rows = run
+            .rows
+            .map(|n| i64::try_from(n).map_err(|_| Error::Data(format!("rows {n} exceed 2^63 - 1"))))
+            .transpose()?;
+        self.with(async |c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (run_id) DO UPDATE SET experiment_id = excluded.experiment_id, \
+                     run_date = excluded.run_date, blueprint_hash = excluded.blueprint_hash, \
+                     blueprint = excluded.blueprint, status = excluded.status, \
+                     started_at = excluded.started_at, finished_at = excluded.finished_at, \
+                     \"rows\" = excluded.\"rows\""
+                ),
+                &[
+                    &run.run_id,
+                    &run.experiment_id,
+                    &run.run_date,
+                    &run.blueprint_hash,
+                    &run.blueprint,
+                    &run.status.as_str(),
+                    &run.started_at,
+                    &run.finished_at,
+                    &rows,
+                ],
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::postgres("put run", &e))
+        })
+        .await
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        self.with(async |c| {
+            let row = c
+                .query_opt(
+                    &format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"),
+                    &[&run_id],
+                )
+                .await
+                .map_err(|e| Error::postgres("get run", &e))?;
+            row.as_ref().map(run_of_row).transpose()
+        })
+        .await
+    }
+
+    async fn runs(&self, experiment_id: Option<&str>) -> Result<Vec<RunRecord>> {
+        self.with(async |c| {
+            c.query(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE $1::text IS NULL OR experiment_id = $1 \
+                     ORDER BY run_date DESC, run_id"
+                ),
+                &[&experiment_id],
+            )
+            .await
+            .map_err(|e| Error::postgres("list runs", &e))?
+            .iter()
+            .map(run_of_row)
+            .collect()
+        })
+        .await
+    }
+
+    async fn begin_load(&self, spec: LoadSpec) -> Result<Box<dyn CustomerLoad>> {
+        let layout = Layout::of(&spec.schema)?;
+        let table = load_table(&spec.run_id);
+        let mut load = PgLoad {
+            pool: Arc::clone(&self.pool),
+            table,
+            client: None,
+            sink: None,
+            header_sent: false,
+            rows: 0,
+            failed: None,
+            layout,
+            spec,
+        };
+        if load.spec.ids.start >= load.spec.ids.end {
+            return Ok(Box::new(load));
+        }
+        if load.spec.ids.start > i64::MAX as u64 {
+            return Err(Error::Data(format!(
+                "the id range starts at {}, past the largest customer_id (2^63 - 1)",
+                load.spec.ids.start
+            )));
+        }
+        let op = load.op();
+        let err = |e: tokio_postgres::Error| Error::postgres(op.clone(), &e);
+        let mut client = self.pool.get().await?;
+        let have = ensure_columns(&mut client, &load.layout).await?;
+        let (lo, hi) = bounds_of(&load.spec.ids);
+        let mut defs: Vec<String> = have
+            .iter()
+            .map(|(name, _, decl)| {
+                let not_null = if FIXED.contains(&name.as_str()) {
+                    " NOT NULL"
+                } else {
+                    ""
+                };
+                format!("{} {decl}{not_null}", quote_ident(name))
+            })
+            .collect();
+        defs.push(format!(
+            "CONSTRAINT {} CHECK ({})",
+            quote_ident(&format!("{}_range", load.table)),
+            range_check(&load.spec.run_id, lo, hi)
+        ));
+        let mut cols: Vec<String> = FIXED.iter().map(|c| quote_ident(c)).collect();
+        cols.extend(load.layout.columns.iter().map(|c| quote_ident(&c.name)));
+        let table = quote_ident(&load.table);
+        client
+            .batch_execute(&format!(
+                "BEGIN; CREATE TABLE {table} ({});",
+                defs.join(", ")
+            ))
+            .await
+            .map_err(err)?;
+        let sink = client
+            .copy_in::<_, Bytes>(&format!(
+                "COPY {table} ({}) FROM STDIN (FORMAT binary, FREEZE)",
+                cols.join(", ")
+            ))
+            .await
+            .map_err(err)?;
+        load.client = Some(client);
+        load.sink = Some(Box::pin(sink));
+        Ok(Box::new(load))
+    }
+
+    async fn count_customers(&self, run_id: &str) -> Result<u64> {
+        self.with(async |c| {
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM customers WHERE run_id = $1",
+                    &[&run_id],
+                )
+                .await
+                .map_err(|e| Error::postgres("count customers", &e))?
+                .get(0);
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn scan_customers(
+        &self,
+        run_id: &str,
+        schema: SchemaRef,
+        batch_rows: usize,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let plan = ScanPlan::of(&schema)?;
+        let batch_rows = batch_rows.max(1);
+        let op = format!("scan the customers of run {run_id:?}");
+        let client = self.pool.get().await?;
+        plan.check_table(&table_columns(&client).await?)?;
+        // The rows come in customer_id order from the primary-key index of each of the run's
+        // partitions (an ordered append): never sorting is the point, even before
+        // autovacuum has analyzed a new partition.
+        client
+            .batch_execute("BEGIN READ ONLY; SET LOCAL enable_sort = off")
+            .await
+            .map_err(|e| Error::postgres(op.clone(), &e))?;
+        let cols: Vec<String> = plan.columns.iter().map(|(n, _)| quote_ident(n)).collect();
+        let types: Vec<Type> = plan
+            .columns
+            .iter()
+            .map(|(_, ty)| match ty {
+                SqlType::Text => Type::TEXT,
+                SqlType::BigInt => Type::INT8,
+                SqlType::Double => Type::FLOAT8,
+                SqlType::Date => Type::DATE,
+            })
+            .collect();
+        let sql = format!(
+            "COPY (SELECT {} FROM customers WHERE run_id = {} ORDER BY customer_id) \
+             TO STDOUT (FORMAT binary)",
+            if cols.is_empty() {
+                "1".to_string()
+            } else {
+                cols.join(", ")
+            },
+            quote_literal(run_id)
+        );
+        let stream = client
+            .copy_out(&sql)
+            .await
+            .map_err(|e| Error::postgres(op.clone(), &e))?;
+        let rows = Box::pin(BinaryCopyOutStream::new(stream, &types));
+        let state = ScanState {
+            rows,
+            builder: plan.builder(batch_rows),
+            plan,
+            batch_rows,
+            client: Some(client),
+            pool: Arc::clone(&self.pool),
+            op,
+            done: false,
+        };
+        Ok(futures_util::stream::unfold(state, |mut s| async move {
+            s.next_batch().await.map(|b| (b, s))
+        })
+        .boxed())
+    }
+
+    async fn delete_run(&self, run_id: &str) -> Result<()> {
+        self.with(async |c| {
+            let err = |e: tokio_postgres::Error| Error::postgres("delete run", &e);
+            let tx = c.transaction().await.map_err(err)?;
+            tx.batch_execute(CUSTOMERS_LOCK).await.map_err(err)?;
+            // The run's partition (named by a hash of the run id): dropped, with every load
+            // of the run in it, unless it holds rows of another run (a hash collision).
+            let parent = run_table(run_id);
+            let is_partition: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass($1) \
+                     AND inhparent = 'customers'::regclass)",
+                    &[&parent],
+                )
+                .await
+                .map_err(err)?
+                .get(0);
+            let ours = is_partition && {
+                let others: bool = tx
+                    .query_one(
+                        &format!(
+                            "SELECT EXISTS (SELECT 1 FROM {} WHERE run_id <> $1)",
+                            quote_ident(&parent)
+                        ),
+                        &[&run_id],
+                    )
+                    .await
+                    .map_err(err)?
+                    .get(0);
+                !others
+            };
+            if ours {
+                tx.batch_execute(&format!("DROP TABLE {}", quote_ident(&parent)))
+                    .await
+                    .map_err(err)?;
+            } else {
+                tx.execute("DELETE FROM customers WHERE run_id = $1", &[&run_id])
+                    .await
+                    .map_err(err)?;
+            }
+            for table in ["ab_results", "runs"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE run_id = $1"),
+                    &[&run_id],
+                )
+                .await
+                .map_err(err)?;
+            }
+            tx.commit().await.map_err(err)
+        })
+        .await
+    }
+
+    async fn put_results(&self, run_id: &str, rows: &[ResultRow]) -> Result<()> {
+        self.with(async |c| {
+            let err = |e: tokio_postgres::Error| Error::postgres("put results", &e);
+            let tx = c.transaction().await.map_err(err)?;
+            tx.execute("DELETE FROM ab_results WHERE run_id = $1", &[&run_id])
+                .await
+                .map_err(err)?;
+            let stmt = tx
+                .prepare(&format!(
+                    "INSERT INTO ab_results (position, {RESULT_COLUMNS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                ))
+                .await
+                .map_err(err)?;
+            for (i, r) in rows.iter().enumerate() {
+                tx.execute(
+                    &stmt,
+                    &[
+                        &(i as i32),
+                        &r.experiment_id,
+                        &run_id,
+                        &r.metric,
+                        &r.control,
+                        &r.treatment,
+                        &r.test,
+                        &r.primary,
+                        &r.estimate,
+                        &r.ci_low,
+                        &r.ci_high,
+                        &r.p_value,
+                        &r.p_adjusted,
+                        &r.reject,
+                        &r.true_effect,
+                        &r.null_true,
+                        &r.outcome,
+                    ],
+                )
+                .await
+                .map_err(err)?;
+            }
+            tx.commit().await.map_err(err)
+        })
+        .await
+    }
+
+    async fn results(&self, run_id: &str) -> Result<Vec<ResultRow>> {
+        self.with(async |c| {
+            Ok(c.query(
+                &format!(
+                    "SELECT {RESULT_COLUMNS} FROM ab_results WHERE run_id = $1 \
+                         ORDER BY position"
+                ),
+                &[&run_id],
+            )
+            .await
+            .map_err(|e| Error::postgres("get results", &e))?
+            .iter()
+            .map(result_of_row)
+            .collect())
+        })
+        .await
+    }
+}
+
+/// A scan in progress.
+struct ScanState {
+    rows: Pin<Box<BinaryCopyOutStream>>,
+    plan: ScanPlan,
+    builder: super::columns::BatchBuilder,
+    batch_rows: usize,
+    /// The connection, returned to the pool once the COPY has ended.
+    client: Option<Client>,
+    pool: Arc<Pool>,
+    op: String,
+    done: bool,
+}
+
+impl ScanState {
+    /// The next batch; `None` at the end.
+    async fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+        use super::columns::ColumnBuilder as B;
+        if self.done {
+            return None;
+        }
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+        loop {
+            match self.rows.next().await {
+                Some(Ok(row)) => {
+                    for (k, col) in self.builder.columns.iter_mut().enumerate() {
+                        let got = match col {
+                            B::Text(b) => {
+                                row.try_get::<Option<&str>>(k).map(|v| b.append_option(v))
+                            }
+                            B::BigInt(b) => {
+                                row.try_get::<Option<i64>>(k).map(|v| b.append_option(v))
+                            }
+                            B::Double(b) => {
+                                row.try_get::<Option<f64>>(k).map(|v| b.append_option(v))
+                            }
+                            B::Date(b) => row
+                                .try_get::<Option<NaiveDate>>(k)
+                                .map(|v| b.append_option(v.map(|d| (d - epoch).num_days() as i32))),
+                        };
+                        if let Err(e) = got {
+                            self.done = true;
+                            return Some(Err(Error::Data(format!(
+                                "{}: column {:?}: {e}",
+                                self.op, self.plan.columns[k].0
+                            ))));
+                        }
+                    }
+                    self.builder.rows += 1;
+                    if self.builder.rows >= self.batch_rows {
+                        return Some(self.builder.finish());
+                    }
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(Error::postgres(self.op.clone(), &e)));
+                }
+                None => {
+                    self.done = true;
+                    if let Some(c) = self.client.take()
+                        && c.batch_execute("COMMIT").await.is_ok()
+                    {
+                        self.pool.put(c);
+                    }
+                    return (self.builder.rows > 0).then(|| self.builder.finish());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_bounds_parse() {
+        assert_eq!(
+            parse_range_bound("FOR VALUES FROM ('0') TO ('65536')"),
+            Some((0, 65_536))
+        );
+        assert_eq!(
+            parse_range_bound("FOR VALUES FROM (MINVALUE) TO (MAXVALUE)"),
+            Some((i128::MIN, i128::MAX))
+        );
+        assert_eq!(parse_range_bound("FOR VALUES IN ('a')"), None);
+    }
+
+    #[test]
+    fn names_are_short_and_stable() {
+        assert_eq!(run_table("r"), run_table("r"));
+        assert_ne!(run_table("r"), run_table("s"));
+        let a = load_table("r");
+        assert!(a.starts_with(&run_table("r")) && a.len() <= 63, "{a}");
+        assert_ne!(a, load_table("r"));
+    }
+
+    #[test]
+    fn checks_imply_the_bounds() {
+        assert_eq!(
+            range_check("it's", 0, 10),
+            "run_id = 'it''s' AND customer_id >= '0'::bigint AND customer_id < '10'::bigint"
+        );
+        assert_eq!(
+            range_check("r", 5, i128::MAX),
+            "run_id = 'r' AND customer_id >= '5'::bigint"
+        );
+        assert_eq!(bounds_of(&(3..u64::MAX)), (3, i128::MAX));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_transient_error_naming_it() {
+        // A port that was just free: nothing listens there.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("postgres://u:secret@127.0.0.1:{port}/db");
+        let e = PostgresStore::open(&url).await.unwrap_err();
+        assert!(e.is_transient(), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+}
