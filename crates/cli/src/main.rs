@@ -3,7 +3,6 @@
 
 mod cli;
 mod commands;
-mod input;
 mod progress;
 
 use clap::Parser;

@@ -1,0 +1,1303 @@
+//! The analysis of an experiment ([`analyze`]): every applicable test on every metric ×
+//! treatment arm, a sample-ratio check, multiple-testing corrections, the ratio metrics
+//! asked for, and — when the data's blueprint is known — each decision judged against the
+//! known truth. [`Report`] serialises as the JSON of `abforge analyze --json`.
+
+use crate::error::{Error, Result, usage};
+use crate::input::{Columns, Dataset};
+use abforge_stats::{
+    AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Hypothesis, MetricAnalysis,
+    MetricSamples, PrimaryTest, RateCompare, RatioSummary, RatioTestResult, SrmResult, adjust,
+    analyze_arms, ratio_test, srm,
+};
+use abforge_synth::truth::{Effect, Truth};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The p-value below which the sample ratio is called a mismatch. An SRM check runs on
+/// every analysis, so it uses a stricter level than the tests (the common practice).
+pub const SRM_ALPHA: f64 = 0.001;
+
+/// A ratio metric `NUMERATOR/DENOMINATOR` (ΣNUM / ΣDEN per group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatioSpec {
+    /// Numerator column.
+    pub numerator: String,
+    /// Denominator column.
+    pub denominator: String,
+}
+
+/// What to analyse and how: what `abforge analyze` takes on its command line (its flags
+/// are named after these fields), but the data itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The data's name in the report ([`Report::input`]) and in messages: a file's path, a
+    /// table's name.
+    pub input: String,
+    /// Metric columns to read, through [`Options::columns`]; empty means every numeric
+    /// column but the group, ids and `pre_<metric>` covariates. [`analyze`] analyses the
+    /// metrics of the [`Dataset`] it is given, whatever this says.
+    pub metrics: Vec<String>,
+    /// Column holding the group label (`group`).
+    pub group_column: String,
+    /// Label of the control group (`control`).
+    pub control: String,
+    /// Labels of the treatment arms to compare with the control; empty means `treatment`
+    /// when present, else every other group (A/B/n).
+    pub treatment: Vec<String>,
+    /// Significance level of every test and 1 − the confidence of every interval (0.05);
+    /// strictly between 0 and 1.
+    pub alpha: f64,
+    /// The alternative hypothesis (two-sided).
+    pub alternative: Alternative,
+    /// Non-inferiority margin δ > 0 on the mean difference: tests H0: T − C ≤ −δ against
+    /// H1: T − C > −δ, or with [`Alternative::Less`] (lower is better) H0: T − C ≥ δ.
+    pub margin: Option<f64>,
+    /// Multiple-testing correction across metrics × arms, applied to each comparison's
+    /// primary test (Holm).
+    pub correction: Correction,
+    /// Bootstrap resamples (percentile and BCa intervals), seeded with `seed`; none by
+    /// default.
+    pub bootstrap: Option<u32>,
+    /// Random permutations of a permutation test, seeded with `seed`; none by default.
+    pub permutations: Option<u32>,
+    /// Seed of the bootstrap and the permutation test (0).
+    pub seed: u64,
+    /// Ratio metrics to compare; their columns are read through [`Options::columns`].
+    pub ratios: Vec<RatioSpec>,
+    /// Planned allocation weights by group (positive) for the sample-ratio check; `None`
+    /// means the blueprint's when the data has one covering its groups, else equal.
+    pub allocation: Option<Vec<(String, f64)>>,
+}
+
+impl Options {
+    /// The defaults of `abforge analyze`: every metric grouped by `group`, control
+    /// `control`, α 0.05 two-sided, Holm, no bootstrap, permutations or ratios.
+    pub fn new(input: impl Into<String>) -> Self {
+        Options {
+            input: input.into(),
+            metrics: Vec::new(),
+            group_column: "group".into(),
+            control: "control".into(),
+            treatment: Vec::new(),
+            alpha: 0.05,
+            alternative: Alternative::TwoSided,
+            margin: None,
+            correction: Correction::Holm,
+            bootstrap: None,
+            permutations: None,
+            seed: 0,
+            ratios: Vec::new(),
+            allocation: None,
+        }
+    }
+
+    /// The columns to read for these options: the group column, the metrics, and the
+    /// parts of the ratio metrics as extra columns.
+    pub fn columns(&self) -> Columns {
+        Columns {
+            group_column: self.group_column.clone(),
+            metrics: self.metrics.clone(),
+            extra: self
+                .ratios
+                .iter()
+                .flat_map(|r| [r.numerator.clone(), r.denominator.clone()])
+                .collect(),
+        }
+    }
+
+    /// The hypothesis every test is run against.
+    fn hypothesis(&self) -> Hypothesis {
+        match (self.margin, self.alternative) {
+            (Some(m), Alternative::Less) => {
+                Hypothesis::non_inferiority_lower_is_better(m, self.alpha)
+            }
+            (Some(m), _) => Hypothesis::non_inferiority(m, self.alpha),
+            (None, Alternative::TwoSided) => Hypothesis::two_sided(self.alpha),
+            (None, alt) => Hypothesis::one_sided(alt, self.alpha),
+        }
+    }
+
+    /// The checks the command line's argument parser makes.
+    fn check(&self) -> Result<()> {
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(usage(format!(
+                "--alpha {}: expected a number strictly between 0 and 1",
+                self.alpha
+            )));
+        }
+        if let Some(m) = self.margin
+            && !(m > 0.0 && m.is_finite())
+        {
+            return Err(usage(format!("--margin {m}: expected a positive number")));
+        }
+        if let Some(a) = &self.allocation {
+            if let Some((g, w)) = a.iter().find(|(_, w)| !(*w > 0.0 && w.is_finite())) {
+                return Err(usage(format!(
+                    "--allocation: the weight of {g} is {w}; expected a positive number"
+                )));
+            }
+            if a.len() < 2 {
+                return Err(usage(
+                    "--allocation: expected at least two groups, e.g. control=1,treatment=1",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The JSON document of `abforge analyze --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The data analysed ([`Options::input`]).
+    pub input: String,
+    /// Rows read.
+    pub rows: u64,
+    /// The group column.
+    pub group_column: String,
+    /// Significance level.
+    pub alpha: f64,
+    /// `two_sided`, `greater` or `less`.
+    pub alternative: Alternative,
+    /// Non-inferiority margin on the mean difference, when given.
+    pub margin: Option<f64>,
+    /// The correction that decides `reject`.
+    pub correction: Correction,
+    /// The sample-ratio check over every group in the data.
+    pub srm: Srm,
+    /// One entry per metric × treatment arm.
+    pub metrics: Vec<Entry>,
+    /// One entry per ratio metric × treatment arm (absent when none was asked for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ratios: Vec<RatioEntry>,
+}
+
+/// A ratio metric of one arm against the control.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatioEntry {
+    /// `NUM/DEN`.
+    pub ratio: String,
+    /// Numerator column.
+    pub numerator: String,
+    /// Denominator column.
+    pub denominator: String,
+    /// Label of the control group.
+    pub control: String,
+    /// Label of the treatment arm.
+    pub treatment: String,
+    /// Per group: n and ΣNUM / ΣDEN.
+    pub groups: RatioGroups,
+    /// The delta-method z test of the difference of the ratios (`null` with `error` when
+    /// it cannot be computed, e.g. a denominator mean of 0).
+    pub test: Option<RatioTestResult>,
+    /// Why the test could not be computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Both groups of a ratio metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatioGroups {
+    /// Control.
+    pub control: RatioGroup,
+    /// Treatment.
+    pub treatment: RatioGroup,
+}
+
+/// One group of a ratio metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatioGroup {
+    /// Customers.
+    pub n: u64,
+    /// ΣNUM / ΣDEN.
+    pub ratio: f64,
+    /// Mean numerator per customer.
+    pub mean_numerator: f64,
+    /// Mean denominator per customer.
+    pub mean_denominator: f64,
+}
+
+/// The sample-ratio check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Srm {
+    /// Where the planned split comes from: `blueprint`, `allocation` (the option) or
+    /// `equal`.
+    pub planned_from: &'static str,
+    /// Per group: observed count, planned share, expected count.
+    pub groups: Vec<SrmGroup>,
+    /// Pearson's chi-square against the planned split.
+    pub statistic: f64,
+    /// Degrees of freedom (groups − 1).
+    pub df: u64,
+    /// Its p-value.
+    pub p_value: f64,
+    /// `p_value <` [`SRM_ALPHA`].
+    pub mismatch: bool,
+}
+
+/// One group of the sample-ratio check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SrmGroup {
+    /// Label.
+    pub group: String,
+    /// Rows observed.
+    pub observed: u64,
+    /// Planned share.
+    pub planned_share: f64,
+    /// Rows expected under the planned split.
+    pub expected: f64,
+}
+
+/// One metric × arm comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// The metric, its kind, both groups' statistics, the tests (and `errors`).
+    #[serde(flatten)]
+    pub analysis: MetricAnalysis,
+    /// Label of the control group.
+    pub control: String,
+    /// Label of the treatment arm.
+    pub treatment: String,
+    /// The test standing for this comparison in the multiple-testing family.
+    pub primary_test: &'static str,
+    /// Its raw p-value (`null` when it could not be computed).
+    pub p_value: Option<f64>,
+    /// Its adjusted p-values over the family of every metric × arm.
+    pub p_adjusted: Adjusted,
+    /// The decision at α with the chosen correction.
+    pub reject: bool,
+    /// The truth, when the data's blueprint is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth: Option<EntryTruth>,
+}
+
+/// Adjusted p-values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Adjusted {
+    /// Bonferroni.
+    pub bonferroni: f64,
+    /// Holm.
+    pub holm: f64,
+    /// Benjamini–Hochberg.
+    pub benjamini_hochberg: f64,
+}
+
+impl Adjusted {
+    /// The value of `correction`; with [`Correction::None`], `raw` (the raw p-value as it
+    /// entered the family: 1 when it could not be computed).
+    pub fn get(&self, correction: Correction, raw: Option<f64>) -> f64 {
+        match correction {
+            Correction::Bonferroni => self.bonferroni,
+            Correction::Holm => self.holm,
+            Correction::BenjaminiHochberg => self.benjamini_hochberg,
+            _ => raw.unwrap_or(1.0),
+        }
+    }
+}
+
+/// The truth of one comparison and the verdict on each test's decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryTruth {
+    /// True mean of the control.
+    pub mean_control: f64,
+    /// True mean of the treatment.
+    pub mean_treatment: f64,
+    /// True treatment − control.
+    pub mean_difference: f64,
+    /// True P(T > C) + ½P(T = C).
+    pub prob_superiority: Option<f64>,
+    /// Per test: `correct`, `type_i` (rejected a true null) or `type_ii` (missed a real
+    /// effect), each test judged against its own null.
+    pub decisions: BTreeMap<&'static str, Verdict>,
+    /// Per test judged (the keys of `decisions`): whether its null holds and the true
+    /// effect on the scale of its estimate. Not in the JSON; see [`Report::decisions`].
+    #[serde(skip)]
+    pub tests: BTreeMap<&'static str, TestTruth>,
+}
+
+/// The truth as one test sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestTruth {
+    /// Whether the test's null hypothesis holds.
+    pub null_true: bool,
+    /// The true value of what the test estimates (see [`Decision::true_effect`]).
+    pub true_effect: Option<f64>,
+}
+
+/// A decision against the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The decision matches the truth.
+    Correct,
+    /// A true null was rejected.
+    TypeI,
+    /// A false null was kept.
+    TypeIi,
+}
+
+impl Verdict {
+    /// The verdict on rejecting (or not) a null that holds (or not).
+    pub fn of(null_true: bool, reject: bool) -> Self {
+        match (null_true, reject) {
+            (true, true) => Verdict::TypeI,
+            (false, false) => Verdict::TypeIi,
+            _ => Verdict::Correct,
+        }
+    }
+
+    /// Its name in the JSON: `correct`, `type_i` or `type_ii`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Correct => "correct",
+            Verdict::TypeI => "type_i",
+            Verdict::TypeIi => "type_ii",
+        }
+    }
+}
+
+fn labels_list(ds: &Dataset) -> String {
+    ds.labels
+        .iter()
+        .map(|l| format!("{l:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The analysis of a dataset: what `abforge analyze` prints.
+///
+/// Every test that applies runs on each metric of `ds` (its first
+/// [`analyzed`](Dataset::analyzed) columns) for each treatment arm against the control;
+/// CUPED is added for a metric whose `pre_<metric>` column was read; the primary test of
+/// each comparison enters a family adjusted by every correction, and `opts.correction`
+/// decides; the ratio metrics of `opts.ratios` are compared with the delta method. When
+/// `ds` carries its blueprint (whose control group is `opts.control`), each test's decision
+/// is judged against the truth.
+///
+/// # Errors
+/// [`Error::Usage`] for a control or treatment group not in the data, only the control
+/// group in it, a non-finite value, an empty group, an allocation that misses a group, a
+/// ratio whose columns were not read, or options out of range; [`Error::Stats`] otherwise.
+pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
+    opts.check()?;
+    let control = ds.group(&opts.control).ok_or_else(|| {
+        usage(format!(
+            "--control {}: no such group in column {:?}; the groups are {}",
+            opts.control,
+            opts.group_column,
+            labels_list(ds)
+        ))
+    })?;
+    let arms: Vec<usize> = if opts.treatment.is_empty() {
+        match ds.group("treatment") {
+            Some(t) if t != control => vec![t],
+            _ => (0..ds.labels.len()).filter(|&g| g != control).collect(),
+        }
+    } else {
+        let mut arms = Vec::new();
+        for t in &opts.treatment {
+            let g = ds.group(t).ok_or_else(|| {
+                usage(format!(
+                    "--treatment {t}: no such group in column {:?}; the groups are {}",
+                    opts.group_column,
+                    labels_list(ds)
+                ))
+            })?;
+            if g == control {
+                return Err(usage(format!(
+                    "--treatment {t}: that is the control group (--control)"
+                )));
+            }
+            if !arms.contains(&g) {
+                arms.push(g);
+            }
+        }
+        arms
+    };
+    if arms.is_empty() {
+        return Err(usage(format!(
+            "{}: only the control group {:?} is in column {:?}; there is nothing to compare",
+            opts.input, opts.control, opts.group_column
+        )));
+    }
+    let hypothesis = opts.hypothesis();
+    let correction = opts.correction;
+    let srm = sample_ratio(opts, ds)?;
+
+    let arm_names: Vec<&str> = arms.iter().map(|&g| ds.labels[g].as_str()).collect();
+    let per_metric: Vec<Vec<(&str, &[f64])>> = ds.metrics[..ds.analyzed]
+        .iter()
+        .map(|m| {
+            arms.iter()
+                .zip(&arm_names)
+                .map(|(&g, &name)| (name, m.by_group[g].as_slice()))
+                .collect()
+        })
+        .collect();
+    let samples: Vec<MetricSamples<'_>> = ds.metrics[..ds.analyzed]
+        .iter()
+        .zip(&per_metric)
+        .map(|(m, arms)| MetricSamples {
+            metric: &m.name,
+            control: &m.by_group[control],
+            arms,
+        })
+        .collect();
+    let abn_opts = AbnOptions {
+        analyze: AnalyzeOptions {
+            hypothesis,
+            bootstrap: opts
+                .bootstrap
+                .map(|resamples| abforge_stats::BootstrapOptions {
+                    resamples,
+                    seed: opts.seed,
+                    alpha: opts.alpha,
+                }),
+            permutation: opts
+                .permutations
+                .map(|resamples| abforge_stats::PermutationOptions {
+                    resamples,
+                    seed: opts.seed,
+                    hypothesis,
+                }),
+            ..AnalyzeOptions::default()
+        },
+        correction,
+        primary: PrimaryTest::ByKind,
+    };
+    let mut abn = analyze_arms(&samples, &abn_opts).map_err(|e| match e {
+        abforge_stats::Error::NonFinite { .. }
+        | abforge_stats::Error::TooFewObservations { .. } => usage(format!("{}: {e}", opts.input)),
+        e => Error::Stats(e),
+    })?;
+    cuped_on_covariates(&mut abn.comparisons, ds, control, &hypothesis);
+    let raw: Vec<f64> = abn
+        .comparisons
+        .iter()
+        .map(|c| c.p_value.unwrap_or(1.0))
+        .collect();
+    let all = |c| adjust(&raw, c).map_err(|e| Error::Stats(e).context("adjusting p-values"));
+    let (bonf, holm, bh) = (
+        all(Correction::Bonferroni)?,
+        all(Correction::Holm)?,
+        all(Correction::BenjaminiHochberg)?,
+    );
+    let truth = ds.blueprint.as_ref().and_then(|bp| {
+        // The blueprint of a generated file is already resolved.
+        bp.resolve().ok().map(|r| r.truth())
+    });
+    let metrics = abn
+        .comparisons
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let truth = truth
+                .as_ref()
+                .and_then(|t| judge(t, &c, &opts.control, &hypothesis));
+            Entry {
+                control: opts.control.clone(),
+                treatment: c.arm.clone(),
+                primary_test: c.primary_test,
+                p_value: c.p_value,
+                p_adjusted: Adjusted {
+                    bonferroni: bonf[i],
+                    holm: holm[i],
+                    benjamini_hochberg: bh[i],
+                },
+                reject: c.reject,
+                truth,
+                analysis: c.analysis,
+            }
+        })
+        .collect();
+    Ok(Report {
+        input: opts.input.clone(),
+        rows: ds.rows(),
+        group_column: opts.group_column.clone(),
+        alpha: opts.alpha,
+        alternative: hypothesis.alternative,
+        margin: opts.margin,
+        correction,
+        srm,
+        metrics,
+        ratios: ratios(opts, ds, control, &arms, &hypothesis)?,
+    })
+}
+
+/// CUPED for every comparison whose metric has a `pre_<metric>` column in the data.
+fn cuped_on_covariates(
+    comparisons: &mut [ArmComparison],
+    ds: &Dataset,
+    control: usize,
+    h: &Hypothesis,
+) {
+    for c in comparisons {
+        let metric = &c.analysis.metric;
+        let (Some(y), Some(x), Some(arm)) = (
+            ds.column(metric),
+            ds.column(&format!("pre_{metric}")),
+            ds.group(&c.arm),
+        ) else {
+            continue;
+        };
+        match abforge_stats::cuped(
+            &y.by_group[arm],
+            &x.by_group[arm],
+            &y.by_group[control],
+            &x.by_group[control],
+            h,
+        ) {
+            Ok(r) => c.analysis.tests.cuped = Some(r),
+            Err(e) => {
+                c.analysis.errors.insert("cuped".into(), e.to_string());
+            }
+        }
+    }
+}
+
+/// The ratio metrics of every arm against the control.
+fn ratios(
+    opts: &Options,
+    ds: &Dataset,
+    control: usize,
+    arms: &[usize],
+    h: &Hypothesis,
+) -> Result<Vec<RatioEntry>> {
+    let mut out = Vec::new();
+    for r in &opts.ratios {
+        let column = |name: &str| {
+            ds.column(name).ok_or_else(|| {
+                usage(format!(
+                    "--ratio {}/{}: column {name:?} was not read (read the data with Options::columns)",
+                    r.numerator, r.denominator
+                ))
+            })
+        };
+        let (num, den) = (column(&r.numerator)?, column(&r.denominator)?);
+        let summary = |g: usize| RatioSummary::from_slices(&num.by_group[g], &den.by_group[g]);
+        let group = |s: &RatioSummary| RatioGroup {
+            n: s.n,
+            ratio: s.mean_x / s.mean_y,
+            mean_numerator: s.mean_x,
+            mean_denominator: s.mean_y,
+        };
+        let c = summary(control)?;
+        for &arm in arms {
+            let t = summary(arm)?;
+            let (test, error) = match ratio_test(&t, &c, h) {
+                Ok(x) => (Some(x), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            out.push(RatioEntry {
+                ratio: format!("{}/{}", r.numerator, r.denominator),
+                numerator: r.numerator.clone(),
+                denominator: r.denominator.clone(),
+                control: opts.control.clone(),
+                treatment: ds.labels[arm].clone(),
+                groups: RatioGroups {
+                    control: group(&c),
+                    treatment: group(&t),
+                },
+                test,
+                error,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The sample-ratio check of every group in the data against the planned split.
+fn sample_ratio(opts: &Options, ds: &Dataset) -> Result<Srm> {
+    let mut labels = ds.labels.clone();
+    let mut observed = ds.counts.clone();
+    let (planned_from, weights): (&'static str, Vec<f64>) = if let Some(a) = &opts.allocation {
+        for l in &ds.labels {
+            if !a.iter().any(|(g, _)| g == l) {
+                return Err(usage(format!(
+                    "--allocation: group {l:?} is in the data but has no weight; give every group, e.g. {}",
+                    ds.labels
+                        .iter()
+                        .map(|l| format!("{l}=1"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )));
+            }
+        }
+        // Planned groups missing from the data were observed 0 times.
+        for (g, _) in a {
+            if !labels.contains(g) {
+                labels.push(g.clone());
+                observed.push(0);
+            }
+        }
+        let w = labels
+            .iter()
+            .map(|l| a.iter().find(|(g, _)| g == l).map_or(0.0, |(_, w)| *w))
+            .collect();
+        ("allocation", w)
+    } else if let Some(bp) = ds.blueprint.as_ref().filter(|bp| {
+        ds.labels
+            .iter()
+            .all(|l| bp.groups.iter().any(|(g, _)| g == l))
+    }) {
+        for (g, _) in &bp.groups {
+            if !labels.contains(g) {
+                labels.push(g.clone());
+                observed.push(0);
+            }
+        }
+        let w = labels
+            .iter()
+            .map(|l| {
+                bp.groups
+                    .iter()
+                    .find(|(g, _)| g == l)
+                    .map_or(0.0, |(_, w)| *w)
+            })
+            .collect();
+        ("blueprint", w)
+    } else {
+        ("equal", vec![1.0; labels.len()])
+    };
+    let total: f64 = weights.iter().sum();
+    let SrmResult {
+        statistic,
+        df,
+        p_value,
+        expected,
+    } = srm(&observed, &weights).map_err(|e| Error::Stats(e).context("sample-ratio check"))?;
+    let groups = labels
+        .into_iter()
+        .zip(observed)
+        .zip(weights.iter().zip(expected))
+        .map(|((group, observed), (w, expected))| SrmGroup {
+            group,
+            observed,
+            planned_share: w / total,
+            expected,
+        })
+        .collect();
+    Ok(Srm {
+        planned_from,
+        groups,
+        statistic,
+        df,
+        p_value,
+        mismatch: p_value < SRM_ALPHA,
+    })
+}
+
+/// Whether H0 holds for a true effect `effect` (on the test's own scale, null value `null`).
+fn null_holds(effect: f64, exactly_null: bool, null: f64, alt: Alternative) -> bool {
+    match alt {
+        Alternative::TwoSided => exactly_null,
+        Alternative::Greater => exactly_null || effect <= null,
+        Alternative::Less => exactly_null || effect >= null,
+    }
+}
+
+/// Judges every test of a comparison against the truth of the data's blueprint.
+fn judge(truth: &Truth, c: &ArmComparison, control: &str, h: &Hypothesis) -> Option<EntryTruth> {
+    if truth.control_group != control {
+        return None;
+    }
+    let m = truth
+        .metrics
+        .iter()
+        .find(|m| m.metric == c.analysis.metric)?;
+    let e: &Effect = m.effects.iter().find(|e| e.group == c.arm)?;
+    let mean = |g: &str| m.groups.iter().find(|x| x.group == g).map(|x| x.mean);
+    let (mean_control, mean_treatment) = (mean(control)?, mean(&c.arm)?);
+    let null = h.null.unwrap_or(0.0);
+    // Mean-scale tests (t, z, chi-square, Fisher, Poisson, lift): H0 is about the mean
+    // difference; with a margin, it is shifted by the margin.
+    let mean_null = if h.null.is_some_and(|v| v != 0.0) {
+        null_holds(e.abs_effect, false, null, h.alternative)
+    } else {
+        null_holds(e.abs_effect, e.mean_null, 0.0, h.alternative)
+    };
+    let plain = |alt| null_holds(e.abs_effect, e.mean_null, 0.0, alt);
+    // The true value of each test's estimate.
+    let difference = Some(e.abs_effect);
+    let rate_ratio = (mean_control != 0.0).then(|| mean_treatment / mean_control);
+    let odds = |p: f64| (p > 0.0 && p < 1.0).then(|| p / (1.0 - p));
+    let odds_ratio = odds(mean_treatment)
+        .zip(odds(mean_control))
+        .map(|(t, c)| t / c);
+    let t = &c.analysis.tests;
+    let mut decisions = BTreeMap::new();
+    let mut tests = BTreeMap::new();
+    let mut put =
+        |name: &'static str, null_true: bool, reject: Option<bool>, true_effect: Option<f64>| {
+            if let Some(r) = reject {
+                decisions.insert(name, Verdict::of(null_true, r));
+                tests.insert(
+                    name,
+                    TestTruth {
+                        null_true,
+                        true_effect,
+                    },
+                );
+            }
+        };
+    put(
+        "welch_t",
+        mean_null,
+        t.welch_t.map(|x| x.reject),
+        difference,
+    );
+    put(
+        "student_t",
+        mean_null,
+        t.student_t.map(|x| x.reject),
+        difference,
+    );
+    put(
+        "two_proportion_z",
+        mean_null,
+        t.two_proportion_z.map(|x| x.reject),
+        difference,
+    );
+    put(
+        "chi_square",
+        plain(Alternative::TwoSided),
+        t.chi_square.map(|x| x.reject),
+        difference,
+    );
+    put(
+        "fisher_exact",
+        plain(h.alternative),
+        t.fisher_exact.map(|x| x.reject),
+        odds_ratio,
+    );
+    put(
+        "poisson_rate",
+        mean_null,
+        t.poisson_rate.map(|x| x.score.reject),
+        match t.poisson_rate.map(|x| x.score.compare) {
+            Some(RateCompare::Diff) => difference,
+            _ => rate_ratio,
+        },
+    );
+    put(
+        "relative_lift",
+        plain(h.alternative),
+        t.relative_lift.map(|x| x.reject),
+        e.rel_effect,
+    );
+    // The newer methods test the mean difference, two-sided for the Bayesian rule and the
+    // bootstrap intervals.
+    put(
+        "cuped",
+        mean_null,
+        t.cuped.map(|x| x.adjusted.reject),
+        difference,
+    );
+    put("msprt", mean_null, t.msprt.map(|x| x.reject), difference);
+    put(
+        "bayes",
+        plain(Alternative::TwoSided),
+        t.bayes.map(|x| x.reject),
+        difference,
+    );
+    put(
+        "bootstrap_bca",
+        plain(Alternative::TwoSided),
+        t.bootstrap.map(|x| x.mean_difference.bca_rejects(0.0)),
+        difference,
+    );
+    put(
+        "permutation",
+        plain(h.alternative),
+        t.permutation.map(|x| x.reject),
+        difference,
+    );
+    if let (Some(ps), Some(ps_null)) = (e.prob_superiority, e.prob_superiority_null) {
+        put(
+            "mann_whitney_u",
+            null_holds(ps, ps_null, 0.5, h.alternative),
+            t.mann_whitney_u.map(|x| x.result.reject),
+            Some(ps),
+        );
+    }
+    Some(EntryTruth {
+        mean_control,
+        mean_treatment,
+        mean_difference: e.abs_effect,
+        prob_superiority: e.prob_superiority,
+        decisions,
+        tests,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions
+
+/// One test's decision on one metric × treatment arm: a row of the flat table
+/// [`Report::decisions`] (what a pipeline stores). Non-finite numbers are `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The metric (column) tested: the entry's `metric`.
+    pub metric: String,
+    /// Label of the control group: the entry's `control`.
+    pub control: String,
+    /// Label of the treatment arm: the entry's `treatment`.
+    pub treatment: String,
+    /// The test, named as in the JSON's `tests` object and `truth.decisions`: `welch_t`,
+    /// `student_t`, `mann_whitney_u`, `two_proportion_z`, `chi_square`, `fisher_exact`,
+    /// `poisson_rate` (the score test), `relative_lift`, `cuped`, `bayes`, `msprt`,
+    /// `bootstrap_bca` (the BCa interval of the mean difference of `tests.bootstrap`),
+    /// `permutation`.
+    pub test: String,
+    /// The test's point estimate, on the scale of its interval: the difference of means
+    /// (T − C) for `welch_t`, `student_t`, `two_proportion_z` (of proportions), `cuped`
+    /// (`tests.cuped.adjusted`), `bayes` (posterior mean), `msprt`, `bootstrap_bca` and
+    /// `permutation` (its `statistic`); the relative lift T / C − 1 for `relative_lift`;
+    /// P(T > C) + ½P(T = C) for `mann_whitney_u`; the odds ratio for `fisher_exact`; the
+    /// rate ratio for `poisson_rate` (the rate difference when a margin makes it test the
+    /// difference: `tests.poisson_rate.score.compare`); `None` for `chi_square`.
+    pub estimate: Option<f64>,
+    /// Lower bound of the test's `1 − α` interval of `estimate` (`ci_low`; `bca_low` for
+    /// `bootstrap_bca`); `None` when the bound is −∞ (a one-sided `less` interval) or the
+    /// test has no interval (`mann_whitney_u`, `chi_square`, `fisher_exact`,
+    /// `permutation`).
+    pub ci_low: Option<f64>,
+    /// Upper bound, likewise (`None` for +∞: a one-sided `greater` interval).
+    pub ci_high: Option<f64>,
+    /// The test's raw p-value (`p_value`; of the score test for `poisson_rate`, of the
+    /// adjusted test for `cuped`, the always-valid p-value for `msprt`); `None` for `bayes`
+    /// and `bootstrap_bca`, which decide without one.
+    pub p_value: Option<f64>,
+    /// For the primary test only: its p-value adjusted over the family of every metric ×
+    /// arm by the report's correction (the entry's `p_adjusted.<correction>`; the raw
+    /// p-value under `none`). The family's decision (the entry's `reject`) is
+    /// `p_adjusted ≤ α`. `None` for the other tests.
+    pub p_adjusted: Option<f64>,
+    /// The test's own decision at α, uncorrected (its `reject`; `bca_rejects(0)` for
+    /// `bootstrap_bca`): the decision judged in `outcome`.
+    pub reject: Option<bool>,
+    /// Whether this is the entry's `primary_test`.
+    pub primary: bool,
+    /// The true value of `estimate`, when the blueprint is known: the true mean difference
+    /// (also for `chi_square`), the true relative lift, the true P(T > C) + ½P(T = C), the
+    /// true odds ratio (a 0/1 metric with both true means in (0, 1)) or the true rate ratio
+    /// (control mean ≠ 0).
+    pub true_effect: Option<f64>,
+    /// Whether the test's null hypothesis holds in truth (with the report's alternative
+    /// and margin for the tests that use them), when the blueprint is known.
+    pub null_true: Option<bool>,
+    /// The verdict on `reject` given `null_true` (the entry's `truth.decisions[test]`):
+    /// `correct`, `type_i` (a true null rejected) or `type_ii` (a false null kept).
+    pub outcome: Option<String>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl Report {
+    /// The flat table of decisions: per entry (metric × arm, in the order of
+    /// [`Report::metrics`]), one row per test that ran, in the JSON's order of `tests`
+    /// (CUPED included when present). Ratio metrics are not in it.
+    pub fn decisions(&self) -> Vec<Decision> {
+        let mut out = Vec::new();
+        for e in &self.metrics {
+            let t = &e.analysis.tests;
+            let mut row = |test: &'static str,
+                           estimate: Option<f64>,
+                           (ci_low, ci_high): (f64, f64),
+                           p_value: Option<f64>,
+                           reject: bool| {
+                let primary = test == e.primary_test;
+                let truth = e.truth.as_ref().and_then(|x| x.tests.get(test));
+                out.push(Decision {
+                    metric: e.analysis.metric.clone(),
+                    control: e.control.clone(),
+                    treatment: e.treatment.clone(),
+                    test: test.to_string(),
+                    estimate: estimate.and_then(finite),
+                    ci_low: finite(ci_low),
+                    ci_high: finite(ci_high),
+                    p_value: p_value.and_then(finite),
+                    p_adjusted: primary
+                        .then(|| e.p_adjusted.get(self.correction, e.p_value))
+                        .and_then(finite),
+                    reject: Some(reject),
+                    primary,
+                    true_effect: truth.and_then(|x| x.true_effect).and_then(finite),
+                    null_true: truth.map(|x| x.null_true),
+                    outcome: truth.map(|x| Verdict::of(x.null_true, reject).as_str().to_string()),
+                });
+            };
+            let none = (f64::NAN, f64::NAN);
+            if let Some(x) = &t.welch_t {
+                row(
+                    "welch_t",
+                    Some(x.estimate),
+                    (x.ci_low, x.ci_high),
+                    Some(x.p_value),
+                    x.reject,
+                );
+            }
+            if let Some(x) = &t.student_t {
+                row(
+                    "student_t",
+                    Some(x.estimate),
+                    (x.ci_low, x.ci_high),
+                    Some(x.p_value),
+                    x.reject,
+                );
+            }
+            if let Some(x) = &t.mann_whitney_u {
+                let r = &x.result;
+                row(
+                    "mann_whitney_u",
+                    Some(r.prob_superiority),
+                    none,
+                    Some(r.p_value),
+                    r.reject,
+                );
+            }
+            if let Some(x) = &t.two_proportion_z {
+                row(
+                    "two_proportion_z",
+                    Some(x.estimate),
+                    (x.ci_low, x.ci_high),
+                    Some(x.p_value),
+                    x.reject,
+                );
+            }
+            if let Some(x) = &t.chi_square {
+                row("chi_square", None, none, Some(x.p_value), x.reject);
+            }
+            if let Some(x) = &t.fisher_exact {
+                row(
+                    "fisher_exact",
+                    Some(x.odds_ratio),
+                    none,
+                    Some(x.p_value),
+                    x.reject,
+                );
+            }
+            if let Some(x) = &t.poisson_rate {
+                let s = &x.score;
+                let estimate = match s.compare {
+                    RateCompare::Diff => s.rate_diff,
+                    _ => s.rate_ratio,
+                };
+                row(
+                    "poisson_rate",
+                    Some(estimate),
+                    (s.ci_low, s.ci_high),
+                    Some(s.p_value),
+                    s.reject,
+                );
+            }
+            if let Some(x) = &t.relative_lift {
+                row(
+                    "relative_lift",
+                    Some(x.estimate),
+                    (x.ci_low, x.ci_high),
+                    Some(x.p_value),
+                    x.reject,
+                );
+            }
+            if let Some(x) = &t.cuped {
+                let r = &x.adjusted;
+                row(
+                    "cuped",
+                    Some(r.estimate),
+                    (r.ci_low, r.ci_high),
+                    Some(r.p_value),
+                    r.reject,
+                );
+            }
+            if let Some(x) = &t.bayes {
+                row(
+                    "bayes",
+                    Some(x.estimate),
+                    (x.ci_low, x.ci_high),
+                    None,
+                    x.reject,
+                );
+            }
+            if let Some(x) = &t.msprt {
+                row(
+                    "msprt",
+                    Some(x.estimate),
+                    (x.ci_low, x.ci_high),
+                    Some(x.p_value),
+                    x.reject,
+                );
+            }
+            if let Some(b) = &t.bootstrap {
+                let d = &b.mean_difference;
+                row(
+                    "bootstrap_bca",
+                    Some(d.estimate),
+                    (d.bca_low, d.bca_high),
+                    None,
+                    d.bca_rejects(0.0),
+                );
+            }
+            if let Some(x) = &t.permutation {
+                row(
+                    "permutation",
+                    Some(x.statistic),
+                    none,
+                    Some(x.p_value),
+                    x.reject,
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abforge_synth::{Blueprint, Generator};
+    use arrow_array::RecordBatch;
+    use std::path::Path;
+
+    /// The generator of an example blueprint with `customers` customers.
+    fn generator(example: &str, customers: u64) -> Generator {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(example);
+        let mut bp = Blueprint::from_path(&path).unwrap();
+        bp.customers = customers;
+        Generator::new(bp.resolve().unwrap())
+    }
+
+    fn batches(g: &Generator) -> Vec<RecordBatch> {
+        g.chunks(None).unwrap().map(|c| g.chunk(c)).collect()
+    }
+
+    /// The dataset of a generated experiment, read as batches, the blueprint given
+    /// explicitly (as batches read back from a database carry no metadata).
+    fn dataset(g: &Generator, opts: &Options) -> Dataset {
+        let schema = g
+            .schema()
+            .as_ref()
+            .clone()
+            .with_metadata(Default::default());
+        Dataset::from_batches(
+            &opts.input,
+            &schema,
+            batches(g),
+            &opts.columns(),
+            Some(g.resolved().blueprint.clone()),
+        )
+        .unwrap()
+    }
+
+    /// Tests present in an entry, by their JSON name.
+    fn tests_of(e: &Entry) -> usize {
+        let json = serde_json::to_value(&e.analysis.tests).unwrap();
+        json.as_object().unwrap().len()
+    }
+
+    fn check_decisions(r: &Report) -> Vec<Decision> {
+        let d = r.decisions();
+        assert_eq!(d.len(), r.metrics.iter().map(tests_of).sum::<usize>());
+        for e in &r.metrics {
+            let rows: Vec<&Decision> = d
+                .iter()
+                .filter(|x| x.metric == e.analysis.metric && x.treatment == e.treatment)
+                .collect();
+            assert_eq!(rows.len(), tests_of(e));
+            // Exactly one primary row, carrying the chosen correction's adjusted p-value.
+            let primary: Vec<&&Decision> = rows.iter().filter(|x| x.primary).collect();
+            assert_eq!(primary.len(), 1, "{}", e.analysis.metric);
+            assert_eq!(primary[0].test, e.primary_test);
+            assert_eq!(primary[0].p_value, e.p_value);
+            let adjusted = primary[0].p_adjusted.unwrap();
+            assert_eq!(adjusted, e.p_adjusted.get(r.correction, e.p_value));
+            assert_eq!(adjusted <= r.alpha, e.reject);
+            let truth = e.truth.as_ref().expect("judged");
+            for x in &rows {
+                assert_eq!(x.control, e.control);
+                assert!(x.primary || x.p_adjusted.is_none());
+                // Outcomes follow from reject and null_true, as the JSON says.
+                let verdict = truth.decisions.get(x.test.as_str());
+                assert_eq!(
+                    x.outcome.as_deref(),
+                    verdict.map(|v| v.as_str()),
+                    "{}",
+                    x.test
+                );
+                if let (Some(null), Some(reject)) = (x.null_true, x.reject) {
+                    let want = match (null, reject) {
+                        (true, true) => "type_i",
+                        (false, false) => "type_ii",
+                        _ => "correct",
+                    };
+                    assert_eq!(x.outcome.as_deref(), Some(want));
+                } else {
+                    assert!(x.outcome.is_none());
+                }
+                if let (Some(lo), Some(hi), Some(est)) = (x.ci_low, x.ci_high, x.estimate) {
+                    assert!(lo <= est && est <= hi, "{x:?}");
+                }
+            }
+        }
+        // The rows round-trip through JSON.
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<Vec<Decision>>(&json).unwrap(), d);
+        d
+    }
+
+    #[test]
+    fn decisions_of_the_seed_experiment() {
+        let g = generator("seed.toml", 4000);
+        let opts = Options::new("seed");
+        let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
+        assert_eq!(r.rows, 4000);
+        assert_eq!(r.srm.planned_from, "blueprint");
+        // 2 metrics × 1 arm; price (continuous): welch, student, mann-whitney, lift, bayes,
+        // msprt; items (count): the same and the Poisson test.
+        let d = check_decisions(&r);
+        assert_eq!(r.metrics.len(), 2);
+        assert_eq!(d.len(), 6 + 7);
+        let welch = d
+            .iter()
+            .find(|x| x.metric == "total_purchase_price" && x.test == "welch_t")
+            .unwrap();
+        // seed.toml (seed 3): price means 50 vs 10.
+        assert_eq!(welch.true_effect, Some(-40.0));
+        assert_eq!(welch.null_true, Some(false));
+        assert!(welch.primary && welch.reject == Some(true));
+        assert_eq!(welch.outcome.as_deref(), Some("correct"));
+        let poisson = d
+            .iter()
+            .find(|x| x.metric == "num_diff_items" && x.test == "poisson_rate")
+            .unwrap();
+        assert!(poisson.primary);
+        assert_eq!(poisson.true_effect, Some(1.0), "the true rate ratio");
+        assert_eq!(poisson.null_true, Some(true));
+        let mw = d
+            .iter()
+            .find(|x| x.metric == "total_purchase_price" && x.test == "mann_whitney_u")
+            .unwrap();
+        assert!(mw.estimate.is_some_and(|p| (0.0..=1.0).contains(&p)) && mw.ci_low.is_none());
+        // Without a blueprint there is no truth.
+        let mut ds = dataset(&g, &opts);
+        ds.blueprint = None;
+        let r = analyze(&opts, &ds).unwrap();
+        assert!(
+            r.decisions().iter().all(|x| {
+                x.true_effect.is_none() && x.null_true.is_none() && x.outcome.is_none()
+            })
+        );
+        assert_eq!(r.srm.planned_from, "equal");
+    }
+
+    #[test]
+    fn decisions_of_an_abn_experiment_with_every_optional_test() {
+        let g = generator("abn_cuped.toml", 3000);
+        let mut opts = Options::new("abn");
+        opts.bootstrap = Some(50);
+        opts.permutations = Some(50);
+        opts.correction = Correction::BenjaminiHochberg;
+        let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
+        let d = check_decisions(&r);
+        // 1 metric × 2 arms × (welch, student, mann-whitney, lift, cuped, bayes, msprt,
+        // bootstrap, permutation).
+        assert_eq!(r.metrics.len(), 2);
+        assert_eq!(d.len(), 2 * 9);
+        for x in d
+            .iter()
+            .filter(|x| x.test == "bayes" || x.test == "bootstrap_bca")
+        {
+            assert!(x.p_value.is_none() && x.estimate.is_some() && x.ci_low.is_some());
+        }
+        let cuped = d.iter().filter(|x| x.test == "cuped").count();
+        assert_eq!(cuped, 2);
+    }
+
+    #[test]
+    fn decisions_of_a_conversion_experiment_one_sided() {
+        let g = generator("conversion.toml", 4000);
+        let mut opts = Options::new("conversion");
+        opts.alternative = Alternative::Greater;
+        opts.correction = Correction::None;
+        let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
+        let d = check_decisions(&r);
+        let converted: Vec<&Decision> = d.iter().filter(|x| x.metric == "converted").collect();
+        let names: Vec<&str> = converted.iter().map(|x| x.test.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "welch_t",
+                "student_t",
+                "mann_whitney_u",
+                "two_proportion_z",
+                "chi_square",
+                "fisher_exact",
+                "relative_lift",
+                "bayes",
+                "msprt"
+            ]
+        );
+        let z = converted[3];
+        assert!(z.primary);
+        assert_eq!(z.p_adjusted, z.p_value, "no correction");
+        assert!(z.ci_high.is_none(), "a one-sided `greater` interval");
+        assert!(converted[5].true_effect.is_some(), "the true odds ratio");
+    }
+
+    #[test]
+    fn a_file_and_its_batches_give_the_same_report() {
+        let g = generator("abn_cuped.toml", 2000);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abn.parquet");
+        let mut w = abforge_synth::BatchWriter::new(
+            std::fs::File::create(&path).unwrap(),
+            abforge_synth::Format::Parquet,
+            g.schema(),
+        )
+        .unwrap();
+        w.write(&batches(&g)).unwrap();
+        w.finish().unwrap();
+        let opts = Options::new(path.display().to_string());
+        let file = analyze(&opts, &crate::read(&path, &opts.columns()).unwrap()).unwrap();
+        let mem = analyze(&opts, &dataset(&g, &opts)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&file).unwrap(),
+            serde_json::to_string(&mem).unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_usage_errors() {
+        let g = generator("seed.toml", 1000);
+        let opts = Options::new("seed");
+        let ds = dataset(&g, &opts);
+        let err = |o: &Options| {
+            let e = analyze(o, &ds).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            e.to_string()
+        };
+        let mut o = opts.clone();
+        o.control = "ctl".into();
+        assert!(err(&o).starts_with("--control ctl: no such group in column \"group\""));
+        let mut o = opts.clone();
+        o.treatment = vec!["control".into()];
+        assert!(err(&o).contains("that is the control group"));
+        let mut o = opts.clone();
+        o.alpha = 1.5;
+        assert!(err(&o).contains("strictly between 0 and 1"));
+        let mut o = opts.clone();
+        o.ratios = vec![RatioSpec {
+            numerator: "total_purchase_price".into(),
+            denominator: "nope".into(),
+        }];
+        assert!(err(&o).contains("column \"nope\" was not read"));
+        let mut o = opts.clone();
+        o.allocation = Some(vec![("control".into(), 1.0), ("x".into(), 1.0)]);
+        assert!(err(&o).contains("\"treatment\" is in the data but has no weight"));
+    }
+}
