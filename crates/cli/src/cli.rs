@@ -50,6 +50,14 @@ pub enum Command {
     /// Simulate many experiments from a blueprint and judge every test against the truth:
     /// type I error, power, interval coverage, calibration.
     Calibrate(CalibrateArgs),
+    /// Run the pipeline: generate → land → publish → analyze, every step in the run log.
+    ///
+    /// Embedded defaults need no set-up: a SQLite file and a folder under ./abforge-data.
+    /// PostgreSQL, S3 and DynamoDB are used when URLs say so (flags, ABFORGE_* variables or
+    /// abforge.toml; see the README).
+    Pipeline(PipelineNamespace),
+    /// Read the run log: the runs, and each run's step attempts and results.
+    Runs(RunsNamespace),
 }
 
 /// Where the blueprint comes from and how to override it.
@@ -451,6 +459,133 @@ pub struct ServeArgs {
     /// Data folder [default: ./abforge-data].
     #[arg(long, value_name = "DIR", env = "ABFORGE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+/// Where the pipeline's backends are; each flag beats its ABFORGE_* variable, which beats
+/// abforge.toml, which beats the default.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Backends {
+    /// Configuration file [default: ABFORGE_CONFIG, else ./abforge.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder (ABFORGE_DATA_DIR) [default: ./abforge-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Relational store: sqlite:///path or postgres://user:pass@host:port/db
+    /// (ABFORGE_DATABASE_URL) [default: sqlite://DATA/abforge.sqlite].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Run log: sqlite:///path, dynamodb://table or postgres://… (ABFORGE_RUN_LOG_URL)
+    /// [default: sqlite://DATA/abforge.sqlite].
+    #[arg(long, value_name = "URL")]
+    pub run_log_url: Option<String>,
+    /// Object store: s3://bucket/prefix, file:///path or memory:// (ABFORGE_OBJECT_STORE_URL)
+    /// [default: DATA/objects].
+    #[arg(long, value_name = "URL")]
+    pub object_store_url: Option<String>,
+    /// Params API base URL, e.g. http://127.0.0.1:8080 (ABFORGE_API_URL) [default: an
+    /// in-process API on a loopback port].
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+}
+
+/// `abforge pipeline`.
+#[derive(Debug, Args)]
+pub struct PipelineNamespace {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PipelineCommand,
+}
+
+/// The pipeline's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Run every step of one run (an experiment on a date). The run id derives from the
+    /// experiment and the date, so running a date again replaces that run (never
+    /// duplicates); a run that failed resumes from the step that failed. Exit 1 when a step
+    /// fails.
+    Run(PipelineRunArgs),
+    /// Run one step alone, as an external scheduler does: generate and land take --shard.
+    Step(PipelineStepArgs),
+}
+
+/// `abforge pipeline run`.
+#[derive(Debug, Args)]
+pub struct PipelineRunArgs {
+    /// Blueprint file (ABFORGE_BLUEPRINT) [default: examples/seed.toml].
+    #[arg(long, short = 'b', value_name = "FILE")]
+    pub blueprint: Option<PathBuf>,
+    /// The run date, YYYY-MM-DD [default: today, UTC].
+    #[arg(long, value_name = "DATE")]
+    pub run_date: Option<chrono::NaiveDate>,
+    /// Attempts per step when a backend fails transiently (ABFORGE_RETRY_ATTEMPTS) [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: Option<u32>,
+    /// Print the run report as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backends: Backends,
+}
+
+/// `abforge pipeline step`.
+#[derive(Debug, Args)]
+pub struct PipelineStepArgs {
+    /// The step: generate, land, publish or analyze.
+    #[arg(value_name = "STEP")]
+    pub step: abforge_pipeline::Step,
+    /// The run date, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub run_date: chrono::NaiveDate,
+    /// Run on shard K of N (0 <= K < N; generate and land only). Landing the N shards
+    /// equals landing the whole; generate and land must use the same N.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Blueprint file (ABFORGE_BLUEPRINT) [default: examples/seed.toml].
+    #[arg(long, short = 'b', value_name = "FILE")]
+    pub blueprint: Option<PathBuf>,
+    /// Attempts when a backend fails transiently (ABFORGE_RETRY_ATTEMPTS) [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: Option<u32>,
+    /// Print the step report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backends: Backends,
+}
+
+/// `abforge runs`.
+#[derive(Debug, Args)]
+pub struct RunsNamespace {
+    /// What to show.
+    #[command(subcommand)]
+    pub command: RunsCommand,
+}
+
+/// The subcommands of `abforge runs`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Every run in the run log, newest first.
+    List {
+        /// At most this many runs.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100000))]
+        limit: u32,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backends: Backends,
+    },
+    /// One run: its parameters, every step attempt, and its decisions against the truth.
+    Show {
+        /// The run id (as `runs list` shows it, e.g. seed-20261123).
+        run: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backends: Backends,
+    },
 }
 
 #[cfg(test)]

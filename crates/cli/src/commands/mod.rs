@@ -4,7 +4,9 @@ mod analyze;
 mod blueprint;
 mod calibrate;
 mod generate;
+mod pipeline;
 mod power;
+mod runs;
 mod serve;
 mod truth;
 
@@ -26,6 +28,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Power(args) => power::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Calibrate(args) => calibrate::run(&args, cli.quiet),
+        Command::Pipeline(ns) => pipeline::run(ns.command, cli.quiet),
+        Command::Runs(ns) => runs::run(ns.command),
     }
 }
 

@@ -1,0 +1,495 @@
+//! The abforge pipeline: one run of an experiment, end to end —
+//! **generate** → **land** → **publish** → **analyze** ([`Step`]) — on the embedded backends
+//! (a SQLite file and a local folder under `./abforge-data`) or on PostgreSQL, S3 and
+//! DynamoDB when URLs say so ([`Settings`]).
+//!
+//! A run is an experiment on a date ([`RunPlan`]): its id and its seed derive from them, so
+//! running a date again is the same run with the same data. Every step attempt is written
+//! to the run log (started, then succeeded or failed, with its duration, rows, bytes and
+//! error); transient backend errors (refused connections, timeouts, throttling) are retried
+//! with exponential backoff and full jitter, each retry a new attempt in the log. Every step
+//! replaces what it made, so a rerun never duplicates; [`Pipeline::run`] resumes a failed
+//! run from the step that failed.
+//!
+//! ```no_run
+//! use abforge_pipeline::{Pipeline, RunPlan, Settings, Overrides, Quiet};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = Settings::resolve(&Overrides::default())?;
+//! let blueprint = abforge_synth::Blueprint::from_path(&settings.blueprint)?;
+//! let plan = RunPlan::new(&blueprint, "2026-11-23".parse()?)?;
+//! let pipeline = Pipeline::open(settings).await?;
+//! let report = pipeline.run(&plan, &Quiet).await?;
+//! println!("{} rows, {} decisions", report.rows.unwrap_or(0), report.results.len());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+pub mod plan;
+pub mod settings;
+mod steps;
+
+pub use error::{Error, Result};
+pub use plan::RunPlan;
+pub use settings::{Overrides, Retry, Settings};
+pub use steps::Step;
+
+use abforge_store::relational::{RelationalStore, ResultRow, RunRecord, RunStatus};
+use abforge_store::runlog::{RunLog, StepAttempt, StepStatus};
+use abforge_store::{ObjectStoreConfig, Objects};
+use abforge_synth::generate::Shard;
+use backon::BackoffBuilder;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Receives the pipeline's progress. The CLI draws progress bars with it.
+pub trait Observer: Send + Sync {
+    /// A step begins; `rows` is how many rows it will move, when known.
+    fn step_started(&self, _step: Step, _shard: Option<Shard>, _rows: Option<u64>) {}
+    /// `n` more rows were moved.
+    fn rows(&self, _n: u64) {}
+    /// Attempt `attempt` failed with a transient error; the next begins after `delay`.
+    fn step_retrying(&self, _step: Step, _attempt: u32, _delay: Duration, _error: &str) {}
+    /// A step ended (or was skipped).
+    fn step_finished(&self, _report: &StepReport) {}
+}
+
+/// An [`Observer`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// It ran and succeeded.
+    Succeeded,
+    /// It failed (after its retries).
+    Failed,
+    /// It had succeeded before and the run resumed after it.
+    Skipped,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// The step.
+    pub step: Step,
+    /// Its shard (`K/N`), if it ran on one.
+    pub shard: Option<String>,
+    /// How it ended.
+    pub state: StepState,
+    /// Attempts made in this invocation (0 when skipped).
+    pub attempts: u32,
+    /// Time taken over every attempt, in milliseconds.
+    pub duration_ms: u64,
+    /// Rows it moved.
+    pub rows: Option<u64>,
+    /// Bytes it wrote or read.
+    pub bytes: Option<u64>,
+    /// What it did.
+    pub message: Option<String>,
+    /// Its error, when it failed.
+    pub error: Option<String>,
+}
+
+/// What [`Pipeline::run`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The run id.
+    pub run_id: String,
+    /// The experiment id.
+    pub experiment_id: String,
+    /// The run date.
+    pub run_date: NaiveDate,
+    /// The run's seed.
+    pub seed: u64,
+    /// SHA-256 of the resolved blueprint.
+    pub blueprint_hash: String,
+    /// `succeeded` or `failed`.
+    pub status: RunStatus,
+    /// Customers landed.
+    pub rows: Option<u64>,
+    /// The params object's key.
+    pub params_key: String,
+    /// The step the run resumed from, when earlier steps had already succeeded.
+    pub resumed_from: Option<Step>,
+    /// Every step, in order.
+    pub steps: Vec<StepReport>,
+    /// The decisions against the truth (empty unless analyze succeeded).
+    pub results: Vec<ResultRow>,
+}
+
+/// The backends of a pipeline and its settings.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    settings: Settings,
+    objects: Objects,
+    db: Arc<dyn RelationalStore>,
+    log: Arc<dyn RunLog>,
+}
+
+impl Pipeline {
+    /// Opens the object store, the relational store (applying its migrations) and the run
+    /// log, retrying transient errors.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for settings that name no usable backend; the backend's error when
+    /// it stays unreachable.
+    pub async fn open(settings: Settings) -> Result<Pipeline> {
+        let mut objects = ObjectStoreConfig::from_env().with_data_dir(&settings.data_dir);
+        if let Some(url) = &settings.object_store_url {
+            objects = objects.with_url(url);
+        }
+        let objects = objects.build().map_err(|e| Error::Config(e.to_string()))?;
+        let retry = settings.retry;
+        let db = retrying(retry, "opening the relational store", || {
+            abforge_store::relational::open(&settings.database_url)
+        })
+        .await?;
+        let log = retrying(retry, "opening the run log", || {
+            abforge_store::runlog::open(&settings.run_log_url)
+        })
+        .await?;
+        Ok(Pipeline {
+            settings,
+            objects,
+            db,
+            log,
+        })
+    }
+
+    /// The settings it was opened with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The object store.
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
+    /// The relational store.
+    pub fn db(&self) -> &Arc<dyn RelationalStore> {
+        &self.db
+    }
+
+    /// The run log.
+    pub fn log(&self) -> &Arc<dyn RunLog> {
+        &self.log
+    }
+
+    /// Runs every step of `plan` in order and reports what happened. When the run was left
+    /// failed (or interrupted) by an earlier invocation with the same parameters, the steps
+    /// that had succeeded are skipped and it resumes from the first that had not; a run
+    /// that had succeeded runs again from the start (replacing its data). A failed step ends
+    /// the run: the report has status `failed` and the error (this is not an `Err`).
+    ///
+    /// # Errors
+    /// Only when the run log or the relational store cannot record the run at all.
+    pub async fn run(&self, plan: &RunPlan, obs: &dyn Observer) -> Result<RunReport> {
+        let previous = self.db.run(&plan.run_id).await?;
+        let resumable = previous.as_ref().is_some_and(|r| {
+            r.status != RunStatus::Succeeded && r.blueprint_hash == plan.blueprint_hash
+        });
+        let done = if resumable {
+            self.succeeded_steps(&plan.run_id).await?
+        } else {
+            Vec::new()
+        };
+        let mut report = RunReport {
+            run_id: plan.run_id.clone(),
+            experiment_id: plan.experiment_id.clone(),
+            run_date: plan.run_date,
+            seed: plan.seed,
+            blueprint_hash: plan.blueprint_hash.clone(),
+            status: RunStatus::Running,
+            rows: None,
+            params_key: plan.params_key(),
+            resumed_from: None,
+            steps: Vec::new(),
+            results: Vec::new(),
+        };
+        let mut skipping = true;
+        for step in Step::ALL {
+            if skipping && done.contains(&step) {
+                let r = StepReport {
+                    step,
+                    shard: None,
+                    state: StepState::Skipped,
+                    attempts: 0,
+                    duration_ms: 0,
+                    rows: None,
+                    bytes: None,
+                    message: Some("succeeded in an earlier attempt of this run".into()),
+                    error: None,
+                };
+                obs.step_finished(&r);
+                report.steps.push(r);
+                continue;
+            }
+            if skipping && step != Step::Generate {
+                report.resumed_from = Some(step);
+            }
+            skipping = false;
+            let r = self.step(plan, step, None, obs).await?;
+            let failed = r.state == StepState::Failed;
+            report.steps.push(r);
+            if failed {
+                report.status = RunStatus::Failed;
+                break;
+            }
+        }
+        let record = self.db.run(&plan.run_id).await?;
+        if report.status != RunStatus::Failed {
+            report.status = record.as_ref().map_or(RunStatus::Failed, |r| r.status);
+        }
+        report.rows = record.and_then(|r| r.rows);
+        if report.status == RunStatus::Succeeded {
+            report.results = self.db.results(&plan.run_id).await?;
+        }
+        Ok(report)
+    }
+
+    /// Steps whose latest whole-run attempt (no shard) succeeded, or — for sharded steps —
+    /// whose every shard of the latest shard count succeeded.
+    async fn succeeded_steps(&self, run_id: &str) -> Result<Vec<Step>> {
+        let attempts = self.log.attempts(run_id).await?;
+        let mut done = Vec::new();
+        for step in Step::ALL {
+            let latest = attempts
+                .iter()
+                .filter(|a| a.step == step.name() && a.shard.is_none())
+                .max_by_key(|a| (a.started_at, a.attempt));
+            if latest.is_some_and(|a| a.status == StepStatus::Succeeded) {
+                done.push(step);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Runs one step of `plan` (on `shard`, for generate and land), logging each attempt and
+    /// retrying transient errors; keeps the run's row in the `runs` table up to date (a
+    /// failure marks the run failed; analyze succeeding marks it succeeded).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a shard given to a step that takes none; errors of the run log
+    /// itself. The step's own failure is reported in the [`StepReport`], not as an `Err`.
+    pub async fn step(
+        &self,
+        plan: &RunPlan,
+        step: Step,
+        shard: Option<Shard>,
+        obs: &dyn Observer,
+    ) -> Result<StepReport> {
+        if shard.is_some() && !step.sharded() {
+            return Err(Error::Usage(format!(
+                "--shard: the {step} step runs on the whole run; only generate and land take shards"
+            )));
+        }
+        let shard = shard.filter(|s| s.count > 1);
+        let shard_name = shard.map(|s| s.to_string());
+        self.begin_run(plan).await?;
+        let expected_rows = match step {
+            Step::Generate | Step::Land => {
+                let g = plan.generator();
+                plan.ids(&g, shard).ok().map(|r| r.end - r.start)
+            }
+            Step::Analyze => Some(plan.resolved.blueprint.customers),
+            Step::Publish => None,
+        };
+        let t0 = Instant::now();
+        let mut delays = backoff(self.settings.retry);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            obs.step_started(step, shard, expected_rows);
+            let mut attempt = self
+                .log
+                .start(
+                    &plan.experiment_id,
+                    &plan.run_id,
+                    step.name(),
+                    shard_name.as_deref(),
+                )
+                .await?;
+            let began = Instant::now();
+            let out = match step {
+                Step::Generate => self.generate(plan, shard, obs).await,
+                Step::Land => self.land(plan, shard, obs).await,
+                Step::Publish => self.publish(plan).await,
+                Step::Analyze => self.analyze(plan, obs).await,
+            };
+            let ended = Utc::now();
+            attempt.ended_at = Some(ended);
+            attempt.duration_ms = Some(began.elapsed().as_millis() as u64);
+            match out {
+                Ok(out) => {
+                    attempt.status = StepStatus::Succeeded;
+                    attempt.rows = out.rows;
+                    attempt.bytes = out.bytes;
+                    attempt.message = out.message.clone();
+                    self.log.finish(&attempt).await?;
+                    if step == Step::Land || step == Step::Analyze {
+                        let rows = self.db.count_customers(&plan.run_id).await?;
+                        let status = (step == Step::Analyze).then_some(RunStatus::Succeeded);
+                        self.end_run(plan, status, Some(rows)).await?;
+                    }
+                    let r = StepReport {
+                        step,
+                        shard: shard_name,
+                        state: StepState::Succeeded,
+                        attempts,
+                        duration_ms: t0.elapsed().as_millis() as u64,
+                        rows: out.rows,
+                        bytes: out.bytes,
+                        message: out.message,
+                        error: None,
+                    };
+                    obs.step_finished(&r);
+                    return Ok(r);
+                }
+                Err(e) => {
+                    let message = error_chain(&e);
+                    attempt.status = StepStatus::Failed;
+                    attempt.error = Some(message.clone());
+                    self.log.finish(&attempt).await?;
+                    if e.is_transient()
+                        && let Some(delay) = delays.next()
+                    {
+                        tracing::warn!(%step, attempts, ?delay, error = %message, "retrying");
+                        obs.step_retrying(step, attempts, delay, &message);
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    self.end_run(plan, Some(RunStatus::Failed), None).await?;
+                    let r = StepReport {
+                        step,
+                        shard: shard_name,
+                        state: StepState::Failed,
+                        attempts,
+                        duration_ms: t0.elapsed().as_millis() as u64,
+                        rows: None,
+                        bytes: None,
+                        message: None,
+                        error: Some(message),
+                    };
+                    obs.step_finished(&r);
+                    return Ok(r);
+                }
+            }
+        }
+    }
+
+    /// Records the run as running, keeping its first start; a run whose parameters changed
+    /// starts afresh.
+    async fn begin_run(&self, plan: &RunPlan) -> Result<()> {
+        let previous = self.db.run(&plan.run_id).await?;
+        let same = previous
+            .as_ref()
+            .filter(|r| r.blueprint_hash == plan.blueprint_hash);
+        let record = RunRecord {
+            run_id: plan.run_id.clone(),
+            experiment_id: plan.experiment_id.clone(),
+            run_date: plan.run_date,
+            blueprint_hash: plan.blueprint_hash.clone(),
+            blueprint: plan.blueprint_json.clone(),
+            status: RunStatus::Running,
+            started_at: same.map_or_else(Utc::now, |r| r.started_at),
+            finished_at: None,
+            rows: same.and_then(|r| r.rows),
+        };
+        self.db.put_run(&record).await?;
+        Ok(())
+    }
+
+    async fn end_run(
+        &self,
+        plan: &RunPlan,
+        status: Option<RunStatus>,
+        rows: Option<u64>,
+    ) -> Result<()> {
+        let Some(mut record) = self.db.run(&plan.run_id).await? else {
+            return Ok(());
+        };
+        if let Some(s) = status {
+            record.status = s;
+            record.finished_at = Some(Utc::now());
+        }
+        if rows.is_some() {
+            record.rows = rows;
+        }
+        self.db.put_run(&record).await?;
+        Ok(())
+    }
+}
+
+/// The delays between attempts: exponential from `retry.delay`, capped at
+/// `retry.max_delay`, with full jitter; `retry.attempts - 1` of them.
+fn backoff(retry: Retry) -> impl Iterator<Item = Duration> {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(retry.delay)
+        .with_max_delay(retry.max_delay)
+        .with_max_times(retry.attempts.saturating_sub(1) as usize)
+        .with_jitter()
+        .build()
+}
+
+/// Calls `f` until it succeeds, fails for good, or the attempts are spent.
+async fn retrying<T, F, Fut>(retry: Retry, what: &str, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = abforge_store::Result<T>>,
+{
+    let mut delays = backoff(retry);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(what, attempt, ?delay, error = %e, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                None => {
+                    return Err(Error::Other(format!(
+                        "{what}: still failing after {attempt} attempts: {e}"
+                    )));
+                }
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated, without repeats.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        source = inner.source();
+    }
+    s
+}
+
+/// Helpers for callers: the attempts of a run as the run log has them.
+impl Pipeline {
+    /// Every attempt of a run.
+    ///
+    /// # Errors
+    /// The run log's errors.
+    pub async fn attempts(&self, run_id: &str) -> Result<Vec<StepAttempt>> {
+        Ok(self.log.attempts(run_id).await?)
+    }
+}

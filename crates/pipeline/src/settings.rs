@@ -1,0 +1,431 @@
+//! Where the pipeline keeps things and how hard it retries: each setting resolves
+//! flag → environment variable → `abforge.toml` → default.
+//!
+//! | setting | flag | variable | `abforge.toml` | default |
+//! |---|---|---|---|---|
+//! | data folder | `--data-dir` | `ABFORGE_DATA_DIR` | `data_dir` | `./abforge-data` |
+//! | relational store | `--database-url` | `ABFORGE_DATABASE_URL` | `database_url` | `sqlite://<data>/abforge.sqlite` |
+//! | run log | `--run-log-url` | `ABFORGE_RUN_LOG_URL` | `run_log_url` | `sqlite://<data>/abforge.sqlite` (the same file) |
+//! | object store | `--object-store-url` | `ABFORGE_OBJECT_STORE_URL` | `object_store_url` | `<data>/objects` |
+//! | params API | `--api-url` | `ABFORGE_API_URL` | `api_url` | an in-process API on a loopback port |
+//! | API token | — | `ABFORGE_API_TOKEN` | `api_token` | none |
+//! | blueprint | `--blueprint` | `ABFORGE_BLUEPRINT` | `blueprint` | `examples/seed.toml` |
+//! | attempts per step | `--attempts` | `ABFORGE_RETRY_ATTEMPTS` | `retry.attempts` | 4 |
+//! | first retry delay | — | `ABFORGE_RETRY_DELAY_MS` | `retry.delay_ms` | 500 |
+//!
+//! The configuration file is `--config FILE`, else `ABFORGE_CONFIG`, else `./abforge.toml` when
+//! it exists. Unknown keys in it are errors that name the allowed ones.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The default blueprint of `pipeline run`.
+pub const DEFAULT_BLUEPRINT: &str = "examples/seed.toml";
+/// The default data folder.
+pub const DEFAULT_DATA_DIR: &str = "./abforge-data";
+/// The configuration file read when it exists and no other is named.
+pub const DEFAULT_CONFIG: &str = "abforge.toml";
+
+/// Settings given on the command line (each overrides the rest).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--run-log-url`.
+    pub run_log_url: Option<String>,
+    /// `--object-store-url`.
+    pub object_store_url: Option<String>,
+    /// `--api-url`.
+    pub api_url: Option<String>,
+    /// `--blueprint`.
+    pub blueprint: Option<PathBuf>,
+    /// `--attempts`.
+    pub attempts: Option<u32>,
+}
+
+/// How transient errors are retried: exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts per step in all (1: no retry).
+    pub attempts: u32,
+    /// The first delay; each next one doubles, up to [`Retry::max_delay`].
+    pub delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Resolved settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The data folder.
+    pub data_dir: PathBuf,
+    /// The relational store's URL.
+    pub database_url: String,
+    /// The run log's URL.
+    pub run_log_url: String,
+    /// The object store's URL (`None`: the data folder's `objects/`).
+    pub object_store_url: Option<String>,
+    /// The params API (`None`: started in-process).
+    pub api_url: Option<String>,
+    /// The bearer token for the params API's writes.
+    pub api_token: Option<String>,
+    /// The blueprint file.
+    pub blueprint: PathBuf,
+    /// Retries of transient errors.
+    pub retry: Retry,
+    /// The configuration file read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact(&self.database_url))
+            .field("run_log_url", &redact(&self.run_log_url))
+            .field("object_store_url", &self.object_store_url)
+            .field("api_url", &self.api_url)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("blueprint", &self.blueprint)
+            .field("retry", &self.retry)
+            .field("config_file", &self.config_file)
+            .finish()
+    }
+}
+
+/// The keys of `abforge.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    run_log_url: Option<String>,
+    object_store_url: Option<String>,
+    api_url: Option<String>,
+    api_token: Option<String>,
+    blueprint: Option<PathBuf>,
+    retry: Option<FileRetry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetry {
+    attempts: Option<u32>,
+    delay_ms: Option<u64>,
+    max_delay_ms: Option<u64>,
+}
+
+impl Settings {
+    /// Resolves every setting from `flags`, the process environment, the configuration file
+    /// and the defaults.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the setting whose value is not allowed, or the file that
+    /// cannot be read.
+    pub fn resolve(flags: &Overrides) -> Result<Settings> {
+        Self::resolve_with(flags, |k| std::env::var(k).ok())
+    }
+
+    /// As [`resolve`](Self::resolve), with the environment looked up by `env`.
+    ///
+    /// # Errors
+    /// As [`resolve`](Self::resolve).
+    pub fn resolve_with(
+        flags: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings> {
+        let env = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let (file, config_file) = match (&flags.config, env("ABFORGE_CONFIG")) {
+            (Some(p), _) => (read_file(p)?, Some(p.clone())),
+            (None, Some(p)) => (read_file(Path::new(&p))?, Some(PathBuf::from(p))),
+            (None, None) if Path::new(DEFAULT_CONFIG).is_file() => (
+                read_file(Path::new(DEFAULT_CONFIG))?,
+                Some(PathBuf::from(DEFAULT_CONFIG)),
+            ),
+            (None, None) => (FileSettings::default(), None),
+        };
+        let data_dir = flags
+            .data_dir
+            .clone()
+            .or_else(|| env("ABFORGE_DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let default_sqlite = format!("sqlite://{}", data_dir.join("abforge.sqlite").display());
+        let database_url = flags
+            .database_url
+            .clone()
+            .or_else(|| env("ABFORGE_DATABASE_URL"))
+            .or(file.database_url)
+            .unwrap_or_else(|| default_sqlite.clone());
+        check_scheme(
+            "database_url",
+            "ABFORGE_DATABASE_URL",
+            &database_url,
+            &["sqlite", "postgres", "postgresql"],
+        )?;
+        let run_log_url = flags
+            .run_log_url
+            .clone()
+            .or_else(|| env("ABFORGE_RUN_LOG_URL"))
+            .or(file.run_log_url)
+            .unwrap_or(default_sqlite);
+        check_scheme(
+            "run_log_url",
+            "ABFORGE_RUN_LOG_URL",
+            &run_log_url,
+            &["sqlite", "dynamodb", "postgres", "postgresql"],
+        )?;
+        let object_store_url = flags
+            .object_store_url
+            .clone()
+            .or_else(|| env("ABFORGE_OBJECT_STORE_URL"))
+            .or(file.object_store_url);
+        let api_url = flags
+            .api_url
+            .clone()
+            .or_else(|| env("ABFORGE_API_URL"))
+            .or(file.api_url)
+            .map(|u| u.trim_end_matches('/').to_string());
+        if let Some(u) = &api_url {
+            check_scheme("api_url", "ABFORGE_API_URL", u, &["http", "https"])?;
+        }
+        let api_token = env("ABFORGE_API_TOKEN").or(file.api_token);
+        let blueprint = flags
+            .blueprint
+            .clone()
+            .or_else(|| env("ABFORGE_BLUEPRINT").map(PathBuf::from))
+            .or(file.blueprint)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_BLUEPRINT));
+        let fr = file.retry.unwrap_or_default();
+        let mut retry = Retry::default();
+        if let Some(a) = flags
+            .attempts
+            .map(Ok)
+            .or_else(|| env("ABFORGE_RETRY_ATTEMPTS").map(|v| parse_attempts(&v)))
+            .or(fr.attempts.map(Ok))
+        {
+            retry.attempts = a?;
+        }
+        if !(1..=100).contains(&retry.attempts) {
+            return Err(Error::Config(format!(
+                "retry attempts: {} is not allowed; expected 1 to 100",
+                retry.attempts
+            )));
+        }
+        if let Some(ms) = env("ABFORGE_RETRY_DELAY_MS")
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    Error::Config(format!(
+                        "ABFORGE_RETRY_DELAY_MS: {v:?} is not a whole number of milliseconds"
+                    ))
+                })
+            })
+            .transpose()?
+            .or(fr.delay_ms)
+        {
+            retry.delay = Duration::from_millis(ms);
+        }
+        if let Some(ms) = fr.max_delay_ms {
+            retry.max_delay = Duration::from_millis(ms);
+        }
+        retry.max_delay = retry.max_delay.max(retry.delay);
+        Ok(Settings {
+            data_dir,
+            database_url,
+            run_log_url,
+            object_store_url,
+            api_url,
+            api_token,
+            blueprint,
+            retry,
+            config_file,
+        })
+    }
+}
+
+fn parse_attempts(v: &str) -> Result<u32> {
+    v.parse().map_err(|_| {
+        Error::Config(format!(
+            "ABFORGE_RETRY_ATTEMPTS: {v:?} is not allowed; expected a whole number, 1 to 100"
+        ))
+    })
+}
+
+fn read_file(path: &Path) -> Result<FileSettings> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Config(format!(
+            "cannot read the configuration {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text)
+        .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.to_string().trim_end())))
+}
+
+fn check_scheme(key: &str, var: &str, url: &str, allowed: &[&str]) -> Result<()> {
+    let scheme = url.split_once("://").map(|(s, _)| s);
+    if scheme.is_some_and(|s| allowed.contains(&s)) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{key} ({var}): {:?} is not a URL this setting takes; expected one of {}",
+        redact(url),
+        allowed
+            .iter()
+            .map(|s| format!("{s}://…"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// A URL with its password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match auth.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_live_under_the_data_folder() {
+        let s = Settings::resolve_with(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("./abforge-data"));
+        assert_eq!(s.database_url, "sqlite://./abforge-data/abforge.sqlite");
+        assert_eq!(s.run_log_url, s.database_url);
+        assert_eq!(s.object_store_url, None);
+        assert_eq!(s.api_url, None);
+        assert_eq!(s.blueprint, PathBuf::from("examples/seed.toml"));
+        assert_eq!(s.retry, Retry::default());
+    }
+
+    #[test]
+    fn flag_beats_environment_beats_file_beats_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("abforge.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/from/file\"\nrun_log_url = \"dynamodb://from-file\"\n\
+             api_url = \"http://file:1/\"\n[retry]\nattempts = 7\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            config: Some(file.clone()),
+            database_url: Some("postgres://u:secret@flag/db".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve_with(
+            &flags,
+            env(&[
+                ("ABFORGE_DATABASE_URL", "postgres://env/db"),
+                ("ABFORGE_RUN_LOG_URL", "sqlite:///env.sqlite"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database_url, "postgres://u:secret@flag/db");
+        assert_eq!(s.run_log_url, "sqlite:///env.sqlite");
+        assert_eq!(s.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(s.api_url.as_deref(), Some("http://file:1"));
+        assert_eq!(s.retry.attempts, 7);
+        assert_eq!(s.config_file, Some(file));
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_urls_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "databse_url = \"x\"\n").unwrap();
+        let flags = Overrides {
+            config: Some(file),
+            ..Overrides::default()
+        };
+        let e = Settings::resolve_with(&flags, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("databse_url") && e.contains("database_url"),
+            "{e}"
+        );
+
+        let e = Settings::resolve_with(
+            &Overrides::default(),
+            env(&[("ABFORGE_RUN_LOG_URL", "mysql://x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ABFORGE_RUN_LOG_URL") && e.contains("dynamodb://"),
+            "{e}"
+        );
+
+        let e = Settings::resolve_with(
+            &Overrides::default(),
+            env(&[("ABFORGE_RETRY_ATTEMPTS", "many")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ABFORGE_RETRY_ATTEMPTS"), "{e}");
+
+        let missing = Overrides {
+            config: Some("/no/such/abforge.toml".into()),
+            ..Overrides::default()
+        };
+        let e = Settings::resolve_with(&missing, env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/no/such/abforge.toml"), "{e}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://me:pw@host:5432/db"),
+            "postgres://me:***@host:5432/db"
+        );
+        assert_eq!(redact("sqlite:///a/b"), "sqlite:///a/b");
+        assert_eq!(redact("postgres://me@host/db"), "postgres://me@host/db");
+    }
+}

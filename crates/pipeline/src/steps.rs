@@ -1,0 +1,439 @@
+//! The four steps of a run, each idempotent: running one again replaces what it made.
+//!
+//! - **generate** draws the run's customers (or one shard of them) and writes them as
+//!   Parquet to the object store, `runs/<experiment>/<run>/customers/part-K-of-N.parquet`,
+//!   in one atomic upload; parts of another shard count are removed.
+//! - **land** streams that part into the relational store's `customers` table while it is
+//!   read (binary COPY into PostgreSQL, one transaction in SQLite): the part's rows appear
+//!   all at once, replacing the earlier ones of the same ids.
+//! - **publish** sends the resolved blueprint to the params API over HTTP (`PUT
+//!   /v1/experiments/{experiment}/runs/{run}/params`); the API validates it, computes the
+//!   truth and stores both at `params/<experiment>/<run>.json`. With no API URL the pipeline
+//!   starts the API in-process on a loopback port and calls it, so the path is the same.
+//! - **analyze** reads the run's customers back from the relational store, runs every
+//!   applicable test on every metric, judges each decision against the truth, and stores the
+//!   decisions in `ab_results` and the whole report at `runs/<experiment>/<run>/analysis.json`.
+
+use crate::error::{Error, Result};
+use crate::plan::RunPlan;
+use crate::{Observer, Pipeline};
+use abforge_store::relational::{LoadSpec, ResultRow};
+use abforge_synth::generate::Shard;
+use arrow_array::RecordBatch;
+use futures_util::StreamExt;
+use object_store::ObjectStoreExt as _;
+use object_store::buffered::{BufReader, BufWriter};
+use parquet::arrow::{AsyncArrowWriter, ParquetRecordBatchStreamBuilder};
+use serde::Deserialize;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A step of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Draw the customers, write Parquet to the object store.
+    Generate,
+    /// Load them into the relational store.
+    Land,
+    /// Publish the blueprint and truth through the params API.
+    Publish,
+    /// Analyze what landed against the truth.
+    Analyze,
+}
+
+impl Step {
+    /// The steps of `pipeline run`, in order.
+    pub const ALL: [Step; 4] = [Step::Generate, Step::Land, Step::Publish, Step::Analyze];
+
+    /// `generate`, `land`, `publish`, `analyze`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Generate => "generate",
+            Step::Land => "land",
+            Step::Publish => "publish",
+            Step::Analyze => "analyze",
+        }
+    }
+
+    /// Whether the step takes `--shard K/N`.
+    pub fn sharded(self) -> bool {
+        matches!(self, Step::Generate | Step::Land)
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Step {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Step, String> {
+        Step::ALL
+            .into_iter()
+            .find(|step| step.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a step; expected one of {}",
+                    Step::ALL.map(Step::name).join(", ")
+                )
+            })
+    }
+}
+
+/// What a step did.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Output {
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+    pub message: Option<String>,
+}
+
+/// Rows per batch read back from Parquet or the database.
+const BATCH_ROWS: usize = 65_536;
+
+impl Pipeline {
+    pub(crate) async fn generate(
+        &self,
+        plan: &RunPlan,
+        shard: Option<Shard>,
+        obs: &dyn Observer,
+    ) -> Result<Output> {
+        let generator = plan.generator();
+        let chunks = generator
+            .chunks(shard)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let key = plan.part_key(shard);
+        let count = shard.map_or(1, |s| s.count);
+        // Parts of another shard count are from an earlier layout of this run: remove them,
+        // so that the run's folder holds one complete set.
+        let suffix = format!("-of-{count:05}.parquet");
+        for stale in self
+            .objects
+            .list(&format!("{}/customers", plan.prefix()))
+            .await?
+        {
+            if !stale.key.ends_with(&suffix) {
+                self.objects.delete(&stale.key).await?;
+            }
+        }
+        let schema = generator.schema();
+        let props = abforge_synth::sink::parquet_properties(&schema);
+        // A multipart upload: the object appears when it completes, never in part.
+        let upload = BufWriter::new(
+            Arc::clone(self.objects.store()),
+            self.objects.location(&key)?,
+        );
+        let mut writer = AsyncArrowWriter::try_new(upload, Arc::clone(&schema), Some(props))
+            .map_err(|e| parquet_error("starting the Parquet upload", e))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordBatch>>(2);
+        let producer = tokio::task::spawn_blocking(move || {
+            generator.run(
+                chunks,
+                |batches| {
+                    tx.blocking_send(batches)
+                        .map_err(|_| abforge_synth::Error::Usage("the writer stopped".into()))
+                },
+                &abforge_synth::NoReporter,
+            )
+        });
+        let mut rows = 0u64;
+        let mut failed = None;
+        while let Some(batches) = rx.recv().await {
+            for b in &batches {
+                if let Err(e) = writer.write(b).await {
+                    failed = Some(parquet_error(&format!("writing {key}"), e));
+                    break;
+                }
+                rows += b.num_rows() as u64;
+                obs.rows(b.num_rows() as u64);
+            }
+            if failed.is_some() {
+                break;
+            }
+        }
+        drop(rx);
+        let produced = producer
+            .await
+            .map_err(|e| Error::Other(format!("the generator panicked: {e}")))?;
+        if let Some(e) = failed {
+            // Dropping the writer abandons the upload: nothing appears under `key`.
+            return Err(e);
+        }
+        produced?;
+        let bytes = writer.bytes_written() as u64;
+        writer
+            .close()
+            .await
+            .map_err(|e| parquet_error(&format!("completing the upload of {key}"), e))?;
+        Ok(Output {
+            rows: Some(rows),
+            bytes: Some(bytes),
+            message: Some(key),
+        })
+    }
+
+    pub(crate) async fn land(
+        &self,
+        plan: &RunPlan,
+        shard: Option<Shard>,
+        obs: &dyn Observer,
+    ) -> Result<Output> {
+        let generator = plan.generator();
+        let ids = plan.ids(&generator, shard)?;
+        let key = plan.part_key(shard);
+        let Some(info) = self.objects.head(&key).await? else {
+            let shard_flag = shard.map(|s| format!(" --shard {s}")).unwrap_or_default();
+            return Err(Error::Usage(format!(
+                "run {}: no generated customers at {key}; run `abforge pipeline step generate \
+                 --run-date {}{shard_flag}` first",
+                plan.run_id, plan.run_date
+            )));
+        };
+        let location = self.objects.location(&key)?;
+        let meta = self.objects.store().head(&location).await.map_err(|e| {
+            parquet_error(
+                &format!("opening {key}"),
+                parquet::errors::ParquetError::External(Box::new(e)),
+            )
+        })?;
+        let reader = BufReader::with_capacity(Arc::clone(self.objects.store()), &meta, 8 << 20);
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| parquet_error(&format!("opening {key}"), e))?
+            .with_batch_size(BATCH_ROWS);
+        let schema = Arc::clone(builder.schema());
+        let mut stream = builder
+            .build()
+            .map_err(|e| parquet_error(&format!("reading {key}"), e))?;
+        let mut load = self
+            .db
+            .begin_load(LoadSpec {
+                experiment_id: plan.experiment_id.clone(),
+                run_id: plan.run_id.clone(),
+                schema,
+                ids: ids.clone(),
+            })
+            .await?;
+        while let Some(batch) = stream.next().await {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = load.abort().await;
+                    return Err(parquet_error(&format!("reading {key}"), e));
+                }
+            };
+            if let Err(e) = load.write(&batch).await {
+                let _ = load.abort().await;
+                return Err(e.into());
+            }
+            obs.rows(batch.num_rows() as u64);
+        }
+        let rows = load.commit().await?;
+        let expected = ids.end - ids.start;
+        if rows != expected {
+            return Err(Error::Other(format!(
+                "{key} held {rows} customers; the shard has {expected}"
+            )));
+        }
+        Ok(Output {
+            rows: Some(rows),
+            bytes: Some(info.size),
+            message: Some(format!(
+                "customers {}..{} of run {} from {key}",
+                ids.start, ids.end, plan.run_id
+            )),
+        })
+    }
+
+    pub(crate) async fn publish(&self, plan: &RunPlan) -> Result<Output> {
+        match &self.settings.api_url {
+            Some(url) => self.put_params(url, plan).await,
+            None => {
+                // The API in-process on a loopback port, so the params take the same path
+                // (HTTP, validation, truth, object store) as with a deployed API.
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                    .await
+                    .map_err(|e| Error::Other(format!("binding the in-process API: {e}")))?;
+                let addr = listener
+                    .local_addr()
+                    .map_err(|e| Error::Other(format!("the in-process API's address: {e}")))?;
+                let config = abforge_api::ApiConfig {
+                    token: self.settings.api_token.clone(),
+                    ..abforge_api::ApiConfig::default()
+                };
+                let state = abforge_api::AppState::new(config, self.objects.clone())
+                    .map_err(|e| Error::Config(format!("the in-process API: {e}")))?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let server = tokio::spawn(abforge_api::serve(
+                    listener,
+                    abforge_api::app(state),
+                    async move {
+                        let _ = stopped.await;
+                    },
+                ));
+                let out = self.put_params(&format!("http://{addr}"), plan).await;
+                let _ = stop.send(());
+                let _ = server.await;
+                out
+            }
+        }
+    }
+
+    async fn put_params(&self, base: &str, plan: &RunPlan) -> Result<Output> {
+        let url = format!(
+            "{base}/v1/experiments/{}/runs/{}/params",
+            plan.experiment_id, plan.run_id
+        );
+        let api = |message: String, transient: bool| Error::Api {
+            url: url.clone(),
+            message,
+            transient,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| api(e.to_string(), false))?;
+        let mut req = client.put(&url).json(&plan.blueprint_json);
+        if let Some(token) = &self.settings.api_token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.map_err(|e| {
+            let transient = e.is_connect() || e.is_timeout() || e.is_request();
+            api(e.to_string(), transient)
+        })?;
+        let status = res.status();
+        let body = res.text().await.map_err(|e| api(e.to_string(), true))?;
+        if !status.is_success() {
+            let transient = status.is_server_error() || status.as_u16() == 429;
+            return Err(api(format!("{status}: {}", body.trim()), transient));
+        }
+        #[derive(Deserialize)]
+        struct Put {
+            outcome: String,
+            blueprint_hash: String,
+        }
+        let put: Put = serde_json::from_str(&body).map_err(|e| {
+            api(
+                format!("an answer that is not the API's: {e}: {body}"),
+                false,
+            )
+        })?;
+        if put.blueprint_hash != plan.blueprint_hash {
+            return Err(api(
+                format!(
+                    "the API stored a blueprint with hash {}, not the run's {}",
+                    put.blueprint_hash, plan.blueprint_hash
+                ),
+                false,
+            ));
+        }
+        Ok(Output {
+            rows: None,
+            bytes: Some(body.len() as u64),
+            message: Some(format!("{} ({}, {status})", plan.params_key(), put.outcome)),
+        })
+    }
+
+    pub(crate) async fn analyze(&self, plan: &RunPlan, obs: &dyn Observer) -> Result<Output> {
+        let customers = plan.resolved.blueprint.customers;
+        let landed = self.db.count_customers(&plan.run_id).await?;
+        if landed != customers {
+            return Err(Error::Usage(format!(
+                "run {}: {landed} of {customers} customers have landed; land every shard \
+                 before analyze",
+                plan.run_id
+            )));
+        }
+        let schema = plan.generator().schema();
+        let mut stream = self
+            .db
+            .scan_customers(&plan.run_id, Arc::clone(&schema), BATCH_ROWS)
+            .await?;
+        let mut batches = Vec::new();
+        while let Some(b) = stream.next().await {
+            let b = b?;
+            obs.rows(b.num_rows() as u64);
+            batches.push(b);
+        }
+        let label = format!("{} run {}", self.db.backend(), plan.run_id);
+        let schema = batches.first().map_or(schema, RecordBatch::schema);
+        let (report, rows) = tokio::task::spawn_blocking({
+            let blueprint = plan.resolved.blueprint.clone();
+            let plan = plan.clone();
+            move || -> Result<_> {
+                let ds = abforge_analysis::Dataset::from_batches(
+                    &label,
+                    &schema,
+                    batches,
+                    &abforge_analysis::Columns::new("group"),
+                    Some(blueprint),
+                )?;
+                let report =
+                    abforge_analysis::analyze(&abforge_analysis::Options::new(label), &ds)?;
+                let rows: Vec<ResultRow> = report
+                    .decisions()
+                    .into_iter()
+                    .map(|d| ResultRow {
+                        experiment_id: plan.experiment_id.clone(),
+                        run_id: plan.run_id.clone(),
+                        metric: d.metric,
+                        control: d.control,
+                        treatment: d.treatment,
+                        test: d.test,
+                        primary: d.primary,
+                        estimate: d.estimate,
+                        ci_low: d.ci_low,
+                        ci_high: d.ci_high,
+                        p_value: d.p_value,
+                        p_adjusted: d.p_adjusted,
+                        reject: d.reject,
+                        true_effect: d.true_effect,
+                        null_true: d.null_true,
+                        outcome: d.outcome.map(|o| o.to_string()),
+                    })
+                    .collect();
+                Ok((report, rows))
+            }
+        })
+        .await
+        .map_err(|e| Error::Other(format!("the analysis panicked: {e}")))??;
+        self.objects
+            .put_json_if_changed(&plan.analysis_key(), &report)
+            .await?;
+        self.db.put_results(&plan.run_id, &rows).await?;
+        Ok(Output {
+            rows: Some(rows.len() as u64),
+            bytes: None,
+            message: Some(format!(
+                "{} decisions in ab_results; report at {}",
+                rows.len(),
+                plan.analysis_key()
+            )),
+        })
+    }
+}
+
+fn parquet_error(op: &str, source: parquet::errors::ParquetError) -> Error {
+    Error::Parquet {
+        op: op.to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_round_trip_and_unknown_ones_list_the_allowed() {
+        for s in Step::ALL {
+            assert_eq!(s.name().parse::<Step>().unwrap(), s);
+        }
+        let e = "lnad".parse::<Step>().unwrap_err();
+        assert!(e.contains("generate, land, publish, analyze"), "{e}");
+    }
+}
