@@ -376,7 +376,10 @@ pub fn write_results(out: &mut impl Write, rows: &[ResultRow]) -> std::io::Resul
 }
 
 fn fmt_p(p: f64) -> String {
-    if p < 1e-4 {
+    if p < 1e-16 {
+        // Below double precision's resolution next to 1: shown as a bound, not as 0.
+        "<1e-16".to_string()
+    } else if p < 1e-4 {
         format!("{p:.1e}")
     } else {
         format!("{p:.4}")
