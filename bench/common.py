@@ -10,7 +10,10 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/abforge
 
 
 def build_abforge():
-    """Builds the benchmark profile of the `abforge` binary and returns its path."""
+    """Builds the benchmark profile of the `abforge` binary and returns its path
+    (ABFORGE_BIN names an already built binary instead, e.g. target/release/abforge)."""
+    if os.environ.get("ABFORGE_BIN"):
+        return os.environ["ABFORGE_BIN"]
     subprocess.run(["cargo", "build", "--quiet", "--profile", "bench-release", "-p", "abforge-cli"], cwd=ROOT,
                    check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
     return os.path.join(TARGET, "bench-release", "abforge")
