@@ -49,6 +49,7 @@ mod error;
 pub mod objects;
 pub mod relational;
 pub mod runlog;
+mod sqlite_conn;
 
 pub use error::{Error, Result};
 pub use objects::{Object, ObjectInfo, ObjectStoreConfig, Objects, PutOutcome};

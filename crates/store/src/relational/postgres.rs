@@ -12,7 +12,13 @@
 //! runs(run_id text PRIMARY KEY, experiment_id, run_date date, blueprint_hash,
 //!      blueprint json, status, started_at timestamptz, finished_at timestamptz, "rows" bigint)
 //! ab_results(run_id, position integer, <the fields of ResultRow>, PRIMARY KEY (run_id, position))
+//! locks(name text PRIMARY KEY, owner, acquired_at timestamptz, expires_at timestamptz)
+//! schedule_ticks(schedule, tick timestamptz, status, message, recorded_at timestamptz,
+//!                PRIMARY KEY (schedule, tick))
 //! ```
+//!
+//! Lock leases are timed by the server's `clock_timestamp()`, so schedulers on hosts whose
+//! clocks disagree still agree on when a lease ends.
 //!
 //! Column types: strings `text`, Int64 `bigint`, Float64 `double precision`, Date32 `date`.
 //! The blueprint is `json`, not `jsonb`: `json` keeps the text as written, and the order of a
@@ -88,7 +94,10 @@ use super::columns::{
     FIXED, Layout, PG_EPOCH_DAYS, ScanPlan, SqlType, Strings, Values, check_ids, check_name,
     quote_ident, quote_literal,
 };
-use super::{CustomerLoad, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, redact_url};
+use super::{
+    CustomerLoad, Lease, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, TickRecord,
+    TickStatus, check_lock, redact_url,
+};
 use crate::{Error, Result};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
@@ -108,7 +117,8 @@ use tokio_postgres::{Client, Config, CopyInSink, GenericClient, NoTls};
 
 /// The migrations of the `relational` component, in order: version `i + 1` is
 /// `MIGRATIONS[i]`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE customers (
     experiment_id text   NOT NULL,
     run_id        text   NOT NULL,
@@ -148,7 +158,24 @@ CREATE TABLE ab_results (
     outcome       text,
     PRIMARY KEY (run_id, position)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE locks (
+    name        text        NOT NULL PRIMARY KEY,
+    owner       text        NOT NULL,
+    acquired_at timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+CREATE TABLE schedule_ticks (
+    schedule    text        NOT NULL,
+    tick        timestamptz NOT NULL,
+    status      text        NOT NULL CHECK (status IN ('succeeded', 'failed', 'skipped')),
+    message     text,
+    recorded_at timestamptz NOT NULL,
+    PRIMARY KEY (schedule, tick)
+);
+"#,
+];
 
 /// The migrations table, shared with the run log.
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
@@ -1234,6 +1261,115 @@ impl RelationalStore for PostgresStore {
         })
         .await
     }
+
+    async fn try_lock(&self, name: &str, owner: &str, lease: Duration) -> Result<Option<Lease>> {
+        let ms = check_lock(name, owner, lease)?;
+        self.with(async |c| {
+            let row = c
+                .query_opt(
+                    "WITH now AS (SELECT clock_timestamp() AS t) \
+                     INSERT INTO locks AS l (name, owner, acquired_at, expires_at) \
+                     SELECT $1, $2, t, t + $3::bigint * interval '1 millisecond' FROM now \
+                     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, \
+                     acquired_at = CASE WHEN l.owner = excluded.owner \
+                     AND l.expires_at > excluded.acquired_at \
+                     THEN l.acquired_at ELSE excluded.acquired_at END, \
+                     expires_at = excluded.expires_at \
+                     WHERE l.owner = excluded.owner OR l.expires_at <= excluded.acquired_at \
+                     RETURNING name, owner, acquired_at, expires_at",
+                    &[&name, &owner, &ms],
+                )
+                .await
+                .map_err(|e| Error::postgres("take lock", &e))?;
+            Ok(row.as_ref().map(lease_of_row))
+        })
+        .await
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<bool> {
+        self.with(async |c| {
+            c.execute(
+                "DELETE FROM locks WHERE name = $1 AND owner = $2",
+                &[&name, &owner],
+            )
+            .await
+            .map(|n| n > 0)
+            .map_err(|e| Error::postgres("release lock", &e))
+        })
+        .await
+    }
+
+    async fn lock_holder(&self, name: &str) -> Result<Option<Lease>> {
+        self.with(async |c| {
+            let row = c
+                .query_opt(
+                    "SELECT name, owner, acquired_at, expires_at FROM locks WHERE name = $1",
+                    &[&name],
+                )
+                .await
+                .map_err(|e| Error::postgres("read lock", &e))?;
+            Ok(row.as_ref().map(lease_of_row))
+        })
+        .await
+    }
+
+    async fn put_tick(&self, tick: &TickRecord) -> Result<()> {
+        self.with(async |c| {
+            c.execute(
+                "INSERT INTO schedule_ticks (schedule, tick, status, message, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (schedule, tick) DO UPDATE SET \
+                 status = excluded.status, message = excluded.message, \
+                 recorded_at = excluded.recorded_at",
+                &[
+                    &tick.schedule,
+                    &tick.tick,
+                    &tick.status.as_str(),
+                    &tick.message,
+                    &tick.recorded_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::postgres("record tick", &e))
+        })
+        .await
+    }
+
+    async fn last_tick(&self, schedule: &str) -> Result<Option<TickRecord>> {
+        self.with(async |c| {
+            let row = c
+                .query_opt(
+                    "SELECT schedule, tick, status, message, recorded_at FROM schedule_ticks \
+                     WHERE schedule = $1 ORDER BY tick DESC LIMIT 1",
+                    &[&schedule],
+                )
+                .await
+                .map_err(|e| Error::postgres("read the last tick", &e))?;
+            row.as_ref().map(tick_of_row).transpose()
+        })
+        .await
+    }
+}
+
+fn lease_of_row(r: &tokio_postgres::Row) -> Lease {
+    Lease {
+        name: r.get(0),
+        owner: r.get(1),
+        acquired_at: r.get(2),
+        expires_at: r.get(3),
+    }
+}
+
+fn tick_of_row(r: &tokio_postgres::Row) -> Result<TickRecord> {
+    let status: String = r.get(2);
+    Ok(TickRecord {
+        schedule: r.get(0),
+        tick: r.get(1),
+        status: TickStatus::parse(&status)
+            .ok_or_else(|| Error::Data(format!("unknown tick status {status:?}")))?,
+        message: r.get(3),
+        recorded_at: r.get(4),
+    })
 }
 
 /// A scan in progress.

@@ -9,6 +9,8 @@
 //! runs(run_id TEXT PRIMARY KEY, experiment_id, run_date TEXT (YYYY-MM-DD), blueprint_hash,
 //!      blueprint TEXT (JSON), status, started_at TEXT, finished_at TEXT, "rows" INTEGER)
 //! ab_results(run_id, position INTEGER, <the fields of ResultRow>, PRIMARY KEY (run_id, position))
+//! locks(name TEXT PRIMARY KEY, owner, acquired_at TEXT, expires_at TEXT)
+//! schedule_ticks(schedule, tick TEXT, status, message, recorded_at TEXT, PRIMARY KEY (schedule, tick))
 //! ```
 //!
 //! Column types: strings TEXT, Int64 INTEGER, Float64 REAL, Date32 DATE holding `YYYY-MM-DD`
@@ -50,7 +52,10 @@ use super::columns::{
     Layout, ScanPlan, SqlType, Strings, Values, check_ids, check_name, format_date, parse_date,
     quote_ident,
 };
-use super::{CustomerLoad, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, redact_url};
+use super::{
+    CustomerLoad, Lease, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, TickRecord,
+    TickStatus, check_lock, redact_url,
+};
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -67,7 +72,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The migrations of the `relational` component, in order: version `i + 1` is
 /// `MIGRATIONS[i]`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE customers (
     experiment_id TEXT    NOT NULL,
     run_id        TEXT    NOT NULL,
@@ -107,7 +113,24 @@ CREATE TABLE ab_results (
     outcome       TEXT,
     PRIMARY KEY (run_id, position)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE locks (
+    name        TEXT NOT NULL PRIMARY KEY,
+    owner       TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+);
+CREATE TABLE schedule_ticks (
+    schedule    TEXT NOT NULL,
+    tick        TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'skipped')),
+    message     TEXT,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (schedule, tick)
+);
+"#,
+];
 
 /// The migrations table, shared with the run log.
 const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
@@ -117,8 +140,6 @@ const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
     PRIMARY KEY (component, version)
 )";
 
-/// How long a call waits for another connection's write lock before failing (transient).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept for later calls.
 const POOL_IDLE: usize = 4;
 /// Batches queued for a load's thread.
@@ -237,35 +258,10 @@ fn path_of_url(url: &str) -> Result<PathBuf> {
 
 /// Opens a connection to the file (creating it and its folders) with the store's settings.
 fn connect(path: &Path) -> Result<Connection> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            Error::service(
-                "sqlite",
-                format!("create the folder {}", parent.display()),
-                e.to_string(),
-                false,
-            )
-        })?;
-    }
+    let conn = crate::sqlite_conn::connect(path)?;
     let op = |what: &str| format!("{what} {}", path.display());
-    let conn = Connection::open(path).map_err(|e| Error::sqlite(op("open"), &e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
+    conn.pragma_update(None, "cache_size", "-65536")
         .map_err(|e| Error::sqlite(op("configure"), &e))?;
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(|e| Error::sqlite(op("set WAL mode on"), &e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::service(
-            "sqlite",
-            op("set WAL mode on"),
-            format!("the journal mode stayed {mode}"),
-            false,
-        ));
-    }
-    for (k, v) in [("synchronous", "NORMAL"), ("cache_size", "-65536")] {
-        conn.pragma_update(None, k, v)
-            .map_err(|e| Error::sqlite(op("configure"), &e))?;
-    }
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -1006,6 +1002,120 @@ impl RelationalStore for SqliteStore {
         })
         .await
     }
+
+    async fn try_lock(&self, name: &str, owner: &str, lease: Duration) -> Result<Option<Lease>> {
+        let ms = check_lock(name, owner, lease)?;
+        let (name, owner) = (name.to_string(), owner.to_string());
+        self.call("take lock", move |c| {
+            // The process's clock: SQLite is one machine's file. A lease expires at its end
+            // (`expires_at <= now`), so a lease of 0 can be taken over at once.
+            let now = Utc::now();
+            let until = now + chrono::Duration::milliseconds(ms);
+            c.prepare_cached(
+                "INSERT INTO locks (name, owner, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, \
+                 acquired_at = CASE WHEN locks.owner = excluded.owner \
+                 AND locks.expires_at > excluded.acquired_at \
+                 THEN locks.acquired_at ELSE excluded.acquired_at END, \
+                 expires_at = excluded.expires_at \
+                 WHERE locks.owner = excluded.owner OR locks.expires_at <= excluded.acquired_at \
+                 RETURNING name, owner, acquired_at, expires_at",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![name, owner, format_ts(&now), format_ts(&until)],
+                    lease_of_row,
+                )
+                .optional()
+            })
+            .map_err(|e| Error::sqlite("take lock", &e))
+        })
+        .await
+    }
+
+    async fn unlock(&self, name: &str, owner: &str) -> Result<bool> {
+        let (name, owner) = (name.to_string(), owner.to_string());
+        self.call("release lock", move |c| {
+            c.prepare_cached("DELETE FROM locks WHERE name = ?1 AND owner = ?2")
+                .and_then(|mut s| s.execute(params![name, owner]))
+                .map(|n| n > 0)
+                .map_err(|e| Error::sqlite("release lock", &e))
+        })
+        .await
+    }
+
+    async fn lock_holder(&self, name: &str) -> Result<Option<Lease>> {
+        let name = name.to_string();
+        self.call("read lock", move |c| {
+            c.prepare_cached(
+                "SELECT name, owner, acquired_at, expires_at FROM locks WHERE name = ?1",
+            )
+            .and_then(|mut s| s.query_row([&name], lease_of_row).optional())
+            .map_err(|e| Error::sqlite("read lock", &e))
+        })
+        .await
+    }
+
+    async fn put_tick(&self, tick: &TickRecord) -> Result<()> {
+        let t = tick.clone();
+        self.call("record tick", move |c| {
+            c.prepare_cached(
+                "INSERT INTO schedule_ticks (schedule, tick, status, message, recorded_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (schedule, tick) DO UPDATE SET \
+                 status = excluded.status, message = excluded.message, \
+                 recorded_at = excluded.recorded_at",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    t.schedule,
+                    format_ts(&t.tick),
+                    t.status.as_str(),
+                    t.message,
+                    format_ts(&t.recorded_at),
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| Error::sqlite("record tick", &e))
+        })
+        .await
+    }
+
+    async fn last_tick(&self, schedule: &str) -> Result<Option<TickRecord>> {
+        let schedule = schedule.to_string();
+        self.call("read the last tick", move |c| {
+            c.prepare_cached(
+                "SELECT schedule, tick, status, message, recorded_at FROM schedule_ticks \
+                 WHERE schedule = ?1 ORDER BY tick DESC LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row([&schedule], tick_of_row).optional())
+            .map_err(|e| Error::sqlite("read the last tick", &e))
+        })
+        .await
+    }
+}
+
+fn lease_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
+    Ok(Lease {
+        name: r.get(0)?,
+        owner: r.get(1)?,
+        acquired_at: parse_ts(&r.get::<_, String>(2)?)?,
+        expires_at: parse_ts(&r.get::<_, String>(3)?)?,
+    })
+}
+
+fn tick_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TickRecord> {
+    let status: String = r.get(2)?;
+    Ok(TickRecord {
+        schedule: r.get(0)?,
+        tick: parse_ts(&r.get::<_, String>(1)?)?,
+        status: TickStatus::parse(&status).ok_or_else(|| {
+            conversion(std::io::Error::other(format!(
+                "unknown tick status {status:?}"
+            )))
+        })?,
+        message: r.get(3)?,
+        recorded_at: parse_ts(&r.get::<_, String>(4)?)?,
+    })
 }
 
 /// Reads a run's rows in `customer_id` order and sends them in batches; stops early when the

@@ -27,7 +27,6 @@ use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// The migrations of the `runlog` component, in order: version `i + 1` is `MIGRATIONS[i]`.
 const MIGRATIONS: &[&str] = &["
@@ -57,9 +56,6 @@ const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
     applied_at TEXT    NOT NULL,
     PRIMARY KEY (component, version)
 )";
-
-/// How long a call waits for another process's write lock before failing (as transient).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The columns of an attempt, in [`row_to_attempt`]'s order.
 const COLUMNS: &str = "run_id, experiment_id, step, shard, attempt, status, started_at, \
@@ -150,23 +146,8 @@ fn path_of_url(url: &str) -> Result<PathBuf> {
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::Service {
-            backend: "sqlite",
-            op: format!("create the folder {}", parent.display()),
-            message: e.to_string(),
-            transient: false,
-        })?;
-    }
+    let mut conn = crate::sqlite_conn::connect(path)?;
     let op = |what: &str| format!("{what} {}", path.display());
-    let mut conn = Connection::open(path).map_err(|e| Error::sqlite(op("open"), &e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| Error::sqlite(op("configure"), &e))?;
-    let _mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(|e| Error::sqlite(op("set WAL mode on"), &e))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(|e| Error::sqlite(op("configure"), &e))?;
     migrate(&mut conn).map_err(|e| Error::sqlite(op("migrate"), &e))??;
     Ok(conn)
 }

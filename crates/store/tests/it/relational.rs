@@ -53,7 +53,7 @@ async fn sqlite_shares_its_file_with_the_run_log() {
     // Concurrent opens migrate once.
     let stores = join_all((0..4).map(|_| relational::open(&url))).await;
     for s in &stores {
-        assert_eq!(s.as_ref().unwrap().schema_version().await.unwrap(), 1);
+        assert_eq!(s.as_ref().unwrap().schema_version().await.unwrap(), 2);
     }
     let c = rusqlite::Connection::open(&path).unwrap();
     let n: i64 = c
@@ -69,7 +69,11 @@ async fn sqlite_shares_its_file_with_the_run_log() {
         .unwrap();
     assert_eq!(
         versions,
-        [("relational".to_string(), 1), ("runlog".to_string(), 1)]
+        [
+            ("relational".to_string(), 1),
+            ("relational".to_string(), 2),
+            ("runlog".to_string(), 1)
+        ]
     );
     let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -234,7 +238,7 @@ async fn postgres_concurrent_opens_migrate_once_and_urls_hide_passwords() {
     let stores = join_all((0..4).map(|_| relational::open(&with_password))).await;
     for s in &stores {
         let s = s.as_ref().unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 1);
+        assert_eq!(s.schema_version().await.unwrap(), 2);
         assert!(!s.url().contains("s3cr3t"), "{}", s.url());
     }
     let client = admin_client(&db.url).await;
@@ -246,7 +250,7 @@ async fn postgres_concurrent_opens_migrate_once_and_urls_hide_passwords() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 1);
+    assert_eq!(n, 2, "each migration applied once");
     drop(stores);
     db.drop_db().await;
 }
