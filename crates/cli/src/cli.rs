@@ -50,7 +50,8 @@ pub enum Command {
     /// Simulate many experiments from a blueprint and judge every test against the truth:
     /// type I error, power, interval coverage, calibration.
     Calibrate(CalibrateArgs),
-    /// Run the pipeline: generate → land → publish → analyze, every step in the run log.
+    /// Run the pipeline: generate → land → publish → bronze → silver → gold → analyze, every
+    /// step in the run log.
     ///
     /// Embedded defaults need no set-up: a SQLite file and a folder under ./abforge-data.
     /// PostgreSQL, S3 and DynamoDB are used when URLs say so (flags, ABFORGE_* variables or
@@ -58,6 +59,17 @@ pub enum Command {
     Pipeline(PipelineNamespace),
     /// Read the run log: the runs, and each run's step attempts and results.
     Runs(RunsNamespace),
+    /// The lakehouse: the Delta tables the pipeline writes (bronze, silver, gold) — list,
+    /// history, SQL queries with time travel, upkeep.
+    Lake(LakeNamespace),
+    /// Run the pipeline at every tick of a cron expression, until SIGTERM or SIGINT.
+    ///
+    /// At each tick every blueprint runs on the tick's date (in --tz), one run at a time: a
+    /// lock in the relational store keeps two schedulers from running at once. Each tick is
+    /// in the run log (run id schedule:NAME:YYYYMMDD). A run that had succeeded is not run
+    /// again. On SIGTERM or SIGINT the run in flight finishes, then it exits 0 (a second
+    /// signal stops at once, exit 130; the run resumes when run again).
+    Schedule(ScheduleArgs),
 }
 
 /// Where the blueprint comes from and how to override it.
@@ -356,6 +368,21 @@ pub struct CalibrateArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+    /// Also write the results to the lake's `gold/calibration` table (one row per sweep
+    /// value × metric × arm × test), replacing an earlier publication of the same blueprint
+    /// and settings. The lake is on the object store of --data-dir / --object-store-url.
+    #[arg(long)]
+    pub publish: bool,
+    /// Configuration file, for --publish [default: ABFORGE_CONFIG, else ./abforge.toml].
+    #[arg(long, value_name = "FILE", requires = "publish")]
+    pub config: Option<PathBuf>,
+    /// Data folder, for --publish (ABFORGE_DATA_DIR) [default: ./abforge-data].
+    #[arg(long, value_name = "DIR", requires = "publish")]
+    pub data_dir: Option<PathBuf>,
+    /// Object store, for --publish: s3://bucket/prefix or file:///path
+    /// (ABFORGE_OBJECT_STORE_URL) [default: DATA/objects].
+    #[arg(long, value_name = "URL", requires = "publish")]
+    pub object_store_url: Option<String>,
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {
@@ -507,6 +534,11 @@ pub enum PipelineCommand {
     Run(PipelineRunArgs),
     /// Run one step alone, as an external scheduler does: generate and land take --shard.
     Step(PipelineStepArgs),
+    /// Run every date of a range in order (--from to --to, every --every), skipping dates
+    /// whose run already succeeded with the same blueprint: run it again after a kill and it
+    /// goes on where it stopped. A failed date does not stop the others (unless
+    /// --fail-fast); exit 1 when any failed.
+    Backfill(PipelineBackfillArgs),
 }
 
 /// `abforge pipeline run`.
@@ -531,7 +563,7 @@ pub struct PipelineRunArgs {
 /// `abforge pipeline step`.
 #[derive(Debug, Args)]
 pub struct PipelineStepArgs {
-    /// The step: generate, land, publish or analyze.
+    /// The step: generate, land, publish, bronze, silver, gold or analyze.
     #[arg(value_name = "STEP")]
     pub step: abforge_pipeline::Step,
     /// The run date, YYYY-MM-DD.
@@ -586,6 +618,152 @@ pub enum RunsCommand {
         #[command(flatten)]
         backends: Backends,
     },
+}
+
+/// `abforge lake`.
+#[derive(Debug, Args)]
+pub struct LakeNamespace {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: LakeCommand,
+}
+
+/// The subcommands of `abforge lake`. TABLE is one of bronze_customers, silver_customers,
+/// silver_quarantine, gold_group_daily, gold_ab_results.
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Every table: its URL, latest version, files, partitioning and Delta protocol.
+    Tables {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backends: Backends,
+    },
+    /// A table's commits, newest first, with the run and blueprint hash that made each.
+    History {
+        /// The table.
+        #[arg(value_name = "TABLE")]
+        table: abforge_lake::Table,
+        /// At most this many commits.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100000))]
+        limit: u32,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backends: Backends,
+    },
+    /// Run SQL (DataFusion's dialect) on the tables, registered by name.
+    #[command(disable_version_flag = true)]
+    Query {
+        /// The query, e.g. "SELECT \"group\", SUM(n) FROM gold_group_daily GROUP BY 1".
+        #[arg(value_name = "SQL")]
+        sql: String,
+        /// Read every table at this version (time travel); a table without it is left out.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+        /// JSON (an array of row objects) instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backends: Backends,
+    },
+    /// Delete the data files no version newer than the retention uses, in every table.
+    Vacuum {
+        /// Keep the files of the versions of the last HOURS hours (time travel reaches back
+        /// that far).
+        #[arg(long, value_name = "HOURS", default_value_t = 168)]
+        retention_hours: u32,
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backends: Backends,
+    },
+    /// Compact each table's small files into larger ones (a new version per table).
+    Optimize {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backends: Backends,
+    },
+}
+
+/// `abforge pipeline backfill`.
+#[derive(Debug, Args)]
+pub struct PipelineBackfillArgs {
+    /// The first run date, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub from: chrono::NaiveDate,
+    /// The last run date, YYYY-MM-DD: included when the steps land on it.
+    #[arg(long, value_name = "DATE")]
+    pub to: chrono::NaiveDate,
+    /// Days or weeks between run dates: Nd or Nw (7d, 1d, 2w).
+    #[arg(long, value_name = "STEP", default_value = "7d")]
+    pub every: String,
+    /// Blueprint file (ABFORGE_BLUEPRINT) [default: examples/seed.toml].
+    #[arg(long, short = 'b', value_name = "FILE")]
+    pub blueprint: Option<PathBuf>,
+    /// Stop at the first date that fails rather than going on with the next.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Attempts per step when a backend fails transiently (ABFORGE_RETRY_ATTEMPTS) [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: Option<u32>,
+    /// Print the report as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub backends: Backends,
+}
+
+/// `abforge schedule`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// When: a cron expression, 5 fields (minute hour day-of-month month day-of-week) or 6
+    /// with seconds first; names (MON, JAN), ranges, steps, lists, L, #, W, @weekly.
+    #[arg(long, value_name = "EXPR", default_value = abforge_pipeline::schedule::DEFAULT_CRON)]
+    pub cron: String,
+    /// The time zone the expression is read in, which also gives a tick its run date: UTC or
+    /// a fixed offset such as +02:00 or -05:30.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+    /// A blueprint to run at each tick; repeat for several (ABFORGE_BLUEPRINT) [default:
+    /// examples/seed.toml]. Each file is read again at every tick.
+    #[arg(long, short = 'b', value_name = "FILE")]
+    pub blueprint: Vec<PathBuf>,
+    /// Run every tick missed while no scheduler ran, oldest first.
+    #[arg(long, conflicts_with = "skip_missed")]
+    pub catch_up: bool,
+    /// Record missed ticks as skipped and run only the latest (the default).
+    #[arg(long)]
+    pub skip_missed: bool,
+    /// Handle the ticks due now — on a first start, the latest at or before now — then exit
+    /// (exit 1 if a run failed).
+    #[arg(long)]
+    pub once: bool,
+    /// The schedule's name: its ticks are recorded under it, so a restarted scheduler knows
+    /// which it missed.
+    #[arg(long, value_name = "NAME", default_value = abforge_pipeline::schedule::DEFAULT_NAME)]
+    pub name: String,
+    /// Pretend the clock reads TIME at start (RFC 3339, e.g. 2026-11-23T08:59:50Z) and runs
+    /// on from there at the real pace: to try a schedule out.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// The lease of the scheduler lock in seconds: renewed every third of it while a tick
+    /// runs; a scheduler that dies holds the lock this long at most.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..=86400))]
+    pub lease: u64,
+    /// Attempts per step when a backend fails transiently (ABFORGE_RETRY_ATTEMPTS) [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: Option<u32>,
+    #[command(flatten)]
+    pub backends: Backends,
 }
 
 #[cfg(test)]

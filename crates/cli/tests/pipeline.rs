@@ -146,7 +146,7 @@ fn pipeline_run_on_the_embedded_backends_then_runs_list_and_show() {
     assert_eq!(report["run_id"], "seed-20261123");
     assert_eq!(report["status"], "succeeded");
     assert_eq!(report["rows"], 200_000);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 7);
     assert_eq!(report["results"].as_array().unwrap().len() as i64, results);
     assert_eq!(
         sqlite_counts(&data.join("abforge.sqlite"), "seed-20261123"),
@@ -167,7 +167,7 @@ fn pipeline_run_on_the_embedded_backends_then_runs_list_and_show() {
     ok(&out);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list[0]["run_id"], "seed-20261123");
-    assert_eq!(list[0]["attempts"], 8);
+    assert_eq!(list[0]["attempts"], 14);
     assert_eq!(list[0]["rows"], 200_000);
 
     let out = abforge(dir.path(), &["runs", "show", "seed-20261123"])
@@ -175,7 +175,9 @@ fn pipeline_run_on_the_embedded_backends_then_runs_list_and_show() {
         .unwrap();
     ok(&out);
     let show = text(&out.stdout);
-    for step in ["generate", "land", "publish", "analyze"] {
+    for step in [
+        "generate", "land", "publish", "bronze", "silver", "gold", "analyze",
+    ] {
         assert!(show.contains(step), "{show}");
     }
     let out = abforge(dir.path(), &["runs", "show", "seed-20261123", "--json"])
@@ -184,7 +186,7 @@ fn pipeline_run_on_the_embedded_backends_then_runs_list_and_show() {
     ok(&out);
     let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(show["run"]["status"], "succeeded");
-    assert_eq!(show["attempts"].as_array().unwrap().len(), 8);
+    assert_eq!(show["attempts"].as_array().unwrap().len(), 14);
 
     let out = abforge(dir.path(), &["runs", "show", "nope"])
         .output()
@@ -203,7 +205,7 @@ fn bad_input_is_refused_with_exit_code_2_and_names_what_is_allowed() {
         (
             &["pipeline", "step", "lnad", "--run-date", "2026-11-23"],
             &[],
-            "generate, land, publish, analyze",
+            "generate, land, publish, bronze, silver, gold, analyze",
         ),
         (
             &[
@@ -534,7 +536,7 @@ fn the_aws_mode_lands_in_postgres_s3_and_dynamodb() {
     ok(&out);
     let scan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let items = scan["Items"].as_array().unwrap();
-    assert_eq!(items.len(), 4, "{scan}");
+    assert_eq!(items.len(), 7, "{scan}");
     assert!(
         items.iter().all(|i| i["status"]["S"] == "succeeded"),
         "{scan}"

@@ -29,6 +29,9 @@ pub enum Error {
     /// The analysis failed.
     #[error(transparent)]
     Analysis(#[from] abforge_analysis::Error),
+    /// A layer of the lakehouse failed (the silver quality gate among them).
+    #[error(transparent)]
+    Lake(Box<abforge_lake::Error>),
     /// The params API answered with an error or could not be reached.
     #[error("params API {url}: {message}")]
     Api {
@@ -46,11 +49,13 @@ pub enum Error {
 
 impl Error {
     /// Whether retrying may help: the store's transient errors (connections refused or
-    /// dropped, timeouts, throttling), and an API that is unreachable or answers 5xx.
+    /// dropped, timeouts, throttling), an API that is unreachable or answers 5xx, and the
+    /// lake's (see [`abforge_lake::Error::is_transient`]).
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Store(e) => e.is_transient(),
             Error::Api { transient, .. } => *transient,
+            Error::Lake(e) => e.is_transient(),
             Error::Parquet { source, .. } => matches!(
                 source,
                 parquet::errors::ParquetError::External(e)
@@ -66,6 +71,13 @@ impl Error {
             self,
             Error::Config(_) | Error::Usage(_) | Error::Blueprint(_)
         ) || matches!(self, Error::Analysis(abforge_analysis::Error::Usage(_)))
+            || matches!(self, Error::Lake(e) if e.is_usage())
+    }
+}
+
+impl From<abforge_lake::Error> for Error {
+    fn from(e: abforge_lake::Error) -> Self {
+        Error::Lake(Box::new(e))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The abforge pipeline: one run of an experiment, end to end —
-//! **generate** → **land** → **publish** → **analyze** ([`Step`]) — on the embedded backends
+//! **generate** → **land** → **publish** → **bronze** → **silver** → **gold** → **analyze**
+//! ([`Step`]) — on the embedded backends
 //! (a SQLite file and a local folder under `./abforge-data`) or on PostgreSQL, S3 and
 //! DynamoDB when URLs say so ([`Settings`]).
 //!
@@ -24,13 +25,17 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backfill;
 mod error;
 pub mod plan;
+pub mod schedule;
 pub mod settings;
 mod steps;
 
+pub use backfill::{BackfillOptions, BackfillReport, DateOutcome, DateReport, Every};
 pub use error::{Error, Result};
 pub use plan::RunPlan;
+pub use schedule::{Missed, Schedule, SchedulerConfig, Zone};
 pub use settings::{Overrides, Retry, Settings};
 pub use steps::Step;
 
@@ -130,6 +135,7 @@ pub struct RunReport {
 pub struct Pipeline {
     settings: Settings,
     objects: Objects,
+    lake: abforge_lake::Lake,
     db: Arc<dyn RelationalStore>,
     log: Arc<dyn RunLog>,
 }
@@ -147,6 +153,7 @@ impl Pipeline {
             objects = objects.with_url(url);
         }
         let objects = objects.build().map_err(|e| Error::Config(e.to_string()))?;
+        let lake = abforge_lake::Lake::new(&objects).map_err(|e| Error::Config(e.to_string()))?;
         let retry = settings.retry;
         let db = retrying(retry, "opening the relational store", || {
             abforge_store::relational::open(&settings.database_url)
@@ -159,6 +166,7 @@ impl Pipeline {
         Ok(Pipeline {
             settings,
             objects,
+            lake,
             db,
             log,
         })
@@ -172,6 +180,11 @@ impl Pipeline {
     /// The object store.
     pub fn objects(&self) -> &Objects {
         &self.objects
+    }
+
+    /// The lakehouse: the Delta tables under `lake/` in the object store.
+    pub fn lake(&self) -> &abforge_lake::Lake {
+        &self.lake
     }
 
     /// The relational store.
@@ -300,8 +313,8 @@ impl Pipeline {
                 let g = plan.generator();
                 plan.ids(&g, shard).ok().map(|r| r.end - r.start)
             }
-            Step::Analyze => Some(plan.resolved.blueprint.customers),
-            Step::Publish => None,
+            Step::Bronze | Step::Analyze => Some(plan.resolved.blueprint.customers),
+            Step::Publish | Step::Silver | Step::Gold => None,
         };
         let t0 = Instant::now();
         let mut delays = backoff(self.settings.retry);
@@ -323,6 +336,9 @@ impl Pipeline {
                 Step::Generate => self.generate(plan, shard, obs).await,
                 Step::Land => self.land(plan, shard, obs).await,
                 Step::Publish => self.publish(plan).await,
+                Step::Bronze => self.bronze(plan, obs).await,
+                Step::Silver => self.silver(plan).await,
+                Step::Gold => self.gold(plan).await,
                 Step::Analyze => self.analyze(plan, obs).await,
             };
             let ended = Utc::now();

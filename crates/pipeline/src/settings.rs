@@ -12,6 +12,7 @@
 //! | blueprint | `--blueprint` | `ABFORGE_BLUEPRINT` | `blueprint` | `examples/seed.toml` |
 //! | attempts per step | `--attempts` | `ABFORGE_RETRY_ATTEMPTS` | `retry.attempts` | 4 |
 //! | first retry delay | — | `ABFORGE_RETRY_DELAY_MS` | `retry.delay_ms` | 500 |
+//! | largest quarantined share of a run's rows before silver fails | — | `ABFORGE_LAKE_QUARANTINE_MAX` | `lake.quarantine_max` | 0.001 (0.1 %) |
 //!
 //! The configuration file is `--config FILE`, else `ABFORGE_CONFIG`, else `./abforge.toml` when
 //! it exists. Unknown keys in it are errors that name the allowed ones.
@@ -71,7 +72,7 @@ impl Default for Retry {
 }
 
 /// Resolved settings.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     /// The data folder.
     pub data_dir: PathBuf,
@@ -89,6 +90,9 @@ pub struct Settings {
     pub blueprint: PathBuf,
     /// Retries of transient errors.
     pub retry: Retry,
+    /// The silver quality gate: the largest share (0 to 1) of a run's rows that may break a
+    /// rule and go to the quarantine before the silver step fails.
+    pub quarantine_max: f64,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -104,6 +108,7 @@ impl std::fmt::Debug for Settings {
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
             .field("blueprint", &self.blueprint)
             .field("retry", &self.retry)
+            .field("quarantine_max", &self.quarantine_max)
             .field("config_file", &self.config_file)
             .finish()
     }
@@ -121,6 +126,13 @@ struct FileSettings {
     api_token: Option<String>,
     blueprint: Option<PathBuf>,
     retry: Option<FileRetry>,
+    lake: Option<FileLake>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLake {
+    quarantine_max: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,6 +261,24 @@ impl Settings {
             retry.max_delay = Duration::from_millis(ms);
         }
         retry.max_delay = retry.max_delay.max(retry.delay);
+        let quarantine_max = match env("ABFORGE_LAKE_QUARANTINE_MAX") {
+            Some(v) => v.parse::<f64>().map_err(|_| {
+                Error::Config(format!(
+                    "ABFORGE_LAKE_QUARANTINE_MAX: {v:?} is not allowed; expected a share from 0 \
+                     to 1, e.g. 0.001 for 0.1 %"
+                ))
+            })?,
+            None => file
+                .lake
+                .and_then(|l| l.quarantine_max)
+                .unwrap_or(abforge_lake::DEFAULT_QUARANTINE_MAX),
+        };
+        if !(0.0..=1.0).contains(&quarantine_max) {
+            return Err(Error::Config(format!(
+                "lake quarantine_max: {quarantine_max} is not allowed; expected a share from 0 \
+                 to 1, e.g. 0.001 for 0.1 %"
+            )));
+        }
         Ok(Settings {
             data_dir,
             database_url,
@@ -258,6 +288,7 @@ impl Settings {
             api_token,
             blueprint,
             retry,
+            quarantine_max,
             config_file,
         })
     }
@@ -339,6 +370,7 @@ mod tests {
         assert_eq!(s.api_url, None);
         assert_eq!(s.blueprint, PathBuf::from("examples/seed.toml"));
         assert_eq!(s.retry, Retry::default());
+        assert_eq!(s.quarantine_max, 0.001);
     }
 
     #[test]
@@ -348,7 +380,7 @@ mod tests {
         std::fs::write(
             &file,
             "data_dir = \"/from/file\"\nrun_log_url = \"dynamodb://from-file\"\n\
-             api_url = \"http://file:1/\"\n[retry]\nattempts = 7\n",
+             api_url = \"http://file:1/\"\n[retry]\nattempts = 7\n[lake]\nquarantine_max = 0.02\n",
         )
         .unwrap();
         let flags = Overrides {
@@ -369,6 +401,7 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("/from/file"));
         assert_eq!(s.api_url.as_deref(), Some("http://file:1"));
         assert_eq!(s.retry.attempts, 7);
+        assert_eq!(s.quarantine_max, 0.02);
         assert_eq!(s.config_file, Some(file));
         assert!(!format!("{s:?}").contains("secret"));
     }
@@ -408,6 +441,20 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("ABFORGE_RETRY_ATTEMPTS"), "{e}");
+
+        for bad in ["lots", "1.5", "-0.1"] {
+            let e = Settings::resolve_with(
+                &Overrides::default(),
+                env(&[("ABFORGE_LAKE_QUARANTINE_MAX", bad)]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("quarantine_max") || e.contains("QUARANTINE_MAX"),
+                "{e}"
+            );
+            assert!(e.contains("0.001"), "{e}");
+        }
 
         let missing = Overrides {
             config: Some("/no/such/abforge.toml".into()),

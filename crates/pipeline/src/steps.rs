@@ -1,4 +1,4 @@
-//! The four steps of a run, each idempotent: running one again replaces what it made.
+//! The seven steps of a run, each idempotent: running one again replaces what it made.
 //!
 //! - **generate** draws the run's customers (or one shard of them) and writes them as
 //!   Parquet to the object store, `runs/<experiment>/<run>/customers/part-K-of-N.parquet`,
@@ -10,9 +10,18 @@
 //!   /v1/experiments/{experiment}/runs/{run}/params`); the API validates it, computes the
 //!   truth and stores both at `params/<experiment>/<run>.json`. With no API URL the pipeline
 //!   starts the API in-process on a loopback port and calls it, so the path is the same.
-//! - **analyze** reads the run's customers back from the relational store, runs every
+//! - **bronze** exports what landed in the relational store to the Delta table
+//!   `lake/bronze/customers` on the object store, with load metadata (see `abforge_lake`).
+//! - **silver** types, conforms, checks and de-duplicates the run's bronze rows into
+//!   `lake/silver/customers`; rows that break a rule of the blueprint go to
+//!   `lake/silver/quarantine` with the rule, and the step fails when they are more than
+//!   [`Settings::quarantine_max`](crate::Settings::quarantine_max) of the run's rows (its
+//!   message, or its error, has the counts).
+//! - **gold** aggregates silver into `lake/gold/group_daily`.
+//! - **analyze** reads the run's customers from silver (clean and de-duplicated), runs every
 //!   applicable test on every metric, judges each decision against the truth, and stores the
-//!   decisions in `ab_results` and the whole report at `runs/<experiment>/<run>/analysis.json`.
+//!   decisions in `ab_results` and in `lake/gold/ab_results`, and the whole report at
+//!   `runs/<experiment>/<run>/analysis.json`.
 
 use crate::error::{Error, Result};
 use crate::plan::RunPlan;
@@ -39,20 +48,37 @@ pub enum Step {
     Land,
     /// Publish the blueprint and truth through the params API.
     Publish,
-    /// Analyze what landed against the truth.
+    /// Export what landed to the lake's bronze layer.
+    Bronze,
+    /// Check and clean bronze into silver (and its quarantine): the quality gate.
+    Silver,
+    /// Aggregate silver into gold.
+    Gold,
+    /// Analyze silver against the truth.
     Analyze,
 }
 
 impl Step {
     /// The steps of `pipeline run`, in order.
-    pub const ALL: [Step; 4] = [Step::Generate, Step::Land, Step::Publish, Step::Analyze];
+    pub const ALL: [Step; 7] = [
+        Step::Generate,
+        Step::Land,
+        Step::Publish,
+        Step::Bronze,
+        Step::Silver,
+        Step::Gold,
+        Step::Analyze,
+    ];
 
-    /// `generate`, `land`, `publish`, `analyze`.
+    /// `generate`, `land`, `publish`, `bronze`, `silver`, `gold`, `analyze`.
     pub fn name(self) -> &'static str {
         match self {
             Step::Generate => "generate",
             Step::Land => "land",
             Step::Publish => "publish",
+            Step::Bronze => "bronze",
+            Step::Silver => "silver",
+            Step::Gold => "gold",
             Step::Analyze => "analyze",
         }
     }
@@ -338,29 +364,45 @@ impl Pipeline {
         })
     }
 
-    pub(crate) async fn analyze(&self, plan: &RunPlan, obs: &dyn Observer) -> Result<Output> {
-        let customers = plan.resolved.blueprint.customers;
-        let landed = self.db.count_customers(&plan.run_id).await?;
-        if landed != customers {
-            return Err(Error::Usage(format!(
-                "run {}: {landed} of {customers} customers have landed; land every shard \
-                 before analyze",
-                plan.run_id
-            )));
-        }
-        let schema = plan.generator().schema();
-        let mut stream = self
-            .db
-            .scan_customers(&plan.run_id, Arc::clone(&schema), BATCH_ROWS)
+    pub(crate) async fn bronze(&self, plan: &RunPlan, obs: &dyn Observer) -> Result<Output> {
+        let w = self.lake.bronze(&lake_run(plan), &self.db).await?;
+        obs.rows(w.rows);
+        Ok(Output {
+            rows: Some(w.rows),
+            bytes: None,
+            message: Some(w.to_string()),
+        })
+    }
+
+    pub(crate) async fn silver(&self, plan: &RunPlan) -> Result<Output> {
+        let r = self
+            .lake
+            .silver(&lake_run(plan), self.settings.quarantine_max)
             .await?;
-        let mut batches = Vec::new();
-        while let Some(b) = stream.next().await {
-            let b = b?;
+        Ok(Output {
+            rows: Some(r.customers.rows),
+            bytes: None,
+            message: Some(format!("{}; {}; {}", r.gate, r.customers, r.quarantine)),
+        })
+    }
+
+    pub(crate) async fn gold(&self, plan: &RunPlan) -> Result<Output> {
+        let w = self.lake.gold(&lake_run(plan)).await?;
+        Ok(Output {
+            rows: Some(w.rows),
+            bytes: None,
+            message: Some(w.to_string()),
+        })
+    }
+
+    pub(crate) async fn analyze(&self, plan: &RunPlan, obs: &dyn Observer) -> Result<Output> {
+        let run = lake_run(plan);
+        let batches = self.lake.read_silver(&run).await?;
+        for b in &batches {
             obs.rows(b.num_rows() as u64);
-            batches.push(b);
         }
-        let label = format!("{} run {}", self.db.backend(), plan.run_id);
-        let schema = batches.first().map_or(schema, RecordBatch::schema);
+        let label = format!("lake/silver/customers run {}", plan.run_id);
+        let schema = batches[0].schema();
         let (report, rows) = tokio::task::spawn_blocking({
             let blueprint = plan.resolved.blueprint.clone();
             let plan = plan.clone();
@@ -405,15 +447,28 @@ impl Pipeline {
             .put_json_if_changed(&plan.analysis_key(), &report)
             .await?;
         self.db.put_results(&plan.run_id, &rows).await?;
+        let gold = self.lake.ab_results(&run, &rows).await?;
         Ok(Output {
             rows: Some(rows.len() as u64),
             bytes: None,
             message: Some(format!(
-                "{} decisions in ab_results; report at {}",
+                "{} decisions in ab_results and lake/gold/ab_results (version {}); report at {}",
                 rows.len(),
+                gold.version,
                 plan.analysis_key()
             )),
         })
+    }
+}
+
+/// What the lake needs to know of a run.
+pub(crate) fn lake_run(plan: &RunPlan) -> abforge_lake::RunInfo {
+    abforge_lake::RunInfo {
+        experiment_id: plan.experiment_id.clone(),
+        run_id: plan.run_id.clone(),
+        run_date: plan.run_date,
+        blueprint_hash: plan.blueprint_hash.clone(),
+        resolved: plan.resolved.clone(),
     }
 }
 
@@ -434,6 +489,9 @@ mod tests {
             assert_eq!(s.name().parse::<Step>().unwrap(), s);
         }
         let e = "lnad".parse::<Step>().unwrap_err();
-        assert!(e.contains("generate, land, publish, analyze"), "{e}");
+        assert!(
+            e.contains("generate, land, publish, bronze, silver, gold, analyze"),
+            "{e}"
+        );
     }
 }

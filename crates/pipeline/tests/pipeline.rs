@@ -63,6 +63,7 @@ fn embedded(dir: &Path) -> Settings {
             delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
         },
+        quarantine_max: abforge_lake::DEFAULT_QUARANTINE_MAX,
         config_file: None,
     }
 }
@@ -186,6 +187,46 @@ async fn check_complete(settings: &Settings, plan: &RunPlan, report: &RunReport)
     let land = attempts.iter().rfind(|a| a.step == "land").unwrap();
     assert_eq!(land.rows, Some(150_000));
     assert!(land.duration_ms.is_some() && land.ended_at.is_some());
+    // Every layer of the lake holds the run once, and gold/ab_results has its decisions.
+    let run = format!("run_id = '{}'", plan.run_id);
+    for (table, want) in [
+        ("bronze_customers", 150_000),
+        ("silver_customers", 150_000),
+        ("silver_quarantine", 0),
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE {run}");
+        assert_eq!(scalar(&p, &sql).await, want, "{sql}");
+    }
+    let sql = format!("SELECT SUM(n) FROM gold_group_daily WHERE {run} AND metric = 'items'");
+    assert_eq!(scalar(&p, &sql).await, 150_000);
+    let sql = format!("SELECT COUNT(*) FROM gold_ab_results WHERE {run}");
+    assert_eq!(scalar(&p, &sql).await, results.len() as i64);
+    let silver = attempts.iter().rfind(|a| a.step == "silver").unwrap();
+    assert!(
+        silver
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("0 of 150000 rows quarantined"),
+        "{silver:?}"
+    );
+}
+
+/// The one Int64 value `sql` yields, through `abforge lake query`'s engine.
+async fn scalar(p: &Pipeline, sql: &str) -> i64 {
+    use arrow_array::Array;
+    let batches = p.lake().query(sql, None).await.unwrap();
+    let b = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
+    let a = b.column(0);
+    if a.is_null(0) {
+        return 0;
+    }
+    arrow_cast::cast(a, &arrow_schema::DataType::Int64)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::Int64Array>()
+        .unwrap()
+        .value(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +257,7 @@ async fn a_rerun_replaces_and_never_duplicates() {
     assert_eq!(first.results, second.results);
     assert_eq!(landed(&p, &plan).await, rows_first);
     let attempts = p.log().attempts(&plan.run_id).await.unwrap();
-    assert_eq!(attempts.len(), 8);
+    assert_eq!(attempts.len(), 14);
     assert_eq!(
         attempts
             .iter()
@@ -252,7 +293,13 @@ async fn landing_the_shards_equals_landing_the_whole() {
             assert_eq!(r.state, StepState::Succeeded, "{r:?}");
         }
     }
-    for step in [Step::Publish, Step::Analyze] {
+    for step in [
+        Step::Publish,
+        Step::Bronze,
+        Step::Silver,
+        Step::Gold,
+        Step::Analyze,
+    ] {
         let r = p.step(&plan, step, None, &Quiet).await.unwrap();
         assert_eq!(r.state, StepState::Succeeded, "{r:?}");
     }
@@ -332,7 +379,7 @@ async fn a_failed_step_keeps_earlier_data_and_the_next_run_resumes_from_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn analyze_before_every_shard_landed_is_refused_and_logged() {
+async fn the_lake_steps_before_every_shard_landed_are_refused_and_logged() {
     let dir = tempfile::tempdir().unwrap();
     let settings = embedded(dir.path());
     let plan = RunPlan::new(&blueprint(), date("2026-12-21")).unwrap();
@@ -340,13 +387,33 @@ async fn analyze_before_every_shard_landed_is_refused_and_logged() {
     let shard = Some(Shard { index: 0, count: 2 });
     p.step(&plan, Step::Generate, shard, &Quiet).await.unwrap();
     p.step(&plan, Step::Land, shard, &Quiet).await.unwrap();
-    let r = p.step(&plan, Step::Analyze, None, &Quiet).await.unwrap();
+    let r = p.step(&plan, Step::Bronze, None, &Quiet).await.unwrap();
     assert_eq!(r.state, StepState::Failed);
     assert_eq!(r.attempts, 1, "not transient: no retry");
     assert!(
         r.error.as_deref().unwrap().contains("land every shard"),
         "{r:?}"
     );
+    // Nothing reached the lake, so silver, gold and analyze have nothing to read.
+    for (step, want) in [
+        (Step::Silver, "run the bronze step first"),
+        (Step::Gold, "run the silver step first"),
+        (Step::Analyze, "run the bronze and silver steps first"),
+    ] {
+        let r = p.step(&plan, step, None, &Quiet).await.unwrap();
+        assert_eq!(r.state, StepState::Failed, "{step}");
+        assert_eq!(r.attempts, 1, "{step}: not transient");
+        assert!(r.error.as_deref().unwrap().contains(want), "{step}: {r:?}");
+    }
+    let failed = p
+        .log()
+        .attempts(&plan.run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.status == StepStatus::Failed)
+        .count();
+    assert_eq!(failed, 4, "every refusal is in the run log");
     // Landing a shard that was never generated names the command that makes it.
     let r = p
         .step(
@@ -359,7 +426,282 @@ async fn analyze_before_every_shard_landed_is_refused_and_logged() {
         .unwrap();
     assert_eq!(r.state, StepState::Failed);
     assert!(r.error.as_deref().unwrap().contains("--shard 1/2"), "{r:?}");
-    assert!(p.step(&plan, Step::Publish, shard, &Quiet).await.is_err());
+    for step in [Step::Publish, Step::Bronze, Step::Silver, Step::Gold] {
+        assert!(p.step(&plan, step, shard, &Quiet).await.is_err(), "{step}");
+    }
+}
+
+/// Corrupt rows put into the relational store after land — a group the blueprint does not
+/// have, a negative count, a NULL date, a customer twice (once with a padded experiment id,
+/// which silver conforms) — end in the quarantine with the rule they broke; gold is what the
+/// clean data gives; and with a stricter threshold the silver step, and so the run, fails with
+/// the counts in the run log.
+async fn check_bad_rows(settings: Settings, inject: impl AsyncFnOnce(&RunPlan)) {
+    let plan = RunPlan::new(&blueprint(), date("2027-01-04")).unwrap();
+    // The clean reference: the same run on its own backends.
+    let clean_dir = tempfile::tempdir().unwrap();
+    let clean = embedded(clean_dir.path());
+    let reference = run(&clean, &plan).await;
+    assert_eq!(reference.status, RunStatus::Succeeded, "{reference:#?}");
+
+    let p = Pipeline::open(settings.clone()).await.unwrap();
+    for step in [Step::Generate, Step::Land, Step::Publish] {
+        let r = p.step(&plan, step, None, &Quiet).await.unwrap();
+        assert_eq!(r.state, StepState::Succeeded, "{r:?}");
+    }
+    inject(&plan).await;
+    assert_eq!(p.db().count_customers(&plan.run_id).await.unwrap(), 150_004);
+    for step in [Step::Bronze, Step::Silver, Step::Gold, Step::Analyze] {
+        let r = p.step(&plan, step, None, &Quiet).await.unwrap();
+        assert_eq!(r.state, StepState::Succeeded, "{r:?}");
+        if step == Step::Bronze {
+            assert_eq!(r.rows, Some(150_004), "bronze keeps what landed");
+        }
+        if step == Step::Silver {
+            let m = r.message.unwrap();
+            assert!(m.contains("4 of 150004 rows quarantined"), "{m}");
+            assert_eq!(r.rows, Some(150_000));
+        }
+    }
+    let quarantined = p
+        .lake()
+        .query(
+            &format!(
+                "SELECT customer_id, rule FROM silver_quarantine WHERE run_id = '{}' \
+                 ORDER BY customer_id",
+                plan.run_id
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    for b in &quarantined {
+        let ids = arrow_cast::cast(b.column(0), &arrow_schema::DataType::Int64).unwrap();
+        let ids = ids
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        let rules = arrow_cast::cast(b.column(1), &arrow_schema::DataType::Utf8).unwrap();
+        let rules = rules
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        for i in 0..b.num_rows() {
+            got.push((ids.value(i), rules.value(i).to_string()));
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            (7, "duplicate".to_string()),
+            (150_000, "group".to_string()),
+            (150_001, "metric:items".to_string()),
+            (150_002, "not_null:purchase_date".to_string()),
+        ]
+    );
+    // Gold is exactly what the clean run has.
+    let gold_sql = format!(
+        "SELECT \"group\", CAST(purchase_date AS VARCHAR), metric, n, \"sum\", sum_sq, mean, \
+         variance FROM gold_group_daily WHERE run_id = '{}' ORDER BY 1, 2, 3",
+        plan.run_id
+    );
+    let c = Pipeline::open(clean.clone()).await.unwrap();
+    let want = gold_rows(&c, &gold_sql).await;
+    let have = gold_rows(&p, &gold_sql).await;
+    assert_eq!(want.len(), 2 * 2 * 7, "2 groups × 7 days × 2 metrics");
+    assert_eq!(want.len(), have.len());
+    for (w, h) in want.iter().zip(&have) {
+        assert_eq!((&w.0, w.1), (&h.0, h.1), "{w:?} {h:?}");
+        for (a, b) in w.2.iter().zip(&h.2) {
+            assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{w:?} {h:?}");
+        }
+    }
+    // And the decisions are those of the clean run.
+    assert_eq!(
+        p.db().results(&plan.run_id).await.unwrap(),
+        reference.results
+    );
+
+    // Above the threshold (4 rows of 150 004 is 0.0027 %): silver fails, and so the run.
+    let mut strict = settings.clone();
+    strict.quarantine_max = 0.00001;
+    let s = Pipeline::open(strict).await.unwrap();
+    // (The step alone: a whole run would land the run again and drop the injected rows.)
+    let silver = s.step(&plan, Step::Silver, None, &Quiet).await.unwrap();
+    assert_eq!(silver.state, StepState::Failed);
+    assert_eq!(silver.attempts, 1, "a failed gate is not retried");
+    let attempts = s.log().attempts(&plan.run_id).await.unwrap();
+    let logged = attempts.iter().rfind(|a| a.step == "silver").unwrap();
+    assert_eq!(logged.status, StepStatus::Failed);
+    let error = logged.error.as_deref().unwrap();
+    for want in [
+        "4 of 150004 rows quarantined",
+        "ABOVE the threshold 0.0010 %",
+        "group 1",
+        "metric:items 1",
+        "not_null:purchase_date 1",
+        "duplicate 1",
+    ] {
+        assert!(error.contains(want), "{want:?} in {error}");
+    }
+    assert_eq!(
+        s.db().run(&plan.run_id).await.unwrap().unwrap().status,
+        RunStatus::Failed
+    );
+}
+
+/// (group, date and metric, [n, sum, sum_sq, mean, variance]) of gold/group_daily.
+async fn gold_rows(p: &Pipeline, sql: &str) -> Vec<(String, i64, Vec<f64>)> {
+    let mut out = Vec::new();
+    for b in p.lake().query(sql, None).await.unwrap() {
+        let text = |i: usize| {
+            let a = arrow_cast::cast(b.column(i), &arrow_schema::DataType::Utf8).unwrap();
+            a.as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap()
+                .clone()
+        };
+        let real = |i: usize| {
+            let a = arrow_cast::cast(b.column(i), &arrow_schema::DataType::Float64).unwrap();
+            a.as_any()
+                .downcast_ref::<arrow_array::Float64Array>()
+                .unwrap()
+                .clone()
+        };
+        let (g, d, m) = (text(0), text(1), text(2));
+        let n = arrow_cast::cast(b.column(3), &arrow_schema::DataType::Int64).unwrap();
+        let n = n
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap()
+            .clone();
+        let cols: Vec<_> = (4..8).map(real).collect();
+        for i in 0..b.num_rows() {
+            out.push((
+                format!("{} {} {}", g.value(i), d.value(i), m.value(i)),
+                n.value(i),
+                cols.iter().map(|c| c.value(i)).collect(),
+            ));
+        }
+    }
+    out
+}
+
+/// `INSERT INTO customers SELECT …` a copy of customer `from` of the run with some columns
+/// replaced by SQL expressions.
+fn copy_row_sql(columns: &[String], run_id: &str, from: i64, changes: &[(&str, &str)]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            changes
+                .iter()
+                .find(|(k, _)| k == c)
+                .map_or_else(|| format!("\"{c}\""), |(_, v)| v.to_string())
+        })
+        .collect();
+    format!(
+        "INSERT INTO customers ({}) SELECT {} FROM customers WHERE run_id = '{run_id}' AND customer_id = {from}",
+        quoted.join(", "),
+        values.join(", ")
+    )
+}
+
+/// The corruptions, as (copied customer, changes).
+const CORRUPTIONS: [(i64, &[(&str, &str)]); 4] = [
+    (0, &[("customer_id", "150000"), ("group", "'holdout'")]),
+    (1, &[("customer_id", "150001"), ("items", "-3")]),
+    (2, &[("customer_id", "150002"), ("purchase_date", "NULL")]),
+    (7, &[("experiment_id", "'pipe '")]),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_in_sqlite_are_quarantined_and_gold_stays_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = embedded(dir.path());
+    let db = dir.path().join("abforge.sqlite");
+    check_bad_rows(settings, async |plan: &RunPlan| {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let columns: Vec<String> = c
+            .prepare("SELECT name FROM pragma_table_info('customers')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for (from, changes) in CORRUPTIONS {
+            c.execute(&copy_row_sql(&columns, &plan.run_id, from, changes), [])
+                .unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_in_postgres_are_quarantined_and_gold_stays_right() {
+    let Ok(pg) = std::env::var("ABFORGE_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the test services: scripts/test.sh starts them"
+        );
+        eprintln!("skipped: ABFORGE_TEST_DATABASE_URL is not set (scripts/services.sh start)");
+        return;
+    };
+    let tag = format!(
+        "bad{:x}{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+        std::process::id()
+    );
+    let db = fresh_database(&pg, &tag).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded(dir.path());
+    settings.database_url = db.clone();
+    check_bad_rows(settings, async |plan: &RunPlan| {
+        let (client, conn) = tokio_postgres::connect(&db, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let columns: Vec<String> = client
+            .query(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_name = 'customers' ORDER BY ordinal_position",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        // The run's partition holds the ids the blueprint makes (its sub-partitions cover
+        // 0..150 000): a partition for the stray ids, as another writer might add.
+        let run_partition: String = client
+            .query_one(
+                "SELECT i.inhparent::regclass::text FROM pg_inherits i \
+                 WHERE i.inhrelid = (SELECT tableoid FROM customers WHERE run_id = $1 LIMIT 1)",
+                &[&plan.run_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE stray_customers PARTITION OF {run_partition} \
+                 FOR VALUES FROM (150000) TO (MAXVALUE)"
+            ))
+            .await
+            .unwrap();
+        for (from, changes) in CORRUPTIONS {
+            client
+                .batch_execute(&copy_row_sql(&columns, &plan.run_id, from, changes))
+                .await
+                .unwrap();
+        }
+    })
+    .await;
 }
 
 /// PostgreSQL for customers, results and the run log: the same run, the same checks. (The

@@ -7,6 +7,7 @@ use abforge_lab::{
     Calibration, LabOptions, Reporter, SweepReport, TestResult, calibrate, plot_calibration,
     plot_sweep, sweep,
 };
+use abforge_lake::CalibrationRecord;
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::Write;
 use std::time::Instant;
@@ -110,6 +111,11 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
         }
         .map_err(lab_error)?;
     }
+    let published = if args.publish {
+        Some(publish(args, &bp, &opts, &outcome)?)
+    } else {
+        None
+    };
     let mut out = std::io::stdout().lock();
     match &outcome {
         Outcome::One(c) if args.json => serde_json::to_writer_pretty(&mut out, c)?,
@@ -134,6 +140,9 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
                 p.display()
             ))
         )?;
+        if let Some(w) = published {
+            writeln!(err, "published: {w}")?;
+        }
     }
     Ok(())
 }
@@ -333,4 +342,48 @@ fn write_sweep(out: &mut impl Write, s: &SweepReport) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--publish`: the results into the lake's `gold/calibration`, under an id that digests the
+/// blueprint and every setting that changes the numbers (so publishing the same calibration
+/// again replaces it).
+fn publish(
+    args: &CalibrateArgs,
+    bp: &abforge_synth::Blueprint,
+    opts: &LabOptions,
+    outcome: &Outcome,
+) -> anyhow::Result<abforge_lake::Written> {
+    use sha2::{Digest, Sha256};
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let blueprint = serde_json::to_vec(&bp.to_json_value())?;
+    let blueprint_hash = hex(&Sha256::digest(&blueprint));
+    let settings = serde_json::json!({
+        "blueprint_hash": blueprint_hash,
+        "replications": opts.replications,
+        "customers": opts.customers,
+        "alpha": opts.alpha,
+        "peeks": opts.peeks,
+        "tests": opts.methods,
+        "metrics": opts.metrics,
+        "bootstrap": opts.bootstrap_resamples,
+        "permutations": opts.permutation_resamples,
+        "msprt_mixing_sd": opts.msprt_mixing_sd,
+        "sweep": args.sweep.as_ref().map(|s| (&s.path, s.from, s.to, s.steps)),
+    });
+    let digest = hex(&Sha256::digest(serde_json::to_vec(&settings)?));
+    let id = format!("{}-cal-{}", bp.id, &digest[..12]);
+    let record = match outcome {
+        Outcome::One(c) => CalibrationRecord::one(id, blueprint_hash, c),
+        Outcome::Sweep(s) => CalibrationRecord::sweep(id, blueprint_hash, s),
+    };
+    let backends = crate::cli::Backends {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        object_store_url: args.object_store_url.clone(),
+        ..Default::default()
+    };
+    let lake = super::lake::open(&backends)?;
+    super::pipeline::runtime()?
+        .block_on(lake.calibration(&record))
+        .map_err(super::lake::lake_error)
 }

@@ -1,12 +1,15 @@
 //! One module per subcommand; [`run`] dispatches.
 
 mod analyze;
+mod backfill;
 mod blueprint;
 mod calibrate;
 mod generate;
+mod lake;
 mod pipeline;
 mod power;
 mod runs;
+mod schedule;
 mod serve;
 mod truth;
 
@@ -30,6 +33,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calibrate(args) => calibrate::run(&args, cli.quiet),
         Command::Pipeline(ns) => pipeline::run(ns.command, cli.quiet),
         Command::Runs(ns) => runs::run(ns.command),
+        Command::Lake(ns) => lake::run(ns.command),
+        Command::Schedule(args) => schedule::run(&args, cli.quiet),
     }
 }
 

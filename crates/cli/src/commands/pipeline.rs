@@ -30,6 +30,7 @@ impl std::error::Error for StepFailed {}
 /// Runs `abforge pipeline …`.
 pub fn run(cmd: PipelineCommand, quiet: bool) -> anyhow::Result<()> {
     match cmd {
+        PipelineCommand::Backfill(a) => super::backfill::run(&a, quiet),
         PipelineCommand::Run(a) => {
             let settings = settings(&a.backends, a.blueprint, a.attempts)?;
             let plan = plan(&settings, a.run_date)?;

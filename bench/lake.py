@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of the lakehouse (issue: the lakehouse).
+
+abforge: `pipeline step bronze`, `silver` and `gold` of N customers of examples/seed.toml
+(generated and landed in the embedded SQLite file first, untimed), each a process timed with
+/usr/bin/time (wall, CPU, peak RSS). DuckDB (PyPI, from the tools venv): the same SQL — the
+templates of crates/lake/sql/ with the slots filled for the same resolved blueprint — over the
+same Parquet: the data files of abforge's bronze table, writing silver, quarantine and
+group_daily as Parquet files (no Delta log: DuckDB writes none). Alternating A B A B, each run
+after quiet.py says the machine is idle (when ../shared/bench is there). Prints one JSON line
+per run and a summary with medians and the ratio of the silver + gold times (the part both
+do from the same Parquet; abforge's bronze reads the relational store and is reported alone).
+
+usage: bench/lake.py [N=1e7] [--reps 3]
+needs: the tools venv with duckdb (bash scripts/services.sh venv); about 4 GiB of disk at 1e7.
+Don't run it on a busy machine: it takes minutes, and the numbers would say little.
+"""
+import argparse, glob, json, os, shutil, statistics, subprocess, sys, tempfile
+
+from common import ROOT, build_abforge, timed
+
+TOOLS_PY = os.path.join(os.environ.get("ABFORGE_CACHE_DIR", os.path.expanduser("~/.cache/abforge")),
+                        "venv", "bin", "python")
+SQL = os.path.join(ROOT, "crates", "lake", "sql")
+
+
+def blueprint(n, work):
+    src = open(os.path.join(ROOT, "examples", "seed.toml")).read()
+    path = os.path.join(work, "seed.toml")
+    open(path, "w").write(src.replace("customers = 200000", f"customers = {n}"))
+    return path
+
+
+def env_for(data):
+    return {**os.environ, "ABFORGE_DATA_DIR": data, "RUST_LOG": "warn",
+            "ABFORGE_DATABASE_URL": f"sqlite://{data}/abforge.sqlite",
+            "ABFORGE_RUN_LOG_URL": f"sqlite://{data}/abforge.sqlite"}
+
+
+def resolved(abforge, bp, run_date):
+    """The run's resolved blueprint, as the params API stored it."""
+    return json.loads(open(glob.glob(os.path.join(
+        os.path.dirname(bp), "data", "objects", "params", "*", f"*-{run_date.replace('-', '')}.json"))[0]).read())
+
+
+def q(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def s(v):
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def fill(template, slots):
+    # As crates/lake/src/sql.rs renders: whole-line comments (which name the slots) dropped.
+    template = "\n".join(l for l in template.splitlines() if not l.lstrip().startswith("--"))
+    for k, v in slots.items():
+        template = template.replace("{{" + k + "}}", v)
+    return template
+
+
+def duckdb_sql(bp, experiment):
+    """silver.sql and gold_group_daily.sql with their slots filled as crates/lake/src/sql.rs
+    fills them (the same columns and rules, in the same order)."""
+    import datetime
+    cols = [("customer_id", "BIGINT"), ("experiment_id", "TEXT"), ("group", "TEXT")]
+    cols += [(a, "TEXT") for a in bp.get("attributes", {})]
+    cols.append(("purchase_date", "DATE"))
+    metrics = bp["metrics"]
+    for m, spec in metrics.items():
+        integer = spec["distribution"] in ("poisson", "bernoulli", "negative_binomial")
+        cols.append((m, "BIGINT" if integer else "DOUBLE"))
+        if spec.get("pre_period"):
+            cols.append((f"pre_{m}", "DOUBLE"))
+    conformed = ",\n    ".join(
+        (f"TRIM(CAST(bronze.{q(c)} AS VARCHAR)) AS {q(c)}" if t == "TEXT" else
+         f"CAST(bronze.{q(c)} AS {t}) AS {q(c)}") for c, t in cols)
+    rules = [(f"not_null:{c}", f"{q(c)} IS NULL") for c, _ in cols]
+    rules.append(("experiment", f"experiment_id <> {s(experiment)}"))
+    rules.append(("group", '"group" NOT IN (' + ", ".join(s(g) for g in bp["groups"]) + ")"))
+    for a, values in bp.get("attributes", {}).items():
+        rules.append((f"attribute:{a}", f"{q(a)} NOT IN (" + ", ".join(s(v) for v in values) + ")"))
+    start = datetime.date.fromisoformat(str(bp["start_date"]))
+    end = start + datetime.timedelta(days=int(bp["days"]))
+    rules.append(("purchase_date", f"purchase_date < DATE '{start}' OR purchase_date >= DATE '{end}'"))
+    inf, ninf = "CAST('inf' AS DOUBLE)", "CAST('-inf' AS DOUBLE)"
+    for m, spec in metrics.items():
+        off = float(spec.get("offset", 0))
+        kind = spec["distribution"]
+        if kind in ("poisson", "negative_binomial"):
+            ok = f"{q(m)} >= {int(off)}"
+        elif kind == "bernoulli":
+            ok = f"{q(m)} IN ({int(off)}, {int(off) + 1})"
+        elif kind in ("gamma", "lognormal"):
+            ok = f"{q(m)} > CAST({off!r} AS DOUBLE) AND {q(m)} < {inf}"
+        else:
+            ok = f"{q(m)} > {ninf} AND {q(m)} < {inf}"
+        if float(spec.get("zero_inflation", 0)) > 0:
+            ok = f"({ok}) OR {q(m)} = 0"
+        rules.append((f"metric:{m}", f"NOT ({ok})"))
+        if spec.get("pre_period"):
+            p = q(f"pre_{m}")
+            rules.append((f"finite:pre_{m}", f"NOT ({p} > {ninf} AND {p} < {inf})"))
+    checks = "\n      ".join(f"WHEN {c} THEN {s(r)}" for r, c in rules)
+    column_list = ", ".join(q(c) for c, _ in cols)
+    silver = fill(open(os.path.join(SQL, "silver.sql")).read(),
+                  {"conformed": conformed, "checks": checks, "columns": column_list})
+    gold = "\nUNION ALL\n".join(fill(open(os.path.join(SQL, "gold_group_daily.sql")).read(), {"metric": m})
+                                for m in metrics)
+    return silver, gold
+
+
+DUCKDB_RUN = r"""
+import duckdb, sys, time
+bronze_glob, out, silver_sql, gold_sql = sys.argv[1:5]
+con = duckdb.connect()
+con.execute("SET preserve_insertion_order = false")
+con.execute(f"CREATE VIEW bronze AS SELECT * FROM read_parquet('{bronze_glob}', hive_partitioning = true)")
+con.execute(f"CREATE VIEW checked AS {open(silver_sql).read()}")
+t0 = time.time()
+con.execute(f"COPY (SELECT * FROM checked WHERE rule IS NOT NULL) TO '{out}/quarantine.parquet' (FORMAT parquet)")
+con.execute(f"COPY (SELECT * EXCLUDE (rule) FROM checked WHERE rule IS NULL) TO '{out}/silver' "
+            "(FORMAT parquet, PARTITION_BY (experiment_id, run_date), OVERWRITE_OR_IGNORE)")
+t1 = time.time()
+con.execute(f"CREATE VIEW silver AS SELECT * FROM read_parquet('{out}/silver/**/*.parquet', hive_partitioning = true)")
+con.execute(f"COPY ({open(gold_sql).read()}) TO '{out}/group_daily.parquet' (FORMAT parquet)")
+t2 = time.time()
+print(f'{{"silver_s": {t1 - t0:.3f}, "gold_s": {t2 - t1:.3f}}}')
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", nargs="?", default="1e7")
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args()
+    n = int(float(a.n))
+    if not os.path.exists(TOOLS_PY):
+        sys.exit("the tools venv is missing: bash scripts/services.sh venv")
+    abforge = build_abforge()
+    work = tempfile.mkdtemp(prefix="abforge-lake-bench-")
+    try:
+        bp = blueprint(n, work)
+        data = os.path.join(work, "data")
+        env = env_for(data)
+        run_date = "2026-11-23"
+        common = ["-b", bp, "--run-date", run_date, "--json"]
+        for step in ("generate", "land", "publish"):
+            subprocess.run([abforge, "-q", "pipeline", "step", step] + common, env=env, check=True,
+                           capture_output=True)
+        params = resolved(abforge, bp, run_date)
+        bpj = params["blueprint"]
+        silver_sql, gold_sql = duckdb_sql(bpj, bpj["id"])
+        open(os.path.join(work, "silver.sql"), "w").write(silver_sql)
+        open(os.path.join(work, "gold.sql"), "w").write(gold_sql)
+        runs = []
+        for rep in range(a.reps):
+            r = {"rep": rep, "n": n}
+            for step in ("bronze", "silver", "gold"):
+                t = timed([abforge, "-q", "pipeline", "step", step] + common, env=env)
+                r[f"abforge_{step}_s"] = t["wall_s"]
+                r[f"abforge_{step}_peak_rss_mib"] = t["peak_rss_mib"]
+            bronze = os.path.join(data, "objects", "lake", "bronze", "customers")
+            out = os.path.join(work, f"duckdb-{rep}")
+            os.makedirs(out, exist_ok=True)
+            t = timed([TOOLS_PY, "-c", DUCKDB_RUN, f"{bronze}/**/*.parquet", out,
+                       os.path.join(work, "silver.sql"), os.path.join(work, "gold.sql")])
+            inner = json.loads(t["stdout"].strip().splitlines()[-1])
+            r.update({"duckdb_wall_s": t["wall_s"], "duckdb_peak_rss_mib": t["peak_rss_mib"],
+                      "duckdb_silver_s": inner["silver_s"], "duckdb_gold_s": inner["gold_s"]})
+            shutil.rmtree(out, ignore_errors=True)
+            print(json.dumps(r), file=sys.stderr)
+            runs.append(r)
+        med = lambda k: statistics.median(x[k] for x in runs)
+        ours = med("abforge_silver_s") + med("abforge_gold_s")
+        theirs = med("duckdb_silver_s") + med("duckdb_gold_s")
+        summary = {
+            "n": n, "reps": a.reps,
+            "abforge_bronze_s": med("abforge_bronze_s"),
+            "abforge_silver_s": med("abforge_silver_s"), "abforge_gold_s": med("abforge_gold_s"),
+            "abforge_peak_rss_mib": max(max(x[f"abforge_{s}_peak_rss_mib"] for s in ("bronze", "silver", "gold"))
+                                        for x in runs),
+            "duckdb_silver_s": med("duckdb_silver_s"), "duckdb_gold_s": med("duckdb_gold_s"),
+            "duckdb_peak_rss_mib": max(x["duckdb_peak_rss_mib"] for x in runs),
+            "silver_plus_gold_ratio": round(ours / theirs, 3) if theirs else None,
+        }
+        print(f"{'':24}{'abforge':>12}{'duckdb':>12}")
+        print(f"{'bronze (from SQLite) s':24}{summary['abforge_bronze_s']:>12.2f}{'—':>12}")
+        print(f"{'silver s':24}{summary['abforge_silver_s']:>12.2f}{summary['duckdb_silver_s']:>12.2f}")
+        print(f"{'gold s':24}{summary['abforge_gold_s']:>12.2f}{summary['duckdb_gold_s']:>12.2f}")
+        print(f"{'peak RSS MiB':24}{summary['abforge_peak_rss_mib']:>12.0f}{summary['duckdb_peak_rss_mib']:>12.0f}")
+        print(f"silver + gold: abforge / duckdb = {summary['silver_plus_gold_ratio']}")
+        print(json.dumps(summary))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,661 @@
+//! The layers of one run: bronze ← the relational store, silver (and its quarantine) ←
+//! bronze, gold ← silver, and the analysis's decisions → gold.
+//!
+//! Every write replaces the run's rows of the table in one Delta commit (`replaceWhere` on
+//! the run, so a rerun never appends twice), carries the run id, experiment id, blueprint
+//! hash and step in its commit metadata (`abforge.run_id`, …) and an application
+//! transaction (`txn`) whose app id is `abforge.<table>.<run id>` and whose version counts
+//! the run's writes to the table: a commit retried after it had in fact landed conflicts
+//! with itself instead of being applied twice.
+
+use crate::error::{Error, Result};
+use crate::gate::GateReport;
+use crate::lake::{Lake, Table};
+use crate::sql;
+use abforge_store::relational::{RelationalStore, ResultRow};
+use abforge_synth::blueprint::Resolved;
+use arrow_array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono::{NaiveDate, Utc};
+use deltalake::arrow::compute::cast;
+use deltalake::datafusion::catalog::streaming::StreamingTable;
+use deltalake::datafusion::datasource::MemTable;
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use deltalake::datafusion::logical_expr::{Expr, LogicalPlan};
+use deltalake::datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use deltalake::datafusion::physical_plan::streaming::PartitionStream;
+use deltalake::datafusion::prelude::{SessionContext, col, lit};
+use deltalake::datafusion::scalar::ScalarValue;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What the lake needs to know of a run.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// The experiment id.
+    pub experiment_id: String,
+    /// The run id.
+    pub run_id: String,
+    /// The run date (the start of its purchase window).
+    pub run_date: NaiveDate,
+    /// SHA-256 of the resolved blueprint.
+    pub blueprint_hash: String,
+    /// The resolved blueprint: its columns and the rules of the quality gate.
+    pub resolved: Resolved,
+}
+
+impl RunInfo {
+    pub(crate) fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            experiment_id: &self.experiment_id,
+            run_id: &self.run_id,
+            blueprint_hash: &self.blueprint_hash,
+        }
+    }
+}
+
+/// What a commit records of the write it makes: its metadata and its transaction's app id
+/// (`abforge.<table>.<run_id>`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp<'a> {
+    pub experiment_id: &'a str,
+    pub run_id: &'a str,
+    pub blueprint_hash: &'a str,
+}
+
+/// What a layer wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Written {
+    /// The table.
+    pub table: Table,
+    /// The table version the commit made.
+    pub version: u64,
+    /// Rows written for the run.
+    pub rows: u64,
+}
+
+impl std::fmt::Display for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} rows in {} (version {})",
+            self.rows,
+            self.table.path(),
+            self.version
+        )
+    }
+}
+
+/// What the silver step did: the gate's counts and the two tables it wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SilverReport {
+    /// The quality gate's counts.
+    pub gate: GateReport,
+    /// silver/customers.
+    pub customers: Written,
+    /// silver/quarantine.
+    pub quarantine: Written,
+}
+
+/// Rows per batch read from the relational store.
+const BATCH_ROWS: usize = 65_536;
+
+fn days(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    (d - epoch).num_days() as i32
+}
+
+fn date_lit(d: NaiveDate) -> Expr {
+    lit(ScalarValue::Date32(Some(days(d))))
+}
+
+/// The generator's schema with every column nullable and text as plain Utf8: what bronze
+/// reads from the relational store (bad values included).
+fn landed_schema(generator: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        generator
+            .fields()
+            .iter()
+            .map(|f| {
+                let t = match f.data_type() {
+                    DataType::Dictionary(_, v) => v.as_ref().clone(),
+                    t => t.clone(),
+                };
+                Field::new(f.name(), t, true)
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The run's customers in the relational store, as a DataFusion stream (read again on every
+/// execution).
+#[derive(Debug)]
+struct Landed {
+    db: Arc<dyn RelationalStore>,
+    run_id: String,
+    schema: SchemaRef,
+}
+
+impl PartitionStream for Landed {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let db = Arc::clone(&self.db);
+        let run_id = self.run_id.clone();
+        let schema = Arc::clone(&self.schema);
+        let stream = futures_util::stream::once(async move {
+            db.scan_customers(&run_id, schema, BATCH_ROWS)
+                .await
+                .map(|s| s.map_err(|e| DataFusionError::External(Box::new(e))))
+                .map_err(|e| DataFusionError::External(Box::new(e)))
+        })
+        .try_flatten();
+        Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            stream,
+        ))
+    }
+}
+
+/// A DataFusion session with deltalake's planner (its writes need it).
+pub(crate) fn session() -> SessionContext {
+    deltalake::delta_datafusion::create_session().into_inner()
+}
+
+fn sql_error(op: &str) -> impl FnOnce(DataFusionError) -> Error + '_ {
+    move |source| Error::Sql {
+        op: op.to_string(),
+        source,
+    }
+}
+
+impl Lake {
+    /// Replaces the run's rows of `table` (those `predicate` selects) with what `plan`
+    /// yields, in one commit.
+    pub(crate) async fn replace(
+        &self,
+        table: Table,
+        run: &Stamp<'_>,
+        step: &str,
+        ctx: &SessionContext,
+        plan: LogicalPlan,
+        predicate: Expr,
+    ) -> Result<Written> {
+        let t = self.for_write(table).await?;
+        let app_id = format!("abforge.{}.{}", table.name(), run.run_id);
+        let previous = match t.snapshot() {
+            Ok(s) => s
+                .transaction_version(t.log_store().as_ref(), &app_id)
+                .await
+                .map_err(Error::delta(format!("reading the transactions of {table}")))?,
+            Err(_) => None,
+        };
+        let props = CommitProperties::default()
+            .with_metadata([
+                ("abforge.run_id".to_string(), run.run_id.into()),
+                (
+                    "abforge.experiment_id".to_string(),
+                    run.experiment_id.into(),
+                ),
+                (
+                    "abforge.blueprint_hash".to_string(),
+                    run.blueprint_hash.into(),
+                ),
+                ("abforge.step".to_string(), step.into()),
+            ])
+            .with_application_transaction(Transaction::new(&app_id, previous.unwrap_or(0) + 1));
+        let t = t
+            .write(Vec::new())
+            .with_input_plan(plan)
+            .with_session_state(Arc::new(ctx.state()))
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(predicate)
+            .with_partition_columns(table.partition_columns().iter().copied())
+            .with_schema_mode(SchemaMode::Merge)
+            .with_table_name(table.name())
+            .with_commit_properties(props)
+            .await
+            .map_err(Error::delta(format!(
+                "writing run {} to {table}",
+                run.run_id
+            )))?;
+        let version = t.version().unwrap_or_default();
+        let last: Vec<_> = t
+            .history(Some(1))
+            .try_collect()
+            .await
+            .map_err(Error::delta(format!("reading the last commit of {table}")))?;
+        let rows = last
+            .first()
+            .and_then(|c| c.info.get("operationMetrics"))
+            .and_then(|m| m.get("num_added_rows"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or_default();
+        Ok(Written {
+            table,
+            version,
+            rows,
+        })
+    }
+
+    /// Registers the run's rows of `table` in `ctx` as `name`; `None` when the table was
+    /// never written.
+    async fn register_run(
+        &self,
+        ctx: &SessionContext,
+        table: Table,
+        name: &str,
+        run: &RunInfo,
+    ) -> Result<Option<()>> {
+        let Some(t) = self.open(table).await? else {
+            return Ok(None);
+        };
+        let all = format!("{name}_all");
+        self.register(ctx, &all, &t).await?;
+        let mut filter = col("run_date")
+            .eq(date_lit(run.run_date))
+            .and(col("run_id").eq(lit(run.run_id.as_str())));
+        if table.partition_columns().contains(&"experiment_id") && table != Table::BronzeCustomers {
+            filter = col("experiment_id")
+                .eq(lit(run.experiment_id.as_str()))
+                .and(filter);
+        }
+        let df = ctx
+            .table(all.as_str())
+            .await
+            .map_err(sql_error("reading the table"))?
+            .filter(filter)
+            .map_err(sql_error("selecting the run"))?;
+        ctx.register_table(name, df.into_view())
+            .map_err(sql_error("registering the run's rows"))?;
+        Ok(Some(()))
+    }
+
+    async fn count(ctx: &SessionContext, name: &str) -> Result<u64> {
+        let batches = ctx
+            .sql(&format!("SELECT COUNT(*) AS n FROM {name}"))
+            .await
+            .map_err(sql_error("counting"))?
+            .collect()
+            .await
+            .map_err(sql_error("counting"))?;
+        Ok(batches
+            .first()
+            .and_then(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.value(0))
+            })
+            .unwrap_or(0) as u64)
+    }
+
+    /// **bronze**: the run's customers as they are in the relational store, with `run_id`,
+    /// `run_date`, `loaded_at` and `source` (the store's URL without its password), into
+    /// `lake/bronze/customers` (partitioned by `experiment_id`, `run_date`), replacing the
+    /// run's earlier rows.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when fewer customers than the blueprint's have landed; the store's,
+    /// SQL or Delta errors.
+    pub async fn bronze(&self, run: &RunInfo, db: &Arc<dyn RelationalStore>) -> Result<Written> {
+        let customers = run.resolved.blueprint.customers;
+        let landed = db.count_customers(&run.run_id).await?;
+        if landed < customers {
+            return Err(Error::Usage(format!(
+                "run {}: {landed} of {customers} customers have landed; land every shard \
+                 before bronze",
+                run.run_id
+            )));
+        }
+        let generator = abforge_synth::Generator::new(run.resolved.clone());
+        let schema = landed_schema(&generator.schema());
+        let ctx = session();
+        let source = StreamingTable::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Landed {
+                db: Arc::clone(db),
+                run_id: run.run_id.clone(),
+                schema: Arc::clone(&schema),
+            })],
+        )
+        .map_err(sql_error("streaming the relational store"))?;
+        ctx.register_table("landed", Arc::new(source))
+            .map_err(sql_error("registering landed"))?;
+        let now = Utc::now().timestamp_micros();
+        let run_schema = Arc::new(Schema::new(vec![
+            Field::new("run_id", DataType::Utf8, false),
+            Field::new("run_date", DataType::Date32, false),
+            Field::new(
+                "loaded_at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
+            Field::new("source", DataType::Utf8, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![run.run_id.as_str()])),
+            Arc::new(Date32Array::from(vec![days(run.run_date)])),
+            Arc::new(TimestampMicrosecondArray::from(vec![now]).with_timezone("UTC")),
+            Arc::new(StringArray::from(vec![db.url()])),
+        ];
+        let batch = RecordBatch::try_new(Arc::clone(&run_schema), columns)
+            .map_err(|e| Error::Other(format!("the run's parameters: {e}")))?;
+        let run_table = MemTable::try_new(run_schema, vec![vec![batch]])
+            .map_err(sql_error("registering run"))?;
+        ctx.register_table("run", Arc::new(run_table))
+            .map_err(sql_error("registering run"))?;
+        let df = ctx
+            .sql(sql::BRONZE)
+            .await
+            .map_err(sql_error("planning bronze.sql"))?;
+        let predicate = col("run_date")
+            .eq(date_lit(run.run_date))
+            .and(col("run_id").eq(lit(run.run_id.as_str())));
+        self.replace(
+            Table::BronzeCustomers,
+            &run.stamp(),
+            "bronze",
+            &ctx,
+            df.into_unoptimized_plan(),
+            predicate,
+        )
+        .await
+    }
+
+    /// **silver**: the run's bronze rows typed, conformed and checked against the rules of
+    /// its blueprint ([`crate::sql::rules`]) and de-duplicated on (experiment_id, run_id,
+    /// customer_id). Rows that broke a rule replace the run's rows of `silver/quarantine`,
+    /// with the rule; when they are more than `quarantine_max` of the run's rows the gate
+    /// fails ([`Error::Gate`], with every count) and `silver/customers` is left as it was;
+    /// otherwise the rows that passed replace the run's rows there.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when bronze has no rows of the run; [`Error::Gate`]; SQL or Delta
+    /// errors.
+    pub async fn silver(&self, run: &RunInfo, quarantine_max: f64) -> Result<SilverReport> {
+        let ctx = session();
+        let no_bronze = || {
+            Error::Usage(format!(
+                "bronze/customers holds no customers of run {}; run the bronze step first",
+                run.run_id
+            ))
+        };
+        self.register_run(&ctx, Table::BronzeCustomers, "bronze", run)
+            .await?
+            .ok_or_else(no_bronze)?;
+        let rows = Self::count(&ctx, "bronze").await?;
+        if rows == 0 {
+            return Err(no_bronze());
+        }
+        let checked = ctx
+            .sql(&sql::silver(&run.resolved, &run.experiment_id))
+            .await
+            .map_err(sql_error("planning silver.sql"))?;
+        ctx.register_table("checked", checked.into_view())
+            .map_err(sql_error("registering checked"))?;
+        let plan = |q: &'static str| {
+            let ctx = &ctx;
+            async move {
+                ctx.sql(q)
+                    .await
+                    .map(|df| df.into_unoptimized_plan())
+                    .map_err(sql_error("planning the silver outputs"))
+            }
+        };
+        let run_rows = col("run_date")
+            .eq(date_lit(run.run_date))
+            .and(col("run_id").eq(lit(run.run_id.as_str())));
+        let quarantine = self
+            .replace(
+                Table::SilverQuarantine,
+                &run.stamp(),
+                "silver",
+                &ctx,
+                plan(sql::SILVER_QUARANTINE).await?,
+                run_rows,
+            )
+            .await?;
+        let qctx = session();
+        self.register_run(&qctx, Table::SilverQuarantine, "quarantine", run)
+            .await?;
+        let counts = qctx
+            .sql(sql::QUARANTINE_COUNTS)
+            .await
+            .map_err(sql_error("planning quarantine_counts.sql"))?
+            .collect()
+            .await
+            .map_err(sql_error("counting the quarantine"))?;
+        let mut by_rule = Vec::new();
+        for b in &counts {
+            // Text comes back from Parquet as Utf8View; the counts as Int64.
+            let rules = cast(b.column(0), &DataType::Utf8)
+                .map_err(|e| Error::Other(format!("the quarantine's rules: {e}")))?;
+            let rules = rules.as_any().downcast_ref::<StringArray>();
+            let ns = b.column(1).as_any().downcast_ref::<Int64Array>();
+            if let (Some(rules), Some(ns)) = (rules, ns) {
+                for i in 0..b.num_rows() {
+                    by_rule.push((rules.value(i).to_string(), ns.value(i) as u64));
+                }
+            }
+        }
+        let quarantined: u64 = by_rule.iter().map(|(_, n)| n).sum();
+        let gate = GateReport {
+            run_id: run.run_id.clone(),
+            rows,
+            passed: rows.saturating_sub(quarantined),
+            quarantined,
+            by_rule,
+            threshold: quarantine_max,
+        };
+        if !gate.passes() {
+            return Err(Error::Gate(Box::new(gate)));
+        }
+        let customers = self
+            .replace(
+                Table::SilverCustomers,
+                &run.stamp(),
+                "silver",
+                &ctx,
+                plan(sql::SILVER_CUSTOMERS).await?,
+                col("experiment_id")
+                    .eq(lit(run.experiment_id.as_str()))
+                    .and(col("run_date").eq(date_lit(run.run_date))),
+            )
+            .await?;
+        Ok(SilverReport {
+            gate,
+            customers,
+            quarantine,
+        })
+    }
+
+    /// The run's customers from `silver/customers`, with the blueprint's columns in order,
+    /// ordered by customer.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when silver has no rows of the run; SQL or Delta errors.
+    pub async fn read_silver(&self, run: &RunInfo) -> Result<Vec<RecordBatch>> {
+        let ctx = session();
+        let none = || {
+            Error::Usage(format!(
+                "silver/customers holds no customers of run {}; run the bronze and silver \
+                 steps first",
+                run.run_id
+            ))
+        };
+        self.register_run(&ctx, Table::SilverCustomers, "silver", run)
+            .await?
+            .ok_or_else(none)?;
+        let batches = ctx
+            .sql(&sql::silver_read(&run.resolved))
+            .await
+            .map_err(sql_error("planning silver_read.sql"))?
+            .collect()
+            .await
+            .map_err(sql_error("reading silver"))?;
+        // The generator's types: text read from Parquet is Utf8View, dictionaries are Utf8.
+        let schema = landed_schema(&abforge_synth::Generator::new(run.resolved.clone()).schema());
+        let mut out = Vec::new();
+        for b in batches.into_iter().filter(|b| b.num_rows() > 0) {
+            let columns = schema
+                .fields()
+                .iter()
+                .zip(b.columns())
+                .map(|(f, c)| cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .and_then(|cols| RecordBatch::try_new(Arc::clone(&schema), cols))
+                .map_err(|e| Error::Other(format!("reading silver: {e}")))?;
+            out.push(columns);
+        }
+        if out.is_empty() {
+            return Err(none());
+        }
+        Ok(out)
+    }
+
+    /// **gold**: `gold/group_daily` from the run's silver rows: per group, purchase date and
+    /// metric, n, sum, sum of squares, mean and sample variance; replaces the run's rows.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when silver has no rows of the run; SQL or Delta errors.
+    pub async fn gold(&self, run: &RunInfo) -> Result<Written> {
+        let ctx = session();
+        let none = || {
+            Error::Usage(format!(
+                "silver/customers holds no customers of run {}; run the silver step first",
+                run.run_id
+            ))
+        };
+        self.register_run(&ctx, Table::SilverCustomers, "silver", run)
+            .await?
+            .ok_or_else(none)?;
+        if Self::count(&ctx, "silver").await? == 0 {
+            return Err(none());
+        }
+        let df = ctx
+            .sql(&sql::gold_group_daily(&run.resolved))
+            .await
+            .map_err(sql_error("planning gold_group_daily.sql"))?;
+        self.replace(
+            Table::GoldGroupDaily,
+            &run.stamp(),
+            "gold",
+            &ctx,
+            df.into_unoptimized_plan(),
+            col("experiment_id")
+                .eq(lit(run.experiment_id.as_str()))
+                .and(col("run_date").eq(date_lit(run.run_date))),
+        )
+        .await
+    }
+
+    /// `gold/ab_results`: the run's decisions (every metric × test, as the relational
+    /// `ab_results` has them, with their position), replacing the run's earlier ones.
+    ///
+    /// # Errors
+    /// Delta errors.
+    pub async fn ab_results(&self, run: &RunInfo, rows: &[ResultRow]) -> Result<Written> {
+        let n = rows.len();
+        let text = |f: &dyn Fn(&ResultRow) -> String| -> ArrayRef {
+            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        let real = |f: &dyn Fn(&ResultRow) -> Option<f64>| -> ArrayRef {
+            Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        let flag = |f: &dyn Fn(&ResultRow) -> Option<bool>| -> ArrayRef {
+            Arc::new(BooleanArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("experiment_id", DataType::Utf8, false),
+            Field::new("run_id", DataType::Utf8, false),
+            Field::new("run_date", DataType::Date32, false),
+            Field::new("blueprint_hash", DataType::Utf8, false),
+            Field::new("position", DataType::Int64, false),
+            Field::new("metric", DataType::Utf8, false),
+            Field::new("control", DataType::Utf8, false),
+            Field::new("treatment", DataType::Utf8, false),
+            Field::new("test", DataType::Utf8, false),
+            Field::new("primary", DataType::Boolean, true),
+            Field::new("estimate", DataType::Float64, true),
+            Field::new("ci_low", DataType::Float64, true),
+            Field::new("ci_high", DataType::Float64, true),
+            Field::new("p_value", DataType::Float64, true),
+            Field::new("p_adjusted", DataType::Float64, true),
+            Field::new("reject", DataType::Boolean, true),
+            Field::new("true_effect", DataType::Float64, true),
+            Field::new("null_true", DataType::Boolean, true),
+            Field::new("outcome", DataType::Utf8, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            text(&|r| r.experiment_id.clone()),
+            text(&|r| r.run_id.clone()),
+            Arc::new(Date32Array::from(vec![days(run.run_date); n])),
+            Arc::new(StringArray::from(vec![run.blueprint_hash.as_str(); n])),
+            Arc::new(Int64Array::from((0..n as i64).collect::<Vec<_>>())),
+            text(&|r| r.metric.clone()),
+            text(&|r| r.control.clone()),
+            text(&|r| r.treatment.clone()),
+            text(&|r| r.test.clone()),
+            flag(&|r| Some(r.primary)),
+            real(&|r| r.estimate),
+            real(&|r| r.ci_low),
+            real(&|r| r.ci_high),
+            real(&|r| r.p_value),
+            real(&|r| r.p_adjusted),
+            flag(&|r| r.reject),
+            real(&|r| r.true_effect),
+            flag(&|r| r.null_true),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.outcome.clone()).collect::<Vec<_>>(),
+            )),
+        ];
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+            .map_err(|e| Error::Other(format!("the decisions of run {}: {e}", run.run_id)))?;
+        let ctx = session();
+        let source =
+            MemTable::try_new(schema, vec![vec![batch]]).map_err(sql_error("the decisions"))?;
+        let plan = ctx
+            .read_table(Arc::new(source))
+            .map_err(sql_error("the decisions"))?
+            .into_unoptimized_plan();
+        self.replace(
+            Table::GoldAbResults,
+            &run.stamp(),
+            "analyze",
+            &ctx,
+            plan,
+            col("experiment_id")
+                .eq(lit(run.experiment_id.as_str()))
+                .and(col("run_id").eq(lit(run.run_id.as_str()))),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pipeline runs the layers on a multi-threaded runtime: their futures must be Send.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn layers_are_send(l: &Lake, r: &RunInfo, db: &Arc<dyn RelationalStore>) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(l.bronze(r, db));
+        is_send(l.silver(r, 0.0));
+        is_send(l.gold(r));
+        is_send(l.read_silver(r));
+        is_send(l.ab_results(r, &[]));
+    }
+}
