@@ -7,12 +7,19 @@
 # Besides cargo's checks it installs (once, cached in ~/.cache/abforge) a Python venv of test
 # tools and starts a local S3 + DynamoDB server (moto) and a private PostgreSQL cluster (the
 # server installed with apt-get when missing) for the tests: scripts/services.sh. After
-# the cargo tests come schemathesis against a live `abforge serve` (scripts/api-fuzz.sh) and the
-# Lambda function under the runtime emulator (scripts/lambda-test.sh). Each of these can be
-# skipped, with a message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_LAMBDA=1.
+# the cargo tests come schemathesis against a live `abforge serve` (scripts/api-fuzz.sh), the
+# Lambda function under the runtime emulator (scripts/lambda-test.sh) and the AWS mode end to
+# end with the params published through it (scripts/aws-mode-test.sh), then the AWS template
+# with cfn-lint (scripts/cfn-lint.sh) and the Airflow DAG in real Airflow (scripts/airflow-test.sh,
+# its venv cached in ~/.cache/abforge/airflow-venv). Each of these can be skipped, with a
+# message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_LAMBDA=1 (the Lambda and
+# the AWS mode), ABFORGE_SKIP_AIRFLOW=1 (cfn-lint and Airflow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/abforge/target}"
+# No incremental-compilation caches: on a target folder shared by every run they grow by
+# gigabytes a week (19 GB was measured), and a CI build recompiles the workspace anyway.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE=1
 
@@ -69,8 +76,21 @@ else
 fi
 
 if [[ "${ABFORGE_SKIP_LAMBDA:-}" == 1 ]]; then
-  skip "the Lambda function under the runtime emulator (ABFORGE_SKIP_LAMBDA=1)"
+  skip "the Lambda function under the runtime emulator and the AWS mode end to end (ABFORGE_SKIP_LAMBDA=1)"
 else
   step "the Lambda function under the runtime emulator (cargo lambda)"
   bash scripts/lambda-test.sh
+  step "the AWS mode end to end: PostgreSQL, S3, DynamoDB, params through the Lambda function"
+  # The bootstrap lambda-test.sh just built, and the CLI the tests built.
+  ABFORGE_LAMBDA_BOOTSTRAP="$CARGO_TARGET_DIR/lambda/abforge-lambda/bootstrap" \
+    ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash scripts/aws-mode-test.sh
+fi
+
+if [[ "${ABFORGE_SKIP_AIRFLOW:-}" == 1 ]]; then
+  skip "cfn-lint of the AWS template and the Airflow DAG in Airflow (ABFORGE_SKIP_AIRFLOW=1)"
+else
+  step "the AWS deployment template: cfn-lint and least-privilege IAM"
+  bash scripts/cfn-lint.sh
+  step "the Airflow DAG in Airflow 3: imports, then airflow dags test on embedded and AWS-like backends"
+  ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash scripts/airflow-test.sh
 fi

@@ -729,8 +729,9 @@ pub struct ScheduleArgs {
     /// with seconds first; names (MON, JAN), ranges, steps, lists, L, #, W, @weekly.
     #[arg(long, value_name = "EXPR", default_value = abforge_pipeline::schedule::DEFAULT_CRON)]
     pub cron: String,
-    /// The time zone the expression is read in, which also gives a tick its run date: UTC or
-    /// a fixed offset such as +02:00 or -05:30.
+    /// The time zone the expression is read in, which also gives a tick its run date: UTC, a
+    /// fixed offset such as +02:00 or -05:30, or an IANA zone such as Europe/Paris (with its
+    /// daylight-saving rules).
     #[arg(long, value_name = "ZONE", default_value = "UTC")]
     pub tz: String,
     /// A blueprint to run at each tick; repeat for several (ABFORGE_BLUEPRINT) [default:

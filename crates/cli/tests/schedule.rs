@@ -129,7 +129,7 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
             &["schedule", "--cron", "0 0 30 2 *", "-b", seed],
             "never fires",
         ),
-        (&["schedule", "--tz", "Europe/Paris", "-b", seed], "--tz"),
+        (&["schedule", "--tz", "Europe/Pariss", "-b", seed], "--tz"),
         (&["schedule", "--tz", "+25:00", "-b", seed], "fixed offset"),
         (&["schedule", "--name", "a b", "-b", seed], "--name"),
         (&["schedule", "-b", "no-such.toml"], "no-such.toml"),

@@ -4,11 +4,11 @@
 //! **Ticks.** A [`Schedule`] is a cron expression (parsed by [`croner`]: five fields,
 //! `minute hour day-of-month month day-of-week`, or six with seconds first; names such as
 //! `MON` and `JAN`, ranges, steps, lists, `L`, `#`, `W` and the `@weekly` nicknames) read in
-//! a time [`Zone`] — UTC or a fixed offset such as `+02:00` (no daylight-saving rules). At
-//! each tick every blueprint runs on the tick's date in that zone (a tick at 2026-11-23
-//! 09:00 is run date 2026-11-23): [`Pipeline::run`], unless that run already succeeded with
-//! the same parameters (then it is skipped, as in a backfill). Several ticks on one date
-//! are one run.
+//! a time [`Zone`] — UTC, a fixed offset such as `+02:00`, or an IANA zone such as
+//! `Europe/Paris` (daylight saving included). At each tick every blueprint runs on the
+//! tick's date in that zone (a tick at 2026-11-23 09:00 is run date 2026-11-23):
+//! [`Pipeline::run`], unless that run already succeeded with the same parameters (then it
+//! is skipped, as in a backfill). Several ticks on one date are one run.
 //!
 //! **One run at a time.** A tick runs under the lock [`LOCK`] of the relational store,
 //! taken with a lease ([`SchedulerConfig::lease`], renewed in the background every third of
@@ -67,19 +67,33 @@ pub const MAX_DUE: usize = 100_000;
 /// The longest sleep between looks at the clock while waiting for a tick.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
-/// A time zone of a schedule: UTC or a fixed offset from it.
+/// A time zone of a schedule: UTC, a fixed offset from it, or a named zone of the IANA
+/// database (`Europe/Paris`, with its daylight-saving rules, by [`chrono_tz`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Zone(FixedOffset);
+pub enum Zone {
+    /// A fixed offset from UTC (UTC itself is offset 0).
+    Fixed(FixedOffset),
+    /// A zone of the IANA time zone database.
+    Named(chrono_tz::Tz),
+}
 
 impl Zone {
     /// UTC.
     pub fn utc() -> Zone {
-        Zone(Utc.fix())
+        Zone::Fixed(Utc.fix())
     }
 
-    /// The offset.
-    pub fn offset(self) -> FixedOffset {
-        self.0
+    /// The offset from UTC at the instant `t`.
+    pub fn offset_at(self, t: DateTime<Utc>) -> FixedOffset {
+        match self {
+            Zone::Fixed(o) => o,
+            Zone::Named(tz) => t.with_timezone(&tz).offset().fix(),
+        }
+    }
+
+    /// `t` as a local time in the zone, at its offset then.
+    pub fn local(self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
+        t.with_timezone(&self.offset_at(t))
     }
 }
 
@@ -91,10 +105,10 @@ impl Default for Zone {
 
 impl std::fmt::Display for Zone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.local_minus_utc() == 0 {
-            f.write_str("UTC")
-        } else {
-            write!(f, "{}", self.0)
+        match self {
+            Zone::Fixed(o) if o.local_minus_utc() == 0 => f.write_str("UTC"),
+            Zone::Fixed(o) => write!(f, "{o}"),
+            Zone::Named(tz) => f.write_str(tz.name()),
         }
     }
 }
@@ -102,14 +116,15 @@ impl std::fmt::Display for Zone {
 impl FromStr for Zone {
     type Err = Error;
 
-    /// `UTC` (or `Z`), or a fixed offset: `+02:00`, `-0530`, `+2`, `UTC+02:00`.
+    /// `UTC` (or `Z`), a fixed offset (`+02:00`, `-0530`, `+2`, `UTC+02:00`), or an IANA
+    /// zone name (`Europe/Paris`, `America/New_York`; exact spelling).
     fn from_str(s: &str) -> Result<Zone> {
         let t = s.trim();
         let bad = || {
             Error::Usage(format!(
-                "--tz: {s:?} is not a time zone abforge knows; expected UTC or a fixed offset \
-                 from it such as +02:00, -05:30 or UTC+1 (named zones with daylight-saving \
-                 rules, e.g. Europe/Paris, are not supported: give their offset)"
+                "--tz: {s:?} is not a time zone abforge knows; expected UTC, a fixed offset \
+                 from it such as +02:00, -05:30 or UTC+1, or a zone of the IANA database \
+                 such as Europe/Paris or America/New_York"
             ))
         };
         let rest = match t.to_ascii_uppercase().as_str() {
@@ -120,7 +135,12 @@ impl FromStr for Zone {
         let (sign, digits) = match rest.as_bytes().first() {
             Some(b'+') => (1, &rest[1..]),
             Some(b'-') => (-1, &rest[1..]),
-            _ => return Err(bad()),
+            _ => {
+                return t
+                    .parse::<chrono_tz::Tz>()
+                    .map(Zone::Named)
+                    .map_err(|_| bad());
+            }
         };
         let (h, m) = match digits.split_once(':') {
             Some((h, m)) => (h, m),
@@ -139,9 +159,26 @@ impl FromStr for Zone {
             return Err(bad());
         }
         FixedOffset::east_opt(sign * (h * 3600 + m * 60))
-            .map(Zone)
+            .map(Zone::Fixed)
             .ok_or_else(bad)
     }
+}
+
+/// The next (or previous) tick of `cron` from `t`, read in `tz`.
+fn occurrence<Tz: chrono::TimeZone>(
+    cron: &croner::Cron,
+    t: DateTime<Utc>,
+    tz: &Tz,
+    next: bool,
+    inclusive: bool,
+) -> std::result::Result<DateTime<Utc>, croner::errors::CronError> {
+    let local = t.with_timezone(tz);
+    if next {
+        cron.find_next_occurrence(&local, inclusive)
+    } else {
+        cron.find_previous_occurrence(&local, inclusive)
+    }
+    .map(|d| d.with_timezone(&Utc))
 }
 
 /// A cron expression in a time zone.
@@ -187,25 +224,30 @@ impl Schedule {
         self.zone
     }
 
+    fn find(
+        &self,
+        t: DateTime<Utc>,
+        next: bool,
+        inclusive: bool,
+    ) -> std::result::Result<DateTime<Utc>, croner::errors::CronError> {
+        match &self.zone {
+            Zone::Fixed(o) => occurrence(&self.cron, t, o, next, inclusive),
+            Zone::Named(tz) => occurrence(&self.cron, t, tz, next, inclusive),
+        }
+    }
+
     /// The first tick strictly after `t`.
     ///
     /// # Errors
     /// [`Error::Usage`] when there is none (before the year 5000).
     pub fn next_after(&self, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
-        let local = whole_seconds(t).with_timezone(&self.zone.0);
-        self.cron
-            .find_next_occurrence(&local, false)
-            .map(|d| d.with_timezone(&Utc))
+        self.find(whole_seconds(t), true, false)
             .map_err(|e| Error::Usage(format!("--cron {:?}: {e}", self.expression)))
     }
 
     /// The latest tick at or before `t`, if any.
     pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = whole_seconds(t).with_timezone(&self.zone.0);
-        self.cron
-            .find_previous_occurrence(&local, true)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        self.find(whole_seconds(t), false, true).ok()
     }
 
     /// The ticks in `(after, until]`, in order: at most the last `limit` of them, and how
@@ -239,14 +281,14 @@ impl Schedule {
 
     /// The run date of a tick: its date in the schedule's zone.
     pub fn run_date(&self, tick: DateTime<Utc>) -> NaiveDate {
-        tick.with_timezone(&self.zone.0).date_naive()
+        self.zone.local(tick).date_naive()
     }
 
     /// A tick as people read it, in the schedule's zone: `2026-11-23 09:00:00 UTC`.
     pub fn show(&self, t: DateTime<Utc>) -> String {
         format!(
             "{} {}",
-            t.with_timezone(&self.zone.0).format("%Y-%m-%d %H:%M:%S"),
+            self.zone.local(t).format("%Y-%m-%d %H:%M:%S"),
             self.zone
         )
     }
@@ -865,15 +907,18 @@ mod tests {
             ("+14:00", 50_400),
         ] {
             assert_eq!(
-                s.parse::<Zone>().unwrap().offset().local_minus_utc(),
+                s.parse::<Zone>()
+                    .unwrap()
+                    .offset_at(Utc::now())
+                    .local_minus_utc(),
                 secs,
                 "{s}"
             );
         }
         for bad in [
             "",
-            "Europe/Paris",
-            "CET",
+            "Europe/Pariss",
+            "Mars/Olympus",
             "+25:00",
             "+02:60",
             "2",
@@ -886,6 +931,32 @@ mod tests {
         }
         assert_eq!(Zone::utc().to_string(), "UTC");
         assert_eq!("+02:00".parse::<Zone>().unwrap().to_string(), "+02:00");
+        assert_eq!(
+            "Europe/Paris".parse::<Zone>().unwrap().to_string(),
+            "Europe/Paris"
+        );
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving_time() {
+        let paris: Zone = "Europe/Paris".parse().unwrap();
+        let s = Schedule::new("0 9 * * MON", paris).unwrap();
+        let utc = |x: &str| DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&Utc);
+        // 09:00 in Paris is 08:00 UTC in winter (CET) and 07:00 UTC in summer (CEST).
+        assert_eq!(
+            s.next_after(utc("2026-11-20T00:00:00Z")).unwrap(),
+            utc("2026-11-23T08:00:00Z")
+        );
+        assert_eq!(
+            s.next_after(utc("2026-06-30T00:00:00Z")).unwrap(),
+            utc("2026-07-06T07:00:00Z")
+        );
+        // The run date is the local date: 00:30 in Paris on a Tuesday is Monday in UTC.
+        let late = Schedule::new("30 0 * * TUE", paris).unwrap();
+        let tick = late.next_after(utc("2026-11-20T00:00:00Z")).unwrap();
+        assert_eq!(tick, utc("2026-11-23T23:30:00Z"));
+        assert_eq!(late.run_date(tick).to_string(), "2026-11-24");
+        assert_eq!(late.show(tick), "2026-11-24 00:30:00 Europe/Paris");
     }
 
     #[test]
