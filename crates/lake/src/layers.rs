@@ -403,6 +403,12 @@ impl Lake {
             .sql(&sql::silver(&run.resolved, &run.experiment_id))
             .await
             .map_err(sql_error("planning silver.sql"))?;
+        // Checked once, kept in memory: the quarantine and silver/customers are both read
+        // from it (else the transform, its window over every row included, runs twice).
+        let checked = checked
+            .cache()
+            .await
+            .map_err(sql_error("checking the run's rows"))?;
         ctx.register_table("checked", checked.into_view())
             .map_err(sql_error("registering checked"))?;
         let plan = |q: &'static str| {
