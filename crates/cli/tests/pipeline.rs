@@ -6,63 +6,11 @@
 #![allow(clippy::print_stderr)] // the skip notes of tests whose services are not running
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_abforge");
-
-fn seed() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed.toml")
-}
-
-/// `abforge ARGS` in `dir`, with none of the pipeline's variables from the outer environment.
-fn abforge(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .args(args)
-        .env("ABFORGE_DATA_DIR", dir.join("data"));
-    for v in [
-        "ABFORGE_DATABASE_URL",
-        "ABFORGE_RUN_LOG_URL",
-        "ABFORGE_OBJECT_STORE_URL",
-        "ABFORGE_API_URL",
-        "ABFORGE_API_TOKEN",
-        "ABFORGE_BLUEPRINT",
-        "ABFORGE_CONFIG",
-        "ABFORGE_RETRY_ATTEMPTS",
-        "ABFORGE_RETRY_DELAY_MS",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "RUST_LOG",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
-/// A copy of the seed blueprint with `customers` changed.
-fn blueprint(dir: &Path, customers: u64) -> PathBuf {
-    let src = std::fs::read_to_string(seed()).unwrap();
-    let out = src.replace("customers = 200000", &format!("customers = {customers}"));
-    assert_ne!(src, out, "the seed blueprint has customers = 200000");
-    let path = dir.join("bp.toml");
-    std::fs::write(&path, out).unwrap();
-    path
-}
+mod common;
+use common::*;
 
 fn sqlite_counts(db: &Path, run_id: &str) -> (i64, i64, i64) {
     let c = rusqlite::Connection::open(db).unwrap();

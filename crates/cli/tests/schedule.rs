@@ -6,68 +6,16 @@
 //! and while a run is in flight. No assertion depends on how long anything takes.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_abforge");
+mod common;
+use common::*;
 
 /// How long a test waits for a line or a state before it gives up (a hang, not a timing).
 const PATIENCE: Duration = Duration::from_secs(600);
-
-fn seed() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed.toml")
-}
-
-/// `abforge ARGS` in `dir`, with none of the pipeline's variables from the outer environment.
-fn abforge(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .args(args)
-        .env("ABFORGE_DATA_DIR", dir.join("data"));
-    for v in [
-        "ABFORGE_DATABASE_URL",
-        "ABFORGE_RUN_LOG_URL",
-        "ABFORGE_OBJECT_STORE_URL",
-        "ABFORGE_API_URL",
-        "ABFORGE_API_TOKEN",
-        "ABFORGE_BLUEPRINT",
-        "ABFORGE_CONFIG",
-        "ABFORGE_RETRY_ATTEMPTS",
-        "ABFORGE_RETRY_DELAY_MS",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "RUST_LOG",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
-/// A copy of the seed blueprint with `customers` changed, at `dir/name`.
-fn blueprint(dir: &Path, name: &str, customers: u64) -> PathBuf {
-    let src = std::fs::read_to_string(seed()).unwrap();
-    let out = src.replace("customers = 200000", &format!("customers = {customers}"));
-    assert_ne!(src, out, "the seed blueprint has customers = 200000");
-    let path = dir.join(name);
-    std::fs::write(&path, out).unwrap();
-    path
-}
 
 fn db(dir: &Path) -> rusqlite::Connection {
     let c = rusqlite::Connection::open(dir.join("data/abforge.sqlite")).unwrap();
@@ -241,7 +189,7 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
 #[test]
 fn backfill_runs_each_date_once_resumes_and_skips_what_succeeded() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 3_000);
+    let bp = blueprint(dir.path(), 3_000);
     let bp = bp.to_str().unwrap();
     // An interrupted run of the second date: generate done, nothing else (as a killed
     // `pipeline run` leaves it).
@@ -351,7 +299,7 @@ fn backfill_runs_each_date_once_resumes_and_skips_what_succeeded() {
 #[test]
 fn a_killed_backfill_goes_on_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 20_000);
+    let bp = blueprint(dir.path(), 20_000);
     let bp = bp.to_str().unwrap();
     let args = [
         "pipeline",
@@ -426,7 +374,7 @@ fn a_killed_backfill_goes_on_where_it_stopped() {
 #[test]
 fn a_backfill_that_fails_says_which_dates_and_fail_fast_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 1_000);
+    let bp = blueprint(dir.path(), 1_000);
     let run = |extra: &[&str]| {
         let mut args = vec![
             "pipeline",
@@ -530,7 +478,7 @@ impl Lines {
 #[test]
 fn schedule_once_runs_the_due_tick_then_skips_or_catches_up_missed_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 2_000);
+    let bp = blueprint(dir.path(), 2_000);
     let bp = bp.to_str().unwrap();
     let once = |now: &str, extra: &[&str]| {
         let mut args = vec!["schedule", "--once", "-b", bp, "--now", now];
@@ -627,7 +575,7 @@ fn schedule_once_runs_the_due_tick_then_skips_or_catches_up_missed_ones() {
 #[test]
 fn two_schedulers_run_a_tick_once() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 50_000);
+    let bp = blueprint(dir.path(), 50_000);
     let bp = bp.to_str().unwrap();
     let args = [
         "schedule",
@@ -680,7 +628,7 @@ fn two_schedulers_run_a_tick_once() {
 #[test]
 fn a_held_lock_is_waited_for_and_a_dead_holders_lock_is_taken_over() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 2_000);
+    let bp = blueprint(dir.path(), 2_000);
     let bp = bp.to_str().unwrap();
     // The store's tables, nothing run.
     ok(&abforge(dir.path(), &["runs", "list"]).output().unwrap());
@@ -771,7 +719,7 @@ fn signal(child: &Child, sig: &str) {
 #[test]
 fn sigterm_stops_an_idle_scheduler_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 1_000);
+    let bp = blueprint(dir.path(), 1_000);
     let mut child = abforge(
         dir.path(),
         &[
@@ -801,7 +749,7 @@ fn sigterm_stops_an_idle_scheduler_at_once() {
 #[test]
 fn sigterm_lets_the_run_in_flight_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let bp = blueprint(dir.path(), "bp.toml", 1_500_000);
+    let bp = blueprint(dir.path(), 1_500_000);
     let mut child = abforge(
         dir.path(),
         &[

@@ -2,15 +2,11 @@
 //! over the dates (on a terminal, unless `--quiet`) and a summary at the end.
 
 use super::pipeline::{StepFailed, open, pipeline_error, runtime, settings};
-use crate::BadInput;
 use crate::cli::PipelineBackfillArgs;
 use abforge_pipeline::backfill::{BackfillObserver, run_dates};
 use abforge_pipeline::{BackfillOptions, BackfillReport, DateOutcome, DateReport, Every};
-use abforge_synth::Blueprint;
-use anyhow::Context;
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 /// Runs `abforge pipeline backfill`.
@@ -18,7 +14,7 @@ pub fn run(a: &PipelineBackfillArgs, quiet: bool) -> anyhow::Result<()> {
     let every: Every = a.every.parse().map_err(pipeline_error)?;
     let dates = run_dates(a.from, a.to, every).map_err(pipeline_error)?;
     let settings = settings(&a.backends, a.blueprint.clone(), a.attempts)?;
-    let blueprint = load_blueprint(&settings.blueprint)?;
+    let blueprint = super::load_blueprint(&settings.blueprint)?;
     let report = runtime()?.block_on(async {
         let pipeline = open(settings).await?;
         let bar = DateBar::new(quiet, dates.len() as u64);
@@ -55,19 +51,6 @@ pub fn run(a: &PipelineBackfillArgs, quiet: bool) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// Reads a blueprint file, or says that it does not exist (exit 2).
-pub fn load_blueprint(path: &Path) -> anyhow::Result<Blueprint> {
-    if !path.is_file() {
-        return Err(BadInput(format!(
-            "blueprint {} does not exist (give one with --blueprint FILE or ABFORGE_BLUEPRINT; \
-             examples are in examples/)",
-            path.display()
-        ))
-        .into());
-    }
-    Blueprint::from_path(path).with_context(|| path.display().to_string())
 }
 
 /// One bar over the dates, a line per date above it (on a terminal); without a terminal, a

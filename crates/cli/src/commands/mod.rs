@@ -17,6 +17,7 @@ use crate::BadInput;
 use crate::cli::{BlueprintCommand, BlueprintSource, Cli, Command};
 use abforge_synth::Blueprint;
 use anyhow::Context;
+use std::path::Path;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -38,17 +39,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Reads the blueprint and applies the command-line overrides.
-pub fn load(src: &BlueprintSource) -> anyhow::Result<Blueprint> {
-    let path = &src.blueprint;
+/// Reads a blueprint file, or says that it does not exist (exit 2); `give` says how to name
+/// another.
+fn read_blueprint(path: &Path, give: &str) -> anyhow::Result<Blueprint> {
     if !path.is_file() {
         return Err(BadInput(format!(
-            "blueprint {} does not exist (give one with --blueprint FILE; examples are in examples/)",
+            "blueprint {} does not exist (give one with {give}; examples are in examples/)",
             path.display()
         ))
         .into());
     }
-    let mut bp = Blueprint::from_path(path).with_context(|| path.display().to_string())?;
+    Blueprint::from_path(path).with_context(|| path.display().to_string())
+}
+
+/// The blueprint of a pipeline command (`--blueprint` or `ABFORGE_BLUEPRINT`).
+pub fn load_blueprint(path: &Path) -> anyhow::Result<Blueprint> {
+    read_blueprint(path, "--blueprint FILE or ABFORGE_BLUEPRINT")
+}
+
+/// Reads the blueprint and applies the command-line overrides.
+pub fn load(src: &BlueprintSource) -> anyhow::Result<Blueprint> {
+    let mut bp = read_blueprint(&src.blueprint, "--blueprint FILE")?;
     if let Some(seed) = src.seed {
         bp = bp.with_seed(seed);
     }

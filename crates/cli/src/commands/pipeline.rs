@@ -7,7 +7,7 @@ use abforge_pipeline::{
     Observer, Overrides, Pipeline, RunPlan, RunReport, Settings, Step, StepReport, StepState,
 };
 use abforge_store::relational::{ResultRow, RunStatus};
-use abforge_synth::{Blueprint, Shard};
+use abforge_synth::Shard;
 use anyhow::Context;
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -130,16 +130,7 @@ pub fn settings(
 }
 
 fn plan(settings: &Settings, date: Option<chrono::NaiveDate>) -> anyhow::Result<RunPlan> {
-    let path = &settings.blueprint;
-    if !path.is_file() {
-        return Err(BadInput(format!(
-            "blueprint {} does not exist (give one with --blueprint FILE or ABFORGE_BLUEPRINT; \
-             examples are in examples/)",
-            path.display()
-        ))
-        .into());
-    }
-    let bp = Blueprint::from_path(path).with_context(|| path.display().to_string())?;
+    let bp = super::load_blueprint(&settings.blueprint)?;
     let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
     RunPlan::new(&bp, date).map_err(pipeline_error)
 }

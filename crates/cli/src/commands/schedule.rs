@@ -2,7 +2,7 @@
 //! foreground, one line on stderr per event (hidden by `--quiet`), stopped by SIGTERM or
 //! SIGINT after the run in flight.
 
-use super::backfill::load_blueprint;
+use super::load_blueprint;
 use super::pipeline::{StepFailed, open, pipeline_error, runtime, settings};
 use crate::cli::ScheduleArgs;
 use abforge_pipeline::schedule::{
