@@ -4,7 +4,6 @@ use super::Objects;
 use crate::error::{Error, Result};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
-use object_store::memory::InMemory;
 use object_store::{ObjectStore, RetryConfig};
 use std::fmt;
 use std::path::PathBuf;
@@ -203,7 +202,7 @@ impl ObjectStoreConfig {
         let location = self.location()?;
         let url = describe(&location);
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match location {
-            Location::Memory => (Arc::new(InMemory::new()), String::new()),
+            Location::Memory => return Ok(Objects::memory_named(url)),
             Location::Local(dir) => {
                 std::fs::create_dir_all(&dir).map_err(|source| Error::CreateDir {
                     path: dir.clone(),
@@ -213,7 +212,7 @@ impl ObjectStoreConfig {
                     url: url.clone(),
                     source: Box::new(source),
                 })?;
-                (Arc::new(fs), String::new())
+                return Objects::local(Arc::new(fs), "", url);
             }
             Location::S3 { bucket, prefix } => {
                 let (max_retries, retry_timeout) = self.retries.unwrap_or(DEFAULT_RETRIES);

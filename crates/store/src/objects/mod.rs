@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -65,6 +66,25 @@ pub struct ObjectInfo {
     pub version: Option<String>,
 }
 
+/// What [`Objects::put_if_changed_tagged`] did, and the entity tag of the object now
+/// stored (the one written, or the one found identical).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutReport {
+    /// Created, replaced or unchanged.
+    pub outcome: PutOutcome,
+    /// The stored object's entity tag, when the backend gives one.
+    pub e_tag: Option<String>,
+}
+
+/// What [`Objects::get_if_none_match`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The object still has the entity tag given: its content was not read.
+    NotModified,
+    /// The object has another entity tag (or none): here it is.
+    Object(Object),
+}
+
 /// An object: its metadata and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
@@ -99,6 +119,11 @@ pub struct Objects {
     store: Arc<dyn ObjectStore>,
     prefix: Option<Path>,
     name: Arc<str>,
+    /// The same backend when it is a local folder: small objects are then read and
+    /// checked with plain file calls on the calling task (see [`Objects::get`]).
+    local: Option<Arc<LocalFileSystem>>,
+    /// Whether the backend gives every write a new entity tag, same content or not.
+    tags_every_write: bool,
 }
 
 impl fmt::Debug for Objects {
@@ -141,17 +166,44 @@ impl Objects {
             store,
             prefix,
             name: Arc::from(name.into()),
+            local: None,
+            tags_every_write: false,
         })
+    }
+
+    /// A local folder's handle, whose small objects are read without object_store's hop
+    /// to the blocking pool.
+    pub(crate) fn local(
+        fs: Arc<LocalFileSystem>,
+        prefix: &str,
+        name: impl Into<String>,
+    ) -> Result<Self> {
+        let mut objects = Self::with_name(Arc::clone(&fs) as Arc<dyn ObjectStore>, prefix, name)?;
+        objects.local = Some(fs);
+        objects.tags_every_write = true;
+        Ok(objects)
+    }
+
+    /// An empty in-memory store built by [`ObjectStoreConfig`] (`memory://`).
+    pub(crate) fn memory_named(name: impl Into<String>) -> Self {
+        let mut objects =
+            Self::with_name(Arc::new(object_store::memory::InMemory::new()), "", name)
+                .expect("the empty prefix is valid");
+        objects.tags_every_write = true;
+        objects
+    }
+
+    /// Whether every write gives the object a new entity tag, even with the same content
+    /// (a local folder: inode, modification time and size; memory: a counter). Then an
+    /// unchanged tag also means an unchanged modification time. Not so on S3, whose tag
+    /// follows the content. Handles made by [`new`](Self::new) say `false`.
+    pub fn tags_every_write(&self) -> bool {
+        self.tags_every_write
     }
 
     /// An empty in-memory store (tests, examples).
     pub fn memory() -> Self {
-        Self::with_name(
-            Arc::new(object_store::memory::InMemory::new()),
-            "",
-            "memory://",
-        )
-        .expect("the empty prefix is valid")
+        Self::memory_named("memory://")
     }
 
     /// The same store under `prefix/` (a sub-folder of this handle's prefix).
@@ -168,6 +220,8 @@ impl Objects {
                 format!("{}/{prefix}", self.name)
             }),
             prefix: Some(full),
+            local: self.local.clone(),
+            tags_every_write: self.tags_every_write,
         })
     }
 
@@ -250,17 +304,33 @@ impl Objects {
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::Backend`].
     pub async fn put_if_changed(&self, key: &str, bytes: Bytes) -> Result<PutOutcome> {
+        Ok(self.put_if_changed_tagged(key, bytes).await?.outcome)
+    }
+
+    /// As [`put_if_changed`](Self::put_if_changed), also giving the entity tag of the
+    /// object now stored: the one written, or the one found with exactly these bytes. A
+    /// later [`head`](Self::head) or [`get_if_none_match`](Self::get_if_none_match) with
+    /// that tag tells whether the object is still the one this call left.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::Backend`].
+    pub async fn put_if_changed_tagged(&self, key: &str, bytes: Bytes) -> Result<PutReport> {
         let path = self.path(key)?;
-        let existing = match self.store.get(&path).await {
-            Ok(r) => Some(r.bytes().await.map_err(|e| self.backend("get", key, e))?),
-            Err(object_store::Error::NotFound { .. }) => None,
-            Err(e) => return Err(self.backend("get", key, e)),
-        };
-        if existing.as_deref() == Some(&bytes[..]) {
+        let existing = self.get_path(key, &path, None).await?.map(|f| match f {
+            Fetched::Object(o) => o,
+            Fetched::NotModified => unreachable!("no entity tag was given"),
+        });
+        if let Some(o) = &existing
+            && o.bytes == bytes
+        {
             tracing::debug!(store = %self.name, key, "unchanged; not written");
-            return Ok(PutOutcome::Unchanged);
+            return Ok(PutReport {
+                outcome: PutOutcome::Unchanged,
+                e_tag: o.info.e_tag.clone(),
+            });
         }
-        self.store
+        let put = self
+            .store
             .put(&path, PutPayload::from(bytes))
             .await
             .map_err(|e| self.backend("put", key, e))?;
@@ -270,7 +340,10 @@ impl Objects {
             PutOutcome::Created
         };
         tracing::debug!(store = %self.name, key, ?outcome, "written");
-        Ok(outcome)
+        Ok(PutReport {
+            outcome,
+            e_tag: put.e_tag,
+        })
     }
 
     /// Writes `value` as pretty JSON (with a final newline) under `key`, unless the object
@@ -285,61 +358,172 @@ impl Objects {
         key: &str,
         value: &T,
     ) -> Result<PutOutcome> {
+        Ok(self.put_json_if_changed_tagged(key, value).await?.outcome)
+    }
+
+    /// As [`put_json_if_changed`](Self::put_json_if_changed), also giving the entity tag
+    /// of the object now stored (see [`put_if_changed_tagged`](Self::put_if_changed_tagged)).
+    ///
+    /// # Errors
+    /// Those of [`put_json_if_changed`](Self::put_json_if_changed).
+    pub async fn put_json_if_changed_tagged<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<PutReport> {
         let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
             store: self.name.to_string(),
             key: key.to_string(),
             source,
         })?;
         bytes.push(b'\n');
-        self.put_if_changed(key, Bytes::from(bytes)).await
+        self.put_if_changed_tagged(key, Bytes::from(bytes)).await
     }
 
     /// The object under `key`, or `None`.
+    ///
+    /// On a local folder, an object up to 1 MiB is opened, checked and read with plain
+    /// file calls on the calling task: the documents kept here are small and read from the
+    /// page cache in microseconds, and object_store's hop to the blocking pool (and back)
+    /// was most of a read's cost under load. Larger objects and other backends go through
+    /// object_store.
     ///
     /// # Errors
     /// [`Error::InvalidKey`], [`Error::Backend`].
     pub async fn get(&self, key: &str) -> Result<Option<Object>> {
         let path = self.path(key)?;
-        let r = match self.store.get(&path).await {
+        Ok(self.get_path(key, &path, None).await?.map(|f| match f {
+            Fetched::Object(o) => o,
+            Fetched::NotModified => unreachable!("no entity tag was given"),
+        }))
+    }
+
+    /// The object under `key` unless it still has the entity tag `e_tag`
+    /// ([`Fetched::NotModified`], its content unread); `None` when there is none.
+    ///
+    /// On a local folder the check is one `stat` of the file on the calling task (the tag
+    /// is object_store's: inode, modification time and size); on S3 and in memory it is
+    /// a conditional GET (`If-None-Match`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::Backend`].
+    pub async fn get_if_none_match(&self, key: &str, e_tag: &str) -> Result<Option<Fetched>> {
+        let path = self.path(key)?;
+        self.get_path(key, &path, Some(e_tag)).await
+    }
+
+    async fn get_path(
+        &self,
+        key: &str,
+        path: &Path,
+        if_none_match: Option<&str>,
+    ) -> Result<Option<Fetched>> {
+        match self.local_get(key, path, if_none_match)? {
+            LocalGet::Missing => return Ok(None),
+            LocalGet::Found(f) => return Ok(Some(f)),
+            LocalGet::Fallback => {}
+        }
+        let options = GetOptions {
+            if_none_match: if_none_match.map(str::to_string),
+            ..GetOptions::default()
+        };
+        let r = match self.store.get_opts(path, options).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(object_store::Error::NotModified { .. }) => {
+                return Ok(Some(Fetched::NotModified));
+            }
             Err(e) => return Err(self.backend("get", key, e)),
         };
         let meta = r.meta.clone();
         let bytes = match r.payload {
-            // A local file, already opened on the blocking pool: read it here rather than hop
-            // to the pool a second time. The objects kept here are small documents (the
-            // API caps them at its body limit), read from the page cache in microseconds;
-            // under load the second hop was most of a GET's cost (measured with perf).
+            // A local file already opened on the blocking pool (a large one, or a handle
+            // built without its config): read here rather than hop to the pool again.
             object_store::GetResultPayload::File(mut file, _)
                 if r.range.end - r.range.start <= INLINE_READ =>
             {
-                use std::io::{Read, Seek, SeekFrom};
-                let len = usize::try_from(r.range.end - r.range.start).unwrap_or(usize::MAX);
-                let mut buf = Vec::with_capacity(len);
+                use std::io::{Seek, SeekFrom};
                 file.seek(SeekFrom::Start(r.range.start))
-                    .and_then(|_| file.take(len as u64).read_to_end(&mut buf))
-                    .map_err(|e| {
-                        self.backend(
-                            "get",
-                            key,
-                            object_store::Error::Generic {
-                                store: "LocalFileSystem",
-                                source: Box::new(e),
-                            },
-                        )
-                    })?;
-                Bytes::from(buf)
+                    .and_then(|_| read_len(&mut file, r.range.end - r.range.start))
+                    .map_err(|e| self.io_error("get", key, e))?
             }
             payload => object_store::GetResult { payload, ..r }
                 .bytes()
                 .await
                 .map_err(|e| self.backend("get", key, e))?,
         };
-        Ok(Some(Object {
+        Ok(Some(Fetched::Object(Object {
             info: self.info(meta),
             bytes,
-        }))
+        })))
+    }
+
+    /// A small object of a local folder, with plain file calls on this task.
+    fn local_get(&self, key: &str, path: &Path, if_none_match: Option<&str>) -> Result<LocalGet> {
+        let Some(fs) = &self.local else {
+            return Ok(LocalGet::Fallback);
+        };
+        let file_path = fs
+            .path_to_filesystem(path)
+            .map_err(|e| self.backend("get", key, e))?;
+        if let Some(tag) = if_none_match {
+            match std::fs::metadata(&file_path) {
+                Ok(md) if md.is_dir() => return Ok(LocalGet::Missing),
+                Ok(md) if local_e_tag(&md) == tag => {
+                    return Ok(LocalGet::Found(Fetched::NotModified));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(LocalGet::Missing);
+                }
+                Err(e) => return Err(self.io_error("get", key, e)),
+            }
+        }
+        // Open, then stat and read the opened file: its metadata and content belong to
+        // one object even when another writer renames a new one into place meanwhile.
+        let mut file = match std::fs::File::open(&file_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalGet::Missing),
+            Err(e) => return Err(self.io_error("get", key, e)),
+        };
+        let md = file.metadata().map_err(|e| self.io_error("get", key, e))?;
+        if md.is_dir() {
+            return Ok(LocalGet::Missing);
+        }
+        if md.len() > INLINE_READ {
+            return Ok(LocalGet::Fallback);
+        }
+        let e_tag = local_e_tag(&md);
+        if if_none_match == Some(e_tag.as_str()) {
+            return Ok(LocalGet::Found(Fetched::NotModified));
+        }
+        let bytes = read_len(&mut file, md.len()).map_err(|e| self.io_error("get", key, e))?;
+        let last_modified = md
+            .modified()
+            .map_err(|e| self.io_error("get", key, e))?
+            .into();
+        let meta = ObjectMeta {
+            location: path.clone(),
+            last_modified,
+            size: md.len(),
+            e_tag: Some(e_tag),
+            version: None,
+        };
+        Ok(LocalGet::Found(Fetched::Object(Object {
+            info: self.info(meta),
+            bytes,
+        })))
+    }
+
+    fn io_error(&self, op: &'static str, key: &str, e: std::io::Error) -> Error {
+        self.backend(
+            op,
+            key,
+            object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            },
+        )
     }
 
     /// The JSON document under `key`, decoded, with its metadata; or `None`.
@@ -367,6 +551,30 @@ impl Objects {
     /// [`Error::InvalidKey`], [`Error::Backend`].
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
         let path = self.path(key)?;
+        if let Some(fs) = &self.local {
+            // One stat on this task, as object_store would do it on the blocking pool.
+            let file_path = fs
+                .path_to_filesystem(&path)
+                .map_err(|e| self.backend("head", key, e))?;
+            return match std::fs::metadata(&file_path) {
+                Ok(md) if md.is_dir() => Ok(None),
+                Ok(md) => {
+                    let last_modified = md
+                        .modified()
+                        .map_err(|e| self.io_error("head", key, e))?
+                        .into();
+                    Ok(Some(self.info(ObjectMeta {
+                        location: path,
+                        last_modified,
+                        size: md.len(),
+                        e_tag: Some(local_e_tag(&md)),
+                        version: None,
+                    })))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(self.io_error("head", key, e)),
+            };
+        }
         match self.store.head(&path).await {
             Ok(meta) => Ok(Some(self.info(meta))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -435,6 +643,38 @@ impl Objects {
             Some(Err(e)) => Err(self.backend("check", "", e)),
         }
     }
+}
+
+/// What [`Objects::local_get`] found.
+enum LocalGet {
+    Missing,
+    Found(Fetched),
+    /// Not a local folder, or a large object: ask object_store.
+    Fallback,
+}
+
+/// Reads `len` bytes (fewer at the end of the file) from where `file` is.
+fn read_len(file: &mut std::fs::File, len: u64) -> std::io::Result<Bytes> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut buf)?;
+    Ok(Bytes::from(buf))
+}
+
+/// object_store's entity tag of a local file: inode, modification time (µs) and size, in
+/// hex (`LocalFileSystem`'s own scheme, so the tags match whichever path read the file).
+fn local_e_tag(md: &std::fs::Metadata) -> String {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(md);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+        .unwrap_or_default()
+        .as_micros();
+    format!("{inode:x}-{mtime:x}-{:x}", md.len())
 }
 
 fn invalid(key: &str, reason: &'static str) -> Error {

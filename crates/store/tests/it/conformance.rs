@@ -86,6 +86,8 @@ async fn s3_compatible_server() {
         .unwrap();
     assert_eq!(objects.to_string(), format!("s3://{bucket}/{prefix}"));
     conformance::run_all(&objects).await;
+    assert!(!objects.tags_every_write(), "S3's tags follow the content");
+    tags_follow_the_object(&objects).await;
 }
 
 #[tokio::test]
@@ -102,4 +104,152 @@ async fn an_unreachable_s3_endpoint_fails_the_check() {
         .unwrap();
     let e = objects.check().await.unwrap_err();
     assert!(e.to_string().contains("s3://b/p"), "{e}");
+}
+
+/// Entity tags: the one `put_if_changed_tagged` reports is the one `head` and `get` see
+/// afterwards; `get_if_none_match` with it reads nothing until the object changes.
+async fn tags_follow_the_object(objects: &abforge_store::Objects) {
+    use abforge_store::objects::{Fetched, PutOutcome};
+    let key = "tags/e/r.json";
+    assert_eq!(objects.get_if_none_match(key, "x").await.unwrap(), None);
+    let put = objects
+        .put_if_changed_tagged(key, "one".into())
+        .await
+        .unwrap();
+    assert_eq!(put.outcome, PutOutcome::Created);
+    let tag = put.e_tag.expect("every backend here gives entity tags");
+    let head = objects.head(key).await.unwrap().unwrap();
+    assert_eq!(head.e_tag.as_deref(), Some(tag.as_str()));
+    let got = objects.get(key).await.unwrap().unwrap();
+    assert_eq!(got.info, head);
+    assert_eq!(&got.bytes[..], b"one");
+
+    let again = objects
+        .put_if_changed_tagged(key, "one".into())
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, PutOutcome::Unchanged);
+    assert_eq!(again.e_tag.as_deref(), Some(tag.as_str()));
+    assert_eq!(
+        objects.get_if_none_match(key, &tag).await.unwrap(),
+        Some(Fetched::NotModified)
+    );
+    match objects.get_if_none_match(key, "another").await.unwrap() {
+        Some(Fetched::Object(o)) => assert_eq!(o, got),
+        other => panic!("{other:?}"),
+    }
+
+    let put = objects
+        .put_if_changed_tagged(key, "two".into())
+        .await
+        .unwrap();
+    assert_eq!(put.outcome, PutOutcome::Replaced);
+    assert_ne!(put.e_tag.as_deref(), Some(tag.as_str()));
+    match objects.get_if_none_match(key, &tag).await.unwrap() {
+        Some(Fetched::Object(o)) => {
+            assert_eq!(&o.bytes[..], b"two");
+            assert_eq!(o.info.e_tag, put.e_tag);
+        }
+        other => panic!("{other:?}"),
+    }
+    objects.delete(key).await.unwrap();
+    assert_eq!(objects.get_if_none_match(key, &tag).await.unwrap(), None);
+    assert_eq!(objects.head(key).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_tags_in_memory_and_on_a_local_folder() {
+    let memory = ObjectStoreConfig::new()
+        .with_url("memory://")
+        .build()
+        .unwrap();
+    assert!(memory.tags_every_write());
+    tags_follow_the_object(&memory).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = ObjectStoreConfig::new()
+        .with_data_dir(dir.path())
+        .build()
+        .unwrap()
+        .child("nested")
+        .unwrap();
+    assert!(local.tags_every_write());
+    tags_follow_the_object(&local).await;
+    // A handle on any backend, made without the config, takes object_store's own path.
+    let plain = abforge_store::Objects::new(
+        std::sync::Arc::new(
+            object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
+        ),
+        "plain",
+    )
+    .unwrap();
+    assert!(!plain.tags_every_write());
+    tags_follow_the_object(&plain).await;
+}
+
+/// The local folder's reads on the calling task give what object_store's own reads give:
+/// the same bytes, modification time and entity tag; a folder is no object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_reads_match_object_store() {
+    use object_store::ObjectStoreExt;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = ObjectStoreConfig::new()
+        .with_data_dir(dir.path())
+        .build()
+        .unwrap();
+    objects
+        .put_if_changed("a/b.json", "{}".into())
+        .await
+        .unwrap();
+    let ours = objects.get("a/b.json").await.unwrap().unwrap();
+    let theirs = objects
+        .store()
+        .get(&objects.location("a/b.json").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(ours.info.last_modified, theirs.meta.last_modified);
+    assert_eq!(ours.info.e_tag, theirs.meta.e_tag);
+    assert_eq!(ours.info.size, theirs.meta.size);
+    assert_eq!(ours.bytes, theirs.bytes().await.unwrap());
+    assert_eq!(objects.get("a").await.unwrap(), None);
+    assert_eq!(objects.head("a").await.unwrap(), None);
+    assert_eq!(objects.get_if_none_match("a", "x").await.unwrap(), None);
+    assert_eq!(objects.get("a/c.json").await.unwrap(), None);
+}
+
+/// Another process replaces the file (a new file renamed over it, as every writer of the
+/// store does): the next conditional read sees the new object, not the tag it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_rewrites_by_another_process_change_the_tag() {
+    use abforge_store::objects::Fetched;
+    let dir = tempfile::tempdir().unwrap();
+    let objects = ObjectStoreConfig::new()
+        .with_data_dir(dir.path())
+        .build()
+        .unwrap();
+    let put = objects
+        .put_if_changed_tagged("p/r.json", "old".into())
+        .await
+        .unwrap();
+    let tag = put.e_tag.unwrap();
+    let file = dir.path().join("objects/p/r.json");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"printf new > "$1.tmp" && mv "$1.tmp" "$1""#)
+        .arg("sh")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    match objects.get_if_none_match("p/r.json", &tag).await.unwrap() {
+        Some(Fetched::Object(o)) => {
+            assert_eq!(&o.bytes[..], b"new");
+            assert_ne!(o.info.e_tag.as_deref(), Some(tag.as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(
+        objects.get_if_none_match("p/r.json", &tag).await.unwrap(),
+        None
+    );
 }
