@@ -1,6 +1,7 @@
 //! [`ApiConfig`] (tokens, limits) and [`AppState`] (the config and the object store).
 
 use crate::error::{Error, Result};
+use crate::params::ParamsCache;
 use abforge_store::{ObjectStoreConfig, Objects};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -166,6 +167,8 @@ struct Inner {
     objects: Objects,
     /// One permit per core: truth computations running at once (see [`AppState::cpu`]).
     cpu: Arc<Semaphore>,
+    /// What the params routes remember between requests, checked by entity tag.
+    params_cache: ParamsCache,
 }
 
 impl fmt::Debug for Inner {
@@ -192,6 +195,7 @@ impl AppState {
                 token_digest,
                 objects,
                 cpu: Arc::new(Semaphore::new(cores)),
+                params_cache: ParamsCache::default(),
             }),
         })
     }
@@ -215,6 +219,11 @@ impl AppState {
     /// The object store.
     pub fn objects(&self) -> &Objects {
         &self.inner.objects
+    }
+
+    /// The params routes' caches.
+    pub(crate) fn params_cache(&self) -> &ParamsCache {
+        &self.inner.params_cache
     }
 
     /// A permit to run CPU-bound work (a truth computation), one per core. Held by the

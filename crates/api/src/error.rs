@@ -164,6 +164,19 @@ impl IntoResponse for AppError {
     }
 }
 
+/// `status` with a JSON body already serialised.
+pub(crate) fn json_bytes_response(status: StatusCode, body: bytes::Bytes) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// `status` with `body` as JSON.
 pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {

@@ -1,16 +1,19 @@
 //! `/v1`: the params of each run of each experiment.
 
 use crate::config::AppState;
-use crate::error::{AppError, ErrorBody, json_response};
+use crate::error::{AppError, ErrorBody, json_bytes_response, json_response};
 use crate::extract::{ExperimentPath, ReadAccess, RunPath, WriteAccess};
 use crate::input::{self, params_key, parse_id};
 use crate::openapi::schema;
 use abforge_store::PutOutcome;
+use abforge_store::objects::Fetched;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use utoipa::ToSchema;
 
 /// The route of a run's params.
@@ -69,6 +72,139 @@ pub struct RunList {
     pub experiment_id: String,
     /// Run ids.
     pub runs: Vec<String>,
+}
+
+/// What the params routes remember between requests, per object key, each entry tied to
+/// the entity tag of the object it was made from: an entry is used only while the stored
+/// object still has that tag (one `stat` on a local folder), so a write by this process,
+/// another process or another replica is seen at once. Bounded; entries are dropped as
+/// room is needed.
+#[derive(Default)]
+pub(crate) struct ParamsCache {
+    /// GET: the response body rendered from an object.
+    rendered: Mutex<Bounded<Rendered>>,
+    /// PUT: a body accepted for a key, and the tag of the object it made (or found).
+    accepted: Mutex<Bounded<Accepted>>,
+}
+
+#[derive(Clone)]
+struct Rendered {
+    e_tag: String,
+    body: Bytes,
+}
+
+#[derive(Clone)]
+struct Accepted {
+    body: Bytes,
+    e_tag: String,
+    blueprint_hash: String,
+}
+
+/// Bytes each of the two maps may hold, and the largest entry kept.
+const CACHE_BUDGET: usize = 32 << 20;
+const CACHE_ENTRY_MAX: usize = 64 << 10;
+
+/// A map from object keys to entries, holding at most [`CACHE_BUDGET`] bytes.
+struct Bounded<V> {
+    map: HashMap<String, (V, usize)>,
+    bytes: usize,
+}
+
+impl<V> Default for Bounded<V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<V: Clone> Bounded<V> {
+    fn get(&self, key: &str) -> Option<V> {
+        self.map.get(key).map(|(v, _)| v.clone())
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((_, size)) = self.map.remove(key) {
+            self.bytes -= size;
+        }
+    }
+
+    fn insert(&mut self, key: &str, value: V, size: usize) {
+        let size = size + key.len();
+        self.remove(key);
+        if size > CACHE_ENTRY_MAX {
+            return;
+        }
+        while self.bytes + size > CACHE_BUDGET {
+            let Some(victim) = self.map.keys().next().cloned() else {
+                break;
+            };
+            self.remove(&victim);
+        }
+        self.bytes += size;
+        self.map.insert(key.to_string(), (value, size));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave an entry half made: use the map as it is.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ParamsCache {
+    fn rendered(&self, key: &str) -> Option<Rendered> {
+        lock(&self.rendered).get(key)
+    }
+
+    fn keep_rendered(&self, key: &str, e_tag: Option<String>, body: &Bytes) {
+        let mut m = lock(&self.rendered);
+        match e_tag {
+            Some(e_tag) => {
+                let size = e_tag.len() + body.len();
+                m.insert(
+                    key,
+                    Rendered {
+                        e_tag,
+                        body: body.clone(),
+                    },
+                    size,
+                );
+            }
+            None => m.remove(key),
+        }
+    }
+
+    fn forget_rendered(&self, key: &str) {
+        lock(&self.rendered).remove(key);
+    }
+
+    fn accepted(&self, key: &str) -> Option<Accepted> {
+        lock(&self.accepted).get(key)
+    }
+
+    fn keep_accepted(&self, key: &str, body: Bytes, e_tag: Option<String>, blueprint_hash: &str) {
+        let mut m = lock(&self.accepted);
+        match e_tag {
+            Some(e_tag) => {
+                let size = body.len() + e_tag.len() + blueprint_hash.len();
+                m.insert(
+                    key,
+                    Accepted {
+                        body,
+                        e_tag,
+                        blueprint_hash: blueprint_hash.to_string(),
+                    },
+                    size,
+                );
+            }
+            None => m.remove(key),
+        }
+    }
+
+    fn forget_accepted(&self, key: &str) {
+        lock(&self.accepted).remove(key);
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -162,22 +298,53 @@ pub(crate) async fn put_params(
             }
         }
     })?;
+    let key = params_key(&experiment_id, &run_id);
+    let cache = state.params_cache();
+    // The same bytes as the body that made (or matched) the stored object, which still
+    // has the tag it had then: the same blueprint, valid, its document already stored.
+    // Parsing is deterministic, so the full path would answer the same, `unchanged`.
+    if let Some(hit) = cache.accepted(&key).filter(|a| a.body == body) {
+        let current = state.objects().head(&key).await?;
+        if current.and_then(|i| i.e_tag).as_deref() == Some(hit.e_tag.as_str()) {
+            tracing::info!(%experiment_id, %run_id, outcome = ?PutOutcome::Unchanged,
+                hash = %hit.blueprint_hash, "params put");
+            return put_response(
+                experiment_id,
+                run_id,
+                PutOutcome::Unchanged,
+                hit.blueprint_hash,
+            );
+        }
+        cache.forget_accepted(&key);
+    }
     let run = {
-        let (e, r) = (experiment_id.clone(), run_id.clone());
+        let (e, r, b) = (experiment_id.clone(), run_id.clone(), body.clone());
         let span = tracing::Span::current();
         let permit = state.cpu().await;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            span.in_scope(|| input::parse_run(&e, &r, &body))
+            span.in_scope(|| input::parse_run(&e, &r, &b))
         })
         .await
         .map_err(AppError::internal)??
     };
-    let outcome = state
+    let report = state
         .objects()
-        .put_json_if_changed(&params_key(&experiment_id, &run_id), &run)
+        .put_json_if_changed_tagged(&key, &run)
         .await?;
+    let outcome = report.outcome;
     tracing::info!(%experiment_id, %run_id, ?outcome, hash = %run.blueprint_hash, "params put");
+    cache.keep_accepted(&key, body, report.e_tag, &run.blueprint_hash);
+    put_response(experiment_id, run_id, outcome, run.blueprint_hash)
+}
+
+/// The answer to a PUT: 201 with `Location` when created, 200 otherwise.
+fn put_response(
+    experiment_id: String,
+    run_id: String,
+    outcome: PutOutcome,
+    blueprint_hash: String,
+) -> Result<Response, AppError> {
     let status = match outcome {
         PutOutcome::Created => StatusCode::CREATED,
         _ => StatusCode::OK,
@@ -189,7 +356,7 @@ pub(crate) async fn put_params(
             experiment_id,
             run_id,
             outcome: outcome.into(),
-            blueprint_hash: run.blueprint_hash,
+            blueprint_hash,
         },
     );
     if status == StatusCode::CREATED {
@@ -232,25 +399,53 @@ pub(crate) async fn get_params(
         run_id,
     }: RunPath,
 ) -> Result<Response, AppError> {
-    let Some(obj) = state
-        .objects()
-        .get(&params_key(&experiment_id, &run_id))
-        .await?
-    else {
-        return Err(AppError::NotFound(format!(
-            "no params for run {run_id:?} of experiment {experiment_id:?}"
-        )));
+    let key = params_key(&experiment_id, &run_id);
+    let objects = state.objects();
+    let cache = state.params_cache();
+    // The rendered answer is kept with the tag of the object it came from, and used while
+    // the object still has it. Only where every write gives a new tag: on S3 the tag
+    // follows the content, and a rewrite of the same bytes would leave `stored_at` stale.
+    let cached = if objects.tags_every_write() {
+        cache.rendered(&key)
+    } else {
+        None
     };
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&obj.bytes).map_err(AppError::internal)?;
+    let fetched = match &cached {
+        Some(c) => objects.get_if_none_match(&key, &c.e_tag).await?,
+        None => objects.get(&key).await?.map(Fetched::Object),
+    };
+    let obj = match (fetched, cached) {
+        (Some(Fetched::NotModified), Some(c)) => {
+            return Ok(json_bytes_response(StatusCode::OK, c.body));
+        }
+        (Some(Fetched::Object(obj)), _) => obj,
+        (Some(Fetched::NotModified), None) => {
+            return Err(AppError::internal("not modified, but nothing was cached"));
+        }
+        (None, _) => {
+            cache.forget_rendered(&key);
+            return Err(AppError::NotFound(format!(
+                "no params for run {run_id:?} of experiment {experiment_id:?}"
+            )));
+        }
+    };
+    let body = render_params(&obj.bytes, obj.info.last_modified.to_rfc3339())?;
+    if objects.tags_every_write() {
+        cache.keep_rendered(&key, obj.info.e_tag, &body);
+    }
+    Ok(json_bytes_response(StatusCode::OK, body))
+}
+
+/// The GET answer for a stored document: the document with `stored_at` added.
+fn render_params(stored: &[u8], stored_at: String) -> Result<Bytes, AppError> {
+    let mut doc: serde_json::Value = serde_json::from_slice(stored).map_err(AppError::internal)?;
     let serde_json::Value::Object(m) = &mut doc else {
         return Err(AppError::internal("a params document is not a JSON object"));
     };
-    m.insert(
-        "stored_at".into(),
-        serde_json::Value::String(obj.info.last_modified.to_rfc3339()),
-    );
-    Ok(json_response(StatusCode::OK, &doc))
+    m.insert("stored_at".into(), serde_json::Value::String(stored_at));
+    serde_json::to_vec(&doc)
+        .map(Bytes::from)
+        .map_err(AppError::internal)
 }
 
 /// List the experiments that have params.

@@ -3,6 +3,7 @@
 //! content type, body schema, `x-request-id`), as schemathesis does against a live server.
 
 mod auth;
+mod cache;
 mod errors;
 mod idempotency;
 mod openapi;
