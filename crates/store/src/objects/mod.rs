@@ -119,9 +119,9 @@ pub struct Objects {
     store: Arc<dyn ObjectStore>,
     prefix: Option<Path>,
     name: Arc<str>,
-    /// The same backend when it is a local folder: small objects are then read and
+    /// The backend's folder when it is a local one: small objects are then read and
     /// checked with plain file calls on the calling task (see [`Objects::get`]).
-    local: Option<Arc<LocalFileSystem>>,
+    local: Option<Arc<std::path::Path>>,
     /// Whether the backend gives every write a new entity tag, same content or not.
     tags_every_write: bool,
 }
@@ -178,8 +178,13 @@ impl Objects {
         prefix: &str,
         name: impl Into<String>,
     ) -> Result<Self> {
-        let mut objects = Self::with_name(Arc::clone(&fs) as Arc<dyn ObjectStore>, prefix, name)?;
-        objects.local = Some(fs);
+        // The folder exactly as object_store resolves it (canonical): the parent of a file's.
+        let root = fs
+            .path_to_filesystem(&Path::from("x"))
+            .ok()
+            .and_then(|f| f.parent().map(Arc::from));
+        let mut objects = Self::with_name(fs as Arc<dyn ObjectStore>, prefix, name)?;
+        objects.local = root;
         objects.tags_every_write = true;
         Ok(objects)
     }
@@ -458,14 +463,18 @@ impl Objects {
         })))
     }
 
+    /// The file of `path` on a local folder. Keys are checked plain relative paths of
+    /// `[A-Za-z0-9._=-]` segments, which object_store maps to the same names under its
+    /// folder (nothing to percent-encode, never a staging file's `#n` name).
+    fn local_file(&self, path: &Path) -> Option<std::path::PathBuf> {
+        self.local.as_ref().map(|root| root.join(path.as_ref()))
+    }
+
     /// A small object of a local folder, with plain file calls on this task.
     fn local_get(&self, key: &str, path: &Path, if_none_match: Option<&str>) -> Result<LocalGet> {
-        let Some(fs) = &self.local else {
+        let Some(file_path) = self.local_file(path) else {
             return Ok(LocalGet::Fallback);
         };
-        let file_path = fs
-            .path_to_filesystem(path)
-            .map_err(|e| self.backend("get", key, e))?;
         if let Some(tag) = if_none_match {
             match std::fs::metadata(&file_path) {
                 Ok(md) if md.is_dir() => return Ok(LocalGet::Missing),
@@ -551,11 +560,8 @@ impl Objects {
     /// [`Error::InvalidKey`], [`Error::Backend`].
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
         let path = self.path(key)?;
-        if let Some(fs) = &self.local {
+        if let Some(file_path) = self.local_file(&path) {
             // One stat on this task, as object_store would do it on the blocking pool.
-            let file_path = fs
-                .path_to_filesystem(&path)
-                .map_err(|e| self.backend("head", key, e))?;
             return match std::fs::metadata(&file_path) {
                 Ok(md) if md.is_dir() => Ok(None),
                 Ok(md) => {
