@@ -6,8 +6,12 @@ alternating A B A B (each rep after `quiet.py` says the machine is idle).
 
 abforge modes (1000 run ids, pre-populated; body = bench/api/body.json, the same content
 as the baseline's body.json written as a blueprint):
-  GET      read a run's params (the stored blueprint + truth document)
-  PUT      the same blueprint again: validated, hashed, found identical, no write (200)
+  GET      read a run's params (the stored blueprint + truth document); after the first
+           read of an object, its rendered answer is reused while a stat of the file
+           shows the same entity tag (inode, mtime, size)
+  PUT      the same blueprint again (200 unchanged, no write): the body is byte for byte
+           the one that made the stored object, whose tag has not changed, so the answer
+           is known without validating again
   PUT_NEW  a new blueprint every request (its seed changes): validated, truth computed,
            written atomically (200 replaced) — the like-for-like of FastAPI's POST
 FastAPI modes: GET and POST, as its own bench_api.py runs them.
