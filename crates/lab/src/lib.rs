@@ -77,7 +77,7 @@ pub mod sweep;
 
 pub use error::{Error, Result};
 pub use method::{Method, MetricClass, Null};
-pub use plot::{plot_calibration, plot_sweep};
+pub use plot::{calibration_svg, plot_calibration, plot_sweep, sweep_svg};
 pub use report::{Calibration, Confusion, TestResult, ks_uniform, wilson};
 pub use run::{LabOptions, NoReporter, Reporter, calibrate};
 pub use sweep::{ArmKey, SweepParam, SweepPoint, SweepReport, SweepSpec, sweep};

@@ -1,11 +1,11 @@
 //! The tests the lab runs, what each applies to, and what each is judged against.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// What kind of values a metric holds, from its blueprint law (not from the data).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricClass {
     /// Bernoulli without offset: 0/1 conversions.
@@ -17,7 +17,7 @@ pub enum MetricClass {
 }
 
 /// The null hypothesis a test is judged against (each test against **its own** null).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Null {
     /// Equal means (t, z, Poisson rate, lift, CUPED, Bayesian, mSPRT, bootstrap,
@@ -41,7 +41,7 @@ pub(crate) enum Target {
 }
 
 /// One test (or interval) the lab runs on every replication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// Welch's t-test.

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::report::{Calibration, TestResult};
 use crate::sweep::SweepReport;
+use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use std::path::Path;
@@ -50,7 +51,29 @@ fn panels(results: &[TestResult]) -> Vec<(String, String)> {
 ///
 /// [`Error::Plot`] when the file cannot be written.
 pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
-    let err = plot_error(path);
+    let root = SVGBackend::new(path, calibration_size(cal)).into_drawing_area();
+    draw_calibration(&root, cal)
+        .and_then(|()| root.present().map_err(|e| e.to_string()))
+        .map_err(|e| plot_error(path)(&e))
+}
+
+/// [`plot_calibration`] as an SVG document in a string (what the dashboard shows).
+///
+/// # Errors
+///
+/// [`Error::Plot`] when plotters cannot draw it.
+pub fn calibration_svg(cal: &Calibration) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, calibration_size(cal)).into_drawing_area();
+        draw_calibration(&root, cal)
+            .and_then(|()| root.present().map_err(|e| e.to_string()))
+            .map_err(|e| plot_error(Path::new("<svg>"))(&e))?;
+    }
+    Ok(svg)
+}
+
+fn calibration_size(cal: &Calibration) -> (u32, u32) {
     let panels = panels(&cal.results);
     let tests_max = panels
         .iter()
@@ -63,9 +86,15 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
         .max()
         .unwrap_or(1);
     let width = (110 * tests_max as u32 + 120).max(800);
-    let height = 340 * panels.len().max(1) as u32;
-    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
+    (width, 340 * panels.len().max(1) as u32)
+}
+
+fn draw_calibration<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    cal: &Calibration,
+) -> std::result::Result<(), String> {
+    let panels = panels(&cal.results);
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let areas = root.split_evenly((panels.len().max(1), 1));
     for (area, (metric, arm)) in areas.iter().zip(&panels) {
         let rows: Vec<&TestResult> = cal
@@ -100,7 +129,7 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
             .x_label_area_size(36)
             .y_label_area_size(56)
             .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
         let names: Vec<String> = rows.iter().map(|r| r.test.name().to_string()).collect();
         chart
             .configure_mesh()
@@ -114,7 +143,7 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
                 SegmentValue::Last => String::new(),
             })
             .draw()
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
         let alpha = cal.alpha;
         chart
             .draw_series(DashedLineSeries::new(
@@ -123,7 +152,7 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
                 4,
                 BLACK.stroke_width(1),
             ))
-            .map_err(|e| err(&e))?
+            .map_err(|e| e.to_string())?
             .label(format!("α = {alpha}"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
         let colour = |r: &TestResult| match (r.null_true, r.miscalibrated) {
@@ -143,7 +172,7 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
                     10,
                 )
             }))
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
         chart
             .draw_series(rows.iter().enumerate().map(|(i, r)| {
                 Circle::new(
@@ -152,7 +181,7 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
                     colour(r).filled(),
                 )
             }))
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
         if rows.iter().any(|r| r.analytic_power.is_some()) {
             chart
                 .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
@@ -164,7 +193,7 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
                         )
                     })
                 }))
-                .map_err(|e| err(&e))?
+                .map_err(|e| e.to_string())?
                 .label("analytic power")
                 .legend(|(x, y)| Cross::new((x + 8, y), 5, BLACK.stroke_width(2)));
         }
@@ -174,9 +203,8 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
     }
-    root.present().map_err(|e| err(&e))?;
     Ok(())
 }
 
@@ -188,13 +216,52 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
 ///
 /// [`Error::Plot`] when the file cannot be written.
 pub fn plot_sweep(path: &Path, sweep: &SweepReport) -> Result<()> {
-    let err = plot_error(path);
+    if sweep.points.is_empty() {
+        return Ok(());
+    }
+    let root = SVGBackend::new(path, sweep_size(sweep)).into_drawing_area();
+    draw_sweep(&root, sweep)
+        .and_then(|()| root.present().map_err(|e| e.to_string()))
+        .map_err(|e| plot_error(path)(&e))
+}
+
+/// [`plot_sweep`] as an SVG document in a string (what the dashboard shows); empty for a
+/// sweep without points.
+///
+/// # Errors
+///
+/// [`Error::Plot`] when plotters cannot draw it.
+pub fn sweep_svg(sweep: &SweepReport) -> Result<String> {
+    let mut svg = String::new();
+    if sweep.points.is_empty() {
+        return Ok(svg);
+    }
+    {
+        let root = SVGBackend::with_string(&mut svg, sweep_size(sweep)).into_drawing_area();
+        draw_sweep(&root, sweep)
+            .and_then(|()| root.present().map_err(|e| e.to_string()))
+            .map_err(|e| plot_error(Path::new("<svg>"))(&e))?;
+    }
+    Ok(svg)
+}
+
+fn sweep_size(sweep: &SweepReport) -> (u32, u32) {
+    let panels = sweep
+        .points
+        .first()
+        .map_or(1, |p| panels(&p.calibration.results).len());
+    (960, 420 * panels.max(1) as u32)
+}
+
+fn draw_sweep<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    sweep: &SweepReport,
+) -> std::result::Result<(), String> {
     let Some(first) = sweep.points.first() else {
         return Ok(());
     };
     let panels = panels(&first.calibration.results);
-    let root = SVGBackend::new(path, (960, 420 * panels.len().max(1) as u32)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let areas = root.split_evenly((panels.len().max(1), 1));
     let (x0, x1) = sweep
         .values
@@ -217,13 +284,13 @@ pub fn plot_sweep(path: &Path, sweep: &SweepReport) -> Result<()> {
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d((x0 - pad)..(x1 + pad), 0f64..1f64)
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc(sweep.param.as_str())
             .y_desc("rejection rate (95 % Wilson)")
             .draw()
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
         chart
             .draw_series(DashedLineSeries::new(
                 [(x0 - pad, alpha), (x1 + pad, alpha)],
@@ -231,7 +298,7 @@ pub fn plot_sweep(path: &Path, sweep: &SweepReport) -> Result<()> {
                 4,
                 BLACK.stroke_width(1),
             ))
-            .map_err(|e| err(&e))?
+            .map_err(|e| e.to_string())?
             .label(format!("α = {alpha}"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
         let tests: Vec<_> = first
@@ -259,7 +326,7 @@ pub fn plot_sweep(path: &Path, sweep: &SweepReport) -> Result<()> {
                     series.iter().map(|(x, r)| (*x, r.rejection_rate)),
                     colour.stroke_width(2),
                 ))
-                .map_err(|e| err(&e))?
+                .map_err(|e| e.to_string())?
                 .label(test.name())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
@@ -268,7 +335,7 @@ pub fn plot_sweep(path: &Path, sweep: &SweepReport) -> Result<()> {
                 .draw_series(series.iter().map(|(x, r)| {
                     ErrorBar::new_vertical(*x, r.ci_low, r.rejection_rate, r.ci_high, colour, 8)
                 }))
-                .map_err(|e| err(&e))?;
+                .map_err(|e| e.to_string())?;
             let analytic: Vec<(f64, f64)> = series
                 .iter()
                 .filter_map(|(x, r)| r.analytic_power.map(|p| (*x, p)))
@@ -281,7 +348,7 @@ pub fn plot_sweep(path: &Path, sweep: &SweepReport) -> Result<()> {
                         4,
                         colour.stroke_width(1),
                     ))
-                    .map_err(|e| err(&e))?;
+                    .map_err(|e| e.to_string())?;
             }
         }
         chart
@@ -290,8 +357,7 @@ pub fn plot_sweep(path: &Path, sweep: &SweepReport) -> Result<()> {
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
-            .map_err(|e| err(&e))?;
+            .map_err(|e| e.to_string())?;
     }
-    root.present().map_err(|e| err(&e))?;
     Ok(())
 }
