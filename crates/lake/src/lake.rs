@@ -413,6 +413,35 @@ impl Lake {
         Ok(())
     }
 
+    /// Runs `sql` against one loaded table, registered as `name` in a fresh session: how a
+    /// reader that keeps a table open (and [`DeltaTable::update_incremental`]s it) queries
+    /// it without reading the other tables' logs.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for SQL that does not plan; [`Error::Sql`] when it fails while running.
+    pub async fn query_table(
+        &self,
+        table: &DeltaTable,
+        name: &str,
+        sql: &str,
+    ) -> Result<Vec<deltalake::arrow::array::RecordBatch>> {
+        let ctx = session();
+        // A table written run by run is many small files: read more of them at once than
+        // there are cores (the reads wait on the file system more than on the CPU).
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .execution
+            .target_partitions = 16;
+        self.register(&ctx, name, table).await?;
+        let df = ctx
+            .sql(sql)
+            .await
+            .map_err(|e| Error::Usage(format!("the query does not plan: {e}")))?;
+        df.collect().await.map_err(Error::sql("running the query"))
+    }
+
     /// Runs `sql` against the tables (at `version` when given).
     ///
     /// # Errors

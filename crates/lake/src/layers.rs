@@ -636,23 +636,139 @@ impl Lake {
             .read_table(Arc::new(source))
             .map_err(sql_error("the decisions"))?
             .into_unoptimized_plan();
-        self.replace(
-            Table::GoldAbResults,
-            &run.stamp(),
-            "analyze",
-            &ctx,
-            plan,
-            col("experiment_id")
-                .eq(lit(run.experiment_id.as_str()))
-                .and(col("run_id").eq(lit(run.run_id.as_str()))),
-        )
-        .await
+        let written = self
+            .replace(
+                Table::GoldAbResults,
+                &run.stamp(),
+                "analyze",
+                &ctx,
+                plan,
+                col("experiment_id")
+                    .eq(lit(run.experiment_id.as_str()))
+                    .and(col("run_id").eq(lit(run.run_id.as_str()))),
+            )
+            .await?;
+        self.compact_if_fragmented(Table::GoldAbResults).await;
+        Ok(written)
+    }
+
+    /// Compacts `table` when it holds more than [`COMPACT_AT_FILES`] data files (Delta's
+    /// bin-packing `optimize`, one commit that rewrites no row): `gold/ab_results` gets one
+    /// small file per run, and a reader of a thousand runs (the dashboard) would otherwise
+    /// open a thousand files. Best effort: a failure (a concurrent writer, say) is logged and
+    /// left for the next run, the write it follows stands.
+    pub(crate) async fn compact_if_fragmented(&self, table: Table) {
+        let t = match self.open(table).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(%table, error = %e, "cannot check the table's files");
+                return;
+            }
+        };
+        let files = t.snapshot().map_or(0, |s| s.log_data().num_files());
+        if files <= COMPACT_AT_FILES {
+            return;
+        }
+        match t.optimize().await {
+            Ok((_, m)) => tracing::info!(
+                %table,
+                removed = m.num_files_removed,
+                added = m.num_files_added,
+                "compacted"
+            ),
+            Err(e) => {
+                tracing::warn!(%table, error = %e, "compaction failed; the next write tries again")
+            }
+        }
     }
 }
+
+/// A table written a file per run is compacted when it has more data files than this.
+pub const COMPACT_AT_FILES: usize = 64;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn ab_results_are_compacted_past_the_threshold() {
+        let objects = abforge_store::Objects::memory();
+        let lake = Lake::new(&objects).unwrap();
+        let bp = abforge_synth::Blueprint::from_toml(
+            r#"
+id = "c"
+customers = 10
+start_date = 2026-01-05
+days = 7
+[groups]
+control = 1
+treatment = 1
+[metrics.x]
+distribution = "poisson"
+control = { lambda = 1 }
+treatment = { lambda = 1 }
+"#,
+        )
+        .unwrap();
+        let resolved = bp.resolve().unwrap();
+        let runs = COMPACT_AT_FILES + 6;
+        for k in 0..runs {
+            let date =
+                NaiveDate::from_ymd_opt(2026, 1, 5).unwrap() + chrono::Duration::days(k as i64);
+            let run = RunInfo {
+                experiment_id: "c".into(),
+                run_id: format!("c-{k}"),
+                run_date: date,
+                blueprint_hash: "h".into(),
+                resolved: resolved.clone(),
+            };
+            let row = ResultRow {
+                experiment_id: "c".into(),
+                run_id: run.run_id.clone(),
+                metric: "x".into(),
+                control: "control".into(),
+                treatment: "treatment".into(),
+                test: "welch_t".into(),
+                primary: true,
+                estimate: Some(k as f64),
+                ci_low: None,
+                ci_high: None,
+                p_value: Some(0.5),
+                p_adjusted: None,
+                reject: Some(false),
+                true_effect: Some(0.0),
+                null_true: Some(true),
+                outcome: Some("correct".into()),
+            };
+            lake.ab_results(&run, &[row]).await.unwrap();
+        }
+        let t = lake.open(Table::GoldAbResults).await.unwrap().unwrap();
+        let files = t.snapshot().unwrap().log_data().num_files();
+        assert!(files <= COMPACT_AT_FILES, "{files} files");
+        // Nothing lost, nothing doubled.
+        let rows = lake
+            .query(
+                "SELECT COUNT(*) AS n, SUM(estimate) AS s FROM gold_ab_results",
+                None,
+            )
+            .await
+            .unwrap();
+        let n = rows[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(n, runs as i64);
+        let s = rows[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .value(0);
+        assert_eq!(s, (0..runs).map(|k| k as f64).sum::<f64>());
+    }
 
     /// The pipeline runs the layers on a multi-threaded runtime: their futures must be Send.
     #[allow(dead_code, clippy::let_underscore_future)]

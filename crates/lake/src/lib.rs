@@ -22,6 +22,10 @@
 //! schema on write; a blueprint with new columns adds them (nullable), and a column whose
 //! type changed is refused.
 //!
+//! `gold/ab_results` gets a small file per run; past [`COMPACT_AT_FILES`] files the analyze
+//! step compacts it (Delta's `optimize`, rows unchanged), so a reader of a thousand runs
+//! opens a few files, not a thousand.
+//!
 //! The silver step is a **quality gate**: a row breaks a rule when a value is NULL, its
 //! experiment is not the run's, its group or an attribute value is not in the blueprint,
 //! its purchase date is outside the run's window, a metric value is outside the support of
@@ -56,7 +60,7 @@ pub use calibration::CalibrationRecord;
 pub use error::{Error, Result};
 pub use gate::{DEFAULT_QUARANTINE_MAX, GateReport};
 pub use lake::{Commit, Lake, Table, TableInfo};
-pub use layers::{RunInfo, SilverReport, Written};
+pub use layers::{COMPACT_AT_FILES, RunInfo, SilverReport, Written};
 
 /// The Arrow and DataFusion versions the lake uses (those `deltalake` pins).
-pub use deltalake::{arrow, datafusion};
+pub use deltalake::{DeltaTable, arrow, datafusion};
