@@ -58,7 +58,7 @@ pub use config::{
 };
 pub use error::{AppError, Detail, Error, ErrorBody, Result};
 pub use health::Status;
-pub use openapi::openapi;
+pub use openapi::{openapi, openapi_with};
 pub use params::{ExperimentList, Outcome, PutResponse, RunList};
 
 use axum::Router;
@@ -83,8 +83,42 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// UUID, echoed on the response) and a tracing span per request with its method, matched
 /// route and request id.
 pub fn app(state: AppState) -> Router {
+    routes(state, Router::new(), None)
+}
+
+/// [`app`] with more routes (another service sharing the socket, such as abforge's
+/// dashboard) and their OpenAPI paths, merged into the `/openapi.json` and `/docs` served.
+/// The extra routes get the same layers: request ids, tracing, timeout, body limit, panics
+/// as 500, and the read token when reads need it; their error responses keep their bodies
+/// when those are JSON or HTML.
+///
+/// # Panics
+/// When `extra` has a route the params API also has.
+pub fn app_with(state: AppState, extra: Router, doc: utoipa::openapi::OpenApi) -> Router {
+    routes(state, extra, Some(doc))
+}
+
+fn routes(state: AppState, extra: Router, doc: Option<utoipa::openapi::OpenApi>) -> Router {
     let config = state.config().clone();
+    let docs: Router<AppState> = match doc {
+        None => Router::new()
+            .route("/openapi.json", get(openapi::openapi_json))
+            .route("/docs", get(openapi::docs)),
+        Some(doc) => {
+            let (json, page) = openapi::doc_routes(&openapi_with(doc));
+            Router::new()
+                .route(
+                    "/openapi.json",
+                    get(move || std::future::ready(openapi::json_document(json.clone()))),
+                )
+                .route(
+                    "/docs",
+                    get(move || std::future::ready(openapi::docs_page(page.clone()))),
+                )
+        }
+    };
     Router::new()
+        .merge(docs)
         .route(
             params::PARAMS_PATH,
             get(params::get_params).put(params::put_params),
@@ -96,8 +130,14 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::openapi_json))
-        .route("/docs", get(openapi::docs))
+        .merge(
+            extra
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    read_guard,
+                ))
+                .with_state(()),
+        )
         .fallback(params::not_found)
         .method_not_allowed_fallback(params::method_not_allowed)
         .with_state(state)
@@ -132,6 +172,16 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The extra routes are reads: with `ABFORGE_API_READ_TOKEN_REQUIRED`, they need the token
+/// as the params API's reads do.
+async fn read_guard(
+    _: extract::ReadAccess,
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    next.run(req).await
 }
 
 fn request_span(req: &Request<Body>) -> tracing::Span {
@@ -176,11 +226,22 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
+/// An error page made for people (the dashboard's 404 and 400 pages) is kept as it is.
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
 /// Gives a JSON [`ErrorBody`] to error responses made without one (the timeout's 503, or
-/// anything else a layer answers), keeping their headers.
+/// anything else a layer answers), keeping their headers; HTML error pages stay HTML.
 async fn json_errors(res: Response) -> Response {
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json(res.headers())
+        || is_html(res.headers())
+    {
         return res;
     }
     let error = match status {

@@ -184,12 +184,22 @@ struct ApiDoc;
 
 /// The OpenAPI 3.1 document of the API, as served at `/openapi.json`.
 pub fn openapi() -> &'static Value {
-    static DOC: LazyLock<Value> = LazyLock::new(build);
+    static DOC: LazyLock<Value> = LazyLock::new(|| build(None));
     &DOC
 }
 
-fn build() -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("an OpenAPI document serialises");
+/// The OpenAPI document of the params API with `extra`'s paths and schemas merged in: the
+/// document of an [`app_with`](crate::app_with) service.
+pub fn openapi_with(extra: utoipa::openapi::OpenApi) -> Value {
+    build(Some(extra))
+}
+
+fn build(extra: Option<utoipa::openapi::OpenApi>) -> Value {
+    let mut api = ApiDoc::openapi();
+    if let Some(extra) = extra {
+        api.merge(extra);
+    }
+    let mut doc = serde_json::to_value(api).expect("an OpenAPI document serialises");
     doc["components"]["schemas"]["Blueprint"] = resolved_blueprint_schema();
     let request_id = json!({
         "description": "The request's id: the client's `x-request-id` when it sent one, else a new UUID.",
@@ -268,6 +278,26 @@ pub(crate) async fn openapi_json() -> Response {
     json_response(StatusCode::OK, openapi())
 }
 
+/// A document's JSON and its `/docs` page, made once and served by
+/// [`json_document`] and [`docs_page`].
+pub(crate) fn doc_routes(doc: &Value) -> (bytes::Bytes, bytes::Bytes) {
+    let json = serde_json::to_vec(doc).expect("a JSON value serialises");
+    (json.into(), render(doc).into())
+}
+
+/// `/openapi.json` of a document made by [`doc_routes`].
+pub(crate) fn json_document(json: bytes::Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
 /// A page documenting the API.
 ///
 /// Rendered on the server from the OpenAPI document: plain HTML, no script, nothing fetched.
@@ -280,6 +310,11 @@ pub(crate) async fn openapi_json() -> Response {
 )]
 pub(crate) async fn docs() -> Response {
     static PAGE: LazyLock<String> = LazyLock::new(|| render(openapi()));
+    docs_page(bytes::Bytes::from_static(PAGE.as_bytes()))
+}
+
+/// The `/docs` page.
+pub(crate) fn docs_page(page: bytes::Bytes) -> Response {
     (
         StatusCode::OK,
         [
@@ -292,7 +327,7 @@ pub(crate) async fn docs() -> Response {
                 HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
             ),
         ],
-        PAGE.as_str(),
+        page,
     )
         .into_response()
 }
