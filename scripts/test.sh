@@ -8,12 +8,14 @@
 # tools and starts a local S3 + DynamoDB server (moto) and a private PostgreSQL cluster (the
 # server installed with apt-get when missing) for the tests: scripts/services.sh. After
 # the cargo tests come schemathesis against a live `abforge serve` (scripts/api-fuzz.sh), the
-# Lambda function under the runtime emulator (scripts/lambda-test.sh) and the AWS mode end to
+# dashboard in headless Chromium (scripts/dashboard-test.sh: Debian's chromium and npm's
+# playwright-core, installed once), the Lambda function under the runtime emulator (scripts/lambda-test.sh) and the AWS mode end to
 # end with the params published through it (scripts/aws-mode-test.sh), then the AWS template
 # with cfn-lint (scripts/cfn-lint.sh) and the Airflow DAG in real Airflow (scripts/airflow-test.sh,
 # its venv cached in ~/.cache/abforge/airflow-venv). Each of these can be skipped, with a
-# message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_LAMBDA=1 (the Lambda and
-# the AWS mode), ABFORGE_SKIP_AIRFLOW=1 (cfn-lint and Airflow).
+# message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_E2E=1 (Chromium),
+# ABFORGE_SKIP_LAMBDA=1 (the Lambda and the AWS mode), ABFORGE_SKIP_AIRFLOW=1 (cfn-lint and
+# Airflow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/abforge/target}"
@@ -73,6 +75,13 @@ else
   # The binary the CLI's integration tests just built: building it alone (-p abforge-cli)
   # would resolve other features and compile a second set of dependencies.
   ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash scripts/api-fuzz.sh
+fi
+
+if [[ "${ABFORGE_SKIP_E2E:-}" == 1 ]]; then
+  skip "the dashboard in headless Chromium (ABFORGE_SKIP_E2E=1)"
+else
+  step "the dashboard in headless Chromium: every page, a filter, bad input, numbers against the JSON twins"
+  ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash scripts/dashboard-test.sh
 fi
 
 if [[ "${ABFORGE_SKIP_LAMBDA:-}" == 1 ]]; then

@@ -39,7 +39,9 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Sample size, power or minimum detectable effect of a planned experiment.
     Power(PowerArgs),
-    /// Serve the params API (JSON over HTTP; OpenAPI at /openapi.json, a page at /docs).
+    /// Serve the dashboard (at /: experiments, runs, decisions against the truth,
+    /// calibration; JSON twins under /v1/results and /v1/calibration) and the params API
+    /// (JSON over HTTP; OpenAPI at /openapi.json, a page at /docs).
     ///
     /// Writes need `Authorization: Bearer <token>` when ABFORGE_API_TOKEN is set, which is
     /// required to listen on a non-loopback address; ABFORGE_API_READ_TOKEN_REQUIRED=true
@@ -486,6 +488,13 @@ pub struct ServeArgs {
     /// Data folder [default: ./abforge-data].
     #[arg(long, value_name = "DIR", env = "ABFORGE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Run log the dashboard shows each run's steps from: sqlite:///path, dynamodb://table
+    /// or postgres://… (ABFORGE_RUN_LOG_URL) [default: sqlite://DATA/abforge.sqlite].
+    #[arg(long, value_name = "URL")]
+    pub run_log_url: Option<String>,
+    /// Configuration file [default: ABFORGE_CONFIG, else ./abforge.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Where the pipeline's backends are; each flag beats its ABFORGE_* variable, which beats

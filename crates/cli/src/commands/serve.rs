@@ -1,8 +1,10 @@
-//! `abforge serve`: the params API on a socket, until SIGINT or SIGTERM.
+//! `abforge serve`: the dashboard and the params API on a socket, until SIGINT or SIGTERM.
 
 use crate::BadInput;
 use crate::cli::ServeArgs;
 use abforge_api::{ApiConfig, AppState, TOKEN_VAR};
+use abforge_dashboard::Dashboard;
+use abforge_pipeline::settings::{Overrides, Settings};
 use abforge_store::ObjectStoreConfig;
 use anyhow::Context;
 use std::io::Write;
@@ -21,17 +23,26 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let mut store = ObjectStoreConfig::from_env();
-    if let Some(dir) = &args.data_dir {
-        store = store.with_data_dir(dir);
-    }
-    if let Some(url) = &args.object_store_url {
+    // The same settings as the pipeline's (flag → ABFORGE_* → abforge.toml → default), so
+    // the dashboard reads the lake and run log the pipeline writes.
+    let settings = Settings::resolve(&Overrides {
+        config: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        run_log_url: args.run_log_url.clone(),
+        object_store_url: args.object_store_url.clone(),
+        ..Overrides::default()
+    })
+    .map_err(|e| BadInput(e.to_string()))?;
+    let mut store = ObjectStoreConfig::from_env().with_data_dir(&settings.data_dir);
+    if let Some(url) = &settings.object_store_url {
         store = store.with_url(url);
     }
     let objects = store.build().map_err(|e| match e {
         abforge_store::Error::Config(_) => anyhow::Error::new(BadInput(e.to_string())),
         e => anyhow::Error::new(e).context("cannot open the object store"),
     })?;
+    let dashboard = Dashboard::new(objects.clone(), Some(settings.run_log_url.clone()))
+        .map_err(|e| BadInput(e.to_string()))?;
     let state = AppState::new(config, objects).map_err(|e| BadInput(e.to_string()))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -56,9 +67,18 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             store = %state.objects(),
             writes = if c.token.is_some() { "need the token" } else { "open" },
             reads = if c.read_token_required { "need the token" } else { "open" },
-            "serving the params API (docs at /docs)"
+            "serving the dashboard at / and the params API (docs at /docs)"
         );
-        abforge_api::serve(listener, abforge_api::app(state), shutdown)
+        tokio::spawn({
+            let d = dashboard.clone();
+            async move { d.warm().await }
+        });
+        let app = abforge_api::app_with(
+            state,
+            abforge_dashboard::router(dashboard),
+            abforge_dashboard::openapi(),
+        );
+        abforge_api::serve(listener, app, shutdown)
             .await
             .context("the server failed")?;
         tracing::info!("stopped");

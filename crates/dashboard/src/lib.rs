@@ -1,0 +1,533 @@
+//! The dashboard of abforge: what the experiments decided against what was true, read from
+//! the lake's gold tables, the params objects and the run log — served by `abforge serve`
+//! on the same router as the params API.
+//!
+//! | page | JSON twin | what |
+//! |---|---|---|
+//! | `/` | `GET /v1/results` | every experiment: latest run, runs, correct / type I / type II |
+//! | `/experiments/{experiment_id}` | `GET /v1/results/{experiment_id}` | its runs, and how each test fared |
+//! | `/experiments/{experiment_id}/runs/{run_id}` | `GET /v1/results/{experiment_id}/runs/{run_id}` | the blueprint and truth beside the data, every decision, the sample-ratio check, the run log |
+//! | `/calibration` | `GET /v1/calibration` | published calibrations: rejection rates against α, power curves, confusion matrices |
+//!
+//! Filters (`experiment`, `metric`, `test`, `from`, `to`, `calibration`) are query
+//! parameters, so every view has a URL; the pages are plain HTML with forms and links (no
+//! script), charts are SVG drawn on the server by the lab's plotting code, and each page
+//! renders its JSON twin's body, nothing else. The gold tables are kept in memory and
+//! brought up to date on each request from the Delta log (see `tables`).
+#![deny(missing_docs)]
+
+mod charts;
+mod model;
+mod pages;
+pub mod query;
+mod tables;
+
+pub use model::{
+    CalResult, CalibrationView, ConfusionRow, Decision, ExperimentSummary, ExperimentView,
+    GroupShare, GroupStat, MetricView, NO_LAKE, Overview, Publication, RunSummary, RunView, Srm,
+    StepRow, Tally, TestTally,
+};
+pub use query::Filters;
+
+use abforge_api::{AppError, Detail};
+use abforge_lake::Lake;
+use abforge_store::Objects;
+use abforge_store::runlog::RunLog;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use query::BadParam;
+use std::sync::Arc;
+use tables::{AbRow, Cached, CalRow, GroupRow, Live};
+use tokio::sync::OnceCell;
+use utoipa::OpenApi;
+
+/// What the dashboard reads. Cheap to clone.
+#[derive(Clone)]
+pub struct Dashboard {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    lake: Lake,
+    objects: Objects,
+    run_log_url: Option<String>,
+    run_log: OnceCell<Option<Arc<dyn RunLog>>>,
+    ab: Cached<AbRow>,
+    groups: Live,
+    calibration: Cached<CalRow>,
+}
+
+impl std::fmt::Debug for Dashboard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dashboard")
+            .field("lake", &self.inner.lake)
+            .field("objects", &self.inner.objects.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dashboard {
+    /// The dashboard of the lake and params in `objects`, with the run log at
+    /// `run_log_url` (opened on first use; a SQLite file that does not exist yet is an empty
+    /// run log, not created).
+    ///
+    /// # Errors
+    /// When the object store cannot hold a lake.
+    pub fn new(
+        objects: Objects,
+        run_log_url: Option<String>,
+    ) -> Result<Dashboard, Box<abforge_lake::Error>> {
+        Ok(Dashboard {
+            inner: Arc::new(Inner {
+                lake: Lake::new(&objects).map_err(Box::new)?,
+                objects,
+                run_log_url,
+                run_log: OnceCell::new(),
+                ab: Cached::new(),
+                groups: Live::new(abforge_lake::Table::GoldGroupDaily),
+                calibration: Cached::new(),
+            }),
+        })
+    }
+
+    async fn run_log(&self) -> Result<Option<Arc<dyn RunLog>>, String> {
+        let url = self.inner.run_log_url.clone();
+        self.inner
+            .run_log
+            .get_or_try_init(|| async move {
+                let Some(url) = url else { return Ok(None) };
+                if let Some(path) = url.strip_prefix("sqlite://") {
+                    let path = path.split('?').next().unwrap_or(path);
+                    if !std::path::Path::new(path).exists() {
+                        return Ok(None);
+                    }
+                }
+                abforge_store::runlog::open(&url)
+                    .await
+                    .map(Some)
+                    .map_err(|e| format!("cannot open the run log: {e}"))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Loads the gold tables into memory (what the first request would otherwise do):
+    /// `abforge serve` runs it in the background as it starts. Errors are left for the
+    /// requests to report.
+    pub async fn warm(&self) {
+        let lake = &self.inner.lake;
+        let t0 = std::time::Instant::now();
+        // The first page needs ab_results: first, alone.
+        let a = self.inner.ab.rows(lake).await;
+        let c = self.inner.calibration.rows(lake).await;
+        fn n<R>(r: &Result<Option<Arc<Vec<R>>>, String>) -> usize {
+            r.as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map_or(0, |v| v.len())
+        }
+        tracing::info!(
+            ab_results = n(&a),
+            calibration = n(&c),
+            ms = t0.elapsed().as_millis() as u64,
+            "the dashboard has the gold tables in memory"
+        );
+    }
+
+    /// The experiments view.
+    ///
+    /// # Errors
+    /// [`Failure::Internal`] when the lake cannot be read.
+    pub async fn overview(&self, f: &Filters) -> Result<Overview, Failure> {
+        let rows = self
+            .inner
+            .ab
+            .rows(&self.inner.lake)
+            .await
+            .map_err(Failure::Internal)?;
+        Ok(model::overview(rows.as_deref().map(Vec::as_slice), f))
+    }
+
+    /// One experiment's view.
+    ///
+    /// # Errors
+    /// [`Failure::NotFound`] when it has no results.
+    pub async fn experiment(&self, id: &str, f: &Filters) -> Result<ExperimentView, Failure> {
+        let rows = self
+            .inner
+            .ab
+            .rows(&self.inner.lake)
+            .await
+            .map_err(Failure::Internal)?;
+        rows.as_deref()
+            .and_then(|rows| model::experiment(rows, id, f))
+            .ok_or_else(|| {
+                Failure::NotFound(format!("no experiment {id:?} has results in the lake"))
+            })
+    }
+
+    /// One run's view.
+    ///
+    /// # Errors
+    /// [`Failure::NotFound`] when the run has neither results, gold rows nor params.
+    pub async fn run(&self, experiment: &str, run: &str, f: &Filters) -> Result<RunView, Failure> {
+        let lake = &self.inner.lake;
+        let ab = self.inner.ab.rows(lake).await.map_err(Failure::Internal)?;
+        let key = format!("params/{experiment}/{run}.json");
+        let params = match self.inner.objects.get(&key).await {
+            Ok(Some(obj)) => serde_json::from_slice(&obj.bytes).ok(),
+            Ok(None) => None,
+            Err(e) => return Err(Failure::Internal(format!("reading {key}: {e}"))),
+        };
+        let decisions: Vec<&AbRow> = ab
+            .as_deref()
+            .map(|r| {
+                r.iter()
+                    .filter(|r| r.experiment_id == experiment && r.run_id == run)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let run_date = decisions.first().map(|d| d.run_date);
+        let groups: Vec<GroupRow> = self
+            .inner
+            .groups
+            .query(lake, &GroupRow::sql(experiment, run, run_date))
+            .await
+            .map_err(Failure::Internal)?
+            .unwrap_or_default();
+        let group_rows: Vec<&GroupRow> = groups.iter().collect();
+        if decisions.is_empty() && group_rows.is_empty() && params.is_none() {
+            return Err(Failure::NotFound(format!(
+                "experiment {experiment:?} has no run {run:?} in the lake or the params store"
+            )));
+        }
+        let mut view = model::run(
+            model::RunParts {
+                experiment_id: experiment,
+                run_id: run,
+                decisions,
+                groups: group_rows,
+                params,
+            },
+            f,
+        );
+        match self.run_log().await {
+            Ok(None) => {}
+            Ok(Some(log)) => match log.attempts(run).await {
+                Ok(attempts) => {
+                    view.steps = attempts
+                        .into_iter()
+                        .map(|a| StepRow {
+                            step: a.step,
+                            shard: a.shard,
+                            attempt: a.attempt,
+                            status: a.status.as_str().to_string(),
+                            started_at: a.started_at.to_rfc3339(),
+                            duration_ms: a.duration_ms,
+                            rows: a.rows,
+                            bytes: a.bytes,
+                            message: a.message,
+                            error: a.error,
+                        })
+                        .collect();
+                }
+                Err(e) => view.run_log_error = Some(format!("cannot read the run log: {e}")),
+            },
+            Err(e) => view.run_log_error = Some(e),
+        }
+        Ok(view)
+    }
+
+    /// The calibration view, and the chart of its selected publication (SVG).
+    ///
+    /// # Errors
+    /// [`Failure::NotFound`] for a `calibration` filter naming no publication.
+    pub async fn calibration(
+        &self,
+        f: &Filters,
+    ) -> Result<(CalibrationView, Option<Result<String, String>>), Failure> {
+        let rows = self
+            .inner
+            .calibration
+            .rows(&self.inner.lake)
+            .await
+            .map_err(Failure::Internal)?;
+        let (view, chosen) = model::calibration(rows.as_deref().map(Vec::as_slice), f);
+        if let Some(id) = &f.calibration
+            && view.selected.is_none()
+        {
+            return Err(Failure::NotFound(format!(
+                "no calibration {id:?} was published"
+            )));
+        }
+        Ok((view, charts::svg(&chosen)))
+    }
+}
+
+/// Why a view cannot be shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// 400: a query parameter.
+    BadParam(BadParam),
+    /// 404: no such experiment, run or publication.
+    NotFound(String),
+    /// 500: the lake or a store failed.
+    Internal(String),
+}
+
+impl From<BadParam> for Failure {
+    fn from(b: BadParam) -> Self {
+        Failure::BadParam(b)
+    }
+}
+
+impl Failure {
+    fn api(self) -> AppError {
+        match self {
+            Failure::BadParam(b) => AppError::BadRequest {
+                error: format!("bad query parameter {}: {}", b.param, b.message),
+                details: vec![Detail {
+                    path: b.param,
+                    message: b.message,
+                }],
+            },
+            Failure::NotFound(m) => AppError::NotFound(m),
+            Failure::Internal(m) => {
+                tracing::error!(error = %m, "the dashboard cannot read the lake");
+                AppError::internal(m)
+            }
+        }
+    }
+}
+
+/// A path segment of an id (`[a-z0-9_-]{1,64}`), else a 400 naming it.
+fn id(param: &str, v: &str) -> Result<(), Failure> {
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::BadParam(BadParam {
+            param: param.to_string(),
+            message: format!("must match [a-z0-9_-]{{1,64}}, not {v:?}"),
+        }))
+    }
+}
+
+fn json<T: serde::Serialize>(r: Result<T, Failure>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(f) => f.api().into_response(),
+    }
+}
+
+/// Every experiment, with its latest run and how often its tests decided right.
+#[utoipa::path(
+    get,
+    path = "/v1/results",
+    tag = "dashboard",
+    operation_id = "results_overview",
+    params(query::doc::OverviewParams),
+    responses(
+        (status = 200, description = "The experiments (an empty list, with a hint, before the lake has results).", body = Overview),
+        (status = 400, description = "A query parameter that is unknown, repeated or malformed.", body = abforge_api::ErrorBody),
+    )
+)]
+async fn overview_json(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> Response {
+    json(overview(&d, q.as_deref()).await)
+}
+
+async fn overview(d: &Dashboard, q: Option<&str>) -> Result<Overview, Failure> {
+    let f = Filters::parse(q, query::OVERVIEW)?;
+    d.overview(&f).await
+}
+
+/// One experiment: its runs and how each test fared over them.
+#[utoipa::path(
+    get,
+    path = "/v1/results/{experiment_id}",
+    tag = "dashboard",
+    operation_id = "results_experiment",
+    params(("experiment_id" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "The experiment."), query::doc::ExperimentParams),
+    responses(
+        (status = 200, description = "The experiment's runs.", body = ExperimentView),
+        (status = 400, description = "A bad id or query parameter.", body = abforge_api::ErrorBody),
+        (status = 404, description = "No results for that experiment.", body = abforge_api::ErrorBody),
+    )
+)]
+async fn experiment_json(
+    State(d): State<Dashboard>,
+    Path(e): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    json(experiment(&d, &e, q.as_deref()).await)
+}
+
+async fn experiment(d: &Dashboard, e: &str, q: Option<&str>) -> Result<ExperimentView, Failure> {
+    id("experiment_id", e)?;
+    let f = Filters::parse(q, query::EXPERIMENT)?;
+    d.experiment(e, &f).await
+}
+
+/// One run beside its truth: the blueprint and truth, group means with intervals and the
+/// true means, every decision and whether it matched the truth, the sample-ratio check and
+/// the run log.
+#[utoipa::path(
+    get,
+    path = "/v1/results/{experiment_id}/runs/{run_id}",
+    tag = "dashboard",
+    operation_id = "results_run",
+    params(
+        ("experiment_id" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "The experiment."),
+        ("run_id" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "The run."),
+        query::doc::RunParams,
+    ),
+    responses(
+        (status = 200, description = "The run.", body = RunView),
+        (status = 400, description = "A bad id or query parameter.", body = abforge_api::ErrorBody),
+        (status = 404, description = "No such run.", body = abforge_api::ErrorBody),
+    )
+)]
+async fn run_json(
+    State(d): State<Dashboard>,
+    Path((e, r)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    json(run(&d, &e, &r, q.as_deref()).await)
+}
+
+async fn run(d: &Dashboard, e: &str, r: &str, q: Option<&str>) -> Result<RunView, Failure> {
+    id("experiment_id", e)?;
+    id("run_id", r)?;
+    let f = Filters::parse(q, query::RUN)?;
+    d.run(e, r, &f).await
+}
+
+/// The calibrations published with `abforge calibrate --publish`: one publication's
+/// rejection rates with their intervals, power (Monte Carlo and analytic) and confusion
+/// matrices.
+#[utoipa::path(
+    get,
+    path = "/v1/calibration",
+    tag = "dashboard",
+    operation_id = "calibration",
+    params(query::doc::CalibrationParams),
+    responses(
+        (status = 200, description = "The publications and the selected one's results.", body = CalibrationView),
+        (status = 400, description = "A bad query parameter.", body = abforge_api::ErrorBody),
+        (status = 404, description = "No publication with that calibration id.", body = abforge_api::ErrorBody),
+    )
+)]
+async fn calibration_json(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> Response {
+    json(calibration(&d, q.as_deref()).await.map(|(v, _)| v))
+}
+
+async fn calibration(
+    d: &Dashboard,
+    q: Option<&str>,
+) -> Result<(CalibrationView, Option<Result<String, String>>), Failure> {
+    let f = Filters::parse(q, query::CALIBRATION)?;
+    d.calibration(&f).await
+}
+
+fn html(status: StatusCode, body: maud::Markup) -> Response {
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                ),
+            ),
+        ],
+        body.into_string(),
+    )
+        .into_response()
+}
+
+fn page<T>(r: Result<T, Failure>, render: impl FnOnce(T) -> maud::Markup) -> Response {
+    match r {
+        Ok(v) => html(StatusCode::OK, render(v)),
+        Err(f) => {
+            let status = match &f {
+                Failure::BadParam(_) => StatusCode::BAD_REQUEST,
+                Failure::NotFound(_) => StatusCode::NOT_FOUND,
+                Failure::Internal(m) => {
+                    tracing::error!(error = %m, "the dashboard cannot read the lake");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            };
+            html(status, pages::failure(status, &f))
+        }
+    }
+}
+
+async fn overview_page(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> Response {
+    page(overview(&d, q.as_deref()).await, |v| pages::overview(&v))
+}
+
+async fn experiment_page(
+    State(d): State<Dashboard>,
+    Path(e): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    page(experiment(&d, &e, q.as_deref()).await, |v| {
+        pages::experiment(&v)
+    })
+}
+
+async fn run_page(
+    State(d): State<Dashboard>,
+    Path((e, r)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    page(run(&d, &e, &r, q.as_deref()).await, |v| pages::run(&v))
+}
+
+async fn calibration_page(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> Response {
+    page(calibration(&d, q.as_deref()).await, |(v, chart)| {
+        pages::calibration(&v, chart.as_ref())
+    })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(overview_json, experiment_json, run_json, calibration_json),
+    components(schemas(
+        Overview, ExperimentSummary, ExperimentView, RunSummary, TestTally, Tally, RunView,
+        GroupShare, Srm, MetricView, GroupStat, Decision, StepRow, CalibrationView,
+        Publication, CalResult, ConfusionRow, Filters
+    )),
+    tags((name = "dashboard", description = "What the experiments decided against the truth, from the lake's gold tables and the run log; each is the JSON twin of a dashboard page."))
+)]
+struct DashboardDoc;
+
+/// The dashboard's JSON routes in OpenAPI form, to merge into the served document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    DashboardDoc::openapi()
+}
+
+/// The dashboard's pages and JSON twins.
+pub fn router(d: Dashboard) -> Router {
+    Router::new()
+        .route("/", get(overview_page))
+        .route("/experiments/{experiment_id}", get(experiment_page))
+        .route("/experiments/{experiment_id}/runs/{run_id}", get(run_page))
+        .route("/calibration", get(calibration_page))
+        .route("/v1/results", get(overview_json))
+        .route("/v1/results/{experiment_id}", get(experiment_json))
+        .route("/v1/results/{experiment_id}/runs/{run_id}", get(run_json))
+        .route("/v1/calibration", get(calibration_json))
+        .with_state(d)
+}

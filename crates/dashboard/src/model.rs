@@ -1,0 +1,821 @@
+//! What each view shows, computed from the gold tables, the params objects and the run log.
+//! These are the JSON twins' bodies; the HTML pages render exactly these.
+
+use crate::query::Filters;
+use crate::tables::{AbRow, CalRow, GroupRow};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// How a set of decisions fared against the truth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Tally {
+    /// Decisions counted.
+    pub decisions: u64,
+    /// Decisions that matched the truth.
+    pub correct: u64,
+    /// Rejections of a true null (false positives).
+    pub type_i: u64,
+    /// Acceptances of a false null (misses).
+    pub type_ii: u64,
+    /// Decisions without a verdict (the test could not decide, or no truth to judge by).
+    pub unjudged: u64,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, outcome: Option<&str>) {
+        self.decisions += 1;
+        match outcome {
+            Some("correct") => self.correct += 1,
+            Some("type_i") => self.type_i += 1,
+            Some("type_ii") => self.type_ii += 1,
+            _ => self.unjudged += 1,
+        }
+    }
+
+    /// Share of judged decisions that were right (`None` with none judged).
+    pub fn accuracy(&self) -> Option<f64> {
+        let judged = self.correct + self.type_i + self.type_ii;
+        (judged > 0).then(|| self.correct as f64 / judged as f64)
+    }
+}
+
+/// The text shown when the lake has no gold tables yet.
+pub const NO_LAKE: &str = "The lake has no results yet. Run `abforge pipeline run` (or `abforge \
+    pipeline backfill --from … --to …`) with the same data folder or object store as this \
+    server, then reload.";
+
+/// `GET /v1/results`: every experiment, with its latest run and its decisions' tally.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Overview {
+    /// Whether the lake has results at all.
+    pub lake: bool,
+    /// What to do when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The filters applied.
+    pub filters: Filters,
+    /// Every experiment id with results (for the filter form).
+    pub all_experiments: Vec<String>,
+    /// Every metric with results.
+    pub metrics: Vec<String>,
+    /// Every test with results.
+    pub tests: Vec<String>,
+    /// The experiments with decisions passing the filters, by id.
+    pub experiments: Vec<ExperimentSummary>,
+    /// The tally over all of them.
+    pub total: Tally,
+}
+
+/// One experiment on the overview.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExperimentSummary {
+    /// The experiment.
+    pub experiment_id: String,
+    /// Runs with decisions passing the filters.
+    pub runs: u64,
+    /// Its latest such run.
+    pub latest_run_id: String,
+    /// That run's date.
+    #[schema(value_type = String, format = Date)]
+    pub latest_run_date: chrono::NaiveDate,
+    /// Its decisions against the truth.
+    pub tally: Tally,
+}
+
+/// `GET /v1/results/{experiment_id}`: the runs of one experiment and how each test fared.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExperimentView {
+    /// The experiment.
+    pub experiment_id: String,
+    /// The filters applied.
+    pub filters: Filters,
+    /// Its metrics.
+    pub metrics: Vec<String>,
+    /// Its tests.
+    pub tests: Vec<String>,
+    /// Its runs with decisions passing the filters, newest first.
+    pub runs: Vec<RunSummary>,
+    /// Per metric × test, over those runs.
+    pub by_test: Vec<TestTally>,
+    /// Over everything shown.
+    pub total: Tally,
+}
+
+/// One run of an experiment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunSummary {
+    /// The run.
+    pub run_id: String,
+    /// Its date.
+    #[schema(value_type = String, format = Date)]
+    pub run_date: chrono::NaiveDate,
+    /// SHA-256 of its resolved blueprint.
+    pub blueprint_hash: String,
+    /// Its decisions against the truth.
+    pub tally: Tally,
+}
+
+/// How one test of one metric fared.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TestTally {
+    /// The metric.
+    pub metric: String,
+    /// The test.
+    pub test: String,
+    /// Its decisions against the truth.
+    pub tally: Tally,
+}
+
+/// `GET /v1/results/{experiment_id}/runs/{run_id}`: one run beside its truth.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunView {
+    /// The experiment.
+    pub experiment_id: String,
+    /// The run.
+    pub run_id: String,
+    /// Its date.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub run_date: Option<chrono::NaiveDate>,
+    /// SHA-256 of its resolved blueprint.
+    pub blueprint_hash: Option<String>,
+    /// The filters applied (to the decisions).
+    pub filters: Filters,
+    /// The params API's address of the run's blueprint and truth.
+    pub params_url: String,
+    /// The resolved blueprint, from the params object (`null` when there is none).
+    #[schema(value_type = Object)]
+    pub blueprint: Value,
+    /// The ground truth computed from it (`null` when there is none).
+    #[schema(value_type = Object)]
+    pub truth: Value,
+    /// The groups: planned split, customers seen, and the sample-ratio check.
+    pub allocation: Vec<GroupShare>,
+    /// The sample-ratio-mismatch test of the customers seen against the planned split.
+    pub srm: Option<Srm>,
+    /// Per metric: the groups' means beside the true means, and every decision.
+    pub metrics: Vec<MetricView>,
+    /// The run log: every attempt of every step.
+    pub steps: Vec<StepRow>,
+    /// Why the run log could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_log_error: Option<String>,
+    /// Its decisions against the truth.
+    pub tally: Tally,
+}
+
+/// A group of a run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupShare {
+    /// The group.
+    pub group: String,
+    /// Its planned share of customers.
+    pub planned: Option<f64>,
+    /// Customers in it (from gold/group_daily).
+    pub customers: Option<u64>,
+    /// Their share of the run's customers.
+    pub observed: Option<f64>,
+}
+
+/// Pearson's chi-square of the customers per group against the planned split.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Srm {
+    /// The statistic.
+    pub statistic: f64,
+    /// Its p-value.
+    pub p_value: f64,
+    /// `p_value < 0.001`: the split is off (the usual sample-ratio-mismatch alarm).
+    pub mismatch: bool,
+}
+
+/// A metric of a run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MetricView {
+    /// The metric.
+    pub metric: String,
+    /// Its distribution, from the truth.
+    pub distribution: Option<String>,
+    /// Per group: observed mean with its 95 % interval, and the true mean.
+    pub groups: Vec<GroupStat>,
+    /// Every decision on it.
+    pub decisions: Vec<Decision>,
+}
+
+/// A group's mean of a metric.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupStat {
+    /// The group.
+    pub group: String,
+    /// Customers.
+    pub n: u64,
+    /// Observed mean.
+    pub mean: f64,
+    /// Sample standard deviation.
+    pub sd: Option<f64>,
+    /// Lower end of the 95 % t interval of the mean.
+    pub ci_low: Option<f64>,
+    /// Upper end.
+    pub ci_high: Option<f64>,
+    /// The true mean (from the truth).
+    pub true_mean: Option<f64>,
+    /// Whether the interval covers the true mean.
+    pub covers_truth: Option<bool>,
+}
+
+/// One test's decision.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Decision {
+    /// The control group.
+    pub control: String,
+    /// The treatment group.
+    pub treatment: String,
+    /// The test.
+    pub test: String,
+    /// Whether it is the metric's primary test.
+    pub primary: Option<bool>,
+    /// The estimate (the test's own effect measure).
+    pub estimate: Option<f64>,
+    /// Its interval's lower end.
+    pub ci_low: Option<f64>,
+    /// Its interval's upper end.
+    pub ci_high: Option<f64>,
+    /// The p-value.
+    pub p_value: Option<f64>,
+    /// The p-value adjusted for multiple tests.
+    pub p_adjusted: Option<f64>,
+    /// Whether the null was rejected.
+    pub reject: Option<bool>,
+    /// The true effect on the test's scale.
+    pub true_effect: Option<f64>,
+    /// Whether the test's null is true.
+    pub null_true: Option<bool>,
+    /// `correct`, `type_i` or `type_ii` (`null` when not judged).
+    pub outcome: Option<String>,
+}
+
+/// One attempt of a step, from the run log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepRow {
+    /// The step.
+    pub step: String,
+    /// The shard (`K/N`).
+    pub shard: Option<String>,
+    /// 1, 2, …
+    pub attempt: u32,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// When it began (RFC 3339).
+    pub started_at: String,
+    /// How long it took.
+    pub duration_ms: Option<u64>,
+    /// Rows it moved.
+    pub rows: Option<u64>,
+    /// Bytes it wrote.
+    pub bytes: Option<u64>,
+    /// What it did.
+    pub message: Option<String>,
+    /// Its error, when it failed.
+    pub error: Option<String>,
+}
+
+/// `GET /v1/calibration`: the calibrations published to the lake.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CalibrationView {
+    /// Whether `gold/calibration` exists.
+    pub lake: bool,
+    /// What to do when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The filters applied.
+    pub filters: Filters,
+    /// Every publication (of the filtered experiment), newest first.
+    pub publications: Vec<Publication>,
+    /// The one shown: `filters.calibration`, else the newest.
+    pub selected: Option<Publication>,
+    /// Its results (filtered by metric and test), one per sweep value × metric × arm × test.
+    pub results: Vec<CalResult>,
+    /// Its decisions over every replication, per metric × arm × test (summed over sweep
+    /// values).
+    pub confusion: Vec<ConfusionRow>,
+}
+
+/// A `calibrate --publish`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Publication {
+    /// Its id.
+    pub calibration_id: String,
+    /// The experiment calibrated.
+    pub experiment_id: String,
+    /// When it was published (RFC 3339).
+    pub published_at: Option<String>,
+    /// SHA-256 of the blueprint calibrated.
+    pub blueprint_hash: String,
+    /// The parameter swept, for a power curve.
+    pub sweep_param: Option<String>,
+    /// Its values.
+    pub sweep_values: Vec<f64>,
+    /// Replications per point.
+    pub replications: i64,
+    /// Customers per replication.
+    pub customers: i64,
+    /// The significance level.
+    pub alpha: f64,
+    /// Looks per replication (sequential tests).
+    pub peeks: i64,
+    /// Rows of results.
+    pub results: u64,
+    /// Tests flagged as miscalibrated.
+    pub miscalibrated: u64,
+}
+
+/// One result of a calibration.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CalResult {
+    /// The sweep value (none without a sweep).
+    pub sweep_value: Option<f64>,
+    /// The metric.
+    pub metric: String,
+    /// The arm against the control.
+    pub arm: String,
+    /// The test.
+    pub test: String,
+    /// Whether its null is true.
+    pub null_true: Option<bool>,
+    /// Share of replications rejecting.
+    pub rejection_rate: f64,
+    /// Its Wilson 95 % interval.
+    pub rejection_ci_low: f64,
+    /// Upper end.
+    pub rejection_ci_high: f64,
+    /// The rejection rate under a true null.
+    pub type_i_error: Option<f64>,
+    /// The rejection rate under a false null.
+    pub power: Option<f64>,
+    /// The power a formula predicts.
+    pub analytic_power: Option<f64>,
+    /// Share of intervals covering the truth.
+    pub ci_coverage: Option<f64>,
+    /// KS p-value of the p-values against uniform (true nulls).
+    pub p_value_ks: Option<f64>,
+    /// Whether the rate is off α (true null) or the analytic power.
+    pub miscalibrated: bool,
+}
+
+/// The confusion matrix of one test.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConfusionRow {
+    /// The metric.
+    pub metric: String,
+    /// The arm.
+    pub arm: String,
+    /// The test.
+    pub test: String,
+    /// True null, accepted.
+    pub correct_accept: i64,
+    /// False null, rejected.
+    pub correct_reject: i64,
+    /// True null, rejected.
+    pub type_i: i64,
+    /// False null, accepted.
+    pub type_ii: i64,
+}
+
+fn sorted_unique<'a>(it: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<String> = it.map(str::to_owned).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The overview of `rows` under `f`.
+pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
+    let Some(rows) = rows else {
+        return Overview {
+            lake: false,
+            hint: Some(NO_LAKE.into()),
+            filters: f.clone(),
+            all_experiments: vec![],
+            metrics: vec![],
+            tests: vec![],
+            experiments: vec![],
+            total: Tally::default(),
+        };
+    };
+    struct Acc<'a> {
+        runs: Vec<&'a str>,
+        latest: (chrono::NaiveDate, &'a str),
+        tally: Tally,
+    }
+    let mut by: BTreeMap<&str, Acc> = BTreeMap::new();
+    let mut total = Tally::default();
+    for r in rows {
+        if f.experiment
+            .as_deref()
+            .is_some_and(|e| e != r.experiment_id)
+            || !f.keeps(&r.metric, &r.test, Some(r.run_date))
+        {
+            continue;
+        }
+        let a = by.entry(&r.experiment_id).or_insert_with(|| Acc {
+            runs: Vec::new(),
+            latest: (r.run_date, &r.run_id),
+            tally: Tally::default(),
+        });
+        if a.runs.last() != Some(&r.run_id.as_str()) && !a.runs.contains(&r.run_id.as_str()) {
+            a.runs.push(&r.run_id);
+        }
+        if (r.run_date, r.run_id.as_str()) > a.latest {
+            a.latest = (r.run_date, &r.run_id);
+        }
+        a.tally.add(r.outcome.as_deref());
+        total.add(r.outcome.as_deref());
+    }
+    Overview {
+        lake: true,
+        hint: rows.is_empty().then(|| NO_LAKE.to_string()),
+        filters: f.clone(),
+        all_experiments: sorted_unique(rows.iter().map(|r| r.experiment_id.as_str())),
+        metrics: sorted_unique(rows.iter().map(|r| r.metric.as_str())),
+        tests: sorted_unique(rows.iter().map(|r| r.test.as_str())),
+        experiments: by
+            .into_iter()
+            .map(|(id, a)| ExperimentSummary {
+                experiment_id: id.to_string(),
+                runs: a.runs.len() as u64,
+                latest_run_id: a.latest.1.to_string(),
+                latest_run_date: a.latest.0,
+                tally: a.tally,
+            })
+            .collect(),
+        total,
+    }
+}
+
+/// One experiment's view; `None` when it has no results at all.
+pub(crate) fn experiment(rows: &[AbRow], id: &str, f: &Filters) -> Option<ExperimentView> {
+    let mine: Vec<&AbRow> = rows.iter().filter(|r| r.experiment_id == id).collect();
+    if mine.is_empty() {
+        return None;
+    }
+    let mut runs: BTreeMap<(chrono::NaiveDate, &str), RunSummary> = BTreeMap::new();
+    let mut by_test: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
+    let mut total = Tally::default();
+    for r in &mine {
+        if !f.keeps(&r.metric, &r.test, Some(r.run_date)) {
+            continue;
+        }
+        runs.entry((r.run_date, &r.run_id))
+            .or_insert_with(|| RunSummary {
+                run_id: r.run_id.clone(),
+                run_date: r.run_date,
+                blueprint_hash: r.blueprint_hash.clone(),
+                tally: Tally::default(),
+            })
+            .tally
+            .add(r.outcome.as_deref());
+        by_test
+            .entry((&r.metric, &r.test))
+            .or_default()
+            .add(r.outcome.as_deref());
+        total.add(r.outcome.as_deref());
+    }
+    Some(ExperimentView {
+        experiment_id: id.to_string(),
+        filters: f.clone(),
+        metrics: sorted_unique(mine.iter().map(|r| r.metric.as_str())),
+        tests: sorted_unique(mine.iter().map(|r| r.test.as_str())),
+        runs: runs.into_values().rev().collect(),
+        by_test: by_test
+            .into_iter()
+            .map(|((m, t), tally)| TestTally {
+                metric: m.to_string(),
+                test: t.to_string(),
+                tally,
+            })
+            .collect(),
+        total,
+    })
+}
+
+/// Everything a run page shows but the run log.
+pub(crate) struct RunParts<'a> {
+    pub experiment_id: &'a str,
+    pub run_id: &'a str,
+    pub decisions: Vec<&'a AbRow>,
+    pub groups: Vec<&'a GroupRow>,
+    /// The params object: `{experiment_id, run_id, blueprint_hash, blueprint, truth}`.
+    pub params: Option<Value>,
+}
+
+/// The 95 % two-sided t quantile with `df` degrees of freedom.
+fn t975(df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, df).map_or(1.959_963_984_540_054, |t| t.inverse_cdf(0.975))
+}
+
+pub(crate) fn run(p: RunParts<'_>, f: &Filters) -> RunView {
+    let params = p.params.unwrap_or(Value::Null);
+    let truth = params.get("truth").cloned().unwrap_or(Value::Null);
+    let blueprint = params.get("blueprint").cloned().unwrap_or(Value::Null);
+    let first = p.decisions.first();
+    // Groups in the truth's order (the blueprint's), then any only the data has.
+    let mut group_names: Vec<String> = truth["allocation"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g["group"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for g in &p.groups {
+        if !group_names.contains(&g.group) {
+            group_names.push(g.group.clone());
+        }
+    }
+    // Customers per group: the first metric's counts (every metric counts every customer).
+    let first_metric = p.groups.first().map(|g| g.metric.as_str());
+    let customers = |group: &str| {
+        p.groups
+            .iter()
+            .find(|g| Some(g.metric.as_str()) == first_metric && g.group == group)
+            .map(|g| g.n.max(0) as u64)
+    };
+    let total: u64 = group_names.iter().filter_map(|g| customers(g)).sum();
+    let planned = |group: &str| {
+        truth["allocation"].as_array().and_then(|a| {
+            a.iter()
+                .find(|g| g["group"] == group)
+                .and_then(|g| g["planned"].as_f64())
+        })
+    };
+    let allocation: Vec<GroupShare> = group_names
+        .iter()
+        .map(|g| GroupShare {
+            group: g.clone(),
+            planned: planned(g),
+            customers: customers(g),
+            observed: customers(g)
+                .filter(|_| total > 0)
+                .map(|c| c as f64 / total as f64),
+        })
+        .collect();
+    let srm = {
+        let obs: Option<Vec<u64>> = allocation.iter().map(|a| a.customers).collect();
+        let w: Option<Vec<f64>> = allocation.iter().map(|a| a.planned).collect();
+        match (obs, w) {
+            (Some(o), Some(w)) if o.len() >= 2 => abforge_stats::srm(&o, &w).ok().map(|r| Srm {
+                statistic: r.statistic,
+                p_value: r.p_value,
+                mismatch: r.p_value < 0.001,
+            }),
+            _ => None,
+        }
+    };
+    let truth_metric = |m: &str| {
+        truth["metrics"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["metric"] == m))
+    };
+    let mut metric_names: Vec<String> = Vec::new();
+    for m in p
+        .groups
+        .iter()
+        .map(|g| &g.metric)
+        .chain(p.decisions.iter().map(|d| &d.metric))
+    {
+        if !metric_names.contains(m) {
+            metric_names.push(m.clone());
+        }
+    }
+    let mut tally = Tally::default();
+    let metrics = metric_names
+        .into_iter()
+        .filter(|m| f.metric.as_deref().is_none_or(|x| x == m))
+        .map(|m| {
+            let tm = truth_metric(&m);
+            let groups = p
+                .groups
+                .iter()
+                .filter(|g| g.metric == m)
+                .map(|g| {
+                    let n = g.n.max(0) as f64;
+                    let mean = if n > 0.0 { g.sum / n } else { f64::NAN };
+                    let var = (n > 1.0).then(|| ((g.sum_sq - g.sum * mean) / (n - 1.0)).max(0.0));
+                    let half = var.map(|v| t975(n - 1.0) * (v / n).sqrt());
+                    let true_mean = tm.and_then(|t| {
+                        t["groups"]
+                            .as_array()
+                            .and_then(|a| a.iter().find(|x| x["group"] == g.group.as_str()))
+                            .and_then(|x| x["mean"].as_f64())
+                    });
+                    let (lo, hi) = (half.map(|h| mean - h), half.map(|h| mean + h));
+                    GroupStat {
+                        group: g.group.clone(),
+                        n: n as u64,
+                        mean,
+                        sd: var.map(f64::sqrt),
+                        ci_low: lo,
+                        ci_high: hi,
+                        true_mean,
+                        covers_truth: match (lo, hi, true_mean) {
+                            (Some(l), Some(h), Some(t)) => Some(l <= t && t <= h),
+                            _ => None,
+                        },
+                    }
+                })
+                .collect();
+            let decisions = p
+                .decisions
+                .iter()
+                .filter(|d| d.metric == m && f.keeps(&d.metric, &d.test, None))
+                .map(|d| {
+                    tally.add(d.outcome.as_deref());
+                    Decision {
+                        control: d.control.clone(),
+                        treatment: d.treatment.clone(),
+                        test: d.test.clone(),
+                        primary: d.primary,
+                        estimate: d.estimate,
+                        ci_low: d.ci_low,
+                        ci_high: d.ci_high,
+                        p_value: d.p_value,
+                        p_adjusted: d.p_adjusted,
+                        reject: d.reject,
+                        true_effect: d.true_effect,
+                        null_true: d.null_true,
+                        outcome: d.outcome.clone(),
+                    }
+                })
+                .collect();
+            MetricView {
+                distribution: tm.and_then(|t| t["distribution"].as_str().map(str::to_owned)),
+                metric: m,
+                groups,
+                decisions,
+            }
+        })
+        .collect();
+    RunView {
+        experiment_id: p.experiment_id.to_string(),
+        run_id: p.run_id.to_string(),
+        run_date: first.map(|d| d.run_date).or_else(|| {
+            blueprint["start_date"]
+                .as_str()
+                .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        }),
+        blueprint_hash: params["blueprint_hash"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| first.map(|d| d.blueprint_hash.clone())),
+        filters: f.clone(),
+        params_url: format!(
+            "/v1/experiments/{}/runs/{}/params",
+            p.experiment_id, p.run_id
+        ),
+        blueprint,
+        truth,
+        allocation,
+        srm,
+        metrics,
+        steps: Vec::new(),
+        run_log_error: None,
+        tally,
+    }
+}
+
+/// The calibration view of `rows` under `f`.
+pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationView, Vec<CalRow>) {
+    let Some(rows) = rows else {
+        return (
+            CalibrationView {
+                lake: false,
+                hint: Some(
+                    "No calibration has been published yet. `abforge calibrate -b BLUEPRINT \
+                     --publish` (with the same data folder or object store as this server) \
+                     publishes one; `--sweep` makes a power curve."
+                        .into(),
+                ),
+                filters: f.clone(),
+                publications: vec![],
+                selected: None,
+                results: vec![],
+                confusion: vec![],
+            },
+            vec![],
+        );
+    };
+    let mine: Vec<&CalRow> = rows
+        .iter()
+        .filter(|r| f.experiment.as_deref().is_none_or(|e| e == r.experiment_id))
+        .collect();
+    let mut publications: Vec<Publication> = Vec::new();
+    for r in &mine {
+        let p = match publications
+            .iter_mut()
+            .find(|p| p.calibration_id == r.calibration_id)
+        {
+            Some(p) => p,
+            None => {
+                publications.push(Publication {
+                    calibration_id: r.calibration_id.clone(),
+                    experiment_id: r.experiment_id.clone(),
+                    published_at: r.published_at.map(|t| t.to_rfc3339()),
+                    blueprint_hash: r.blueprint_hash.clone(),
+                    sweep_param: r.sweep_param.clone(),
+                    sweep_values: vec![],
+                    replications: r.replications,
+                    customers: r.customers,
+                    alpha: r.alpha,
+                    peeks: r.peeks,
+                    results: 0,
+                    miscalibrated: 0,
+                });
+                publications.last_mut().expect("just pushed")
+            }
+        };
+        if let Some(v) = r.sweep_value
+            && !p.sweep_values.contains(&v)
+        {
+            p.sweep_values.push(v);
+        }
+        p.results += 1;
+        p.miscalibrated += u64::from(r.miscalibrated);
+    }
+    for p in &mut publications {
+        p.sweep_values.sort_by(f64::total_cmp);
+    }
+    publications.sort_by(|a, b| b.published_at.cmp(&a.published_at));
+    let selected = match &f.calibration {
+        Some(id) => publications
+            .iter()
+            .find(|p| &p.calibration_id == id)
+            .cloned(),
+        None => publications.first().cloned(),
+    };
+    let chosen: Vec<CalRow> = selected
+        .as_ref()
+        .map(|s| {
+            mine.iter()
+                .filter(|r| {
+                    r.calibration_id == s.calibration_id && f.keeps(&r.metric, &r.test, None)
+                })
+                .map(|r| (*r).clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut confusion: Vec<ConfusionRow> = Vec::new();
+    for r in &chosen {
+        match confusion
+            .iter_mut()
+            .find(|c| c.metric == r.metric && c.arm == r.arm && c.test == r.test)
+        {
+            Some(c) => {
+                c.correct_accept += r.correct_accept;
+                c.correct_reject += r.correct_reject;
+                c.type_i += r.type_i;
+                c.type_ii += r.type_ii;
+            }
+            None => confusion.push(ConfusionRow {
+                metric: r.metric.clone(),
+                arm: r.arm.clone(),
+                test: r.test.clone(),
+                correct_accept: r.correct_accept,
+                correct_reject: r.correct_reject,
+                type_i: r.type_i,
+                type_ii: r.type_ii,
+            }),
+        }
+    }
+    let results = chosen
+        .iter()
+        .map(|r| CalResult {
+            sweep_value: r.sweep_value,
+            metric: r.metric.clone(),
+            arm: r.arm.clone(),
+            test: r.test.clone(),
+            null_true: r.null_true,
+            rejection_rate: r.rejection_rate,
+            rejection_ci_low: r.rejection_ci_low,
+            rejection_ci_high: r.rejection_ci_high,
+            type_i_error: r.type_i_error,
+            power: r.power,
+            analytic_power: r.analytic_power,
+            ci_coverage: r.ci_coverage,
+            p_value_ks: r.p_value_ks,
+            miscalibrated: r.miscalibrated,
+        })
+        .collect();
+    (
+        CalibrationView {
+            lake: true,
+            hint: None,
+            filters: f.clone(),
+            publications,
+            selected,
+            results,
+            confusion,
+        },
+        chosen,
+    )
+}

@@ -1,0 +1,508 @@
+//! The HTML pages: each renders its JSON twin's body (plain HTML, forms and links, no
+//! script; charts as inline SVG).
+
+use crate::Failure;
+use crate::model::{CalibrationView, Decision, ExperimentView, Overview, RunView, Tally};
+use crate::query::Filters;
+use axum::http::StatusCode;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+const CSS: &str = "\
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}\
+header{background:#1d2433;padding:.6rem 1.5rem}header a{color:#e8ecf4;margin-right:1.4rem;text-decoration:none;font-weight:600}\
+header a.brand{color:#9cc3ff}main{max-width:78rem;margin:1.2rem auto;padding:0 1.5rem}\
+h1{font-size:1.5rem;margin:.4rem 0 .8rem}h2{font-size:1.15rem;margin:1.6rem 0 .5rem}\
+table{border-collapse:collapse;background:#fff;margin:.4rem 0 1rem;font-variant-numeric:tabular-nums}\
+th,td{border:1px solid #dcdfe5;padding:.3rem .6rem;text-align:right}th{background:#eef1f6}\
+td.l,th.l{text-align:left}tr.wrong td{background:#fde2e1}tr.total td{font-weight:600;background:#f3f4f7}\
+td.bad{color:#b3261e;font-weight:600}td.good{color:#1e7b34}.ok{color:#1e7b34;font-weight:600}\
+.err{color:#b3261e;font-weight:700}.warn{background:#fff4d6;border:1px solid #e6b400;padding:.6rem .9rem;margin:.6rem 0}\
+.alarm{background:#fde2e1;border:1px solid #b3261e;padding:.6rem .9rem;margin:.6rem 0}\
+.empty{background:#eef4ff;border:1px solid #9cc3ff;padding:.8rem 1rem;margin:.8rem 0}\
+form.filters{background:#fff;border:1px solid #dcdfe5;padding:.5rem .8rem;margin:.4rem 0 1rem}\
+form.filters label{margin-right:1rem}form.filters select,form.filters input{margin-left:.3rem}\
+dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dl.meta dt{color:#555}dl.meta dd{margin:0}\
+code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#fff;border:1px solid #dcdfe5;padding:.6rem;overflow:auto;max-height:30rem}\
+.chart{background:#fff;border:1px solid #dcdfe5;overflow:auto;margin:.5rem 0}footer{max-width:78rem;margin:2rem auto;padding:0 1.5rem;color:#666}\
+a{color:#0b57d0}";
+
+fn layout(title: &str, twin: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · abforge" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    a.brand href="/" { "abforge" }
+                    a href="/" { "Experiments" }
+                    a href="/calibration" { "Calibration" }
+                    a href="/docs" { "API" }
+                }
+                main { (body) }
+                footer {
+                    "This page as JSON: " a id="json" href=(twin) { code { (twin) } }
+                }
+            }
+        }
+    }
+}
+
+/// A number to 4 significant digits (scientific when very large or small); `—` for none.
+pub(crate) fn num(x: Option<f64>) -> String {
+    match x {
+        None => "—".into(),
+        Some(v) if !v.is_finite() => format!("{v}"),
+        Some(0.0) => "0".into(),
+        Some(v) if v.abs() >= 1e5 || v.abs() < 1e-3 => format!("{v:.3e}"),
+        Some(v) => {
+            let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+            format!("{v:.digits$}")
+        }
+    }
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "—".into(), |v| format!("{:.1} %", 100.0 * v))
+}
+
+fn tally_cells(t: &Tally) -> Markup {
+    html! {
+        td { (t.decisions) }
+        td.good { (t.correct) }
+        td class=(if t.type_i > 0 { "bad" } else { "" }) { (t.type_i) }
+        td class=(if t.type_ii > 0 { "bad" } else { "" }) { (t.type_ii) }
+        td { (pct(t.accuracy())) }
+    }
+}
+
+const TALLY_HEADS: [&str; 5] = ["decisions", "correct", "type I", "type II", "right"];
+
+fn tally_heads() -> Markup {
+    html! { @for h in TALLY_HEADS { th { (h) } } }
+}
+
+fn select(name: &str, label: &str, options: &[String], current: Option<&str>) -> Markup {
+    html! {
+        label {
+            (label)
+            select name=(name) {
+                option value="" selected[current.is_none()] { "all" }
+                @for o in options {
+                    option value=(o) selected[current == Some(o.as_str())] { (o) }
+                }
+            }
+        }
+    }
+}
+
+fn dates(f: &Filters) -> Markup {
+    html! {
+        label { "from" input type="date" name="from" value=[f.from.map(|d| d.to_string())]; }
+        label { "to" input type="date" name="to" value=[f.to.map(|d| d.to_string())]; }
+    }
+}
+
+fn form(action: &str, fields: Markup) -> Markup {
+    html! {
+        form.filters method="get" action=(action) {
+            (fields)
+            button type="submit" { "Apply" }
+            " " a href=(action) { "clear" }
+        }
+    }
+}
+
+fn hint(text: &str) -> Markup {
+    // The hints quote commands between backticks: shown as code.
+    html! {
+        div.empty {
+            @for (i, part) in text.split('`').enumerate() {
+                @if i % 2 == 1 { code { (part) } } @else { (part) }
+            }
+        }
+    }
+}
+
+/// `/`.
+pub(crate) fn overview(v: &Overview) -> Markup {
+    let q = v.filters.query();
+    let twin = format!("/v1/results{q}");
+    let pass = Filters {
+        experiment: None,
+        ..v.filters.clone()
+    }
+    .query();
+    layout(
+        "Experiments",
+        &twin,
+        html! {
+            h1 { "Experiments" }
+            @if let Some(h) = &v.hint { (hint(h)) }
+            @if v.lake {
+                (form("/", html! {
+                    (select("experiment", "experiment", &v.all_experiments, v.filters.experiment.as_deref()))
+                    (select("metric", "metric", &v.metrics, v.filters.metric.as_deref()))
+                    (select("test", "test", &v.tests, v.filters.test.as_deref()))
+                    (dates(&v.filters))
+                }))
+                @if v.experiments.is_empty() && v.hint.is_none() {
+                    p { "No decisions match these filters." }
+                } @else if !v.experiments.is_empty() {
+                    table id="experiments" {
+                        thead { tr {
+                            th.l { "experiment" } th { "runs" } th.l { "latest run" } th { "date" }
+                            (tally_heads())
+                        } }
+                        tbody {
+                            @for e in &v.experiments {
+                                tr data-experiment=(e.experiment_id) {
+                                    td.l { a href={ "/experiments/" (e.experiment_id) (pass) } { (e.experiment_id) } }
+                                    td { (e.runs) }
+                                    td.l { a href={ "/experiments/" (e.experiment_id) "/runs/" (e.latest_run_id) } { (e.latest_run_id) } }
+                                    td { (e.latest_run_date) }
+                                    (tally_cells(&e.tally))
+                                }
+                            }
+                            tr.total { td.l { "all" } td {} td {} td {} (tally_cells(&v.total)) }
+                        }
+                    }
+                    p { "A decision is right when it rejects a false null or accepts a true one; "
+                        "type I rejects a true null, type II accepts a false one. Each run's truth is "
+                        "computed from the blueprint that generated it." }
+                }
+            }
+        },
+    )
+}
+
+/// `/experiments/{id}`.
+pub(crate) fn experiment(v: &ExperimentView) -> Markup {
+    let q = v.filters.query();
+    let base = format!("/experiments/{}", v.experiment_id);
+    let twin = format!("/v1/results/{}{q}", v.experiment_id);
+    let run_filters = Filters {
+        metric: v.filters.metric.clone(),
+        test: v.filters.test.clone(),
+        ..Filters::default()
+    }
+    .query();
+    layout(
+        &v.experiment_id,
+        &twin,
+        html! {
+            h1 { "Experiment " code { (v.experiment_id) } }
+            (form(&base, html! {
+                (select("metric", "metric", &v.metrics, v.filters.metric.as_deref()))
+                (select("test", "test", &v.tests, v.filters.test.as_deref()))
+                (dates(&v.filters))
+            }))
+            h2 { "How each test fared" }
+            table id="by-test" {
+                thead { tr { th.l { "metric" } th.l { "test" } (tally_heads()) } }
+                tbody {
+                    @for t in &v.by_test {
+                        tr { td.l { (t.metric) } td.l { (t.test) } (tally_cells(&t.tally)) }
+                    }
+                    tr.total { td.l { "all" } td {} (tally_cells(&v.total)) }
+                }
+            }
+            h2 { "Runs" }
+            @if v.runs.is_empty() { p { "No run matches these filters." } }
+            @else {
+                table id="runs" {
+                    thead { tr { th.l { "run" } th { "date" } th.l { "blueprint" } (tally_heads()) } }
+                    tbody {
+                        @for r in &v.runs {
+                            tr.wrong[r.tally.type_i + r.tally.type_ii > 0] data-run=(r.run_id) {
+                                td.l { a href={ (base) "/runs/" (r.run_id) (run_filters) } { (r.run_id) } }
+                                td { (r.run_date) }
+                                td.l { code title=(r.blueprint_hash) { (r.blueprint_hash.get(..12).unwrap_or(&r.blueprint_hash)) } }
+                                (tally_cells(&r.tally))
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn verdict(d: &Decision) -> Markup {
+    match d.outcome.as_deref() {
+        Some("correct") => html! { span.ok { "✓ correct" } },
+        Some("type_i") => html! { span.err { "✗ type I error" } },
+        Some("type_ii") => html! { span.err { "✗ type II error" } },
+        _ => html! { "not judged" },
+    }
+}
+
+fn ci(lo: Option<f64>, hi: Option<f64>) -> String {
+    match (lo, hi) {
+        (None, None) => "—".into(),
+        (l, h) => format!("[{}, {}]", num(l), num(h)),
+    }
+}
+
+/// `/experiments/{id}/runs/{run}`.
+pub(crate) fn run(v: &RunView) -> Markup {
+    let base = format!("/experiments/{}/runs/{}", v.experiment_id, v.run_id);
+    let twin = format!(
+        "/v1/results/{}/runs/{}{}",
+        v.experiment_id,
+        v.run_id,
+        v.filters.query()
+    );
+    let metrics: Vec<String> = v.metrics.iter().map(|m| m.metric.clone()).collect();
+    let mut tests: Vec<String> = v
+        .metrics
+        .iter()
+        .flat_map(|m| m.decisions.iter().map(|d| d.test.clone()))
+        .collect();
+    tests.sort();
+    tests.dedup();
+    let pretty = |x: &serde_json::Value| serde_json::to_string_pretty(x).unwrap_or_default();
+    layout(
+        &v.run_id,
+        &twin,
+        html! {
+            h1 { "Run " code { (v.run_id) } }
+            dl.meta {
+                dt { "experiment" } dd { a href={ "/experiments/" (v.experiment_id) } { (v.experiment_id) } }
+                dt { "run date" } dd { (v.run_date.map_or_else(|| "—".to_string(), |d| d.to_string())) }
+                dt { "blueprint hash" } dd { code { (v.blueprint_hash.as_deref().unwrap_or("—")) } }
+                dt { "params" } dd { a id="params" href=(v.params_url) { code { (v.params_url) } } }
+                dt { "decisions" } dd {
+                    (v.tally.correct) " correct, "
+                    span class=(if v.tally.type_i > 0 { "err" } else { "" }) { (v.tally.type_i) " type I" } ", "
+                    span class=(if v.tally.type_ii > 0 { "err" } else { "" }) { (v.tally.type_ii) " type II" }
+                    " of " (v.tally.decisions)
+                }
+            }
+            @if let Some(s) = &v.srm {
+                @if s.mismatch {
+                    div.alarm id="srm" {
+                        strong { "Sample ratio mismatch: " }
+                        "the customers per group are off the planned split (χ² = " (num(Some(s.statistic)))
+                        ", p = " (num(Some(s.p_value))) "). The assignment may be broken; read the decisions with care."
+                    }
+                }
+            }
+            h2 { "Groups" }
+            table id="allocation" {
+                thead { tr { th.l { "group" } th { "planned" } th { "customers" } th { "observed" } } }
+                tbody {
+                    @for g in &v.allocation {
+                        tr { td.l { (g.group) } td { (pct(g.planned)) }
+                             td { (g.customers.map_or_else(|| "—".into(), |c| c.to_string())) }
+                             td { (pct(g.observed)) } }
+                    }
+                }
+            }
+            @if let Some(s) = &v.srm {
+                p { "Sample-ratio check: χ² = " (num(Some(s.statistic))) ", p = " (num(Some(s.p_value)))
+                    @if !s.mismatch { " — the split is as planned." } }
+            }
+            (form(&base, html! {
+                (select("metric", "metric", &metrics, v.filters.metric.as_deref()))
+                (select("test", "test", &tests, v.filters.test.as_deref()))
+            }))
+            @for m in &v.metrics {
+                section.metric data-metric=(m.metric) {
+                    h2 { (m.metric) @if let Some(d) = &m.distribution { " (" (d) ")" } }
+                    table.groups {
+                        thead { tr { th.l { "group" } th { "n" } th { "mean" } th { "95 % CI" } th { "true mean" } th { "CI covers truth" } } }
+                        tbody {
+                            @for g in &m.groups {
+                                tr { td.l { (g.group) } td { (g.n) } td { (num(Some(g.mean))) }
+                                     td { (ci(g.ci_low, g.ci_high)) } td { (num(g.true_mean)) }
+                                     td { (match g.covers_truth { Some(true) => "yes", Some(false) => "no", None => "—" }) } }
+                            }
+                        }
+                    }
+                    @if m.decisions.is_empty() { p { "No decisions match these filters." } }
+                    @else {
+                        table.decisions {
+                            thead { tr {
+                                th.l { "test" } th.l { "arms" } th { "estimate" } th { "CI" } th { "p" } th { "p adj." }
+                                th.l { "decision" } th { "true effect" } th.l { "truth" } th.l { "verdict" }
+                            } }
+                            tbody {
+                                @for d in &m.decisions {
+                                    tr.wrong[matches!(d.outcome.as_deref(), Some("type_i" | "type_ii"))] data-test=(d.test) data-outcome=(d.outcome.as_deref().unwrap_or("")) {
+                                        td.l { (d.test) @if d.primary == Some(true) { " ★" } }
+                                        td.l { (d.treatment) " vs " (d.control) }
+                                        td { (num(d.estimate)) }
+                                        td { (ci(d.ci_low, d.ci_high)) }
+                                        td { (num(d.p_value)) }
+                                        td { (num(d.p_adjusted)) }
+                                        td.l { (match d.reject { Some(true) => "reject H0", Some(false) => "keep H0", None => "—" }) }
+                                        td { (num(d.true_effect)) }
+                                        td.l { (match d.null_true { Some(true) => "H0 true", Some(false) => "H0 false", None => "—" }) }
+                                        td.l { (verdict(d)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            p { "★ the metric's primary test. The estimate, its interval and the true effect are on the test's own scale (difference of means, ratio, probability of superiority, …)." }
+            h2 id="run-log" { "Run log" }
+            @if let Some(e) = &v.run_log_error { div.warn { (e) } }
+            @if v.steps.is_empty() { p { "No step of this run is in the run log." } }
+            @else {
+                table id="steps" {
+                    thead { tr { th.l { "step" } th.l { "shard" } th { "attempt" } th.l { "status" } th.l { "started (UTC)" } th { "duration" } th { "rows" } th { "bytes" } th.l { "message / error" } } }
+                    tbody {
+                        @for s in &v.steps {
+                            tr.wrong[s.status == "failed"] {
+                                td.l { (s.step) } td.l { (s.shard.as_deref().unwrap_or("")) } td { (s.attempt) }
+                                td.l { (s.status) } td.l { (s.started_at.get(..19).unwrap_or(&s.started_at).replace('T', " ")) }
+                                td { (s.duration_ms.map_or_else(|| "—".into(), |d| format!("{:.2} s", d as f64 / 1000.0))) }
+                                td { (s.rows.map_or_else(|| "—".into(), |r| r.to_string())) }
+                                td { (s.bytes.map_or_else(|| "—".into(), |r| r.to_string())) }
+                                td.l { @if let Some(e) = &s.error { span.err { (e) } } @else { (s.message.as_deref().unwrap_or("")) } }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Blueprint and truth" }
+            @if v.blueprint.is_null() { p { "The params store has no blueprint for this run." } }
+            @else {
+                details { summary { "Resolved blueprint" } pre { (pretty(&v.blueprint)) } }
+                details { summary { "Ground truth" } pre { (pretty(&v.truth)) } }
+            }
+        },
+    )
+}
+
+/// `/calibration`.
+pub(crate) fn calibration(v: &CalibrationView, chart: Option<&Result<String, String>>) -> Markup {
+    let twin = format!("/v1/calibration{}", v.filters.query());
+    let mut experiments: Vec<String> = v
+        .publications
+        .iter()
+        .map(|p| p.experiment_id.clone())
+        .collect();
+    experiments.sort();
+    experiments.dedup();
+    let mut metrics: Vec<String> = v.results.iter().map(|r| r.metric.clone()).collect();
+    metrics.sort();
+    metrics.dedup();
+    let mut tests: Vec<String> = v.results.iter().map(|r| r.test.clone()).collect();
+    tests.sort();
+    tests.dedup();
+    let link = |id: &str| {
+        Filters {
+            experiment: v.filters.experiment.clone(),
+            calibration: Some(id.to_string()),
+            ..Filters::default()
+        }
+        .query()
+    };
+    layout(
+        "Calibration",
+        &twin,
+        html! {
+            h1 { "Calibration" }
+            @if let Some(h) = &v.hint { (hint(h)) }
+            @if v.lake {
+                h2 { "Publications" }
+                table id="publications" {
+                    thead { tr { th.l { "calibration" } th.l { "experiment" } th.l { "published" } th.l { "sweep" } th { "replications" } th { "customers" } th { "α" } th { "results" } th { "miscalibrated" } } }
+                    tbody {
+                        @for p in &v.publications {
+                            tr.wrong[p.miscalibrated > 0] {
+                                td.l { a href={ "/calibration" (link(&p.calibration_id)) } { code { (p.calibration_id.get(..16).unwrap_or(&p.calibration_id)) } }
+                                    @if v.selected.as_ref().is_some_and(|s| s.calibration_id == p.calibration_id) { " (shown)" } }
+                                td.l { (p.experiment_id) }
+                                td.l { (p.published_at.as_deref().unwrap_or("—")) }
+                                td.l { (p.sweep_param.as_deref().map_or_else(|| "—".to_string(), |s| format!("{s} ({} values)", p.sweep_values.len()))) }
+                                td { (p.replications) } td { (p.customers) } td { (p.alpha) } td { (p.results) }
+                                td class=(if p.miscalibrated > 0 { "bad" } else { "" }) { (p.miscalibrated) }
+                            }
+                        }
+                    }
+                }
+                @if let Some(s) = &v.selected {
+                    h2 { "Calibration " code { (s.calibration_id.get(..16).unwrap_or(&s.calibration_id)) } " of " (s.experiment_id) }
+                    (form("/calibration", html! {
+                        input type="hidden" name="calibration" value=(s.calibration_id);
+                        @if let Some(e) = &v.filters.experiment { input type="hidden" name="experiment" value=(e); }
+                        (select("metric", "metric", &metrics, v.filters.metric.as_deref()))
+                        (select("test", "test", &tests, v.filters.test.as_deref()))
+                    }))
+                    @match chart {
+                        Some(Ok(svg)) => div.chart id="chart" { (PreEscaped(svg)) },
+                        Some(Err(e)) => div.warn { "The chart cannot be drawn: " (e) },
+                        None => p { "Nothing to draw for these filters." },
+                    }
+                    p { @if s.sweep_param.is_some() {
+                        "Power curves: the empirical rejection rate at each value with its Wilson 95 % interval (solid), the analytic power (dashed), α (dashed black)."
+                    } @else {
+                        "Rejection rate of every test with its Wilson 95 % interval; under a true null it should straddle α (dashed), under a false null it is the power (× the analytic power). Red: miscalibrated."
+                    } }
+                    h2 { "Confusion matrices" }
+                    table id="confusion" {
+                        thead { tr { th.l { "metric" } th.l { "arm" } th.l { "test" } th { "H0 true, kept" } th { "H0 false, rejected" } th { "type I" } th { "type II" } } }
+                        tbody {
+                            @for c in &v.confusion {
+                                tr { td.l { (c.metric) } td.l { (c.arm) } td.l { (c.test) }
+                                     td { (c.correct_accept) } td { (c.correct_reject) }
+                                     td class=(if c.type_i > 0 { "bad" } else { "" }) { (c.type_i) }
+                                     td class=(if c.type_ii > 0 { "bad" } else { "" }) { (c.type_ii) } }
+                            }
+                        }
+                    }
+                    h2 { "Results" }
+                    table id="results" {
+                        thead { tr { @if s.sweep_param.is_some() { th { (s.sweep_param.as_deref().unwrap_or("")) } }
+                            th.l { "metric" } th.l { "arm" } th.l { "test" } th.l { "H0" } th { "rejection rate" } th { "95 % interval" } th { "analytic power" } th { "CI coverage" } th { "KS p" } } }
+                        tbody {
+                            @for r in &v.results {
+                                tr.wrong[r.miscalibrated] {
+                                    @if s.sweep_param.is_some() { td { (num(r.sweep_value)) } }
+                                    td.l { (r.metric) } td.l { (r.arm) } td.l { (r.test) }
+                                    td.l { (match r.null_true { Some(true) => "true", Some(false) => "false", None => "—" }) }
+                                    td { (num(Some(r.rejection_rate))) }
+                                    td { (ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))) }
+                                    td { (num(r.analytic_power)) } td { (num(r.ci_coverage)) } td { (num(r.p_value_ks)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A 400, 404 or 500 page.
+pub(crate) fn failure(status: StatusCode, f: &Failure) -> Markup {
+    let (title, text) = match f {
+        Failure::BadParam(b) => (
+            "Bad request",
+            format!("The parameter {} {}.", b.param, b.message),
+        ),
+        Failure::NotFound(m) => ("Not found", format!("{m}.")),
+        Failure::Internal(_) => (
+            "Something went wrong",
+            "The lake could not be read; the server's log has the cause.".to_string(),
+        ),
+    };
+    layout(
+        title,
+        "/v1/results",
+        html! {
+            h1 { (status.as_u16()) " — " (title) }
+            p id="failure" { (text) }
+            p { a href="/" { "All experiments" } " · " a href="/calibration" { "Calibration" } }
+        },
+    )
+}

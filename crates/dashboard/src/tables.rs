@@ -1,0 +1,461 @@
+//! The gold tables the dashboard reads, kept in memory and brought up to date on each
+//! request: a table is loaded once, and afterwards only the log entries committed since are
+//! read (`update_incremental`, one listing of `_delta_log`); its rows are read again only
+//! when its version moved. A lake of a thousand runs is a few tens of thousands of gold
+//! rows, so every page is computed from memory.
+
+use abforge_lake::arrow::array::{
+    ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use abforge_lake::arrow::compute::cast;
+use abforge_lake::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
+use abforge_lake::{DeltaTable, Lake, Table};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// Why a table could not be read.
+pub type LoadError = String;
+
+/// Rows of one kind, from a query's batches.
+pub(crate) trait FromBatches: Sized + Send + Sync + 'static {
+    /// The rows of the query's batches.
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError>;
+}
+
+/// A gold table read whole.
+pub(crate) trait Rows: FromBatches {
+    /// The table.
+    const TABLE: Table;
+    /// The query reading it, the table being registered as `t`.
+    const SQL: &'static str;
+}
+
+/// One table kept up to date.
+pub(crate) struct Cached<R> {
+    slot: Mutex<Option<(DeltaTable, Arc<Vec<R>>)>>,
+}
+
+impl<R: Rows> Cached<R> {
+    pub(crate) fn new() -> Self {
+        Cached {
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// The table's rows at its latest version; `None` when it was never written.
+    pub(crate) async fn rows(&self, lake: &Lake) -> Result<Option<Arc<Vec<R>>>, LoadError> {
+        let mut slot = self.slot.lock().await;
+        let table = R::TABLE;
+        if let Some((t, rows)) = slot.as_mut() {
+            let before = t.version();
+            t.update_incremental(None)
+                .await
+                .map_err(|e| format!("reading the log of {table}: {e}"))?;
+            if t.version() == before {
+                return Ok(Some(Arc::clone(rows)));
+            }
+            let fresh = Arc::new(read::<R>(lake, t).await?);
+            *rows = Arc::clone(&fresh);
+            return Ok(Some(fresh));
+        }
+        let Some(t) = lake.open(table).await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let rows = Arc::new(read::<R>(lake, &t).await?);
+        *slot = Some((t, Arc::clone(&rows)));
+        Ok(Some(rows))
+    }
+}
+
+/// A table whose log is kept up to date, read with a filter on each request (the runs'
+/// gold/group_daily: one partition, so one file, per run — reading them all would cost a
+/// file per run).
+pub(crate) struct Live {
+    table: Table,
+    slot: Mutex<Option<DeltaTable>>,
+}
+
+impl Live {
+    pub(crate) fn new(table: Table) -> Self {
+        Live {
+            table,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// The rows `sql` (with the table registered as `t`) selects; `None` when the table was
+    /// never written.
+    pub(crate) async fn query<R: FromBatches>(
+        &self,
+        lake: &Lake,
+        sql: &str,
+    ) -> Result<Option<Vec<R>>, LoadError> {
+        let t = {
+            let mut slot = self.slot.lock().await;
+            match slot.as_mut() {
+                Some(t) => {
+                    t.update_incremental(None)
+                        .await
+                        .map_err(|e| format!("reading the log of {}: {e}", self.table))?;
+                    t.clone()
+                }
+                None => {
+                    let Some(t) = lake.open(self.table).await.map_err(|e| e.to_string())? else {
+                        return Ok(None);
+                    };
+                    *slot = Some(t.clone());
+                    t
+                }
+            }
+        };
+        let batches = lake
+            .query_table(&t, "t", sql)
+            .await
+            .map_err(|e| format!("reading {}: {e}", self.table))?;
+        R::from_batches(&batches).map(Some)
+    }
+}
+
+async fn read<R: Rows>(lake: &Lake, t: &DeltaTable) -> Result<Vec<R>, LoadError> {
+    let batches = lake
+        .query_table(t, "t", R::SQL)
+        .await
+        .map_err(|e| format!("reading {}: {e}", R::TABLE))?;
+    R::from_batches(&batches)
+}
+
+/// A batch's columns by name, cast to the types the rows hold (DataFusion may hand text
+/// back as views or dictionaries).
+struct Columns<'a> {
+    batch: &'a RecordBatch,
+}
+
+impl Columns<'_> {
+    fn get(&self, name: &str, to: &DataType) -> Result<ArrayRef, LoadError> {
+        let c = self
+            .batch
+            .column_by_name(name)
+            .ok_or_else(|| format!("no column {name}"))?;
+        if c.data_type() == to {
+            return Ok(Arc::clone(c));
+        }
+        cast(c, to).map_err(|e| format!("column {name}: {e}"))
+    }
+
+    fn text(&self, name: &str) -> Result<Vec<Option<String>>, LoadError> {
+        let a = self.get(name, &DataType::Utf8)?;
+        let a: &StringArray = a.as_string();
+        Ok(a.iter().map(|v| v.map(str::to_owned)).collect())
+    }
+
+    fn real(&self, name: &str) -> Result<Vec<Option<f64>>, LoadError> {
+        let a = self.get(name, &DataType::Float64)?;
+        let a: &Float64Array = a.as_primitive();
+        Ok(a.iter().collect())
+    }
+
+    fn int(&self, name: &str) -> Result<Vec<Option<i64>>, LoadError> {
+        let a = self.get(name, &DataType::Int64)?;
+        let a: &Int64Array = a.as_primitive();
+        Ok(a.iter().collect())
+    }
+
+    fn flag(&self, name: &str) -> Result<Vec<Option<bool>>, LoadError> {
+        let a = self.get(name, &DataType::Boolean)?;
+        let a: &BooleanArray = a.as_boolean();
+        Ok(a.iter().collect())
+    }
+
+    fn date(&self, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError> {
+        let a = self.get(name, &DataType::Date32)?;
+        let a = a.as_primitive::<Date32Type>();
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+        Ok(a.iter()
+            .map(|d| d.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into()))))
+            .collect())
+    }
+
+    fn time(&self, name: &str) -> Result<Vec<Option<DateTime<Utc>>>, LoadError> {
+        let a = self.get(
+            name,
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )?;
+        let a = a.as_primitive::<TimestampMicrosecondType>();
+        Ok(a.iter()
+            .map(|t| t.and_then(DateTime::from_timestamp_micros))
+            .collect())
+    }
+}
+
+fn required<T>(v: Option<T>, name: &str) -> Result<T, LoadError> {
+    v.ok_or_else(|| format!("a NULL {name}"))
+}
+
+/// One decision of `gold/ab_results`.
+#[derive(Debug, Clone)]
+pub(crate) struct AbRow {
+    pub experiment_id: String,
+    pub run_id: String,
+    pub run_date: NaiveDate,
+    pub blueprint_hash: String,
+    pub metric: String,
+    pub control: String,
+    pub treatment: String,
+    pub test: String,
+    pub primary: Option<bool>,
+    pub estimate: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub p_value: Option<f64>,
+    pub p_adjusted: Option<f64>,
+    pub reject: Option<bool>,
+    pub true_effect: Option<f64>,
+    pub null_true: Option<bool>,
+    pub outcome: Option<String>,
+}
+
+impl Rows for AbRow {
+    const TABLE: Table = Table::GoldAbResults;
+    const SQL: &'static str = "SELECT * FROM t ORDER BY experiment_id, run_date, run_id, position";
+}
+
+impl FromBatches for AbRow {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+        let mut out = Vec::new();
+        for b in batches {
+            let c = Columns { batch: b };
+            let (exp, run, date, hash) = (
+                c.text("experiment_id")?,
+                c.text("run_id")?,
+                c.date("run_date")?,
+                c.text("blueprint_hash")?,
+            );
+            let (metric, control, treatment, test) = (
+                c.text("metric")?,
+                c.text("control")?,
+                c.text("treatment")?,
+                c.text("test")?,
+            );
+            let (primary, estimate, lo, hi, p, padj) = (
+                c.flag("primary")?,
+                c.real("estimate")?,
+                c.real("ci_low")?,
+                c.real("ci_high")?,
+                c.real("p_value")?,
+                c.real("p_adjusted")?,
+            );
+            let (reject, truth, null, outcome) = (
+                c.flag("reject")?,
+                c.real("true_effect")?,
+                c.flag("null_true")?,
+                c.text("outcome")?,
+            );
+            for i in 0..b.num_rows() {
+                out.push(AbRow {
+                    experiment_id: required(exp[i].clone(), "experiment_id")?,
+                    run_id: required(run[i].clone(), "run_id")?,
+                    run_date: required(date[i], "run_date")?,
+                    blueprint_hash: hash[i].clone().unwrap_or_default(),
+                    metric: required(metric[i].clone(), "metric")?,
+                    control: control[i].clone().unwrap_or_default(),
+                    treatment: treatment[i].clone().unwrap_or_default(),
+                    test: required(test[i].clone(), "test")?,
+                    primary: primary[i],
+                    estimate: estimate[i],
+                    ci_low: lo[i],
+                    ci_high: hi[i],
+                    p_value: p[i],
+                    p_adjusted: padj[i],
+                    reject: reject[i],
+                    true_effect: truth[i],
+                    null_true: null[i],
+                    outcome: outcome[i].clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One group × metric of a run in `gold/group_daily`, summed over the purchase dates.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupRow {
+    pub group: String,
+    pub metric: String,
+    pub n: i64,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+impl GroupRow {
+    /// The query of one run's rows, summed over its purchase dates. The ids are checked
+    /// (`[a-z0-9_-]`) before they get here; the run date, when known, prunes the partitions.
+    pub(crate) fn sql(experiment_id: &str, run_id: &str, run_date: Option<NaiveDate>) -> String {
+        let safe = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        };
+        assert!(
+            safe(experiment_id) && safe(run_id),
+            "ids are checked before"
+        );
+        let date = run_date.map_or_else(String::new, |d| format!(" AND run_date = DATE '{d}'"));
+        format!(
+            "SELECT \"group\", metric, SUM(n) AS n, \
+             SUM(\"sum\") AS s, SUM(sum_sq) AS ss FROM t \
+             WHERE experiment_id = '{experiment_id}' AND run_id = '{run_id}'{date} \
+             GROUP BY \"group\", metric ORDER BY metric, \"group\""
+        )
+    }
+}
+
+impl FromBatches for GroupRow {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+        let mut out = Vec::new();
+        for b in batches {
+            let c = Columns { batch: b };
+            let (group, metric) = (c.text("group")?, c.text("metric")?);
+            let (n, s, ss) = (c.int("n")?, c.real("s")?, c.real("ss")?);
+            for i in 0..b.num_rows() {
+                out.push(GroupRow {
+                    group: group[i].clone().unwrap_or_default(),
+                    metric: required(metric[i].clone(), "metric")?,
+                    n: n[i].unwrap_or_default(),
+                    sum: s[i].unwrap_or_default(),
+                    sum_sq: ss[i].unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One row of `gold/calibration`: a sweep value × metric × arm × test of a publication.
+#[derive(Debug, Clone)]
+pub(crate) struct CalRow {
+    pub experiment_id: String,
+    pub calibration_id: String,
+    pub blueprint_hash: String,
+    pub published_at: Option<DateTime<Utc>>,
+    pub sweep_param: Option<String>,
+    pub sweep_value: Option<f64>,
+    pub replications: i64,
+    pub customers: i64,
+    pub alpha: f64,
+    pub seed: String,
+    pub peeks: i64,
+    pub metric: String,
+    pub arm: String,
+    pub test: String,
+    pub kind: String,
+    pub null: String,
+    pub null_true: Option<bool>,
+    pub failed: i64,
+    pub rejection_rate: f64,
+    pub rejection_ci_low: f64,
+    pub rejection_ci_high: f64,
+    pub type_i_error: Option<f64>,
+    pub power: Option<f64>,
+    pub analytic_power: Option<f64>,
+    pub ci_coverage: Option<f64>,
+    pub p_value_ks: Option<f64>,
+    pub miscalibrated: bool,
+    pub correct_accept: i64,
+    pub correct_reject: i64,
+    pub type_i: i64,
+    pub type_ii: i64,
+}
+
+impl Rows for CalRow {
+    const TABLE: Table = Table::GoldCalibration;
+    const SQL: &'static str = "SELECT * FROM t ORDER BY published_at DESC, calibration_id, \
+        sweep_value, metric, arm, test";
+}
+
+impl FromBatches for CalRow {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+        let mut out = Vec::new();
+        for b in batches {
+            let c = Columns { batch: b };
+            let text = |n: &str| c.text(n);
+            let (exp, id, hash, published, param, value) = (
+                text("experiment_id")?,
+                text("calibration_id")?,
+                text("blueprint_hash")?,
+                c.time("published_at")?,
+                text("sweep_param")?,
+                c.real("sweep_value")?,
+            );
+            let (reps, customers, alpha, seed, peeks) = (
+                c.int("replications")?,
+                c.int("customers")?,
+                c.real("alpha")?,
+                text("seed")?,
+                c.int("peeks")?,
+            );
+            let (metric, arm, test, kind, null, null_true, failed) = (
+                text("metric")?,
+                text("arm")?,
+                text("test")?,
+                text("kind")?,
+                text("null")?,
+                c.flag("null_true")?,
+                c.int("failed")?,
+            );
+            let (rate, lo, hi, t1, power, analytic, coverage, ks, mis) = (
+                c.real("rejection_rate")?,
+                c.real("rejection_ci_low")?,
+                c.real("rejection_ci_high")?,
+                c.real("type_i_error")?,
+                c.real("power")?,
+                c.real("analytic_power")?,
+                c.real("ci_coverage")?,
+                c.real("p_value_ks")?,
+                c.flag("miscalibrated")?,
+            );
+            let (ca, cr, ti, tii) = (
+                c.int("correct_accept")?,
+                c.int("correct_reject")?,
+                c.int("type_i")?,
+                c.int("type_ii")?,
+            );
+            for i in 0..b.num_rows() {
+                out.push(CalRow {
+                    experiment_id: required(exp[i].clone(), "experiment_id")?,
+                    calibration_id: required(id[i].clone(), "calibration_id")?,
+                    blueprint_hash: hash[i].clone().unwrap_or_default(),
+                    published_at: published[i],
+                    sweep_param: param[i].clone(),
+                    sweep_value: value[i],
+                    replications: reps[i].unwrap_or_default(),
+                    customers: customers[i].unwrap_or_default(),
+                    alpha: alpha[i].unwrap_or(f64::NAN),
+                    seed: seed[i].clone().unwrap_or_default(),
+                    peeks: peeks[i].unwrap_or(1),
+                    metric: metric[i].clone().unwrap_or_default(),
+                    arm: arm[i].clone().unwrap_or_default(),
+                    test: test[i].clone().unwrap_or_default(),
+                    kind: kind[i].clone().unwrap_or_default(),
+                    null: null[i].clone().unwrap_or_default(),
+                    null_true: null_true[i],
+                    failed: failed[i].unwrap_or_default(),
+                    rejection_rate: rate[i].unwrap_or(f64::NAN),
+                    rejection_ci_low: lo[i].unwrap_or(f64::NAN),
+                    rejection_ci_high: hi[i].unwrap_or(f64::NAN),
+                    type_i_error: t1[i],
+                    power: power[i],
+                    analytic_power: analytic[i],
+                    ci_coverage: coverage[i],
+                    p_value_ks: ks[i],
+                    miscalibrated: mis[i].unwrap_or(false),
+                    correct_accept: ca[i].unwrap_or_default(),
+                    correct_reject: cr[i].unwrap_or_default(),
+                    type_i: ti[i].unwrap_or_default(),
+                    type_ii: tii[i].unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,503 @@
+//! Every page and its JSON twin through the router (`oneshot`), on a lake the pipeline
+//! made: status, content type, and the numbers, checked against the lake's own tables
+//! and the truth.
+
+use abforge_api::{ApiConfig, AppState};
+use abforge_dashboard::{Dashboard, openapi, router};
+use abforge_lake::arrow::array::{AsArray, RecordBatch};
+use abforge_lake::arrow::compute::cast;
+use abforge_lake::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use abforge_lake::{CalibrationRecord, Lake};
+use abforge_pipeline::{Pipeline, Quiet, Retry, RunPlan, Settings};
+use abforge_store::{ObjectStoreConfig, Objects};
+use abforge_synth::Blueprint;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+use std::path::Path;
+use std::time::Duration;
+use tower::ServiceExt;
+
+const BLUEPRINT: &str = r#"
+id = "dash"
+seed = 5
+customers = 4000
+start_date = 2026-11-02
+days = 7
+
+[groups]
+control = 0.5
+treatment = 0.5
+
+[metrics.revenue]
+distribution = "gamma"
+control = { shape = 2, scale = 10 }
+treatment = { shape = 2, scale = 10 }
+
+[metrics.items]
+distribution = "poisson"
+control = { lambda = 3 }
+treatment = { lift = 0.3 }
+"#;
+
+fn settings(dir: &Path) -> Settings {
+    let sqlite = format!("sqlite://{}", dir.join("abforge.sqlite").display());
+    Settings {
+        data_dir: dir.to_path_buf(),
+        database_url: sqlite.clone(),
+        run_log_url: sqlite,
+        object_store_url: None,
+        api_url: None,
+        api_token: None,
+        blueprint: "unused.toml".into(),
+        retry: Retry {
+            attempts: 3,
+            delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+        },
+        quarantine_max: abforge_lake::DEFAULT_QUARANTINE_MAX,
+        config_file: None,
+    }
+}
+
+fn objects(dir: &Path) -> Objects {
+    ObjectStoreConfig::new().with_data_dir(dir).build().unwrap()
+}
+
+async fn pipeline_run(dir: &Path, date: &str) -> String {
+    let bp = Blueprint::from_toml(BLUEPRINT).unwrap();
+    let plan = RunPlan::new(&bp, date.parse().unwrap()).unwrap();
+    let p = Pipeline::open(settings(dir)).await.unwrap();
+    p.run(&plan, &Quiet).await.unwrap();
+    plan.run_id.clone()
+}
+
+fn app(dir: &Path, config: ApiConfig) -> Router {
+    let o = objects(dir);
+    let sqlite = format!("sqlite://{}", dir.join("abforge.sqlite").display());
+    let d = Dashboard::new(o.clone(), Some(sqlite)).unwrap();
+    abforge_api::app_with(AppState::new(config, o).unwrap(), router(d), openapi())
+}
+
+struct Got {
+    status: StatusCode,
+    content_type: String,
+    body: String,
+}
+
+impl Got {
+    fn json(&self) -> Value {
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "{}",
+            self.content_type
+        );
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    fn html(&self) -> &str {
+        assert!(
+            self.content_type.starts_with("text/html"),
+            "{}",
+            self.content_type
+        );
+        &self.body
+    }
+}
+
+async fn get(app: &Router, uri: &str) -> Got {
+    let res = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let content_type = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Got {
+        status,
+        content_type,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn query(dir: &Path, sql: &str) -> Vec<RecordBatch> {
+    Lake::new(&objects(dir))
+        .unwrap()
+        .query(sql, None)
+        .await
+        .unwrap()
+}
+
+fn int(b: &[RecordBatch], col: usize) -> i64 {
+    b[0].column(col).as_primitive::<Int64Type>().value(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experiments_runs_and_their_twins() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = pipeline_run(dir.path(), "2026-11-02").await;
+    let second = pipeline_run(dir.path(), "2026-11-09").await;
+    let app = app(dir.path(), ApiConfig::default());
+
+    // The overview: counts equal the lake's.
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.html();
+    assert!(html.contains(r#"data-experiment="dash""#));
+    assert!(!html.contains("<script"));
+    let v = get(&app, "/v1/results").await.json();
+    assert_eq!(v["lake"], true);
+    let e = &v["experiments"][0];
+    assert_eq!(e["experiment_id"], "dash");
+    assert_eq!(e["runs"], 2);
+    assert_eq!(e["latest_run_id"], second.as_str());
+    assert_eq!(e["latest_run_date"], "2026-11-09");
+    let counts = query(
+        dir.path(),
+        "SELECT COUNT(*), SUM(CASE WHEN outcome = 'correct' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN outcome = 'type_i' THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN outcome = 'type_ii' THEN 1 ELSE 0 END) FROM gold_ab_results",
+    )
+    .await;
+    let t = &e["tally"];
+    assert_eq!(t["decisions"], int(&counts, 0));
+    assert_eq!(t["correct"], int(&counts, 1));
+    assert_eq!(t["type_i"], int(&counts, 2));
+    assert_eq!(t["type_ii"], int(&counts, 3));
+    assert!(html.contains(&format!("<td>{}</td>", int(&counts, 0))));
+
+    // One test only.
+    let v = get(&app, "/v1/results?test=welch_t").await.json();
+    assert_eq!(
+        v["experiments"][0]["tally"]["decisions"], 4,
+        "2 metrics × 2 runs"
+    );
+    assert_eq!(v["filters"]["test"], "welch_t");
+    // A date range holding the first run only.
+    let v = get(&app, "/v1/results?from=2026-11-01&to=2026-11-05")
+        .await
+        .json();
+    assert_eq!(v["experiments"][0]["runs"], 1);
+    assert_eq!(v["experiments"][0]["latest_run_id"], first.as_str());
+
+    // The experiment page.
+    let page = get(&app, "/experiments/dash?metric=items").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html().contains(&format!(r#"data-run="{second}""#)));
+    let v = get(&app, "/v1/results/dash?metric=items").await.json();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(v["runs"][0]["run_id"], second.as_str(), "newest first");
+    assert!(
+        v["by_test"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["metric"] == "items")
+    );
+    // The lift of items is real: Welch should see it with 4000 customers; its verdict is
+    // whatever the lake says, and the page agrees with it.
+    let per_test: i64 = v["by_test"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tally"]["decisions"].as_i64().unwrap())
+        .sum();
+    assert_eq!(per_test, v["total"]["decisions"].as_i64().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_beside_its_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = pipeline_run(dir.path(), "2026-11-02").await;
+    let app = app(dir.path(), ApiConfig::default());
+
+    let page = get(&app, &format!("/experiments/dash/runs/{run}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.html().to_string();
+    let v = get(&app, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    assert_eq!(v["run_id"], run.as_str());
+    assert_eq!(v["run_date"], "2026-11-02");
+    assert_eq!(
+        v["params_url"],
+        format!("/v1/experiments/dash/runs/{run}/params")
+    );
+    assert!(html.contains(&format!("/v1/experiments/dash/runs/{run}/params")));
+    // The params link is the params API's, with the same hash.
+    let params = get(&app, v["params_url"].as_str().unwrap()).await.json();
+    assert_eq!(params["blueprint_hash"], v["blueprint_hash"]);
+    assert_eq!(v["truth"], params["truth"]);
+
+    // Customers per group add up; the split is as planned.
+    let customers: u64 = v["allocation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["customers"].as_u64().unwrap())
+        .sum();
+    assert_eq!(customers, 4000);
+    assert_eq!(v["srm"]["mismatch"], false);
+
+    // Group means equal silver's; the true means are the truth's.
+    let silver = query(
+        dir.path(),
+        "SELECT \"group\", COUNT(*), AVG(CAST(items AS DOUBLE)) FROM silver_customers \
+         GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let items = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "items")
+        .unwrap();
+    assert_eq!(items["distribution"], "poisson");
+    let b = &silver[0];
+    for i in 0..b.num_rows() {
+        let groups = cast(b.column(0), &DataType::Utf8).unwrap();
+        let group = groups.as_string::<i32>().value(i).to_string();
+        let g = items["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"] == group.as_str())
+            .unwrap();
+        assert_eq!(g["n"], b.column(1).as_primitive::<Int64Type>().value(i));
+        let mean = b.column(2).as_primitive::<Float64Type>().value(i);
+        assert!((g["mean"].as_f64().unwrap() - mean).abs() < 1e-9);
+        assert!(g["ci_low"].as_f64().unwrap() < mean && mean < g["ci_high"].as_f64().unwrap());
+        let truth = if group == "control" { 3.0 } else { 3.9 };
+        assert!((g["true_mean"].as_f64().unwrap() - truth).abs() < 1e-9);
+    }
+    // Every decision of the run, each with its verdict, and the wrong ones stand out.
+    let decisions: usize = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["decisions"].as_array().unwrap().len())
+        .sum();
+    let rows = query(
+        dir.path(),
+        &format!("SELECT COUNT(*) FROM gold_ab_results WHERE run_id = '{run}'"),
+    )
+    .await;
+    assert_eq!(decisions as i64, int(&rows, 0));
+    let wrong = v["tally"]["type_i"].as_u64().unwrap() + v["tally"]["type_ii"].as_u64().unwrap();
+    assert_eq!(html.matches(r#"<tr class="wrong""#).count() as u64, wrong);
+    assert_eq!(
+        html.matches("✓ correct").count() as u64,
+        v["tally"]["correct"].as_u64().unwrap()
+    );
+
+    // The run log: every step, succeeded.
+    let steps: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    for step in [
+        "generate", "land", "publish", "bronze", "silver", "gold", "analyze",
+    ] {
+        assert!(steps.contains(&step), "{step} in {steps:?}");
+    }
+    assert!(html.contains(r#"id="steps""#));
+
+    // A metric filter.
+    let v = get(
+        &app,
+        &format!("/v1/results/dash/runs/{run}?metric=revenue&test=welch_t"),
+    )
+    .await
+    .json();
+    assert_eq!(v["metrics"].as_array().unwrap().len(), 1);
+    assert_eq!(v["metrics"][0]["decisions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_and_no_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), ApiConfig::default());
+
+    // No lake yet: a page that says how to make one.
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html().contains("abforge pipeline run"));
+    let v = get(&app, "/v1/results").await.json();
+    assert_eq!(v["lake"], false);
+    assert!(v["hint"].as_str().unwrap().contains("abforge pipeline run"));
+    let page = get(&app, "/calibration").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html().contains("--publish"));
+    assert_eq!(get(&app, "/v1/calibration").await.json()["lake"], false);
+    assert!(
+        !dir.path().join("objects/lake").exists(),
+        "reading made no lake"
+    );
+    assert!(!dir.path().join("abforge.sqlite").exists(), "nor a run log");
+
+    pipeline_run(dir.path(), "2026-11-02").await;
+    // Unknown experiment or run → 404, page and JSON.
+    for uri in ["/experiments/nope", "/experiments/dash/runs/nope"] {
+        let page = get(&app, uri).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(page.html().contains("nope"));
+        let twin = get(&app, &uri.replace("/experiments", "/v1/results")).await;
+        assert_eq!(twin.status, StatusCode::NOT_FOUND);
+        assert!(twin.json()["error"].as_str().unwrap().contains("nope"));
+    }
+    // Malformed parameters → 400 naming them.
+    for (uri, param) in [
+        ("/?from=2026-13-01", "from"),
+        ("/?from=2026-11-09&to=2026-11-01", "from"),
+        ("/?metric=a;b", "metric"),
+        ("/?colour=red", "colour"),
+        ("/?test=welch_t&test=student_t", "test"),
+        ("/experiments/dash?experiment=dash", "experiment"),
+        ("/experiments/DASH", "experiment_id"),
+        ("/experiments/dash/runs/..%2F..", "run_id"),
+        ("/calibration?calibration=a%20b", "calibration"),
+    ] {
+        let page = get(&app, uri).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(page.html().contains(param), "{uri}");
+        let twin_uri = if let Some(rest) = uri.strip_prefix("/experiments") {
+            format!("/v1/results{rest}")
+        } else if let Some(rest) = uri.strip_prefix("/calibration") {
+            format!("/v1/calibration{rest}")
+        } else {
+            format!("/v1/results{}", &uri[1..])
+        };
+        let twin = get(&app, &twin_uri).await;
+        assert_eq!(twin.status, StatusCode::BAD_REQUEST, "{twin_uri}");
+        assert_eq!(twin.json()["details"][0]["path"], param, "{twin_uri}");
+    }
+    // An unknown calibration id.
+    assert_eq!(
+        get(&app, "/v1/calibration?calibration=nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_runs_show_up_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    pipeline_run(dir.path(), "2026-11-02").await;
+    let app = app(dir.path(), ApiConfig::default());
+    assert_eq!(
+        get(&app, "/v1/results").await.json()["experiments"][0]["runs"],
+        1
+    );
+    pipeline_run(dir.path(), "2026-11-09").await;
+    let v = get(&app, "/v1/results").await.json();
+    assert_eq!(v["experiments"][0]["runs"], 2);
+    assert_eq!(v["experiments"][0]["latest_run_date"], "2026-11-09");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibration_page_and_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let bp = Blueprint::from_toml(BLUEPRINT).unwrap();
+    let opts = abforge_lab::LabOptions {
+        replications: 200,
+        customers: Some(1000),
+        ..abforge_lab::LabOptions::default()
+    };
+    let cal = abforge_lab::calibrate(&bp, &opts, &abforge_lab::NoReporter).unwrap();
+    let lake = Lake::new(&objects(dir.path())).unwrap();
+    lake.calibration(&CalibrationRecord::one(
+        "dash-cal-1".into(),
+        "h".into(),
+        &cal,
+    ))
+    .await
+    .unwrap();
+    let app = app(dir.path(), ApiConfig::default());
+
+    let page = get(&app, "/calibration").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.html();
+    assert!(html.contains(r#"id="chart"><svg"#), "an inline SVG chart");
+    let v = get(&app, "/v1/calibration").await.json();
+    assert_eq!(v["selected"]["calibration_id"], "dash-cal-1");
+    assert_eq!(v["selected"]["replications"], 200);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), cal.results.len());
+    for c in &cal.results {
+        let r = results
+            .iter()
+            .find(|r| r["metric"] == c.metric.as_str() && r["test"] == c.test.name())
+            .unwrap();
+        assert!((r["rejection_rate"].as_f64().unwrap() - c.rejection_rate).abs() < 1e-12);
+        assert_eq!(r["miscalibrated"], c.miscalibrated);
+    }
+    // Each confusion matrix counts every replication of its test.
+    for c in v["confusion"].as_array().unwrap() {
+        let total: i64 = ["correct_accept", "correct_reject", "type_i", "type_ii"]
+            .iter()
+            .map(|k| c[k].as_i64().unwrap())
+            .sum();
+        let failed = cal
+            .results
+            .iter()
+            .find(|r| r.metric == c["metric"] && r.test.name() == c["test"])
+            .unwrap()
+            .failed;
+        assert_eq!(total + failed as i64, 200, "{c}");
+    }
+    let v = get(&app, "/v1/calibration?metric=items&test=welch_t")
+        .await
+        .json();
+    assert_eq!(v["results"].as_array().unwrap().len(), 1);
+    assert_eq!(v["confusion"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_and_guarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), ApiConfig::default());
+    let doc = get(&app, "/openapi.json").await.json();
+    for p in [
+        "/v1/results",
+        "/v1/results/{experiment_id}",
+        "/v1/results/{experiment_id}/runs/{run_id}",
+        "/v1/calibration",
+        "/v1/experiments/{experiment_id}/runs/{run_id}/params",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} documented");
+    }
+    assert!(doc["components"]["schemas"].get("RunView").is_some());
+    assert!(get(&app, "/docs").await.html().contains("/v1/results"));
+
+    // With reads behind the token, the dashboard is too.
+    let config = ApiConfig {
+        token: Some("s3cret".into()),
+        read_token_required: true,
+        ..ApiConfig::default()
+    };
+    let guarded = self::app(dir.path(), config);
+    assert_eq!(get(&guarded, "/").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&guarded, "/v1/results").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let res = guarded
+        .oneshot(
+            Request::get("/v1/results")
+                .header(header::AUTHORIZATION, "Bearer s3cret")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
