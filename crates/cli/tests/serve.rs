@@ -144,7 +144,10 @@ fn it_serves_on_the_port_it_prints_and_stops_on_sigterm() {
     assert_eq!(rest, "", "one line on stdout");
     let mut logs = String::new();
     stderr.read_to_string(&mut logs).unwrap();
-    assert!(logs.contains("serving the params API"), "{logs}");
+    assert!(
+        logs.contains("serving the dashboard at / and the params API"),
+        "{logs}"
+    );
     assert!(
         logs.contains(r#"route="/v1/experiments/{experiment_id}/runs/{run_id}/params""#),
         "{logs}"
