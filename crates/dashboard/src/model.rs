@@ -224,7 +224,7 @@ pub struct GroupStat {
 }
 
 /// One test's decision.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Decision {
     /// The control group.
     pub control: String,
@@ -413,7 +413,7 @@ pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
         if f.experiment
             .as_deref()
             .is_some_and(|e| e != r.experiment_id)
-            || !f.keeps(&r.metric, &r.test, Some(r.run_date))
+            || !f.keeps(&r.metric, &r.decision.test, Some(r.run_date))
         {
             continue;
         }
@@ -428,8 +428,8 @@ pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
         if (r.run_date, r.run_id.as_str()) > a.latest {
             a.latest = (r.run_date, &r.run_id);
         }
-        a.tally.add(r.outcome.as_deref());
-        total.add(r.outcome.as_deref());
+        a.tally.add(r.decision.outcome.as_deref());
+        total.add(r.decision.outcome.as_deref());
     }
     Overview {
         lake: true,
@@ -437,7 +437,7 @@ pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
         filters: f.clone(),
         all_experiments: sorted_unique(rows.iter().map(|r| r.experiment_id.as_str())),
         metrics: sorted_unique(rows.iter().map(|r| r.metric.as_str())),
-        tests: sorted_unique(rows.iter().map(|r| r.test.as_str())),
+        tests: sorted_unique(rows.iter().map(|r| r.decision.test.as_str())),
         experiments: by
             .into_iter()
             .map(|(id, a)| ExperimentSummary {
@@ -462,7 +462,7 @@ pub(crate) fn experiment(rows: &[AbRow], id: &str, f: &Filters) -> Option<Experi
     let mut by_test: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
     let mut total = Tally::default();
     for r in &mine {
-        if !f.keeps(&r.metric, &r.test, Some(r.run_date)) {
+        if !f.keeps(&r.metric, &r.decision.test, Some(r.run_date)) {
             continue;
         }
         runs.entry((r.run_date, &r.run_id))
@@ -473,18 +473,18 @@ pub(crate) fn experiment(rows: &[AbRow], id: &str, f: &Filters) -> Option<Experi
                 tally: Tally::default(),
             })
             .tally
-            .add(r.outcome.as_deref());
+            .add(r.decision.outcome.as_deref());
         by_test
-            .entry((&r.metric, &r.test))
+            .entry((&r.metric, &r.decision.test))
             .or_default()
-            .add(r.outcome.as_deref());
-        total.add(r.outcome.as_deref());
+            .add(r.decision.outcome.as_deref());
+        total.add(r.decision.outcome.as_deref());
     }
     Some(ExperimentView {
         experiment_id: id.to_string(),
         filters: f.clone(),
         metrics: sorted_unique(mine.iter().map(|r| r.metric.as_str())),
-        tests: sorted_unique(mine.iter().map(|r| r.test.as_str())),
+        tests: sorted_unique(mine.iter().map(|r| r.decision.test.as_str())),
         runs: runs.into_values().rev().collect(),
         by_test: by_test
             .into_iter()
@@ -628,24 +628,10 @@ pub(crate) fn run(p: RunParts<'_>, f: &Filters) -> RunView {
             let decisions = p
                 .decisions
                 .iter()
-                .filter(|d| d.metric == m && f.keeps(&d.metric, &d.test, None))
+                .filter(|d| d.metric == m && f.keeps(&d.metric, &d.decision.test, None))
                 .map(|d| {
-                    tally.add(d.outcome.as_deref());
-                    Decision {
-                        control: d.control.clone(),
-                        treatment: d.treatment.clone(),
-                        test: d.test.clone(),
-                        primary: d.primary,
-                        estimate: d.estimate,
-                        ci_low: d.ci_low,
-                        ci_high: d.ci_high,
-                        p_value: d.p_value,
-                        p_adjusted: d.p_adjusted,
-                        reject: d.reject,
-                        true_effect: d.true_effect,
-                        null_true: d.null_true,
-                        outcome: d.outcome.clone(),
-                    }
+                    tally.add(d.decision.outcome.as_deref());
+                    d.decision.clone()
                 })
                 .collect();
             MetricView {

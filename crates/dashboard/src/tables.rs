@@ -4,6 +4,7 @@
 //! when its version moved. A lake of a thousand runs is a few tens of thousands of gold
 //! rows, so every page is computed from memory.
 
+use crate::model::Decision;
 use abforge_lake::arrow::array::{
     ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
@@ -192,7 +193,8 @@ fn required<T>(v: Option<T>, name: &str) -> Result<T, LoadError> {
     v.ok_or_else(|| format!("a NULL {name}"))
 }
 
-/// One decision of `gold/ab_results`.
+/// One decision of `gold/ab_results`: the run and metric it belongs to, and the decision
+/// as the views show it.
 #[derive(Debug, Clone)]
 pub(crate) struct AbRow {
     pub experiment_id: String,
@@ -200,19 +202,7 @@ pub(crate) struct AbRow {
     pub run_date: NaiveDate,
     pub blueprint_hash: String,
     pub metric: String,
-    pub control: String,
-    pub treatment: String,
-    pub test: String,
-    pub primary: Option<bool>,
-    pub estimate: Option<f64>,
-    pub ci_low: Option<f64>,
-    pub ci_high: Option<f64>,
-    pub p_value: Option<f64>,
-    pub p_adjusted: Option<f64>,
-    pub reject: Option<bool>,
-    pub true_effect: Option<f64>,
-    pub null_true: Option<bool>,
-    pub outcome: Option<String>,
+    pub decision: Decision,
 }
 
 impl Rows for AbRow {
@@ -258,19 +248,21 @@ impl FromBatches for AbRow {
                     run_date: required(date[i], "run_date")?,
                     blueprint_hash: hash[i].clone().unwrap_or_default(),
                     metric: required(metric[i].clone(), "metric")?,
-                    control: control[i].clone().unwrap_or_default(),
-                    treatment: treatment[i].clone().unwrap_or_default(),
-                    test: required(test[i].clone(), "test")?,
-                    primary: primary[i],
-                    estimate: estimate[i],
-                    ci_low: lo[i],
-                    ci_high: hi[i],
-                    p_value: p[i],
-                    p_adjusted: padj[i],
-                    reject: reject[i],
-                    true_effect: truth[i],
-                    null_true: null[i],
-                    outcome: outcome[i].clone(),
+                    decision: Decision {
+                        control: control[i].clone().unwrap_or_default(),
+                        treatment: treatment[i].clone().unwrap_or_default(),
+                        test: required(test[i].clone(), "test")?,
+                        primary: primary[i],
+                        estimate: estimate[i],
+                        ci_low: lo[i],
+                        ci_high: hi[i],
+                        p_value: p[i],
+                        p_adjusted: padj[i],
+                        reject: reject[i],
+                        true_effect: truth[i],
+                        null_true: null[i],
+                        outcome: outcome[i].clone(),
+                    },
                 });
             }
         }
