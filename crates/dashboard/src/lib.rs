@@ -304,20 +304,16 @@ impl Failure {
     }
 }
 
-/// A path segment of an id (`[a-z0-9_-]{1,64}`), else a 400 naming it.
+/// A path segment of an id (the params API's rule, `[a-z0-9_-]{1,64}`), else a 400 naming it.
 fn id(param: &str, v: &str) -> Result<(), Failure> {
-    let ok = !v.is_empty()
-        && v.len() <= 64
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure::BadParam(BadParam {
-            param: param.to_string(),
-            message: format!("must match [a-z0-9_-]{{1,64}}, not {v:?}"),
-        }))
-    }
+    abforge_api::input::parse_id(v)
+        .map(|_| ())
+        .map_err(|message| {
+            Failure::BadParam(BadParam {
+                param: param.to_string(),
+                message,
+            })
+        })
 }
 
 fn json<T: serde::Serialize>(r: Result<T, Failure>) -> Response {

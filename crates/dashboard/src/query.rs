@@ -180,11 +180,11 @@ impl Filters {
             if v.is_empty() {
                 continue;
             }
-            let id = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
             let v = v.as_ref();
             match k.as_ref() {
                 "experiment" => {
-                    f.experiment = Some(checked(&k, v, 64, id, "an id of a-z, 0-9, _ and -")?);
+                    let v = abforge_api::input::parse_id(v).map_err(|m| bad(&k, m))?;
+                    f.experiment = Some(v.to_string());
                 }
                 "metric" => {
                     f.metric = Some(checked(

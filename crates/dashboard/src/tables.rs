@@ -284,10 +284,7 @@ impl GroupRow {
     /// The query of one run's rows, summed over its purchase dates. The ids are checked
     /// (`[a-z0-9_-]`) before they get here; the run date, when known, prunes the partitions.
     pub(crate) fn sql(experiment_id: &str, run_id: &str, run_date: Option<NaiveDate>) -> String {
-        let safe = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-        };
+        let safe = |s: &str| abforge_api::input::parse_id(s).is_ok();
         assert!(
             safe(experiment_id) && safe(run_id),
             "ids are checked before"
