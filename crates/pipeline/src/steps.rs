@@ -32,6 +32,7 @@ use arrow_array::RecordBatch;
 use futures_util::StreamExt;
 use object_store::ObjectStoreExt as _;
 use object_store::buffered::{BufReader, BufWriter};
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use parquet::arrow::{AsyncArrowWriter, ParquetRecordBatchStreamBuilder};
 use serde::Deserialize;
 use std::str::FromStr;
@@ -120,6 +121,17 @@ pub(crate) struct Output {
 
 /// Rows per batch read back from Parquet or the database.
 const BATCH_ROWS: usize = 65_536;
+/// Batches the land step decodes ahead of the load.
+const READ_AHEAD: usize = 4;
+
+/// Aborts a task when dropped (the land step's Parquet readers, when the step returns early).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 impl Pipeline {
     pub(crate) async fn generate(
@@ -226,15 +238,29 @@ impl Pipeline {
                 parquet::errors::ParquetError::External(Box::new(e)),
             )
         })?;
-        let reader = BufReader::with_capacity(Arc::clone(self.objects.store()), &meta, 8 << 20);
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
-            .await
-            .map_err(|e| parquet_error(&format!("opening {key}"), e))?
-            .with_batch_size(BATCH_ROWS);
-        let schema = Arc::clone(builder.schema());
-        let mut stream = builder
-            .build()
-            .map_err(|e| parquet_error(&format!("reading {key}"), e))?;
+        // A reader of the part's rows `skip..skip + take` (all when `None`), in batches.
+        // Without the page index: with it, the reader fetches each selected page on its
+        // own, and the buffered reader turns each fetch into an 8 MiB read. Without it, it
+        // fetches whole column chunks and skips the pages before the selection unread.
+        let open = |rows: Option<(usize, usize)>| {
+            let reader = BufReader::with_capacity(Arc::clone(self.objects.store()), &meta, 8 << 20);
+            let key = key.clone();
+            async move {
+                let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+                    .await
+                    .map_err(|e| parquet_error(&format!("opening {key}"), e))?
+                    .with_batch_size(BATCH_ROWS);
+                if let Some((skip, take)) = rows {
+                    builder = builder.with_row_selection(RowSelection::from(vec![
+                        RowSelector::skip(skip),
+                        RowSelector::select(take),
+                    ]));
+                }
+                Ok::<_, Error>(builder)
+            }
+        };
+        let first = open(None).await?;
+        let schema = Arc::clone(first.schema());
         let mut load = self
             .db
             .begin_load(LoadSpec {
@@ -244,7 +270,53 @@ impl Pipeline {
                 ids: ids.clone(),
             })
             .await?;
-        while let Some(batch) = stream.next().await {
+        // The part holds the ids in order, from `ids.start`: when the load has lanes, each
+        // lane's rows are read by a reader of their own, and the batches of the lanes are
+        // written as they come, so that the lanes load at once. (Were the rows in another
+        // order, the load would still put each where it belongs: only the overlap would be
+        // lost.) Each reader decodes in a task of its own, a few batches ahead, so that
+        // decoding overlaps the load's encoding and sending.
+        let lanes = load.lanes();
+        let in_part = first.metadata().file_metadata().num_rows();
+        let mut builders = Vec::new();
+        if lanes.len() > 1 && u64::try_from(in_part).ok() == Some(ids.end - ids.start) {
+            for lane in &lanes {
+                let skip = lane.start.saturating_sub(ids.start) as usize;
+                let take = (lane.end - lane.start) as usize;
+                match open(Some((skip, take))).await {
+                    Ok(b) => builders.push(b),
+                    Err(e) => {
+                        let _ = load.abort().await;
+                        return Err(e);
+                    }
+                }
+            }
+        } else {
+            builders.push(first);
+        }
+        let mut readers = Vec::new();
+        let mut queues = Vec::new();
+        for builder in builders {
+            let mut stream = match builder.build() {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = load.abort().await;
+                    return Err(parquet_error(&format!("reading {key}"), e));
+                }
+            };
+            let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+            readers.push(AbortOnDrop(tokio::spawn(async move {
+                while let Some(batch) = stream.next().await {
+                    let failed = batch.is_err();
+                    if tx.send(batch).await.is_err() || failed {
+                        break;
+                    }
+                }
+            })));
+            queues.push(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+        }
+        let mut batches = futures_util::stream::select_all(queues);
+        while let Some(batch) = batches.next().await {
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
@@ -258,6 +330,7 @@ impl Pipeline {
             }
             obs.rows(batch.num_rows() as u64);
         }
+        drop(readers);
         let rows = load.commit().await?;
         let expected = ids.end - ids.start;
         if rows != expected {

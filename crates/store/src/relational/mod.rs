@@ -150,6 +150,15 @@ pub trait CustomerLoad: Send {
     /// Appends a batch (its schema is [`LoadSpec::schema`]; every `customer_id` lies in
     /// [`LoadSpec::ids`]).
     async fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// The id ranges the load takes in parallel, in order, when it has several lanes
+    /// (PostgreSQL splits a big load in two, each lane copied and indexed by a server
+    /// process of its own): a writer that has the rows of each lane at hand should write
+    /// them in turn (a batch of one, then of another), so that the lanes proceed together.
+    /// Every batch may still hold rows of any lane. Empty (the default) when the load has
+    /// one lane.
+    fn lanes(&self) -> Vec<Range<u64>> {
+        Vec::new()
+    }
     /// Makes the rows written visible, replacing the run's earlier rows in the id range, in
     /// one transaction. Returns the rows written.
     async fn commit(self: Box<Self>) -> Result<u64>;
