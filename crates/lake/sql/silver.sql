@@ -1,59 +1,47 @@
--- silver/customers and silver/quarantine ← bronze/customers, for one run.
+-- silver/customers and silver/quarantine ← the checked rows of one run.
 --
 -- Inputs (registered by crates/lake/src/layers.rs):
---   bronze  the run's rows of bronze/customers
+--   checked   the run's rows, typed and checked (silver_checked.sql)
+--   repeated  the customers that more than one row holds (silver_repeated.sql)
 --
--- The {{slots}} are filled from the run's resolved blueprint (crates/lake/src/sql.rs):
---   {{conformed}}  each column of the blueprint, typed (CAST) and conformed (TRIM of text)
---   {{checks}}     one `WHEN <the rule is broken> THEN '<rule>'` per rule, in this order:
---                    not_null:<column>   a NULL in any column
---                    experiment          experiment_id is not the run's experiment
---                    group               a group the blueprint does not have
---                    attribute:<name>    a value outside the attribute's set
---                    purchase_date       outside [start_date, start_date + days)
---                    metric:<name>       outside the support of the metric's distribution
---                                        (counts: integers >= offset; Bernoulli: offset or
---                                        offset + 1; Gamma, LogNormal: > offset; Normal:
---                                        finite; 0 too when the metric is zero-inflated)
---                    finite:pre_<name>   a pre-period twin that is not a finite number
---   {{columns}}    the blueprint's columns, in order
+-- {{columns}}: the blueprint's columns, in order.
 --
 -- Every row comes out once with `rule`: NULL when it passed (it goes to silver/customers),
 -- else the first rule it broke (it goes to silver/quarantine). Of the passing rows with the
 -- same (experiment_id, run_id, customer_id) the first in the order of their values is kept;
--- the others are quarantined as `duplicate`.
-WITH conformed AS (
-  SELECT
-    {{conformed}},
-    bronze.run_id,
-    bronze.run_date,
-    bronze.loaded_at
-  FROM bronze
-),
-checked AS (
-  SELECT
-    conformed.*,
-    CASE
-      {{checks}}
-    END AS broken
-  FROM conformed
-),
-ranked AS (
-  SELECT
-    checked.*,
-    ROW_NUMBER() OVER (
-      PARTITION BY experiment_id, run_id, customer_id
-      ORDER BY broken IS NULL DESC, {{columns}}
-    ) AS copy
-  FROM checked
-)
+-- the others are quarantined as `duplicate`. Only those rows are numbered (a window sorts
+-- what it numbers): the other rows pass through the join with `repeated`, a hash table of
+-- the few repeated customers, in one streamed pass. (The join's columns have names of their
+-- own: DataFusion 55 pushes a filter on a joined column that shares a name with a column of
+-- the other side down to the wrong side.)
+SELECT
+  {{columns}},
+  run_id,
+  run_date,
+  loaded_at,
+  broken AS rule
+FROM (
+  SELECT checked.*
+  FROM repeated
+  RIGHT JOIN checked
+    ON repeated."Customer" = checked.customer_id
+    AND checked.broken IS NULL
+  WHERE repeated."Customer" IS NULL
+) AS single
+UNION ALL
 SELECT
   {{columns}},
   run_id,
   run_date,
   loaded_at,
   CASE
-    WHEN broken IS NOT NULL THEN broken
-    WHEN copy > 1 THEN 'duplicate'
+    WHEN ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY {{columns}}) > 1
+    THEN 'duplicate'
   END AS rule
-FROM ranked
+FROM (
+  SELECT checked.*
+  FROM repeated
+  JOIN checked
+    ON repeated."Customer" = checked.customer_id
+  WHERE checked.broken IS NULL
+) AS copies

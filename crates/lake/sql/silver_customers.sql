@@ -1,5 +1,5 @@
--- silver/customers ← the checked rows of one run (the output of silver.sql, as `checked`):
+-- silver/customers ← the classified rows of one run (the output of silver.sql, as `classified`):
 -- those that broke no rule, without the rule column.
 SELECT * EXCLUDE (rule)
-FROM checked
+FROM classified
 WHERE rule IS NULL

@@ -1,5 +1,5 @@
--- silver/quarantine ← the checked rows of one run (the output of silver.sql, as `checked`):
+-- silver/quarantine ← the classified rows of one run (the output of silver.sql, as `classified`):
 -- those that broke a rule, with the rule.
 SELECT *
-FROM checked
+FROM classified
 WHERE rule IS NOT NULL

@@ -168,9 +168,18 @@ impl PartitionStream for Landed {
     }
 }
 
-/// A DataFusion session with deltalake's planner (its writes need it).
+/// The memory a session's operators may hold (hash aggregates, sorts, joins' hash tables)
+/// before those that can spill to disk do: the lake's memory stays bounded whatever the size
+/// of a run. 1 GiB, shared fairly between the operators that spill.
+pub const MEMORY_LIMIT: usize = 1 << 30;
+
+/// A DataFusion session with deltalake's planner (its writes need it) and a memory pool of
+/// [`MEMORY_LIMIT`] bytes, spilling to the system's temporary folder past it.
 pub(crate) fn session() -> SessionContext {
-    deltalake::delta_datafusion::create_session().into_inner()
+    let runtime = deltalake::delta_datafusion::DeltaRuntimeEnvBuilder::new()
+        .with_max_spill_size(MEMORY_LIMIT)
+        .build();
+    deltalake::delta_datafusion::DeltaSessionContext::with_runtime_env(runtime).into_inner()
 }
 
 fn sql_error(op: &str) -> impl FnOnce(DataFusionError) -> Error + '_ {
@@ -400,17 +409,35 @@ impl Lake {
             return Err(no_bronze());
         }
         let checked = ctx
-            .sql(&sql::silver(&run.resolved, &run.experiment_id))
+            .sql(&sql::silver_checked(&run.resolved, &run.experiment_id))
             .await
-            .map_err(sql_error("planning silver.sql"))?;
-        // Checked once, kept in memory: the quarantine and silver/customers are both read
-        // from it (else the transform, its window over every row included, runs twice).
-        let checked = checked
-            .cache()
-            .await
-            .map_err(sql_error("checking the run's rows"))?;
+            .map_err(sql_error("planning silver_checked.sql"))?;
         ctx.register_table("checked", checked.into_view())
             .map_err(sql_error("registering checked"))?;
+        // The repeated customers are few (none in a clean run): collected once, so that the
+        // two passes below (quarantine, then silver/customers) stream the run's rows through
+        // a join with them rather than each aggregating every row again. Nothing else of the
+        // run is held in memory: each pass reads bronze anew (the operating system's page
+        // cache keeps it, and a pass is cheaper than holding the run).
+        let repeated = ctx
+            .sql(sql::SILVER_REPEATED)
+            .await
+            .map_err(sql_error("planning silver_repeated.sql"))?;
+        let repeated_schema = Arc::new(repeated.schema().as_arrow().clone());
+        let repeated = repeated
+            .collect()
+            .await
+            .map_err(sql_error("finding the repeated customers"))?;
+        let repeated = MemTable::try_new(repeated_schema, vec![repeated])
+            .map_err(sql_error("registering repeated"))?;
+        ctx.register_table("repeated", Arc::new(repeated))
+            .map_err(sql_error("registering repeated"))?;
+        let classified = ctx
+            .sql(&sql::silver(&run.resolved))
+            .await
+            .map_err(sql_error("planning silver.sql"))?;
+        ctx.register_table("classified", classified.into_view())
+            .map_err(sql_error("registering classified"))?;
         let plan = |q: &'static str| {
             let ctx = &ctx;
             async move {
@@ -768,6 +795,109 @@ treatment = { lambda = 1 }
             .unwrap()
             .value(0);
         assert_eq!(s, (0..runs).map(|k| k as f64).sum::<f64>());
+    }
+
+    /// silver.sql through the Delta writer, as `silver` runs it: one copy of each repeated
+    /// customer kept (the first in the order of its values), broken rows quarantined with
+    /// their rule, and every clean row in silver/customers. (A clean row lost here once:
+    /// DataFusion pushed the join's `IS NULL` filter to the wrong side when both sides had a
+    /// `customer_id`.)
+    #[tokio::test]
+    async fn silver_sql_keeps_one_copy_and_every_clean_row() {
+        let objects = abforge_store::Objects::memory();
+        let lake = Lake::new(&objects).unwrap();
+        let ctx = session();
+        let bronze = ctx
+            .sql(
+                "SELECT customer_id, 'c' AS experiment_id, g, 'r' AS run_id, \
+                 DATE '2026-01-05' AS run_date \
+                 FROM (VALUES (1, 'a'), (2, 'b'), (2, 'a'), (3, 'z'), (3, 'c'), (4, 'z'), \
+                 (5, 'e'), (6, 'z'), (6, 'z')) AS t(customer_id, g)",
+            )
+            .await
+            .unwrap();
+        ctx.register_table("bronze", bronze.into_view()).unwrap();
+        let checked = ctx
+            .sql("SELECT bronze.*, CASE WHEN g = 'z' THEN 'bad' END AS broken FROM bronze")
+            .await
+            .unwrap();
+        ctx.register_table("checked", checked.into_view()).unwrap();
+        let repeated = ctx.sql(sql::SILVER_REPEATED).await.unwrap();
+        let schema = Arc::new(repeated.schema().as_arrow().clone());
+        let batches = repeated.collect().await.unwrap();
+        let repeated = MemTable::try_new(schema, vec![batches]).unwrap();
+        ctx.register_table("repeated", Arc::new(repeated)).unwrap();
+        let silver = sql::render(
+            sql::SILVER,
+            &[("columns", "customer_id, experiment_id, g".to_string())],
+        )
+        .replace("loaded_at,", "");
+        let classified = ctx.sql(&silver).await.unwrap();
+        ctx.register_table("classified", classified.into_view())
+            .unwrap();
+        let stamp = Stamp {
+            experiment_id: "c",
+            run_id: "r",
+            blueprint_hash: "h",
+        };
+        let day = date_lit(NaiveDate::from_ymd_opt(2026, 1, 5).unwrap());
+        for (table, q) in [
+            (Table::SilverCustomers, sql::SILVER_CUSTOMERS),
+            (Table::SilverQuarantine, sql::SILVER_QUARANTINE),
+        ] {
+            let plan = ctx.sql(q).await.unwrap().into_unoptimized_plan();
+            lake.replace(
+                table,
+                &stamp,
+                "silver",
+                &ctx,
+                plan,
+                col("run_date").eq(day.clone()),
+            )
+            .await
+            .unwrap();
+        }
+        let text = |sql: &str| {
+            let lake = &lake;
+            let sql = sql.to_string();
+            async move {
+                let b = lake.query(&sql, None).await.unwrap();
+                deltalake::arrow::util::pretty::pretty_format_batches(&b)
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        let kept = text("SELECT customer_id, g FROM silver_customers ORDER BY customer_id").await;
+        assert_eq!(
+            kept.lines()
+                .filter(|l| l.starts_with("| "))
+                .skip(1)
+                .collect::<Vec<_>>(),
+            [
+                "| 1           | a |",
+                "| 2           | a |",
+                "| 3           | c |",
+                "| 5           | e |"
+            ],
+            "{kept}"
+        );
+        let out =
+            text("SELECT customer_id, g, rule FROM silver_quarantine ORDER BY customer_id, g")
+                .await;
+        assert_eq!(
+            out.lines()
+                .filter(|l| l.starts_with("| "))
+                .skip(1)
+                .collect::<Vec<_>>(),
+            [
+                "| 2           | b | duplicate |",
+                "| 3           | z | bad       |",
+                "| 4           | z | bad       |",
+                "| 6           | z | bad       |",
+                "| 6           | z | bad       |"
+            ],
+            "{out}"
+        );
     }
 
     /// The pipeline runs the layers on a multi-threaded runtime: their futures must be Send.

@@ -10,15 +10,19 @@ use abforge_synth::dist::DistKind;
 
 /// bronze/customers ← the relational store.
 pub const BRONZE: &str = include_str!("../sql/bronze.sql");
-/// silver/customers and silver/quarantine ← bronze/customers.
+/// The run's rows typed, conformed and checked ← bronze/customers.
+pub const SILVER_CHECKED: &str = include_str!("../sql/silver_checked.sql");
+/// The customers more than one row holds ← bronze/customers.
+pub const SILVER_REPEATED: &str = include_str!("../sql/silver_repeated.sql");
+/// silver/customers and silver/quarantine ← the checked rows and the repeated customers.
 pub const SILVER: &str = include_str!("../sql/silver.sql");
 /// gold/group_daily ← silver/customers (one block per metric).
 pub const GOLD_GROUP_DAILY: &str = include_str!("../sql/gold_group_daily.sql");
 /// The run's customers, as the analysis reads them ← silver/customers.
 pub const SILVER_READ: &str = include_str!("../sql/silver_read.sql");
-/// silver/customers ← the checked rows that passed.
+/// silver/customers ← the classified rows that passed.
 pub const SILVER_CUSTOMERS: &str = include_str!("../sql/silver_customers.sql");
-/// silver/quarantine ← the checked rows that broke a rule.
+/// silver/quarantine ← the classified rows that broke a rule.
 pub const SILVER_QUARANTINE: &str = include_str!("../sql/silver_quarantine.sql");
 /// The gate's counts per rule ← silver/quarantine.
 pub const QUARANTINE_COUNTS: &str = include_str!("../sql/quarantine_counts.sql");
@@ -209,21 +213,22 @@ pub fn rules(resolved: &Resolved, experiment_id: &str) -> Vec<(String, String)> 
     rules
 }
 
-/// The silver transform of a run of `resolved`.
-pub fn silver(resolved: &Resolved, experiment_id: &str) -> String {
+/// The check of a run of `resolved`'s rows (`silver_checked.sql`).
+pub fn silver_checked(resolved: &Resolved, experiment_id: &str) -> String {
     let checks = rules(resolved, experiment_id)
         .into_iter()
         .map(|(rule, cond)| format!("WHEN {cond} THEN {}", string(&rule)))
         .collect::<Vec<_>>()
         .join("\n      ");
     render(
-        SILVER,
-        &[
-            ("conformed", conformed(resolved)),
-            ("checks", checks),
-            ("columns", column_list(resolved)),
-        ],
+        SILVER_CHECKED,
+        &[("conformed", conformed(resolved)), ("checks", checks)],
     )
+}
+
+/// The silver transform of a run of `resolved` (`silver.sql`).
+pub fn silver(resolved: &Resolved) -> String {
+    render(SILVER, &[("columns", column_list(resolved))])
 }
 
 /// The gold/group_daily transform of a run of `resolved`: one block per metric.
@@ -305,9 +310,10 @@ mod tests {
     #[test]
     fn templates_are_filled_completely() {
         let r = resolved();
-        let s = silver(&r, "t");
+        let s = silver_checked(&r, "t");
         assert!(s.contains("TRIM(CAST(bronze.\"region\" AS VARCHAR)) AS \"region\""));
         assert!(s.contains("WHEN \"group\" NOT IN"));
+        assert!(silver(&r).contains("ORDER BY \"customer_id\", \"experiment_id\""));
         let g = gold_group_daily(&r);
         assert_eq!(g.matches("\nUNION ALL\n").count(), 1);
         assert!(g.contains("'spend' AS metric"));
