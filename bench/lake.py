@@ -143,6 +143,9 @@ con.execute(f"COPY (SELECT * EXCLUDE (rule) FROM classified WHERE rule IS NULL) 
             "(FORMAT parquet, PARTITION_BY (experiment_id, run_date), OVERWRITE_OR_IGNORE)")
 t1 = time.time()
 con.execute(f"CREATE VIEW silver AS SELECT * FROM read_parquet('{out}/silver/**/*.parquet', hive_partitioning = true)")
+run = sql["run"]
+con.execute(f"CREATE VIEW run AS SELECT '{run['experiment_id']}' AS experiment_id, '{run['run_id']}' AS run_id, "
+            f"DATE '{run['run_date']}' AS run_date")
 con.execute(f"COPY ({sql['gold']}) TO '{out}/group_daily.parquet' (FORMAT parquet)")
 t2 = time.time()
 print(f'{{"silver_s": {t1 - t0:.3f}, "gold_s": {t2 - t1:.3f}}}')
@@ -171,7 +174,9 @@ def main():
         params = resolved(abforge, bp, run_date)
         bpj = params["blueprint"]
         sql_json = os.path.join(work, "sql.json")
-        json.dump(duckdb_sql(bpj, bpj["id"]), open(sql_json, "w"))
+        run_id = os.path.basename(glob.glob(os.path.join(data, "objects", "params", "*", f"*-{run_date.replace('-', '')}.json"))[0])[:-5]
+        json.dump({**duckdb_sql(bpj, bpj["id"]), "run": {"experiment_id": bpj["id"], "run_id": run_id, "run_date": run_date}},
+                  open(sql_json, "w"))
         runs = []
         for rep in range(a.reps):
             r = {"rep": rep, "n": n}

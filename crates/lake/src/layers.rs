@@ -18,7 +18,7 @@ use arrow_array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::{NaiveDate, Utc};
 use deltalake::arrow::compute::cast;
 use deltalake::datafusion::catalog::streaming::StreamingTable;
@@ -182,6 +182,27 @@ pub(crate) fn session() -> SessionContext {
     deltalake::delta_datafusion::DeltaSessionContext::with_runtime_env(runtime).into_inner()
 }
 
+/// Registers a table of one row, `columns` (name, a one-value array), as `name`: the run's
+/// own values, for the transforms to join with.
+fn register_row(ctx: &SessionContext, name: &str, columns: Vec<(&str, ArrayRef)>) -> Result<()> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), false))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .map_err(|e| Error::Other(format!("the run's values for {name}: {e}")))?;
+    let table =
+        MemTable::try_new(schema, vec![vec![batch]]).map_err(sql_error("registering a row"))?;
+    ctx.register_table(name, Arc::new(table))
+        .map_err(sql_error("registering a row"))?;
+    Ok(())
+}
+
 fn sql_error(op: &str) -> impl FnOnce(DataFusionError) -> Error + '_ {
     move |source| Error::Sql {
         op: op.to_string(),
@@ -343,28 +364,25 @@ impl Lake {
         ctx.register_table("landed", Arc::new(source))
             .map_err(sql_error("registering landed"))?;
         let now = Utc::now().timestamp_micros();
-        let run_schema = Arc::new(Schema::new(vec![
-            Field::new("run_id", DataType::Utf8, false),
-            Field::new("run_date", DataType::Date32, false),
-            Field::new(
-                "loaded_at",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                false,
-            ),
-            Field::new("source", DataType::Utf8, false),
-        ]));
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from(vec![run.run_id.as_str()])),
-            Arc::new(Date32Array::from(vec![days(run.run_date)])),
-            Arc::new(TimestampMicrosecondArray::from(vec![now]).with_timezone("UTC")),
-            Arc::new(StringArray::from(vec![db.url()])),
-        ];
-        let batch = RecordBatch::try_new(Arc::clone(&run_schema), columns)
-            .map_err(|e| Error::Other(format!("the run's parameters: {e}")))?;
-        let run_table = MemTable::try_new(run_schema, vec![vec![batch]])
-            .map_err(sql_error("registering run"))?;
-        ctx.register_table("run", Arc::new(run_table))
-            .map_err(sql_error("registering run"))?;
+        register_row(
+            &ctx,
+            "run",
+            vec![
+                (
+                    "run_id",
+                    Arc::new(StringArray::from(vec![run.run_id.as_str()])),
+                ),
+                (
+                    "run_date",
+                    Arc::new(Date32Array::from(vec![days(run.run_date)])),
+                ),
+                (
+                    "loaded_at",
+                    Arc::new(TimestampMicrosecondArray::from(vec![now]).with_timezone("UTC")),
+                ),
+                ("source", Arc::new(StringArray::from(vec![db.url()]))),
+            ],
+        )?;
         let df = ctx
             .sql(sql::BRONZE)
             .await
@@ -577,6 +595,24 @@ impl Lake {
         if Self::count(&ctx, "silver").await? == 0 {
             return Err(none());
         }
+        register_row(
+            &ctx,
+            "run",
+            vec![
+                (
+                    "experiment_id",
+                    Arc::new(StringArray::from(vec![run.experiment_id.as_str()])),
+                ),
+                (
+                    "run_id",
+                    Arc::new(StringArray::from(vec![run.run_id.as_str()])),
+                ),
+                (
+                    "run_date",
+                    Arc::new(Date32Array::from(vec![days(run.run_date)])),
+                ),
+            ],
+        )?;
         let df = ctx
             .sql(&sql::gold_group_daily(&run.resolved))
             .await
