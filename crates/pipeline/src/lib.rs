@@ -352,7 +352,12 @@ impl Pipeline {
                     attempt.message = out.message.clone();
                     self.log.finish(&attempt).await?;
                     if step == Step::Land || step == Step::Analyze {
-                        let rows = self.db.count_customers(&plan.run_id).await?;
+                        // A whole-run land replaced every customer of the run with the rows
+                        // it counted; a shard's land, or analyze, asks the store.
+                        let rows = match (step, shard, out.rows) {
+                            (Step::Land, None, Some(rows)) => rows,
+                            _ => self.db.count_customers(&plan.run_id).await?,
+                        };
                         let status = (step == Step::Analyze).then_some(RunStatus::Succeeded);
                         self.end_run(plan, status, Some(rows)).await?;
                     }
