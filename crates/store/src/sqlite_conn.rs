@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 /// How long a call waits for another connection's write lock before failing (transient).
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The page size of a new database file, in bytes.
+const PAGE_SIZE: i64 = 16_384;
+
 /// Opens `path` (creating it and its folders) in WAL mode with `synchronous = NORMAL` and
 /// the busy timeout.
 ///
@@ -29,6 +32,10 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
     let op = |what: &str| format!("{what} {}", path.display());
     let conn = Connection::open(path).map_err(|e| Error::sqlite(op("open"), &e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| Error::sqlite(op("configure"), &e))?;
+    // 16 KiB pages for a new file (a file that has tables keeps its own): a load of 10^7
+    // customers touches a quarter as many B-tree pages as with the default 4 KiB.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)
         .map_err(|e| Error::sqlite(op("configure"), &e))?;
     let started = Instant::now();
     let mode: String = loop {
