@@ -170,8 +170,9 @@ impl PartitionStream for Landed {
 
 /// The memory a session's operators may hold (hash aggregates, sorts, joins' hash tables)
 /// before those that can spill to disk do: the lake's memory stays bounded whatever the size
-/// of a run. 1 GiB, shared fairly between the operators that spill.
-pub const MEMORY_LIMIT: usize = 1 << 30;
+/// of a run. 2 GiB, shared fairly between the operators that spill (with 1 GiB the hash
+/// aggregate of a run of 10^7 customers spilled, and silver took 0.8 s longer).
+pub const MEMORY_LIMIT: usize = 2 << 30;
 
 /// A DataFusion session with deltalake's planner (its writes need it) and a memory pool of
 /// [`MEMORY_LIMIT`] bytes, spilling to the system's temporary folder past it.

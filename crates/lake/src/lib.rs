@@ -33,6 +33,13 @@
 //! quarantine with the rule's name; when they are more than a share of the run's rows
 //! ([`DEFAULT_QUARANTINE_MAX`], 0.1 %) the step fails with the counts ([`GateReport`]).
 //!
+//! **Memory is bounded** whatever a run's size: each session's operators share a pool of
+//! [`MEMORY_LIMIT`] bytes, past which hash aggregates and sorts spill to disk. Silver keeps
+//! nothing of a run in memory but its repeated customers (`silver_repeated.sql`, a hash
+//! aggregate of bronze's `customer_id`: none in a clean run); the quarantine and then
+//! silver/customers are each written from a pass over bronze (`silver_checked.sql`, then
+//! `silver.sql`), which numbers only the rows of those customers to keep the first.
+//!
 //! ```no_run
 //! # async fn demo() -> abforge_lake::Result<()> {
 //! use abforge_lake::{Lake, Table};
@@ -60,7 +67,7 @@ pub use calibration::CalibrationRecord;
 pub use error::{Error, Result};
 pub use gate::{DEFAULT_QUARANTINE_MAX, GateReport};
 pub use lake::{Commit, Lake, Table, TableInfo};
-pub use layers::{COMPACT_AT_FILES, RunInfo, SilverReport, Written};
+pub use layers::{COMPACT_AT_FILES, MEMORY_LIMIT, RunInfo, SilverReport, Written};
 
 /// The Arrow and DataFusion versions the lake uses (those `deltalake` pins).
 pub use deltalake::{DeltaTable, arrow, datafusion};
