@@ -204,6 +204,25 @@ fn register_row(ctx: &SessionContext, name: &str, columns: Vec<(&str, ArrayRef)>
     Ok(())
 }
 
+/// Runs `silver_repeated.sql` over the `bronze` of `ctx` and registers its (small) result
+/// as `repeated`, collected, for `silver.sql` to join with.
+async fn register_repeated(ctx: &SessionContext) -> Result<()> {
+    let df = ctx
+        .sql(sql::SILVER_REPEATED)
+        .await
+        .map_err(sql_error("planning silver_repeated.sql"))?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df
+        .collect()
+        .await
+        .map_err(sql_error("finding the repeated customers"))?;
+    let table =
+        MemTable::try_new(schema, vec![batches]).map_err(sql_error("registering repeated"))?;
+    ctx.register_table("repeated", Arc::new(table))
+        .map_err(sql_error("registering repeated"))?;
+    Ok(())
+}
+
 fn sql_error(op: &str) -> impl FnOnce(DataFusionError) -> Error + '_ {
     move |source| Error::Sql {
         op: op.to_string(),
@@ -438,19 +457,7 @@ impl Lake {
         // a join with them rather than each aggregating every row again. Nothing else of the
         // run is held in memory: each pass reads bronze anew (the operating system's page
         // cache keeps it, and a pass is cheaper than holding the run).
-        let repeated = ctx
-            .sql(sql::SILVER_REPEATED)
-            .await
-            .map_err(sql_error("planning silver_repeated.sql"))?;
-        let repeated_schema = Arc::new(repeated.schema().as_arrow().clone());
-        let repeated = repeated
-            .collect()
-            .await
-            .map_err(sql_error("finding the repeated customers"))?;
-        let repeated = MemTable::try_new(repeated_schema, vec![repeated])
-            .map_err(sql_error("registering repeated"))?;
-        ctx.register_table("repeated", Arc::new(repeated))
-            .map_err(sql_error("registering repeated"))?;
+        register_repeated(&ctx).await?;
         let classified = ctx
             .sql(&sql::silver(&run.resolved))
             .await
@@ -859,11 +866,7 @@ treatment = { lambda = 1 }
             .await
             .unwrap();
         ctx.register_table("checked", checked.into_view()).unwrap();
-        let repeated = ctx.sql(sql::SILVER_REPEATED).await.unwrap();
-        let schema = Arc::new(repeated.schema().as_arrow().clone());
-        let batches = repeated.collect().await.unwrap();
-        let repeated = MemTable::try_new(schema, vec![batches]).unwrap();
-        ctx.register_table("repeated", Arc::new(repeated)).unwrap();
+        register_repeated(&ctx).await.unwrap();
         let silver = sql::render(
             sql::SILVER,
             &[("columns", "customer_id, experiment_id, g".to_string())],
