@@ -28,16 +28,17 @@ use crate::plan::RunPlan;
 use crate::{Observer, Pipeline};
 use abforge_store::relational::{LoadSpec, ResultRow};
 use abforge_synth::generate::Shard;
-use arrow_array::RecordBatch;
+use abforge_synth::{BatchWriter, Format};
 use futures_util::StreamExt;
 use object_store::ObjectStoreExt as _;
 use object_store::buffered::{BufReader, BufWriter};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
-use parquet::arrow::{AsyncArrowWriter, ParquetRecordBatchStreamBuilder};
 use serde::Deserialize;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt as _;
 
 /// A step of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -133,6 +134,60 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Bytes of the generated part in flight to the upload, at most this many pieces.
+const UPLOAD_QUEUE: usize = 4;
+/// The size of those pieces (the last one may be smaller).
+const UPLOAD_PIECE: usize = 8 << 20;
+
+/// What the generating thread sends to the upload: bytes of the file, or rows written.
+enum Piece {
+    Bytes(bytes::Bytes),
+    Rows(u64),
+}
+
+/// The Parquet writer's output: buffered, and sent on in pieces of [`UPLOAD_PIECE`] bytes.
+struct ToUpload {
+    tx: tokio::sync::mpsc::Sender<Piece>,
+    buf: Vec<u8>,
+}
+
+impl ToUpload {
+    fn send(&mut self) -> std::io::Result<()> {
+        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(UPLOAD_PIECE));
+        self.tx
+            .blocking_send(Piece::Bytes(piece.into()))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+}
+
+impl std::io::Write for ToUpload {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(buf);
+        if self.buf.len() >= UPLOAD_PIECE {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        }
+    }
+}
+
+/// An error of the part's upload: the object store's own error when there is one, so that
+/// it counts as transient (see [`Error::is_transient`]).
+fn upload_error(op: &str, e: std::io::Error) -> Error {
+    let source = match e.get_ref().is_some_and(|r| r.is::<object_store::Error>()) {
+        true => e.into_inner().expect("checked above"),
+        false => Box::new(e),
+    };
+    parquet_error(op, parquet::errors::ParquetError::External(source))
+}
+
 impl Pipeline {
     pub(crate) async fn generate(
         &self,
@@ -159,54 +214,75 @@ impl Pipeline {
             }
         }
         let schema = generator.schema();
-        let props = abforge_synth::sink::parquet_properties(&schema);
-        // A multipart upload: the object appears when it completes, never in part.
-        let upload = BufWriter::new(
+        // The part is written as `abforge generate` writes Parquet (one row group per window
+        // of chunks, its columns encoded in parallel), on a blocking thread; the file's bytes
+        // come here in pieces and go to a multipart upload: the object appears when the
+        // upload completes, never in part.
+        let mut upload = BufWriter::new(
             Arc::clone(self.objects.store()),
             self.objects.location(&key)?,
         );
-        let mut writer = AsyncArrowWriter::try_new(upload, Arc::clone(&schema), Some(props))
-            .map_err(|e| parquet_error("starting the Parquet upload", e))?;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RecordBatch>>(2);
-        let producer = tokio::task::spawn_blocking(move || {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(UPLOAD_QUEUE);
+        let rows_tx = tx.clone();
+        let producer = tokio::task::spawn_blocking(move || -> abforge_synth::Result<u64> {
+            let out = ToUpload {
+                tx,
+                buf: Vec::with_capacity(UPLOAD_PIECE),
+            };
+            let mut writer = BatchWriter::new(out, Format::Parquet, schema)?;
             generator.run(
                 chunks,
                 |batches| {
-                    tx.blocking_send(batches)
-                        .map_err(|_| abforge_synth::Error::Usage("the writer stopped".into()))
+                    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                    writer.write(&batches)?;
+                    rows_tx
+                        .blocking_send(Piece::Rows(rows))
+                        .map_err(|_| abforge_synth::Error::Usage("the upload stopped".into()))
                 },
                 &abforge_synth::NoReporter,
-            )
+            )?;
+            let (_, bytes) = writer.finish()?;
+            Ok(bytes)
         });
         let mut rows = 0u64;
         let mut failed = None;
-        while let Some(batches) = rx.recv().await {
-            for b in &batches {
-                if let Err(e) = writer.write(b).await {
-                    failed = Some(parquet_error(&format!("writing {key}"), e));
-                    break;
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Piece::Bytes(bytes) => {
+                    if let Err(e) = upload.put(bytes).await {
+                        failed = Some(parquet_error(
+                            &format!("uploading {key}"),
+                            parquet::errors::ParquetError::External(Box::new(e)),
+                        ));
+                        break;
+                    }
                 }
-                rows += b.num_rows() as u64;
-                obs.rows(b.num_rows() as u64);
-            }
-            if failed.is_some() {
-                break;
+                Piece::Rows(n) => {
+                    rows += n;
+                    obs.rows(n);
+                }
             }
         }
+        // Closing the queue stops a producer still writing (its next send fails).
         drop(rx);
         let produced = producer
             .await
-            .map_err(|e| Error::Other(format!("the generator panicked: {e}")))?;
-        if let Some(e) = failed {
-            // Dropping the writer abandons the upload: nothing appears under `key`.
-            return Err(e);
-        }
-        produced?;
-        let bytes = writer.bytes_written() as u64;
-        writer
-            .close()
+            .map_err(|e| Error::Other(format!("the generator panicked: {e}")));
+        let bytes = match (failed, produced) {
+            (None, Ok(Ok(bytes))) => bytes,
+            (failed, produced) => {
+                let _ = upload.abort().await;
+                return Err(match (failed, produced) {
+                    (Some(e), _) | (None, Err(e)) => e,
+                    (None, Ok(Err(e))) => e.into(),
+                    (None, Ok(Ok(_))) => unreachable!("handled above"),
+                });
+            }
+        };
+        upload
+            .shutdown()
             .await
-            .map_err(|e| parquet_error(&format!("completing the upload of {key}"), e))?;
+            .map_err(|e| upload_error(&format!("completing the upload of {key}"), e))?;
         Ok(Output {
             rows: Some(rows),
             bytes: Some(bytes),

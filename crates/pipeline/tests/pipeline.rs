@@ -122,6 +122,33 @@ async fn check_complete(settings: &Settings, plan: &RunPlan, report: &RunReport)
     assert!(report.steps.iter().all(|s| s.state != StepState::Failed));
     let p = Pipeline::open(settings.clone()).await.unwrap();
     assert_eq!(p.db().count_customers(&plan.run_id).await.unwrap(), 150_000);
+    // The generated part is the file `abforge generate` writes for the run's generator, and
+    // the step, when it ran in this invocation, reports its size.
+    let key = plan.part_key(None);
+    let part = p.objects().get(&key).await.unwrap().expect("part stored");
+    let generator = plan.generator();
+    let mut file = abforge_synth::BatchWriter::new(
+        Vec::new(),
+        abforge_synth::Format::Parquet,
+        generator.schema(),
+    )
+    .unwrap();
+    generator
+        .run(
+            generator.chunks(None).unwrap(),
+            |batches| file.write(&batches),
+            &abforge_synth::NoReporter,
+        )
+        .unwrap();
+    let (file, size) = file.finish().unwrap();
+    assert!(
+        part.bytes == file,
+        "the part differs from the file of `abforge generate`"
+    );
+    let generated = report.steps.iter().find(|s| s.step == Step::Generate);
+    if let Some(g) = generated.filter(|s| s.state == StepState::Succeeded) {
+        assert_eq!(g.bytes, Some(size), "{report:#?}");
+    }
     // The params went through the API into the object store, with the truth it computed.
     let params: serde_json::Value = p
         .objects()
