@@ -250,9 +250,14 @@ impl Pipeline {
                 report.resumed_from = Some(step);
             }
             skipping = false;
-            let r = self.step(plan, step, None, obs).await?;
-            let failed = r.state == StepState::Failed;
-            report.steps.push(r);
+            // Generate lands the rows as it makes them: land has run with it.
+            let reports = match step {
+                Step::Generate => self.generate_and_land_logged(plan, obs).await?,
+                Step::Land if report.steps.iter().any(|r| r.step == Step::Land) => continue,
+                _ => vec![self.step(plan, step, None, obs).await?],
+            };
+            let failed = reports.iter().any(|r| r.state == StepState::Failed);
+            report.steps.extend(reports);
             if failed {
                 report.status = RunStatus::Failed;
                 break;
@@ -306,8 +311,23 @@ impl Pipeline {
             )));
         }
         let shard = shard.filter(|s| s.count > 1);
-        let shard_name = shard.map(|s| s.to_string());
         self.begin_run(plan).await?;
+        self.attempt_step(plan, step, shard, obs, 0, backoff(self.settings.retry))
+            .await
+    }
+
+    /// The attempts of [`Pipeline::step`], after `before` attempts made elsewhere; `delays`
+    /// are the pauses left before the next attempts.
+    async fn attempt_step(
+        &self,
+        plan: &RunPlan,
+        step: Step,
+        shard: Option<Shard>,
+        obs: &dyn Observer,
+        before: u32,
+        mut delays: impl Iterator<Item = Duration>,
+    ) -> Result<StepReport> {
+        let shard_name = shard.map(|s| s.to_string());
         let expected_rows = match step {
             Step::Generate | Step::Land => {
                 let g = plan.generator();
@@ -317,8 +337,7 @@ impl Pipeline {
             Step::Publish | Step::Silver | Step::Gold => None,
         };
         let t0 = Instant::now();
-        let mut delays = backoff(self.settings.retry);
-        let mut attempts = 0;
+        let mut attempts = before;
         loop {
             attempts += 1;
             obs.step_started(step, shard, expected_rows);
@@ -405,6 +424,141 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// Generate and land of a whole run at once (the rows go into the relational store as
+    /// they are generated, see `steps.rs`), each step logged as an attempt of its own, timed
+    /// from the common start; land commits only once the part is complete, and a land that
+    /// stopped because generate failed is not logged (it left nothing). When this first
+    /// attempt fails, the failed step goes on alone with the attempts left (land then reads
+    /// the part, as `pipeline step land` does), as does land after a failed generate.
+    /// Returns the reports of the steps that ran.
+    async fn generate_and_land_logged(
+        &self,
+        plan: &RunPlan,
+        obs: &dyn Observer,
+    ) -> Result<Vec<StepReport>> {
+        self.begin_run(plan).await?;
+        let generator = plan.generator();
+        let expected = plan.ids(&generator, None).ok().map(|r| r.end - r.start);
+        // One bar for both: the rows landed.
+        obs.step_started(Step::Land, None, expected);
+        let t0 = Instant::now();
+        let start = |step: Step| {
+            self.log
+                .start(&plan.experiment_id, &plan.run_id, step.name(), None)
+        };
+        let mut generating = start(Step::Generate).await?;
+        let (generated, took, landed) = self.generate_and_land(plan, obs).await;
+        let ended = |a: &mut StepAttempt, took: Duration| {
+            a.ended_at = Some(a.started_at + chrono::Duration::from_std(took).unwrap_or_default());
+            a.duration_ms = Some(took.as_millis() as u64);
+        };
+        ended(&mut generating, took);
+        let (generated, landed) = match (generated, landed) {
+            (Ok(g), Some(l)) => (g, l),
+            (Err(e), _) => {
+                let message = error_chain(&e);
+                generating.status = StepStatus::Failed;
+                generating.error = Some(message.clone());
+                self.log.finish(&generating).await?;
+                let mut reports = vec![self.retry_alone(plan, Step::Generate, e, t0, obs).await?];
+                if reports[0].state == StepState::Succeeded {
+                    reports.push(self.step(plan, Step::Land, None, obs).await?);
+                }
+                return Ok(reports);
+            }
+            (Ok(_), None) => unreachable!("a generate that succeeded always has land's outcome"),
+        };
+        generating.status = StepStatus::Succeeded;
+        generating.rows = generated.rows;
+        generating.bytes = generated.bytes;
+        generating.message = generated.message.clone();
+        self.log.finish(&generating).await?;
+        let generate_report = StepReport {
+            step: Step::Generate,
+            shard: None,
+            state: StepState::Succeeded,
+            attempts: 1,
+            duration_ms: took.as_millis() as u64,
+            rows: generated.rows,
+            bytes: generated.bytes,
+            message: generated.message,
+            error: None,
+        };
+        // Land's attempt is logged once the part is complete (a load stopped with its
+        // generate leaves nothing, and is no attempt of land), from the common start.
+        let mut landing = start(Step::Land).await?;
+        landing.started_at = generating.started_at;
+        ended(&mut landing, t0.elapsed());
+        let land_report = match landed {
+            Ok(out) => {
+                landing.status = StepStatus::Succeeded;
+                landing.rows = out.rows;
+                landing.bytes = out.bytes;
+                landing.message = out.message.clone();
+                self.log.finish(&landing).await?;
+                self.end_run(plan, None, out.rows).await?;
+                obs.step_finished(&generate_report);
+                let r = StepReport {
+                    step: Step::Land,
+                    shard: None,
+                    state: StepState::Succeeded,
+                    attempts: 1,
+                    duration_ms: t0.elapsed().as_millis() as u64,
+                    rows: out.rows,
+                    bytes: out.bytes,
+                    message: out.message,
+                    error: None,
+                };
+                obs.step_finished(&r);
+                r
+            }
+            Err(e) => {
+                landing.status = StepStatus::Failed;
+                landing.error = Some(error_chain(&e));
+                self.log.finish(&landing).await?;
+                obs.step_finished(&generate_report);
+                self.retry_alone(plan, Step::Land, e, t0, obs).await?
+            }
+        };
+        Ok(vec![generate_report, land_report])
+    }
+
+    /// After `step`'s first attempt failed with `e` (logged already): the attempts left,
+    /// when `e` is transient and the settings allow more; else the step's failure.
+    async fn retry_alone(
+        &self,
+        plan: &RunPlan,
+        step: Step,
+        e: Error,
+        t0: Instant,
+        obs: &dyn Observer,
+    ) -> Result<StepReport> {
+        let message = error_chain(&e);
+        let mut delays = backoff(self.settings.retry);
+        if e.is_transient()
+            && let Some(delay) = delays.next()
+        {
+            tracing::warn!(%step, attempts = 1, ?delay, error = %message, "retrying");
+            obs.step_retrying(step, 1, delay, &message);
+            tokio::time::sleep(delay).await;
+            return self.attempt_step(plan, step, None, obs, 1, delays).await;
+        }
+        self.end_run(plan, Some(RunStatus::Failed), None).await?;
+        let r = StepReport {
+            step,
+            shard: None,
+            state: StepState::Failed,
+            attempts: 1,
+            duration_ms: t0.elapsed().as_millis() as u64,
+            rows: None,
+            bytes: None,
+            message: None,
+            error: Some(message),
+        };
+        obs.step_finished(&r);
+        Ok(r)
     }
 
     /// Records the run as running, keeping its first start; a run whose parameters changed

@@ -26,9 +26,10 @@
 use crate::error::{Error, Result};
 use crate::plan::RunPlan;
 use crate::{Observer, Pipeline};
-use abforge_store::relational::{LoadSpec, ResultRow};
+use abforge_store::relational::{CustomerLoad, LoadSpec, ResultRow};
 use abforge_synth::generate::Shard;
 use abforge_synth::{BatchWriter, Format};
+use arrow_array::RecordBatch;
 use futures_util::StreamExt;
 use object_store::ObjectStoreExt as _;
 use object_store::buffered::{BufReader, BufWriter};
@@ -195,44 +196,147 @@ impl Pipeline {
         shard: Option<Shard>,
         obs: &dyn Observer,
     ) -> Result<Output> {
+        self.generate_part(plan, shard, None, obs).await.0
+    }
+
+    /// Generate and land of a whole run at once, for `pipeline run`: the rows go into the
+    /// load as they are generated, while the part is written (see [`Pipeline::generate_part`]).
+    /// Returns generate's outcome and, when it succeeded, land's, with the time each took;
+    /// the load is committed only after the part is complete.
+    pub(crate) async fn generate_and_land(
+        &self,
+        plan: &RunPlan,
+        obs: &dyn Observer,
+    ) -> (Result<Output>, Duration, Option<Result<Output>>) {
+        let began = std::time::Instant::now();
         let generator = plan.generator();
-        let chunks = generator
-            .chunks(shard)
-            .map_err(|e| Error::Usage(e.to_string()))?;
-        let key = plan.part_key(shard);
-        let count = shard.map_or(1, |s| s.count);
-        // Parts of another shard count are from an earlier layout of this run: remove them,
-        // so that the run's folder holds one complete set.
-        let suffix = format!("-of-{count:05}.parquet");
-        for stale in self
-            .objects
-            .list(&format!("{}/customers", plan.prefix()))
-            .await?
-        {
-            if !stale.key.ends_with(&suffix) {
-                self.objects.delete(&stale.key).await?;
+        let ids = match plan.ids(&generator, None) {
+            Ok(ids) => ids,
+            Err(e) => return (Err(e), began.elapsed(), None),
+        };
+        let load = self
+            .db
+            .begin_load(LoadSpec {
+                experiment_id: plan.experiment_id.clone(),
+                run_id: plan.run_id.clone(),
+                schema: generator.schema(),
+                ids: ids.clone(),
+            })
+            .await;
+        let (generated, load) = match load {
+            Ok(load) => self.generate_part(plan, None, Some(load), obs).await,
+            // Generate goes on alone; land then runs as a step of its own.
+            Err(e) => (
+                self.generate_part(plan, None, None, obs).await.0,
+                Some(Err(e.into())),
+            ),
+        };
+        let took = began.elapsed();
+        let landed = match (&generated, load) {
+            (Ok(out), Some(Ok(load))) => {
+                let key = out.message.clone().unwrap_or_default();
+                Some(finish_land(load, plan, &ids, &key, out.bytes).await)
             }
+            (Ok(_), Some(Err(e))) => Some(Err(e)),
+            _ => None,
+        };
+        (generated, took, landed)
+    }
+
+    /// Writes the part of `shard` to the object store as `abforge generate` writes Parquet
+    /// (one row group per window of chunks, its columns encoded in parallel), on blocking
+    /// threads; the file's bytes come here in pieces and go to a multipart upload, so the
+    /// object appears when the upload completes, never in part.
+    ///
+    /// With a `load`, the rows are also written to it as they are generated: the thread that
+    /// writes the part feeds the load's first lane, and each further lane has a thread that
+    /// generates its rows (generation is cheap next to encoding and loading; the lanes load at
+    /// once). Returns the part's outcome and, with a load, the load ready to commit (or why
+    /// it is not; it is aborted then, and always when the part fails).
+    async fn generate_part(
+        &self,
+        plan: &RunPlan,
+        shard: Option<Shard>,
+        load: Option<Box<dyn CustomerLoad>>,
+        obs: &dyn Observer,
+    ) -> (Result<Output>, Option<Result<Box<dyn CustomerLoad>>>) {
+        let aborted = async |load: Option<Box<dyn CustomerLoad>>| {
+            if let Some(load) = load {
+                let _ = load.abort().await;
+            }
+        };
+        let generator = plan.generator();
+        let chunks = match generator.chunks(shard) {
+            Ok(c) => c,
+            Err(e) => {
+                aborted(load).await;
+                return (Err(Error::Usage(e.to_string())), None);
+            }
+        };
+        let key = plan.part_key(shard);
+        if let Err(e) = self.remove_stale_parts(plan, shard).await {
+            aborted(load).await;
+            return (Err(e), None);
         }
         let schema = generator.schema();
-        // The part is written as `abforge generate` writes Parquet (one row group per window
-        // of chunks, its columns encoded in parallel), on a blocking thread; the file's bytes
-        // come here in pieces and go to a multipart upload: the object appears when the
-        // upload completes, never in part.
+        let id_column = schema.index_of("customer_id").ok();
         let mut upload = BufWriter::new(
             Arc::clone(self.objects.store()),
-            self.objects.location(&key)?,
+            match self.objects.location(&key) {
+                Ok(l) => l,
+                Err(e) => {
+                    aborted(load).await;
+                    return (Err(e.into()), None);
+                }
+            },
         );
+        // The lanes' id ranges (one lane: all the part's ids), and a queue of batches for each.
+        let lanes = match (&load, id_column) {
+            (Some(l), Some(_)) => match l.lanes() {
+                lanes if lanes.is_empty() => {
+                    let start = chunks.start * abforge_synth::generate::CHUNK_ROWS;
+                    let whole = start..start + generator.rows_in(&chunks);
+                    vec![whole]
+                }
+                lanes => lanes,
+            },
+            _ => Vec::new(),
+        };
+        let mut lane_tx = Vec::new();
+        let mut queues = Vec::new();
+        for _ in &lanes {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(READ_AHEAD);
+            lane_tx.push(tx);
+            queues.push(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+        }
+        let mut lane_tx = lane_tx.into_iter();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(UPLOAD_QUEUE);
         let rows_tx = tx.clone();
+        let first_lane = (lane_tx.next(), lanes.first().cloned());
+        let part_schema = Arc::clone(&schema);
+        let part_chunks = chunks.clone();
         let producer = tokio::task::spawn_blocking(move || -> abforge_synth::Result<u64> {
             let out = ToUpload {
                 tx,
                 buf: Vec::with_capacity(UPLOAD_PIECE),
             };
-            let mut writer = BatchWriter::new(out, Format::Parquet, schema)?;
+            let mut writer = BatchWriter::new(out, Format::Parquet, part_schema)?;
+            let (mut to_load, range) = first_lane;
             generator.run(
-                chunks,
+                part_chunks,
                 |batches| {
+                    // The load's rows first, so that it never waits on the encoding; a
+                    // load that stopped takes no more, and the part goes on.
+                    if let (Some(load_tx), Some(range), Some(id)) = (&to_load, &range, id_column) {
+                        for b in &batches {
+                            if let Some(part) = in_range(b, id, range)
+                                && load_tx.blocking_send(part).is_err()
+                            {
+                                to_load = None;
+                                break;
+                            }
+                        }
+                    }
                     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
                     writer.write(&batches)?;
                     rows_tx
@@ -244,50 +348,131 @@ impl Pipeline {
             let (_, bytes) = writer.finish()?;
             Ok(bytes)
         });
+        // The other lanes' rows, each generated by a thread of its own.
+        let mut lane_producers = Vec::new();
+        for (range, load_tx) in lanes.iter().skip(1).cloned().zip(lane_tx) {
+            let generator = plan.generator();
+            let rows = abforge_synth::generate::CHUNK_ROWS;
+            let first = (range.start / rows).max(chunks.start);
+            let end = range.end.div_ceil(rows).min(chunks.end);
+            let id = id_column.unwrap_or_default();
+            lane_producers.push(tokio::task::spawn_blocking(move || {
+                generator.run(
+                    first..end,
+                    |batches| {
+                        for b in &batches {
+                            if let Some(part) = in_range(b, id, &range) {
+                                load_tx.blocking_send(part).map_err(|_| {
+                                    abforge_synth::Error::Usage("the load stopped".into())
+                                })?;
+                            }
+                        }
+                        Ok(())
+                    },
+                    &abforge_synth::NoReporter,
+                )
+            }));
+        }
+        let mut load = load;
+        let mut batches = (!queues.is_empty()).then(|| futures_util::stream::select_all(queues));
+        let mut load_failed: Option<Error> = None;
+        let mut upload_failed = None;
         let mut rows = 0u64;
-        let mut failed = None;
-        while let Some(piece) = rx.recv().await {
-            match piece {
-                Piece::Bytes(bytes) => {
-                    if let Err(e) = upload.put(bytes).await {
-                        failed = Some(parquet_error(
-                            &format!("uploading {key}"),
-                            parquet::errors::ParquetError::External(Box::new(e)),
-                        ));
-                        break;
+        let mut pieces_open = true;
+        while pieces_open || batches.is_some() {
+            tokio::select! {
+                piece = rx.recv(), if pieces_open => match piece {
+                    Some(Piece::Bytes(bytes)) => {
+                        if let Err(e) = upload.put(bytes).await {
+                            upload_failed = Some(parquet_error(
+                                &format!("uploading {key}"),
+                                parquet::errors::ParquetError::External(Box::new(e)),
+                            ));
+                            // Closing the queue stops the producer (its next send fails).
+                            rx.close();
+                            pieces_open = false;
+                        }
                     }
-                }
-                Piece::Rows(n) => {
-                    rows += n;
-                    obs.rows(n);
-                }
+                    Some(Piece::Rows(n)) => {
+                        rows += n;
+                        if load.is_none() {
+                            obs.rows(n);
+                        }
+                    }
+                    None => pieces_open = false,
+                },
+                batch = async { batches.as_mut().expect("guarded").next().await }, if batches.is_some() => match (batch, load.as_mut()) {
+                    (Some(b), Some(l)) => match l.write(&b).await {
+                        Ok(()) => obs.rows(b.num_rows() as u64),
+                        Err(e) => {
+                            // Dropping the queues stops the lanes' producers.
+                            load_failed = Some(e.into());
+                            batches = None;
+                        }
+                    },
+                    _ => batches = None,
+                },
             }
         }
-        // Closing the queue stops a producer still writing (its next send fails).
-        drop(rx);
         let produced = producer
             .await
             .map_err(|e| Error::Other(format!("the generator panicked: {e}")));
-        let bytes = match (failed, produced) {
-            (None, Ok(Ok(bytes))) => bytes,
-            (failed, produced) => {
+        for p in lane_producers {
+            let outcome = match p.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e.into(),
+                Err(e) => Error::Other(format!("the generator panicked: {e}")),
+            };
+            load_failed.get_or_insert(outcome);
+        }
+        let generated = match (upload_failed, produced) {
+            (None, Ok(Ok(bytes))) => upload
+                .shutdown()
+                .await
+                .map(|()| bytes)
+                .map_err(|e| upload_error(&format!("completing the upload of {key}"), e)),
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(Err(e))) => Err(e.into()),
+        };
+        let bytes = match generated {
+            Ok(bytes) => bytes,
+            Err(e) => {
                 let _ = upload.abort().await;
-                return Err(match (failed, produced) {
-                    (Some(e), _) | (None, Err(e)) => e,
-                    (None, Ok(Err(e))) => e.into(),
-                    (None, Ok(Ok(_))) => unreachable!("handled above"),
-                });
+                aborted(load).await;
+                return (Err(e), None);
             }
         };
-        upload
-            .shutdown()
-            .await
-            .map_err(|e| upload_error(&format!("completing the upload of {key}"), e))?;
-        Ok(Output {
+        let out = Output {
             rows: Some(rows),
             bytes: Some(bytes),
             message: Some(key),
-        })
+        };
+        let load = match (load, load_failed) {
+            (None, _) => None,
+            (Some(l), Some(e)) => {
+                let _ = l.abort().await;
+                Some(Err(e))
+            }
+            (Some(l), None) => Some(Ok(l)),
+        };
+        (Ok(out), load)
+    }
+
+    /// Removes the parts of another shard count than `shard`'s: they are from an earlier
+    /// layout of this run, and the run's folder must hold one complete set.
+    async fn remove_stale_parts(&self, plan: &RunPlan, shard: Option<Shard>) -> Result<()> {
+        let count = shard.map_or(1, |s| s.count);
+        let suffix = format!("-of-{count:05}.parquet");
+        for stale in self
+            .objects
+            .list(&format!("{}/customers", plan.prefix()))
+            .await?
+        {
+            if !stale.key.ends_with(&suffix) {
+                self.objects.delete(&stale.key).await?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) async fn land(
@@ -407,21 +592,7 @@ impl Pipeline {
             obs.rows(batch.num_rows() as u64);
         }
         drop(readers);
-        let rows = load.commit().await?;
-        let expected = ids.end - ids.start;
-        if rows != expected {
-            return Err(Error::Other(format!(
-                "{key} held {rows} customers; the shard has {expected}"
-            )));
-        }
-        Ok(Output {
-            rows: Some(rows),
-            bytes: Some(info.size),
-            message: Some(format!(
-                "customers {}..{} of run {} from {key}",
-                ids.start, ids.end, plan.run_id
-            )),
-        })
+        finish_land(load, plan, &ids, &key, Some(info.size)).await
     }
 
     pub(crate) async fn publish(&self, plan: &RunPlan) -> Result<Output> {
@@ -619,6 +790,46 @@ pub(crate) fn lake_run(plan: &RunPlan) -> abforge_lake::RunInfo {
         blueprint_hash: plan.blueprint_hash.clone(),
         resolved: plan.resolved.clone(),
     }
+}
+
+/// Commits a load of the customers `ids` of `plan`'s run, written from the part `key` (of
+/// `bytes` bytes), and checks that it held them all.
+async fn finish_land(
+    load: Box<dyn CustomerLoad>,
+    plan: &RunPlan,
+    ids: &std::ops::Range<u64>,
+    key: &str,
+    bytes: Option<u64>,
+) -> Result<Output> {
+    let rows = load.commit().await?;
+    let expected = ids.end - ids.start;
+    if rows != expected {
+        return Err(Error::Other(format!(
+            "{key} held {rows} customers; the shard has {expected}"
+        )));
+    }
+    Ok(Output {
+        rows: Some(rows),
+        bytes,
+        message: Some(format!(
+            "customers {}..{} of run {} from {key}",
+            ids.start, ids.end, plan.run_id
+        )),
+    })
+}
+
+/// The rows of `batch` whose id (column `id`, increasing by one from row to row, as the
+/// generator writes them) lies in `range`; `None` when there are none.
+fn in_range(batch: &RecordBatch, id: usize, range: &std::ops::Range<u64>) -> Option<RecordBatch> {
+    let ids = batch
+        .column(id)
+        .as_any()
+        .downcast_ref::<arrow_array::Int64Array>()?;
+    let first = u64::try_from(*ids.values().first()?).ok()?;
+    let n = batch.num_rows() as u64;
+    let from = range.start.saturating_sub(first).min(n);
+    let to = range.end.saturating_sub(first).min(n);
+    (to > from).then(|| batch.slice(from as usize, (to - from) as usize))
 }
 
 fn parquet_error(op: &str, source: parquet::errors::ParquetError) -> Error {

@@ -133,14 +133,23 @@ async fn check_complete(settings: &Settings, plan: &RunPlan, report: &RunReport)
         generator.schema(),
     )
     .unwrap();
+    let mut generated_rows = Vec::new();
     generator
         .run(
             generator.chunks(None).unwrap(),
-            |batches| file.write(&batches),
+            |batches| {
+                generated_rows.extend(batches.iter().flat_map(rows_of));
+                file.write(&batches)
+            },
             &abforge_synth::NoReporter,
         )
         .unwrap();
     let (file, size) = file.finish().unwrap();
+    // What landed is what was generated, row for row.
+    assert!(
+        landed(&p, plan).await == generated_rows,
+        "landed rows differ"
+    );
     assert!(
         part.bytes == file,
         "the part differs from the file of `abforge generate`"
@@ -148,6 +157,20 @@ async fn check_complete(settings: &Settings, plan: &RunPlan, report: &RunReport)
     let generated = report.steps.iter().find(|s| s.step == Step::Generate);
     if let Some(g) = generated.filter(|s| s.state == StepState::Succeeded) {
         assert_eq!(g.bytes, Some(size), "{report:#?}");
+        // Land ran with it, from the same start: the rows were landed as they were made.
+        let attempts = p.attempts(&plan.run_id).await.unwrap();
+        let last = |step: &str| {
+            attempts
+                .iter()
+                .filter(|a| a.step == step)
+                .max_by_key(|a| (a.started_at, a.attempt))
+                .unwrap()
+                .clone()
+        };
+        let (g, l) = (last("generate"), last("land"));
+        assert_eq!(g.started_at, l.started_at, "{g:?} {l:?}");
+        assert!(l.ended_at >= g.ended_at, "{g:?} {l:?}");
+        assert_eq!(l.rows, Some(150_000));
     }
     // The params went through the API into the object store, with the truth it computed.
     let params: serde_json::Value = p
