@@ -2,7 +2,9 @@
 """Side-by-side benchmark of landing customers in PostgreSQL (issue: the pipeline).
 
 abforge: `pipeline step generate` + `pipeline step land` of N customers of
-examples/seed.toml into PostgreSQL (binary COPY into a staging table swapped in) and into the
+examples/seed.toml (two processes: the part is written, then read and landed), and
+`pipeline run` (generate lands the rows as it makes them: timed from the steps' common start
+to land's commit), into PostgreSQL (binary COPY into fresh tables swapped in) and into the
 embedded SQLite file; against the baselines of ../shared/bench on the same server:
 `psql \\copy` of a CSV of N rows (pg_psql_copy.sh, generation of the CSV not timed),
 psycopg COPY of a CSV buffer (pg_ingest.py copy_csv) and pandas `to_sql` (the seed's method,
@@ -13,7 +15,7 @@ usage: bench/land.py [N=1e7] [--reps 3] [--to-sql-n 1e5]
 needs: ../shared/bench/setup.sh run once (its venv, hyperfine, and PostgreSQL on
 127.0.0.1:55432). abforge uses its own database there, abforge_bench.
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 from common import HERE, ROOT, SHARED, VENV_PY, build_abforge, timed
 
@@ -37,8 +39,24 @@ def abforge_land(abforge, bp, work, database_url, tag):
     g = timed([abforge, "-q", "pipeline", "step", "generate"] + common, env=env)
     l = timed([abforge, "-q", "pipeline", "step", "land"] + common, env=env)
     rows = json.loads(l["stdout"])["rows"]
+    shutil.rmtree(data, ignore_errors=True)  # a run of 10^7 rows is gigabytes: keep the disk free
     return {"generate_s": g["wall_s"], "land_s": l["wall_s"], "total_s": g["wall_s"] + l["wall_s"],
             "land_peak_rss_mib": l["peak_rss_mib"], "rows": rows}
+
+
+def abforge_run(abforge, bp, work, database_url, tag):
+    """`pipeline run`, where generate lands the rows as it makes them: generate + land is the
+    time from their common start to land's commit (land's duration in the run's report; the
+    lake steps that follow are not counted)."""
+    data = os.path.join(work, f"data-{tag}")
+    env = {**os.environ, "ABFORGE_DATA_DIR": data, "ABFORGE_DATABASE_URL": database_url,
+           "ABFORGE_RUN_LOG_URL": f"sqlite://{data}/runlog.sqlite", "RUST_LOG": "warn"}
+    r = timed([abforge, "-q", "pipeline", "run", "-b", bp, "--run-date", "2026-11-23", "--json"], env=env)
+    steps = {s["step"]: s for s in json.loads(r["stdout"])["steps"]}
+    shutil.rmtree(data, ignore_errors=True)
+    assert steps["land"]["state"] == "succeeded", steps
+    return {"total_s": steps["land"]["duration_ms"] / 1000, "generate_s": steps["generate"]["duration_ms"] / 1000,
+            "rows": steps["land"]["rows"], "process_peak_rss_mib": r["peak_rss_mib"]}
 
 
 def psql_copy(n):
@@ -66,7 +84,8 @@ def main():
     subprocess.run(PSQL + ["-d", "postgres", "-c", "CREATE DATABASE abforge_bench"], check=True)
     work = tempfile.mkdtemp(prefix="abforge-land-")
     bp = blueprint(n, work)
-    runs = {"psql_copy": [], "abforge_postgres": [], "abforge_sqlite": [], "copy_csv": []}
+    runs = {"psql_copy": [], "abforge_postgres": [], "abforge_sqlite": [], "copy_csv": [],
+            "abforge_run_postgres": [], "abforge_run_sqlite": []}
     for rep in range(a.reps):
         r = psql_copy(n)
         runs["psql_copy"].append(r["ingest_s"])
@@ -77,7 +96,16 @@ def main():
         print(json.dumps({"rep": rep, "contender": "abforge_postgres", **r}), flush=True)
         r = abforge_land(abforge, bp, work, f"sqlite://{work}/sqlite{rep}/abforge.sqlite", f"sq{rep}")
         runs["abforge_sqlite"].append(r)
+        shutil.rmtree(f"{work}/sqlite{rep}", ignore_errors=True)
         print(json.dumps({"rep": rep, "contender": "abforge_sqlite", **r}), flush=True)
+        r = abforge_run(abforge, bp, work, PG, f"runpg{rep}")
+        assert r["rows"] == n, r
+        runs["abforge_run_postgres"].append(r)
+        print(json.dumps({"rep": rep, "contender": "abforge_run_postgres", **r}), flush=True)
+        r = abforge_run(abforge, bp, work, f"sqlite://{work}/runsq{rep}/abforge.sqlite", f"runsq{rep}")
+        runs["abforge_run_sqlite"].append(r)
+        shutil.rmtree(f"{work}/runsq{rep}", ignore_errors=True)
+        print(json.dumps({"rep": rep, "contender": "abforge_run_sqlite", **r}), flush=True)
         r = pg_ingest(n, "copy_csv")
         runs["copy_csv"].append(r["ingest_s"])
         print(json.dumps({"rep": rep, "contender": "copy_csv", **r}), flush=True)
@@ -90,6 +118,8 @@ def main():
     pg_land = med(r["land_s"] for r in runs["abforge_postgres"])
     sq_land = med(r["land_s"] for r in runs["abforge_sqlite"])
     psql = med(runs["psql_copy"])
+    run_pg = med(r["total_s"] for r in runs["abforge_run_postgres"])
+    run_sq = med(r["total_s"] for r in runs["abforge_run_sqlite"])
     summary = {
         "bench": "land", "n": n, "reps": a.reps,
         "psql_copy_s": psql, "psycopg_copy_csv_s": med(runs["copy_csv"]),
@@ -101,6 +131,10 @@ def main():
         "to_sql_rows_per_s": to_sql["rows_per_s"], "to_sql_n": to_sql_n,
         "ratio_psql_over_abforge_pg_total": round(psql / pg_total, 2),
         "ratio_abforge_pg_over_to_sql_rows_per_s": round(n / pg_total / to_sql["rows_per_s"], 1),
+        "abforge_run_pg_generate_and_land_s": run_pg, "abforge_run_sqlite_generate_and_land_s": run_sq,
+        "abforge_run_sqlite_rows_per_s": round(n / run_sq),
+        "ratio_psql_over_abforge_run_pg": round(psql / run_pg, 2),
+        "ratio_abforge_run_pg_over_to_sql_rows_per_s": round(n / run_pg / to_sql["rows_per_s"], 1),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print(json.dumps(summary))

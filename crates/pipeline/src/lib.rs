@@ -10,7 +10,9 @@
 //! error); transient backend errors (refused connections, timeouts, throttling) are retried
 //! with exponential backoff and full jitter, each retry a new attempt in the log. Every step
 //! replaces what it made, so a rerun never duplicates; [`Pipeline::run`] resumes a failed
-//! run from the step that failed.
+//! run from the step that failed. In [`Pipeline::run`], generate and land go together: the
+//! customers are loaded into the relational store as they are generated, while their Parquet
+//! part is written (the load commits once the part is complete).
 //!
 //! ```no_run
 //! use abforge_pipeline::{Pipeline, RunPlan, Settings, Overrides, Quiet};
