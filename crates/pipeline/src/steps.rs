@@ -242,7 +242,9 @@ impl Pipeline {
         let landed = match (&generated, load) {
             (Ok(out), Some(Ok(load))) => {
                 let key = out.message.clone().unwrap_or_default();
-                Some(finish_land(load, plan, &ids, &key, out.bytes).await)
+                let source = format!("as generated (the part: {key})");
+                // No bytes: land read no file.
+                Some(finish_land(load, plan, &ids, &source, None).await)
             }
             (Ok(_), Some(Err(e))) => Some(Err(e)),
             _ => None,
@@ -585,7 +587,7 @@ impl Pipeline {
             obs.rows(batch.num_rows() as u64);
         }
         drop(readers);
-        finish_land(load, plan, &ids, &key, Some(info.size)).await
+        finish_land(load, plan, &ids, &format!("from {key}"), Some(info.size)).await
     }
 
     pub(crate) async fn publish(&self, plan: &RunPlan) -> Result<Output> {
@@ -785,27 +787,28 @@ pub(crate) fn lake_run(plan: &RunPlan) -> abforge_lake::RunInfo {
     }
 }
 
-/// Commits a load of the customers `ids` of `plan`'s run, written from the part `key` (of
-/// `bytes` bytes), and checks that it held them all.
+/// Commits a load of the customers `ids` of `plan`'s run (written `source`, e.g. "from
+/// <part>"; `bytes` read), and checks that it held them all.
 async fn finish_land(
     load: Box<dyn CustomerLoad>,
     plan: &RunPlan,
     ids: &std::ops::Range<u64>,
-    key: &str,
+    source: &str,
     bytes: Option<u64>,
 ) -> Result<Output> {
     let rows = load.commit().await?;
     let expected = ids.end - ids.start;
     if rows != expected {
         return Err(Error::Other(format!(
-            "{key} held {rows} customers; the shard has {expected}"
+            "the load of run {} held {rows} customers {source}; the shard has {expected}",
+            plan.run_id
         )));
     }
     Ok(Output {
         rows: Some(rows),
         bytes,
         message: Some(format!(
-            "customers {}..{} of run {} from {key}",
+            "customers {}..{} of run {} {source}",
             ids.start, ids.end, plan.run_id
         )),
     })

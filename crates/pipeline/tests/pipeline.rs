@@ -805,3 +805,89 @@ async fn fresh_database(admin: &str, tag: &str) -> String {
     let (base, _) = admin.rsplit_once('/').unwrap();
     format!("{base}/{name}")
 }
+
+/// `pipeline run` on PostgreSQL whose COPY is cut off mid-load (its server process
+/// terminated, a transient error): generate completes its part, land's first attempt is
+/// logged failed, and land goes on alone from the part, landing every row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_land_cut_off_in_a_run_goes_on_alone_from_the_part() {
+    let Ok(pg) = std::env::var("ABFORGE_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the test services: scripts/test.sh starts them"
+        );
+        eprintln!("skipped: ABFORGE_TEST_DATABASE_URL is not set (scripts/services.sh start)");
+        return;
+    };
+    let tag = format!(
+        "cut{:x}{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+        std::process::id()
+    );
+    let db = fresh_database(&pg, &tag).await;
+    let name = db.rsplit_once('/').unwrap().1.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded(dir.path());
+    settings.database_url = db;
+    // Enough rows for the COPY to last a while.
+    let big = Blueprint::from_toml(&BLUEPRINT.replace("customers = 150000", "customers = 1000000"))
+        .unwrap();
+    let plan = RunPlan::new(&big, date("2026-11-23")).unwrap();
+    // Terminates the first COPY into the test's database seen running.
+    let (admin, conn) = tokio_postgres::connect(&pg, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let cutter = tokio::spawn(async move {
+        for _ in 0..20_000 {
+            let cut = admin
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY%'",
+                    &[&name],
+                )
+                .await
+                .unwrap();
+            if !cut.is_empty() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        false
+    });
+    let report = run(&settings, &plan).await;
+    assert!(cutter.await.unwrap(), "no COPY was seen to cut off");
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
+    let steps: Vec<_> = report.steps.iter().map(|s| (s.step, s.attempts)).collect();
+    assert_eq!(
+        steps[..2],
+        [(Step::Generate, 1), (Step::Land, 2)],
+        "{report:#?}"
+    );
+    let p = Pipeline::open(settings).await.unwrap();
+    let land: Vec<_> = p
+        .attempts(&plan.run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.step == "land")
+        .collect();
+    assert_eq!(land.len(), 2, "{land:?}");
+    assert!(
+        land[0].error.is_some() && land[1].error.is_none(),
+        "{land:?}"
+    );
+    assert!(
+        land[1].message.as_deref().unwrap().contains("from runs/"),
+        "{land:?}"
+    );
+    let rows = landed(&p, &plan).await;
+    assert_eq!(rows.len(), 1_000_000);
+    assert!(
+        rows.windows(2).all(|w| w[0].0 + 1 == w[1].0),
+        "ids once each, in order"
+    );
+}
