@@ -88,8 +88,9 @@
 //!
 //! Measured on the 2-core development box (shared, so noisy) against the benchmark's
 //! stock-settings server (fsync on, `wal_level = replica`, `max_wal_size = 1GB`), `pipeline
-//! step land` of 10^7 customers of the seed blueprint from their Parquet: 10.6 to 12.4 s
-//! with two lanes, 16.7 s with one (the COPY about 9.6 s, the index 6 s, of which most is
+//! step land` of 10^7 customers of the seed blueprint from their Parquet: 7.9 to 8.6 s
+//! with two lanes (10.6 to 12.4 s before the lane indexes were filled and the Parquet had
+//! a row group per window), 16.7 s with one (the COPY about 9.6 s, the index 6 s, of which most is
 //! writing and syncing its 474 MB and their WAL). `bench/land.py` puts generate + land
 //! beside the `psql \copy` anchor of `../shared/bench` (a CSV of 10^7 rows of the same
 //! columns into a table without a key) on the same server, alternating; its figures are in

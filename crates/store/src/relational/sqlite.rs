@@ -38,10 +38,13 @@
 //! file (a second load, the run log) wait for it, up to their busy timeout. Errors of a batch
 //! surface on a later `write` or on `commit`.
 //!
-//! Measured on the 2-core development box: 10^6 customers of the seed blueprint land at
-//! 0.92 to 1.10 million rows/s into a new run, 0.85 million rows/s when they replace the
-//! run's rows (with the crate built at `opt-level = 3`; about 15 % less at the dev profile's
-//! 1); a scan reads 1.6 to 1.9 million rows/s.
+//! Measured on the 2-core development box: 10^7 customers of the seed blueprint land at
+//! 1.12 to 1.14 million rows/s into a new file (`bench/land.py`, `pipeline step land`, the
+//! whole process), with the bundled SQLite built without allocation statistics (see
+//! `.cargo/config.toml`). Before that, 10^6 landed at 0.92 to 1.10 million rows/s into a
+//! new run, 0.85 million rows/s when they replaced the run's rows (with the crate built at
+//! `opt-level = 3`; about 15 % less at the dev profile's 1); a scan reads 1.6 to 1.9 million
+//! rows/s.
 //!
 //! ## Migrations
 //! Versioned in `abforge_migrations(component, version, applied_at)` with component
