@@ -105,6 +105,48 @@ pub struct StepReport {
     pub error: Option<String>,
 }
 
+impl StepReport {
+    fn succeeded(
+        step: Step,
+        shard: Option<String>,
+        attempts: u32,
+        duration_ms: u64,
+        out: steps::Output,
+    ) -> StepReport {
+        StepReport {
+            step,
+            shard,
+            state: StepState::Succeeded,
+            attempts,
+            duration_ms,
+            rows: out.rows,
+            bytes: out.bytes,
+            message: out.message,
+            error: None,
+        }
+    }
+
+    fn failed(
+        step: Step,
+        shard: Option<String>,
+        attempts: u32,
+        duration_ms: u64,
+        error: String,
+    ) -> StepReport {
+        StepReport {
+            step,
+            shard,
+            state: StepState::Failed,
+            attempts,
+            duration_ms,
+            rows: None,
+            bytes: None,
+            message: None,
+            error: Some(error),
+        }
+    }
+}
+
 /// What [`Pipeline::run`] did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -367,10 +409,7 @@ impl Pipeline {
             attempt.duration_ms = Some(began.elapsed().as_millis() as u64);
             match out {
                 Ok(out) => {
-                    attempt.status = StepStatus::Succeeded;
-                    attempt.rows = out.rows;
-                    attempt.bytes = out.bytes;
-                    attempt.message = out.message.clone();
+                    out.record_in(&mut attempt);
                     self.log.finish(&attempt).await?;
                     if step == Step::Land || step == Step::Analyze {
                         // A whole-run land replaced every customer of the run with the rows
@@ -382,17 +421,13 @@ impl Pipeline {
                         let status = (step == Step::Analyze).then_some(RunStatus::Succeeded);
                         self.end_run(plan, status, Some(rows)).await?;
                     }
-                    let r = StepReport {
+                    let r = StepReport::succeeded(
                         step,
-                        shard: shard_name,
-                        state: StepState::Succeeded,
+                        shard_name,
                         attempts,
-                        duration_ms: t0.elapsed().as_millis() as u64,
-                        rows: out.rows,
-                        bytes: out.bytes,
-                        message: out.message,
-                        error: None,
-                    };
+                        t0.elapsed().as_millis() as u64,
+                        out,
+                    );
                     obs.step_finished(&r);
                     return Ok(r);
                 }
@@ -410,17 +445,13 @@ impl Pipeline {
                         continue;
                     }
                     self.end_run(plan, Some(RunStatus::Failed), None).await?;
-                    let r = StepReport {
+                    let r = StepReport::failed(
                         step,
-                        shard: shard_name,
-                        state: StepState::Failed,
+                        shard_name,
                         attempts,
-                        duration_ms: t0.elapsed().as_millis() as u64,
-                        rows: None,
-                        bytes: None,
-                        message: None,
-                        error: Some(message),
-                    };
+                        t0.elapsed().as_millis() as u64,
+                        message,
+                    );
                     obs.step_finished(&r);
                     return Ok(r);
                 }
@@ -472,22 +503,10 @@ impl Pipeline {
             }
             (Ok(_), None) => unreachable!("a generate that succeeded always has land's outcome"),
         };
-        generating.status = StepStatus::Succeeded;
-        generating.rows = generated.rows;
-        generating.bytes = generated.bytes;
-        generating.message = generated.message.clone();
+        generated.record_in(&mut generating);
         self.log.finish(&generating).await?;
-        let generate_report = StepReport {
-            step: Step::Generate,
-            shard: None,
-            state: StepState::Succeeded,
-            attempts: 1,
-            duration_ms: took.as_millis() as u64,
-            rows: generated.rows,
-            bytes: generated.bytes,
-            message: generated.message,
-            error: None,
-        };
+        let generate_report =
+            StepReport::succeeded(Step::Generate, None, 1, took.as_millis() as u64, generated);
         // Land's attempt is logged once the part is complete (a load stopped with its
         // generate leaves nothing, and is no attempt of land), from the common start.
         let mut landing = start(Step::Land).await?;
@@ -495,24 +514,17 @@ impl Pipeline {
         ended(&mut landing, t0.elapsed());
         let land_report = match landed {
             Ok(out) => {
-                landing.status = StepStatus::Succeeded;
-                landing.rows = out.rows;
-                landing.bytes = out.bytes;
-                landing.message = out.message.clone();
+                out.record_in(&mut landing);
                 self.log.finish(&landing).await?;
                 self.end_run(plan, None, out.rows).await?;
                 obs.step_finished(&generate_report);
-                let r = StepReport {
-                    step: Step::Land,
-                    shard: None,
-                    state: StepState::Succeeded,
-                    attempts: 1,
-                    duration_ms: t0.elapsed().as_millis() as u64,
-                    rows: out.rows,
-                    bytes: out.bytes,
-                    message: out.message,
-                    error: None,
-                };
+                let r = StepReport::succeeded(
+                    Step::Land,
+                    None,
+                    1,
+                    t0.elapsed().as_millis() as u64,
+                    out,
+                );
                 obs.step_finished(&r);
                 r
             }
@@ -548,17 +560,7 @@ impl Pipeline {
             return self.attempt_step(plan, step, None, obs, 1, delays).await;
         }
         self.end_run(plan, Some(RunStatus::Failed), None).await?;
-        let r = StepReport {
-            step,
-            shard: None,
-            state: StepState::Failed,
-            attempts: 1,
-            duration_ms: t0.elapsed().as_millis() as u64,
-            rows: None,
-            bytes: None,
-            message: None,
-            error: Some(message),
-        };
+        let r = StepReport::failed(step, None, 1, t0.elapsed().as_millis() as u64, message);
         obs.step_finished(&r);
         Ok(r)
     }

@@ -128,6 +128,16 @@ pub(crate) struct Output {
     pub message: Option<String>,
 }
 
+impl Output {
+    /// Records this outcome in the run log's `attempt`: succeeded, with its figures.
+    pub(crate) fn record_in(&self, attempt: &mut abforge_store::runlog::StepAttempt) {
+        attempt.status = abforge_store::runlog::StepStatus::Succeeded;
+        attempt.rows = self.rows;
+        attempt.bytes = self.bytes;
+        attempt.message = self.message.clone();
+    }
+}
+
 /// Rows per batch read back from Parquet or the database.
 const BATCH_ROWS: usize = 65_536;
 /// Batches the land step decodes ahead of the load.

@@ -690,23 +690,9 @@ async fn bad_rows_in_sqlite_are_quarantined_and_gold_stays_right() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rows_in_postgres_are_quarantined_and_gold_stays_right() {
-    let Ok(pg) = std::env::var("ABFORGE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the test services: scripts/test.sh starts them"
-        );
-        eprintln!("skipped: ABFORGE_TEST_DATABASE_URL is not set (scripts/services.sh start)");
+    let Some((_, db)) = postgres_database("bad").await else {
         return;
     };
-    let tag = format!(
-        "bad{:x}{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-        std::process::id()
-    );
-    let db = fresh_database(&pg, &tag).await;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = embedded(dir.path());
     settings.database_url = db.clone();
@@ -759,23 +745,9 @@ async fn bad_rows_in_postgres_are_quarantined_and_gold_stays_right() {
 /// tests.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_on_postgres() {
-    let Ok(pg) = std::env::var("ABFORGE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the test services: scripts/test.sh starts them"
-        );
-        eprintln!("skipped: ABFORGE_TEST_DATABASE_URL is not set (scripts/services.sh start)");
+    let Some((_, db)) = postgres_database("").await else {
         return;
     };
-    let tag = format!(
-        "{:x}{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-        std::process::id()
-    );
-    let db = fresh_database(&pg, &tag).await;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = embedded(dir.path());
     settings.database_url = db.clone();
@@ -790,6 +762,29 @@ async fn a_run_on_postgres() {
         !dir.path().join("abforge.sqlite").exists(),
         "nothing embedded was used"
     );
+}
+
+/// The test server's URL and a fresh database on it named after `prefix`; `None` (the test
+/// is skipped) when the test services are not running, which CI never allows.
+async fn postgres_database(prefix: &str) -> Option<(String, String)> {
+    let Ok(pg) = std::env::var("ABFORGE_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the test services: scripts/test.sh starts them"
+        );
+        eprintln!("skipped: ABFORGE_TEST_DATABASE_URL is not set (scripts/services.sh start)");
+        return None;
+    };
+    let tag = format!(
+        "{prefix}{:x}{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+        std::process::id()
+    );
+    let db = fresh_database(&pg, &tag).await;
+    Some((pg, db))
 }
 
 async fn fresh_database(admin: &str, tag: &str) -> String {
@@ -811,23 +806,9 @@ async fn fresh_database(admin: &str, tag: &str) -> String {
 /// logged failed, and land goes on alone from the part, landing every row once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_land_cut_off_in_a_run_goes_on_alone_from_the_part() {
-    let Ok(pg) = std::env::var("ABFORGE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the test services: scripts/test.sh starts them"
-        );
-        eprintln!("skipped: ABFORGE_TEST_DATABASE_URL is not set (scripts/services.sh start)");
+    let Some((pg, db)) = postgres_database("cut").await else {
         return;
     };
-    let tag = format!(
-        "cut{:x}{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-        std::process::id()
-    );
-    let db = fresh_database(&pg, &tag).await;
     let name = db.rsplit_once('/').unwrap().1.to_string();
     let dir = tempfile::tempdir().unwrap();
     let mut settings = embedded(dir.path());
