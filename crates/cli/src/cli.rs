@@ -538,8 +538,9 @@ pub struct PipelineNamespace {
 pub enum PipelineCommand {
     /// Run every step of one run (an experiment on a date). The run id derives from the
     /// experiment and the date, so running a date again replaces that run (never
-    /// duplicates); a run that failed resumes from the step that failed. Exit 1 when a step
-    /// fails.
+    /// duplicates); a run that failed resumes from the step that failed. Generate lands the
+    /// customers in the relational store as it makes them (the rows appear once its Parquet
+    /// part is complete). Exit 1 when a step fails.
     Run(PipelineRunArgs),
     /// Run one step alone, as an external scheduler does: generate and land take --shard.
     Step(PipelineStepArgs),
