@@ -84,31 +84,27 @@ def main():
     subprocess.run(PSQL + ["-d", "postgres", "-c", "CREATE DATABASE abforge_bench"], check=True)
     work = tempfile.mkdtemp(prefix="abforge-land-")
     bp = blueprint(n, work)
-    runs = {"psql_copy": [], "abforge_postgres": [], "abforge_sqlite": [], "copy_csv": [],
-            "abforge_run_postgres": [], "abforge_run_sqlite": []}
+    # The contenders, in the order they run in each rep: (name, run, the field timed or, for
+    # abforge, None: the whole result, whose rows are checked). SQLite files live in the run's
+    # data folder, which is removed after each run.
+    sqlite = lambda tag: f"sqlite://{work}/data-{tag}/abforge.sqlite"
+    contenders = [
+        ("psql_copy", lambda rep: psql_copy(n), "ingest_s"),
+        ("abforge_postgres", lambda rep: abforge_land(abforge, bp, work, PG, f"pg{rep}"), None),
+        ("abforge_sqlite", lambda rep: abforge_land(abforge, bp, work, sqlite(f"sq{rep}"), f"sq{rep}"), None),
+        ("abforge_run_postgres", lambda rep: abforge_run(abforge, bp, work, PG, f"runpg{rep}"), None),
+        ("abforge_run_sqlite",
+         lambda rep: abforge_run(abforge, bp, work, sqlite(f"runsq{rep}"), f"runsq{rep}"), None),
+        ("copy_csv", lambda rep: pg_ingest(n, "copy_csv"), "ingest_s"),
+    ]
+    runs = {name: [] for name, _, _ in contenders}
     for rep in range(a.reps):
-        r = psql_copy(n)
-        runs["psql_copy"].append(r["ingest_s"])
-        print(json.dumps({"rep": rep, "contender": "psql_copy", **r}), flush=True)
-        r = abforge_land(abforge, bp, work, PG, f"pg{rep}")
-        assert r["rows"] == n, r
-        runs["abforge_postgres"].append(r)
-        print(json.dumps({"rep": rep, "contender": "abforge_postgres", **r}), flush=True)
-        r = abforge_land(abforge, bp, work, f"sqlite://{work}/sqlite{rep}/abforge.sqlite", f"sq{rep}")
-        runs["abforge_sqlite"].append(r)
-        shutil.rmtree(f"{work}/sqlite{rep}", ignore_errors=True)
-        print(json.dumps({"rep": rep, "contender": "abforge_sqlite", **r}), flush=True)
-        r = abforge_run(abforge, bp, work, PG, f"runpg{rep}")
-        assert r["rows"] == n, r
-        runs["abforge_run_postgres"].append(r)
-        print(json.dumps({"rep": rep, "contender": "abforge_run_postgres", **r}), flush=True)
-        r = abforge_run(abforge, bp, work, f"sqlite://{work}/runsq{rep}/abforge.sqlite", f"runsq{rep}")
-        runs["abforge_run_sqlite"].append(r)
-        shutil.rmtree(f"{work}/runsq{rep}", ignore_errors=True)
-        print(json.dumps({"rep": rep, "contender": "abforge_run_sqlite", **r}), flush=True)
-        r = pg_ingest(n, "copy_csv")
-        runs["copy_csv"].append(r["ingest_s"])
-        print(json.dumps({"rep": rep, "contender": "copy_csv", **r}), flush=True)
+        for name, run, field in contenders:
+            r = run(rep)
+            if field is None:
+                assert r["rows"] == n, r
+            runs[name].append(r[field] if field else r)
+            print(json.dumps({"rep": rep, "contender": name, **r}), flush=True)
     to_sql_n = int(float(a.to_sql_n))
     to_sql = pg_ingest(to_sql_n, "to_sql")
     print(json.dumps({"contender": "to_sql", **to_sql}), flush=True)

@@ -432,28 +432,14 @@ impl Pipeline {
                     return Ok(r);
                 }
                 Err(e) => {
+                    self.log_failure(&mut attempt, &e).await?;
                     let message = error_chain(&e);
-                    attempt.status = StepStatus::Failed;
-                    attempt.error = Some(message.clone());
-                    self.log.finish(&attempt).await?;
-                    if e.is_transient()
-                        && let Some(delay) = delays.next()
-                    {
-                        tracing::warn!(%step, attempts, ?delay, error = %message, "retrying");
-                        obs.step_retrying(step, attempts, delay, &message);
-                        tokio::time::sleep(delay).await;
+                    if paused_for_retry(step, attempts, &e, &message, &mut delays, obs).await {
                         continue;
                     }
-                    self.end_run(plan, Some(RunStatus::Failed), None).await?;
-                    let r = StepReport::failed(
-                        step,
-                        shard_name,
-                        attempts,
-                        t0.elapsed().as_millis() as u64,
-                        message,
-                    );
-                    obs.step_finished(&r);
-                    return Ok(r);
+                    return self
+                        .fail_step(plan, step, shard_name, attempts, t0, message, obs)
+                        .await;
                 }
             }
         }
@@ -482,26 +468,22 @@ impl Pipeline {
                 .start(&plan.experiment_id, &plan.run_id, step.name(), None)
         };
         let mut generating = start(Step::Generate).await?;
-        let (generated, took, landed) = self.generate_and_land(plan, obs).await;
+        let (took, outcome) = self.generate_and_land(plan, obs).await;
         let ended = |a: &mut StepAttempt, took: Duration| {
             a.ended_at = Some(a.started_at + chrono::Duration::from_std(took).unwrap_or_default());
             a.duration_ms = Some(took.as_millis() as u64);
         };
         ended(&mut generating, took);
-        let (generated, landed) = match (generated, landed) {
-            (Ok(g), Some(l)) => (g, l),
-            (Err(e), _) => {
-                let message = error_chain(&e);
-                generating.status = StepStatus::Failed;
-                generating.error = Some(message.clone());
-                self.log.finish(&generating).await?;
+        let (generated, landed) = match outcome {
+            Ok(both) => both,
+            Err(e) => {
+                self.log_failure(&mut generating, &e).await?;
                 let mut reports = vec![self.retry_alone(plan, Step::Generate, e, t0, obs).await?];
                 if reports[0].state == StepState::Succeeded {
                     reports.push(self.step(plan, Step::Land, None, obs).await?);
                 }
                 return Ok(reports);
             }
-            (Ok(_), None) => unreachable!("a generate that succeeded always has land's outcome"),
         };
         generated.record_in(&mut generating);
         self.log.finish(&generating).await?;
@@ -529,9 +511,7 @@ impl Pipeline {
                 r
             }
             Err(e) => {
-                landing.status = StepStatus::Failed;
-                landing.error = Some(error_chain(&e));
-                self.log.finish(&landing).await?;
+                self.log_failure(&mut landing, &e).await?;
                 obs.step_finished(&generate_report);
                 self.retry_alone(plan, Step::Land, e, t0, obs).await?
             }
@@ -551,16 +531,39 @@ impl Pipeline {
     ) -> Result<StepReport> {
         let message = error_chain(&e);
         let mut delays = backoff(self.settings.retry);
-        if e.is_transient()
-            && let Some(delay) = delays.next()
-        {
-            tracing::warn!(%step, attempts = 1, ?delay, error = %message, "retrying");
-            obs.step_retrying(step, 1, delay, &message);
-            tokio::time::sleep(delay).await;
+        if paused_for_retry(step, 1, &e, &message, &mut delays, obs).await {
             return self.attempt_step(plan, step, None, obs, 1, delays).await;
         }
+        self.fail_step(plan, step, None, 1, t0, message, obs).await
+    }
+
+    /// Logs `attempt` as failed with `e`.
+    async fn log_failure(&self, attempt: &mut StepAttempt, e: &Error) -> Result<()> {
+        attempt.status = StepStatus::Failed;
+        attempt.error = Some(error_chain(e));
+        Ok(self.log.finish(attempt).await?)
+    }
+
+    /// Marks the run failed at `step` after `attempts` attempts, and reports it.
+    #[allow(clippy::too_many_arguments, reason = "the fields of the report, named")]
+    async fn fail_step(
+        &self,
+        plan: &RunPlan,
+        step: Step,
+        shard: Option<String>,
+        attempts: u32,
+        t0: Instant,
+        message: String,
+        obs: &dyn Observer,
+    ) -> Result<StepReport> {
         self.end_run(plan, Some(RunStatus::Failed), None).await?;
-        let r = StepReport::failed(step, None, 1, t0.elapsed().as_millis() as u64, message);
+        let r = StepReport::failed(
+            step,
+            shard,
+            attempts,
+            t0.elapsed().as_millis() as u64,
+            message,
+        );
         obs.step_finished(&r);
         Ok(r)
     }
@@ -606,6 +609,25 @@ impl Pipeline {
         self.db.put_run(&record).await?;
         Ok(())
     }
+}
+
+/// After attempt `attempts` of `step` failed with `e`: when `e` is transient and `delays`
+/// has a pause left, announces the retry, waits that long and says so.
+async fn paused_for_retry(
+    step: Step,
+    attempts: u32,
+    e: &Error,
+    message: &str,
+    delays: &mut impl Iterator<Item = Duration>,
+    obs: &dyn Observer,
+) -> bool {
+    let Some(delay) = e.is_transient().then(|| delays.next()).flatten() else {
+        return false;
+    };
+    tracing::warn!(%step, attempts, ?delay, error = %message, "retrying");
+    obs.step_retrying(step, attempts, delay, message);
+    tokio::time::sleep(delay).await;
+    true
 }
 
 /// The delays between attempts: exponential from `retry.delay`, capped at

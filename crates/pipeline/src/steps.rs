@@ -7,12 +7,6 @@
 //! - **land** streams that part into the relational store's `customers` table while it is
 //!   read (binary COPY into PostgreSQL, one transaction in SQLite): the part's rows appear
 //!   all at once, replacing the earlier ones of the same ids.
-//!
-//! In `pipeline run` the two go together: the rows are loaded as they are generated, each
-//! lane of the load (see [`CustomerLoad::lanes`]) fed by a generating thread of its own,
-//! while another thread writes the part; the load commits once the part is complete. Each
-//! step is still logged as an attempt of its own. `pipeline step land` (and a land that
-//! goes on alone after a failed first attempt) reads the part instead.
 //! - **publish** sends the resolved blueprint to the params API over HTTP (`PUT
 //!   /v1/experiments/{experiment}/runs/{run}/params`); the API validates it, computes the
 //!   truth and stores both at `params/<experiment>/<run>.json`. With no API URL the pipeline
@@ -29,6 +23,12 @@
 //!   applicable test on every metric, judges each decision against the truth, and stores the
 //!   decisions in `ab_results` and in `lake/gold/ab_results`, and the whole report at
 //!   `runs/<experiment>/<run>/analysis.json`.
+//!
+//! In `pipeline run` the two go together: the rows are loaded as they are generated, each
+//! lane of the load (see [`CustomerLoad::lanes`]) fed by a generating thread of its own,
+//! while another thread writes the part; the load commits once the part is complete. Each
+//! step is still logged as an attempt of its own. `pipeline step land` (and a land that
+//! goes on alone after a failed first attempt) reads the part instead.
 
 use crate::error::{Error, Result};
 use crate::plan::RunPlan;
@@ -218,18 +218,18 @@ impl Pipeline {
 
     /// Generate and land of a whole run at once, for `pipeline run`: the rows go into the
     /// load as they are generated, while the part is written (see [`Pipeline::generate_part`]).
-    /// Returns generate's outcome and, when it succeeded, land's, with the time each took;
-    /// the load is committed only after the part is complete.
+    /// Returns how long generate took and its outcome: when it succeeded, its output and
+    /// land's outcome (the load is committed only after the part is complete).
     pub(crate) async fn generate_and_land(
         &self,
         plan: &RunPlan,
         obs: &dyn Observer,
-    ) -> (Result<Output>, Duration, Option<Result<Output>>) {
+    ) -> (Duration, Result<(Output, Result<Output>)>) {
         let began = std::time::Instant::now();
         let generator = plan.generator();
         let ids = match plan.ids(&generator, None) {
             Ok(ids) => ids,
-            Err(e) => return (Err(e), began.elapsed(), None),
+            Err(e) => return (began.elapsed(), Err(e)),
         };
         let load = self
             .db
@@ -249,17 +249,21 @@ impl Pipeline {
             ),
         };
         let took = began.elapsed();
-        let landed = match (&generated, load) {
-            (Ok(out), Some(Ok(load))) => {
-                let key = out.message.clone().unwrap_or_default();
+        let out = match generated {
+            Ok(out) => out,
+            Err(e) => return (took, Err(e)),
+        };
+        let landed = match load {
+            Some(Ok(load)) => {
+                let key = out.message.as_deref().unwrap_or_default();
                 let source = format!("as generated (the part: {key})");
                 // No bytes: land read no file.
-                Some(finish_land(load, plan, &ids, &source, None).await)
+                finish_land(load, plan, &ids, &source, None).await
             }
-            (Ok(_), Some(Err(e))) => Some(Err(e)),
-            _ => None,
+            Some(Err(e)) => Err(e),
+            None => Err(Error::Other("the load was not handed back".into())),
         };
-        (generated, took, landed)
+        (took, Ok((out, landed)))
     }
 
     /// Writes the part of `shard` to the object store as `abforge generate` writes Parquet
@@ -286,41 +290,34 @@ impl Pipeline {
             }
         };
         let generator = plan.generator();
-        let chunks = match generator.chunks(shard) {
-            Ok(c) => c,
+        let key = plan.part_key(shard);
+        let prepared = async {
+            let chunks = generator
+                .chunks(shard)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            let ids = plan.ids(&generator, shard)?;
+            self.remove_stale_parts(plan, shard).await?;
+            Ok::<_, Error>((chunks, ids, self.objects.location(&key)?))
+        };
+        let (chunks, ids, location) = match prepared.await {
+            Ok(p) => p,
             Err(e) => {
                 aborted(load).await;
-                return (Err(Error::Usage(e.to_string())), None);
+                return (Err(e), None);
             }
         };
-        let key = plan.part_key(shard);
-        if let Err(e) = self.remove_stale_parts(plan, shard).await {
-            aborted(load).await;
-            return (Err(e), None);
-        }
         let schema = generator.schema();
-        let id_column = schema.index_of("customer_id").ok();
-        let mut upload = BufWriter::new(
-            Arc::clone(self.objects.store()),
-            match self.objects.location(&key) {
-                Ok(l) => l,
-                Err(e) => {
-                    aborted(load).await;
-                    return (Err(e.into()), None);
-                }
-            },
-        );
+        let id_column = schema
+            .index_of("customer_id")
+            .expect("the generator's schema has customer_id");
+        let mut upload = BufWriter::new(Arc::clone(self.objects.store()), location);
         // The lanes' id ranges (one lane: all the part's ids), and a queue of batches for each.
-        let lanes = match (&load, id_column) {
-            (Some(l), Some(_)) => match l.lanes() {
-                lanes if lanes.is_empty() => {
-                    let start = chunks.start * abforge_synth::generate::CHUNK_ROWS;
-                    let whole = start..start + generator.rows_in(&chunks);
-                    vec![whole]
-                }
+        let lanes = match &load {
+            Some(l) => match l.lanes() {
+                lanes if lanes.is_empty() => vec![ids],
                 lanes => lanes,
             },
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         let mut lane_tx = Vec::new();
         let mut queues = Vec::new();
@@ -360,13 +357,12 @@ impl Pipeline {
             let rows = abforge_synth::generate::CHUNK_ROWS;
             let first = (range.start / rows).max(chunks.start);
             let end = range.end.div_ceil(rows).min(chunks.end);
-            let id = id_column.unwrap_or_default();
             lane_producers.push(tokio::task::spawn_blocking(move || {
                 generator.run(
                     first..end,
                     |batches| {
                         for b in &batches {
-                            if let Some(part) = in_range(b, id, &range) {
+                            if let Some(part) = in_range(b, id_column, &range) {
                                 load_tx.blocking_send(part).map_err(|_| {
                                     abforge_synth::Error::Usage("the load stopped".into())
                                 })?;
