@@ -7,6 +7,10 @@
 #   bash scripts/services.sh stop    # stop them
 #   bash scripts/services.sh status
 #   bash scripts/services.sh purge   # stop them and delete the PostgreSQL cluster
+#   bash scripts/services.sh pg-stop|pg-start|moto-stop|moto-start
+#                                    # one server down (PostgreSQL: an immediate shutdown, as a
+#                                    # crash) and up again on the same port (the chaos suite's
+#                                    # outages; moto starts empty, with the bucket made again)
 #
 # Every subcommand is idempotent: `start` twice leaves one server each (and rewrites the env file),
 # `stop` with nothing running succeeds.
@@ -332,6 +336,46 @@ pg_purge() {
   rm -rf "$PGSTATE"
 }
 
+# The chaos suite's outages: a server down, then up on the port it had.
+pg_down() {
+  local root
+  root="$(pg_root)"
+  PGBIN="$(pg_bin_dir)"
+  as_pg "$PGBIN/pg_ctl" stop -w -t 30 -m immediate -D "$root/data" >/dev/null 2>&1 || true
+  say "PostgreSQL down (port $(cat "$PGSTATE/port" 2>/dev/null) kept)"
+}
+
+pg_up() {
+  local root port
+  root="$(pg_root)"
+  port="$(cat "$PGSTATE/port")"
+  PGBIN="$(pg_bin_dir)"
+  as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$root/data" -l "$root/server.log" -o \
+    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    >/dev/null 2>&1 || { tail -n 20 "$root/server.log" >&2; die "PostgreSQL did not come back on port $port"; }
+  say "PostgreSQL up again on 127.0.0.1:$port"
+}
+
+moto_down() {
+  local pid
+  if pid="$(running_pid)"; then
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDFILE"
+  say "moto down (port $(cat "$STATE/moto.port" 2>/dev/null) kept)"
+}
+
+moto_up() {
+  local port pid
+  port="$(cat "$STATE/moto.port")"
+  setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$LOG" 2>&1 &
+  pid=$!
+  echo "$pid" >"$PIDFILE"
+  wait_ready "$pid" "$port" || { tail -n 20 "$LOG" >&2; die "moto did not come back on port $port"; }
+  create_bucket "$port"
+  say "moto up again on 127.0.0.1:$port (empty, bucket $BUCKET made again)"
+}
+
 print_env() {
   if [[ ! -f "$ENVFILE" ]] || ! { running_pid >/dev/null || pg_running_port >/dev/null; }; then
     die "no services running (run: $0 start)"
@@ -345,6 +389,10 @@ case "${1:-}" in
   stop) stop ;;
   purge) stop; pg_purge ;;
   env) print_env ;;
+  pg-stop) pg_down ;;
+  pg-start) pg_up ;;
+  moto-stop) moto_down ;;
+  moto-start) moto_up ;;
   status)
     down=0
     if pid="$(running_pid)"; then echo "moto running (pid $pid) on 127.0.0.1:$(cat "$STATE/moto.port" 2>/dev/null)"; else echo "moto not running"; down=1; fi
@@ -354,5 +402,5 @@ case "${1:-}" in
       echo "PostgreSQL not running"; down=1
     fi
     [[ $down -eq 0 ]] || exit 3 ;;
-  *) echo "usage: $0 venv|start|stop|purge|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 venv|start|stop|purge|env|status|pg-stop|pg-start|moto-stop|moto-start" >&2; exit 2 ;;
 esac

@@ -7,13 +7,14 @@
 # Besides cargo's checks it installs (once, cached in ~/.cache/abforge) a Python venv of test
 # tools and starts a local S3 + DynamoDB server (moto) and a private PostgreSQL cluster (the
 # server installed with apt-get when missing) for the tests: scripts/services.sh. After
-# the cargo tests come schemathesis against a live `abforge serve` (scripts/api-fuzz.sh), the
+# the cargo tests come the fault-injection suite (scripts/chaos.sh, short form, on services of
+# its own), schemathesis against a live `abforge serve` (scripts/api-fuzz.sh), the
 # dashboard in headless Chromium (scripts/dashboard-test.sh: Debian's chromium and npm's
 # playwright-core, installed once), the Lambda function under the runtime emulator (scripts/lambda-test.sh) and the AWS mode end to
 # end with the params published through it (scripts/aws-mode-test.sh), then the AWS template
 # with cfn-lint (scripts/cfn-lint.sh) and the Airflow DAG in real Airflow (scripts/airflow-test.sh,
 # its venv cached in ~/.cache/abforge/airflow-venv). Each of these can be skipped, with a
-# message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_E2E=1 (Chromium),
+# message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_CHAOS=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_E2E=1 (Chromium),
 # ABFORGE_SKIP_LAMBDA=1 (the Lambda and the AWS mode), ABFORGE_SKIP_AIRFLOW=1 (cfn-lint and
 # Airflow).
 set -euo pipefail
@@ -66,6 +67,13 @@ if command -v cargo-nextest >/dev/null 2>&1; then
   cargo test --workspace --doc --locked
 else
   cargo test --workspace --locked --no-fail-fast
+fi
+
+if [[ "${ABFORGE_SKIP_CHAOS:-}" == 1 || "${ABFORGE_SKIP_SERVICES:-}" == 1 ]]; then
+  skip "the fault-injection suite (ABFORGE_SKIP_CHAOS=1 or ABFORGE_SKIP_SERVICES=1)"
+else
+  step "fault injection, short form: kill -9 in every step, outages, a full disk (scripts/chaos.sh)"
+  bash scripts/chaos.sh
 fi
 
 if [[ "${ABFORGE_SKIP_FUZZ:-}" == 1 ]]; then

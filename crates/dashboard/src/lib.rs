@@ -234,6 +234,7 @@ impl Dashboard {
                             error: a.error,
                         })
                         .collect();
+                    view.status = model::run_status(&view.steps).to_string();
                 }
                 Err(e) => view.run_log_error = Some(format!("cannot read the run log: {e}")),
             },

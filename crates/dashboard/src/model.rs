@@ -138,8 +138,18 @@ pub struct RunView {
     /// Its date.
     #[schema(value_type = Option<String>, format = Date)]
     pub run_date: Option<chrono::NaiveDate>,
-    /// SHA-256 of its resolved blueprint.
+    /// SHA-256 of its resolved blueprint (the published params', else the decisions').
     pub blueprint_hash: Option<String>,
+    /// Where the run stands, from the run log ([`run_status`]): `succeeded`, `failed`,
+    /// `running` (or its writer died mid-step), `incomplete` (stopped between steps), or
+    /// `unknown` (no attempt in the run log).
+    pub status: String,
+    /// The blueprint hash the decisions in the lake were made under, when they were made
+    /// under another than the published params' (a rerun with a changed blueprint that did
+    /// not reach analyze): the decisions are then *stale*, and not shown beside the new
+    /// truth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_decisions_hash: Option<String>,
     /// The filters applied (to the decisions).
     pub filters: Filters,
     /// The params API's address of the run's blueprint and truth.
@@ -514,8 +524,37 @@ fn t975(df: f64) -> f64 {
     StudentsT::new(0.0, 1.0, df).map_or(1.959_963_984_540_054, |t| t.inverse_cdf(0.975))
 }
 
-pub(crate) fn run(p: RunParts<'_>, f: &Filters) -> RunView {
+/// Where a run stands, from its attempts in the run log: the latest attempt (by start)
+/// tells — `running` while it has not ended, `failed` when it failed, `succeeded` when it is
+/// analyze's and succeeded, `incomplete` when another step succeeded last (the run stopped
+/// between steps); `unknown` with no attempt.
+pub(crate) fn run_status(steps: &[StepRow]) -> &'static str {
+    let Some(last) = steps
+        .iter()
+        .max_by(|a, b| (&a.started_at, a.attempt).cmp(&(&b.started_at, b.attempt)))
+    else {
+        return "unknown";
+    };
+    match (last.status.as_str(), last.step.as_str()) {
+        ("succeeded", "analyze") => "succeeded",
+        ("succeeded", _) => "incomplete",
+        ("failed", _) => "failed",
+        _ => "running",
+    }
+}
+
+pub(crate) fn run(mut p: RunParts<'_>, f: &Filters) -> RunView {
     let params = p.params.unwrap_or(Value::Null);
+    let published = params["blueprint_hash"].as_str().map(str::to_owned);
+    let stale_decisions_hash = p
+        .decisions
+        .first()
+        .map(|d| d.blueprint_hash.clone())
+        .filter(|h| published.as_ref().is_some_and(|p| p != h));
+    if stale_decisions_hash.is_some() {
+        // Decisions made under another blueprint are not judged against this truth.
+        p.decisions.clear();
+    }
     let truth = params.get("truth").cloned().unwrap_or(Value::Null);
     let blueprint = params.get("blueprint").cloned().unwrap_or(Value::Null);
     let first = p.decisions.first();
@@ -650,10 +689,9 @@ pub(crate) fn run(p: RunParts<'_>, f: &Filters) -> RunView {
                 .as_str()
                 .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         }),
-        blueprint_hash: params["blueprint_hash"]
-            .as_str()
-            .map(str::to_owned)
-            .or_else(|| first.map(|d| d.blueprint_hash.clone())),
+        blueprint_hash: published.or_else(|| first.map(|d| d.blueprint_hash.clone())),
+        status: "unknown".into(),
+        stale_decisions_hash,
         filters: f.clone(),
         params_url: format!(
             "/v1/experiments/{}/runs/{}/params",

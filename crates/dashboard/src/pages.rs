@@ -274,6 +274,7 @@ pub(crate) fn run(v: &RunView) -> Markup {
             dl.meta {
                 dt { "experiment" } dd { a href={ "/experiments/" (v.experiment_id) } { (v.experiment_id) } }
                 dt { "run date" } dd { (v.run_date.map_or_else(|| "—".to_string(), |d| d.to_string())) }
+                dt { "status" } dd id="status" class=(if v.status == "succeeded" { "" } else { "err" }) { (v.status) }
                 dt { "blueprint hash" } dd { code { (v.blueprint_hash.as_deref().unwrap_or("—")) } }
                 dt { "params" } dd { a id="params" href=(v.params_url) { code { (v.params_url) } } }
                 dt { "decisions" } dd {
@@ -281,6 +282,14 @@ pub(crate) fn run(v: &RunView) -> Markup {
                     span class=(if v.tally.type_i > 0 { "err" } else { "" }) { (v.tally.type_i) " type I" } ", "
                     span class=(if v.tally.type_ii > 0 { "err" } else { "" }) { (v.tally.type_ii) " type II" }
                     " of " (v.tally.decisions)
+                }
+            }
+            @if let Some(h) = &v.stale_decisions_hash {
+                div.alarm id="stale" {
+                    strong { "Stale decisions: " }
+                    "the lake's decisions of this run were made under blueprint " code { (h) }
+                    ", not under the published one. A rerun with a changed blueprint has not reached analyze; "
+                    "the old decisions are not shown beside the new truth."
                 }
             }
             @if let Some(s) = &v.srm {

@@ -57,6 +57,7 @@ fn settings(dir: &Path) -> Settings {
             max_delay: Duration::from_millis(50),
         },
         quarantine_max: abforge_lake::DEFAULT_QUARANTINE_MAX,
+        lease: abforge_pipeline::LeaseSettings::default(),
         config_file: None,
     }
 }
@@ -500,4 +501,60 @@ async fn documented_and_guarded() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+/// A rerun of a run with a changed blueprint that fails after publish (the new truth is
+/// published, the lake's decisions are the old blueprint's): the run shows as failed, its
+/// old decisions are flagged stale and not judged against the new truth; the complete rerun
+/// clears the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_decisions_of_a_half_done_rerun_are_flagged_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = pipeline_run(dir.path(), "2026-11-02").await;
+    let app = app(dir.path(), ApiConfig::default());
+    let v = get(&app, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    assert_eq!(v["status"], "succeeded", "{v}");
+    assert!(v.get("stale_decisions_hash").is_none(), "{v}");
+    let old_hash = v["blueprint_hash"].as_str().unwrap().to_string();
+
+    // The same date with 3 000 customers: generate, land and publish, then silver fails.
+    let bp =
+        Blueprint::from_toml(&BLUEPRINT.replace("customers = 4000", "customers = 3000")).unwrap();
+    let plan = RunPlan::new(&bp, "2026-11-02".parse().unwrap()).unwrap();
+    let p = Pipeline::open(settings(dir.path())).await.unwrap();
+    for step in [
+        abforge_pipeline::Step::Generate,
+        abforge_pipeline::Step::Land,
+        abforge_pipeline::Step::Publish,
+    ] {
+        let r = p.step(&plan, step, None, &Quiet).await.unwrap();
+        assert_eq!(r.state, abforge_pipeline::StepState::Succeeded, "{r:?}");
+    }
+    let v = get(&app, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    assert_eq!(v["blueprint_hash"], plan.blueprint_hash.as_str());
+    assert_eq!(v["stale_decisions_hash"], old_hash.as_str(), "{v}");
+    assert_eq!(v["status"], "incomplete", "{v}");
+    let shown: usize = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["decisions"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(shown, 0, "no stale decision is shown: {v}");
+    assert_eq!(v["tally"]["decisions"], 0);
+    let html = get(&app, &format!("/experiments/dash/runs/{run}")).await;
+    assert!(html.html().contains("id=\"stale\""), "{}", html.body);
+
+    // The rerun completes: the flag is gone, the decisions are the new blueprint's.
+    p.run(&plan, &Quiet).await.unwrap();
+    let v = get(&app, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    assert!(v.get("stale_decisions_hash").is_none(), "{v}");
+    assert_eq!(v["status"], "succeeded", "{v}");
+    assert!(v["tally"]["decisions"].as_u64().unwrap() > 0, "{v}");
 }

@@ -8,6 +8,7 @@
 --   {{checks}}     one `WHEN <the rule is broken> THEN '<rule>'` per rule, in this order:
 --                    not_null:<column>   a NULL in any column
 --                    experiment          experiment_id is not the run's experiment
+--                    customer_id         outside [0, customers) of the blueprint
 --                    group               a group the blueprint does not have
 --                    attribute:<name>    a value outside the attribute's set
 --                    purchase_date       outside [start_date, start_date + days)

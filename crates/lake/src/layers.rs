@@ -369,6 +369,13 @@ impl Lake {
                 run.run_id
             )));
         }
+        if landed > customers {
+            return Err(Error::Usage(format!(
+                "run {}: {landed} customers have landed but its blueprint has {customers}; \
+                 land the run again (`abforge pipeline run`, or generate and land every shard)",
+                run.run_id
+            )));
+        }
         let generator = abforge_synth::Generator::new(run.resolved.clone());
         let schema = landed_schema(&generator.schema());
         let ctx = session();

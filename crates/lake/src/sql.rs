@@ -148,6 +148,10 @@ pub fn rules(resolved: &Resolved, experiment_id: &str) -> Vec<(String, String)> 
         "experiment".into(),
         format!("experiment_id <> {}", string(experiment_id)),
     ));
+    rules.push((
+        "customer_id".into(),
+        format!("customer_id < 0 OR customer_id >= {}", bp.customers),
+    ));
     let set = |values: &mut dyn Iterator<Item = &String>| {
         values.map(|v| string(v)).collect::<Vec<_>>().join(", ")
     };
@@ -282,6 +286,7 @@ mod tests {
                 "not_null:spend",
                 "not_null:pre_spend",
                 "experiment",
+                "customer_id",
                 "group",
                 "attribute:region",
                 "purchase_date",
@@ -291,6 +296,11 @@ mod tests {
             ]
         );
         let get = |n: &str| r.iter().find(|(k, _)| k == n).unwrap().1.clone();
+        let customers = resolved().blueprint.customers;
+        assert_eq!(
+            get("customer_id"),
+            format!("customer_id < 0 OR customer_id >= {customers}")
+        );
         assert_eq!(get("group"), "\"group\" NOT IN ('control', 'treatment')");
         assert_eq!(
             get("attribute:region"),

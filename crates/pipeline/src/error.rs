@@ -42,6 +42,16 @@ pub enum Error {
         /// Whether retrying may help (connection refused, timeout, 5xx).
         transient: bool,
     },
+    /// Another writer holds the run (or the shard): `run X is being written by <holder>
+    /// since <time> …` (the CLI exits with 2).
+    #[error("{0}")]
+    Busy(String),
+    /// The writer's lease on the run (the lock named) was lost, to another writer or for want
+    /// of renewal: its work was cancelled.
+    #[error(
+        "the lease {0} was lost (another writer took the run, or it could not be renewed in time); the step was cancelled"
+    )]
+    LeaseLost(String),
     /// Anything else (a task that panicked, an I/O error).
     #[error("{0}")]
     Other(String),
@@ -69,7 +79,7 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::Usage(_) | Error::Blueprint(_)
+            Error::Config(_) | Error::Usage(_) | Error::Blueprint(_) | Error::Busy(_)
         ) || matches!(self, Error::Analysis(abforge_analysis::Error::Usage(_)))
             || matches!(self, Error::Lake(e) if e.is_usage())
     }

@@ -29,6 +29,7 @@
 
 pub mod backfill;
 mod error;
+pub mod lease;
 pub mod plan;
 pub mod schedule;
 pub mod settings;
@@ -36,6 +37,7 @@ mod steps;
 
 pub use backfill::{BackfillOptions, BackfillReport, DateOutcome, DateReport, Every};
 pub use error::{Error, Result};
+pub use lease::{LeaseSettings, RunLease};
 pub use plan::RunPlan;
 pub use schedule::{Missed, Schedule, SchedulerConfig, Zone};
 pub use settings::{Overrides, Retry, Settings};
@@ -51,6 +53,10 @@ use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A staging file in the lake's folders untouched this long is a dead write's (a write
+/// going on keeps writing its file).
+const LAKE_STAGING_AGE: Duration = Duration::from_secs(15 * 60);
 
 /// Receives the pipeline's progress. The CLI draws progress bars with it.
 pub trait Observer: Send + Sync {
@@ -182,6 +188,8 @@ pub struct Pipeline {
     lake: abforge_lake::Lake,
     db: Arc<dyn RelationalStore>,
     log: Arc<dyn RunLog>,
+    /// Who this pipeline is as a writer of runs (`host:pid:nonce`), in its leases.
+    owner: String,
 }
 
 impl Pipeline {
@@ -213,6 +221,7 @@ impl Pipeline {
             lake,
             db,
             log,
+            owner: schedule::default_owner(),
         })
     }
 
@@ -250,14 +259,21 @@ impl Pipeline {
     /// # Errors
     /// Only when the run log or the relational store cannot record the run at all.
     pub async fn run(&self, plan: &RunPlan, obs: &dyn Observer) -> Result<RunReport> {
+        let lease = self.take_run_lease(plan).await?;
+        let report = lease.guard(self.run_steps(plan, obs)).await;
+        lease.release().await?;
+        report
+    }
+
+    /// The steps of [`Pipeline::run`], under the run's lease.
+    async fn run_steps(&self, plan: &RunPlan, obs: &dyn Observer) -> Result<RunReport> {
         let previous = self.db.run(&plan.run_id).await?;
         let resumable = previous.as_ref().is_some_and(|r| {
             r.status != RunStatus::Succeeded && r.blueprint_hash == plan.blueprint_hash
         });
-        let done = if resumable {
-            self.succeeded_steps(&plan.run_id).await?
-        } else {
-            Vec::new()
+        let done = match previous.filter(|_| resumable) {
+            Some(record) => self.succeeded_steps(&record).await?,
+            None => Vec::new(),
         };
         let mut report = RunReport {
             run_id: plan.run_id.clone(),
@@ -298,7 +314,7 @@ impl Pipeline {
             let reports = match step {
                 Step::Generate => self.generate_and_land_logged(plan, obs).await?,
                 Step::Land if report.steps.iter().any(|r| r.step == Step::Land) => continue,
-                _ => vec![self.step(plan, step, None, obs).await?],
+                _ => vec![self.step_unleased(plan, step, None, obs).await?],
             };
             let failed = reports.iter().any(|r| r.state == StepState::Failed);
             report.steps.extend(reports);
@@ -307,7 +323,20 @@ impl Pipeline {
                 break;
             }
         }
-        let record = self.db.run(&plan.run_id).await?;
+        let mut record = self.db.run(&plan.run_id).await?;
+        let all_done = report.steps.iter().any(|r| r.step == Step::Analyze)
+            && report.steps.iter().all(|r| r.state != StepState::Failed);
+        if report.status != RunStatus::Failed
+            && all_done
+            && record
+                .as_ref()
+                .is_some_and(|r| r.status != RunStatus::Succeeded)
+        {
+            // Every step had succeeded, but the run's row was not marked (the process or the
+            // database went away right after analyze): mark it now.
+            self.end_run(plan, Some(RunStatus::Succeeded), None).await?;
+            record = self.db.run(&plan.run_id).await?;
+        }
         if report.status != RunStatus::Failed {
             report.status = record.as_ref().map_or(RunStatus::Failed, |r| r.status);
         }
@@ -318,15 +347,20 @@ impl Pipeline {
         Ok(report)
     }
 
-    /// Steps whose latest whole-run attempt (no shard) succeeded, or — for sharded steps —
-    /// whose every shard of the latest shard count succeeded.
-    async fn succeeded_steps(&self, run_id: &str) -> Result<Vec<Step>> {
-        let attempts = self.log.attempts(run_id).await?;
+    /// Steps whose latest whole-run attempt (no shard) since the run's start under its
+    /// blueprint (`record.started_at`) succeeded: an attempt made under an earlier blueprint
+    /// of the run never counts.
+    async fn succeeded_steps(&self, record: &RunRecord) -> Result<Vec<Step>> {
+        let attempts = self.log.attempts(&record.run_id).await?;
+        // To the millisecond: run logs that keep less than the relational store still count
+        // the attempts made right after the start.
+        let since = record.started_at - chrono::Duration::milliseconds(1);
         let mut done = Vec::new();
         for step in Step::ALL {
             let latest = attempts
                 .iter()
                 .filter(|a| a.step == step.name() && a.shard.is_none())
+                .filter(|a| a.started_at >= since)
                 .max_by_key(|a| (a.started_at, a.attempt));
             if latest.is_some_and(|a| a.status == StepStatus::Succeeded) {
                 done.push(step);
@@ -339,9 +373,13 @@ impl Pipeline {
     /// retrying transient errors; keeps the run's row in the `runs` table up to date (a
     /// failure marks the run failed; analyze succeeding marks it succeeded).
     ///
+    /// The step runs under a lease on the run ([`lease`]): on a shard, the lease of that
+    /// shard (the run's own only while the run's start is recorded).
+    ///
     /// # Errors
-    /// [`Error::Usage`] for a shard given to a step that takes none; errors of the run log
-    /// itself. The step's own failure is reported in the [`StepReport`], not as an `Err`.
+    /// [`Error::Usage`] for a shard given to a step that takes none; [`Error::Busy`] when
+    /// another writer holds the run or the shard; [`Error::LeaseLost`]; errors of the run
+    /// log itself. The step's own failure is reported in the [`StepReport`], not as an `Err`.
     pub async fn step(
         &self,
         plan: &RunPlan,
@@ -354,7 +392,81 @@ impl Pipeline {
                 "--shard: the {step} step runs on the whole run; only generate and land take shards"
             )));
         }
-        let shard = shard.filter(|s| s.count > 1);
+        let Some(shard) = shard.filter(|s| s.count > 1) else {
+            let run_lease = self.take_run_lease(plan).await?;
+            let report = run_lease
+                .guard(self.step_unleased(plan, step, None, obs))
+                .await;
+            run_lease.release().await?;
+            return report;
+        };
+        // The run's lease, not minding the other shards' (they are written at once).
+        let name = lease::run_lock(&plan.run_id);
+        let run_lease = RunLease::take(&self.db, &name, &self.owner, self.settings.lease).await?;
+        let began = run_lease.guard(self.begin_run(plan)).await;
+        let shard_lease = match began {
+            Ok(()) => {
+                let name = lease::shard_lock(&plan.run_id, shard);
+                RunLease::take(&self.db, &name, &self.owner, self.settings.lease).await
+            }
+            Err(e) => Err(e),
+        };
+        run_lease.release().await?;
+        let shard_lease = shard_lease?;
+        let delays = backoff(self.settings.retry);
+        let report = shard_lease
+            .guard(self.attempt_step(plan, step, Some(shard), obs, 0, delays))
+            .await;
+        shard_lease.release().await?;
+        report
+    }
+
+    /// Takes the run's whole-run lease, and checks that no shard of it is being written.
+    async fn take_run_lease(&self, plan: &RunPlan) -> Result<RunLease> {
+        let name = lease::run_lock(&plan.run_id);
+        let lease = RunLease::take(&self.db, &name, &self.owner, self.settings.lease).await?;
+        let shards = self.db.live_locks(&format!("{name}:shard:")).await;
+        match shards.map(|s| s.into_iter().find(|l| l.owner != self.owner)) {
+            Ok(None) => match self.sweep_dead_writes(plan).await {
+                Ok(()) => Ok(lease),
+                Err(e) => {
+                    lease.release().await?;
+                    Err(e)
+                }
+            },
+            Ok(Some(holder)) => {
+                lease.release().await?;
+                Err(lease::busy_shard(&plan.run_id, &holder))
+            }
+            Err(e) => {
+                lease.release().await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Deletes the staging files of writes whose process died (a local object store's
+    /// `<key>#<n>` files): in the run's own folder all of them — the caller holds the run
+    /// and no shard of it is being written — and in the lake's folders those untouched for
+    /// [`LAKE_STAGING_AGE`] (other runs write there).
+    async fn sweep_dead_writes(&self, plan: &RunPlan) -> Result<()> {
+        let prefix = plan.prefix();
+        let run = self.objects.sweep_staging(&prefix, Duration::ZERO).await?;
+        let lake = self.objects.sweep_staging("lake", LAKE_STAGING_AGE).await?;
+        if run + lake > 0 {
+            tracing::info!(run, lake, "deleted the staging files of dead writes");
+        }
+        Ok(())
+    }
+
+    /// [`Pipeline::step`] for a caller that holds the run's lease already.
+    async fn step_unleased(
+        &self,
+        plan: &RunPlan,
+        step: Step,
+        shard: Option<Shard>,
+        obs: &dyn Observer,
+    ) -> Result<StepReport> {
         self.begin_run(plan).await?;
         self.attempt_step(plan, step, shard, obs, 0, backoff(self.settings.retry))
             .await
@@ -395,15 +507,18 @@ impl Pipeline {
                 )
                 .await?;
             let began = Instant::now();
-            let out = match step {
-                Step::Generate => self.generate(plan, shard, obs).await,
-                Step::Land => self.land(plan, shard, obs).await,
-                Step::Publish => self.publish(plan).await,
-                Step::Bronze => self.bronze(plan, obs).await,
-                Step::Silver => self.silver(plan).await,
-                Step::Gold => self.gold(plan).await,
-                Step::Analyze => self.analyze(plan, obs).await,
-            };
+            let out = caught(step, async {
+                match step {
+                    Step::Generate => self.generate(plan, shard, obs).await,
+                    Step::Land => self.land(plan, shard, obs).await,
+                    Step::Publish => self.publish(plan).await,
+                    Step::Bronze => self.bronze(plan, obs).await,
+                    Step::Silver => self.silver(plan).await,
+                    Step::Gold => self.gold(plan).await,
+                    Step::Analyze => self.analyze(plan, obs).await,
+                }
+            })
+            .await;
             let ended = Utc::now();
             attempt.ended_at = Some(ended);
             attempt.duration_ms = Some(began.elapsed().as_millis() as u64);
@@ -468,7 +583,15 @@ impl Pipeline {
                 .start(&plan.experiment_id, &plan.run_id, step.name(), None)
         };
         let mut generating = start(Step::Generate).await?;
-        let (took, outcome) = self.generate_and_land(plan, obs).await;
+        let began = Instant::now();
+        let (took, outcome) = match caught(Step::Generate, async {
+            Ok(self.generate_and_land(plan, obs).await)
+        })
+        .await
+        {
+            Ok(both) => both,
+            Err(e) => (began.elapsed(), Err(e)),
+        };
         let ended = |a: &mut StepAttempt, took: Duration| {
             a.ended_at = Some(a.started_at + chrono::Duration::from_std(took).unwrap_or_default());
             a.duration_ms = Some(took.as_millis() as u64);
@@ -480,7 +603,7 @@ impl Pipeline {
                 self.log_failure(&mut generating, &e).await?;
                 let mut reports = vec![self.retry_alone(plan, Step::Generate, e, t0, obs).await?];
                 if reports[0].state == StepState::Succeeded {
-                    reports.push(self.step(plan, Step::Land, None, obs).await?);
+                    reports.push(self.step_unleased(plan, Step::Land, None, obs).await?);
                 }
                 return Ok(reports);
             }
@@ -568,13 +691,16 @@ impl Pipeline {
         Ok(r)
     }
 
-    /// Records the run as running, keeping its first start; a run whose parameters changed
-    /// starts afresh.
+    /// Records the run as running, keeping its first start. A run whose blueprint changed
+    /// starts afresh, from nothing: see [`Pipeline::reset_run`].
     async fn begin_run(&self, plan: &RunPlan) -> Result<()> {
         let previous = self.db.run(&plan.run_id).await?;
         let same = previous
             .as_ref()
             .filter(|r| r.blueprint_hash == plan.blueprint_hash);
+        if let Some(old) = previous.as_ref().filter(|_| same.is_none()) {
+            self.reset_run(plan, old).await?;
+        }
         let record = RunRecord {
             run_id: plan.run_id.clone(),
             experiment_id: plan.experiment_id.clone(),
@@ -587,6 +713,32 @@ impl Pipeline {
             rows: same.and_then(|r| r.rows),
         };
         self.db.put_run(&record).await?;
+        Ok(())
+    }
+
+    /// Removes what the run made under its earlier blueprint (`old`): its Parquet parts and
+    /// analysis report in the object store, then its customers, results and row in the
+    /// relational store (in one transaction). The row goes last, so that a reset cut off
+    /// half-way is done again by the next writer, which still finds the old blueprint hash.
+    /// The lake's rows of the run stay until each layer's step replaces them (readers can
+    /// tell them by their blueprint hash); the run log keeps its history, and attempts from
+    /// before the new start never count as done ([`Pipeline::succeeded_steps`]).
+    async fn reset_run(&self, plan: &RunPlan, old: &RunRecord) -> Result<()> {
+        tracing::info!(
+            run = %plan.run_id,
+            from = %old.blueprint_hash,
+            to = %plan.blueprint_hash,
+            "the run's blueprint changed: starting it afresh"
+        );
+        let parts = self
+            .objects
+            .list(&format!("{}/customers", plan.prefix()))
+            .await?;
+        for part in parts {
+            self.objects.delete(&part.key).await?;
+        }
+        self.objects.delete(&plan.analysis_key()).await?;
+        self.db.delete_run(&plan.run_id).await?;
         Ok(())
     }
 
@@ -608,6 +760,37 @@ impl Pipeline {
         }
         self.db.put_run(&record).await?;
         Ok(())
+    }
+}
+
+/// Runs the work of `step`, turning a panic inside it into the step's error (so that the
+/// run is logged and marked failed, never left `running`).
+async fn caught<T>(step: Step, work: impl Future<Output = Result<T>>) -> Result<T> {
+    use futures_util::FutureExt as _;
+    let work = async {
+        inject_fault(step);
+        work.await
+    };
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(out) => out,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic with no message".into());
+            Err(Error::Other(format!("the {step} step panicked: {what}")))
+        }
+    }
+}
+
+/// The fault-injection point of the tests: `ABFORGE_FAULT_INJECT=panic:<step>` makes that
+/// step panic as it starts (how a step that panics is handled is tested with it).
+fn inject_fault(step: Step) {
+    if let Ok(fault) = std::env::var("ABFORGE_FAULT_INJECT")
+        && fault.strip_prefix("panic:") == Some(step.name())
+    {
+        panic!("a fault injected into the {step} step (ABFORGE_FAULT_INJECT={fault})");
     }
 }
 

@@ -16,6 +16,9 @@
 //! once: the second waits until the lock is free (or its holder died and its lease ran
 //! out), then reads the last tick recorded again and finds the tick handled — so a tick runs
 //! once however many schedulers there are, and a run is never run twice at the same time.
+//! A scheduler that loses its lease while a tick runs (it could not renew it in time, and
+//! another took the lock) cancels the tick's run in flight. Each run also holds its own
+//! lease ([`crate::lease`]), as every writer of a run does.
 //!
 //! **Missed ticks.** Each tick handled is recorded in the relational store
 //! ([`abforge_store::relational::TickRecord`], under the schedule's
@@ -497,7 +500,8 @@ pub trait ScheduleObserver: Send + Sync {
     fn run_finished(&self, _run: &TickRun) {}
     /// A tick ended.
     fn tick_finished(&self, _report: &TickReport) {}
-    /// The lease ran out while a tick ran and another scheduler took the lock.
+    /// The lease ran out while a tick ran and another scheduler took the lock: the tick in
+    /// flight was cancelled.
     fn lock_lost(&self) {}
     /// A round failed (a backend error); the scheduler tries again after `retry_in`.
     fn error(&self, _error: &Error, _retry_in: Duration) {}
@@ -609,11 +613,13 @@ impl Pipeline {
             return Ok(());
         }
         let lost = Arc::new(AtomicBool::new(false));
+        let lost_now = Arc::new(tokio::sync::Notify::new());
         let renewal = {
             let db = Arc::clone(self.db());
             let owner = cfg.owner.clone();
             let lease = cfg.lease;
             let lost = Arc::clone(&lost);
+            let lost_now = Arc::clone(&lost_now);
             tokio::spawn(async move {
                 let every = (lease / 3).max(Duration::from_millis(10));
                 loop {
@@ -622,6 +628,7 @@ impl Pipeline {
                         Ok(Some(_)) => {}
                         Ok(None) => {
                             lost.store(true, Ordering::SeqCst);
+                            lost_now.notify_one();
                             return;
                         }
                         Err(e) => tracing::warn!(error = %e, "renewing the scheduler's lease"),
@@ -629,9 +636,12 @@ impl Pipeline {
                 }
             })
         };
-        let out = self
-            .handle_due(cfg, clock, baseline, summary, stop, obs)
-            .await;
+        // Losing the lease cancels the tick in flight (its run is dropped: its load rolls
+        // back, its run lease is released); another scheduler has the schedule now.
+        let out = tokio::select! {
+            out = self.handle_due(cfg, clock, baseline, summary, stop, obs) => out,
+            () = lost_now.notified() => Ok(()),
+        };
         renewal.abort();
         if lost.load(Ordering::SeqCst) {
             obs.lock_lost();

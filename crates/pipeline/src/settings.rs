@@ -13,6 +13,8 @@
 //! | attempts per step | `--attempts` | `ABFORGE_RETRY_ATTEMPTS` | `retry.attempts` | 4 |
 //! | first retry delay | — | `ABFORGE_RETRY_DELAY_MS` | `retry.delay_ms` | 500 |
 //! | largest quarantined share of a run's rows before silver fails | — | `ABFORGE_LAKE_QUARANTINE_MAX` | `lake.quarantine_max` | 0.001 (0.1 %) |
+//! | a writer's lease on its run (see [`crate::lease`]) | — | `ABFORGE_RUN_LEASE_MS` | `run.lease_ms` | 60000 |
+//! | how long a second writer of a run waits for it | — | `ABFORGE_RUN_WAIT_MS` | `run.wait_ms` | 0 (exit 2 at once) |
 //!
 //! The configuration file is `--config FILE`, else `ABFORGE_CONFIG`, else `./abforge.toml` when
 //! it exists. Unknown keys in it are errors that name the allowed ones.
@@ -93,6 +95,8 @@ pub struct Settings {
     /// The silver quality gate: the largest share (0 to 1) of a run's rows that may break a
     /// rule and go to the quarantine before the silver step fails.
     pub quarantine_max: f64,
+    /// The lease a writer holds on its run, and how long a second writer waits.
+    pub lease: crate::LeaseSettings,
     /// The configuration file read, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -109,6 +113,7 @@ impl std::fmt::Debug for Settings {
             .field("blueprint", &self.blueprint)
             .field("retry", &self.retry)
             .field("quarantine_max", &self.quarantine_max)
+            .field("lease", &self.lease)
             .field("config_file", &self.config_file)
             .finish()
     }
@@ -127,6 +132,14 @@ struct FileSettings {
     blueprint: Option<PathBuf>,
     retry: Option<FileRetry>,
     lake: Option<FileLake>,
+    run: Option<FileRun>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRun {
+    lease_ms: Option<u64>,
+    wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,6 +292,24 @@ impl Settings {
                  to 1, e.g. 0.001 for 0.1 %"
             )));
         }
+        let fr = file.run.unwrap_or_default();
+        let mut lease = crate::LeaseSettings::default();
+        if let Some(ms) = millis(&env, "ABFORGE_RUN_LEASE_MS")?.or(fr.lease_ms) {
+            lease.lease = Duration::from_millis(ms);
+        }
+        if let Some(ms) = millis(&env, "ABFORGE_RUN_WAIT_MS")?.or(fr.wait_ms) {
+            lease.wait = Duration::from_millis(ms);
+        }
+        if !(Duration::from_millis(100)..=abforge_store::relational::MAX_LEASE)
+            .contains(&lease.lease)
+        {
+            return Err(Error::Config(format!(
+                "run lease_ms (ABFORGE_RUN_LEASE_MS): {} is not allowed; expected 100 ms to 30 \
+                 days",
+                lease.lease.as_millis()
+            )));
+        }
+        lease.poll = (lease.lease / 10).clamp(Duration::from_millis(50), lease.poll);
         Ok(Settings {
             data_dir,
             database_url,
@@ -289,9 +320,23 @@ impl Settings {
             blueprint,
             retry,
             quarantine_max,
+            lease,
             config_file,
         })
     }
+}
+
+/// The whole number of milliseconds in variable `var`, if set.
+fn millis(env: &impl Fn(&str) -> Option<String>, var: &str) -> Result<Option<u64>> {
+    env(var)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                Error::Config(format!(
+                    "{var}: {v:?} is not allowed; expected a whole number of milliseconds"
+                ))
+            })
+        })
+        .transpose()
 }
 
 fn parse_attempts(v: &str) -> Result<u32> {

@@ -238,6 +238,7 @@ impl Pipeline {
                 run_id: plan.run_id.clone(),
                 schema: generator.schema(),
                 ids: ids.clone(),
+                whole_run: true,
             })
             .await;
         let (generated, load) = match load {
@@ -530,6 +531,7 @@ impl Pipeline {
                 run_id: plan.run_id.clone(),
                 schema,
                 ids: ids.clone(),
+                whole_run: shard.is_none(),
             })
             .await?;
         // The part holds the ids in order, from `ids.start`: when the load has lanes, each

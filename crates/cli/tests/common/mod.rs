@@ -2,6 +2,8 @@
 //! none of the pipeline's variables from the outer environment, and small helpers.
 #![allow(dead_code)] // each test file uses a part
 
+pub mod backends;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -28,6 +30,9 @@ pub fn abforge(dir: &Path, args: &[&str]) -> Command {
         "ABFORGE_RETRY_ATTEMPTS",
         "ABFORGE_RETRY_DELAY_MS",
         "ABFORGE_LAKE_QUARANTINE_MAX",
+        "ABFORGE_RUN_LEASE_MS",
+        "ABFORGE_RUN_WAIT_MS",
+        "ABFORGE_FAULT_INJECT",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_DYNAMODB",
         "RUST_LOG",

@@ -54,6 +54,7 @@ pub async fn run_all(store: &dyn RelationalStore) {
     load_round_trip(store, &p).await;
     dropped_and_aborted_loads_leave_nothing(store, &p).await;
     reruns_replace(store, &p).await;
+    whole_run_loads_replace_every_row(store, &p).await;
     shards_equal_one_load(store, &p).await;
     concurrent_shards(store, &p).await;
     new_columns_are_added(store, &p).await;
@@ -83,6 +84,7 @@ const LOADED_RUNS: &[&str] = &[
     "round-trip",
     "aborted",
     "rerun",
+    "shrunk",
     "whole",
     "sharded",
     "cut",
@@ -257,6 +259,7 @@ fn spec(run_id: &str, schema: &SchemaRef, ids: Range<u64>) -> LoadSpec {
         run_id: run_id.into(),
         schema: Arc::clone(schema),
         ids,
+        whole_run: false,
     }
 }
 
@@ -536,6 +539,41 @@ pub async fn reruns_replace(store: &dyn RelationalStore, p: &str) {
     let third = batches(&schema, 0..300, 8, 300);
     load(store, spec(&run, &schema, 0..1_200), &third).await;
     assert_eq!(stored(store, &run, &schema).await, rows_of(&third));
+}
+
+/// A whole-run load replaces every row of the run, also those past its ids (a blueprint
+/// that shrank) and those of earlier shards, on both sides of the lanes' split.
+pub async fn whole_run_loads_replace_every_row(store: &dyn RelationalStore, p: &str) {
+    let run = format!("{p}shrunk");
+    let schema = customers_schema(&[]);
+    // 3 000 customers in three shards, then 1 200 in one whole-run load (two lanes), then
+    // 300 (one lane).
+    for k in 0..3u64 {
+        let ids = k * 1_000..(k + 1) * 1_000;
+        load(
+            store,
+            spec(&run, &schema, ids.clone()),
+            &batches(&schema, ids, 11, 400),
+        )
+        .await;
+    }
+    assert_eq!(store.count_customers(&run).await.expect("count"), 3_000);
+    for (n, salt) in [(1_200u64, 12), (300, 13)] {
+        let rows = batches(&schema, 0..n, salt, 500);
+        let whole = LoadSpec {
+            whole_run: true,
+            ..spec(&run, &schema, 0..n)
+        };
+        load(store, whole, &rows).await;
+        assert_eq!(store.count_customers(&run).await.expect("count"), n);
+        assert_eq!(stored(store, &run, &schema).await, rows_of(&rows));
+    }
+    // A shard loaded after the whole run lies beside it as before.
+    let shard = batches(&schema, 300..900, 14, 600);
+    load(store, spec(&run, &schema, 300..900), &shard).await;
+    let mut want = rows_of(&batches(&schema, 0..300, 13, 500));
+    want.extend(rows_of(&shard));
+    assert_eq!(stored(store, &run, &schema).await, want);
 }
 
 /// Shards: loading [0, a) and [a, n) equals loading [0, n) at once; reloading one shard
@@ -965,6 +1003,37 @@ pub async fn locks_exclude_and_expire(store: &dyn RelationalStore, p: &str) {
     );
     assert!(!store.unlock(&gone, "owner-dead").await.expect("unlock"));
     assert!(store.unlock(&gone, "owner-c").await.expect("unlock"));
+
+    // Live locks by prefix: the unexpired ones only, in name order, none of another prefix.
+    let live = format!("{p}live:");
+    for (k, lease) in [("b", LONG), ("a", LONG), ("dead", Duration::ZERO)] {
+        store
+            .try_lock(&format!("{live}{k}"), "owner-l", lease)
+            .await
+            .expect("try_lock")
+            .expect("a free lock is taken");
+    }
+    let names: Vec<String> = store
+        .live_locks(&live)
+        .await
+        .expect("live locks")
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(names, [format!("{live}a"), format!("{live}b")]);
+    assert!(
+        store
+            .live_locks(&format!("{p}live-"))
+            .await
+            .expect("live locks")
+            .is_empty()
+    );
+    for k in ["a", "b", "dead"] {
+        store
+            .unlock(&format!("{live}{k}"), "owner-l")
+            .await
+            .expect("unlock");
+    }
 
     // Owners racing for a free lock, each on its own connection: exactly one wins, every
     // round.

@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Local objects up to this size are read on the calling task (see [`Objects::get`]).
 const INLINE_READ: u64 = 1 << 20;
@@ -637,6 +638,31 @@ impl Objects {
         }
     }
 
+    /// Deletes the staging files a local folder's writes left when their process died
+    /// (object_store writes `<key>#<n>` and renames it when the write completes; a process
+    /// killed before that leaves it, invisible to listings but taking space) under `prefix`,
+    /// when they were last written more than `older_than` ago: a write still going on keeps
+    /// touching its file. Returns how many it deleted. Nothing to do on S3 (an unfinished
+    /// multipart upload is no object; a bucket lifecycle rule aborts it) or in memory.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for a bad prefix; I/O errors other than a missing folder.
+    pub async fn sweep_staging(&self, prefix: &str, older_than: Duration) -> Result<u64> {
+        let location = self.path(prefix)?;
+        let Some(dir) = self.local_file(&location) else {
+            return Ok(0);
+        };
+        let generic =
+            |source: Box<dyn std::error::Error + Send + Sync>| object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source,
+            };
+        tokio::task::spawn_blocking(move || sweep_dir(&dir, older_than))
+            .await
+            .map_err(|e| self.backend("sweep staging files", prefix, generic(Box::new(e))))?
+            .map_err(|e| self.backend("sweep staging files", prefix, generic(Box::new(e))))
+    }
+
     /// Whether the backend answers: one listing call under the prefix (for readiness
     /// probes). On S3 this checks the endpoint, the credentials and the bucket.
     ///
@@ -747,4 +773,44 @@ mod tests {
         assert_eq!(o.path("k").unwrap().as_ref(), "x/y/z/k");
         assert!(Objects::memory().child("../x").is_err());
     }
+}
+
+/// Whether a file name is one of object_store's local staging files: `<name>#<digits>`.
+fn is_staging(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Deletes the staging files under `dir` last modified more than `older_than` ago.
+fn sweep_dir(dir: &std::path::Path, older_than: Duration) -> std::io::Result<u64> {
+    let mut deleted = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+                continue;
+            }
+            let stale = entry
+                .metadata()?
+                .modified()?
+                .elapsed()
+                .is_ok_and(|age| age >= older_than);
+            if kind.is_file() && is_staging(&entry.file_name().to_string_lossy()) && stale {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => deleted += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(deleted)
 }

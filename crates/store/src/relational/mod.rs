@@ -9,7 +9,8 @@
 //! [`RelationalStore::begin_load`] opens a [`CustomerLoad`] for the rows of one run whose
 //! `customer_id` lies in [`LoadSpec::ids`] (the whole run, or one shard of it). Batches are
 //! written as the generator makes them; nothing is visible until [`CustomerLoad::commit`],
-//! which replaces that run's rows in the id range with the new ones in one transaction.
+//! which replaces that run's rows in the id range (every row of the run, for a
+//! [`LoadSpec::whole_run`] load) with the new ones in one transaction.
 //! Dropping or [`abort`](CustomerLoad::abort)ing a load leaves the table as it was.
 //!
 //! ## Tables
@@ -140,8 +141,13 @@ pub struct LoadSpec {
     /// lacks are added (nullable); a column whose type conflicts is an error.
     pub schema: SchemaRef,
     /// The customer ids this load covers: on commit the run's rows with ids in this range
-    /// are replaced by the rows written; rows outside it are kept (other shards).
+    /// are replaced by the rows written; rows outside it are kept (other shards), unless
+    /// [`whole_run`](Self::whole_run).
     pub ids: Range<u64>,
+    /// The load holds every customer of the run: on commit *all* the run's rows are
+    /// replaced, whatever their ids, so a run whose blueprint now has fewer customers keeps
+    /// none of the earlier ones past the new count.
+    pub whole_run: bool,
 }
 
 /// An open load of customers. Nothing written is visible until [`commit`](Self::commit).
@@ -343,6 +349,9 @@ pub trait RelationalStore: Send + Sync + std::fmt::Debug {
     async fn unlock(&self, name: &str, owner: &str) -> Result<bool>;
     /// The lock's row, if any: its owner and lease (which may have expired).
     async fn lock_holder(&self, name: &str) -> Result<Option<Lease>>;
+    /// The locks whose name starts with `prefix` and whose lease has not expired (by the
+    /// clock [`try_lock`](Self::try_lock) uses), in name order.
+    async fn live_locks(&self, prefix: &str) -> Result<Vec<Lease>>;
 
     /// Records a tick of a schedule (replacing the record of the same schedule and tick).
     async fn put_tick(&self, tick: &TickRecord) -> Result<()>;

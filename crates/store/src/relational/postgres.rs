@@ -51,7 +51,8 @@
 //! The lanes past the first then commit their tables — *not attached*: no customer is
 //! visible yet — and lane 0's transaction, under an advisory lock that serialises changes
 //! of `customers`, creates the run's partition if needed, drops the run's partitions that
-//! the range covers and attaches every lane's table as the partition for its range. Because
+//! the range covers (every one of them for a [`LoadSpec::whole_run`] load) and attaches
+//! every lane's table as the partition for its range. Because
 //! each `CHECK` implies its partition bound, `ATTACH PARTITION` does not scan the table;
 //! because the index exists, it does not build one. The swap is metadata only.
 //!
@@ -971,8 +972,12 @@ async fn swap(
             }
         }
     }
-    // The run's partitions that the range meets.
-    let (lo, hi) = bounds_of(&spec.ids);
+    // The run's partitions that the range meets (all of them for a whole-run load, whose
+    // first and last lanes then take the bounds MINVALUE and MAXVALUE).
+    let (lo, hi) = match spec.whole_run {
+        true => (i128::MIN, i128::MAX),
+        false => bounds_of(&spec.ids),
+    };
     let leaves = client
         .query(
             "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
@@ -1605,6 +1610,22 @@ impl RelationalStore for PostgresStore {
                 .await
                 .map_err(|e| Error::postgres("read lock", &e))?;
             Ok(row.as_ref().map(lease_of_row))
+        })
+        .await
+    }
+
+    async fn live_locks(&self, prefix: &str) -> Result<Vec<Lease>> {
+        self.with(async |c| {
+            let rows = c
+                .query(
+                    "SELECT name, owner, acquired_at, expires_at FROM locks \
+                     WHERE left(name, length($1)) = $1 AND expires_at > clock_timestamp() \
+                     ORDER BY name",
+                    &[&prefix],
+                )
+                .await
+                .map_err(|e| Error::postgres("read locks", &e))?;
+            Ok(rows.iter().map(lease_of_row).collect())
         })
         .await
     }

@@ -28,7 +28,7 @@
 //! ## Loads
 //! A load runs on a thread of its own, fed batches by a bounded channel (two batches), in one
 //! `BEGIN IMMEDIATE` transaction: it adds missing columns (`ALTER TABLE … ADD COLUMN`),
-//! deletes the run's rows in the id range, inserts every row with prepared statements of 32
+//! deletes the run's rows in the id range (all of them for a whole-run load), inserts every row with prepared statements of 32
 //! rows each (multi-row `VALUES` with numbered parameters, `experiment_id` and `run_id` bound
 //! once: about 1.25 times as fast as one row per statement), and commits on
 //! [`commit`](CustomerLoad::commit); dropping or aborting the load rolls back. Its connection
@@ -510,7 +510,11 @@ fn load_thread(
     };
     let start = (|| -> Result<()> {
         ensure_columns(&tx, &layout)?;
-        let (lo, hi) = id_bounds(&spec.ids);
+        // Customer ids are below i64::MAX (the generator's ids are at most 10^10).
+        let (lo, hi) = match spec.whole_run {
+            true => (i64::MIN, i64::MAX),
+            false => id_bounds(&spec.ids),
+        };
         tx.execute(
             "DELETE FROM customers WHERE run_id = ?1 AND customer_id >= ?2 AND customer_id < ?3",
             params![spec.run_id, lo, hi],
@@ -1055,6 +1059,23 @@ impl RelationalStore for SqliteStore {
             )
             .and_then(|mut s| s.query_row([&name], lease_of_row).optional())
             .map_err(|e| Error::sqlite("read lock", &e))
+        })
+        .await
+    }
+
+    async fn live_locks(&self, prefix: &str) -> Result<Vec<Lease>> {
+        let prefix = prefix.to_string();
+        self.call("read locks", move |c| {
+            let now = format_ts(&Utc::now());
+            c.prepare_cached(
+                "SELECT name, owner, acquired_at, expires_at FROM locks \
+                 WHERE substr(name, 1, length(?1)) = ?1 AND expires_at > ?2 ORDER BY name",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![prefix, now], lease_of_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| Error::sqlite("read locks", &e))
         })
         .await
     }

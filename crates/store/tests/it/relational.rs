@@ -269,6 +269,7 @@ async fn postgres_scans_read_the_index_in_order() {
             run_id: run.into(),
             schema: Arc::clone(&schema),
             ids: 0..20_000,
+            whole_run: false,
         })
         .await
         .unwrap();
@@ -455,6 +456,7 @@ async fn postgres_stopped_mid_load_leaves_nothing_partial() {
         run_id: "crash".into(),
         schema: Arc::clone(&schema),
         ids,
+        whole_run: false,
     };
     let before = suite::customers(&schema, 0..1_000, 1);
     let mut l = store.begin_load(spec(0..1_000)).await.unwrap();
@@ -548,6 +550,7 @@ async fn land(
             run_id: run.into(),
             schema: Arc::clone(schema),
             ids: 0..n,
+            whole_run: true,
         })
         .await
         .unwrap();
