@@ -747,34 +747,6 @@ fn check_key(key: &str) -> Result<&str> {
     Ok(key)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_plain_relative_paths() {
-        for ok in ["a", "params/e-1/r_2.json", "date=2026-01-01/x"] {
-            assert!(check_key(ok).is_ok(), "{ok}");
-        }
-        let long = "a".repeat(MAX_KEY_LEN + 1);
-        for bad in [
-            "", "/a", "a/", "a//b", "..", "../a", "a/../b", ".", "a\\b", "a b", "é", "a%2Fb",
-            "a#1", &long,
-        ] {
-            assert!(check_key(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn children_nest_their_prefix() {
-        let o = Objects::memory().child("x").unwrap().child("y/z").unwrap();
-        assert_eq!(o.prefix(), "x/y/z");
-        assert_eq!(o.to_string(), "memory://x/y/z");
-        assert_eq!(o.path("k").unwrap().as_ref(), "x/y/z/k");
-        assert!(Objects::memory().child("../x").is_err());
-    }
-}
-
 /// Whether a file name is one of object_store's local staging files: `<name>#<digits>`.
 fn is_staging(name: &str) -> bool {
     name.rsplit_once('#')
@@ -813,4 +785,91 @@ fn sweep_dir(dir: &std::path::Path, older_than: Duration) -> std::io::Result<u64
         }
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_plain_relative_paths() {
+        for ok in ["a", "params/e-1/r_2.json", "date=2026-01-01/x"] {
+            assert!(check_key(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(MAX_KEY_LEN + 1);
+        for bad in [
+            "", "/a", "a/", "a//b", "..", "../a", "a/../b", ".", "a\\b", "a b", "é", "a%2Fb",
+            "a#1", &long,
+        ] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn children_nest_their_prefix() {
+        let o = Objects::memory().child("x").unwrap().child("y/z").unwrap();
+        assert_eq!(o.prefix(), "x/y/z");
+        assert_eq!(o.to_string(), "memory://x/y/z");
+        assert_eq!(o.path("k").unwrap().as_ref(), "x/y/z/k");
+        assert!(Objects::memory().child("../x").is_err());
+    }
+
+    #[tokio::test]
+    async fn sweeping_deletes_only_stale_staging_files_under_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects = crate::ObjectStoreConfig::new()
+            .with_data_dir(dir.path())
+            .build()
+            .unwrap();
+        objects
+            .put_if_changed("runs/a/part.parquet", Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        let folder = dir.path().join("objects/runs/a");
+        for f in ["part.parquet#1", "part.parquet#2", "note#draft"] {
+            std::fs::write(folder.join(f), b"partial").unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("objects/lake")).unwrap();
+        std::fs::write(dir.path().join("objects/lake/t.parquet#1"), b"p").unwrap();
+        // Fresh files are kept when the sweep asks for old ones.
+        let hour = Duration::from_secs(3600);
+        assert_eq!(objects.sweep_staging("runs", hour).await.unwrap(), 0);
+        assert_eq!(
+            objects.sweep_staging("runs", Duration::ZERO).await.unwrap(),
+            2
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["note#draft", "part.parquet"]);
+        assert!(
+            dir.path().join("objects/lake/t.parquet#1").exists(),
+            "another prefix"
+        );
+        assert_eq!(
+            objects
+                .sweep_staging("nothing/here", Duration::ZERO)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            Objects::memory()
+                .sweep_staging("runs", Duration::ZERO)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn staging_files_are_told_by_their_digit_suffix() {
+        assert!(super::is_staging("part-00000-of-00001.parquet#1"));
+        assert!(super::is_staging("x#12"));
+        assert!(!super::is_staging("x#"));
+        assert!(!super::is_staging("x#a1"));
+        assert!(!super::is_staging("part.parquet"));
+    }
 }
