@@ -48,7 +48,7 @@ pub mod sink;
 pub mod truth;
 
 pub use blueprint::{Blueprint, Resolved, json_schema};
-pub use error::{Error, Problem, Problems, Result};
+pub use error::{Error, MAX_MESSAGE_LEN, MAX_PATH_LEN, MAX_PROBLEMS, Problem, Problems, Result};
 pub use generate::{CHUNK_ROWS, Generator, NoReporter, Reporter, Shard};
 pub use sink::{AtomicFile, BatchWriter, Format};
 pub use truth::Truth;
