@@ -117,6 +117,9 @@ pub enum Error {
     /// A request that does not fit the blueprint, e.g. a shard outside `0..N`.
     #[error("{0}")]
     Usage(String),
+    /// A computation was stopped by its [`Cancel`](crate::Cancel) before it ended.
+    #[error("cancelled")]
+    Cancelled,
     /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {
