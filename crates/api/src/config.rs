@@ -226,14 +226,22 @@ impl AppState {
         &self.inner.params_cache
     }
 
-    /// A permit to run CPU-bound work (a truth computation), one per core. Held by the
-    /// blocking task until it ends, even when the request has timed out meanwhile, so
-    /// requests queue (and time out with 503) instead of piling up threads.
+    /// A permit to run CPU-bound work (a truth computation), one per core, so requests
+    /// queue (and time out with 503) instead of piling up threads. Held by the blocking
+    /// task until it ends; a request that times out cancels its computation (a
+    /// [`Cancel`](abforge_synth::Cancel) set on drop), which then ends within one bounded
+    /// step and gives the permit back.
     pub(crate) async fn cpu(&self) -> OwnedSemaphorePermit {
         Arc::clone(&self.inner.cpu)
             .acquire_owned()
             .await
             .expect("the semaphore is never closed")
+    }
+
+    /// CPU permits free now, of one per core (see the params PUT): for health checks and
+    /// tests.
+    pub fn idle_cpu_permits(&self) -> usize {
+        self.inner.cpu.available_permits()
     }
 
     /// Whether `token` is the configured one (constant time); `true` when none is set.

@@ -4,7 +4,7 @@
 //! [`AppError`], never a panic (the crate's property tests hold them to it).
 
 use crate::error::{AppError, Detail};
-use abforge_synth::{Blueprint, Truth};
+use abforge_synth::{Blueprint, Cancel, Truth};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -74,9 +74,24 @@ pub struct StoredRun {
 ///
 /// # Errors
 /// [`AppError::Unprocessable`] with one [`Detail`] per problem: invalid JSON (path `""`),
-/// every validation problem of the blueprint (with its field path), an `id` that is not
-/// the path's, each remaining `choose`. [`AppError::Internal`] for anything else.
+/// every validation problem of the blueprint (with its field path; at most 100, then a
+/// count of the others), an `id` that is not the path's, each remaining `choose`, a truth
+/// past its limits (`abforge_synth::truth`). [`AppError::Internal`] for anything else.
 pub fn parse_run(experiment_id: &str, run_id: &str, body: &[u8]) -> Result<StoredRun, AppError> {
+    parse_run_cancellable(experiment_id, run_id, body, &Cancel::new())
+}
+
+/// [`parse_run`], stopped soon after `cancel` is set ([`AppError::Unavailable`]): the truth
+/// computation checks it between bounded steps.
+///
+/// # Errors
+/// As [`parse_run`], and [`AppError::Unavailable`] when cancelled.
+pub fn parse_run_cancellable(
+    experiment_id: &str,
+    run_id: &str,
+    body: &[u8],
+    cancel: &Cancel,
+) -> Result<StoredRun, AppError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| AppError::Unprocessable {
             error: "the body is not valid JSON".into(),
@@ -93,7 +108,7 @@ pub fn parse_run(experiment_id: &str, run_id: &str, body: &[u8]) -> Result<Store
             ),
         ));
     }
-    let resolved = bp.resolve().map_err(synth_error)?;
+    let resolved = bp.resolve_cancellable(cancel).map_err(synth_error)?;
     for c in &resolved.choices {
         details.push(Detail::new(
             c.path.clone(),
@@ -133,6 +148,9 @@ fn synth_error(e: abforge_synth::Error) -> AppError {
                 .map(|p| Detail::new(p.path, p.message))
                 .collect(),
         },
+        abforge_synth::Error::Cancelled => {
+            AppError::Unavailable("the request was cancelled (it timed out)".into())
+        }
         e if e.is_user_error() => AppError::Unprocessable {
             error: "invalid blueprint".into(),
             details: vec![Detail::new("", e.to_string())],

@@ -7,6 +7,7 @@ use crate::input::{self, params_key, parse_id};
 use crate::openapi::schema;
 use abforge_store::PutOutcome;
 use abforge_store::objects::Fetched;
+use abforge_synth::{Cancel, CancelOnDrop};
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -321,9 +322,13 @@ pub(crate) async fn put_params(
         let (e, r, b) = (experiment_id.clone(), run_id.clone(), body.clone());
         let span = tracing::Span::current();
         let permit = state.cpu().await;
+        // Dropped with this future (the request timed out, the client went away): the
+        // computation sees the flag at its next check, ends, and frees the permit.
+        let cancel = Cancel::new();
+        let _stop = CancelOnDrop(cancel.clone());
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            span.in_scope(|| input::parse_run(&e, &r, &b))
+            span.in_scope(|| input::parse_run_cancellable(&e, &r, &b, &cancel))
         })
         .await
         .map_err(AppError::internal)??

@@ -12,12 +12,70 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Most problems one validation reports; the others are counted in a last problem.
+pub const MAX_PROBLEMS: usize = 100;
+/// Longest [`Problem::message`], in bytes; a longer one is cut, ending in `…`.
+pub const MAX_MESSAGE_LEN: usize = 500;
+/// Longest [`Problem::path`], in bytes; a longer one is cut, ending in `…`.
+pub const MAX_PATH_LEN: usize = 200;
+
 impl Problem {
+    /// A problem; the path and message are cut to [`MAX_PATH_LEN`] and [`MAX_MESSAGE_LEN`].
     pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            path: path.into(),
-            message: message.into(),
+            path: clip(path.into(), MAX_PATH_LEN),
+            message: clip(message.into(), MAX_MESSAGE_LEN),
         }
+    }
+}
+
+/// `s` cut to at most `max` bytes at a character boundary, ending in `…` when cut.
+pub(crate) fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max.saturating_sub('…'.len_utf8());
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+/// Problems as they are found: the first [`MAX_PROBLEMS`] kept, the others counted.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    kept: Vec<Problem>,
+    more: usize,
+}
+
+impl Tally {
+    pub(crate) fn push(&mut self, p: Problem) {
+        if self.kept.len() < MAX_PROBLEMS {
+            self.kept.push(p);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// The problems kept, and one more saying how many others there were.
+    pub(crate) fn into_problems(self) -> Problems {
+        let mut out = self.kept;
+        if self.more > 0 {
+            let s = if self.more == 1 { "" } else { "s" };
+            out.push(Problem::new(
+                "",
+                format!(
+                    "and {} more problem{s}, not listed (at most {MAX_PROBLEMS} are)",
+                    self.more
+                ),
+            ));
+        }
+        Problems(out)
     }
 }
 
@@ -31,7 +89,8 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Every problem found in a blueprint, in document order.
+/// The problems found in a blueprint, in document order: at most [`MAX_PROBLEMS`], then
+/// one saying how many more there were.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problems(pub Vec<Problem>);
 
@@ -58,6 +117,9 @@ pub enum Error {
     /// A request that does not fit the blueprint, e.g. a shard outside `0..N`.
     #[error("{0}")]
     Usage(String),
+    /// A computation was stopped by its [`Cancel`](crate::Cancel) before it ended.
+    #[error("cancelled")]
+    Cancelled,
     /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {

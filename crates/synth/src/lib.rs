@@ -40,6 +40,7 @@
 #![recursion_limit = "256"]
 
 pub mod blueprint;
+mod cancel;
 pub mod dist;
 mod error;
 pub mod generate;
@@ -48,7 +49,8 @@ pub mod sink;
 pub mod truth;
 
 pub use blueprint::{Blueprint, Resolved, json_schema};
-pub use error::{Error, Problem, Problems, Result};
+pub use cancel::{Cancel, CancelOnDrop};
+pub use error::{Error, MAX_MESSAGE_LEN, MAX_PATH_LEN, MAX_PROBLEMS, Problem, Problems, Result};
 pub use generate::{CHUNK_ROWS, Generator, NoReporter, Reporter, Shard};
 pub use sink::{AtomicFile, BatchWriter, Format};
 pub use truth::Truth;

@@ -7,12 +7,57 @@
 //!
 //! The estimand is computed from each arm's law, a finite mixture of pieces (an atom at 0
 //! for zero-inflation, and the base distribution shifted by the offset in each segment
-//! cell): exact sums over the support for integer pieces, and adaptive double-exponential
-//! quadrature (the `quadrature` crate) with a target error of 1e-11 for continuous pairs.
+//! cell; equal pieces merged): closed forms where they exist (Normal, LogNormal and Gamma
+//! pairs), exact sums over the support for integer pieces, and adaptive double-exponential
+//! quadrature (the `quadrature` crate) with a target error of 1e-11 for other continuous
+//! pairs.
+//!
+//! # Limits
+//!
+//! The truth is computed when a blueprint is resolved ([`Blueprint::resolve`]), under a
+//! budget, so that no blueprint — a few hundred bytes can ask for a negative binomial of
+//! `p` = 1e-9, or segments over many attributes — takes unbounded time or memory:
+//!
+//! * [`TRUTH_BUDGET`] units of work per blueprint (one unit: one evaluation of a pmf, CDF,
+//!   density or quadrature integrand, or one step of the walk over segment cells);
+//!   [`CELL_BUDGET`] of them at most for one metric's segment cells. Past either, the
+//!   blueprint is invalid: the problem names the metric (`metrics.<name>`, or
+//!   `metrics.<name>.segments`) and the limit.
+//! * Two Poisson laws whose Berry–Esseen bound `0.4748/√(λ_T + λ_C)` is within
+//!   [`MAX_APPROX_ERROR`] (from `λ_T + λ_C` = 2.25·10⁹ on) are compared by the normal
+//!   approximation, within that bound.
+//! * Otherwise a Mann–Whitney sum over an integer law is exact (up to the rounding of
+//!   statrs' pmf) over at most [`MAX_EXACT_SUPPORT`] support points (the shorter of the two
+//!   laws' supports is walked). Past it, the sum is *bracketed* (see [`MAX_BRACKET_BINS`]):
+//!   the value reported is within [`MAX_APPROX_ERROR`] of the exact one, a bound computed
+//!   from CDF values, not an estimate. A pair whose bracket stays wider is refused
+//!   (`metrics.<name>.<group>`), and so is a bracketed law whose support reaches past
+//!   [`MAX_SUPPORT_END`], where the CDF values themselves are not that accurate.
+//! * A quadrature evaluates its integrand a bounded number of times (at most 7 levels of
+//!   the double-exponential rule on each of at most 38 panels, both ways).
+//!
+//! A computation is stopped from outside by a [`Cancel`] flag
+//! ([`Blueprint::resolve_cancellable`]), checked between bounded steps.
+//!
+//! [`Blueprint::resolve`]: crate::Blueprint::resolve
+//! [`Blueprint::resolve_cancellable`]: crate::Blueprint::resolve_cancellable
 
-use crate::blueprint::{MetricModel, Resolved};
+mod bracket;
+mod budget;
+mod cells;
+
+pub(crate) use budget::Stop;
+pub use budget::{
+    BERRY_ESSEEN, CELL_BUDGET, MAX_APPROX_ERROR, MAX_BRACKET_BINS, MAX_EXACT_SUPPORT,
+    MAX_SUPPORT_END, TRUTH_BUDGET,
+};
+
+use crate::Cancel;
+use crate::blueprint::{Blueprint, MetricModel, Resolved};
 use crate::dist::Dist;
+use budget::Budget;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Relative tolerance under which an effect counts as exactly zero (float noise from
 /// resolving a lift).
@@ -119,152 +164,138 @@ impl Piece {
 }
 
 impl Resolved {
-    /// Computes the ground truth.
+    /// The ground truth, computed when the blueprint was resolved (within the limits in
+    /// the [module docs](self)).
     pub fn truth(&self) -> Truth {
-        let bp = &self.blueprint;
-        let ctrl = bp.control_index();
-        let planned = bp.planned_allocation();
-        let actual = bp.actual_allocation();
-        let allocation = bp
+        self.truth.clone()
+    }
+}
+
+/// Where and why a truth computation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Failed {
+    /// Index of the metric.
+    pub metric: usize,
+    /// The treatment arm, when it was its estimand.
+    pub group: Option<usize>,
+    /// Whether it was the walk over segment cells.
+    pub cells: bool,
+    /// Why.
+    pub stop: Stop,
+}
+
+/// Computes the ground truth of a resolved blueprint and its metric models.
+pub(crate) fn compute(
+    bp: &Blueprint,
+    models: &[MetricModel],
+    cancel: &Cancel,
+) -> Result<Truth, Failed> {
+    let mut budget = Budget::new(TRUTH_BUDGET, cancel);
+    let planned = bp.planned_allocation();
+    let actual = bp.actual_allocation();
+    let allocation = bp
+        .groups
+        .iter()
+        .zip(planned.iter().zip(&actual))
+        .map(|((g, _), (p, a))| Allocation {
+            group: g.clone(),
+            planned: *p,
+            actual: *a,
+        })
+        .collect();
+    let srm = planned
+        .iter()
+        .zip(&actual)
+        .any(|(p, a)| (p - a).abs() > 1e-12);
+    let mut metrics = Vec::new();
+    for (i, m) in models.iter().enumerate() {
+        let fail = |cells, group, stop| Failed {
+            metric: i,
+            group,
+            cells,
+            stop,
+        };
+        let weights =
+            cells::cell_weights(&bp.attributes, m, &mut budget).map_err(|s| fail(true, None, s))?;
+        let (truth, twin) =
+            metric_truth(bp, m, &weights, &mut budget).map_err(|(g, s)| fail(false, g, s))?;
+        metrics.push(truth);
+        metrics.extend(twin);
+    }
+    Ok(Truth {
+        experiment_id: bp.id.clone(),
+        seed: bp.seed,
+        control_group: bp.control_group.clone(),
+        allocation,
+        sample_ratio_mismatch: srm,
+        metrics,
+    })
+}
+
+/// The truth of one metric, and of its pre-period twin when it has one.
+fn metric_truth(
+    bp: &Blueprint,
+    m: &MetricModel,
+    cells: &[f64],
+    budget: &mut Budget,
+) -> Result<(MetricTruth, Option<MetricTruth>), (Option<usize>, Stop)> {
+    let ctrl = bp.control_index();
+    let laws: Vec<Law> = (0..bp.groups.len()).map(|arm| law(m, arm, cells)).collect();
+    let moments: Vec<(f64, f64)> = laws.iter().map(moments).collect();
+    let mut effects = Vec::new();
+    for (i, (g, _)) in bp.groups.iter().enumerate().filter(|(i, _)| *i != ctrl) {
+        let identical = laws[i] == laws[ctrl];
+        let p = if identical {
+            0.5
+        } else {
+            superiority(&laws[i], &laws[ctrl], budget).map_err(|s| (Some(i), s))?
+        };
+        let (mt, mc) = (moments[i].0, moments[ctrl].0);
+        effects.push(effect(g, &bp.control_group, mt, mc, Some(p), identical));
+    }
+    let truth = MetricTruth {
+        metric: m.name.clone(),
+        distribution: m.kind.name().into(),
+        integer: m.kind.is_integer(),
+        groups: bp
             .groups
             .iter()
-            .zip(planned.iter().zip(&actual))
-            .map(|((g, _), (p, a))| Allocation {
+            .zip(&moments)
+            .map(|((g, _), (mean, var))| GroupMoments {
                 group: g.clone(),
-                planned: *p,
-                actual: *a,
+                mean: *mean,
+                variance: *var,
             })
-            .collect();
-        let srm = planned
-            .iter()
-            .zip(&actual)
-            .any(|(p, a)| (p - a).abs() > 1e-12);
-        let mut metrics = Vec::new();
-        for m in &self.metrics {
-            let cells = self.cell_weights(m);
-            let laws: Vec<Law> = (0..bp.groups.len())
-                .map(|arm| law(m, arm, &cells))
-                .collect();
-            let moments: Vec<(f64, f64)> = laws.iter().map(moments).collect();
-            let effects = bp
+            .collect(),
+        effects,
+    };
+    // The twin has the control's mean and variance in every cell, in every group: no
+    // treatment has happened in the pre-period.
+    let twin = m.pre_correlation.map(|_| {
+        let (mean, var) = moments[ctrl];
+        MetricTruth {
+            metric: format!("pre_{}", m.name),
+            distribution: "pre_period".into(),
+            integer: false,
+            groups: bp
+                .groups
+                .iter()
+                .map(|(g, _)| GroupMoments {
+                    group: g.clone(),
+                    mean,
+                    variance: var,
+                })
+                .collect(),
+            effects: bp
                 .groups
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| *i != ctrl)
-                .map(|(i, (g, _))| {
-                    let identical = laws[i] == laws[ctrl];
-                    let p = if identical {
-                        0.5
-                    } else {
-                        superiority(&laws[i], &laws[ctrl])
-                    };
-                    effect(
-                        g,
-                        &bp.control_group,
-                        moments[i].0,
-                        moments[ctrl].0,
-                        Some(p),
-                        identical,
-                    )
-                })
-                .collect();
-            metrics.push(MetricTruth {
-                metric: m.name.clone(),
-                distribution: m.kind.name().into(),
-                integer: m.kind.is_integer(),
-                groups: bp
-                    .groups
-                    .iter()
-                    .zip(&moments)
-                    .map(|((g, _), (mean, var))| GroupMoments {
-                        group: g.clone(),
-                        mean: *mean,
-                        variance: *var,
-                    })
-                    .collect(),
-                effects,
-            });
-            if m.pre_correlation.is_some() {
-                // The twin has the control's mean and variance in every cell, in every group:
-                // no treatment has happened in the pre-period.
-                let (mean, var) = moments[ctrl];
-                metrics.push(MetricTruth {
-                    metric: format!("pre_{}", m.name),
-                    distribution: "pre_period".into(),
-                    integer: false,
-                    groups: bp
-                        .groups
-                        .iter()
-                        .map(|(g, _)| GroupMoments {
-                            group: g.clone(),
-                            mean,
-                            variance: var,
-                        })
-                        .collect(),
-                    effects: bp
-                        .groups
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| *i != ctrl)
-                        .map(|(_, (g, _))| effect(g, &bp.control_group, mean, mean, None, false))
-                        .collect(),
-                });
-            }
+                .map(|(_, (g, _))| effect(g, &bp.control_group, mean, mean, None, false))
+                .collect(),
         }
-        Truth {
-            experiment_id: bp.id.clone(),
-            seed: bp.seed,
-            control_group: bp.control_group.clone(),
-            allocation,
-            sample_ratio_mismatch: srm,
-            metrics,
-        }
-    }
-
-    /// Probability of each segment cell of `m` (index `segments.len()` is "no segment").
-    pub(crate) fn cell_weights(&self, m: &MetricModel) -> Vec<f64> {
-        let attrs = &self.blueprint.attributes;
-        let mut out = vec![0.0; m.segments.len() + 1];
-        let mut used: Vec<usize> = m
-            .segments
-            .iter()
-            .flat_map(|s| s.when.iter().map(|(a, _)| *a))
-            .collect();
-        used.sort_unstable();
-        used.dedup();
-        let probs: Vec<Vec<f64>> = attrs
-            .iter()
-            .map(|a| {
-                let t: f64 = a.values.iter().map(|(_, w)| w).sum();
-                a.values.iter().map(|(_, w)| w / t).collect()
-            })
-            .collect();
-        let mut idx = vec![0u16; attrs.len()];
-        loop {
-            let p: f64 = used
-                .iter()
-                .map(|a| probs[*a][usize::from(idx[*a])])
-                .product();
-            out[m.cell(&idx).unwrap_or(m.segments.len())] += p;
-            // Odometer over the attributes the segments use.
-            let mut carry = true;
-            for a in &used {
-                if !carry {
-                    break;
-                }
-                idx[*a] += 1;
-                if usize::from(idx[*a]) == probs[*a].len() {
-                    idx[*a] = 0;
-                } else {
-                    carry = false;
-                }
-            }
-            if carry {
-                break;
-            }
-        }
-        out
-    }
+    });
+    Ok((truth, twin))
 }
 
 fn effect(group: &str, control: &str, mt: f64, mc: f64, p: Option<f64>, identical: bool) -> Effect {
@@ -284,7 +315,26 @@ fn effect(group: &str, control: &str, mt: f64, mc: f64, p: Option<f64>, identica
 }
 
 fn law(m: &MetricModel, arm: usize, cells: &[f64]) -> Law {
-    let mut out = Vec::new();
+    let mut out: Law = Vec::new();
+    // Equal pieces merged (many segments often share a law): index by their bits.
+    let mut seen: HashMap<(u8, [u64; 3]), usize> = HashMap::new();
+    let mut add = |w: f64, piece: Piece| {
+        let key = match piece {
+            Piece::Zero => (0, [0; 3]),
+            Piece::Shifted(d, s) => {
+                let v = d.values();
+                let bits = |i: usize| v.get(i).map_or(0, |x| x.to_bits());
+                (1 + d.kind() as u8, [bits(0), bits(1), s.to_bits()])
+            }
+        };
+        match seen.get(&key) {
+            Some(i) => out[*i].0 += w,
+            None => {
+                seen.insert(key, out.len());
+                out.push((w, piece));
+            }
+        }
+    };
     for (c, w) in cells.iter().enumerate() {
         if *w <= 0.0 {
             continue;
@@ -295,9 +345,9 @@ fn law(m: &MetricModel, arm: usize, cells: &[f64]) -> Law {
             m.base[arm]
         };
         if m.zero_inflation > 0.0 {
-            out.push((w * m.zero_inflation, Piece::Zero));
+            add(w * m.zero_inflation, Piece::Zero);
         }
-        out.push((w * (1.0 - m.zero_inflation), Piece::Shifted(d, m.offset)));
+        add(w * (1.0 - m.zero_inflation), Piece::Shifted(d, m.offset));
     }
     out
 }
@@ -309,35 +359,114 @@ fn moments(l: &Law) -> (f64, f64) {
 }
 
 /// `P(T > C) + ½·P(T = C)` for independent `T ~ t`, `C ~ c`.
-fn superiority(t: &Law, c: &Law) -> f64 {
+fn superiority(t: &Law, c: &Law, budget: &mut Budget) -> Result<f64, Stop> {
     let mut s = 0.0;
     for (wt, pt) in t {
         for (wc, pc) in c {
-            s += wt * wc * pair(pt, pc);
+            budget.charge(1)?;
+            s += wt * wc * pair(pt, pc, budget)?;
         }
     }
-    s.clamp(0.0, 1.0)
+    Ok(s.clamp(0.0, 1.0))
 }
 
-fn pair(t: &Piece, c: &Piece) -> f64 {
-    match (t, c) {
+fn pair(t: &Piece, c: &Piece, budget: &mut Budget) -> Result<f64, Stop> {
+    Ok(match (t, c) {
         (Piece::Zero, Piece::Zero) => 0.5,
         (Piece::Zero, Piece::Shifted(d, s)) => atom_vs(0.0, d, *s),
-        (Piece::Shifted(..), Piece::Zero) => 1.0 - pair(c, t),
+        (Piece::Shifted(..), Piece::Zero) => 1.0 - pair(c, t, budget)?,
         (Piece::Shifted(dt, st), Piece::Shifted(dc, sc)) => {
             if dt == dc && st == sc {
-                return 0.5;
+                return Ok(0.5);
             }
             let delta = st - sc;
             match (dt.kind().is_integer(), dc.kind().is_integer()) {
-                (true, true) => integer_pair(dt, dc, delta),
-                (true, false) => support(dt)
-                    .map(|k| dt.pmf(k) * dc.cdf(k as f64 + delta))
-                    .sum(),
-                (false, true) => 1.0 - pair(c, t),
-                (false, false) => closed_form_pair(dt, dc, delta)
-                    .unwrap_or_else(|| continuous_pair(dt, dc, delta)),
+                (true, true) => integer_vs_integer(dt, dc, delta, budget)?,
+                (true, false) => {
+                    let g = |k: u64| dc.cdf(k as f64 + delta);
+                    sum_over(dt, &g, None, budget)?
+                }
+                (false, true) => 1.0 - pair(c, t, budget)?,
+                (false, false) => match closed_form_pair(dt, dc, delta) {
+                    Some(p) => p,
+                    None => continuous_pair(dt, dc, delta, budget)?,
+                },
             }
+        }
+    })
+}
+
+/// `P(T + δ > C) + ½·P(T + δ = C)` for integer laws: for two Poisson laws of large rates
+/// by [`normal_poisson`], otherwise over the shorter support ([`sum_over`]).
+fn integer_vs_integer(dt: &Dist, dc: &Dist, delta: f64, budget: &mut Budget) -> Result<f64, Stop> {
+    if let Some(p) = normal_poisson(dt, dc, delta) {
+        return Ok(p);
+    }
+    let (st, sc) = (support(dt, budget)?, support(dc, budget)?);
+    if st.end() - st.start() <= sc.end() - sc.start() {
+        let g = |k: u64| {
+            let x = k as f64 + delta;
+            dc.prob_below(x) + 0.5 * dc.prob_at(x)
+        };
+        sum_over(dt, &g, Some((dc, delta)), budget)
+    } else {
+        let g = |k: u64| {
+            let x = k as f64 - delta;
+            dt.prob_below(x) + 0.5 * dt.prob_at(x)
+        };
+        Ok(1.0 - sum_over(dc, &g, Some((dt, -delta)), budget)?)
+    }
+}
+
+/// `P(T + δ > C) + ½·P(T + δ = C)` for two Poisson laws, as `Φ((λ_T + δ − λ_C) / √(λ_T + λ_C))`,
+/// when the Berry–Esseen bound of `T − C` (infinitely divisible: the limit of sums of `n`
+/// terms of third absolute moment `(λ_T + λ_C)/n`), `0.4748 / √(λ_T + λ_C)`, is within
+/// [`MAX_APPROX_ERROR`]; it bounds `|F − Φ|` at `−δ` and just below it, hence the error of
+/// `1 − ½·(F(−δ) + F(−δ⁻))`. `None` otherwise.
+///
+/// From `λ_T + λ_C` = 2.25·10⁹ on: the walk would be as long as the support, statrs'
+/// Poisson CDF needs `O(√λ)` terms per call (too many to bracket with), and its pmf, through
+/// `λ·ln λ`, loses more than this bound to rounding.
+fn normal_poisson(t: &Dist, c: &Dist, delta: f64) -> Option<f64> {
+    let (Dist::Poisson { lambda: lt }, Dist::Poisson { lambda: lc }) = (*t, *c) else {
+        return None;
+    };
+    let var = lt + lc;
+    (budget::BERRY_ESSEEN / var.sqrt() <= MAX_APPROX_ERROR).then(|| {
+        let z = (lt + delta - lc) / var.sqrt();
+        0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
+    })
+}
+
+/// `Σ_k P(T = k)·g(k)` over `t`'s support, `g` non-decreasing in `[0, 1]`: exact up to
+/// [`MAX_EXACT_SUPPORT`] points (with `integer`, the other law and δ, by the running CDF of
+/// [`integer_pair`]), bracketed past it.
+fn sum_over(
+    t: &Dist,
+    g: &dyn Fn(u64) -> f64,
+    integer: Option<(&Dist, f64)>,
+    budget: &mut Budget,
+) -> Result<f64, Stop> {
+    let range = support(t, budget)?;
+    let n = range.end() - range.start() + 1;
+    if n > MAX_EXACT_SUPPORT {
+        if *range.end() > MAX_SUPPORT_END {
+            return Err(Stop::Support(*range.end()));
+        }
+        return bracket::bracketed(t, g, *range.end(), budget);
+    }
+    budget.charge(n)?;
+    match integer {
+        Some((c, delta)) => integer_pair(t, c, delta, range, budget),
+        None => {
+            let mut s = 0.0;
+            for k in range {
+                if k % CHECK_EVERY == 0 {
+                    budget.charge(0)?;
+                }
+                s += t.pmf(k) * g(k);
+            }
+            Ok(s)
         }
     }
 }
@@ -388,7 +517,13 @@ fn closed_form_pair(t: &Dist, c: &Dist, delta: f64) -> Option<f64> {
 /// of rate 1e9 (1.6 M support points) takes a fraction of a second instead of minutes of
 /// incomplete-gamma evaluations. Long jumps (a zero-probability stretch) restart the sum
 /// from an exact CDF.
-fn integer_pair(dt: &Dist, dc: &Dist, delta: f64) -> f64 {
+fn integer_pair(
+    dt: &Dist,
+    dc: &Dist,
+    delta: f64,
+    range: std::ops::RangeInclusive<u64>,
+    budget: &mut Budget,
+) -> Result<f64, Stop> {
     /// `P(C ≤ m)` for non-decreasing `m`.
     struct RunningCdf<'a> {
         d: &'a Dist,
@@ -430,7 +565,10 @@ fn integer_pair(dt: &Dist, dc: &Dist, delta: f64) -> f64 {
         compensation: 0.0,
     };
     let mut s = 0.0;
-    for k in support(dt) {
+    for k in range {
+        if k % CHECK_EVERY == 0 {
+            budget.charge(0)?;
+        }
         let p = dt.pmf(k);
         if p == 0.0 {
             continue;
@@ -447,8 +585,11 @@ fn integer_pair(dt: &Dist, dc: &Dist, delta: f64) -> f64 {
         };
         s += p * (below + 0.5 * at);
     }
-    s
+    Ok(s)
 }
+
+/// Support points walked between two checks of the [`Cancel`] flag.
+const CHECK_EVERY: u64 = 1 << 16;
 
 /// `P(a > D + s) + ½·P(a = D + s)`.
 fn atom_vs(a: f64, d: &Dist, s: f64) -> f64 {
@@ -459,17 +600,20 @@ fn atom_vs(a: f64, d: &Dist, s: f64) -> f64 {
     }
 }
 
-/// The integers carrying all but ~1e-16 of an integer distribution's mass.
-fn support(d: &Dist) -> impl Iterator<Item = u64> {
+/// The integers carrying all but ~1e-16 of an integer distribution's mass (at most 64
+/// CDF evaluations to find).
+fn support(d: &Dist, budget: &mut Budget) -> Result<std::ops::RangeInclusive<u64>, Stop> {
     let (mean, sd) = (d.mean(), d.variance().sqrt());
     let lo = (mean - 40.0 * sd).floor().max(0.0) as u64;
     let mut hi = (mean + 12.0 * sd + 10.0).ceil() as u64;
     let mut step = hi.max(16);
+    budget.charge(1)?;
     while 1.0 - d.cdf_int(hi) > 1e-16 && step < u64::MAX / 4 {
+        budget.charge(1)?;
         hi = hi.saturating_add(step);
         step = step.saturating_mul(2);
     }
-    lo..=hi
+    Ok(lo..=hi)
 }
 
 /// `P(T + delta > C)` for continuous `T` and `C`.
@@ -480,14 +624,14 @@ fn support(d: &Dist) -> impl Iterator<Item = u64> {
 /// Gamma and LogNormal, so tiny and huge shapes are both well resolved), between its
 /// 1e-15 quantiles, cut into panels at equal steps and at the other law's quantiles (where
 /// its CDF climbs), each panel by double-exponential quadrature.
-fn continuous_pair(t: &Dist, c: &Dist, delta: f64) -> f64 {
-    let (a, ea) = expect_cdf(t, c, delta);
-    let (b, eb) = expect_cdf(c, t, -delta);
-    if ea <= eb { a } else { 1.0 - b }
+fn continuous_pair(t: &Dist, c: &Dist, delta: f64, budget: &mut Budget) -> Result<f64, Stop> {
+    let (a, ea) = expect_cdf(t, c, delta, budget)?;
+    let (b, eb) = expect_cdf(c, t, -delta, budget)?;
+    Ok(if ea <= eb { a } else { 1.0 - b })
 }
 
 /// `∫ f_T(x) F_C(x + delta) dx` and its error estimate.
-fn expect_cdf(t: &Dist, c: &Dist, delta: f64) -> (f64, f64) {
+fn expect_cdf(t: &Dist, c: &Dist, delta: f64, budget: &mut Budget) -> Result<(f64, f64), Stop> {
     let log_scale = !matches!(t, Dist::Normal { .. });
     let to_u = |x: f64| if log_scale { x.ln() } else { x };
     let to_x = |u: f64| if log_scale { u.exp() } else { u };
@@ -513,7 +657,7 @@ fn expect_cdf(t: &Dist, c: &Dist, delta: f64) -> (f64, f64) {
         ),
     };
     if lo.is_nan() || hi.is_nan() || lo >= hi {
-        return (f64::NAN, f64::INFINITY);
+        return Ok((f64::NAN, f64::INFINITY));
     }
     let mut cuts: Vec<f64> = (0..=PANELS)
         .map(|i| lo + (hi - lo) * f64::from(i) / f64::from(PANELS))
@@ -552,10 +696,12 @@ fn expect_cdf(t: &Dist, c: &Dist, delta: f64) -> (f64, f64) {
     let (mut sum, mut err) = (0.0, 0.0);
     for w in cuts.windows(2) {
         let o = quadrature::double_exponential::integrate(f, w[0], w[1], 1e-14);
+        // Each evaluation of the integrand is a density and a CDF.
+        budget.charge(2 * u64::from(o.num_function_evaluations))?;
         sum += o.integral;
         err += o.error_estimate;
     }
-    (sum, err)
+    Ok((sum, err))
 }
 
 /// Equal panels of a continuous integral (more are added at the other law's quantiles).
@@ -565,9 +711,19 @@ const PANELS: u32 = 24;
 mod tests {
     use super::*;
 
+    /// Runs `f` with a whole budget.
+    fn run<T>(f: impl FnOnce(&mut Budget) -> Result<T, Stop>) -> T {
+        let cancel = Cancel::new();
+        f(&mut Budget::new(TRUTH_BUDGET, &cancel)).unwrap()
+    }
+
+    fn exact(dt: &Dist, dc: &Dist, delta: f64) -> f64 {
+        run(|b| integer_pair(dt, dc, delta, support(dt, b)?, b))
+    }
+
     /// The direct sum, one CDF call per support point: what `integer_pair` replaces.
     fn direct(dt: &Dist, dc: &Dist, delta: f64) -> f64 {
-        support(dt)
+        run(|b| support(dt, b))
             .map(|k| {
                 let x = k as f64 + delta;
                 dt.pmf(k) * (dc.prob_below(x) + 0.5 * dc.prob_at(x))
@@ -586,7 +742,7 @@ mod tests {
         for t in &laws {
             for c in &laws {
                 for delta in [0.0, 1.0, -2.0, 0.5, 3.25] {
-                    let (a, b) = (integer_pair(t, c, delta), direct(t, c, delta));
+                    let (a, b) = (exact(t, c, delta), direct(t, c, delta));
                     assert!((a - b).abs() < 1e-12, "{t:?} vs {c:?} δ {delta}: {a} {b}");
                 }
             }
@@ -647,7 +803,7 @@ mod tests {
         for (t, c) in pairs {
             for (a, b) in [(t, c), (c, t)] {
                 let closed = closed_form_pair(&a, &b, 0.0).unwrap();
-                let quad = continuous_pair(&a, &b, 0.0);
+                let quad = run(|bu| continuous_pair(&a, &b, 0.0, bu));
                 assert!(
                     (closed - quad).abs() < 1e-9,
                     "{a:?} vs {b:?}: {closed} {quad}"
@@ -659,7 +815,7 @@ mod tests {
             Dist::Normal { mean: 0.0, sd: 1.0 },
         );
         let closed = closed_form_pair(&n1, &n2, -0.7).unwrap();
-        assert!((closed - continuous_pair(&n1, &n2, -0.7)).abs() < 1e-9);
+        assert!((closed - run(|b| continuous_pair(&n1, &n2, -0.7, b))).abs() < 1e-9);
         let g = Dist::Gamma {
             shape: 2.0,
             scale: 1.0,
@@ -675,9 +831,47 @@ mod tests {
         // Normal approximation: (1e9 − 1.0001e9) / sqrt(2.0001e9) = −2.2360…
         let t = Dist::Poisson { lambda: 1e9 };
         let c = Dist::Poisson { lambda: 1.0001e9 };
-        let p = integer_pair(&t, &c, 0.0);
+        let p = exact(&t, &c, 0.0);
         let z: f64 = -1e5 / 2.0001e9_f64.sqrt();
         let normal = 0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2);
         assert!((p - normal).abs() < 2e-4, "{p} vs {normal}");
+    }
+
+    #[test]
+    fn brackets_hold_the_exact_sum() {
+        let laws = [
+            (
+                Dist::NegativeBinomial { r: 1.5, p: 2e-4 },
+                Dist::NegativeBinomial { r: 1.5, p: 2.1e-4 },
+            ),
+            (
+                Dist::NegativeBinomial { r: 40.0, p: 0.01 },
+                Dist::NegativeBinomial { r: 40.0, p: 0.0102 },
+            ),
+            (
+                Dist::NegativeBinomial { r: 0.3, p: 1e-3 },
+                Dist::Bernoulli { p: 0.3 },
+            ),
+        ];
+        for (t, c) in laws {
+            let want = exact(&t, &c, 0.0);
+            let g = |k: u64| c.prob_below(k as f64) + 0.5 * c.prob_at(k as f64);
+            let hi = *run(|b| support(&t, b)).end();
+            let got = run(|b| bracket::bracketed(&t, &g, hi, b));
+            assert!(
+                (got - want).abs() <= MAX_APPROX_ERROR,
+                "{t:?} vs {c:?}: {got} {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_set_flag_stops_the_next_charge() {
+        let cancel = Cancel::new();
+        let mut budget = Budget::new(10, &cancel);
+        assert_eq!(budget.charge(4), Ok(()));
+        assert_eq!(budget.charge(7), Err(Stop::Exhausted));
+        cancel.cancel();
+        assert_eq!(budget.charge(0), Err(Stop::Cancelled));
     }
 }

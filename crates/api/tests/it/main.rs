@@ -6,6 +6,7 @@ mod auth;
 mod cache;
 mod errors;
 mod idempotency;
+mod limits;
 mod openapi;
 mod props;
 mod routes;

@@ -9,9 +9,10 @@ use super::{
     Param, PrePeriod, Segment,
 };
 use crate::dist::DistKind;
-use crate::error::{Error, Problem, Problems, Result};
+use crate::error::{Error, Problem, Problems, Result, Tally};
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Keys of a metric table that are not arm names.
@@ -91,7 +92,7 @@ impl Blueprint {
         let bp = cx.blueprint(v);
         match bp {
             Some(bp) if cx.problems.is_empty() => Ok(bp),
-            _ => Err(Error::Invalid(Problems(cx.problems))),
+            _ => Err(Error::Invalid(cx.problems.into_problems())),
         }
     }
 }
@@ -130,12 +131,64 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// `s` quoted as in Rust (escapes shown), cut after 40 characters: a value echoed in a
+/// message, which must stay short whatever was sent.
+fn quoted(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{:?}…", &s[..end]),
+        None => format!("{s:?}"),
+    }
+}
+
+/// At most [`LISTED`] of `names`, comma-separated, then "and N more" for the rest.
+fn some_of<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    listed(names, LISTED)
+}
+
+/// Values listed in a message before "and N more" (keys: up to [`LISTED_KEYS`]).
+const LISTED: usize = 8;
+/// Allowed keys listed in a message: every fixed key and up to 26 groups.
+const LISTED_KEYS: usize = 32;
+
+fn listed<'a>(names: impl ExactSizeIterator<Item = &'a str>, most: usize) -> String {
+    let total = names.len();
+    let shown: Vec<String> = names.take(most).map(quoted_if_needed).collect();
+    if total > most {
+        format!("{} and {} more", shown.join(", "), total - most)
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn quoted_if_needed(s: &str) -> String {
+    if !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_graphic() && c != ',') {
+        s.to_string()
+    } else {
+        quoted(s)
+    }
+}
+
+/// Why `s` cannot be a label — a group name or an attribute value, which end up in
+/// column values, file and table names, log lines and rendered templates — if it cannot.
+pub(super) fn label_problem(s: &str) -> Option<&'static str> {
+    if s.chars().any(char::is_control) {
+        Some("contains a control character (NUL, tab, newline, …); labels are printable text")
+    } else if s.trim() != s {
+        Some("starts or ends with whitespace")
+    } else if s.contains("{{") {
+        Some("contains `{{`, the template marker")
+    } else {
+        None
+    }
+}
+
 fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {s:?}"),
+        Value::String(s) => format!("the string {}", quoted(s)),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "a table".into(),
     }
@@ -157,7 +210,7 @@ pub fn is_valid_id(s: &str) -> bool {
 
 #[derive(Default)]
 struct Cx {
-    problems: Vec<Problem>,
+    problems: Tally,
 }
 
 impl Cx {
@@ -181,7 +234,10 @@ impl Cx {
                 let hint = suggest(k, allowed);
                 self.err(
                     &join(path, k),
-                    format!("unknown key{hint}; allowed keys: {}", allowed.join(", ")),
+                    format!(
+                        "unknown key{hint}; allowed keys: {}",
+                        listed(allowed.iter().copied(), LISTED_KEYS)
+                    ),
                 );
             }
         }
@@ -350,7 +406,10 @@ impl Cx {
             } else {
                 self.err(
                     "id",
-                    format!("{s:?} is not allowed; expected [a-z0-9_-] with 1 to 64 characters"),
+                    format!(
+                        "{} is not allowed; expected [a-z0-9_-] with 1 to 64 characters",
+                        quoted(s)
+                    ),
                 );
                 None
             }
@@ -370,7 +429,7 @@ impl Cx {
                 Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
                     Ok(d) if (1000..=9000).contains(&chrono::Datelike::year(&d)) => Some(d),
                     _ => {
-                        self.err("start_date", format!("{s:?} is not a date; expected YYYY-MM-DD between years 1000 and 9000"));
+                        self.err("start_date", format!("{} is not a date; expected YYYY-MM-DD between years 1000 and 9000", quoted(s)));
                         None
                     }
                 },
@@ -423,12 +482,14 @@ impl Cx {
                         ),
                     );
                 }
+                if let Some(why) = label_problem(name) {
+                    self.err(&join("groups", name), format!("the group name {why}"));
+                }
             }
             if let Some(c) = &control_group
                 && !g.iter().any(|(n, _)| n == c)
             {
                 {
-                    let names: Vec<_> = g.iter().map(|(n, _)| n.as_str()).collect();
                     let path = if m.contains_key("control_group") {
                         "control_group"
                     } else {
@@ -437,8 +498,9 @@ impl Cx {
                     self.err(
                         path,
                         format!(
-                            "the control group {c:?} is not among the groups; groups are: {}",
-                            names.join(", ")
+                            "the control group {} is not among the groups; groups are: {}",
+                            quoted(c),
+                            some_of(g.iter().map(|(n, _)| n.as_str()))
                         ),
                     );
                 }
@@ -446,29 +508,7 @@ impl Cx {
         }
         let actual_groups = m.get("actual_groups").and_then(|v| {
             let a = self.weights(v, "actual_groups", "group")?;
-            let g = groups.as_ref()?;
-            let mut good = true;
-            for (name, _) in g {
-                if !a.iter().any(|(n, _)| n == name) {
-                    self.err(
-                        &join("actual_groups", name),
-                        "is missing; actual_groups needs a weight for every group",
-                    );
-                    good = false;
-                }
-            }
-            for (name, _) in &a {
-                if !g.iter().any(|(n, _)| n == name) {
-                    self.err(&join("actual_groups", name), "is not a group of `groups`");
-                    good = false;
-                }
-            }
-            // Keep the order of `groups`.
-            good.then(|| {
-                g.iter()
-                    .map(|(n, _)| a.iter().find(|(k, _)| k == n).cloned().expect("checked"))
-                    .collect()
-            })
+            self.actual_groups(a, groups.as_ref()?)
         });
 
         let attributes = match m.get("attributes") {
@@ -498,6 +538,8 @@ impl Cx {
             .map(|(name, values)| Attribute { name, values })
             .collect();
         let metrics = match m.get("metrics") {
+            // Too many arms: every metric would be wrong for each of them; say it once.
+            Some(_) if raw_groups.len() > *ARMS.end() => None,
             Some(v) => self.metrics(
                 v,
                 groups.as_deref().unwrap_or(&raw_groups),
@@ -521,6 +563,37 @@ impl Cx {
             actual_groups,
             attributes: attributes?,
             metrics: metrics?,
+        })
+    }
+
+    /// `actual_groups` in the order of `groups`, when both name the same groups.
+    fn actual_groups(
+        &mut self,
+        a: Vec<(String, f64)>,
+        g: &[(String, f64)],
+    ) -> Option<Vec<(String, f64)>> {
+        let by_name: HashMap<&str, f64> = a.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+        let names: HashSet<&str> = g.iter().map(|(n, _)| n.as_str()).collect();
+        let mut good = true;
+        for (name, _) in g {
+            if !by_name.contains_key(name.as_str()) {
+                self.err(
+                    &join("actual_groups", name),
+                    "is missing; actual_groups needs a weight for every group",
+                );
+                good = false;
+            }
+        }
+        for (name, _) in &a {
+            if !names.contains(name.as_str()) {
+                self.err(&join("actual_groups", name), "is not a group of `groups`");
+                good = false;
+            }
+        }
+        good.then(|| {
+            g.iter()
+                .map(|(n, _)| (n.clone(), by_name[n.as_str()]))
+                .collect()
         })
     }
 
@@ -549,10 +622,18 @@ impl Cx {
                     );
                     good = false;
                 }
-                Some(values) => out.push(Attribute {
-                    name: name.clone(),
-                    values,
-                }),
+                Some(values) => {
+                    for (value, _) in &values {
+                        if let Some(why) = label_problem(value) {
+                            self.err(&join(&path, value), format!("the value {why}"));
+                            good = false;
+                        }
+                    }
+                    out.push(Attribute {
+                        name: name.clone(),
+                        values,
+                    });
+                }
                 None => good = false,
             }
         }
@@ -560,18 +641,18 @@ impl Cx {
     }
 
     fn columns(&mut self, attrs: &[Attribute], metrics: &[Metric]) {
-        let mut seen: Vec<(String, String)> = RESERVED_COLUMNS
+        let mut seen: HashMap<String, String> = RESERVED_COLUMNS
             .iter()
             .map(|c| (c.to_string(), "a built-in column".to_string()))
             .collect();
         let mut claim = |cx: &mut Cx, col: String, path: String| {
-            if let Some((_, by)) = seen.iter().find(|(c, _)| *c == col) {
+            if let Some(by) = seen.get(&col) {
                 cx.err(
                     &path,
                     format!("column {col:?} is already {by}; choose another name"),
                 );
             } else {
-                seen.push((col, format!("taken by {path}")));
+                seen.insert(col, format!("taken by {path}"));
             }
         };
         for a in attrs {
@@ -593,10 +674,11 @@ impl Cx {
         attrs: &[Attribute],
     ) -> Option<Vec<Metric>> {
         let m = self.table(v, "metrics")?;
+        let attrs = Attrs::new(attrs);
         let mut out = Vec::new();
         let mut good = true;
         for (name, mv) in m {
-            match self.metric(name, mv, groups, attrs) {
+            match self.metric(name, mv, groups, &attrs) {
                 Some(metric) => out.push(metric),
                 None => good = false,
             }
@@ -609,7 +691,7 @@ impl Cx {
         name: &str,
         v: &Value,
         groups: &[(String, f64)],
-        attrs: &[Attribute],
+        attrs: &Attrs,
     ) -> Option<Metric> {
         let path = join("metrics", name);
         let mut good = true;
@@ -637,7 +719,8 @@ impl Cx {
                     self.err(
                         &dpath,
                         format!(
-                            "{s:?} is not a distribution; expected one of {}",
+                            "{} is not a distribution; expected one of {}",
+                            quoted(s),
                             kinds.join(", ")
                         ),
                     );
@@ -654,7 +737,7 @@ impl Cx {
                     format!(
                         "unknown key{}; allowed keys: {} (the last are the groups)",
                         suggest(k, &allowed),
-                        allowed.join(", ")
+                        listed(allowed.iter().copied(), LISTED_KEYS)
                     ),
                 );
                 good = false;
@@ -814,7 +897,7 @@ impl Cx {
         path: &str,
         kind: DistKind,
         groups: &[(String, f64)],
-        attrs: &[Attribute],
+        attrs: &Attrs,
     ) -> Option<Vec<Segment>> {
         let Value::Array(items) = v else {
             self.err(
@@ -834,68 +917,16 @@ impl Cx {
                 good = false;
                 continue;
             };
-            let mut when = Vec::new();
             let wp = join(&sp, "when");
-            match t.get("when") {
+            let when = match t.get("when") {
                 None => {
                     self.err(&wp, "is missing; expected a table of attribute = value");
-                    good = false;
+                    None
                 }
-                Some(w) => match self.table(w, &wp) {
-                    Some(wt) if wt.is_empty() => {
-                        self.err(&wp, "is empty; name at least one attribute");
-                        good = false;
-                    }
-                    Some(wt) => {
-                        for (a, val) in wt {
-                            let ap = join(&wp, a);
-                            let Some(attr) = attrs.iter().find(|x| x.name == *a) else {
-                                let names: Vec<_> = attrs.iter().map(|x| x.name.as_str()).collect();
-                                self.err(
-                                    &ap,
-                                    format!(
-                                        "is not an attribute; attributes are: {}",
-                                        names.join(", ")
-                                    ),
-                                );
-                                good = false;
-                                continue;
-                            };
-                            let vals: Vec<&Value> = match val {
-                                Value::Array(a) => a.iter().collect(),
-                                other => vec![other],
-                            };
-                            let mut chosen = Vec::new();
-                            for x in vals {
-                                match self.string(x, &ap) {
-                                    Some(s) if attr.values.iter().any(|(n, _)| n == s) => {
-                                        chosen.push(s.to_string())
-                                    }
-                                    Some(s) => {
-                                        let names: Vec<_> =
-                                            attr.values.iter().map(|(n, _)| n.as_str()).collect();
-                                        self.err(
-                                            &ap,
-                                            format!(
-                                                "{s:?} is not a value of {a}; values are: {}",
-                                                names.join(", ")
-                                            ),
-                                        );
-                                        good = false;
-                                    }
-                                    None => good = false,
-                                }
-                            }
-                            if chosen.is_empty() && matches!(val, Value::Array(_)) {
-                                self.err(&ap, "lists no value");
-                                good = false;
-                            }
-                            when.push((a.clone(), chosen));
-                        }
-                    }
-                    None => good = false,
-                },
-            }
+                Some(w) => self.when(w, &wp, attrs),
+            };
+            good &= when.is_some();
+            let when = when.unwrap_or_default();
             let mut arms = Vec::new();
             for (k, a) in t {
                 if k == "when" {
@@ -903,12 +934,11 @@ impl Cx {
                 }
                 let ap = join(&sp, k);
                 if !groups.iter().any(|(g, _)| g == k) {
-                    let names: Vec<_> = groups.iter().map(|(g, _)| g.as_str()).collect();
                     self.err(
                         &ap,
                         format!(
                             "unknown key; a segment has `when` and group names: {}",
-                            names.join(", ")
+                            some_of(groups.iter().map(|(g, _)| g.as_str()))
                         ),
                     );
                     good = false;
@@ -929,6 +959,91 @@ impl Cx {
             out.push(Segment { when, arms });
         }
         good.then_some(out)
+    }
+
+    /// A segment's `when`: attribute = value or [values], each checked against `attrs`.
+    fn when(&mut self, w: &Value, wp: &str, attrs: &Attrs) -> Option<Vec<(String, Vec<String>)>> {
+        let wt = self.table(w, wp)?;
+        if wt.is_empty() {
+            self.err(wp, "is empty; name at least one attribute");
+            return None;
+        }
+        let mut when = Vec::new();
+        let mut good = true;
+        for (a, val) in wt {
+            let ap = join(wp, a);
+            let Some((attr, values)) = attrs.get(a) else {
+                self.err(
+                    &ap,
+                    format!(
+                        "is not an attribute; attributes are: {}",
+                        some_of(attrs.names())
+                    ),
+                );
+                good = false;
+                continue;
+            };
+            let vals: Vec<&Value> = match val {
+                Value::Array(a) => a.iter().collect(),
+                other => vec![other],
+            };
+            let mut chosen = Vec::new();
+            for x in vals {
+                match self.string(x, &ap) {
+                    Some(s) if values.contains_key(s) => chosen.push(s.to_string()),
+                    Some(s) => {
+                        self.err(
+                            &ap,
+                            format!(
+                                "{} is not a value of {a}; values are: {}",
+                                quoted(s),
+                                some_of(attr.values.iter().map(|(n, _)| n.as_str()))
+                            ),
+                        );
+                        good = false;
+                    }
+                    None => good = false,
+                }
+            }
+            if chosen.is_empty() && matches!(val, Value::Array(_)) {
+                self.err(&ap, "lists no value");
+                good = false;
+            }
+            when.push((a.clone(), chosen));
+        }
+        good.then_some(when)
+    }
+}
+
+/// The attributes by name, each with its values by name: `when` looks values up in
+/// constant time, so a long `when` list against a long attribute costs linear work.
+struct Attrs<'a> {
+    list: &'a [Attribute],
+    by_name: HashMap<&'a str, (&'a Attribute, HashMap<&'a str, usize>)>,
+}
+
+impl<'a> Attrs<'a> {
+    fn new(list: &'a [Attribute]) -> Self {
+        let by_name = list
+            .iter()
+            .map(|a| {
+                let values = a
+                    .values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (n, _))| (n.as_str(), i));
+                (a.name.as_str(), (a, values.collect()))
+            })
+            .collect();
+        Self { list, by_name }
+    }
+
+    fn get(&self, name: &str) -> Option<&(&'a Attribute, HashMap<&'a str, usize>)> {
+        self.by_name.get(name)
+    }
+
+    fn names(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
+        self.list.iter().map(|a| a.name.as_str())
     }
 }
 

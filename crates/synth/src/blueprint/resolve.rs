@@ -1,10 +1,13 @@
 //! Resolution: every `choose` drawn, every lift turned into explicit parameters.
 
 use super::{ArmSpec, Blueprint, Metric, Param, PrePeriod, Segment};
+use crate::Cancel;
 use crate::dist::{Dist, DistKind};
-use crate::error::{Error, Problem, Problems, Result};
+use crate::error::{Error, Problem, Result, Tally};
 use crate::rng::{Stream, stream_rng};
+use crate::truth::{self, Failed, Stop, Truth};
 use rand::RngExt;
+use std::collections::HashMap;
 
 /// One `choose` drawn during resolution.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -66,15 +69,48 @@ pub struct Resolved {
     pub choices: Vec<Choice>,
     /// Each metric's fixed model, in column order.
     pub metrics: Vec<MetricModel>,
+    /// The ground truth, computed once within its limits ([`crate::truth`]).
+    pub(crate) truth: Truth,
 }
 
 impl Blueprint {
-    /// Fixes every `choose` (drawn from the blueprint's seed, in document order) and turns
-    /// lifts into explicit parameters.
+    /// Fixes every `choose` (drawn from the blueprint's seed, in document order), turns
+    /// lifts into explicit parameters, and computes the ground truth.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when a lift asks for a mean the family cannot have.
+    /// [`Error::Invalid`] when a lift asks for a mean the family cannot have, or the truth
+    /// would take more than its limits ([`crate::truth`]; the problem names the metric).
     pub fn resolve(&self) -> Result<Resolved> {
+        self.resolve_cancellable(&Cancel::new())
+    }
+
+    /// [`Blueprint::resolve`], stopped with [`Error::Cancelled`] soon after `cancel` is set
+    /// (it is checked between bounded steps of the truth computation).
+    ///
+    /// # Errors
+    /// As [`Blueprint::resolve`], and [`Error::Cancelled`].
+    pub fn resolve_cancellable(&self, cancel: &Cancel) -> Result<Resolved> {
+        let (blueprint, choices, models) = self.fix()?;
+        match truth::compute(&blueprint, &models, cancel) {
+            Ok(truth) => Ok(Resolved {
+                blueprint,
+                choices,
+                metrics: models,
+                truth,
+            }),
+            Err(f) if f.stop == Stop::Cancelled => Err(Error::Cancelled),
+            Err(f) => {
+                let mut problems = Tally::default();
+                problems.push(truth_problem(&blueprint, &f));
+                Err(Error::Invalid(problems.into_problems()))
+            }
+        }
+    }
+
+    /// The choices drawn and the lifts made explicit: the resolved blueprint, the choices
+    /// and the metric models.
+    #[allow(clippy::type_complexity)]
+    fn fix(&self) -> Result<(Blueprint, Vec<Choice>, Vec<MetricModel>)> {
         let mut rng = stream_rng(self.seed, Stream::Resolve, 0);
         let mut choices = Vec::new();
         let mut draw = |p: &Param, path: String| -> f64 {
@@ -92,7 +128,8 @@ impl Blueprint {
             }
         };
         let ctrl = self.control_index();
-        let mut problems = Vec::new();
+        let mut problems = Tally::default();
+        let index = AttrIndex::new(&self.attributes);
         let mut models = Vec::new();
         let mut metrics = Vec::new();
         for m in &self.metrics {
@@ -219,28 +256,7 @@ impl Blueprint {
                         }
                     }
                 }
-                let when = s
-                    .when
-                    .iter()
-                    .map(|(a, vals)| {
-                        let ai = self
-                            .attributes
-                            .iter()
-                            .position(|x| x.name == *a)
-                            .expect("validated");
-                        let vi = vals
-                            .iter()
-                            .map(|v| {
-                                self.attributes[ai]
-                                    .values
-                                    .iter()
-                                    .position(|(n, _)| n == v)
-                                    .expect("validated")
-                            })
-                            .collect();
-                        (ai, vi)
-                    })
-                    .collect();
+                let when = s.when.iter().map(|(a, vals)| index.get(a, vals)).collect();
                 segs.push(SegmentModel { when, arms });
             }
 
@@ -296,17 +312,13 @@ impl Blueprint {
             });
         }
         if !problems.is_empty() {
-            return Err(Error::Invalid(Problems(problems)));
+            return Err(Error::Invalid(problems.into_problems()));
         }
         let blueprint = Blueprint {
             metrics,
             ..self.clone()
         };
-        Ok(Resolved {
-            blueprint,
-            choices,
-            metrics: models,
-        })
+        Ok((blueprint, choices, models))
     }
 
     /// This blueprint with another seed.
@@ -315,5 +327,81 @@ impl Blueprint {
             seed,
             ..self.clone()
         }
+    }
+}
+
+/// The problem of a blueprint whose truth stopped before its end (not cancelled).
+fn truth_problem(bp: &Blueprint, f: &Failed) -> Problem {
+    let path = format!("metrics.{}", bp.metrics[f.metric].name);
+    match (f.stop, f.group) {
+        (Stop::Inexact, Some(g)) => Problem::new(
+            format!("{path}.{}", bp.groups[g].0),
+            format!(
+                "the Mann–Whitney estimand against the control cannot be bounded within {:e} \
+                 in {} bins (its support is too long and the two laws too alike); use laws \
+                 with shorter supports",
+                truth::MAX_APPROX_ERROR,
+                truth::MAX_BRACKET_BINS
+            ),
+        ),
+        (Stop::Support(end), Some(g)) => Problem::new(
+            format!("{path}.{}", bp.groups[g].0),
+            format!(
+                "the Mann–Whitney estimand against the control needs the probabilities of a law \
+                 (this arm's or the control's) whose support reaches {:.1e}; past {} they are \
+                 not accurate to {:e} in floating point. Use a larger negative binomial `p` \
+                 or `r`, or a continuous law (gamma)",
+                end as f64,
+                truth::MAX_SUPPORT_END,
+                truth::MAX_APPROX_ERROR
+            ),
+        ),
+        _ if f.cells => Problem::new(
+            format!("{path}.segments"),
+            format!(
+                "the segments split customers into more attribute combinations than the truth \
+                 may walk ({} steps, or {} for the whole blueprint); use fewer attributes or \
+                 values in `when`",
+                truth::CELL_BUDGET,
+                truth::TRUTH_BUDGET
+            ),
+        ),
+        _ => Problem::new(
+            path,
+            format!(
+                "computing the truth needs more than {} evaluations (the limit per blueprint), \
+                 reached at this metric; use fewer segments, arms or metrics, or laws with \
+                 shorter supports",
+                truth::TRUTH_BUDGET
+            ),
+        ),
+    }
+}
+
+/// Attributes and their values by name, for the segments' `when`.
+struct AttrIndex<'a>(HashMap<&'a str, (usize, HashMap<&'a str, usize>)>);
+
+impl<'a> AttrIndex<'a> {
+    fn new(attrs: &'a [super::Attribute]) -> Self {
+        Self(
+            attrs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let values = a
+                        .values
+                        .iter()
+                        .enumerate()
+                        .map(|(j, (n, _))| (n.as_str(), j));
+                    (a.name.as_str(), (i, values.collect()))
+                })
+                .collect(),
+        )
+    }
+
+    /// The attribute's index and its values' indices (validated names).
+    fn get(&self, attr: &str, values: &[String]) -> (usize, Vec<usize>) {
+        let (i, by_name) = &self.0[attr];
+        (*i, values.iter().map(|v| by_name[v.as_str()]).collect())
     }
 }

@@ -72,10 +72,21 @@ fn dist_params(kind: DistKind) -> Value {
     })
 }
 
+/// The rule of a label — a group name, an attribute value — as validation has it: no
+/// control character (NUL included), no whitespace at either end, no `{{`.
+fn label() -> Value {
+    json!({ "allOf": [
+        { "pattern": "^[^\u{0}-\u{1f}\u{7f}-\u{9f}]*$" },
+        { "not": { "pattern": "^\\s|\\s$" } },
+        { "not": { "pattern": "\\{\\{" } }
+    ] })
+}
+
 /// The JSON Schema of the blueprint format.
 pub fn json_schema() -> Value {
     let weights = |what: &str| {
         json!({ "type": "object", "minProperties": 1, "description": what,
+                "propertyNames": label(),
                 "additionalProperties": { "type": "number", "exclusiveMinimum": 0 } })
     };
     let metric_variants: Vec<Value> = DistKind::ALL

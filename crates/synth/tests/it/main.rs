@@ -1,6 +1,7 @@
 //! Integration tests of abforge-synth, one module per area.
 
 mod determinism;
+mod limits;
 mod roundtrip;
 mod schema;
 mod validation;

@@ -60,9 +60,9 @@ prop_compose! {
         customers in 1u64..=10_000_000_000,
         day in 0i64..20_000,
         days in 1u32..400,
-        groups in prop::collection::vec(("[A-Za-z][A-Za-z0-9 _-]{0,6}", 0.01f64..10.0), 2..5),
+        groups in prop::collection::vec(("[A-Za-z]([A-Za-z0-9 _-]{0,5}[A-Za-z0-9_-])?", 0.01f64..10.0), 2..5),
         srm in any::<bool>(),
-        attrs in prop::collection::vec((name(), prop::collection::vec(("[A-Za-z0-9 ]{1,6}", 0.01f64..5.0), 1..4)), 0..3),
+        attrs in prop::collection::vec((name(), prop::collection::vec(("[A-Za-z0-9]([A-Za-z0-9 ]{0,4}[A-Za-z0-9])?", 0.01f64..5.0), 1..4)), 0..3),
         metric_kinds in prop::collection::vec((name(), kind(), any::<bool>(), 0.0f64..0.9, -1.0f64..=1.0, -5i32..5), 0..3),
     )(
         arms in metric_kinds.iter().map(|(_, k, ..)| prop::collection::vec(arm(*k), groups.len())).collect::<Vec<_>>(),

@@ -1,6 +1,7 @@
 //! Validation: every problem at once, each with its field path and what is allowed.
 
-use abforge_synth::{Blueprint, Error};
+use abforge_synth::{Blueprint, Error, MAX_MESSAGE_LEN, MAX_PATH_LEN, MAX_PROBLEMS};
+use std::fmt::Write;
 
 fn problems(toml: &str) -> String {
     match Blueprint::from_toml(toml) {
@@ -217,4 +218,123 @@ fn json_blueprints_follow_the_same_rules() {
         other => panic!("{other:?}"),
     };
     assert!(got.contains("customers: 100000000000.0 is not allowed; expected a whole number from 1 to 10000000000"), "{got}");
+}
+
+/// 1 000 bad values: the first `MAX_PROBLEMS` listed, then one problem counting the rest.
+#[test]
+fn problems_are_capped_with_a_count_of_the_rest() {
+    let mut toml = String::from("[attributes.a]\n");
+    for v in 0..1000 {
+        writeln!(toml, "v{v} = -1").unwrap();
+    }
+    let text = format!(
+        "id = \"t\"\ncustomers = 100\nstart_date = 2026-11-23\ndays = 7\n\
+         [groups]\ncontrol = 1\ntreatment = 1\n{toml}"
+    );
+    let Err(Error::Invalid(p)) = Blueprint::from_toml(&text) else {
+        panic!("expected problems")
+    };
+    assert_eq!(p.0.len(), MAX_PROBLEMS + 1);
+    let last = p.0.last().unwrap();
+    assert_eq!(last.path, "");
+    assert!(last.message.starts_with("and 900 more problems"), "{last}");
+}
+
+/// A bad `when` value against an attribute of 10 000 values: before, each such problem
+/// listed all of them (≈ 90 kB); now a few, then "and N more", and every message and path
+/// within its limit, however long the value sent.
+#[test]
+fn messages_are_bounded() {
+    let mut toml = String::from("[attributes.a]\n");
+    for v in 0..10_000 {
+        writeln!(toml, "value_{v:05} = 1").unwrap();
+    }
+    let long = "z".repeat(100_000);
+    toml.push_str(
+        "[metrics.m]\ndistribution = \"poisson\"\ncontrol = { lambda = 1 }\n\
+         treatment = { lambda = 1 }\n[[metrics.m.segments]]\n",
+    );
+    writeln!(
+        toml,
+        "when = {{ a = [\"nope\", \"{long}\"] }}\ntreatment = {{ lambda = 2 }}"
+    )
+    .unwrap();
+    writeln!(toml, "[metrics.{long}]\ndistribution = \"poisson\"").unwrap();
+    let text = format!(
+        "id = \"{long}\"\ncustomers = 100\nstart_date = 2026-11-23\ndays = 7\n\
+         [groups]\ncontrol = 1\ntreatment = 1\n{toml}"
+    );
+    let Err(Error::Invalid(p)) = Blueprint::from_toml(&text) else {
+        panic!("expected problems")
+    };
+    for q in &p.0 {
+        assert!(
+            q.message.len() <= MAX_MESSAGE_LEN,
+            "{} bytes",
+            q.message.len()
+        );
+        assert!(q.path.len() <= MAX_PATH_LEN, "{} bytes", q.path.len());
+    }
+    let when =
+        p.0.iter()
+            .find(|q| q.message.starts_with("\"nope\" is not a value of a"))
+            .unwrap_or_else(|| panic!("{p}"));
+    assert!(
+        when.message.ends_with("value_00007 and 9992 more"),
+        "{}",
+        when.message
+    );
+}
+
+/// Group names and attribute values end up in column values, file and table names, log
+/// lines and rendered templates: no control character (NUL included), no whitespace at
+/// either end, no `{{`. Each refused with its path, by validation and by the JSON Schema.
+#[test]
+fn labels_are_printable_trimmed_and_not_templates() {
+    let schema = jsonschema::draft202012::new(&abforge_synth::json_schema()).unwrap();
+    let bad = [
+        ("nul\0", "control character"),
+        ("tab\there", "control character"),
+        ("line\nbreak", "control character"),
+        ("del\u{7f}", "control character"),
+        (" lead", "whitespace"),
+        ("trail ", "whitespace"),
+        ("nbsp\u{a0}", "whitespace"),
+        ("{{ name }}", "template marker"),
+        ("a{{b", "template marker"),
+    ];
+    for (label, why) in bad {
+        let doc = serde_json::json!({
+            "id": "t", "customers": 10, "start_date": "2026-01-01", "days": 3,
+            "groups": { "control": 1, label: 1 },
+            "attributes": { "device": { "MOBILE": 1, label: 1 } },
+            "metrics": { "m": { "distribution": "poisson", "control": { "lambda": 1 },
+                                label: { "lift": 0.1 } } }
+        });
+        let Err(Error::Invalid(p)) = Blueprint::from_value(&doc) else {
+            panic!("{label:?} should be refused");
+        };
+        let quoted = format!("{label:?}");
+        for path in [
+            format!("groups.{quoted}"),
+            format!("attributes.device.{quoted}"),
+        ] {
+            let found = p.0.iter().find(|q| q.path == path);
+            let q = found.unwrap_or_else(|| panic!("no problem at {path}: {p}"));
+            assert!(q.message.contains(why), "{q}");
+        }
+        assert!(!schema.is_valid(&doc), "the schema takes {label:?}");
+    }
+    // Inner spaces, braces alone and non-ASCII are fine.
+    for label in ["two words", "a{b}c", "café", "{", "}}"] {
+        let doc = serde_json::json!({
+            "id": "t", "customers": 10, "start_date": "2026-01-01", "days": 3,
+            "groups": { "control": 1, label: 1 },
+            "attributes": { "device": { label: 1 } },
+            "metrics": { "m": { "distribution": "poisson", "control": { "lambda": 1 },
+                                label: { "lift": 0.1 } } }
+        });
+        Blueprint::from_value(&doc).unwrap_or_else(|e| panic!("{label:?}: {e}"));
+        assert!(schema.is_valid(&doc), "the schema refuses {label:?}");
+    }
 }
