@@ -10,6 +10,8 @@
 //! `ABFORGE_CHAOS_CUSTOMERS` (default 20 000), `ABFORGE_CHAOS_REPORT` (a JSON-lines file the
 //! figures are appended to).
 
+#![allow(clippy::print_stderr)] // the figures and the skip note go to the test's output
+
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;

@@ -284,7 +284,11 @@ fn a_run_killed_at_random_points_completes_on_rerun_without_duplicates() {
         x ^= x >> 7;
         x ^= x << 17;
         let delay = Duration::from_millis(100 + x % 2500);
-        let mut child = abforge(dir.path(), &args).spawn().unwrap();
+        let mut child = abforge(dir.path(), &args)
+            .env("ABFORGE_RUN_LEASE_MS", "2000")
+            .env("ABFORGE_RUN_WAIT_MS", "60000")
+            .spawn()
+            .unwrap();
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
@@ -294,7 +298,11 @@ fn a_run_killed_at_random_points_completes_on_rerun_without_duplicates() {
             assert!(n == 0 || n == 1_500_000, "all or nothing: {n} rows visible");
         }
     }
-    let out = abforge(dir.path(), &args).output().unwrap();
+    let out = abforge(dir.path(), &args)
+        .env("ABFORGE_RUN_LEASE_MS", "2000")
+        .env("ABFORGE_RUN_WAIT_MS", "60000")
+        .output()
+        .unwrap();
     ok(&out);
     assert_eq!(sqlite_counts(&db, run_id), want);
     let out = abforge(dir.path(), &["runs", "show", run_id, "--json"])

@@ -313,6 +313,9 @@ fn a_killed_backfill_goes_on_where_it_stopped() {
         "--json",
     ];
     let mut child = abforge(dir.path(), &args)
+        // A killed writer holds its run one (short) lease; the next one waits for it.
+        .env("ABFORGE_RUN_LEASE_MS", "2000")
+        .env("ABFORGE_RUN_WAIT_MS", "60000")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -350,7 +353,12 @@ fn a_killed_backfill_goes_on_where_it_stopped() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let out = abforge(dir.path(), &args).output().unwrap();
+    let out = abforge(dir.path(), &args)
+        // A killed writer holds its run one (short) lease; the next one waits for it.
+        .env("ABFORGE_RUN_LEASE_MS", "2000")
+        .env("ABFORGE_RUN_WAIT_MS", "60000")
+        .output()
+        .unwrap();
     ok(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let n = |k: &str| report[k].as_u64().unwrap();
