@@ -421,28 +421,28 @@ impl Pipeline {
         report
     }
 
-    /// Takes the run's whole-run lease, and checks that no shard of it is being written.
+    /// Takes the run's whole-run lease, checks that no shard of it is being written, and
+    /// sweeps what dead writers left; on an error the lease is released.
     async fn take_run_lease(&self, plan: &RunPlan) -> Result<RunLease> {
         let name = lease::run_lock(&plan.run_id);
         let lease = RunLease::take(&self.db, &name, &self.owner, self.settings.lease).await?;
-        let shards = self.db.live_locks(&format!("{name}:shard:")).await;
-        match shards.map(|s| s.into_iter().find(|l| l.owner != self.owner)) {
-            Ok(None) => match self.sweep_dead_writes(plan).await {
-                Ok(()) => Ok(lease),
-                Err(e) => {
-                    lease.release().await?;
-                    Err(e)
-                }
-            },
-            Ok(Some(holder)) => {
-                lease.release().await?;
-                Err(lease::busy_shard(&plan.run_id, &holder))
-            }
+        match self.ready_to_write(plan, &name).await {
+            Ok(()) => Ok(lease),
             Err(e) => {
                 lease.release().await?;
-                Err(e.into())
+                Err(e)
             }
         }
+    }
+
+    /// Under the run's lease `name`: no other owner's shard lease is live, and the staging
+    /// files of dead writes are swept.
+    async fn ready_to_write(&self, plan: &RunPlan, name: &str) -> Result<()> {
+        let shards = self.db.live_locks(&format!("{name}:shard:")).await?;
+        if let Some(holder) = shards.iter().find(|l| l.owner != self.owner) {
+            return Err(lease::busy_shard(&plan.run_id, holder));
+        }
+        self.sweep_dead_writes(plan).await
     }
 
     /// Deletes the staging files of writes whose process died (a local object store's
