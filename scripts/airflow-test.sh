@@ -256,9 +256,11 @@ airflow_home $pass
 tag="$$_$(date +%s)"
 dbname="abforge_airflow_$tag"
 psql "$ABFORGE_TEST_DATABASE_URL" -X -q -c "CREATE DATABASE $dbname"
-pg_url="${ABFORGE_TEST_DATABASE_URL%/*}/$dbname"
+# The database replaced, the query (sslmode=verify-full&sslrootcert=…) kept.
+pg_base="${ABFORGE_TEST_DATABASE_URL%%\?*}"
+pg_url="${pg_base%/*}/$dbname${ABFORGE_TEST_DATABASE_URL#"$pg_base"}"
 pg_hostport="${ABFORGE_TEST_DATABASE_URL#*@}"
-pg_hostport="${pg_hostport%%/*}"
+pg_hostport="${pg_hostport%%[/?]*}"
 table="abforge-airflow-$tag"
 prefix="airflow-$tag"
 "$AF" connections add abforge_db --conn-type postgres --conn-host "${pg_hostport%:*}" \

@@ -127,7 +127,9 @@ say "the params API (Lambda under cargo lambda's emulator) answers at $API"
 # 3. The pipeline on PostgreSQL, S3 and DynamoDB, publishing through the function.
 dbname="abforge_aws_mode_$tag"
 psql "$ABFORGE_TEST_DATABASE_URL" -X -q -c "CREATE DATABASE $dbname"
-pg_url="${ABFORGE_TEST_DATABASE_URL%/*}/$dbname"
+# The database replaced, the query (sslmode=verify-full&sslrootcert=…) kept.
+pg_base="${ABFORGE_TEST_DATABASE_URL%%\?*}"
+pg_url="${pg_base%/*}/$dbname${ABFORGE_TEST_DATABASE_URL#"$pg_base"}"
 table="abforge-aws-mode-$tag"
 run_abforge() {
   env -u ABFORGE_CONFIG -u ABFORGE_BLUEPRINT -u AWS_ENDPOINT_URL_S3 \

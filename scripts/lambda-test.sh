@@ -3,8 +3,9 @@
 # that `cargo lambda build` makes (cross-linked by zig for the provided.al2023 runtime) polls
 # `cargo lambda watch --only-lambda-apis` (the Runtime API), and `cargo lambda invoke` sends each
 # API Gateway event of crates/lambda/tests/events/cases.json through it, in order, checking the
-# proxy responses (status, content type, x-request-id, body). Runs twice: on a local data folder
-# and on S3 (moto, from scripts/services.sh).
+# proxy responses (status, content type, x-request-id, body). Runs three times: on a local data
+# folder, on S3 (moto, from scripts/services.sh), and on S3 with the token read from Secrets
+# Manager (moto) instead of the environment; then checks that a missing secret stops the function.
 #
 #   bash scripts/lambda-test.sh            # called by scripts/test.sh; also works alone
 #
@@ -219,4 +220,32 @@ want = [f"{prefix}/params/checkout/r1.json", f"{prefix}/params/checkout/r2.json"
 assert keys == want, f"objects in s3://{bucket}/{prefix}: {keys}, expected {want}"
 print(f"lambda-test: [s3] stored: {', '.join(keys)}")
 PY
-say "passed: every case, on a local folder and on S3, through the emulator"
+# The token from Secrets Manager (moto), as the deployed function reads it at cold start: the
+# function's environment has no token, so `rest-put-no-token` is 401 only if the secret's is used.
+SECRET_ARN="$("$PY" - "$ABFORGE_TEST_S3_ENDPOINT" "$TOKEN" "$PREFIX" <<'PY'
+import sys, boto3
+endpoint, token, prefix = sys.argv[1:4]
+sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
+print(sm.create_secret(Name=f"{prefix}/api-token", SecretString=token + "\n")["ARN"])
+PY
+)"
+run_cases s3-secret ABFORGE_OBJECT_STORE_URL="s3://$ABFORGE_TEST_S3_BUCKET/$PREFIX-secret" \
+  AWS_ENDPOINT_URL="$ABFORGE_TEST_S3_ENDPOINT" ABFORGE_API_TOKEN= \
+  ABFORGE_API_TOKEN_SECRET_ARN="$SECRET_ARN"
+
+# A secret that does not exist: the function refuses to start, naming it (no open API).
+MISSING="${SECRET_ARN%-*}-missing"
+set +e
+env -u ABFORGE_API_TOKEN AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 \
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$PORT/.rt" \
+  AWS_ENDPOINT_URL="$ABFORGE_TEST_S3_ENDPOINT" ABFORGE_DATA_DIR="$WORK/data" \
+  ABFORGE_API_TOKEN_SECRET_ARN="$MISSING" timeout 60 "$BOOTSTRAP" </dev/null >"$WORK/missing.log" 2>&1
+code=$?
+set -e
+if [[ $code -eq 0 || $code -eq 124 ]] || ! grep -q "reading the API token from $MISSING" "$WORK/missing.log"; then
+  say "a missing secret: exit $code (expected a failure naming $MISSING); log:"
+  cat "$WORK/missing.log" >&2
+  exit 1
+fi
+say "[missing-secret] the function refused to start (exit $code), naming the secret"
+say "passed: every case, on a local folder, on S3 and with the token from Secrets Manager, through the emulator"

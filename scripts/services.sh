@@ -27,14 +27,18 @@
 #   ABFORGE_TEST_S3_ENDPOINT=http://127.0.0.1:PORT   ABFORGE_TEST_S3_BUCKET=abforge-test
 #   ABFORGE_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:PORT (the same server)
 #   AWS_ACCESS_KEY_ID=test  AWS_SECRET_ACCESS_KEY=test  AWS_REGION=us-east-1 (and AWS_DEFAULT_REGION)
-#   ABFORGE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/abforge_test
+#   ABFORGE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:PORT/abforge_test?sslmode=verify-full&sslrootcert=STATE/pg-tls/ca.pem
+#   ABFORGE_TEST_DATABASE_CA=STATE/pg-tls/ca.pem (the test CA, for the TLS tests)
 #
 # PostgreSQL: a private cluster made once by initdb (superuser `postgres`, trust authentication
 # over its unix socket and 127.0.0.1 only, fsync off: test data only) in the state folder's
 # postgres/ (or, when the `postgres` user cannot reach that folder, e.g. under a 0700 home, in
 # /tmp/abforge-pg-<hash of the state folder>, named in postgres/root), started on a free
 # loopback port with its socket in the cluster's folder; `start` creates database abforge_test
-# in it. The server comes from the newest /usr/lib/postgresql/*/bin, installed with `apt-get
+# in it. TLS is on: at start (when missing) openssl makes a test CA in the state folder's
+# pg-tls/ and a server certificate it signs for localhost and 127.0.0.1 (P-256, 30 days), and
+# the URL in the env file asks for sslmode=verify-full against that CA, so every PostgreSQL
+# test runs over TLS with the certificate checked. The server comes from the newest /usr/lib/postgresql/*/bin, installed with `apt-get
 # install postgresql` when there is none. PostgreSQL refuses to run as root: as root, the
 # cluster belongs to the `postgres` system user (created when missing), and initdb and pg_ctl
 # run as that user.
@@ -50,6 +54,7 @@ LOG="$STATE/moto.log"
 BUCKET="${ABFORGE_TEST_S3_BUCKET:-abforge-test}"
 PYTHON="${PYTHON:-python3}"
 PGSTATE="$STATE/postgres"
+PGTLS="$STATE/pg-tls"
 PGDB=abforge_test
 
 say() { printf 'services: %s\n' "$*" >&2; }
@@ -141,7 +146,9 @@ AWS_DEFAULT_REGION=us-east-1
 EOF
   fi
   if port="$(pg_running_port)"; then
-    echo "ABFORGE_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/$PGDB" >>"$tmp"
+    # Quoted: the URL's `&` must not end the line when the file is sourced.
+    echo "ABFORGE_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$port/$PGDB?sslmode=verify-full&sslrootcert=$PGTLS/ca.pem'" >>"$tmp"
+    echo "ABFORGE_TEST_DATABASE_CA=$PGTLS/ca.pem" >>"$tmp"
   fi
   mv "$tmp" "$ENVFILE"
 }
@@ -254,6 +261,29 @@ pg_root() {
   fi
 }
 
+# Makes the test CA and the server's certificate for localhost and 127.0.0.1 (once per state
+# folder), and copies the server's key and certificate into the cluster's folder, owned by
+# the cluster's owner (the server refuses a key others can read).
+pg_tls() {
+  local root="$1"
+  mkdir -p "$PGTLS"
+  if [[ ! -f "$PGTLS/server.pem" ]] || ! openssl x509 -checkend 86400 -noout -in "$PGTLS/server.pem" >/dev/null; then
+    local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout "$PGTLS/ca.key" -out "$PGTLS/ca.pem" -days 30 \
+      -subj "/CN=abforge test CA" >/dev/null 2>&1 || die "openssl: cannot make the test CA"
+    openssl req "${ec[@]}" -keyout "$PGTLS/server.key" -out "$PGTLS/server.csr" -subj "/CN=localhost" \
+      >/dev/null 2>&1 || die "openssl: cannot make the server key"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$PGTLS/server.ext"
+    openssl x509 -req -in "$PGTLS/server.csr" -CA "$PGTLS/ca.pem" -CAkey "$PGTLS/ca.key" \
+      -CAcreateserial -days 30 -extfile "$PGTLS/server.ext" -out "$PGTLS/server.pem" \
+      >/dev/null 2>&1 || die "openssl: cannot sign the server certificate"
+  fi
+  # shellcheck disable=SC2016
+  as_pg sh -c 'umask 077; cat >"$1"' sh "$root/server.key" <"$PGTLS/server.key"
+  # shellcheck disable=SC2016
+  as_pg sh -c 'cat >"$1"' sh "$root/server.pem" <"$PGTLS/server.pem"
+}
+
 # Prints the port of the running cluster; fails when it is not running.
 pg_running_port() {
   local root pid
@@ -264,6 +294,13 @@ pg_running_port() {
   cat "$PGSTATE/port"
 }
 
+# The server's options: loopback only, no durability (a test cluster), TLS on.
+pg_options() {
+  local root="$1" port="$2"
+  printf '%s' "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root" \
+    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    " -c ssl=on -c ssl_cert_file=$root/server.pem -c ssl_key_file=$root/server.key"
+}
 pg_start() {
   mkdir -p "$PGSTATE"
   local root port attempt
@@ -290,12 +327,12 @@ pg_start() {
     # Trust, over the unix socket (in $root, 0700) and 127.0.0.1 only.
     printf '%s\n' 'local all all trust' 'host all all 127.0.0.1/32 trust' | as_pg tee "$root/data/pg_hba.conf" >/dev/null
   fi
+  pg_tls "$root"
   # A port picked free can be taken before the server binds it: try a few.
   for attempt in 1 2 3; do
     port="$(free_port)"
     echo "$port" >"$PGSTATE/port"
-    if as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$root/data" -l "$root/server.log" -o \
-      "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    if as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$root/data" -l "$root/server.log" -o "$(pg_options "$root" "$port")" \
       >/dev/null 2>&1; then
       pg_create_db "$port"
       say "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$port (cluster $root/data), database $PGDB"
@@ -309,7 +346,7 @@ pg_start() {
 }
 
 pg_create_db() {
-  local psql=("$PGBIN/psql" -X -q -h 127.0.0.1 -p "$1" -U postgres -d postgres)
+  local psql=("$PGBIN/psql" -X -q "postgres://postgres@127.0.0.1:$1/postgres?sslmode=verify-full&sslrootcert=$PGTLS/ca.pem")
   if [[ "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PGDB'")" != 1 ]]; then
     "${psql[@]}" -c "CREATE DATABASE $PGDB" >/dev/null
   fi
@@ -333,7 +370,7 @@ pg_purge() {
   local root
   root="$(pg_root)"
   if [[ "$root" != "$PGSTATE" && -d "$root" ]]; then rm -rf "$root"; fi
-  rm -rf "$PGSTATE"
+  rm -rf "$PGSTATE" "$PGTLS"
 }
 
 # The chaos suite's outages: a server down, then up on the port it had.
@@ -350,8 +387,7 @@ pg_up() {
   root="$(pg_root)"
   port="$(cat "$PGSTATE/port")"
   PGBIN="$(pg_bin_dir)"
-  as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$root/data" -l "$root/server.log" -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$root -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+  as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$root/data" -l "$root/server.log" -o "$(pg_options "$root" "$port")" \
     >/dev/null 2>&1 || { tail -n 20 "$root/server.log" >&2; die "PostgreSQL did not come back on port $port"; }
   say "PostgreSQL up again on 127.0.0.1:$port"
 }
@@ -397,7 +433,7 @@ case "${1:-}" in
     down=0
     if pid="$(running_pid)"; then echo "moto running (pid $pid) on 127.0.0.1:$(cat "$STATE/moto.port" 2>/dev/null)"; else echo "moto not running"; down=1; fi
     if port="$(pg_running_port)"; then
-      echo "PostgreSQL running on 127.0.0.1:$port (cluster $(pg_root)/data): postgres://postgres@127.0.0.1:$port/$PGDB"
+      echo "PostgreSQL running on 127.0.0.1:$port (cluster $(pg_root)/data, TLS): postgres://postgres@127.0.0.1:$port/$PGDB?sslmode=verify-full&sslrootcert=$PGTLS/ca.pem"
     else
       echo "PostgreSQL not running"; down=1
     fi

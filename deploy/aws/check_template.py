@@ -55,6 +55,48 @@ def policy_documents(resources: dict):
             yield name, props["PolicyDocument"]
 
 
+def check_security(template: dict, resources: dict, of_type, expect) -> None:
+    """Issue 19, secure by default: TLS to PostgreSQL, the pipeline's own database role, the
+    API's token for reads read from Secrets Manager, access logs, immutable images by digest."""
+    for name, props in of_type("AWS::RDS::DBParameterGroup").items():
+        force = str(props.get("Parameters", {}).get("rds.force_ssl"))
+        expect(force == "1", f"{name}: rds.force_ssl is {force!r}, not 1")
+    for name, props in of_type("AWS::RDS::DBInstance").items():
+        expect("DBParameterGroupName" in props, f"{name}: no parameter group forcing TLS")
+
+    containers = [c for p in of_type("AWS::ECS::TaskDefinition").values() for c in p["ContainerDefinitions"]]
+    for c in containers:
+        image = str(c.get("Image"))
+        expect("@${ImageDigest}" in image, f"{c['Name']}: image {image} not referenced by digest")
+        secrets = {s["Name"]: str(s["ValueFrom"]) for s in c.get("Secrets", [])}
+        master = [k for k, v in secrets.items() if "${DatabaseSecret}" in v]
+        expect(not master, f"{c['Name']}: gets the master user's secret in {master}")
+        expect("PipelineDatabaseSecret" in secrets.get("DB_USER", ""), f"{c['Name']}: DB_USER is not the pipeline's role")
+    digest = template.get("Parameters", {}).get("ImageDigest", {})
+    expect(digest.get("AllowedPattern") == "^sha256:[a-f0-9]{64}$", "ImageDigest: not a sha256 digest")
+    for name, props in of_type("AWS::ECR::Repository").items():
+        expect(props.get("ImageTagMutability") == "IMMUTABLE", f"{name}: tags are mutable")
+        expect(props.get("ImageScanningConfiguration", {}).get("ScanOnPush") is True, f"{name}: no scan on push")
+
+    for name, props in of_type("AWS::Serverless::HttpApi").items():
+        logs = props.get("AccessLogSettings", {})
+        target = logs.get("DestinationArn", {}).get("Fn::GetAtt", logs.get("DestinationArn", {}).get("GetAtt"))
+        group = str(target).split(".")[0] if isinstance(target, str) else (target or [None])[0]
+        expect(bool(logs.get("Format")) and resources.get(group, {}).get("Type") == "AWS::Logs::LogGroup",
+               f"{name}: no access logs to a log group of the stack")
+    for name, props in of_type("AWS::Serverless::Function").items():
+        env = props.get("Environment", {}).get("Variables", {})
+        expect("ABFORGE_API_TOKEN" not in env, f"{name}: the token is in the function's environment")
+        expect(env.get("ABFORGE_API_TOKEN_SECRET_ARN") == {"Ref": "ApiTokenSecret"},
+               f"{name}: the token's secret is not named (ABFORGE_API_TOKEN_SECRET_ARN)")
+        expect(env.get("ABFORGE_API_READ_TOKEN_REQUIRED") == "true", f"{name}: reads are open")
+        role = resources[props["Role"]["GetAtt"].split(".")[0]]["Properties"]
+        reads = [s for p in role["Policies"] for s in as_list(p["PolicyDocument"]["Statement"])
+                 if "secretsmanager:GetSecretValue" in as_list(s.get("Action"))]
+        expect([s.get("Resource") for s in reads] == [{"Ref": "ApiTokenSecret"}],
+               f"{name}: may read {[s.get('Resource') for s in reads]}, not exactly the token's secret")
+
+
 def main(path: str) -> int:
     template = yaml.load(open(path), Loader=Loader)
     resources: dict = template["Resources"]
@@ -146,6 +188,7 @@ def main(path: str) -> int:
     expect(len(tasks) == 1, f"task definitions: {sorted(tasks)}")
     for name, props in tasks.items():
         expect(props.get("RequiresCompatibilities") == ["FARGATE"], f"{name}: not Fargate")
+    check_security(template, resources, of_type, expect)
     schedules = of_type("AWS::Scheduler::Schedule")
     expect(
         any("EcsParameters" in s.get("Target", {}) for s in schedules.values()),
@@ -159,7 +202,9 @@ def main(path: str) -> int:
     print(
         f"check_template: {statements} IAM statements least-privilege; Lambda provided.al2023 behind an "
         "HTTP API, S3 versioned/encrypted/private, DynamoDB on demand with PITR, RDS private with its "
-        "password in Secrets Manager, the pipeline an ECS Fargate task on a schedule: ok"
+        "password in Secrets Manager, the pipeline an ECS Fargate task on a schedule; TLS forced on RDS, "
+        "the pipeline's own role, the token (reads too) from Secrets Manager, API access logs, immutable "
+        "images by digest: ok"
     )
     return 0
 

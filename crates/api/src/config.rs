@@ -1,6 +1,7 @@
 //! [`ApiConfig`] (tokens, limits) and [`AppState`] (the config and the object store).
 
 use crate::error::{Error, Result};
+use crate::hardening::{ALLOWED_HOSTS_VAR, AllowedHosts};
 use crate::params::ParamsCache;
 use abforge_store::{ObjectStoreConfig, Objects};
 use sha2::{Digest, Sha256};
@@ -35,6 +36,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// Largest request body in bytes; larger ones get 413.
     pub body_limit: usize,
+    /// The hosts requests may name (`Host`); others get 421. Loopback names by default.
+    pub allowed_hosts: AllowedHosts,
 }
 
 impl fmt::Debug for ApiConfig {
@@ -44,26 +47,29 @@ impl fmt::Debug for ApiConfig {
             .field("read_token_required", &self.read_token_required)
             .field("request_timeout", &self.request_timeout)
             .field("body_limit", &self.body_limit)
+            .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
 }
 
 impl Default for ApiConfig {
-    /// Open writes and reads, a 30 s timeout, a 1 MiB body limit.
+    /// Open writes and reads, a 30 s timeout, a 1 MiB body limit, loopback hosts only.
     fn default() -> Self {
         Self {
             token: None,
             read_token_required: false,
             request_timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
+            allowed_hosts: AllowedHosts::default(),
         }
     }
 }
 
 impl ApiConfig {
     /// Reads `ABFORGE_API_TOKEN`, `ABFORGE_API_READ_TOKEN_REQUIRED`,
-    /// `ABFORGE_API_TIMEOUT_SECS` and `ABFORGE_API_BODY_LIMIT`; unset or empty variables
-    /// keep the defaults.
+    /// `ABFORGE_API_TIMEOUT_SECS`, `ABFORGE_API_BODY_LIMIT` and `ABFORGE_API_ALLOWED_HOSTS`
+    /// (host names besides the loopback ones, comma-separated; `*`: any); unset or empty
+    /// variables keep the defaults.
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable whose value is not allowed.
@@ -119,6 +125,9 @@ impl ApiConfig {
                         format!("{v:?}: expected bytes, 1 to 1073741824"),
                     )
                 })?;
+        }
+        if let Some(v) = var(ALLOWED_HOSTS_VAR) {
+            cfg.allowed_hosts = AllowedHosts::with(v.split(','));
         }
         cfg.validate()?;
         Ok(cfg)

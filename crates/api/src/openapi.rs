@@ -203,7 +203,13 @@ fn build(extra: Option<utoipa::openapi::OpenApi>) -> Value {
     doc["components"]["schemas"]["Blueprint"] = resolved_blueprint_schema();
     let request_id = json!({
         "description": "The request's id: the client's `x-request-id` when it sent one, else a new UUID.",
+        "required": true,
         "schema": { "type": "string" }
+    });
+    let misdirected = json!({
+        "description": "The `Host` names a host this server does not serve (DNS rebinding): \
+            loopback names only, unless the server allows more (`--allowed-host`).",
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
     });
     if let Some(paths) = doc["paths"].as_object_mut() {
         for item in paths.values_mut() {
@@ -214,6 +220,9 @@ fn build(extra: Option<utoipa::openapi::OpenApi>) -> Value {
                 let Some(responses) = op["responses"].as_object_mut() else {
                     continue;
                 };
+                responses
+                    .entry("421")
+                    .or_insert_with(|| misdirected.clone());
                 for response in responses.values_mut() {
                     response["headers"]["x-request-id"] = request_id.clone();
                 }

@@ -5,10 +5,11 @@ use crate::error::{AppError, ErrorBody, json_bytes_response, json_response};
 use crate::extract::{ExperimentPath, ReadAccess, RunPath, WriteAccess};
 use crate::input::{self, params_key, parse_id};
 use crate::openapi::schema;
+use crate::page::{self, PageRequest};
 use abforge_store::PutOutcome;
 use abforge_store::objects::Fetched;
 use abforge_synth::{Cancel, CancelOnDrop};
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
@@ -61,8 +62,11 @@ pub struct PutResponse {
 /// The experiments that have params, sorted.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ExperimentList {
-    /// Experiment ids.
+    /// Experiment ids of this page.
     pub experiments: Vec<String>,
+    /// The link to the next page (also in the `Link` header); `null` on the last.
+    #[schema(example = "/v1/experiments?limit=100&cursor=djE6ZGVtbw")]
+    pub next: Option<String>,
 }
 
 /// The runs of an experiment that have params, sorted.
@@ -71,8 +75,11 @@ pub struct RunList {
     /// The experiment.
     #[schema(pattern = "^[a-z0-9_-]{1,64}$")]
     pub experiment_id: String,
-    /// Run ids.
+    /// Run ids of this page.
     pub runs: Vec<String>,
+    /// The link to the next page (also in the `Link` header); `null` on the last.
+    #[schema(example = "/v1/experiments/demo/runs?limit=100&cursor=djE6MjAyNi0xMS0yMw")]
+    pub next: Option<String>,
 }
 
 /// What the params routes remember between requests, per object key, each entry tied to
@@ -453,14 +460,17 @@ fn render_params(stored: &[u8], stored_at: String) -> Result<Bytes, AppError> {
         .map_err(AppError::internal)
 }
 
-/// List the experiments that have params.
+/// List the experiments that have params, a page at a time.
 #[utoipa::path(
     get,
     path = "/v1/experiments",
     tag = "params",
     operation_id = "list_experiments",
+    params(PageParams),
     responses(
-        (status = 200, description = "Experiment ids, sorted.", body = ExperimentList),
+        (status = 200, description = "Experiment ids, sorted; `next` links the next page.", body = ExperimentList,
+            headers(("Link" = String, description = "`<next>; rel=\"next\"` when there is a next page."))),
+        (status = 400, description = "A query parameter that is unknown, repeated or malformed.", body = ErrorBody),
         (status = 401, description = "Reads need the token and the request does not carry it.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
         (status = 503, description = "The request timed out.", body = ErrorBody),
@@ -470,21 +480,26 @@ fn render_params(stored: &[u8], stored_at: String) -> Result<Bytes, AppError> {
 pub(crate) async fn list_experiments(
     State(state): State<AppState>,
     _: ReadAccess,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let experiments = state
-        .objects()
-        .list_dirs("params")
-        .await?
-        .into_iter()
-        .filter(|e| parse_id(e).is_ok())
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &ExperimentList { experiments },
+    let req = PageRequest::from_query(query.as_deref())?;
+    let all = state.objects().list_dirs("params").await?;
+    let page = req.take(all.into_iter().filter(|e| parse_id(e).is_ok()), |e| e);
+    let next = page
+        .next_cursor
+        .map(|c| req.next_link("/v1/experiments", "", &c));
+    let body = ExperimentList {
+        experiments: page.items,
+        next,
+    };
+    let link = body.next.clone();
+    Ok(page::link_next(
+        json_response(StatusCode::OK, &body),
+        link.as_deref(),
     ))
 }
 
-/// List the runs of an experiment that have params.
+/// List the runs of an experiment that have params, a page at a time.
 #[utoipa::path(
     get,
     path = "/v1/experiments/{experiment_id}/runs",
@@ -493,10 +508,12 @@ pub(crate) async fn list_experiments(
     params(
         ("experiment_id" = String, Path, description = "Experiment id.",
             pattern = "^[a-z0-9_-]{1,64}$", min_length = 1, max_length = 64, example = "demo"),
+        PageParams,
     ),
     responses(
-        (status = 200, description = "Run ids, sorted.", body = RunList),
-        (status = 400, description = "The id in the path is not `[a-z0-9_-]{1,64}`.", body = ErrorBody),
+        (status = 200, description = "Run ids, sorted; `next` links the next page.", body = RunList,
+            headers(("Link" = String, description = "`<next>; rel=\"next\"` when there is a next page."))),
+        (status = 400, description = "The id in the path is not `[a-z0-9_-]{1,64}`, or a query parameter is unknown, repeated or malformed.", body = ErrorBody),
         (status = 401, description = "Reads need the token and the request does not carry it.", body = ErrorBody),
         (status = 404, description = "The experiment has no params.", body = ErrorBody),
         (status = 500, description = "Internal error.", body = ErrorBody),
@@ -508,9 +525,11 @@ pub(crate) async fn list_runs(
     State(state): State<AppState>,
     _: ReadAccess,
     ExperimentPath(experiment_id): ExperimentPath,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
+    let req = PageRequest::from_query(query.as_deref())?;
     let folder = format!("params/{experiment_id}");
-    let runs: Vec<String> = state
+    let mut runs: Vec<String> = state
         .objects()
         .list(&folder)
         .await?
@@ -526,13 +545,38 @@ pub(crate) async fn list_runs(
             "no params for experiment {experiment_id:?}"
         )));
     }
-    Ok(json_response(
-        StatusCode::OK,
-        &RunList {
-            experiment_id,
-            runs,
-        },
+    // Keys sort `a-b.json` before `a.json`; ids sort `a` first.
+    runs.sort();
+    let page = req.take(runs, |r| r);
+    let next = page
+        .next_cursor
+        .map(|c| req.next_link(&format!("/v1/experiments/{experiment_id}/runs"), "", &c));
+    let link = next.clone();
+    Ok(page::link_next(
+        json_response(
+            StatusCode::OK,
+            &RunList {
+                experiment_id,
+                runs: page.items,
+                next,
+            },
+        ),
+        link.as_deref(),
     ))
+}
+
+/// The query parameters of the list routes (parsed by [`PageRequest::from_query`]; this
+/// type only describes them).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct PageParams {
+    /// At most this many ids (1 to 1000; 100 when absent).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
+    limit: Option<u32>,
+    /// Where to start: the `cursor` of a previous page's `next` link.
+    #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
+    cursor: Option<String>,
 }
 
 /// The fallback of unknown paths: 404 JSON.

@@ -495,6 +495,18 @@ pub struct ServeArgs {
     /// Configuration file [default: ABFORGE_CONFIG, else ./abforge.toml when it exists].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// A host name requests may be addressed to (the Host header), besides the loopback
+    /// names; repeat for more, `*` for any. Others get 421, which stops DNS rebinding
+    /// (ABFORGE_API_ALLOWED_HOSTS: comma-separated, added to these).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Seconds a client has to send a request's headers, and an idle keep-alive
+    /// connection stays open.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_connections: u64,
 }
 
 /// Where the pipeline's backends are; each flag beats its ABFORGE_* variable, which beats

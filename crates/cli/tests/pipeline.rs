@@ -515,8 +515,13 @@ fn fresh_database(admin: &str, tag: &str) -> String {
         .output()
         .expect("psql runs");
     ok(&out);
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    // The query (the TLS settings) kept.
+    let (head, query) = admin.split_once('?').unwrap_or((admin, ""));
+    let (base, _) = head.rsplit_once('/').unwrap();
+    match query {
+        "" => format!("{base}/{name}"),
+        q => format!("{base}/{name}?{q}"),
+    }
 }
 
 /// The AWS CLI of the tools venv (`scripts/services.sh venv` prints its bin folder).

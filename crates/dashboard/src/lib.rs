@@ -29,6 +29,7 @@ pub use model::{
 };
 pub use query::Filters;
 
+use abforge_api::page::PageRequest;
 use abforge_api::{AppError, Detail};
 use abforge_lake::Lake;
 use abforge_store::Objects;
@@ -142,14 +143,14 @@ impl Dashboard {
     ///
     /// # Errors
     /// [`Failure::Internal`] when the lake cannot be read.
-    pub async fn overview(&self, f: &Filters) -> Result<Overview, Failure> {
+    pub async fn overview(&self, f: &Filters, page: &PageRequest) -> Result<Overview, Failure> {
         let rows = self
             .inner
             .ab
             .rows(&self.inner.lake)
             .await
             .map_err(Failure::Internal)?;
-        Ok(model::overview(rows.as_deref().map(Vec::as_slice), f))
+        Ok(model::overview(rows.as_deref().map(Vec::as_slice), f, page))
     }
 
     /// One experiment's view.
@@ -332,17 +333,20 @@ fn json<T: serde::Serialize>(r: Result<T, Failure>) -> Response {
     operation_id = "results_overview",
     params(query::doc::OverviewParams),
     responses(
-        (status = 200, description = "The experiments (an empty list, with a hint, before the lake has results).", body = Overview),
+        (status = 200, description = "A page of the experiments, by id (an empty list, with a hint, before the lake has results); `next` links the next page.", body = Overview,
+            headers(("Link" = String, description = "`<next>; rel=\"next\"` when there is a next page."))),
         (status = 400, description = "A query parameter that is unknown, repeated or malformed.", body = abforge_api::ErrorBody),
     )
 )]
 async fn overview_json(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> Response {
-    json(overview(&d, q.as_deref()).await)
+    let v = overview(&d, q.as_deref()).await;
+    let next = v.as_ref().ok().and_then(|v| v.next.clone());
+    abforge_api::page::link_next(json(v), next.as_deref())
 }
 
 async fn overview(d: &Dashboard, q: Option<&str>) -> Result<Overview, Failure> {
-    let f = Filters::parse(q, query::OVERVIEW)?;
-    d.overview(&f).await
+    let (f, page) = Filters::parse_paged(q, query::OVERVIEW)?;
+    d.overview(&f, &page).await
 }
 
 /// One experiment: its runs and how each test fared over them.

@@ -3,6 +3,7 @@
 
 use crate::query::Filters;
 use crate::tables::{AbRow, CalRow, GroupRow};
+use abforge_api::page::PageRequest;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -62,9 +63,12 @@ pub struct Overview {
     pub metrics: Vec<String>,
     /// Every test with results.
     pub tests: Vec<String>,
-    /// The experiments with decisions passing the filters, by id.
+    /// The experiments with decisions passing the filters, by id: one page of them.
     pub experiments: Vec<ExperimentSummary>,
-    /// The tally over all of them.
+    /// The link to the next page of experiments (also in the `Link` header); `null` on
+    /// the last.
+    pub next: Option<String>,
+    /// The tally over all of them (every page).
     pub total: Tally,
 }
 
@@ -398,8 +402,8 @@ fn sorted_unique<'a>(it: impl Iterator<Item = &'a str>) -> Vec<String> {
     v
 }
 
-/// The overview of `rows` under `f`.
-pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
+/// The overview of `rows` under `f`: the page `page` of its experiments.
+pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters, page: &PageRequest) -> Overview {
     let Some(rows) = rows else {
         return Overview {
             lake: false,
@@ -409,6 +413,7 @@ pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
             metrics: vec![],
             tests: vec![],
             experiments: vec![],
+            next: None,
             total: Tally::default(),
         };
     };
@@ -441,6 +446,14 @@ pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
         a.tally.add(r.decision.outcome.as_deref());
         total.add(r.decision.outcome.as_deref());
     }
+    let summaries = by.into_iter().map(|(id, a)| ExperimentSummary {
+        experiment_id: id.to_string(),
+        runs: a.runs.len() as u64,
+        latest_run_id: a.latest.1.to_string(),
+        latest_run_date: a.latest.0,
+        tally: a.tally,
+    });
+    let shown = page.take(summaries, |e| &e.experiment_id);
     Overview {
         lake: true,
         hint: rows.is_empty().then(|| NO_LAKE.to_string()),
@@ -448,16 +461,10 @@ pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters) -> Overview {
         all_experiments: sorted_unique(rows.iter().map(|r| r.experiment_id.as_str())),
         metrics: sorted_unique(rows.iter().map(|r| r.metric.as_str())),
         tests: sorted_unique(rows.iter().map(|r| r.decision.test.as_str())),
-        experiments: by
-            .into_iter()
-            .map(|(id, a)| ExperimentSummary {
-                experiment_id: id.to_string(),
-                runs: a.runs.len() as u64,
-                latest_run_id: a.latest.1.to_string(),
-                latest_run_date: a.latest.0,
-                tally: a.tally,
-            })
-            .collect(),
+        experiments: shown.items,
+        next: shown
+            .next_cursor
+            .map(|c| page.next_link("/v1/results", &f.query(), &c)),
         total,
     }
 }
@@ -842,4 +849,71 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
         },
         chosen,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::OVERVIEW;
+
+    fn row(experiment: &str, outcome: &str) -> AbRow {
+        AbRow {
+            experiment_id: experiment.into(),
+            run_id: "r1".into(),
+            run_date: "2026-11-02".parse().unwrap(),
+            blueprint_hash: "h".into(),
+            metric: "items".into(),
+            decision: Decision {
+                control: "control".into(),
+                treatment: "treatment".into(),
+                test: "welch_t".into(),
+                primary: Some(true),
+                estimate: None,
+                ci_low: None,
+                ci_high: None,
+                p_value: None,
+                p_adjusted: None,
+                reject: None,
+                true_effect: None,
+                null_true: None,
+                outcome: Some(outcome.into()),
+            },
+        }
+    }
+
+    /// The overview's experiments come a page at a time, `next` carrying the filters;
+    /// the total covers every page.
+    #[test]
+    fn overview_pages_follow_next_and_keep_the_filters() {
+        let rows: Vec<AbRow> = (0..7)
+            .flat_map(|i| {
+                [
+                    row(&format!("e{i}"), "correct"),
+                    row(&format!("e{i}"), "type_i"),
+                ]
+            })
+            .collect();
+        let mut url = "/v1/results?test=welch_t&limit=3".to_string();
+        let mut seen = Vec::new();
+        loop {
+            let q = url.split_once('?').map(|(_, q)| q);
+            let (f, page) = Filters::parse_paged(q, OVERVIEW).unwrap();
+            let v = overview(Some(&rows), &f, &page);
+            assert!(v.experiments.len() <= 3);
+            assert_eq!(v.total.decisions, 14, "every page's total is the whole");
+            seen.extend(v.experiments.iter().map(|e| e.experiment_id.clone()));
+            match v.next {
+                Some(n) => {
+                    assert!(
+                        n.starts_with("/v1/results?test=welch_t&limit=3&cursor="),
+                        "{n}"
+                    );
+                    url = n;
+                }
+                None => break,
+            }
+        }
+        let all: Vec<String> = (0..7).map(|i| format!("e{i}")).collect();
+        assert_eq!(seen, all);
+    }
 }

@@ -171,6 +171,9 @@ pub(crate) fn overview(v: &Overview) -> Markup {
                             tr.total { td.l { "all" } td {} td {} td {} (tally_cells(&v.total)) }
                         }
                     }
+                    @if let Some(next) = v.next.as_deref().and_then(|n| n.strip_prefix("/v1/results")) {
+                        p { a id="next" rel="next" href={ "/" (next) } { "Next experiments →" } }
+                    }
                     p { "A decision is right when it rejects a false null or accepts a true one; "
                         "type I rejects a true null, type II accepts a false one. Each run's truth is "
                         "computed from the blueprint that generated it." }

@@ -3,6 +3,7 @@
 //! after `to` — is a 400 naming the parameter. An empty value (a form's "all") is no
 //! filter.
 
+use abforge_api::page::PageRequest;
 use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -58,6 +59,12 @@ pub(crate) mod doc {
         /// Only runs dated on or before this day (`YYYY-MM-DD`).
         #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
         to: Option<String>,
+        /// At most this many experiments (1 to 1000; 100 when absent).
+        #[param(minimum = 1, maximum = 1000)]
+        limit: Option<u32>,
+        /// Where to start: the `cursor` of a previous page's `next` link.
+        #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
+        cursor: Option<String>,
     }
 
     /// `/v1/results/{experiment_id}`.
@@ -110,7 +117,15 @@ pub(crate) mod doc {
 }
 
 /// The filters of the experiments page.
-pub const OVERVIEW: &[&str] = &["experiment", "metric", "test", "from", "to"];
+pub const OVERVIEW: &[&str] = &[
+    "experiment",
+    "metric",
+    "test",
+    "from",
+    "to",
+    "limit",
+    "cursor",
+];
 /// The filters of an experiment's page.
 pub const EXPERIMENT: &[&str] = &["metric", "test", "from", "to"];
 /// The filters of a run's page.
@@ -161,7 +176,20 @@ impl Filters {
     /// # Errors
     /// The first parameter that is unknown, repeated or malformed.
     pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Filters, BadParam> {
+        Self::parse_paged(raw, allowed).map(|(f, _)| f)
+    }
+
+    /// [`Filters::parse`], and the page asked for when the view takes `limit` and `cursor`
+    /// (the first page of [`DEFAULT_LIMIT`](abforge_api::page::DEFAULT_LIMIT) otherwise).
+    ///
+    /// # Errors
+    /// The first parameter that is unknown, repeated or malformed.
+    pub fn parse_paged(
+        raw: Option<&str>,
+        allowed: &[&str],
+    ) -> Result<(Filters, PageRequest), BadParam> {
         let mut f = Filters::default();
+        let mut page = PageRequest::default();
         let mut seen: Vec<String> = Vec::new();
         for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             if !allowed.contains(&k.as_ref()) {
@@ -215,6 +243,7 @@ impl Filters {
                         "a calibration id of letters, digits, _, - and .",
                     )?);
                 }
+                "limit" | "cursor" => page.set(&k, v).map_err(|m| bad(&k, m))?,
                 _ => unreachable!("every allowed parameter is handled"),
             }
         }
@@ -223,7 +252,7 @@ impl Filters {
         {
             return Err(bad("from", format!("{from} is after to ({to})")));
         }
-        Ok(f)
+        Ok((f, page))
     }
 
     /// The filters as a query string (`?…`, empty when none), for links.
@@ -286,7 +315,18 @@ mod tests {
         assert_eq!(e.param, "from");
         let e = Filters::parse(Some("color=red"), OVERVIEW).unwrap_err();
         assert_eq!(e.param, "color");
-        assert!(e.message.contains("experiment, metric, test, from, to"));
+        assert!(
+            e.message
+                .contains("experiment, metric, test, from, to, limit, cursor")
+        );
+        let (_, page) = Filters::parse_paged(Some("limit=3&metric=x"), OVERVIEW).unwrap();
+        assert_eq!(page.limit, 3);
+        let e = Filters::parse(Some("limit=0"), OVERVIEW).unwrap_err();
+        assert_eq!(e.param, "limit");
+        let e = Filters::parse(Some("cursor=zz"), OVERVIEW).unwrap_err();
+        assert_eq!(e.param, "cursor");
+        let e = Filters::parse(Some("limit=3"), EXPERIMENT).unwrap_err();
+        assert_eq!(e.param, "limit");
         let e = Filters::parse(Some("metric=a&metric=b"), OVERVIEW).unwrap_err();
         assert_eq!(e.param, "metric");
         let e = Filters::parse(Some("from=2026-02-02&to=2026-02-01"), OVERVIEW).unwrap_err();

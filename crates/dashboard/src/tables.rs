@@ -1,8 +1,10 @@
 //! The gold tables the dashboard reads, kept in memory and brought up to date on each
 //! request: a table is loaded once, and afterwards only the log entries committed since are
 //! read (`update_incremental`, one listing of `_delta_log`); its rows are read again only
-//! when its version moved. A lake of a thousand runs is a few tens of thousands of gold
-//! rows, so every page is computed from memory.
+//! when its version moved. At most one refresh of a table is in flight: requests arriving
+//! meanwhile are answered from the last refresh, never queued behind a listing. A lake of
+//! a thousand runs is a few tens of thousands of gold rows, so every page is computed from
+//! memory.
 
 use crate::model::Decision;
 use abforge_lake::arrow::array::{
@@ -12,7 +14,7 @@ use abforge_lake::arrow::compute::cast;
 use abforge_lake::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
 use abforge_lake::{DeltaTable, Lake, Table};
 use chrono::{DateTime, NaiveDate, Utc};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::Mutex;
 
 /// Why a table could not be read.
@@ -32,49 +34,74 @@ pub(crate) trait Rows: FromBatches {
     const SQL: &'static str;
 }
 
-/// One table kept up to date.
+/// One table kept up to date. At most one request refreshes it at a time; the others are
+/// answered from the rows of the last refresh instead of waiting behind its listing (a
+/// request waits only when there are no rows yet).
 pub(crate) struct Cached<R> {
-    slot: Mutex<Option<(DeltaTable, Arc<Vec<R>>)>>,
+    /// The table as of the last refresh; held by the request refreshing it.
+    table: Mutex<Option<DeltaTable>>,
+    /// The rows of the last refresh, with the table version they were read at.
+    last: RwLock<Option<(Option<u64>, Arc<Vec<R>>)>>,
 }
 
 impl<R: Rows> Cached<R> {
     pub(crate) fn new() -> Self {
         Cached {
-            slot: Mutex::new(None),
+            table: Mutex::new(None),
+            last: RwLock::new(None),
         }
     }
 
-    /// The table's rows at its latest version; `None` when it was never written.
+    fn last(&self) -> Option<(Option<u64>, Arc<Vec<R>>)> {
+        self.last
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The table's rows at its latest version (or at the last refresh, while another
+    /// request refreshes it); `None` when it was never written.
     pub(crate) async fn rows(&self, lake: &Lake) -> Result<Option<Arc<Vec<R>>>, LoadError> {
-        let mut slot = self.slot.lock().await;
+        let mut slot = match self.table.try_lock() {
+            Ok(slot) => slot,
+            Err(_) => match self.last() {
+                Some((_, rows)) => return Ok(Some(rows)),
+                None => self.table.lock().await,
+            },
+        };
         let table = R::TABLE;
-        if let Some((t, rows)) = slot.as_mut() {
-            let before = t.version();
+        if let Some(t) = slot.as_mut() {
             t.update_incremental(None)
                 .await
                 .map_err(|e| format!("reading the log of {table}: {e}"))?;
-            if t.version() == before {
-                return Ok(Some(Arc::clone(rows)));
-            }
-            let fresh = Arc::new(read::<R>(lake, t).await?);
-            *rows = Arc::clone(&fresh);
-            return Ok(Some(fresh));
+        } else {
+            let Some(t) = lake.open(table).await.map_err(|e| e.to_string())? else {
+                return Ok(None);
+            };
+            *slot = Some(t);
         }
-        let Some(t) = lake.open(table).await.map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        let rows = Arc::new(read::<R>(lake, &t).await?);
-        *slot = Some((t, Arc::clone(&rows)));
+        let t = slot.as_ref().expect("opened above");
+        let version = t.version();
+        if let Some((v, rows)) = self.last()
+            && v == version
+        {
+            return Ok(Some(rows));
+        }
+        let rows = Arc::new(read::<R>(lake, t).await?);
+        *self.last.write().unwrap_or_else(PoisonError::into_inner) =
+            Some((version, Arc::clone(&rows)));
         Ok(Some(rows))
     }
 }
 
 /// A table whose log is kept up to date, read with a filter on each request (the runs'
 /// gold/group_daily: one partition, so one file, per run — reading them all would cost a
-/// file per run).
+/// file per run). As with [`Cached`], one request at a time reads the log; the others
+/// query the table as of the last read.
 pub(crate) struct Live {
     table: Table,
     slot: Mutex<Option<DeltaTable>>,
+    last: RwLock<Option<DeltaTable>>,
 }
 
 impl Live {
@@ -82,7 +109,44 @@ impl Live {
         Live {
             table,
             slot: Mutex::new(None),
+            last: RwLock::new(None),
         }
+    }
+
+    fn last(&self) -> Option<DeltaTable> {
+        self.last
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The table at its latest version (or at the last read, while another request reads
+    /// its log); `None` when it was never written.
+    async fn table(&self, lake: &Lake) -> Result<Option<DeltaTable>, LoadError> {
+        let mut slot = match self.slot.try_lock() {
+            Ok(slot) => slot,
+            Err(_) => match self.last() {
+                Some(t) => return Ok(Some(t)),
+                None => self.slot.lock().await,
+            },
+        };
+        let t = match slot.as_mut() {
+            Some(t) => {
+                t.update_incremental(None)
+                    .await
+                    .map_err(|e| format!("reading the log of {}: {e}", self.table))?;
+                t.clone()
+            }
+            None => {
+                let Some(t) = lake.open(self.table).await.map_err(|e| e.to_string())? else {
+                    return Ok(None);
+                };
+                *slot = Some(t.clone());
+                t
+            }
+        };
+        *self.last.write().unwrap_or_else(PoisonError::into_inner) = Some(t.clone());
+        Ok(Some(t))
     }
 
     /// The rows `sql` (with the table registered as `t`) selects; `None` when the table was
@@ -92,23 +156,8 @@ impl Live {
         lake: &Lake,
         sql: &str,
     ) -> Result<Option<Vec<R>>, LoadError> {
-        let t = {
-            let mut slot = self.slot.lock().await;
-            match slot.as_mut() {
-                Some(t) => {
-                    t.update_incremental(None)
-                        .await
-                        .map_err(|e| format!("reading the log of {}: {e}", self.table))?;
-                    t.clone()
-                }
-                None => {
-                    let Some(t) = lake.open(self.table).await.map_err(|e| e.to_string())? else {
-                        return Ok(None);
-                    };
-                    *slot = Some(t.clone());
-                    t
-                }
-            }
+        let Some(t) = self.table(lake).await? else {
+            return Ok(None);
         };
         let batches = lake
             .query_table(&t, "t", sql)
@@ -446,5 +495,35 @@ impl FromBatches for CalRow {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abforge_store::Objects;
+    use futures_util::FutureExt;
+
+    /// While one request refreshes a table, another is answered at once from the last
+    /// rows: it does not wait for the refresh's lock.
+    #[tokio::test]
+    async fn readers_do_not_wait_behind_a_refresh() {
+        let lake = Lake::new(&Objects::memory()).unwrap();
+        let cached: Cached<AbRow> = Cached::new();
+        // Never written: the first request reads the (absent) table.
+        assert!(cached.rows(&lake).await.unwrap().is_none());
+        let rows = Arc::new(Vec::new());
+        *cached.last.write().unwrap() = Some((Some(3), Arc::clone(&rows)));
+        let refreshing = cached.table.lock().await;
+        let served = cached.rows(&lake).now_or_never().expect("answered at once");
+        assert!(Arc::ptr_eq(&served.unwrap().unwrap(), &rows));
+        drop(refreshing);
+
+        let live = Live::new(Table::GoldGroupDaily);
+        assert!(live.table(&lake).await.unwrap().is_none());
+        let refreshing = live.slot.lock().await;
+        // No snapshot yet: this request has to wait for the refresh.
+        assert!(live.table(&lake).now_or_never().is_none());
+        drop(refreshing);
     }
 }

@@ -31,6 +31,8 @@ fn read_json(name: &str) -> Value {
 fn state() -> AppState {
     let config = ApiConfig {
         token: Some(TOKEN.into()),
+        // Behind API Gateway, as main sets it: the gateway routes by host itself.
+        allowed_hosts: abforge_api::AllowedHosts::Any,
         ..ApiConfig::default()
     };
     AppState::new(config, Objects::memory()).expect("state")
@@ -258,7 +260,7 @@ async fn a_rest_route_named_like_its_stage_keeps_its_first_segment() {
     assert_eq!(resp["statusCode"], 200, "{resp}");
     assert_eq!(
         serde_json::from_str::<Value>(resp["body"].as_str().unwrap()).unwrap(),
-        json!({"experiments": []})
+        json!({"experiments": [], "next": null})
     );
 }
 
@@ -270,9 +272,20 @@ async fn query_strings_survive_and_unknown_routes_are_json_404s() {
     let mut event = read_json("http-list-experiments.json");
     event["requestContext"]["stage"] = json!("prod");
     event["rawPath"] = json!("/prod/v1/experiments");
-    event["rawQueryString"] = json!("limit=5&x=a%20b");
+    event["rawQueryString"] = json!("limit=1001&cursor=a%20b");
     let resp = invoke(&state, &event).await;
-    assert_eq!(resp["statusCode"], 200, "{resp}");
+    // Both parameters reached the router: each is named in the 400.
+    assert_eq!(resp["statusCode"], 400, "{resp}");
+    let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["details"][0]["path"], "limit", "{body}");
+    assert_eq!(body["details"][1]["path"], "cursor", "{body}");
+    assert!(
+        body["details"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"a b\""),
+        "{body}"
+    );
 
     let mut event = read_json("rest-healthz.json");
     event["path"] = json!("/nowhere");

@@ -107,8 +107,11 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact(&self.database_url))
             .field("run_log_url", &redact(&self.run_log_url))
-            .field("object_store_url", &self.object_store_url)
-            .field("api_url", &self.api_url)
+            .field(
+                "object_store_url",
+                &self.object_store_url.as_deref().map(redact),
+            )
+            .field("api_url", &self.api_url.as_deref().map(redact))
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
             .field("blueprint", &self.blueprint)
             .field("retry", &self.retry)
@@ -235,6 +238,9 @@ impl Settings {
             check_scheme("api_url", "ABFORGE_API_URL", u, &["http", "https"])?;
         }
         let api_token = env("ABFORGE_API_TOKEN").or(file.api_token);
+        if let (Some(u), Some(_)) = (&api_url, &api_token) {
+            check_token_transport(u)?;
+        }
         let blueprint = flags
             .blueprint
             .clone()
@@ -374,22 +380,32 @@ fn check_scheme(key: &str, var: &str, url: &str, allowed: &[&str]) -> Result<()>
     )))
 }
 
-/// A URL with its password replaced by `***`.
+/// A URL with its passwords replaced by `***` ([`abforge_store::redact_url`], the one
+/// redactor).
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    abforge_store::redact_url(url)
+}
+
+/// A token is sent over `https://`, or over `http://` to a loopback host only: anyone on
+/// the path of a plain connection elsewhere could read it.
+fn check_token_transport(api_url: &str) -> Result<()> {
+    let parsed = url::Url::parse(api_url)
+        .map_err(|e| Error::Config(format!("api_url {:?}: {e}", redact(api_url))))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     };
-    let (auth, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match auth.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
+    if parsed.scheme() == "http" && !loopback {
+        return Err(Error::Config(format!(
+            "api_url (ABFORGE_API_URL) {:?} is plain http to a host that is not loopback, and \
+             ABFORGE_API_TOKEN is set: the token would cross the network unencrypted; use \
+             https://",
+            redact(api_url)
+        )));
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -509,6 +525,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/no/such/abforge.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_token_is_never_sent_over_plain_http_beyond_loopback() {
+        let with = |url: &str| {
+            Settings::resolve_with(
+                &Overrides::default(),
+                env(&[("ABFORGE_API_URL", url), ("ABFORGE_API_TOKEN", "t0k")]),
+            )
+        };
+        let e = with("http://api.example.com").unwrap_err().to_string();
+        assert!(
+            e.contains("https://") && e.contains("ABFORGE_API_TOKEN"),
+            "{e}"
+        );
+        assert!(with("http://10.0.0.2:8080").is_err());
+        for ok in [
+            "https://api.example.com",
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:8080",
+        ] {
+            with(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        // Without a token, plain http anywhere is the user's choice.
+        Settings::resolve_with(
+            &Overrides::default(),
+            env(&[("ABFORGE_API_URL", "http://api.example.com")]),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -754,10 +754,7 @@ async fn bad_rows_in_postgres_are_quarantined_and_gold_stays_right() {
     let mut settings = embedded(dir.path());
     settings.database_url = db.clone();
     check_bad_rows(settings, async |plan: &RunPlan| {
-        let (client, conn) = tokio_postgres::connect(&db, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+        let client = abforge_store::postgres_conn::connect(&db).await.unwrap();
         for (id, changes) in CORRUPTIONS {
             client
                 .batch_execute(&update_sql(&plan.run_id, id, changes))
@@ -816,17 +813,29 @@ async fn postgres_database(prefix: &str) -> Option<(String, String)> {
 }
 
 async fn fresh_database(admin: &str, tag: &str) -> String {
-    let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = abforge_store::postgres_conn::connect(admin).await.unwrap();
     let name = format!("abforge_pipe_{tag}");
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    with_database(admin, &name)
+}
+
+/// `url` naming database `name` (its query, e.g. the TLS settings, kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (head, query) = url.split_once('?').unwrap_or((url, ""));
+    let (base, _) = head.rsplit_once('/').unwrap();
+    match query {
+        "" => format!("{base}/{name}"),
+        q => format!("{base}/{name}?{q}"),
+    }
+}
+
+/// The database a `postgres://…/name?…` URL names.
+fn database_of(url: &str) -> String {
+    let head = url.split_once('?').map_or(url, |(h, _)| h);
+    head.rsplit_once('/').unwrap().1.to_string()
 }
 
 /// `pipeline run` on PostgreSQL whose COPY is cut off mid-load (its server process
@@ -837,7 +846,7 @@ async fn a_land_cut_off_in_a_run_goes_on_alone_from_the_part() {
     let Some((pg, db)) = postgres_database("cut").await else {
         return;
     };
-    let name = db.rsplit_once('/').unwrap().1.to_string();
+    let name = database_of(&db);
     let dir = tempfile::tempdir().unwrap();
     let mut settings = embedded(dir.path());
     settings.database_url = db;
@@ -846,10 +855,7 @@ async fn a_land_cut_off_in_a_run_goes_on_alone_from_the_part() {
         .unwrap();
     let plan = RunPlan::new(&big, date("2026-11-23")).unwrap();
     // Terminates the first COPY into the test's database seen running.
-    let (admin, conn) = tokio_postgres::connect(&pg, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let admin = abforge_store::postgres_conn::connect(&pg).await.unwrap();
     let cutter = tokio::spawn(async move {
         for _ in 0..20_000 {
             let cut = admin

@@ -8,6 +8,9 @@
 //! - the **run log** ([`runlog`]): one item per step attempt, in the SQLite file by default,
 //!   in DynamoDB by `dynamodb://table`, or in PostgreSQL.
 //!
+//! PostgreSQL is reached over TLS with libpq's `sslmode` and `sslrootcert`
+//! ([`postgres_conn`]); every URL printed, logged or stored goes through [`redact_url`].
+//!
 //! Errors say whether a retry may help ([`Error::is_transient`]).
 //!
 //! [`ObjectStoreConfig`] names the backend — [`from_env`](ObjectStoreConfig::from_env)
@@ -47,9 +50,13 @@
 pub mod conformance;
 mod error;
 pub mod objects;
+pub mod postgres_conn;
+mod redact;
 pub mod relational;
 pub mod runlog;
 mod sqlite_conn;
 
 pub use error::{Error, Result};
 pub use objects::{Object, ObjectInfo, ObjectStoreConfig, Objects, PutOutcome};
+pub use postgres_conn::{PgConnector, SslMode};
+pub use redact::redact_url;

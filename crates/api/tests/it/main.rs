@@ -5,6 +5,7 @@
 mod auth;
 mod cache;
 mod errors;
+mod hardening;
 mod idempotency;
 mod limits;
 mod openapi;

@@ -137,7 +137,7 @@ async fn lists_of_experiments_and_runs() {
     let api = Api::open();
     let r = api.get("/v1/experiments").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json(), json!({ "experiments": [] }));
+    assert_eq!(r.json(), json!({ "experiments": [], "next": null }));
     for (e, run) in [
         ("beta", "r2"),
         ("alpha", "r1"),
@@ -163,12 +163,15 @@ async fn lists_of_experiments_and_runs() {
         .unwrap();
 
     let r = api.get("/v1/experiments").await;
-    assert_eq!(r.json(), json!({ "experiments": ["alpha", "beta"] }));
+    assert_eq!(
+        r.json(),
+        json!({ "experiments": ["alpha", "beta"], "next": null })
+    );
     let r = api.get("/v1/experiments/beta/runs").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json(),
-        json!({ "experiment_id": "beta", "runs": ["r1", "r10", "r2"] })
+        json!({ "experiment_id": "beta", "runs": ["r1", "r10", "r2"], "next": null })
     );
     let r = api.get("/v1/experiments/gamma/runs").await;
     r.error(StatusCode::NOT_FOUND);
@@ -228,4 +231,98 @@ async fn the_memory_store_is_shared_with_the_state() {
     api.put(&params_path("demo", "r1"), small("demo").to_string())
         .await;
     assert!(objects.head("params/demo/r1.json").await.unwrap().is_some());
+}
+
+/// Follows `next` from the first page: every id once, in order, each page at most `limit`,
+/// the `Link` header equal to `next`.
+async fn follow(api: &Api, first: &str, key: &str) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut url = Some(first.to_string());
+    while let Some(u) = url {
+        let r = api.get(&u).await;
+        assert_eq!(r.status, StatusCode::OK, "{u}");
+        let v = r.json();
+        pages += 1;
+        ids.extend(
+            v[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string()),
+        );
+        url = v["next"].as_str().map(str::to_string);
+        let link = r
+            .headers
+            .get("link")
+            .map(|h| h.to_str().unwrap().to_string());
+        assert_eq!(link, url.as_ref().map(|n| format!("<{n}>; rel=\"next\"")));
+    }
+    (ids, pages)
+}
+
+#[tokio::test]
+async fn lists_come_in_pages_followed_by_their_next_links() {
+    let api = Api::open();
+    let o = api.state.objects();
+    // 25 experiments, and 12 runs of one (ids whose keys sort otherwise: `a-b.json` is
+    // before `a.json`, `a` before `a-b`).
+    for i in 0..25 {
+        o.put_json_if_changed(&format!("params/e{i:02}/r.json"), &json!({}))
+            .await
+            .unwrap();
+    }
+    let runs = [
+        "a", "a-b", "a_c", "b", "b-1", "c", "d", "e", "f", "g", "h", "i",
+    ];
+    for r in runs {
+        o.put_json_if_changed(&format!("params/e07/{r}.json"), &json!({}))
+            .await
+            .unwrap();
+    }
+    let (ids, pages) = follow(&api, "/v1/experiments?limit=10", "experiments").await;
+    let want: Vec<String> = (0..25).map(|i| format!("e{i:02}")).collect();
+    assert_eq!((ids, pages), (want, 3));
+    let mut want: Vec<String> = runs.iter().chain(&["r"]).map(|s| s.to_string()).collect();
+    want.sort();
+    let (ids, pages) = follow(&api, "/v1/experiments/e07/runs?limit=5", "runs").await;
+    assert_eq!((ids, pages), (want.clone(), 3));
+    let (ids, pages) = follow(&api, "/v1/experiments/e07/runs?limit=1000", "runs").await;
+    assert_eq!((ids, pages), (want, 1));
+    // The default page is 100.
+    let r = api.get("/v1/experiments").await;
+    assert_eq!(r.json()["experiments"].as_array().unwrap().len(), 25);
+
+    // An id added before the cursor does not shift the next page.
+    let r = api.get("/v1/experiments?limit=10").await;
+    let next = r.json()["next"].as_str().unwrap().to_string();
+    o.put_json_if_changed("params/a00/r.json", &json!({}))
+        .await
+        .unwrap();
+    let v = api.get(&next).await.json();
+    assert_eq!(v["experiments"][0], "e10");
+}
+
+#[tokio::test]
+async fn bad_page_parameters_are_400_naming_each() {
+    let api = Api::open();
+    api.put(&params_path("demo", "r1"), small("demo").to_string())
+        .await;
+    for (query, param, says) in [
+        ("limit=0", "limit", "from 1 to 1000"),
+        ("limit=1001", "limit", "from 1 to 1000"),
+        ("limit=ten", "limit", "from 1 to 1000"),
+        ("cursor=bm9wZQ", "cursor", "not a cursor this service gave"),
+        ("cursor=%2e%2e", "cursor", "not a cursor this service gave"),
+        ("limit=1&limit=2", "limit", "more than once"),
+        ("page=2", "page", "takes limit, cursor"),
+    ] {
+        for path in ["/v1/experiments", "/v1/experiments/demo/runs"] {
+            let r = api.get(&format!("{path}?{query}")).await;
+            let v = r.error(StatusCode::BAD_REQUEST);
+            assert_eq!(v["details"][0]["path"], param, "{path}?{query}: {v}");
+            let m = v["details"][0]["message"].as_str().unwrap();
+            assert!(m.contains(says), "{path}?{query}: {m}");
+        }
+    }
 }

@@ -105,7 +105,7 @@ async fn a_declared_oversized_body_is_refused_before_it_is_read() {
     // Only the headers: a 2 MiB body is announced but never sent.
     s.write_all(
         format!(
-            "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+            "PUT {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n",
             params_path("demo", "r1"),
             2 << 20
@@ -130,7 +130,7 @@ async fn a_client_too_slow_to_send_its_body_gets_503() {
     let mut s = TcpStream::connect(server.addr).await.unwrap();
     s.write_all(
         format!(
-            "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+            "PUT {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              Content-Length: 100\r\nConnection: close\r\n\r\n{{",
             params_path("demo", "r1"),
         )
@@ -156,7 +156,7 @@ async fn shutdown_finishes_the_requests_in_flight() {
     let mut s = TcpStream::connect(server.addr).await.unwrap();
     s.write_all(
         format!(
-            "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+            "PUT {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\n\r\n{first}",
             params_path("demo", "r1"),
             body.len()

@@ -2,7 +2,7 @@
 
 use crate::BadInput;
 use crate::cli::ServeArgs;
-use abforge_api::{ApiConfig, AppState, TOKEN_VAR};
+use abforge_api::{AllowedHosts, ApiConfig, AppState, ServeOptions, TOKEN_VAR};
 use abforge_dashboard::Dashboard;
 use abforge_pipeline::settings::{Overrides, Settings};
 use abforge_store::ObjectStoreConfig;
@@ -14,7 +14,12 @@ use std::io::Write;
 /// The first line on stdout is `listening on http://IP:PORT`, with the port actually bound
 /// (so `--addr 127.0.0.1:0` can be used by scripts and tests).
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let config = ApiConfig::from_env().map_err(|e| BadInput(e.to_string()))?;
+    let mut config = ApiConfig::from_env().map_err(|e| BadInput(e.to_string()))?;
+    config.allowed_hosts = allowed_hosts(&config.allowed_hosts, &args.allowed_hosts);
+    let options = ServeOptions {
+        header_read_timeout: std::time::Duration::from_secs(args.header_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
     if !args.addr.ip().is_loopback() && config.token.is_none() {
         return Err(BadInput(format!(
             "refusing to serve on {} without a token: anyone who reaches it could write; \
@@ -78,12 +83,20 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             abforge_dashboard::router(dashboard),
             abforge_dashboard::openapi(),
         );
-        abforge_api::serve(listener, app, shutdown)
+        abforge_api::serve_with(listener, app, options, shutdown)
             .await
             .context("the server failed")?;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The hosts of ABFORGE_API_ALLOWED_HOSTS and of `--allowed-host`, together.
+fn allowed_hosts(from_env: &AllowedHosts, flags: &[String]) -> AllowedHosts {
+    match from_env {
+        AllowedHosts::Any => AllowedHosts::Any,
+        AllowedHosts::Loopback(names) => AllowedHosts::with(names.iter().chain(flags)),
+    }
 }
 
 /// Resolves on the first SIGINT or SIGTERM (Ctrl-C elsewhere).

@@ -381,62 +381,11 @@ pub async fn open(url: &str) -> Result<Arc<dyn RelationalStore>> {
     }
 }
 
-/// `url` without its password: the one in `user:password@` and a `password=` query
-/// parameter are removed.
-pub(crate) fn redact_url(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, hosts)) => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    format!("{user}@{hosts}")
-                }
-                None => authority.to_string(),
-            };
-            format!("{scheme}://{authority}{path}")
-        }
-        None => head.to_string(),
-    };
-    if let Some(q) = query {
-        let kept: Vec<&str> = q
-            .split('&')
-            .filter(|kv| !kv.to_ascii_lowercase().starts_with("password="))
-            .collect();
-        if !kept.is_empty() {
-            out.push('?');
-            out.push_str(&kept.join("&"));
-        }
-    }
-    out
-}
+pub(crate) use crate::redact_url;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_lose_their_passwords() {
-        for (url, want) in [
-            ("postgres://u:secret@h:5432/db", "postgres://u@h:5432/db"),
-            ("postgres://u@h/db", "postgres://u@h/db"),
-            (
-                "postgresql://h/db?password=secret&sslmode=disable",
-                "postgresql://h/db?sslmode=disable",
-            ),
-            ("postgres://u:p%40ss@h", "postgres://u@h"),
-            ("sqlite:///tmp/a.sqlite", "sqlite:///tmp/a.sqlite"),
-        ] {
-            assert_eq!(redact_url(url), want, "{url}");
-        }
-    }
 
     #[tokio::test]
     async fn unknown_schemes_are_configuration_errors() {

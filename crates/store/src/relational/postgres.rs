@@ -1,7 +1,7 @@
 //! The PostgreSQL relational store: tables `customers`, `runs` and `ab_results` in the
 //! database a `postgres://` URL names (in the schema first on its `search_path`), reached
-//! with tokio-postgres **without TLS** (`NoTls`: use it on a trusted network or through a
-//! local tunnel).
+//! with tokio-postgres over TLS as libpq's `sslmode` says (see [`crate::postgres_conn`]:
+//! `verify-full` by default unless the server is on the loopback).
 //!
 //! ```text
 //! customers(experiment_id text, run_id text, customer_id bigint, "group" text,
@@ -120,6 +120,7 @@ use super::{
     CustomerLoad, Lease, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, TickRecord,
     TickStatus, check_lock, redact_url,
 };
+use crate::postgres_conn::PgConnector;
 use crate::{Error, Result};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
@@ -135,7 +136,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_postgres::binary_copy::BinaryCopyOutStream;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Config, CopyInSink, GenericClient, NoTls};
+use tokio_postgres::{Client, CopyInSink, GenericClient};
 
 /// The migrations of the `relational` component, in order: version `i + 1` is
 /// `MIGRATIONS[i]`.
@@ -246,9 +247,7 @@ impl std::fmt::Debug for PostgresStore {
 
 /// Connections: a few idle ones kept, new ones opened as needed.
 struct Pool {
-    config: Config,
-    /// `host:port` (comma-separated when several), for messages.
-    target: String,
+    connector: PgConnector,
     idle: Mutex<Vec<Client>>,
 }
 
@@ -263,17 +262,7 @@ impl Pool {
                 None => break,
             }
         }
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| Error::postgres(format!("connect to {}", self.target), &e))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "postgres connection ended");
-            }
-        });
-        Ok(client)
+        self.connector.connect().await
     }
 
     /// Returns a connection that is idle (not in a transaction, not copying).
@@ -301,19 +290,16 @@ impl PostgresStore {
     /// database's schema is newer than this code.
     pub async fn open(url: &str) -> Result<PostgresStore> {
         let redacted = redact_url(url);
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| Error::Config(format!("relational store URL {redacted:?}: {e}")))?;
+        let mut connector = PgConnector::new(url)?;
+        let config = connector.config_mut();
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
             config.application_name("abforge");
         }
-        let target = target_of(&config);
         let pool = Arc::new(Pool {
-            config,
-            target,
+            connector,
             idle: Mutex::new(Vec::new()),
         });
         let mut client = pool.get().await?;
@@ -335,26 +321,6 @@ impl PostgresStore {
         }
         out
     }
-}
-
-/// `host:port` of every host of a configuration, for messages.
-fn target_of(config: &Config) -> String {
-    let ports = config.get_ports();
-    config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            match h {
-                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
-                tokio_postgres::config::Host::Unix(path) => {
-                    format!("{}/.s.PGSQL.{port}", path.display())
-                }
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// The `relational` component's version (0 before any migration).

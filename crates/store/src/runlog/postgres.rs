@@ -18,20 +18,21 @@
 //! backends order it.
 //!
 //! One connection per handle (tokio-postgres pipelines concurrent calls on it), opened
-//! again when it drops; no TLS (`sslmode=require` is refused). A connect timeout of 10 s
-//! applies unless the URL sets `connect_timeout`.
+//! again when it drops; over TLS as libpq's `sslmode` says ([`crate::postgres_conn`]). A
+//! connect timeout of 10 s applies unless the URL sets `connect_timeout`.
 
 use super::{
     RunLog, RunLogSummary, StepAttempt, StepStatus, check_finish, check_start, count_to_i64,
     now_millis,
 };
-use crate::relational::redact_url;
+use crate::postgres_conn::PgConnector;
+use crate::redact_url;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
 /// The migrations of the `runlog` component, in order: version `i + 1` is `MIGRATIONS[i]`.
 const MIGRATIONS: &[&str] = &["
@@ -79,7 +80,7 @@ const COLUMNS: &str = "run_id, experiment_id, step, shard, attempt, status, star
 #[derive(Debug)]
 pub struct PostgresRunLog {
     url: String,
-    config: Config,
+    connector: PgConnector,
     client: tokio::sync::Mutex<Arc<Client>>,
 }
 
@@ -91,17 +92,16 @@ impl PostgresRunLog {
     /// [`Error::Config`] for a URL tokio-postgres cannot parse; [`Error::Service`] when the
     /// server cannot be reached or refuses.
     pub async fn open(url: &str) -> Result<PostgresRunLog> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| Error::Config(format!("run log URL {}: {e}", redact_url(url))))?;
+        let mut connector = PgConnector::new(url)?;
+        let config = connector.config_mut();
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
-        let mut client = connect(&config).await?;
+        let mut client = connector.connect().await?;
         migrate(&mut client).await?;
         Ok(PostgresRunLog {
             url: redact_url(url),
-            config,
+            connector,
             client: tokio::sync::Mutex::new(Arc::new(client)),
         })
     }
@@ -121,23 +121,10 @@ impl PostgresRunLog {
     async fn client(&self) -> Result<Arc<Client>> {
         let mut guard = self.client.lock().await;
         if guard.is_closed() {
-            *guard = Arc::new(connect(&self.config).await?);
+            *guard = Arc::new(self.connector.connect().await?);
         }
         Ok(Arc::clone(&guard))
     }
-}
-
-async fn connect(config: &Config) -> Result<Client> {
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| Error::postgres("connect", &e))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "the run log's PostgreSQL connection ended");
-        }
-    });
-    Ok(client)
 }
 
 async fn current_version(

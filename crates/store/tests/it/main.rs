@@ -2,5 +2,7 @@
 
 mod config;
 mod conformance;
+mod redact;
 mod relational;
 mod runlog;
+mod tls;

@@ -139,11 +139,9 @@ fn with_database(url: &str, db: &str) -> String {
 }
 
 async fn admin_client(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+    abforge_store::postgres_conn::connect(url)
         .await
-        .unwrap_or_else(|e| panic!("connect to the test server: {e}"));
-    tokio::spawn(conn);
-    client
+        .unwrap_or_else(|e| panic!("connect to the test server: {e}"))
 }
 
 impl TestDb {

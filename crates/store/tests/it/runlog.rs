@@ -461,10 +461,7 @@ impl FreshDatabase {
             );
             return None;
         };
-        let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+        let admin = abforge_store::postgres_conn::connect(&base).await.unwrap();
         let name = unique("abforge_rl_");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -476,11 +473,9 @@ impl FreshDatabase {
 
     /// A connection to the fresh database.
     async fn admin_of_db(&self) -> tokio_postgres::Client {
-        let (c, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+        abforge_store::postgres_conn::connect(&self.url)
             .await
-            .unwrap();
-        tokio::spawn(conn);
-        c
+            .unwrap()
     }
 
     async fn drop_now(self) {
