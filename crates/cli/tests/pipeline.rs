@@ -396,7 +396,7 @@ fn the_aws_mode_lands_in_postgres_s3_and_dynamodb() {
     };
     let bucket = std::env::var("ABFORGE_TEST_S3_BUCKET").unwrap_or_else(|_| "abforge-test".into());
     let tag = format!("{}{}", std::process::id(), nanos());
-    let db = fresh_database(&pg, &tag);
+    let db = backends::fresh_database(&pg, &format!("cli_{tag}"));
     let table = format!("abforge-runlog-{tag}");
     let dir = tempfile::tempdir().unwrap();
     let seed = seed();
@@ -505,23 +505,6 @@ fn nanos() -> u128 {
         .unwrap()
         .as_nanos()
         % 1_000_000_000
-}
-
-/// A new database on the test server, so that tests in parallel do not meet.
-fn fresh_database(admin: &str, tag: &str) -> String {
-    let name = format!("abforge_cli_{tag}");
-    let out = Command::new("psql")
-        .args([admin, "-At", "-c", &format!("CREATE DATABASE {name}")])
-        .output()
-        .expect("psql runs");
-    ok(&out);
-    // The query (the TLS settings) kept.
-    let (head, query) = admin.split_once('?').unwrap_or((admin, ""));
-    let (base, _) = head.rsplit_once('/').unwrap();
-    match query {
-        "" => format!("{base}/{name}"),
-        q => format!("{base}/{name}?{q}"),
-    }
 }
 
 /// The AWS CLI of the tools venv (`scripts/services.sh venv` prints its bin folder).

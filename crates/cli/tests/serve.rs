@@ -107,7 +107,7 @@ fn it_serves_on_the_port_it_prints_and_stops_on_sigterm() {
 
     let health = http(
         &addr,
-        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(health.starts_with("HTTP/1.1 200 OK"), "{health}");
     assert!(health.ends_with(r#"{"status":"ok"}"#), "{health}");
@@ -118,7 +118,7 @@ fn it_serves_on_the_port_it_prints_and_stops_on_sigterm() {
     let put = http(
         &addr,
         &format!(
-            "PUT /v1/experiments/demo/runs/r1/params HTTP/1.1\r\nHost: t\r\n\
+            "PUT /v1/experiments/demo/runs/r1/params HTTP/1.1\r\nHost: localhost\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),

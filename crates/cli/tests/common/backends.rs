@@ -61,7 +61,7 @@ impl Backends {
         let bucket =
             std::env::var("ABFORGE_TEST_S3_BUCKET").unwrap_or_else(|_| "abforge-test".into());
         let tag = format!("{tag}{}{}", std::process::id(), nanos());
-        let db = fresh_database(&pg, &tag);
+        let db = fresh_database(&pg, &format!("rerun_{tag}"));
         let env = [
             ("ABFORGE_DATABASE_URL", db.clone()),
             (
@@ -254,15 +254,21 @@ pub fn nanos() -> u128 {
         % 1_000_000_000
 }
 
+/// A new database `abforge_<tag>` on the test server, so that tests in parallel do not meet;
+/// its URL keeps the admin URL's query (the TLS settings).
 pub fn fresh_database(admin: &str, tag: &str) -> String {
-    let name = format!("abforge_rerun_{tag}");
+    let name = format!("abforge_{tag}");
     let out = Command::new("psql")
         .args([admin, "-At", "-c", &format!("CREATE DATABASE {name}")])
         .output()
         .expect("psql runs");
     ok(&out);
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    let (head, query) = admin.split_once('?').unwrap_or((admin, ""));
+    let (base, _) = head.rsplit_once('/').unwrap();
+    match query {
+        "" => format!("{base}/{name}"),
+        q => format!("{base}/{name}?{q}"),
+    }
 }
 
 /// Compares two sets of layers, naming the first that differs.
