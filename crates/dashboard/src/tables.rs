@@ -34,6 +34,9 @@ pub(crate) trait Rows: FromBatches {
     const SQL: &'static str;
 }
 
+/// A table's rows and the version they were read at.
+type Snapshot<R> = (Option<u64>, Arc<Vec<R>>);
+
 /// One table kept up to date. At most one request refreshes it at a time; the others are
 /// answered from the rows of the last refresh instead of waiting behind its listing (a
 /// request waits only when there are no rows yet).
@@ -41,7 +44,7 @@ pub(crate) struct Cached<R> {
     /// The table as of the last refresh; held by the request refreshing it.
     table: Mutex<Option<DeltaTable>>,
     /// The rows of the last refresh, with the table version they were read at.
-    last: RwLock<Option<(Option<u64>, Arc<Vec<R>>)>>,
+    last: RwLock<Option<Snapshot<R>>>,
 }
 
 impl<R: Rows> Cached<R> {
@@ -52,7 +55,7 @@ impl<R: Rows> Cached<R> {
         }
     }
 
-    fn last(&self) -> Option<(Option<u64>, Arc<Vec<R>>)> {
+    fn last(&self) -> Option<Snapshot<R>> {
         self.last
             .read()
             .unwrap_or_else(PoisonError::into_inner)
