@@ -6,8 +6,9 @@
 #
 #   bash scripts/chaos.sh          # the short form scripts/test.sh runs: one kill per step
 #                                  # and backend set (14 kills), 20 000 customers
-#   bash scripts/chaos.sh --long   # the README's figures: 3 kills per step and set (42 kills),
-#                                  # 200 000 customers; figures in bench/results/chaos.jsonl
+#   bash scripts/chaos.sh --long   # docs/reliability.md's figures: 3 kills per step and set
+#                                  # (42 kills), 200 000 customers; figures in
+#                                  # bench/results/chaos.jsonl
 #
 # It starts its own PostgreSQL and moto (a state folder of its own, stopped and deleted at
 # the end), so that stopping them disturbs no other test. The tmpfs of the full-disk check

@@ -4,6 +4,9 @@
 # The cargo target folder lives outside the clone (default ~/.cache/abforge/target), so
 # repeated runs and CI on the same machine build incrementally.
 #
+# Before clippy and the tests, scripts/check-docs.py (system python3, standard library only)
+# checks that every relative link and #anchor of the repository's Markdown files resolves.
+#
 # Besides cargo's checks it installs (once, cached in ~/.cache/abforge) a Python venv of test
 # tools and starts a local S3 + DynamoDB server (moto) and a private PostgreSQL cluster (the
 # server installed with apt-get when missing) for the tests: scripts/services.sh. After
@@ -37,6 +40,10 @@ fi
 
 step "format"
 cargo fmt --all --check
+
+step "docs: every relative link and #anchor of the Markdown files (scripts/check-docs.py)"
+python3 scripts/test_check_docs.py
+python3 scripts/check-docs.py
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

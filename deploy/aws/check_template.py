@@ -1,5 +1,5 @@
 """Checks what cfn-lint does not in deploy/aws/template.yaml: least-privilege IAM and the
-deployment the README promises.
+deployment docs/deploy.md describes.
 
     python check_template.py TEMPLATE     # the tools venv's python (PyYAML); exit 1 on a failure
 

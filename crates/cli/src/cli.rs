@@ -57,7 +57,7 @@ pub enum Command {
     ///
     /// Embedded defaults need no set-up: a SQLite file and a folder under ./abforge-data.
     /// PostgreSQL, S3 and DynamoDB are used when URLs say so (flags, ABFORGE_* variables or
-    /// abforge.toml; see the README).
+    /// abforge.toml; see docs/commands/pipeline.md).
     Pipeline(PipelineNamespace),
     /// Read the run log: the runs, and each run's step attempts and results.
     Runs(RunsNamespace),
@@ -129,7 +129,7 @@ pub enum FormatArg {
 pub struct TruthArgs {
     #[command(flatten)]
     pub source: BlueprintSource,
-    /// JSON output (stable; see the README).
+    /// JSON output (stable; see docs/commands/truth.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -210,7 +210,7 @@ pub struct AnalyzeArgs {
     /// gives all three adjusted p-values.
     #[arg(long, value_enum, default_value_t = CorrectionArg::Holm)]
     pub correction: CorrectionArg,
-    /// JSON output (stable; see the README).
+    /// JSON output (stable; see docs/commands/analyze.md).
     #[arg(long)]
     pub json: bool,
 }

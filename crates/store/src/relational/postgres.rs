@@ -95,7 +95,7 @@
 //! writing and syncing its 474 MB and their WAL). `bench/land.py` puts generate + land
 //! beside the `psql \copy` anchor of `../shared/bench` (a CSV of 10^7 rows of the same
 //! columns into a table without a key) on the same server, alternating; its figures are in
-//! `bench/results/land.jsonl` and the README.
+//! `bench/results/land.jsonl` and docs/performance.md.
 //!
 //! ## Scans
 //! `COPY (SELECT … WHERE run_id = … ORDER BY customer_id) TO STDOUT (FORMAT binary)` in a
