@@ -59,11 +59,12 @@ pub(crate) mod doc {
         /// Only runs dated on or before this day (`YYYY-MM-DD`).
         #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
         to: Option<String>,
-        /// At most this many experiments (1 to 1000; 100 when absent).
-        #[param(minimum = 1, maximum = 1000)]
-        limit: Option<u32>,
-        /// Where to start: the `cursor` of a previous page's `next` link.
-        #[param(pattern = "^[A-Za-z0-9_-]{1,200}$")]
+        /// At most this many experiments (1 to 1000; 100 when absent or empty).
+        #[param(pattern = "^([0-9]{1,4})?$")]
+        limit: Option<String>,
+        /// Where to start: the `cursor` of a previous page's `next` link (empty: the first
+        /// page).
+        #[param(pattern = "^([A-Za-z0-9_-]{1,200})?$")]
         cursor: Option<String>,
     }
 
