@@ -707,3 +707,44 @@ fn power_prints_a_readable_answer() {
         .stdout(predicate::str::contains("one-sided (greater)"))
         .stdout(predicate::str::contains("minimum detectable effect"));
 }
+
+/// The text report is a contract too: every kind of row (sub-rows, notes under the table,
+/// ratio metrics, verdicts against the truth), on three generated experiments.
+#[test]
+fn analyze_text_is_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = String::new();
+    let rich: &[&str] = &[
+        "--bootstrap",
+        "50",
+        "--permutations",
+        "50",
+        "--ratio",
+        "total_purchase_price/num_diff_items",
+    ];
+    for (bp, extra) in [
+        ("examples/seed.toml", rich),
+        ("examples/conversion.toml", &[][..]),
+        ("examples/abn_cuped.toml", &[][..]),
+    ] {
+        let data = dir.path().join("data.parquet");
+        abforge()
+            .args(["generate", "-q", "-b", bp, "-n", "3000", "-o"])
+            .arg(&data)
+            .assert()
+            .success();
+        let out = abforge()
+            .args(["analyze", "-i"])
+            .arg(&data)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{bp}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        all += &format!(
+            "== {bp}\n{}",
+            text.replace(data.to_str().unwrap(), "[input]")
+        );
+    }
+    insta::assert_snapshot!(all);
+}

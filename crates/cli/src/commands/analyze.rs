@@ -7,7 +7,9 @@
 
 use crate::BadInput;
 use crate::cli::{AlternativeArg, AnalyzeArgs, CorrectionArg};
+use abforge_analysis::report::{Entry, RatioEntry};
 use abforge_analysis::{Alternative, Correction, Dataset, Options, RatioSpec, Report, Verdict};
+use abforge_stats::Tests;
 use std::io::Write;
 
 /// Runs the command.
@@ -115,7 +117,20 @@ fn ci(lo: f64, hi: f64) -> String {
     format!("[{}, {}]", num(lo), num(hi))
 }
 
+/// The text report: the header (rows, groups, sample ratio), then each metric, then each
+/// ratio metric.
 fn write_text(out: &mut impl Write, r: &Report, ds: &Dataset) -> std::io::Result<()> {
+    write_header(out, r, ds)?;
+    for e in &r.metrics {
+        write_metric(out, r, e)?;
+    }
+    for e in &r.ratios {
+        write_ratio(out, r, e)?;
+    }
+    Ok(())
+}
+
+fn write_header(out: &mut impl Write, r: &Report, ds: &Dataset) -> std::io::Result<()> {
     let counts: Vec<String> = ds
         .labels
         .iter()
@@ -152,330 +167,345 @@ fn write_text(out: &mut impl Write, r: &Report, ds: &Dataset) -> std::io::Result
         } else {
             "ok"
         }
+    )
+}
+
+/// One metric: its groups, its tests' table, the notes, the primary decision, the truth.
+fn write_metric(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<()> {
+    let a = &e.analysis;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} ({}): {} vs {}",
+        a.metric,
+        format!("{:?}", a.kind).to_lowercase(),
+        e.treatment,
+        e.control
     )?;
-    let conf = 100.0 * (1.0 - r.alpha);
-    for e in &r.metrics {
-        let a = &e.analysis;
-        writeln!(out)?;
+    write_groups(out, e)?;
+    write_tests(out, r, e)?;
+    for (name, err) in &a.errors {
+        writeln!(out, "  {name:<18} not computed: {err}")?;
+    }
+    writeln!(
+        out,
+        "  primary {}: p = {}, adjusted ({:?} over {} comparisons) = {} → {}",
+        e.primary_test,
+        e.p_value.map_or("-".into(), p),
+        r.correction,
+        r.metrics.len(),
+        p(match r.correction {
+            Correction::Bonferroni => e.p_adjusted.bonferroni,
+            Correction::BenjaminiHochberg => e.p_adjusted.benjamini_hochberg,
+            Correction::Holm => e.p_adjusted.holm,
+            _ => e.p_value.unwrap_or(1.0),
+        }),
+        if e.reject { "reject" } else { "keep" }
+    )?;
+    if let Some(t) = &e.truth {
         writeln!(
             out,
-            "{} ({}): {} vs {}",
-            a.metric,
-            format!("{:?}", a.kind).to_lowercase(),
-            e.treatment,
-            e.control
+            "  truth: mean difference {}{}",
+            num(t.mean_difference),
+            t.prob_superiority
+                .map_or(String::new(), |p| format!(", P(T>C)+½P(T=C) {p:.6}"))
         )?;
+    }
+    Ok(())
+}
+
+fn write_groups(out: &mut impl Write, e: &Entry) -> std::io::Result<()> {
+    let a = &e.analysis;
+    writeln!(
+        out,
+        "  {:<12} {:>12} {:>16} {:>16}{}",
+        "group",
+        "n",
+        "mean",
+        "variance",
+        if e.truth.is_some() {
+            "        true mean"
+        } else {
+            ""
+        }
+    )?;
+    for (label, g, tm) in [
+        (
+            &e.control,
+            &a.groups.control,
+            e.truth.as_ref().map(|t| t.mean_control),
+        ),
+        (
+            &e.treatment,
+            &a.groups.treatment,
+            e.truth.as_ref().map(|t| t.mean_treatment),
+        ),
+    ] {
         writeln!(
             out,
             "  {:<12} {:>12} {:>16} {:>16}{}",
-            "group",
-            "n",
-            "mean",
-            "variance",
-            if e.truth.is_some() {
-                "        true mean"
-            } else {
-                ""
-            }
+            label,
+            indicatif::HumanCount(g.n).to_string(),
+            num(g.mean),
+            g.variance.map_or("-".into(), num),
+            tm.map_or(String::new(), |m| format!(" {:>16}", num(m)))
         )?;
-        for (label, g, tm) in [
-            (
-                &e.control,
-                &a.groups.control,
-                e.truth.as_ref().map(|t| t.mean_control),
-            ),
-            (
-                &e.treatment,
-                &a.groups.treatment,
-                e.truth.as_ref().map(|t| t.mean_treatment),
-            ),
-        ] {
-            writeln!(
-                out,
-                "  {:<12} {:>12} {:>16} {:>16}{}",
-                label,
-                indicatif::HumanCount(g.n).to_string(),
-                num(g.mean),
-                g.variance.map_or("-".into(), num),
-                tm.map_or(String::new(), |m| format!(" {:>16}", num(m)))
-            )?;
-        }
+    }
+    Ok(())
+}
+
+/// The table of a metric's tests, each beside its verdict against the truth, and the notes
+/// under it.
+fn write_tests(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<()> {
+    let conf = 100.0 * (1.0 - r.alpha);
+    writeln!(
+        out,
+        "  {:<18} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
+        "test",
+        "estimate",
+        format!("{conf:.0}% CI"),
+        "statistic",
+        "p-value",
+        "decision",
+        if e.truth.is_some() { "vs truth" } else { "" }
+    )?;
+    let (rows, notes) = test_rows(&e.analysis.tests);
+    for row in rows {
+        let verdict = e
+            .truth
+            .as_ref()
+            .and_then(|t| t.decisions.get(row.name))
+            .map_or("", |v| verdict_label(*v));
         writeln!(
             out,
             "  {:<18} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
-            "test",
-            "estimate",
-            format!("{conf:.0}% CI"),
-            "statistic",
-            "p-value",
-            "decision",
-            if e.truth.is_some() { "vs truth" } else { "" }
+            row.name,
+            row.estimate,
+            row.ci,
+            row.statistic,
+            p(row.p_value),
+            if row.reject { "reject" } else { "keep" },
+            verdict
         )?;
-        let verdict = |name: &str| {
-            e.truth
-                .as_ref()
-                .and_then(|t| t.decisions.get(name))
-                .map_or("", |v| verdict_label(*v))
-        };
-        let mut row = |name: &str, est: String, ci: String, stat: String, pv: f64, rej: bool| {
-            writeln!(
-                out,
-                "  {:<18} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
-                name,
-                est,
-                ci,
-                stat,
-                p(pv),
-                if rej { "reject" } else { "keep" },
-                verdict(name)
-            )
-        };
-        let t = &a.tests;
-        if let Some(x) = &t.welch_t {
-            row(
-                "welch_t",
-                num(x.estimate),
-                ci(x.ci_low, x.ci_high),
-                num(x.statistic),
-                x.p_value,
-                x.reject,
-            )?;
-        }
-        if let Some(x) = &t.student_t {
-            row(
-                "student_t",
-                num(x.estimate),
-                ci(x.ci_low, x.ci_high),
-                num(x.statistic),
-                x.p_value,
-                x.reject,
-            )?;
-        }
-        if let Some(x) = &t.mann_whitney_u {
-            let r = &x.result;
-            row(
-                "mann_whitney_u",
-                format!("P {:.4}", r.prob_superiority),
-                format!("U {}", num(r.u_treatment)),
-                num(r.z),
-                r.p_value,
-                r.reject,
-            )?;
-        }
-        if let Some(x) = &t.two_proportion_z {
-            row(
-                "two_proportion_z",
-                num(x.estimate),
-                ci(x.ci_low, x.ci_high),
-                num(x.statistic),
-                x.p_value,
-                x.reject,
-            )?;
-        }
-        if let Some(x) = &t.chi_square {
-            row(
-                "chi_square",
-                String::new(),
-                String::new(),
-                num(x.statistic),
-                x.p_value,
-                x.reject,
-            )?;
-            row(
-                "  yates",
-                String::new(),
-                String::new(),
-                num(x.yates_statistic),
-                x.yates_p_value,
-                x.yates_reject,
-            )?;
-        }
-        if let Some(x) = &t.fisher_exact {
-            row(
-                "fisher_exact",
-                format!("OR {}", num(x.odds_ratio)),
-                String::new(),
-                String::new(),
-                x.p_value,
-                x.reject,
-            )?;
-        }
-        if let Some(x) = &t.poisson_rate {
-            let s = &x.score;
-            row(
-                "poisson_rate",
-                format!("RR {}", num(x.rate_ratio)),
-                ci(s.ci_low, s.ci_high),
-                num(s.statistic),
-                s.p_value,
-                s.reject,
-            )?;
-            let w = &x.wald;
-            row(
-                "  wald",
-                String::new(),
-                ci(w.ci_low, w.ci_high),
-                num(w.statistic),
-                w.p_value,
-                w.reject,
-            )?;
-        }
-        if let Some(x) = &t.relative_lift {
-            row(
-                "relative_lift",
-                format!("{:+.3}%", 100.0 * x.estimate),
-                format!("[{:+.3}%, {:+.3}%]", 100.0 * x.ci_low, 100.0 * x.ci_high),
-                num(x.statistic),
-                x.p_value,
-                x.reject,
-            )?;
-        }
-        let mut notes: Vec<String> = Vec::new();
-        if let Some(x) = &t.cuped {
-            let r = &x.adjusted;
-            row(
-                "cuped",
-                num(r.estimate),
-                ci(r.ci_low, r.ci_high),
-                num(r.statistic),
-                r.p_value,
-                r.reject,
-            )?;
-            notes.push(format!(
-                "cuped: θ {}, variance −{:.1}% (standard error {} → {})",
-                num(x.theta),
-                100.0 * x.variance_reduction,
-                num(x.unadjusted_std_error),
-                num(r.std_error)
-            ));
-        }
-        if let Some(x) = &t.bayes {
-            row(
-                "bayes",
-                num(x.estimate),
-                ci(x.ci_low, x.ci_high),
-                format!("P {:.4}", x.prob_treatment_better),
-                2.0 * x.prob_treatment_better.min(1.0 - x.prob_treatment_better),
-                x.reject,
-            )?;
-            notes.push(format!(
-                "bayes: P(T > C) {:.4}; expected loss of shipping T {}, of keeping C {}",
-                x.prob_treatment_better,
-                num(x.expected_loss_treatment),
-                num(x.expected_loss_control)
-            ));
-        }
-        if let Some(x) = &t.msprt {
-            row(
-                "msprt",
-                num(x.estimate),
-                ci(x.ci_low, x.ci_high),
-                format!("Λ {}", num(x.likelihood_ratio)),
-                x.p_value,
-                x.reject,
-            )?;
-        }
-        if let Some(b) = &t.bootstrap {
-            let d = &b.mean_difference;
-            row(
-                "bootstrap_bca",
-                num(d.estimate),
-                ci(d.bca_low, d.bca_high),
-                format!("B {}", b.resamples),
-                f64::NAN,
-                d.bca_rejects(0.0),
-            )?;
-            row(
-                "  percentile",
-                String::new(),
-                ci(d.percentile_low, d.percentile_high),
-                String::new(),
-                f64::NAN,
-                d.percentile_rejects(0.0),
-            )?;
-            if let Some(l) = &b.relative_lift {
-                row(
-                    "  lift bca",
-                    format!("{:+.3}%", 100.0 * l.estimate),
-                    format!("[{:+.3}%, {:+.3}%]", 100.0 * l.bca_low, 100.0 * l.bca_high),
-                    String::new(),
-                    f64::NAN,
-                    l.bca_rejects(0.0),
-                )?;
-            }
-        }
-        if let Some(x) = &t.permutation {
-            row(
-                "permutation",
-                num(x.statistic),
-                String::new(),
-                format!("B {}", x.resamples),
-                x.p_value,
-                x.reject,
-            )?;
-        }
-        for n in &notes {
-            writeln!(out, "  {n}")?;
-        }
-        for (name, err) in &a.errors {
-            writeln!(out, "  {name:<18} not computed: {err}")?;
-        }
-        writeln!(
-            out,
-            "  primary {}: p = {}, adjusted ({:?} over {} comparisons) = {} → {}",
-            e.primary_test,
-            e.p_value.map_or("-".into(), p),
-            r.correction,
-            r.metrics.len(),
-            p(match r.correction {
-                Correction::Bonferroni => e.p_adjusted.bonferroni,
-                Correction::BenjaminiHochberg => e.p_adjusted.benjamini_hochberg,
-                Correction::Holm => e.p_adjusted.holm,
-                _ => e.p_value.unwrap_or(1.0),
-            }),
-            if e.reject { "reject" } else { "keep" }
-        )?;
-        if let Some(t) = &e.truth {
-            writeln!(
-                out,
-                "  truth: mean difference {}{}",
-                num(t.mean_difference),
-                t.prob_superiority
-                    .map_or(String::new(), |p| format!(", P(T>C)+½P(T=C) {p:.6}"))
-            )?;
-        }
     }
-    for e in &r.ratios {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "{} (ratio of sums): {} vs {}",
-            e.ratio, e.treatment, e.control
-        )?;
-        for (label, g) in [
-            (&e.control, &e.groups.control),
-            (&e.treatment, &e.groups.treatment),
-        ] {
-            writeln!(
-                out,
-                "  {:<12} {:>12} {:>16}",
-                label,
-                indicatif::HumanCount(g.n).to_string(),
-                num(g.ratio)
-            )?;
-        }
-        match (&e.test, &e.error) {
-            (Some(t), _) => writeln!(
-                out,
-                "  difference {} {conf:.0}% CI {}  z {}  p = {}  {}",
-                num(t.estimate),
-                ci(t.ci_low, t.ci_high),
-                num(t.statistic),
-                p(t.p_value),
-                if t.reject { "reject" } else { "keep" }
-            )?,
-            (None, err) => writeln!(out, "  not computed: {}", err.as_deref().unwrap_or(""))?,
-        }
+    for n in &notes {
+        writeln!(out, "  {n}")?;
     }
     Ok(())
+}
+
+/// One line of a metric's test table. Sub-rows (`  yates`, `  wald`, …) are indented
+/// under their test.
+struct TestRow {
+    name: &'static str,
+    estimate: String,
+    ci: String,
+    statistic: String,
+    /// NaN when the test gives none (printed `-`).
+    p_value: f64,
+    reject: bool,
+}
+
+fn row(
+    name: &'static str,
+    estimate: String,
+    ci: String,
+    statistic: String,
+    p_value: f64,
+    reject: bool,
+) -> TestRow {
+    TestRow {
+        name,
+        estimate,
+        ci,
+        statistic,
+        p_value,
+        reject,
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:+.3}%", 100.0 * x)
+}
+
+fn pct_ci(lo: f64, hi: f64) -> String {
+    format!("[{}, {}]", pct(lo), pct(hi))
+}
+
+/// The rows of the tests that ran, in the table's order, and the notes printed under it.
+fn test_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let e = String::new;
+    if let Some(x) = &t.welch_t {
+        let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
+        rows.push(row("welch_t", est, ci_, st, x.p_value, x.reject));
+    }
+    if let Some(x) = &t.student_t {
+        let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
+        rows.push(row("student_t", est, ci_, st, x.p_value, x.reject));
+    }
+    if let Some(x) = &t.mann_whitney_u {
+        let r = &x.result;
+        let (est, u) = (
+            format!("P {:.4}", r.prob_superiority),
+            format!("U {}", num(r.u_treatment)),
+        );
+        rows.push(row("mann_whitney_u", est, u, num(r.z), r.p_value, r.reject));
+    }
+    if let Some(x) = &t.two_proportion_z {
+        let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
+        rows.push(row("two_proportion_z", est, ci_, st, x.p_value, x.reject));
+    }
+    if let Some(x) = &t.chi_square {
+        rows.push(row(
+            "chi_square",
+            e(),
+            e(),
+            num(x.statistic),
+            x.p_value,
+            x.reject,
+        ));
+        let st = num(x.yates_statistic);
+        rows.push(row(
+            "  yates",
+            e(),
+            e(),
+            st,
+            x.yates_p_value,
+            x.yates_reject,
+        ));
+    }
+    if let Some(x) = &t.fisher_exact {
+        let est = format!("OR {}", num(x.odds_ratio));
+        rows.push(row("fisher_exact", est, e(), e(), x.p_value, x.reject));
+    }
+    if let Some(x) = &t.poisson_rate {
+        let (s, w) = (&x.score, &x.wald);
+        let est = format!("RR {}", num(x.rate_ratio));
+        let (ci_, st) = (ci(s.ci_low, s.ci_high), num(s.statistic));
+        rows.push(row("poisson_rate", est, ci_, st, s.p_value, s.reject));
+        let (ci_, st) = (ci(w.ci_low, w.ci_high), num(w.statistic));
+        rows.push(row("  wald", e(), ci_, st, w.p_value, w.reject));
+    }
+    if let Some(x) = &t.relative_lift {
+        let (est, ci_) = (pct(x.estimate), pct_ci(x.ci_low, x.ci_high));
+        rows.push(row(
+            "relative_lift",
+            est,
+            ci_,
+            num(x.statistic),
+            x.p_value,
+            x.reject,
+        ));
+    }
+    if let Some(x) = &t.cuped {
+        let r = &x.adjusted;
+        let (est, ci_, st) = (num(r.estimate), ci(r.ci_low, r.ci_high), num(r.statistic));
+        rows.push(row("cuped", est, ci_, st, r.p_value, r.reject));
+        notes.push(format!(
+            "cuped: θ {}, variance −{:.1}% (standard error {} → {})",
+            num(x.theta),
+            100.0 * x.variance_reduction,
+            num(x.unadjusted_std_error),
+            num(r.std_error)
+        ));
+    }
+    if let Some(x) = &t.bayes {
+        let better = x.prob_treatment_better;
+        let (est, ci_) = (num(x.estimate), ci(x.ci_low, x.ci_high));
+        let two_sided = 2.0 * better.min(1.0 - better);
+        rows.push(row(
+            "bayes",
+            est,
+            ci_,
+            format!("P {better:.4}"),
+            two_sided,
+            x.reject,
+        ));
+        notes.push(format!(
+            "bayes: P(T > C) {better:.4}; expected loss of shipping T {}, of keeping C {}",
+            num(x.expected_loss_treatment),
+            num(x.expected_loss_control)
+        ));
+    }
+    if let Some(x) = &t.msprt {
+        let (est, ci_) = (num(x.estimate), ci(x.ci_low, x.ci_high));
+        let st = format!("Λ {}", num(x.likelihood_ratio));
+        rows.push(row("msprt", est, ci_, st, x.p_value, x.reject));
+    }
+    if let Some(b) = &t.bootstrap {
+        let d = &b.mean_difference;
+        let (est, ci_) = (num(d.estimate), ci(d.bca_low, d.bca_high));
+        let st = format!("B {}", b.resamples);
+        rows.push(row(
+            "bootstrap_bca",
+            est,
+            ci_,
+            st,
+            f64::NAN,
+            d.bca_rejects(0.0),
+        ));
+        let ci_ = ci(d.percentile_low, d.percentile_high);
+        let reject = d.percentile_rejects(0.0);
+        rows.push(row("  percentile", e(), ci_, e(), f64::NAN, reject));
+        if let Some(l) = &b.relative_lift {
+            let (est, ci_) = (pct(l.estimate), pct_ci(l.bca_low, l.bca_high));
+            rows.push(row(
+                "  lift bca",
+                est,
+                ci_,
+                e(),
+                f64::NAN,
+                l.bca_rejects(0.0),
+            ));
+        }
+    }
+    if let Some(x) = &t.permutation {
+        let st = format!("B {}", x.resamples);
+        rows.push(row(
+            "permutation",
+            num(x.statistic),
+            e(),
+            st,
+            x.p_value,
+            x.reject,
+        ));
+    }
+    (rows, notes)
+}
+
+/// One ratio metric: its groups' ratios and the delta-method test of their difference.
+fn write_ratio(out: &mut impl Write, r: &Report, e: &RatioEntry) -> std::io::Result<()> {
+    let conf = 100.0 * (1.0 - r.alpha);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} (ratio of sums): {} vs {}",
+        e.ratio, e.treatment, e.control
+    )?;
+    for (label, g) in [
+        (&e.control, &e.groups.control),
+        (&e.treatment, &e.groups.treatment),
+    ] {
+        writeln!(
+            out,
+            "  {:<12} {:>12} {:>16}",
+            label,
+            indicatif::HumanCount(g.n).to_string(),
+            num(g.ratio)
+        )?;
+    }
+    match (&e.test, &e.error) {
+        (Some(t), _) => writeln!(
+            out,
+            "  difference {} {conf:.0}% CI {}  z {}  p = {}  {}",
+            num(t.estimate),
+            ci(t.ci_low, t.ci_high),
+            num(t.statistic),
+            p(t.p_value),
+            if t.reject { "reject" } else { "keep" }
+        ),
+        (None, err) => writeln!(out, "  not computed: {}", err.as_deref().unwrap_or("")),
+    }
 }
