@@ -334,8 +334,15 @@ fn pct_ci(lo: f64, hi: f64) -> String {
 
 /// The rows of the tests that ran, in the table's order, and the notes printed under it.
 fn test_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
+    let mut rows = classical_rows(t);
+    let (more, notes) = adjusted_and_resampled_rows(t);
+    rows.extend(more);
+    (rows, notes)
+}
+
+/// The rows of the classical tests (t, rank, proportions, counts, lift).
+fn classical_rows(t: &Tests) -> Vec<TestRow> {
     let mut rows = Vec::new();
-    let mut notes = Vec::new();
     let e = String::new;
     if let Some(x) = &t.welch_t {
         let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
@@ -399,6 +406,15 @@ fn test_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
             x.reject,
         ));
     }
+    rows
+}
+
+/// The rows of CUPED, the Bayesian and sequential tests, the bootstrap and the permutation
+/// test, and the notes of the first two.
+fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let e = String::new;
     if let Some(x) = &t.cuped {
         let r = &x.adjusted;
         let (est, ci_, st) = (num(r.estimate), ci(r.ci_low, r.ci_high), num(r.statistic));
