@@ -1,7 +1,8 @@
 //! [`ApiConfig`] (tokens, limits) and [`AppState`] (the config and the object store).
 
 use crate::error::{Error, Result};
-use crate::hardening::{ALLOWED_HOSTS_VAR, AllowedHosts};
+use crate::hardening::AllowedHosts;
+use abforge_env::EnvVars;
 use crate::params::ParamsCache;
 use abforge_store::{ObjectStoreConfig, Objects};
 use sha2::{Digest, Sha256};
@@ -10,14 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The bearer token writes need (and reads too, when so configured). Unset or empty: none.
-pub const TOKEN_VAR: &str = "ABFORGE_API_TOKEN";
-/// `true` makes reads under `/v1` need the token as well.
-pub const READ_TOKEN_VAR: &str = "ABFORGE_API_READ_TOKEN_REQUIRED";
-/// Seconds a request may take, body upload included.
-pub const TIMEOUT_VAR: &str = "ABFORGE_API_TIMEOUT_SECS";
-/// Largest request body, in bytes.
-pub const BODY_LIMIT_VAR: &str = "ABFORGE_API_BODY_LIMIT";
 
 /// Default largest request body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
@@ -84,22 +77,22 @@ impl ApiConfig {
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let mut cfg = Self::default();
-        if let Some(token) = var(TOKEN_VAR) {
+        if let Some(token) = var(EnvVars::ABFORGE_API_TOKEN) {
             cfg.token = Some(token);
         }
-        if let Some(v) = var(READ_TOKEN_VAR) {
+        if let Some(v) = var(EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED) {
             cfg.read_token_required = match v.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => true,
                 "0" | "false" | "no" | "off" => false,
                 _ => {
                     return Err(config(
-                        READ_TOKEN_VAR,
+                        EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED,
                         format!("{v:?} is not true or false"),
                     ));
                 }
             };
         }
-        if let Some(v) = var(TIMEOUT_VAR) {
+        if let Some(v) = var(EnvVars::ABFORGE_API_TIMEOUT_SECS) {
             let secs: f64 = v
                 .trim()
                 .parse()
@@ -107,13 +100,13 @@ impl ApiConfig {
                 .filter(|s: &f64| (0.001..=86_400.0).contains(s))
                 .ok_or_else(|| {
                     config(
-                        TIMEOUT_VAR,
+                        EnvVars::ABFORGE_API_TIMEOUT_SECS,
                         format!("{v:?}: expected seconds, 0.001 to 86400"),
                     )
                 })?;
             cfg.request_timeout = Duration::from_secs_f64(secs);
         }
-        if let Some(v) = var(BODY_LIMIT_VAR) {
+        if let Some(v) = var(EnvVars::ABFORGE_API_BODY_LIMIT) {
             cfg.body_limit = v
                 .trim()
                 .parse()
@@ -121,12 +114,12 @@ impl ApiConfig {
                 .filter(|n: &usize| (1..=1 << 30).contains(n))
                 .ok_or_else(|| {
                     config(
-                        BODY_LIMIT_VAR,
+                        EnvVars::ABFORGE_API_BODY_LIMIT,
                         format!("{v:?}: expected bytes, 1 to 1073741824"),
                     )
                 })?;
         }
-        if let Some(v) = var(ALLOWED_HOSTS_VAR) {
+        if let Some(v) = var(EnvVars::ABFORGE_API_ALLOWED_HOSTS) {
             cfg.allowed_hosts = AllowedHosts::with(v.split(','));
         }
         cfg.validate()?;
@@ -145,14 +138,17 @@ impl ApiConfig {
                     .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()))
         {
             return Err(config(
-                TOKEN_VAR,
+                EnvVars::ABFORGE_API_TOKEN,
                 "the token must be non-empty, without spaces or control characters".into(),
             ));
         }
         if self.read_token_required && self.token.is_none() {
             return Err(config(
-                READ_TOKEN_VAR,
-                format!("reads cannot need a token when {TOKEN_VAR} is not set"),
+                EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED,
+                format!(
+                    "reads cannot need a token when {} is not set",
+                    EnvVars::ABFORGE_API_TOKEN
+                ),
             ));
         }
         Ok(())
@@ -289,28 +285,28 @@ mod tests {
     fn defaults_and_overrides() {
         assert_eq!(lookup(&[]).unwrap(), ApiConfig::default());
         let c = lookup(&[
-            (TOKEN_VAR, "s3cret"),
-            (READ_TOKEN_VAR, "yes"),
-            (TIMEOUT_VAR, "2.5"),
-            (BODY_LIMIT_VAR, "2048"),
+            (EnvVars::ABFORGE_API_TOKEN, "s3cret"),
+            (EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED, "yes"),
+            (EnvVars::ABFORGE_API_TIMEOUT_SECS, "2.5"),
+            (EnvVars::ABFORGE_API_BODY_LIMIT, "2048"),
         ])
         .unwrap();
         assert_eq!(c.token.as_deref(), Some("s3cret"));
         assert!(c.read_token_required);
         assert_eq!(c.request_timeout, Duration::from_millis(2500));
         assert_eq!(c.body_limit, 2048);
-        assert_eq!(lookup(&[(TOKEN_VAR, "  ")]).unwrap().token, None);
+        assert_eq!(lookup(&[(EnvVars::ABFORGE_API_TOKEN, "  ")]).unwrap().token, None);
     }
 
     #[test]
     fn bad_values_name_their_variable() {
         for (pairs, var) in [
-            (vec![(READ_TOKEN_VAR, "maybe")], READ_TOKEN_VAR),
-            (vec![(READ_TOKEN_VAR, "true")], READ_TOKEN_VAR),
-            (vec![(TIMEOUT_VAR, "0")], TIMEOUT_VAR),
-            (vec![(TIMEOUT_VAR, "soon")], TIMEOUT_VAR),
-            (vec![(BODY_LIMIT_VAR, "-1")], BODY_LIMIT_VAR),
-            (vec![(TOKEN_VAR, "two words")], TOKEN_VAR),
+            (vec![(EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED, "maybe")], EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED),
+            (vec![(EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED, "true")], EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED),
+            (vec![(EnvVars::ABFORGE_API_TIMEOUT_SECS, "0")], EnvVars::ABFORGE_API_TIMEOUT_SECS),
+            (vec![(EnvVars::ABFORGE_API_TIMEOUT_SECS, "soon")], EnvVars::ABFORGE_API_TIMEOUT_SECS),
+            (vec![(EnvVars::ABFORGE_API_BODY_LIMIT, "-1")], EnvVars::ABFORGE_API_BODY_LIMIT),
+            (vec![(EnvVars::ABFORGE_API_TOKEN, "two words")], EnvVars::ABFORGE_API_TOKEN),
         ] {
             let e = lookup(&pairs).unwrap_err();
             assert!(e.to_string().starts_with(var), "{e}");
@@ -319,7 +315,7 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_token() {
-        let c = lookup(&[(TOKEN_VAR, "s3cret")]).unwrap();
+        let c = lookup(&[(EnvVars::ABFORGE_API_TOKEN, "s3cret")]).unwrap();
         let state = AppState::new(c, Objects::memory()).unwrap();
         let d = format!("{state:?}");
         assert!(!d.contains("s3cret") && d.contains("redacted"), "{d}");
@@ -327,7 +323,7 @@ mod tests {
 
     #[test]
     fn tokens_match_exactly() {
-        let c = lookup(&[(TOKEN_VAR, "s3cret")]).unwrap();
+        let c = lookup(&[(EnvVars::ABFORGE_API_TOKEN, "s3cret")]).unwrap();
         let state = AppState::new(c, Objects::memory()).unwrap();
         assert!(state.token_matches(Some("s3cret")));
         for bad in [

@@ -3,6 +3,7 @@
 //! a cap on connections) — see [`serve_with`].
 
 use crate::error::{ErrorBody, json_response};
+use abforge_env::EnvVars;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
@@ -15,8 +16,6 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-/// Extra host names (comma-separated) a request's `Host` may name; `*` allows any.
-pub const ALLOWED_HOSTS_VAR: &str = "ABFORGE_API_ALLOWED_HOSTS";
 
 /// The host names requests may be addressed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +111,8 @@ fn misdirected(host: &str) -> Response {
         &ErrorBody {
             error: format!(
                 "this server does not answer for host {host:?}; allow it with --allowed-host \
-                 or {ALLOWED_HOSTS_VAR}"
+                 or {}",
+                EnvVars::ABFORGE_API_ALLOWED_HOSTS
             ),
             details: vec![],
         },

@@ -54,12 +54,9 @@ mod openapi;
 pub mod page;
 mod params;
 
-pub use config::{
-    ApiConfig, AppState, BODY_LIMIT_VAR, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, READ_TOKEN_VAR,
-    TIMEOUT_VAR, TOKEN_VAR,
-};
+pub use config::{ApiConfig, AppState, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT};
 pub use error::{AppError, Detail, Error, ErrorBody, Result};
-pub use hardening::{ALLOWED_HOSTS_VAR, AllowedHosts, ServeOptions, serve_with};
+pub use hardening::{AllowedHosts, ServeOptions, serve_with};
 pub use health::Status;
 pub use openapi::{openapi, openapi_with};
 pub use params::{ExperimentList, Outcome, PutResponse, RunList};

@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive). Doc comments become `--help`.
 
+use abforge_env::EnvVars;
 use abforge_synth::Shard;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -478,15 +479,15 @@ pub struct ServeArgs {
         long,
         value_name = "IP:PORT",
         default_value = "127.0.0.1:8080",
-        env = "ABFORGE_API_ADDR"
+        env = EnvVars::ABFORGE_API_ADDR
     )]
     pub addr: std::net::SocketAddr,
     /// Object store: s3://bucket/prefix, file:///path or memory:// [default: the data
     /// folder's objects/].
-    #[arg(long, value_name = "URL", env = "ABFORGE_OBJECT_STORE_URL")]
+    #[arg(long, value_name = "URL", env = EnvVars::ABFORGE_OBJECT_STORE_URL)]
     pub object_store_url: Option<String>,
     /// Data folder [default: ./abforge-data].
-    #[arg(long, value_name = "DIR", env = "ABFORGE_DATA_DIR")]
+    #[arg(long, value_name = "DIR", env = EnvVars::ABFORGE_DATA_DIR)]
     pub data_dir: Option<PathBuf>,
     /// Run log the dashboard shows each run's steps from: sqlite:///path, dynamodb://table
     /// or postgres://… (ABFORGE_RUN_LOG_URL) [default: sqlite://DATA/abforge.sqlite].

@@ -19,7 +19,7 @@
 //! `lambda_http::run(service(abforge_api::app(state)))`.
 
 use lambda_http::http::{HeaderValue, Uri, uri::PathAndQuery};
-pub use secret::{TOKEN_SECRET_VAR, token_from_secret};
+pub use secret::token_from_secret;
 
 mod secret;
 use lambda_http::request::RequestContext;

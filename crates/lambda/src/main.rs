@@ -1,7 +1,8 @@
 //! `abforge-lambda`: the abforge HTTP API as an AWS Lambda function (the `bootstrap` of a
 //! `provided.al2023` function). See crates/lambda/README.md.
 
-use abforge_api::{ALLOWED_HOSTS_VAR, ApiConfig, AppState, TOKEN_VAR};
+use abforge_api::{ApiConfig, AppState};
+use abforge_env::EnvVars;
 use abforge_store::ObjectStoreConfig;
 use lambda_http::Error;
 
@@ -21,13 +22,13 @@ async fn main() -> Result<(), Error> {
 /// function's configuration. Behind API Gateway any `Host` is served unless
 /// `ABFORGE_API_ALLOWED_HOSTS` says otherwise (the gateway routes by host itself).
 async fn state() -> Result<AppState, Error> {
-    let secret = match std::env::var(abforge_lambda::TOKEN_SECRET_VAR) {
+    let secret = match std::env::var(EnvVars::ABFORGE_API_TOKEN_SECRET_ARN) {
         Ok(arn) if !arn.is_empty() => Some(abforge_lambda::token_from_secret(&arn).await?),
         _ => None,
     };
     let config = ApiConfig::from_lookup(|k| match k {
-        TOKEN_VAR if secret.is_some() => secret.clone(),
-        ALLOWED_HOSTS_VAR => std::env::var(k).ok().or_else(|| Some("*".into())),
+        EnvVars::ABFORGE_API_TOKEN if secret.is_some() => secret.clone(),
+        EnvVars::ABFORGE_API_ALLOWED_HOSTS => std::env::var(k).ok().or_else(|| Some("*".into())),
         _ => std::env::var(k).ok(),
     })?;
     let objects = ObjectStoreConfig::from_env().build()?;

@@ -2,9 +2,6 @@
 
 use aws_config::BehaviorVersion;
 
-/// The ARN (or name) of the secret whose string is the API's bearer token.
-pub const TOKEN_SECRET_VAR: &str = "ABFORGE_API_TOKEN_SECRET_ARN";
-
 /// The string of secret `arn`, trimmed: the API's token.
 ///
 /// # Errors

@@ -45,6 +45,7 @@ pub use steps::Step;
 
 use abforge_store::relational::{RelationalStore, ResultRow, RunRecord, RunStatus};
 use abforge_store::runlog::{RunLog, StepAttempt, StepStatus};
+use abforge_env::EnvVars;
 use abforge_store::{ObjectStoreConfig, Objects};
 use abforge_synth::generate::Shard;
 use backon::BackoffBuilder;
@@ -787,7 +788,7 @@ async fn caught<T>(step: Step, work: impl Future<Output = Result<T>>) -> Result<
 /// The fault-injection point of the tests: `ABFORGE_FAULT_INJECT=panic:<step>` makes that
 /// step panic as it starts (how a step that panics is handled is tested with it).
 fn inject_fault(step: Step) {
-    if let Ok(fault) = std::env::var("ABFORGE_FAULT_INJECT")
+    if let Ok(fault) = std::env::var(EnvVars::ABFORGE_FAULT_INJECT)
         && fault.strip_prefix("panic:") == Some(step.name())
     {
         panic!("a fault injected into the {step} step (ABFORGE_FAULT_INJECT={fault})");

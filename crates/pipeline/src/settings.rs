@@ -20,6 +20,7 @@
 //! it exists. Unknown keys in it are errors that name the allowed ones.
 
 use crate::error::{Error, Result};
+use abforge_env::EnvVars;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -183,7 +184,7 @@ impl Settings {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let (file, config_file) = match (&flags.config, env("ABFORGE_CONFIG")) {
+        let (file, config_file) = match (&flags.config, env(EnvVars::ABFORGE_CONFIG)) {
             (Some(p), _) => (read_file(p)?, Some(p.clone())),
             (None, Some(p)) => (read_file(Path::new(&p))?, Some(PathBuf::from(p))),
             (None, None) if Path::new(DEFAULT_CONFIG).is_file() => (
@@ -195,56 +196,56 @@ impl Settings {
         let data_dir = flags
             .data_dir
             .clone()
-            .or_else(|| env("ABFORGE_DATA_DIR").map(PathBuf::from))
+            .or_else(|| env(EnvVars::ABFORGE_DATA_DIR).map(PathBuf::from))
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let default_sqlite = format!("sqlite://{}", data_dir.join("abforge.sqlite").display());
         let database_url = flags
             .database_url
             .clone()
-            .or_else(|| env("ABFORGE_DATABASE_URL"))
+            .or_else(|| env(EnvVars::ABFORGE_DATABASE_URL))
             .or(file.database_url)
             .unwrap_or_else(|| default_sqlite.clone());
         check_scheme(
             "database_url",
-            "ABFORGE_DATABASE_URL",
+            EnvVars::ABFORGE_DATABASE_URL,
             &database_url,
             &["sqlite", "postgres", "postgresql"],
         )?;
         let run_log_url = flags
             .run_log_url
             .clone()
-            .or_else(|| env("ABFORGE_RUN_LOG_URL"))
+            .or_else(|| env(EnvVars::ABFORGE_RUN_LOG_URL))
             .or(file.run_log_url)
             .unwrap_or(default_sqlite);
         check_scheme(
             "run_log_url",
-            "ABFORGE_RUN_LOG_URL",
+            EnvVars::ABFORGE_RUN_LOG_URL,
             &run_log_url,
             &["sqlite", "dynamodb", "postgres", "postgresql"],
         )?;
         let object_store_url = flags
             .object_store_url
             .clone()
-            .or_else(|| env("ABFORGE_OBJECT_STORE_URL"))
+            .or_else(|| env(EnvVars::ABFORGE_OBJECT_STORE_URL))
             .or(file.object_store_url);
         let api_url = flags
             .api_url
             .clone()
-            .or_else(|| env("ABFORGE_API_URL"))
+            .or_else(|| env(EnvVars::ABFORGE_API_URL))
             .or(file.api_url)
             .map(|u| u.trim_end_matches('/').to_string());
         if let Some(u) = &api_url {
-            check_scheme("api_url", "ABFORGE_API_URL", u, &["http", "https"])?;
+            check_scheme("api_url", EnvVars::ABFORGE_API_URL, u, &["http", "https"])?;
         }
-        let api_token = env("ABFORGE_API_TOKEN").or(file.api_token);
+        let api_token = env(EnvVars::ABFORGE_API_TOKEN).or(file.api_token);
         if let (Some(u), Some(_)) = (&api_url, &api_token) {
             check_token_transport(u)?;
         }
         let blueprint = flags
             .blueprint
             .clone()
-            .or_else(|| env("ABFORGE_BLUEPRINT").map(PathBuf::from))
+            .or_else(|| env(EnvVars::ABFORGE_BLUEPRINT).map(PathBuf::from))
             .or(file.blueprint)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_BLUEPRINT));
         let fr = file.retry.unwrap_or_default();
@@ -252,7 +253,7 @@ impl Settings {
         if let Some(a) = flags
             .attempts
             .map(Ok)
-            .or_else(|| env("ABFORGE_RETRY_ATTEMPTS").map(|v| parse_attempts(&v)))
+            .or_else(|| env(EnvVars::ABFORGE_RETRY_ATTEMPTS).map(|v| parse_attempts(&v)))
             .or(fr.attempts.map(Ok))
         {
             retry.attempts = a?;
@@ -263,11 +264,12 @@ impl Settings {
                 retry.attempts
             )));
         }
-        if let Some(ms) = env("ABFORGE_RETRY_DELAY_MS")
+        if let Some(ms) = env(EnvVars::ABFORGE_RETRY_DELAY_MS)
             .map(|v| {
                 v.parse::<u64>().map_err(|_| {
                     Error::Config(format!(
-                        "ABFORGE_RETRY_DELAY_MS: {v:?} is not a whole number of milliseconds"
+                        "{}: {v:?} is not a whole number of milliseconds",
+                        EnvVars::ABFORGE_RETRY_DELAY_MS
                     ))
                 })
             })
@@ -280,11 +282,12 @@ impl Settings {
             retry.max_delay = Duration::from_millis(ms);
         }
         retry.max_delay = retry.max_delay.max(retry.delay);
-        let quarantine_max = match env("ABFORGE_LAKE_QUARANTINE_MAX") {
+        let quarantine_max = match env(EnvVars::ABFORGE_LAKE_QUARANTINE_MAX) {
             Some(v) => v.parse::<f64>().map_err(|_| {
                 Error::Config(format!(
-                    "ABFORGE_LAKE_QUARANTINE_MAX: {v:?} is not allowed; expected a share from 0 \
-                     to 1, e.g. 0.001 for 0.1 %"
+                    "{}: {v:?} is not allowed; expected a share from 0 to 1, e.g. 0.001 for \
+                     0.1 %",
+                    EnvVars::ABFORGE_LAKE_QUARANTINE_MAX
                 ))
             })?,
             None => file
@@ -300,10 +303,10 @@ impl Settings {
         }
         let fr = file.run.unwrap_or_default();
         let mut lease = crate::LeaseSettings::default();
-        if let Some(ms) = millis(&env, "ABFORGE_RUN_LEASE_MS")?.or(fr.lease_ms) {
+        if let Some(ms) = millis(&env, EnvVars::ABFORGE_RUN_LEASE_MS)?.or(fr.lease_ms) {
             lease.lease = Duration::from_millis(ms);
         }
-        if let Some(ms) = millis(&env, "ABFORGE_RUN_WAIT_MS")?.or(fr.wait_ms) {
+        if let Some(ms) = millis(&env, EnvVars::ABFORGE_RUN_WAIT_MS)?.or(fr.wait_ms) {
             lease.wait = Duration::from_millis(ms);
         }
         if !(Duration::from_millis(100)..=abforge_store::relational::MAX_LEASE)
@@ -348,7 +351,8 @@ fn millis(env: &impl Fn(&str) -> Option<String>, var: &str) -> Result<Option<u64
 fn parse_attempts(v: &str) -> Result<u32> {
     v.parse().map_err(|_| {
         Error::Config(format!(
-            "ABFORGE_RETRY_ATTEMPTS: {v:?} is not allowed; expected a whole number, 1 to 100"
+            "{}: {v:?} is not allowed; expected a whole number, 1 to 100",
+            EnvVars::ABFORGE_RETRY_ATTEMPTS
         ))
     })
 }

@@ -2,7 +2,8 @@
 
 use crate::BadInput;
 use crate::cli::ServeArgs;
-use abforge_api::{AllowedHosts, ApiConfig, AppState, ServeOptions, TOKEN_VAR};
+use abforge_api::{AllowedHosts, ApiConfig, AppState, ServeOptions};
+use abforge_env::EnvVars;
 use abforge_dashboard::Dashboard;
 use abforge_pipeline::settings::{Overrides, Settings};
 use abforge_store::ObjectStoreConfig;
@@ -23,8 +24,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     if !args.addr.ip().is_loopback() && config.token.is_none() {
         return Err(BadInput(format!(
             "refusing to serve on {} without a token: anyone who reaches it could write; \
-             set {TOKEN_VAR}, or listen on a loopback address such as 127.0.0.1",
-            args.addr
+             set {}, or listen on a loopback address such as 127.0.0.1",
+            args.addr,
+            EnvVars::ABFORGE_API_TOKEN
         ))
         .into());
     }

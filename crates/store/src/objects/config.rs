@@ -1,6 +1,7 @@
 //! [`ObjectStoreConfig`]: which backend to open, from a URL.
 
 use super::Objects;
+use abforge_env::EnvVars;
 use crate::error::{Error, Result};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
@@ -10,10 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The variable naming the object store: `s3://bucket/prefix`, `file:///path` or `memory://`.
-pub const URL_VAR: &str = "ABFORGE_OBJECT_STORE_URL";
-/// The variable naming abforge's data folder; the local object store is its `objects/`.
-pub const DATA_DIR_VAR: &str = "ABFORGE_DATA_DIR";
 /// The data folder when none is given.
 pub const DEFAULT_DATA_DIR: &str = "./abforge-data";
 
@@ -102,10 +99,10 @@ impl ObjectStoreConfig {
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut cfg = Self::new();
-        if let Some(url) = var(URL_VAR) {
+        if let Some(url) = var(EnvVars::ABFORGE_OBJECT_STORE_URL) {
             cfg = cfg.with_url(url.trim());
         }
-        if let Some(dir) = var(DATA_DIR_VAR) {
+        if let Some(dir) = var(EnvVars::ABFORGE_DATA_DIR) {
             cfg = cfg.with_data_dir(dir);
         }
         let mut aws: Vec<(String, String)> = std::env::vars()

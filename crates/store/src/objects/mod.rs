@@ -12,7 +12,7 @@
 
 mod config;
 
-pub use config::{DATA_DIR_VAR, DEFAULT_DATA_DIR, DEFAULT_RETRIES, ObjectStoreConfig, URL_VAR};
+pub use config::{DEFAULT_DATA_DIR, DEFAULT_RETRIES, ObjectStoreConfig};
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
