@@ -6,9 +6,9 @@
 use crate::error::{Error, Result, usage};
 use crate::input::{Columns, Dataset};
 use abforge_stats::{
-    AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Hypothesis, MetricAnalysis,
-    MetricSamples, PrimaryTest, RateCompare, RatioSummary, RatioTestResult, SrmResult, adjust,
-    analyze_arms, ratio_test, srm,
+    AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, Hypothesis,
+    MetricAnalysis, MetricSamples, NullKind, PrimaryTest, RatioSummary, RatioTestResult,
+    SrmResult, adjust, analyze_arms, ratio_test, srm,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -725,100 +725,32 @@ fn judge(truth: &Truth, c: &ArmComparison, control: &str, h: &Hypothesis) -> Opt
     let odds_ratio = odds(mean_treatment)
         .zip(odds(mean_control))
         .map(|(t, c)| t / c);
-    let t = &c.analysis.tests;
     let mut decisions = BTreeMap::new();
     let mut tests = BTreeMap::new();
-    let mut put =
-        |name: &'static str, null_true: bool, reject: Option<bool>, true_effect: Option<f64>| {
-            if let Some(r) = reject {
-                decisions.insert(name, Verdict::of(null_true, r));
-                tests.insert(
-                    name,
-                    TestTruth {
-                        null_true,
-                        true_effect,
-                    },
-                );
-            }
+    for o in c.analysis.tests.outcomes() {
+        let null_true = match o.test.null() {
+            NullKind::MeansWithMargin => mean_null,
+            NullKind::NoEffect => plain(h.alternative),
+            NullKind::NoEffectTwoSided => plain(Alternative::TwoSided),
+            NullKind::EvenSuperiority => match (e.prob_superiority, e.prob_superiority_null) {
+                (Some(ps), Some(ps_null)) => null_holds(ps, ps_null, 0.5, h.alternative),
+                _ => continue,
+            },
         };
-    put(
-        "welch_t",
-        mean_null,
-        t.welch_t.map(|x| x.reject),
-        difference,
-    );
-    put(
-        "student_t",
-        mean_null,
-        t.student_t.map(|x| x.reject),
-        difference,
-    );
-    put(
-        "two_proportion_z",
-        mean_null,
-        t.two_proportion_z.map(|x| x.reject),
-        difference,
-    );
-    put(
-        "chi_square",
-        plain(Alternative::TwoSided),
-        t.chi_square.map(|x| x.reject),
-        difference,
-    );
-    put(
-        "fisher_exact",
-        plain(h.alternative),
-        t.fisher_exact.map(|x| x.reject),
-        odds_ratio,
-    );
-    put(
-        "poisson_rate",
-        mean_null,
-        t.poisson_rate.map(|x| x.score.reject),
-        match t.poisson_rate.map(|x| x.score.compare) {
-            Some(RateCompare::Diff) => difference,
-            _ => rate_ratio,
-        },
-    );
-    put(
-        "relative_lift",
-        plain(h.alternative),
-        t.relative_lift.map(|x| x.reject),
-        e.rel_effect,
-    );
-    // The newer methods test the mean difference, two-sided for the Bayesian rule and the
-    // bootstrap intervals.
-    put(
-        "cuped",
-        mean_null,
-        t.cuped.map(|x| x.adjusted.reject),
-        difference,
-    );
-    put("msprt", mean_null, t.msprt.map(|x| x.reject), difference);
-    put(
-        "bayes",
-        plain(Alternative::TwoSided),
-        t.bayes.map(|x| x.reject),
-        difference,
-    );
-    put(
-        "bootstrap_bca",
-        plain(Alternative::TwoSided),
-        t.bootstrap.map(|x| x.mean_difference.bca_rejects(0.0)),
-        difference,
-    );
-    put(
-        "permutation",
-        plain(h.alternative),
-        t.permutation.map(|x| x.reject),
-        difference,
-    );
-    if let (Some(ps), Some(ps_null)) = (e.prob_superiority, e.prob_superiority_null) {
-        put(
-            "mann_whitney_u",
-            null_holds(ps, ps_null, 0.5, h.alternative),
-            t.mann_whitney_u.map(|x| x.result.reject),
-            Some(ps),
+        let true_effect = match o.estimand {
+            Estimand::MeanDifference | Estimand::RateDifference => difference,
+            Estimand::ProbSuperiority => e.prob_superiority,
+            Estimand::OddsRatio => odds_ratio,
+            Estimand::RateRatio => rate_ratio,
+            Estimand::RelativeLift => e.rel_effect,
+        };
+        decisions.insert(o.test.as_str(), Verdict::of(null_true, o.reject));
+        tests.insert(
+            o.test.as_str(),
+            TestTruth {
+                null_true,
+                true_effect,
+            },
         );
     }
     Some(EntryTruth {
@@ -903,152 +835,29 @@ impl Report {
     pub fn decisions(&self) -> Vec<Decision> {
         let mut out = Vec::new();
         for e in &self.metrics {
-            let t = &e.analysis.tests;
-            let mut row = |test: &'static str,
-                           estimate: Option<f64>,
-                           (ci_low, ci_high): (f64, f64),
-                           p_value: Option<f64>,
-                           reject: bool| {
+            for o in e.analysis.tests.outcomes() {
+                let test = o.test.as_str();
                 let primary = test == e.primary_test;
                 let truth = e.truth.as_ref().and_then(|x| x.tests.get(test));
+                let (ci_low, ci_high) = o.interval.unwrap_or((f64::NAN, f64::NAN));
                 out.push(Decision {
                     metric: e.analysis.metric.clone(),
                     control: e.control.clone(),
                     treatment: e.treatment.clone(),
                     test: test.to_string(),
-                    estimate: estimate.and_then(finite),
+                    estimate: o.estimate.and_then(finite),
                     ci_low: finite(ci_low),
                     ci_high: finite(ci_high),
-                    p_value: p_value.and_then(finite),
+                    p_value: o.p_value.and_then(finite),
                     p_adjusted: primary
                         .then(|| e.p_adjusted.get(self.correction, e.p_value))
                         .and_then(finite),
-                    reject: Some(reject),
+                    reject: Some(o.reject),
                     primary,
                     true_effect: truth.and_then(|x| x.true_effect).and_then(finite),
                     null_true: truth.map(|x| x.null_true),
-                    outcome: truth.map(|x| Verdict::of(x.null_true, reject).as_str().to_string()),
+                    outcome: truth.map(|x| Verdict::of(x.null_true, o.reject).as_str().to_string()),
                 });
-            };
-            let none = (f64::NAN, f64::NAN);
-            if let Some(x) = &t.welch_t {
-                row(
-                    "welch_t",
-                    Some(x.estimate),
-                    (x.ci_low, x.ci_high),
-                    Some(x.p_value),
-                    x.reject,
-                );
-            }
-            if let Some(x) = &t.student_t {
-                row(
-                    "student_t",
-                    Some(x.estimate),
-                    (x.ci_low, x.ci_high),
-                    Some(x.p_value),
-                    x.reject,
-                );
-            }
-            if let Some(x) = &t.mann_whitney_u {
-                let r = &x.result;
-                row(
-                    "mann_whitney_u",
-                    Some(r.prob_superiority),
-                    none,
-                    Some(r.p_value),
-                    r.reject,
-                );
-            }
-            if let Some(x) = &t.two_proportion_z {
-                row(
-                    "two_proportion_z",
-                    Some(x.estimate),
-                    (x.ci_low, x.ci_high),
-                    Some(x.p_value),
-                    x.reject,
-                );
-            }
-            if let Some(x) = &t.chi_square {
-                row("chi_square", None, none, Some(x.p_value), x.reject);
-            }
-            if let Some(x) = &t.fisher_exact {
-                row(
-                    "fisher_exact",
-                    Some(x.odds_ratio),
-                    none,
-                    Some(x.p_value),
-                    x.reject,
-                );
-            }
-            if let Some(x) = &t.poisson_rate {
-                let s = &x.score;
-                let estimate = match s.compare {
-                    RateCompare::Diff => s.rate_diff,
-                    _ => s.rate_ratio,
-                };
-                row(
-                    "poisson_rate",
-                    Some(estimate),
-                    (s.ci_low, s.ci_high),
-                    Some(s.p_value),
-                    s.reject,
-                );
-            }
-            if let Some(x) = &t.relative_lift {
-                row(
-                    "relative_lift",
-                    Some(x.estimate),
-                    (x.ci_low, x.ci_high),
-                    Some(x.p_value),
-                    x.reject,
-                );
-            }
-            if let Some(x) = &t.cuped {
-                let r = &x.adjusted;
-                row(
-                    "cuped",
-                    Some(r.estimate),
-                    (r.ci_low, r.ci_high),
-                    Some(r.p_value),
-                    r.reject,
-                );
-            }
-            if let Some(x) = &t.bayes {
-                row(
-                    "bayes",
-                    Some(x.estimate),
-                    (x.ci_low, x.ci_high),
-                    None,
-                    x.reject,
-                );
-            }
-            if let Some(x) = &t.msprt {
-                row(
-                    "msprt",
-                    Some(x.estimate),
-                    (x.ci_low, x.ci_high),
-                    Some(x.p_value),
-                    x.reject,
-                );
-            }
-            if let Some(b) = &t.bootstrap {
-                let d = &b.mean_difference;
-                row(
-                    "bootstrap_bca",
-                    Some(d.estimate),
-                    (d.bca_low, d.bca_high),
-                    None,
-                    d.bca_rejects(0.0),
-                );
-            }
-            if let Some(x) = &t.permutation {
-                row(
-                    "permutation",
-                    Some(x.statistic),
-                    none,
-                    Some(x.p_value),
-                    x.reject,
-                );
             }
         }
         out

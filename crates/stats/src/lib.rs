@@ -76,6 +76,7 @@ pub mod lift;
 pub mod mann_whitney;
 pub mod multiple;
 pub mod noncentral_t;
+pub mod outcome;
 pub mod permutation;
 pub mod poisson;
 pub mod power;
@@ -102,6 +103,7 @@ pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootst
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use error::{Error, Group, Result};
 pub use hypothesis::{Alternative, Hypothesis};
+pub use outcome::{Estimand, NullKind, Outcome, TestName};
 pub use lift::{LiftResult, relative_lift};
 pub use mann_whitney::{
     MannWhitneyMethod, MannWhitneyOptions, MannWhitneyResult, mann_whitney_u, mann_whitney_u_sorted,
