@@ -7,8 +7,8 @@ use crate::error::{Error, Result, usage};
 use crate::input::{Columns, Dataset};
 use abforge_stats::{
     AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, Hypothesis,
-    MetricAnalysis, MetricSamples, NullKind, PrimaryTest, RatioSummary, RatioTestResult,
-    SrmResult, adjust, analyze_arms, ratio_test, srm,
+    MetricAnalysis, MetricSamples, NullKind, PrimaryTest, RatioSummary, RatioTestResult, SrmResult,
+    adjust, analyze_arms, ratio_test, srm,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};

@@ -2,15 +2,14 @@
 
 use crate::error::{Error, Result};
 use crate::hardening::AllowedHosts;
-use abforge_env::EnvVars;
 use crate::params::ParamsCache;
+use abforge_env::EnvVars;
 use abforge_store::{ObjectStoreConfig, Objects};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
 
 /// Default largest request body: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
@@ -295,18 +294,39 @@ mod tests {
         assert!(c.read_token_required);
         assert_eq!(c.request_timeout, Duration::from_millis(2500));
         assert_eq!(c.body_limit, 2048);
-        assert_eq!(lookup(&[(EnvVars::ABFORGE_API_TOKEN, "  ")]).unwrap().token, None);
+        assert_eq!(
+            lookup(&[(EnvVars::ABFORGE_API_TOKEN, "  ")]).unwrap().token,
+            None
+        );
     }
 
     #[test]
     fn bad_values_name_their_variable() {
         for (pairs, var) in [
-            (vec![(EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED, "maybe")], EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED),
-            (vec![(EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED, "true")], EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED),
-            (vec![(EnvVars::ABFORGE_API_TIMEOUT_SECS, "0")], EnvVars::ABFORGE_API_TIMEOUT_SECS),
-            (vec![(EnvVars::ABFORGE_API_TIMEOUT_SECS, "soon")], EnvVars::ABFORGE_API_TIMEOUT_SECS),
-            (vec![(EnvVars::ABFORGE_API_BODY_LIMIT, "-1")], EnvVars::ABFORGE_API_BODY_LIMIT),
-            (vec![(EnvVars::ABFORGE_API_TOKEN, "two words")], EnvVars::ABFORGE_API_TOKEN),
+            (
+                vec![(EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED, "maybe")],
+                EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED,
+            ),
+            (
+                vec![(EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED, "true")],
+                EnvVars::ABFORGE_API_READ_TOKEN_REQUIRED,
+            ),
+            (
+                vec![(EnvVars::ABFORGE_API_TIMEOUT_SECS, "0")],
+                EnvVars::ABFORGE_API_TIMEOUT_SECS,
+            ),
+            (
+                vec![(EnvVars::ABFORGE_API_TIMEOUT_SECS, "soon")],
+                EnvVars::ABFORGE_API_TIMEOUT_SECS,
+            ),
+            (
+                vec![(EnvVars::ABFORGE_API_BODY_LIMIT, "-1")],
+                EnvVars::ABFORGE_API_BODY_LIMIT,
+            ),
+            (
+                vec![(EnvVars::ABFORGE_API_TOKEN, "two words")],
+                EnvVars::ABFORGE_API_TOKEN,
+            ),
         ] {
             let e = lookup(&pairs).unwrap_err();
             assert!(e.to_string().starts_with(var), "{e}");

@@ -16,7 +16,6 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-
 /// The host names requests may be addressed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllowedHosts {

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 /// abforge's environment variables. Each constant's value is its name.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct EnvVars;
 

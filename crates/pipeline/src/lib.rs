@@ -43,9 +43,9 @@ pub use schedule::{Missed, Schedule, SchedulerConfig, Zone};
 pub use settings::{Overrides, Retry, Settings};
 pub use steps::Step;
 
+use abforge_env::EnvVars;
 use abforge_store::relational::{RelationalStore, ResultRow, RunRecord, RunStatus};
 use abforge_store::runlog::{RunLog, StepAttempt, StepStatus};
-use abforge_env::EnvVars;
 use abforge_store::{ObjectStoreConfig, Objects};
 use abforge_synth::generate::Shard;
 use backon::BackoffBuilder;

@@ -103,13 +103,13 @@ pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootst
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use error::{Error, Group, Result};
 pub use hypothesis::{Alternative, Hypothesis};
-pub use outcome::{Estimand, NullKind, Outcome, TestName};
 pub use lift::{LiftResult, relative_lift};
 pub use mann_whitney::{
     MannWhitneyMethod, MannWhitneyOptions, MannWhitneyResult, mann_whitney_u, mann_whitney_u_sorted,
 };
 pub use multiple::{Correction, adjust};
 pub use noncentral_t::NoncentralT;
+pub use outcome::{Estimand, NullKind, Outcome, TestName};
 pub use permutation::{PermutationOptions, PermutationResult, permutation_test};
 pub use poisson::{PoissonRateResult, RateCompare, RateMethod, poisson_rate};
 pub use power::{

@@ -176,27 +176,69 @@ impl Tests {
         let mut out = Vec::new();
         if let Some(x) = &self.welch_t {
             let ci = Some((x.ci_low, x.ci_high));
-            out.push(o(T::WelchT, E::MeanDifference, Some(x.estimate), ci, Some(x.p_value), x.reject));
+            out.push(o(
+                T::WelchT,
+                E::MeanDifference,
+                Some(x.estimate),
+                ci,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
         if let Some(x) = &self.student_t {
             let ci = Some((x.ci_low, x.ci_high));
-            out.push(o(T::StudentT, E::MeanDifference, Some(x.estimate), ci, Some(x.p_value), x.reject));
+            out.push(o(
+                T::StudentT,
+                E::MeanDifference,
+                Some(x.estimate),
+                ci,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
         if let Some(x) = &self.mann_whitney_u {
             let r = &x.result;
             let est = Some(r.prob_superiority);
-            out.push(o(T::MannWhitneyU, E::ProbSuperiority, est, None, Some(r.p_value), r.reject));
+            out.push(o(
+                T::MannWhitneyU,
+                E::ProbSuperiority,
+                est,
+                None,
+                Some(r.p_value),
+                r.reject,
+            ));
         }
         if let Some(x) = &self.two_proportion_z {
             let ci = Some((x.ci_low, x.ci_high));
-            out.push(o(T::TwoProportionZ, E::MeanDifference, Some(x.estimate), ci, Some(x.p_value), x.reject));
+            out.push(o(
+                T::TwoProportionZ,
+                E::MeanDifference,
+                Some(x.estimate),
+                ci,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
         if let Some(x) = &self.chi_square {
-            out.push(o(T::ChiSquare, E::MeanDifference, None, None, Some(x.p_value), x.reject));
+            out.push(o(
+                T::ChiSquare,
+                E::MeanDifference,
+                None,
+                None,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
         if let Some(x) = &self.fisher_exact {
             let est = Some(x.odds_ratio);
-            out.push(o(T::FisherExact, E::OddsRatio, est, None, Some(x.p_value), x.reject));
+            out.push(o(
+                T::FisherExact,
+                E::OddsRatio,
+                est,
+                None,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
         if let Some(x) = &self.poisson_rate {
             let s = &x.score;
@@ -205,11 +247,25 @@ impl Tests {
                 _ => (E::RateRatio, s.rate_ratio),
             };
             let ci = Some((s.ci_low, s.ci_high));
-            out.push(o(T::PoissonRate, estimand, Some(est), ci, Some(s.p_value), s.reject));
+            out.push(o(
+                T::PoissonRate,
+                estimand,
+                Some(est),
+                ci,
+                Some(s.p_value),
+                s.reject,
+            ));
         }
         if let Some(x) = &self.relative_lift {
             let ci = Some((x.ci_low, x.ci_high));
-            out.push(o(T::RelativeLift, E::RelativeLift, Some(x.estimate), ci, Some(x.p_value), x.reject));
+            out.push(o(
+                T::RelativeLift,
+                E::RelativeLift,
+                Some(x.estimate),
+                ci,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
         self.adjusted_and_resampled(&mut out);
         out
@@ -230,7 +286,13 @@ impl Tests {
         if let Some(x) = &self.cuped {
             let r = &x.adjusted;
             let ci = Some((r.ci_low, r.ci_high));
-            out.push(o(TestName::Cuped, r.estimate, ci, Some(r.p_value), r.reject));
+            out.push(o(
+                TestName::Cuped,
+                r.estimate,
+                ci,
+                Some(r.p_value),
+                r.reject,
+            ));
         }
         if let Some(x) = &self.bayes {
             let ci = Some((x.ci_low, x.ci_high));
@@ -238,15 +300,33 @@ impl Tests {
         }
         if let Some(x) = &self.msprt {
             let ci = Some((x.ci_low, x.ci_high));
-            out.push(o(TestName::Msprt, x.estimate, ci, Some(x.p_value), x.reject));
+            out.push(o(
+                TestName::Msprt,
+                x.estimate,
+                ci,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
         if let Some(b) = &self.bootstrap {
             let d = &b.mean_difference;
             let ci = Some((d.bca_low, d.bca_high));
-            out.push(o(TestName::BootstrapBca, d.estimate, ci, None, d.bca_rejects(0.0)));
+            out.push(o(
+                TestName::BootstrapBca,
+                d.estimate,
+                ci,
+                None,
+                d.bca_rejects(0.0),
+            ));
         }
         if let Some(x) = &self.permutation {
-            out.push(o(TestName::Permutation, x.statistic, None, Some(x.p_value), x.reject));
+            out.push(o(
+                TestName::Permutation,
+                x.statistic,
+                None,
+                Some(x.p_value),
+                x.reject,
+            ));
         }
     }
 }

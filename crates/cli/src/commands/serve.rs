@@ -3,8 +3,8 @@
 use crate::BadInput;
 use crate::cli::ServeArgs;
 use abforge_api::{AllowedHosts, ApiConfig, AppState, ServeOptions};
-use abforge_env::EnvVars;
 use abforge_dashboard::Dashboard;
+use abforge_env::EnvVars;
 use abforge_pipeline::settings::{Overrides, Settings};
 use abforge_store::ObjectStoreConfig;
 use anyhow::Context;

@@ -1,8 +1,8 @@
 //! [`ObjectStoreConfig`]: which backend to open, from a URL.
 
 use super::Objects;
-use abforge_env::EnvVars;
 use crate::error::{Error, Result};
+use abforge_env::EnvVars;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, RetryConfig};
