@@ -382,19 +382,15 @@ fn an_unreachable_s3_endpoint_fails_clearly_and_is_in_the_run_log() {
 /// DynamoDB, the params through the API — then read back with `psql` and the AWS CLI.
 #[test]
 fn the_aws_mode_lands_in_postgres_s3_and_dynamodb() {
-    let (Ok(pg), Ok(s3), Ok(ddb)) = (
-        std::env::var("ABFORGE_TEST_DATABASE_URL"),
-        std::env::var("ABFORGE_TEST_S3_ENDPOINT"),
-        std::env::var("ABFORGE_TEST_DYNAMODB_ENDPOINT"),
-    ) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI runs the test services: scripts/test.sh starts them"
-        );
-        eprintln!("skipped: the test services are not running (scripts/services.sh start)");
+    let Some(backends::Services {
+        pg,
+        s3,
+        ddb,
+        bucket,
+    }) = backends::Services::from_env()
+    else {
         return;
     };
-    let bucket = std::env::var("ABFORGE_TEST_S3_BUCKET").unwrap_or_else(|_| "abforge-test".into());
     let tag = format!("{}{}", std::process::id(), nanos());
     let db = backends::fresh_database(&pg, &format!("cli_{tag}"));
     let table = format!("abforge-runlog-{tag}");

@@ -174,27 +174,13 @@ impl Tests {
             reject,
         };
         let mut out = Vec::new();
-        if let Some(x) = &self.welch_t {
-            let ci = Some((x.ci_low, x.ci_high));
-            out.push(o(
-                T::WelchT,
-                E::MeanDifference,
-                Some(x.estimate),
-                ci,
-                Some(x.p_value),
-                x.reject,
-            ));
-        }
-        if let Some(x) = &self.student_t {
-            let ci = Some((x.ci_low, x.ci_high));
-            out.push(o(
-                T::StudentT,
-                E::MeanDifference,
-                Some(x.estimate),
-                ci,
-                Some(x.p_value),
-                x.reject,
-            ));
+        // Welch and Student: a t-test of the mean difference each.
+        for (test, x) in [(T::WelchT, &self.welch_t), (T::StudentT, &self.student_t)] {
+            if let Some(x) = x {
+                let ci = Some((x.ci_low, x.ci_high));
+                let (est, p) = (Some(x.estimate), Some(x.p_value));
+                out.push(o(test, E::MeanDifference, est, ci, p, x.reject));
+            }
         }
         if let Some(x) = &self.mann_whitney_u {
             let r = &x.result;

@@ -344,13 +344,11 @@ fn test_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
 fn classical_rows(t: &Tests) -> Vec<TestRow> {
     let mut rows = Vec::new();
     let e = String::new;
-    if let Some(x) = &t.welch_t {
-        let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
-        rows.push(row("welch_t", est, ci_, st, x.p_value, x.reject));
-    }
-    if let Some(x) = &t.student_t {
-        let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
-        rows.push(row("student_t", est, ci_, st, x.p_value, x.reject));
+    for (name, x) in [("welch_t", &t.welch_t), ("student_t", &t.student_t)] {
+        if let Some(x) = x {
+            let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
+            rows.push(row(name, est, ci_, st, x.p_value, x.reject));
+        }
     }
     if let Some(x) = &t.mann_whitney_u {
         let r = &x.result;

@@ -46,20 +46,12 @@ impl Backends {
 
     /// PostgreSQL, S3 and DynamoDB on the test services; `None` when they are not running.
     pub fn aws_like(tag: &str) -> Option<Backends> {
-        let (Ok(pg), Ok(s3), Ok(ddb)) = (
-            std::env::var("ABFORGE_TEST_DATABASE_URL"),
-            std::env::var("ABFORGE_TEST_S3_ENDPOINT"),
-            std::env::var("ABFORGE_TEST_DYNAMODB_ENDPOINT"),
-        ) else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI runs the test services: scripts/test.sh starts them"
-            );
-            eprintln!("skipped: the test services are not running (scripts/services.sh start)");
-            return None;
-        };
-        let bucket =
-            std::env::var("ABFORGE_TEST_S3_BUCKET").unwrap_or_else(|_| "abforge-test".into());
+        let Services {
+            pg,
+            s3,
+            ddb,
+            bucket,
+        } = Services::from_env()?;
         let tag = format!("{tag}{}{}", std::process::id(), nanos());
         let db = fresh_database(&pg, &format!("rerun_{tag}"));
         let env = [
@@ -252,6 +244,45 @@ pub fn nanos() -> u128 {
         .unwrap()
         .as_nanos()
         % 1_000_000_000
+}
+
+/// The test services of `scripts/services.sh`, from their environment.
+pub struct Services {
+    /// The admin URL of the PostgreSQL server.
+    pub pg: String,
+    /// The S3 endpoint.
+    pub s3: String,
+    /// The DynamoDB endpoint.
+    pub ddb: String,
+    /// The test bucket.
+    pub bucket: String,
+}
+
+impl Services {
+    /// The running services; `None` (the caller skips) when they are not running, which
+    /// CI never allows.
+    pub fn from_env() -> Option<Services> {
+        let (Ok(pg), Ok(s3), Ok(ddb)) = (
+            std::env::var("ABFORGE_TEST_DATABASE_URL"),
+            std::env::var("ABFORGE_TEST_S3_ENDPOINT"),
+            std::env::var("ABFORGE_TEST_DYNAMODB_ENDPOINT"),
+        ) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the test services: scripts/test.sh starts them"
+            );
+            eprintln!("skipped: the test services are not running (scripts/services.sh start)");
+            return None;
+        };
+        let bucket =
+            std::env::var("ABFORGE_TEST_S3_BUCKET").unwrap_or_else(|_| "abforge-test".into());
+        Some(Services {
+            pg,
+            s3,
+            ddb,
+            bucket,
+        })
+    }
 }
 
 /// A new database `abforge_<tag>` on the test server, so that tests in parallel do not meet;
