@@ -75,7 +75,7 @@ fn in_flight(b: &Backends) -> Option<String> {
 /// What must hold the moment after a kill: no customer twice, and either none or all of
 /// them visible.
 fn check_after_kill(b: &Backends, customers: u64) {
-    let seen = b.customers();
+    let seen = b.customer_counts();
     let mut f = seen.split('|');
     let n: i64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
     let distinct: i64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);

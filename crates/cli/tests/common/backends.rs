@@ -142,14 +142,34 @@ impl Backends {
     /// The relational store's customers of the run: count, distinct ids, id range, and the
     /// sum of a metric.
     pub fn customers(&self) -> String {
-        let sql = format!(
-            "SELECT COUNT(*), COUNT(DISTINCT customer_id), MIN(customer_id), MAX(customer_id), \
-             SUM(num_diff_items) FROM customers WHERE run_id = '{RUN}'"
-        );
+        self.row(
+            &format!(
+                "SELECT COUNT(*), COUNT(DISTINCT customer_id), MIN(customer_id), \
+                 MAX(customer_id), SUM(num_diff_items) FROM customers WHERE run_id = '{RUN}'"
+            ),
+            5,
+        )
+    }
+
+    /// The relational store's customers of the run: count and distinct ids. Unlike
+    /// [`Backends::customers`] it names no metric column, so it also reads a store killed
+    /// after its tables were made but before a first load added the metric columns.
+    pub fn customer_counts(&self) -> String {
+        self.row(
+            &format!(
+                "SELECT COUNT(*), COUNT(DISTINCT customer_id) FROM customers \
+                 WHERE run_id = '{RUN}'"
+            ),
+            2,
+        )
+    }
+
+    /// One row of integers from the relational store, `|`-separated, `-1` for NULL.
+    fn row(&self, sql: &str, columns: usize) -> String {
         match &self.pg {
             Some(db) => {
                 let out = Command::new("psql")
-                    .args([db, "-At", "-c", &sql])
+                    .args([db, "-At", "-c", sql])
                     .output()
                     .unwrap();
                 ok(&out);
@@ -158,8 +178,8 @@ impl Backends {
             None => {
                 let c = rusqlite::Connection::open(self.dir.path().join("data/abforge.sqlite"))
                     .unwrap();
-                c.query_row(&sql, [], |r| {
-                    Ok((0..5)
+                c.query_row(sql, [], |r| {
+                    Ok((0..columns)
                         .map(|i| {
                             r.get::<_, Option<i64>>(i)
                                 .unwrap()
