@@ -7,6 +7,7 @@ use crate::error::{Error, Problem, Result, Tally};
 use crate::rng::{Stream, stream_rng};
 use crate::truth::{self, Failed, Stop, Truth};
 use rand::RngExt;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::HashMap;
 
 /// One `choose` drawn during resolution.
@@ -90,7 +91,11 @@ impl Blueprint {
     /// # Errors
     /// As [`Blueprint::resolve`], and [`Error::Cancelled`].
     pub fn resolve_cancellable(&self, cancel: &Cancel) -> Result<Resolved> {
-        let (blueprint, choices, models) = self.fix()?;
+        let Fixed {
+            blueprint,
+            choices,
+            models,
+        } = self.fix()?;
         match truth::compute(&blueprint, &models, cancel) {
             Ok(truth) => Ok(Resolved {
                 blueprint,
@@ -109,216 +114,28 @@ impl Blueprint {
 
     /// The choices drawn and the lifts made explicit: the resolved blueprint, the choices
     /// and the metric models.
-    #[allow(clippy::type_complexity)]
-    fn fix(&self) -> Result<(Blueprint, Vec<Choice>, Vec<MetricModel>)> {
-        let mut rng = stream_rng(self.seed, Stream::Resolve, 0);
-        let mut choices = Vec::new();
-        let mut draw = |p: &Param, path: String| -> f64 {
-            match p {
-                Param::Fixed(x) => *x,
-                Param::Choose(opts) => {
-                    let chosen = opts[rng.random_range(0..opts.len())];
-                    choices.push(Choice {
-                        path,
-                        options: opts.clone(),
-                        chosen,
-                    });
-                    chosen
-                }
-            }
-        };
-        let ctrl = self.control_index();
-        let mut problems = Tally::default();
-        let index = AttrIndex::new(&self.attributes);
+    fn fix(&self) -> Result<Fixed> {
+        let mut fixing = Fixing::new(self);
         let mut models = Vec::new();
         let mut metrics = Vec::new();
         for m in &self.metrics {
-            let path = format!("metrics.{}", m.name);
-            let zi = draw(&m.zero_inflation, format!("{path}.zero_inflation"));
-            let pre = m
-                .pre_period
-                .as_ref()
-                .map(|p| draw(&p.correlation, format!("{path}.pre_period.correlation")));
-            // Explicit parameters of every arm first (the control's may be needed by lifts).
-            let fixed = |spec: &ArmSpec,
-                         base: Option<&Dist>,
-                         path: &str,
-                         draw: &mut dyn FnMut(&Param, String) -> f64|
-             -> Option<Result<Dist, String>> {
-                match spec {
-                    ArmSpec::Params(ps) => {
-                        let mut vals = base.map_or_else(
-                            || vec![f64::NAN; m.distribution.params().len()],
-                            Dist::values,
-                        );
-                        for (name, p) in ps {
-                            let i = m
-                                .distribution
-                                .params()
-                                .iter()
-                                .position(|n| n == name)
-                                .expect("validated");
-                            vals[i] = draw(p, format!("{path}.{name}"));
-                        }
-                        Some(Dist::new(m.distribution, &vals))
-                    }
-                    _ => None,
-                }
-            };
-            let mut base: Vec<Option<Dist>> = Vec::with_capacity(m.arms.len());
-            for (g, spec) in &m.arms {
-                let ap = format!("{path}.{g}");
-                base.push(match fixed(spec, None, &ap, &mut draw) {
-                    Some(Ok(d)) => Some(d),
-                    Some(Err(e)) => {
-                        problems.push(Problem::new(ap, e));
-                        None
-                    }
-                    None => None,
-                });
+            if let Some(model) = fixing.metric(m) {
+                metrics.push(explicit_metric(&self.groups, m, &model));
+                models.push(model);
             }
-            let Some(control) = base[ctrl] else {
-                let ap = format!("{path}.{}", self.control_group);
-                if matches!(m.arms[ctrl].1, ArmSpec::Lift(_) | ArmSpec::LiftAbs(_)) {
-                    problems.push(Problem::new(
-                        ap,
-                        "the control group needs explicit parameters; lifts are relative to it",
-                    ));
-                }
-                continue;
-            };
-            let lifted = |spec: &ArmSpec,
-                          control: &Dist,
-                          path: &str,
-                          draw: &mut dyn FnMut(&Param, String) -> f64|
-             -> Option<Result<Dist, String>> {
-                let mean = (1.0 - zi) * (control.mean() + m.offset);
-                let target = match spec {
-                    ArmSpec::Lift(p) => {
-                        let l = draw(p, format!("{path}.lift"));
-                        if l == 0.0 {
-                            return Some(Ok(*control));
-                        }
-                        mean * (1.0 + l)
-                    }
-                    ArmSpec::LiftAbs(p) => {
-                        let l = draw(p, format!("{path}.lift_abs"));
-                        if l == 0.0 {
-                            return Some(Ok(*control));
-                        }
-                        mean + l
-                    }
-                    ArmSpec::Params(_) => return None,
-                };
-                Some(control.with_mean(target / (1.0 - zi) - m.offset))
-            };
-            for (i, (g, spec)) in m.arms.iter().enumerate() {
-                if base[i].is_none() {
-                    let ap = format!("{path}.{g}");
-                    match lifted(spec, &control, &ap, &mut draw) {
-                        Some(Ok(d)) => base[i] = Some(d),
-                        Some(Err(e)) => problems.push(Problem::new(ap, e)),
-                        None => {}
-                    }
-                }
-            }
-            if base.iter().any(Option::is_none) {
-                continue;
-            }
-            let base: Vec<Dist> = base.into_iter().map(|d| d.expect("checked")).collect();
-
-            let mut segs = Vec::new();
-            for (si, s) in m.segments.iter().enumerate() {
-                let sp = format!("{path}.segments[{si}]");
-                let mut arms = base.clone();
-                let spec_of = |g: &str| s.arms.iter().find(|(n, _)| n == g).map(|(_, a)| a);
-                // Explicit overrides first, then lifts against the segment's control.
-                for (i, (g, _)) in self.groups.iter().enumerate() {
-                    if let Some(spec) = spec_of(g) {
-                        match fixed(spec, Some(&base[i]), &format!("{sp}.{g}"), &mut draw) {
-                            Some(Ok(d)) => arms[i] = d,
-                            Some(Err(e)) => problems.push(Problem::new(format!("{sp}.{g}"), e)),
-                            None => {}
-                        }
-                    }
-                }
-                let seg_control = arms[ctrl];
-                for (i, (g, _)) in self.groups.iter().enumerate() {
-                    if let Some(spec) = spec_of(g) {
-                        if i == ctrl && !matches!(spec, ArmSpec::Params(_)) {
-                            problems.push(Problem::new(format!("{sp}.{g}"), "the control group needs explicit parameters; lifts are relative to it"));
-                            continue;
-                        }
-                        match lifted(spec, &seg_control, &format!("{sp}.{g}"), &mut draw) {
-                            Some(Ok(d)) => arms[i] = d,
-                            Some(Err(e)) => problems.push(Problem::new(format!("{sp}.{g}"), e)),
-                            None => {}
-                        }
-                    }
-                }
-                let when = s.when.iter().map(|(a, vals)| index.get(a, vals)).collect();
-                segs.push(SegmentModel { when, arms });
-            }
-
-            let explicit = |d: &Dist| {
-                ArmSpec::Params(
-                    m.distribution
-                        .params()
-                        .iter()
-                        .zip(d.values())
-                        .map(|(n, v)| (n.to_string(), Param::Fixed(v)))
-                        .collect(),
-                )
-            };
-            metrics.push(Metric {
-                name: m.name.clone(),
-                distribution: m.distribution,
-                offset: m.offset,
-                zero_inflation: Param::Fixed(zi),
-                pre_period: pre.map(|c| PrePeriod {
-                    correlation: Param::Fixed(c),
-                }),
-                arms: self
-                    .groups
-                    .iter()
-                    .zip(&base)
-                    .map(|((g, _), d)| (g.clone(), explicit(d)))
-                    .collect(),
-                segments: m
-                    .segments
-                    .iter()
-                    .zip(&segs)
-                    .map(|(s, sm)| Segment {
-                        when: s.when.clone(),
-                        // Every arm the segment named, now with complete explicit parameters.
-                        arms: self
-                            .groups
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, (g, _))| s.arms.iter().any(|(n, _)| n == g))
-                            .map(|(i, (g, _))| (g.clone(), explicit(&sm.arms[i])))
-                            .collect(),
-                    })
-                    .collect(),
-            });
-            models.push(MetricModel {
-                name: m.name.clone(),
-                kind: m.distribution,
-                offset: m.offset,
-                zero_inflation: zi,
-                pre_correlation: pre,
-                base,
-                segments: segs,
-            });
         }
-        if !problems.is_empty() {
-            return Err(Error::Invalid(problems.into_problems()));
+        if !fixing.problems.is_empty() {
+            return Err(Error::Invalid(fixing.problems.into_problems()));
         }
         let blueprint = Blueprint {
             metrics,
             ..self.clone()
         };
-        Ok((blueprint, choices, models))
+        Ok(Fixed {
+            blueprint,
+            choices: fixing.choices,
+            models,
+        })
     }
 
     /// This blueprint with another seed.
@@ -328,6 +145,273 @@ impl Blueprint {
             ..self.clone()
         }
     }
+}
+
+/// What `Blueprint::fix` makes: the resolved blueprint, its choices and its models.
+struct Fixed {
+    /// The blueprint with every parameter explicit.
+    blueprint: Blueprint,
+    /// The choices drawn, in document order.
+    choices: Vec<Choice>,
+    /// Each metric's fixed model, in column order.
+    models: Vec<MetricModel>,
+}
+
+/// Why a control group cannot be lifted.
+const CONTROL_NEEDS_PARAMS: &str =
+    "the control group needs explicit parameters; lifts are relative to it";
+
+/// One resolution under way: the `choose` stream, the choices drawn and the problems found.
+struct Fixing<'a> {
+    /// The blueprint being resolved.
+    bp: &'a Blueprint,
+    /// Index of its control group.
+    ctrl: usize,
+    /// Its attributes by name, for the segments' `when`.
+    index: AttrIndex<'a>,
+    /// The stream the `choose` options are drawn from.
+    rng: Xoshiro256PlusPlus,
+    /// The choices drawn so far, in document order.
+    choices: Vec<Choice>,
+    /// The problems found so far.
+    problems: Tally,
+}
+
+impl<'a> Fixing<'a> {
+    /// A resolution of `bp` from its seed, nothing drawn yet.
+    fn new(bp: &'a Blueprint) -> Self {
+        Self {
+            bp,
+            ctrl: bp.control_index(),
+            index: AttrIndex::new(&bp.attributes),
+            rng: stream_rng(bp.seed, Stream::Resolve, 0),
+            choices: Vec::new(),
+            problems: Tally::default(),
+        }
+    }
+
+    /// The value of `p`: itself when fixed, else an option drawn and recorded at `path`.
+    fn draw(&mut self, p: &Param, path: String) -> f64 {
+        match p {
+            Param::Fixed(x) => *x,
+            Param::Choose(opts) => {
+                let chosen = opts[self.rng.random_range(0..opts.len())];
+                self.choices.push(Choice {
+                    path,
+                    options: opts.clone(),
+                    chosen,
+                });
+                chosen
+            }
+        }
+    }
+
+    /// The law made, if any; a law that could not be made is recorded as a problem at `path`.
+    fn settle(&mut self, law: Option<Result<Dist, String>>, path: String) -> Option<Dist> {
+        match law {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                self.problems.push(Problem::new(path, e));
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// One metric's model, or `None` when an arm's law outside the segments cannot be fixed
+    /// (the problems recorded).
+    fn metric(&mut self, m: &Metric) -> Option<MetricModel> {
+        let path = format!("metrics.{}", m.name);
+        let zi = self.draw(&m.zero_inflation, format!("{path}.zero_inflation"));
+        let pre = m
+            .pre_period
+            .as_ref()
+            .map(|p| self.draw(&p.correlation, format!("{path}.pre_period.correlation")));
+        let base = self.base_arms(m, zi, &path)?;
+        let segments = m
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(si, s)| self.segment(m, zi, &base, s, &format!("{path}.segments[{si}]")))
+            .collect();
+        Some(MetricModel {
+            name: m.name.clone(),
+            kind: m.distribution,
+            offset: m.offset,
+            zero_inflation: zi,
+            pre_correlation: pre,
+            base,
+            segments,
+        })
+    }
+
+    /// Every arm's law outside the segments: explicit parameters first (the control's are
+    /// needed by lifts), then lifts against the control; `None` when one cannot be fixed.
+    fn base_arms(&mut self, m: &Metric, zi: f64, path: &str) -> Option<Vec<Dist>> {
+        let mut base: Vec<Option<Dist>> = Vec::with_capacity(m.arms.len());
+        for (g, spec) in &m.arms {
+            let ap = format!("{path}.{g}");
+            let law = self.fixed(m, spec, None, &ap);
+            base.push(self.settle(law, ap));
+        }
+        let Some(control) = base[self.ctrl] else {
+            if matches!(m.arms[self.ctrl].1, ArmSpec::Lift(_) | ArmSpec::LiftAbs(_)) {
+                let ap = format!("{path}.{}", self.bp.control_group);
+                self.problems.push(Problem::new(ap, CONTROL_NEEDS_PARAMS));
+            }
+            return None;
+        };
+        for (i, (g, spec)) in m.arms.iter().enumerate() {
+            if base[i].is_none() {
+                let ap = format!("{path}.{g}");
+                let law = self.lifted(m, zi, spec, &control, &ap);
+                base[i] = self.settle(law, ap);
+            }
+        }
+        base.into_iter().collect()
+    }
+
+    /// One segment's model at path `sp`: the base laws with the segment's explicit
+    /// overrides, then its lifts against the segment's control.
+    fn segment(
+        &mut self,
+        m: &Metric,
+        zi: f64,
+        base: &[Dist],
+        s: &Segment,
+        sp: &str,
+    ) -> SegmentModel {
+        let bp = self.bp;
+        let groups = &bp.groups;
+        let mut arms = base.to_vec();
+        let spec_of = |g: &str| s.arms.iter().find(|(n, _)| n == g).map(|(_, a)| a);
+        for (i, (g, _)) in groups.iter().enumerate() {
+            if let Some(spec) = spec_of(g) {
+                let ap = format!("{sp}.{g}");
+                let law = self.fixed(m, spec, Some(&base[i]), &ap);
+                if let Some(d) = self.settle(law, ap) {
+                    arms[i] = d;
+                }
+            }
+        }
+        let seg_control = arms[self.ctrl];
+        for (i, (g, _)) in groups.iter().enumerate() {
+            let Some(spec) = spec_of(g) else { continue };
+            let ap = format!("{sp}.{g}");
+            if i == self.ctrl && !matches!(spec, ArmSpec::Params(_)) {
+                self.problems.push(Problem::new(ap, CONTROL_NEEDS_PARAMS));
+                continue;
+            }
+            let law = self.lifted(m, zi, spec, &seg_control, &ap);
+            if let Some(d) = self.settle(law, ap) {
+                arms[i] = d;
+            }
+        }
+        let when = s
+            .when
+            .iter()
+            .map(|(a, vals)| self.index.get(a, vals))
+            .collect();
+        SegmentModel { when, arms }
+    }
+
+    /// The law of an arm with explicit parameters (over `base`'s, when given, else over
+    /// none); `None` for a lift.
+    fn fixed(
+        &mut self,
+        m: &Metric,
+        spec: &ArmSpec,
+        base: Option<&Dist>,
+        path: &str,
+    ) -> Option<Result<Dist, String>> {
+        let ArmSpec::Params(ps) = spec else {
+            return None;
+        };
+        let names = m.distribution.params();
+        let mut vals = base.map_or_else(|| vec![f64::NAN; names.len()], Dist::values);
+        for (name, p) in ps {
+            let i = names.iter().position(|n| n == name).expect("validated");
+            vals[i] = self.draw(p, format!("{path}.{name}"));
+        }
+        Some(Dist::new(m.distribution, &vals))
+    }
+
+    /// The law of a lifted arm: `control`'s moved to the lifted mean (of the metric with
+    /// zero inflation `zi`); `None` for explicit parameters.
+    fn lifted(
+        &mut self,
+        m: &Metric,
+        zi: f64,
+        spec: &ArmSpec,
+        control: &Dist,
+        path: &str,
+    ) -> Option<Result<Dist, String>> {
+        let mean = (1.0 - zi) * (control.mean() + m.offset);
+        let target = match spec {
+            ArmSpec::Lift(p) => {
+                let l = self.draw(p, format!("{path}.lift"));
+                if l == 0.0 {
+                    return Some(Ok(*control));
+                }
+                mean * (1.0 + l)
+            }
+            ArmSpec::LiftAbs(p) => {
+                let l = self.draw(p, format!("{path}.lift_abs"));
+                if l == 0.0 {
+                    return Some(Ok(*control));
+                }
+                mean + l
+            }
+            ArmSpec::Params(_) => return None,
+        };
+        Some(control.with_mean(target / (1.0 - zi) - m.offset))
+    }
+}
+
+/// `m` as a resolved blueprint states it: the values drawn, and every arm (outside and in
+/// each segment it names) with the complete explicit parameters of its law in `model`.
+fn explicit_metric(groups: &[(String, f64)], m: &Metric, model: &MetricModel) -> Metric {
+    let explicit = |d: &Dist| explicit_params(m.distribution, d);
+    Metric {
+        name: m.name.clone(),
+        distribution: m.distribution,
+        offset: m.offset,
+        zero_inflation: Param::Fixed(model.zero_inflation),
+        pre_period: model.pre_correlation.map(|c| PrePeriod {
+            correlation: Param::Fixed(c),
+        }),
+        arms: groups
+            .iter()
+            .zip(&model.base)
+            .map(|((g, _), d)| (g.clone(), explicit(d)))
+            .collect(),
+        segments: m
+            .segments
+            .iter()
+            .zip(&model.segments)
+            .map(|(s, sm)| Segment {
+                when: s.when.clone(),
+                // Every arm the segment named, now with complete explicit parameters.
+                arms: groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (g, _))| s.arms.iter().any(|(n, _)| n == g))
+                    .map(|(i, (g, _))| (g.clone(), explicit(&sm.arms[i])))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The explicit parameters of the law `d` of family `kind`.
+fn explicit_params(kind: DistKind, d: &Dist) -> ArmSpec {
+    ArmSpec::Params(
+        kind.params()
+            .iter()
+            .zip(d.values())
+            .map(|(n, v)| (n.to_string(), Param::Fixed(v)))
+            .collect(),
+    )
 }
 
 /// The problem of a blueprint whose truth stopped before its end (not cancelled).
