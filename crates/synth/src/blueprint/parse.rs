@@ -383,37 +383,11 @@ impl Cx {
         good.then_some(out)
     }
 
+    /// The whole blueprint, every part checked even when another has problems.
     fn blueprint(&mut self, v: &Value) -> Option<Blueprint> {
         let m = self.table(v, "")?;
         self.unknown_keys(m, "", &TOP_KEYS);
-        let required = |cx: &mut Cx, key: &str, what: &str| {
-            let got = m.get(key);
-            if got.is_none() {
-                cx.err(key, format!("is missing; expected {what}"));
-            }
-            got
-        };
-
-        let id = required(
-            self,
-            "id",
-            "an experiment id, [a-z0-9_-] with 1 to 64 characters",
-        )
-        .and_then(|v| self.string(v, "id"))
-        .and_then(|s| {
-            if is_valid_id(s) {
-                Some(s.to_string())
-            } else {
-                self.err(
-                    "id",
-                    format!(
-                        "{} is not allowed; expected [a-z0-9_-] with 1 to 64 characters",
-                        quoted(s)
-                    ),
-                );
-                None
-            }
-        });
+        let id = self.id(m);
         let description = m
             .get("description")
             .and_then(|v| self.string(v, "description"))
@@ -422,131 +396,25 @@ impl Cx {
             Some(v) => self.whole(v, "seed", (0, u64::MAX)),
             None => Some(0),
         };
-        let customers = required(self, "customers", "a whole number from 1 to 10000000000")
+        let customers = self
+            .required(m, "customers", "a whole number from 1 to 10000000000")
             .and_then(|v| self.whole(v, "customers", (1, MAX_CUSTOMERS)));
-        let start_date = required(self, "start_date", "a date like 2026-11-23")
-            .and_then(|v| match v {
-                Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                    Ok(d) if (1000..=9000).contains(&chrono::Datelike::year(&d)) => Some(d),
-                    _ => {
-                        self.err("start_date", format!("{} is not a date; expected YYYY-MM-DD between years 1000 and 9000", quoted(s)));
-                        None
-                    }
-                },
-                other => {
-                    self.err("start_date", format!("expected a date like 2026-11-23, found {}", describe(other)));
-                    None
-                }
-            });
-        let days = required(self, "days", "a whole number of days from 1 to 36600")
-            .and_then(|v| self.whole(v, "days", (1, u64::from(MAX_DAYS))))
-            .map(|d| d as u32);
-        if let (Some(d), Some(n)) = (start_date, days)
-            && d.checked_add_days(chrono::Days::new(u64::from(n)))
-                .is_none_or(|e| chrono::Datelike::year(&e) > 9999)
-        {
-            self.err("days", "the purchase window runs past the year 9999");
-        }
+        let start_date = self.start_date(m);
+        let days = self.days(m, start_date);
         let control_group = match m.get("control_group") {
             Some(v) => self.string(v, "control_group").map(str::to_string),
             None => Some("control".to_string()),
         };
-
-        let groups = required(self, "groups", "a table of arm name = allocation weight")
-            .and_then(|v| self.weights(v, "groups", "group"));
-        if let Some(g) = &groups {
-            if !ARMS.contains(&g.len()) {
-                self.err(
-                    "groups",
-                    format!(
-                        "has {} arms; expected from {} to {}",
-                        g.len(),
-                        ARMS.start(),
-                        ARMS.end()
-                    ),
-                );
-            }
-            for (name, _) in g {
-                if name.is_empty() || name.len() > 64 {
-                    self.err(
-                        &join("groups", name),
-                        "a group name must have 1 to 64 characters",
-                    );
-                }
-                if METRIC_KEYS.contains(&name.as_str()) {
-                    self.err(
-                        &join("groups", name),
-                        format!(
-                            "{name:?} is reserved (metric keys: {})",
-                            METRIC_KEYS.join(", ")
-                        ),
-                    );
-                }
-                if let Some(why) = label_problem(name) {
-                    self.err(&join("groups", name), format!("the group name {why}"));
-                }
-            }
-            if let Some(c) = &control_group
-                && !g.iter().any(|(n, _)| n == c)
-            {
-                {
-                    let path = if m.contains_key("control_group") {
-                        "control_group"
-                    } else {
-                        "groups"
-                    };
-                    self.err(
-                        path,
-                        format!(
-                            "the control group {} is not among the groups; groups are: {}",
-                            quoted(c),
-                            some_of(g.iter().map(|(n, _)| n.as_str()))
-                        ),
-                    );
-                }
-            }
-        }
+        let groups = self.groups(m, control_group.as_deref());
         let actual_groups = m.get("actual_groups").and_then(|v| {
             let a = self.weights(v, "actual_groups", "group")?;
             self.actual_groups(a, groups.as_ref()?)
         });
-
         let attributes = match m.get("attributes") {
             Some(v) => self.attributes(v),
             None => Some(Vec::new()),
         };
-        // Metrics are checked even when the groups or attributes have problems of their
-        // own (bad weights), against their names, so that every problem is reported at once.
-        let names = |v: Option<&Value>| -> Vec<(String, Vec<(String, f64)>)> {
-            v.and_then(Value::as_object).map_or_else(Vec::new, |t| {
-                t.iter()
-                    .map(|(k, x)| {
-                        let inner = x.as_object().map_or_else(Vec::new, |o| {
-                            o.keys().map(|n| (n.clone(), 1.0)).collect()
-                        });
-                        (k.clone(), inner)
-                    })
-                    .collect()
-            })
-        };
-        let raw_groups: Vec<(String, f64)> = names(m.get("groups"))
-            .into_iter()
-            .map(|(k, _)| (k, 1.0))
-            .collect();
-        let raw_attrs: Vec<Attribute> = names(m.get("attributes"))
-            .into_iter()
-            .map(|(name, values)| Attribute { name, values })
-            .collect();
-        let metrics = match m.get("metrics") {
-            // Too many arms: every metric would be wrong for each of them; say it once.
-            Some(_) if raw_groups.len() > *ARMS.end() => None,
-            Some(v) => self.metrics(
-                v,
-                groups.as_deref().unwrap_or(&raw_groups),
-                attributes.as_deref().unwrap_or(&raw_attrs),
-            ),
-            None => Some(Vec::new()),
-        };
+        let metrics = self.blueprint_metrics(m, groups.as_deref(), attributes.as_deref());
         if let (Some(a), Some(ms)) = (&attributes, &metrics) {
             self.columns(a, ms);
         }
@@ -564,6 +432,167 @@ impl Cx {
             attributes: attributes?,
             metrics: metrics?,
         })
+    }
+
+    /// The value of the top-level `key`, or a problem saying it is missing (`what` is expected).
+    fn required<'v>(
+        &mut self,
+        m: &'v Map<String, Value>,
+        key: &str,
+        what: &str,
+    ) -> Option<&'v Value> {
+        let got = m.get(key);
+        if got.is_none() {
+            self.err(key, format!("is missing; expected {what}"));
+        }
+        got
+    }
+
+    /// `id`: required, a valid experiment id.
+    fn id(&mut self, m: &Map<String, Value>) -> Option<String> {
+        self.required(
+            m,
+            "id",
+            "an experiment id, [a-z0-9_-] with 1 to 64 characters",
+        )
+        .and_then(|v| self.string(v, "id"))
+        .and_then(|s| {
+            if is_valid_id(s) {
+                Some(s.to_string())
+            } else {
+                self.err(
+                    "id",
+                    format!(
+                        "{} is not allowed; expected [a-z0-9_-] with 1 to 64 characters",
+                        quoted(s)
+                    ),
+                );
+                None
+            }
+        })
+    }
+
+    /// `start_date`: required, a date `YYYY-MM-DD` between the years 1000 and 9000.
+    fn start_date(&mut self, m: &Map<String, Value>) -> Option<NaiveDate> {
+        self.required(m, "start_date", "a date like 2026-11-23")
+            .and_then(|v| match v {
+                Value::String(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                    Ok(d) if (1000..=9000).contains(&chrono::Datelike::year(&d)) => Some(d),
+                    _ => {
+                        self.err("start_date", format!("{} is not a date; expected YYYY-MM-DD between years 1000 and 9000", quoted(s)));
+                        None
+                    }
+                },
+                other => {
+                    self.err("start_date", format!("expected a date like 2026-11-23, found {}", describe(other)));
+                    None
+                }
+            })
+    }
+
+    /// `days`: required, a number of days whose window from `start_date` ends by the year 9999.
+    fn days(&mut self, m: &Map<String, Value>, start_date: Option<NaiveDate>) -> Option<u32> {
+        let days = self
+            .required(m, "days", "a whole number of days from 1 to 36600")
+            .and_then(|v| self.whole(v, "days", (1, u64::from(MAX_DAYS))))
+            .map(|d| d as u32);
+        if let (Some(d), Some(n)) = (start_date, days)
+            && d.checked_add_days(chrono::Days::new(u64::from(n)))
+                .is_none_or(|e| chrono::Datelike::year(&e) > 9999)
+        {
+            self.err("days", "the purchase window runs past the year 9999");
+        }
+        days
+    }
+
+    /// `groups`: required arm weights, their count and names checked, the control among them.
+    fn groups(
+        &mut self,
+        m: &Map<String, Value>,
+        control_group: Option<&str>,
+    ) -> Option<Vec<(String, f64)>> {
+        let groups = self
+            .required(m, "groups", "a table of arm name = allocation weight")
+            .and_then(|v| self.weights(v, "groups", "group"));
+        if let Some(g) = &groups {
+            if !ARMS.contains(&g.len()) {
+                self.err(
+                    "groups",
+                    format!(
+                        "has {} arms; expected from {} to {}",
+                        g.len(),
+                        ARMS.start(),
+                        ARMS.end()
+                    ),
+                );
+            }
+            for (name, _) in g {
+                self.group_name(name);
+            }
+            if let Some(c) = control_group
+                && !g.iter().any(|(n, _)| n == c)
+            {
+                let path = if m.contains_key("control_group") {
+                    "control_group"
+                } else {
+                    "groups"
+                };
+                self.err(
+                    path,
+                    format!(
+                        "the control group {} is not among the groups; groups are: {}",
+                        quoted(c),
+                        some_of(g.iter().map(|(n, _)| n.as_str()))
+                    ),
+                );
+            }
+        }
+        groups
+    }
+
+    /// Checks a group name: its length, not a metric key, a valid label.
+    fn group_name(&mut self, name: &str) {
+        if name.is_empty() || name.len() > 64 {
+            self.err(
+                &join("groups", name),
+                "a group name must have 1 to 64 characters",
+            );
+        }
+        if METRIC_KEYS.contains(&name) {
+            self.err(
+                &join("groups", name),
+                format!(
+                    "{name:?} is reserved (metric keys: {})",
+                    METRIC_KEYS.join(", ")
+                ),
+            );
+        }
+        if let Some(why) = label_problem(name) {
+            self.err(&join("groups", name), format!("the group name {why}"));
+        }
+    }
+
+    /// `metrics`, checked against `groups` and `attributes`, or against their bare names
+    /// when those have problems of their own (bad weights), so that every problem is
+    /// reported at once.
+    fn blueprint_metrics(
+        &mut self,
+        m: &Map<String, Value>,
+        groups: Option<&[(String, f64)]>,
+        attributes: Option<&[Attribute]>,
+    ) -> Option<Vec<Metric>> {
+        let raw_groups = raw_weights(m.get("groups"));
+        let raw_attrs = raw_attributes(m.get("attributes"));
+        match m.get("metrics") {
+            // Too many arms: every metric would be wrong for each of them; say it once.
+            Some(_) if raw_groups.len() > *ARMS.end() => None,
+            Some(v) => self.metrics(
+                v,
+                groups.unwrap_or(&raw_groups),
+                attributes.unwrap_or(&raw_attrs),
+            ),
+            None => Some(Vec::new()),
+        }
     }
 
     /// `actual_groups` in the order of `groups`, when both name the same groups.
@@ -686,6 +715,7 @@ impl Cx {
         good.then_some(out)
     }
 
+    /// One metric, every part checked even when another has problems.
     fn metric(
         &mut self,
         name: &str,
@@ -703,9 +733,46 @@ impl Cx {
             good = false;
         }
         let m = self.table(v, &path)?;
+        let kind = self.distribution(m, &path);
+        good &= self.metric_keys(m, &path, groups);
+        let offset = self.offset(m, &path, kind);
+        let zero_inflation = match m.get("zero_inflation") {
+            None => Some(Param::Fixed(0.0)),
+            Some(z) => self.param(
+                z,
+                &join(&path, "zero_inflation"),
+                &|x| (0.0..1.0).contains(&x),
+                "a probability in [0, 1)",
+            ),
+        };
+        let pre_period = self.pre_period(m, &path);
+        let arms = self.metric_arms(m, &path, kind, groups);
+        good &= arms.is_some();
+        let segments = match (m.get("segments"), kind) {
+            (None, _) => Some(Vec::new()),
+            (Some(s), Some(k)) => self.segments(s, &join(&path, "segments"), k, groups, attrs),
+            (Some(_), None) => None,
+        };
+        if good {
+            Some(Metric {
+                name: name.to_string(),
+                distribution: kind?,
+                offset: offset?,
+                zero_inflation: zero_inflation?,
+                pre_period: pre_period?,
+                arms: arms?,
+                segments: segments?,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// A metric's `distribution`: required, the name of a family.
+    fn distribution(&mut self, m: &Map<String, Value>, path: &str) -> Option<DistKind> {
         let kinds: Vec<&str> = DistKind::ALL.iter().map(|k| k.name()).collect();
-        let dpath = join(&path, "distribution");
-        let kind = match m.get("distribution") {
+        let dpath = join(path, "distribution");
+        match m.get("distribution") {
             None => {
                 self.err(
                     &dpath,
@@ -727,13 +794,23 @@ impl Cx {
                 }
                 k
             }),
-        };
+        }
+    }
+
+    /// Whether every key of a metric table is a metric key or a group (problems for the others).
+    fn metric_keys(
+        &mut self,
+        m: &Map<String, Value>,
+        path: &str,
+        groups: &[(String, f64)],
+    ) -> bool {
+        let mut good = true;
         for k in m.keys() {
             if !METRIC_KEYS.contains(&k.as_str()) && !groups.iter().any(|(g, _)| g == k) {
                 let mut allowed: Vec<&str> = METRIC_KEYS.to_vec();
                 allowed.extend(groups.iter().map(|(g, _)| g.as_str()));
                 self.err(
-                    &join(&path, k),
+                    &join(path, k),
                     format!(
                         "unknown key{}; allowed keys: {} (the last are the groups)",
                         suggest(k, &allowed),
@@ -743,68 +820,78 @@ impl Cx {
                 good = false;
             }
         }
-        let offset = match m.get("offset") {
-            None => Some(0.0),
-            Some(o) => {
-                let op = join(&path, "offset");
-                self.number(o, &op).and_then(|x| {
-                    let int = kind.is_some_and(DistKind::is_integer);
-                    if !x.is_finite() || x.abs() > 1e15 || (int && x.fract() != 0.0) {
-                        let what = if int {
-                            "a whole number (the metric is an integer)"
-                        } else {
-                            "a finite number"
-                        };
-                        self.err(
-                            &op,
-                            format!(
-                                "{x} is not allowed; expected {what} of magnitude at most 1e15"
-                            ),
-                        );
-                        None
-                    } else {
-                        Some(x)
-                    }
-                })
-            }
-        };
-        let zero_inflation = match m.get("zero_inflation") {
-            None => Some(Param::Fixed(0.0)),
-            Some(z) => self.param(
-                z,
-                &join(&path, "zero_inflation"),
-                &|x| (0.0..1.0).contains(&x),
-                "a probability in [0, 1)",
-            ),
-        };
-        let pre_period = match m.get("pre_period") {
-            None => Some(None),
-            Some(p) => {
-                let pp = join(&path, "pre_period");
-                self.table(p, &pp).and_then(|t| {
-                    self.unknown_keys(t, &pp, &["correlation"]);
-                    let cp = join(&pp, "correlation");
-                    match t.get("correlation") {
-                        None => {
-                            self.err(&cp, "is missing; expected a number in [-1, 1]");
-                            None
-                        }
-                        Some(c) => self
-                            .param(
-                                c,
-                                &cp,
-                                &|x| (-1.0..=1.0).contains(&x),
-                                "a number in [-1, 1]",
-                            )
-                            .map(|correlation| Some(PrePeriod { correlation })),
-                    }
-                })
-            }
-        };
+        good
+    }
 
+    /// A metric's `offset` (0 when absent): finite, bounded, whole for an integer family.
+    fn offset(
+        &mut self,
+        m: &Map<String, Value>,
+        path: &str,
+        kind: Option<DistKind>,
+    ) -> Option<f64> {
+        let Some(o) = m.get("offset") else {
+            return Some(0.0);
+        };
+        let op = join(path, "offset");
+        self.number(o, &op).and_then(|x| {
+            let int = kind.is_some_and(DistKind::is_integer);
+            if !x.is_finite() || x.abs() > 1e15 || (int && x.fract() != 0.0) {
+                let what = if int {
+                    "a whole number (the metric is an integer)"
+                } else {
+                    "a finite number"
+                };
+                self.err(
+                    &op,
+                    format!("{x} is not allowed; expected {what} of magnitude at most 1e15"),
+                );
+                None
+            } else {
+                Some(x)
+            }
+        })
+    }
+
+    /// A metric's `pre_period` (`Some(None)` when absent): a table with a correlation.
+    fn pre_period(&mut self, m: &Map<String, Value>, path: &str) -> Option<Option<PrePeriod>> {
+        let Some(p) = m.get("pre_period") else {
+            return Some(None);
+        };
+        let pp = join(path, "pre_period");
+        self.table(p, &pp).and_then(|t| {
+            self.unknown_keys(t, &pp, &["correlation"]);
+            let cp = join(&pp, "correlation");
+            match t.get("correlation") {
+                None => {
+                    self.err(&cp, "is missing; expected a number in [-1, 1]");
+                    None
+                }
+                Some(c) => self
+                    .param(
+                        c,
+                        &cp,
+                        &|x| (-1.0..=1.0).contains(&x),
+                        "a number in [-1, 1]",
+                    )
+                    .map(|correlation| Some(PrePeriod { correlation })),
+            }
+        })
+    }
+
+    /// Every group's arm of a metric, in group order; `None` when one is missing or wrong
+    /// (or the family is unknown).
+    fn metric_arms(
+        &mut self,
+        m: &Map<String, Value>,
+        path: &str,
+        kind: Option<DistKind>,
+        groups: &[(String, f64)],
+    ) -> Option<Vec<(String, ArmSpec)>> {
         let mut arms = Vec::new();
+        let mut good = true;
         for (g, _) in groups {
-            let ap = join(&path, g);
+            let ap = join(path, g);
             match m.get(g) {
                 None => {
                     self.err(&ap, "is missing; every group needs parameters (or `{ lift = 0 }` for no effect)");
@@ -816,24 +903,7 @@ impl Cx {
                 },
             }
         }
-        let segments = match (m.get("segments"), kind) {
-            (None, _) => Some(Vec::new()),
-            (Some(s), Some(k)) => self.segments(s, &join(&path, "segments"), k, groups, attrs),
-            (Some(_), None) => None,
-        };
-        if good {
-            Some(Metric {
-                name: name.to_string(),
-                distribution: kind?,
-                offset: offset?,
-                zero_inflation: zero_inflation?,
-                pre_period: pre_period?,
-                arms,
-                segments: segments?,
-            })
-        } else {
-            None
-        }
+        good.then_some(arms)
     }
 
     fn arm(&mut self, v: &Value, path: &str, kind: DistKind, complete: bool) -> Option<ArmSpec> {
@@ -1045,6 +1115,25 @@ impl<'a> Attrs<'a> {
     fn names(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
         self.list.iter().map(|a| a.name.as_str())
     }
+}
+
+/// The keys of a table, each of weight 1 (none when `v` is not a table): groups or an
+/// attribute's values by name alone.
+fn raw_weights(v: Option<&Value>) -> Vec<(String, f64)> {
+    v.and_then(Value::as_object)
+        .map_or_else(Vec::new, |t| t.keys().map(|n| (n.clone(), 1.0)).collect())
+}
+
+/// The attributes of an `attributes` table by name alone, each value of weight 1.
+fn raw_attributes(v: Option<&Value>) -> Vec<Attribute> {
+    v.and_then(Value::as_object).map_or_else(Vec::new, |t| {
+        t.iter()
+            .map(|(name, values)| Attribute {
+                name: name.clone(),
+                values: raw_weights(Some(values)),
+            })
+            .collect()
+    })
 }
 
 fn show(v: &Value) -> String {
