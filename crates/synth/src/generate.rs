@@ -14,7 +14,7 @@
 //! its correlation with `Y` is exactly `ρ` in every segment, and its mean and variance are
 //! the control's in every group (no treatment has happened yet).
 
-use crate::blueprint::Resolved;
+use crate::blueprint::{MetricModel, Resolved};
 use crate::dist::Sampler;
 use crate::error::{Error, Result};
 use crate::rng::column_rng;
@@ -26,6 +26,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -132,6 +133,91 @@ pub fn cumulative_weights(weights: impl Iterator<Item = f64>) -> Vec<f64> {
     out
 }
 
+/// One chunk's rows before their metrics: which chunk, how many rows, and each row's
+/// group, attribute values (one column per attribute) and purchase day.
+struct ChunkRows {
+    /// The chunk's index.
+    index: u64,
+    /// Its number of rows.
+    len: usize,
+    /// Each row's group index.
+    groups: Vec<i16>,
+    /// Per attribute, each row's value index.
+    attrs: Vec<Vec<i16>>,
+    /// Each row's purchase day (days since 1970-01-01).
+    dates: Vec<i32>,
+}
+
+/// One metric in one chunk: its model, its laws per cell and arm, and each row's cell.
+struct MetricRows<'a> {
+    /// The metric's fixed model.
+    model: &'a MetricModel,
+    /// `laws[cell][arm]`; the last cell is "no segment".
+    laws: &'a [Vec<CellArm>],
+    /// Each row's segment cell; empty when the metric has no segments.
+    cells: Vec<usize>,
+}
+
+impl MetricRows<'_> {
+    /// The segment cell of row `i` (the last cell: no segment).
+    #[inline]
+    fn cell(&self, i: usize) -> usize {
+        self.cells
+            .get(i)
+            .copied()
+            .unwrap_or(self.model.segments.len())
+    }
+}
+
+/// The laws of metric `m` per cell and arm, with the moments of each, the last cell being
+/// "no segment".
+fn metric_cells(m: &MetricModel) -> Cells {
+    let zi = m.zero_inflation;
+    let cell = |d: &crate::dist::Dist| {
+        // Moments of the whole law in the cell: zi·δ0 + (1 − zi)·(D + offset).
+        let mu = d.mean() + m.offset;
+        let mean = (1.0 - zi) * mu;
+        let m2 = (1.0 - zi) * (d.variance() + mu * mu);
+        CellArm {
+            sampler: d.sampler(),
+            mean,
+            sd: (m2 - mean * mean).max(0.0).sqrt(),
+        }
+    };
+    let mut cells: Vec<Vec<CellArm>> = m
+        .segments
+        .iter()
+        .map(|s| s.arms.iter().map(cell).collect())
+        .collect();
+    cells.push(m.base.iter().map(cell).collect());
+    cells
+}
+
+/// The segment cell of each of `len` rows with attribute values `attrs` (the last cell: no
+/// segment); empty when `model` has no segments.
+fn segment_cells(model: &MetricModel, attrs: &[Vec<i16>], len: usize) -> Vec<usize> {
+    if model.segments.is_empty() {
+        return Vec::new();
+    }
+    let mut row = vec![0u16; attrs.len()];
+    (0..len)
+        .map(|i| {
+            for (a, col) in attrs.iter().enumerate() {
+                row[a] = col[i] as u16;
+            }
+            model.cell(&row).unwrap_or(model.segments.len())
+        })
+        .collect()
+}
+
+/// A dictionary column of `keys` into `values`.
+fn dict_column(keys: Vec<i16>, values: &ArrayRef) -> ArrayRef {
+    Arc::new(
+        DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), Arc::clone(values))
+            .expect("keys in range"),
+    )
+}
+
 #[inline]
 fn pick(cdf: &[f64], u: f64) -> usize {
     cdf.partition_point(|c| *c <= u)
@@ -175,25 +261,7 @@ impl Generator {
                     false,
                 ));
             }
-            let zi = m.zero_inflation;
-            let cell = |d: &crate::dist::Dist| {
-                // Moments of the whole law in the cell: zi·δ0 + (1 − zi)·(D + offset).
-                let mu = d.mean() + m.offset;
-                let mean = (1.0 - zi) * mu;
-                let m2 = (1.0 - zi) * (d.variance() + mu * mu);
-                CellArm {
-                    sampler: d.sampler(),
-                    mean,
-                    sd: (m2 - mean * mean).max(0.0).sqrt(),
-                }
-            };
-            let mut cells: Vec<Vec<CellArm>> = m
-                .segments
-                .iter()
-                .map(|s| s.arms.iter().map(cell).collect())
-                .collect();
-            cells.push(m.base.iter().map(cell).collect());
-            metrics.push(cells);
+            metrics.push(metric_cells(m));
         }
         let meta = HashMap::from([
             (
@@ -272,11 +340,38 @@ impl Generator {
         let start = index * CHUNK_ROWS;
         let end = (start + CHUNK_ROWS).min(bp.customers);
         let len = usize::try_from(end.saturating_sub(start)).expect("chunk fits in memory");
-        // Each column draws from its own stream, keyed by its name: adding a metric or an
-        // attribute leaves every other column's values unchanged.
-        let rng = |column: &str| column_rng(bp.seed, index, column);
+        let rows = self.draw_rows(index, len);
+        let mut metric_cols: Vec<ArrayRef> = Vec::new();
+        for (laws, model) in self.metrics.iter().zip(&self.resolved.metrics) {
+            self.push_metric(&mut metric_cols, &rows, laws, model);
+        }
+        // Put the columns in schema order: ids, group, attributes, date, then the metrics.
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(start as i64..end as i64)),
+            dict_column(vec![0; len], &self.dict_values[0]),
+            dict_column(rows.groups, &self.dict_values[1]),
+        ];
+        for (a, keys) in rows.attrs.into_iter().enumerate() {
+            cols.push(dict_column(keys, &self.dict_values[2 + a]));
+        }
+        cols.push(Arc::new(Date32Array::from(rows.dates)));
+        cols.extend(metric_cols);
+        RecordBatch::try_new(self.schema(), cols).expect("columns match the schema")
+    }
+
+    /// The random stream of `column` in chunk `index`. Each column draws from its own
+    /// stream, keyed by its name: adding a metric or an attribute leaves every other
+    /// column's values unchanged.
+    fn rng(&self, index: u64, column: &str) -> Xoshiro256PlusPlus {
+        column_rng(self.resolved.blueprint.seed, index, column)
+    }
+
+    /// The draws of the `len` rows of chunk `index` before their metrics: each row's group,
+    /// attribute values and purchase day.
+    fn draw_rows(&self, index: u64, len: usize) -> ChunkRows {
+        let bp = &self.resolved.blueprint;
         let picks = |cdf: &[f64], column: &str| -> Vec<i16> {
-            let mut r = rng(column);
+            let mut r = self.rng(index, column);
             (0..len)
                 .map(|_| pick(cdf, r.random::<f64>()) as i16)
                 .collect()
@@ -289,85 +384,93 @@ impl Generator {
             .map(|(a, cdf)| picks(cdf, &a.name))
             .collect();
         let dates: Vec<i32> = {
-            let mut r = rng("purchase_date");
+            let mut r = self.rng(index, "purchase_date");
             (0..len)
                 .map(|_| self.start_day + r.random_range(0..bp.days) as i32)
                 .collect()
         };
-        let dict = |keys: Vec<i16>, values: &ArrayRef| -> ArrayRef {
-            Arc::new(
-                DictionaryArray::<Int16Type>::try_new(Int16Array::from(keys), Arc::clone(values))
-                    .expect("keys in range"),
-            )
+        ChunkRows {
+            index,
+            len,
+            groups,
+            attrs,
+            dates,
+        }
+    }
+
+    /// Appends the column of metric `model` (with laws `laws`) for `rows`, then its `pre_`
+    /// twin when it has one.
+    fn push_metric(
+        &self,
+        cols: &mut Vec<ArrayRef>,
+        rows: &ChunkRows,
+        laws: &[Vec<CellArm>],
+        model: &MetricModel,
+    ) {
+        let metric = MetricRows {
+            model,
+            laws,
+            cells: segment_cells(model, &rows.attrs, rows.len),
         };
-        let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from_iter_values(start as i64..end as i64)),
-            dict(vec![0; len], &self.dict_values[0]),
-        ];
-        for (cells_of, model) in self.metrics.iter().zip(&self.resolved.metrics) {
-            // The segment cell of each row (the last cell: no segment).
-            let cells: Vec<usize> = if model.segments.is_empty() {
-                Vec::new()
-            } else {
-                let mut row = vec![0u16; attrs.len()];
-                (0..len)
-                    .map(|i| {
-                        for (a, col) in attrs.iter().enumerate() {
-                            row[a] = col[i] as u16;
-                        }
-                        model.cell(&row).unwrap_or(model.segments.len())
-                    })
-                    .collect()
-            };
-            let cell = |i: usize| cells.get(i).copied().unwrap_or(model.segments.len());
-            let mut r = rng(&model.name);
-            let values: Vec<f64> = (0..len)
-                .map(|i| {
-                    let law = &cells_of[cell(i)][groups[i] as usize];
-                    if model.zero_inflation > 0.0 && r.random::<f64>() < model.zero_inflation {
-                        0.0
-                    } else {
-                        law.sampler.sample(&mut r) + model.offset
-                    }
-                })
-                .collect();
-            let pre = model.pre_correlation.map(|rho| {
-                let mut r = rng(&format!("pre_{}", model.name));
-                let twin: Vec<f64> = (0..len)
-                    .map(|i| {
-                        let c = cell(i);
-                        let (law, ctrl) =
-                            (&cells_of[c][groups[i] as usize], &cells_of[c][self.ctrl]);
-                        let z: f64 = StandardNormal.sample(&mut r);
-                        let (std_y, rho) = if law.sd > 0.0 {
-                            ((values[i] - law.mean) / law.sd, rho)
-                        } else {
-                            (0.0, 0.0)
-                        };
-                        ctrl.mean + ctrl.sd * (rho * std_y + (1.0 - rho * rho).sqrt() * z)
-                    })
-                    .collect();
-                Arc::new(Float64Array::from(twin)) as ArrayRef
-            });
-            let col: ArrayRef = if model.kind.is_integer() {
-                Arc::new(Int64Array::from_iter_values(
-                    values.iter().map(|v| *v as i64),
-                ))
-            } else {
-                Arc::new(Float64Array::from(values))
-            };
-            cols.push(col);
-            cols.extend(pre);
-        }
-        // Put the columns in schema order: ids, group, attributes, date, then the metrics.
-        let metric_cols = cols.split_off(2);
-        cols.push(dict(groups, &self.dict_values[1]));
-        for (a, keys) in attrs.into_iter().enumerate() {
-            cols.push(dict(keys, &self.dict_values[2 + a]));
-        }
-        cols.push(Arc::new(Date32Array::from(dates)));
-        cols.extend(metric_cols);
-        RecordBatch::try_new(self.schema(), cols).expect("columns match the schema")
+        let values = self.metric_values(rows, &metric);
+        let pre = model
+            .pre_correlation
+            .map(|rho| self.pre_twin(rows, &metric, &values, rho));
+        let col: ArrayRef = if model.kind.is_integer() {
+            Arc::new(Int64Array::from_iter_values(
+                values.iter().map(|v| *v as i64),
+            ))
+        } else {
+            Arc::new(Float64Array::from(values))
+        };
+        cols.push(col);
+        cols.extend(pre);
+    }
+
+    /// A metric's value in each row: a structural zero (with the zero-inflation probability)
+    /// or a draw from the row's law plus the offset.
+    fn metric_values(&self, rows: &ChunkRows, metric: &MetricRows) -> Vec<f64> {
+        let model = metric.model;
+        let mut r = self.rng(rows.index, &model.name);
+        (0..rows.len)
+            .map(|i| {
+                let law = &metric.laws[metric.cell(i)][rows.groups[i] as usize];
+                if model.zero_inflation > 0.0 && r.random::<f64>() < model.zero_inflation {
+                    0.0
+                } else {
+                    law.sampler.sample(&mut r) + model.offset
+                }
+            })
+            .collect()
+    }
+
+    /// The `pre_` twin of a metric's `values`: of correlation `rho` with them in every cell, with
+    /// the control's mean and standard deviation in the row's cell.
+    fn pre_twin(
+        &self,
+        rows: &ChunkRows,
+        metric: &MetricRows,
+        values: &[f64],
+        rho: f64,
+    ) -> ArrayRef {
+        let mut r = self.rng(rows.index, &format!("pre_{}", metric.model.name));
+        let twin: Vec<f64> = (0..rows.len)
+            .map(|i| {
+                let c = metric.cell(i);
+                let (law, ctrl) = (
+                    &metric.laws[c][rows.groups[i] as usize],
+                    &metric.laws[c][self.ctrl],
+                );
+                let z: f64 = StandardNormal.sample(&mut r);
+                let (std_y, rho) = if law.sd > 0.0 {
+                    ((values[i] - law.mean) / law.sd, rho)
+                } else {
+                    (0.0, 0.0)
+                };
+                ctrl.mean + ctrl.sd * (rho * std_y + (1.0 - rho * rho).sqrt() * z)
+            })
+            .collect();
+        Arc::new(Float64Array::from(twin))
     }
 
     /// Generates `chunks` window by window (in parallel within a window, on the current
