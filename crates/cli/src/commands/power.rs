@@ -159,6 +159,36 @@ pub fn run(args: &PowerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What one test solved for or was given, before rounding to whole customers.
+struct Outcome {
+    /// `t`, `proportions` or `poisson`.
+    test: &'static str,
+    /// What was solved for.
+    solved: Solved,
+    /// Treatment customers (fractional as solved).
+    nobs1: f64,
+    /// The power.
+    power: f64,
+    /// The standardised effect.
+    effect_size: f64,
+    /// The effect on the metric's own scale, when known.
+    effect: Option<f64>,
+    /// What `effect` is.
+    effect_is: &'static str,
+}
+
+/// The three quantities of a power calculation, two given and one solved: the treatment
+/// customers, the power and the effect (in the test's own terms: Cohen's d, or the
+/// treatment's proportion or rate).
+struct Sizing {
+    /// Treatment customers.
+    nobs1: f64,
+    /// The power.
+    power: f64,
+    /// The effect.
+    effect: f64,
+}
+
 /// Computes the report; also returns whether JSON was asked for.
 ///
 /// # Errors
@@ -174,156 +204,248 @@ pub fn compute(args: &PowerArgs) -> anyhow::Result<(PowerReport, bool)> {
         ratio: c.ratio,
         alternative: alternative(c.alternative),
     };
-    // The solved or given (nobs1, power, effect size, effect on the metric's scale).
-    let (test, solved, nobs1, power, es, effect, effect_is) = match &args.test {
+    let outcome = match &args.test {
         PowerTest::T {
             effect_size,
             diff,
             sd,
             common,
-        } => {
-            let d = effect_size.or_else(|| diff.zip(*sd).map(|(x, s)| x / s));
-            let solved = solving(d.is_some(), common)?;
-            let (n, pw, d) = match solved {
-                Solved::SampleSize => {
-                    let (d, pw) = (d.unwrap_or_default(), common.power.unwrap_or_default());
-                    let n = TTestIndPower
-                        .solve_nobs1(d, pw, &opts)
-                        .map_err(stats_error)?;
-                    (n, pw, d)
-                }
-                Solved::Power => {
-                    let (d, n) = (d.unwrap_or_default(), common.n.unwrap_or_default());
-                    (n, TTestIndPower.power(d, n, &opts).map_err(stats_error)?, d)
-                }
-                Solved::Mde => {
-                    let (n, pw) = (
-                        common.n.unwrap_or_default(),
-                        common.power.unwrap_or_default(),
-                    );
-                    let d = TTestIndPower
-                        .solve_effect_size(n, pw, &opts)
-                        .map_err(stats_error)?;
-                    (n, pw, d)
-                }
-            };
-            ("t", solved, n, pw, d, sd.map(|s| d * s), "difference")
-        }
+        } => t_test(*effect_size, *diff, *sd, common, &opts)?,
         PowerTest::Proportions {
             control,
             treatment,
             common,
-        } => {
-            check_proportion("--control", *control)?;
-            if let Some(t) = treatment {
-                check_proportion("--treatment", *t)?;
-            }
-            let solved = solving(treatment.is_some(), common)?;
-            let (n, pw, pt) = match solved {
-                Solved::SampleSize => {
-                    let (pt, pw) = (
-                        treatment.unwrap_or_default(),
-                        common.power.unwrap_or_default(),
-                    );
-                    let h = cohens_h(pt, *control).map_err(stats_error)?;
-                    (
-                        NormalIndPower
-                            .solve_nobs1(h, pw, &opts)
-                            .map_err(stats_error)?,
-                        pw,
-                        pt,
-                    )
-                }
-                Solved::Power => {
-                    let (pt, n) = (treatment.unwrap_or_default(), common.n.unwrap_or_default());
-                    let h = cohens_h(pt, *control).map_err(stats_error)?;
-                    (
-                        n,
-                        NormalIndPower.power(h, n, &opts).map_err(stats_error)?,
-                        pt,
-                    )
-                }
-                Solved::Mde => {
-                    let (n, pw) = (
-                        common.n.unwrap_or_default(),
-                        common.power.unwrap_or_default(),
-                    );
-                    (
-                        n,
-                        pw,
-                        proportions_mde(*control, n, pw, &opts).map_err(stats_error)?,
-                    )
-                }
-            };
-            let h = cohens_h(pt, *control).map_err(stats_error)?;
-            ("proportions", solved, n, pw, h, Some(pt), "treatment")
-        }
+        } => proportions_test(*control, *treatment, common, &opts)?,
         PowerTest::Poisson {
             control,
             treatment,
             common,
-        } => {
-            let po = PoissonPowerOptions::default();
-            let solved = solving(treatment.is_some(), common)?;
-            let (n, pw, rt) = match solved {
-                Solved::SampleSize => {
-                    let (rt, pw) = (
-                        treatment.unwrap_or_default(),
-                        common.power.unwrap_or_default(),
-                    );
-                    let n = poisson_ratio_solve_nobs1(rt, *control, pw, &opts, &po)
-                        .map_err(stats_error)?;
-                    (n, pw, rt)
-                }
-                Solved::Power => {
-                    let (rt, n) = (treatment.unwrap_or_default(), common.n.unwrap_or_default());
-                    let pw =
-                        poisson_ratio_power(rt, *control, n, &opts, &po).map_err(stats_error)?;
-                    (n, pw, rt)
-                }
-                Solved::Mde => {
-                    let (n, pw) = (
-                        common.n.unwrap_or_default(),
-                        common.power.unwrap_or_default(),
-                    );
-                    (
-                        n,
-                        pw,
-                        poisson_ratio_mde(*control, n, pw, &opts, &po).map_err(stats_error)?,
-                    )
-                }
-            };
-            (
-                "poisson",
-                solved,
-                n,
-                pw,
-                (rt / control).ln(),
-                Some(rt),
-                "treatment",
-            )
-        }
+        } => poisson_test(*control, *treatment, common, &opts)?,
     };
+    Ok((report(c, opts.alternative, outcome), c.json))
+}
+
+/// The two-sample t-test: the effect is Cohen's d, given or as `diff / sd`.
+fn t_test(
+    effect_size: Option<f64>,
+    diff: Option<f64>,
+    sd: Option<f64>,
+    common: &PowerCommon,
+    opts: &PowerOptions,
+) -> anyhow::Result<Outcome> {
+    let d = effect_size.or_else(|| diff.zip(sd).map(|(x, s)| x / s));
+    let solved = solving(d.is_some(), common)?;
+    let s = solve_t(solved, d, common, opts)?;
+    Ok(Outcome {
+        test: "t",
+        solved,
+        nobs1: s.nobs1,
+        power: s.power,
+        effect_size: s.effect,
+        effect: sd.map(|sd| s.effect * sd),
+        effect_is: "difference",
+    })
+}
+
+/// Solves the t-test for what `solved` names, Cohen's `d` being the effect.
+fn solve_t(
+    solved: Solved,
+    d: Option<f64>,
+    common: &PowerCommon,
+    opts: &PowerOptions,
+) -> anyhow::Result<Sizing> {
+    Ok(match solved {
+        Solved::SampleSize => {
+            let (d, pw) = (d.unwrap_or_default(), common.power.unwrap_or_default());
+            let n = TTestIndPower
+                .solve_nobs1(d, pw, opts)
+                .map_err(stats_error)?;
+            Sizing {
+                nobs1: n,
+                power: pw,
+                effect: d,
+            }
+        }
+        Solved::Power => {
+            let (d, n) = (d.unwrap_or_default(), common.n.unwrap_or_default());
+            Sizing {
+                nobs1: n,
+                power: TTestIndPower.power(d, n, opts).map_err(stats_error)?,
+                effect: d,
+            }
+        }
+        Solved::Mde => {
+            let (n, pw) = (
+                common.n.unwrap_or_default(),
+                common.power.unwrap_or_default(),
+            );
+            let d = TTestIndPower
+                .solve_effect_size(n, pw, opts)
+                .map_err(stats_error)?;
+            Sizing {
+                nobs1: n,
+                power: pw,
+                effect: d,
+            }
+        }
+    })
+}
+
+/// Two proportions: the effect is the treatment's proportion against `control`'s.
+fn proportions_test(
+    control: f64,
+    treatment: Option<f64>,
+    common: &PowerCommon,
+    opts: &PowerOptions,
+) -> anyhow::Result<Outcome> {
+    check_proportion("--control", control)?;
+    if let Some(t) = treatment {
+        check_proportion("--treatment", t)?;
+    }
+    let solved = solving(treatment.is_some(), common)?;
+    let s = solve_proportions(solved, control, treatment, common, opts)?;
+    let h = cohens_h(s.effect, control).map_err(stats_error)?;
+    Ok(Outcome {
+        test: "proportions",
+        solved,
+        nobs1: s.nobs1,
+        power: s.power,
+        effect_size: h,
+        effect: Some(s.effect),
+        effect_is: "treatment",
+    })
+}
+
+/// Solves the two-proportions test for what `solved` names.
+fn solve_proportions(
+    solved: Solved,
+    control: f64,
+    treatment: Option<f64>,
+    common: &PowerCommon,
+    opts: &PowerOptions,
+) -> anyhow::Result<Sizing> {
+    Ok(match solved {
+        Solved::SampleSize => {
+            let (pt, pw) = (
+                treatment.unwrap_or_default(),
+                common.power.unwrap_or_default(),
+            );
+            let h = cohens_h(pt, control).map_err(stats_error)?;
+            Sizing {
+                nobs1: NormalIndPower
+                    .solve_nobs1(h, pw, opts)
+                    .map_err(stats_error)?,
+                power: pw,
+                effect: pt,
+            }
+        }
+        Solved::Power => {
+            let (pt, n) = (treatment.unwrap_or_default(), common.n.unwrap_or_default());
+            let h = cohens_h(pt, control).map_err(stats_error)?;
+            Sizing {
+                nobs1: n,
+                power: NormalIndPower.power(h, n, opts).map_err(stats_error)?,
+                effect: pt,
+            }
+        }
+        Solved::Mde => {
+            let (n, pw) = (
+                common.n.unwrap_or_default(),
+                common.power.unwrap_or_default(),
+            );
+            Sizing {
+                nobs1: n,
+                power: pw,
+                effect: proportions_mde(control, n, pw, opts).map_err(stats_error)?,
+            }
+        }
+    })
+}
+
+/// Two Poisson rates: the effect is the treatment's rate against `control`'s.
+fn poisson_test(
+    control: f64,
+    treatment: Option<f64>,
+    common: &PowerCommon,
+    opts: &PowerOptions,
+) -> anyhow::Result<Outcome> {
+    let solved = solving(treatment.is_some(), common)?;
+    let s = solve_poisson(solved, control, treatment, common, opts)?;
+    Ok(Outcome {
+        test: "poisson",
+        solved,
+        nobs1: s.nobs1,
+        power: s.power,
+        effect_size: (s.effect / control).ln(),
+        effect: Some(s.effect),
+        effect_is: "treatment",
+    })
+}
+
+/// Solves the two-rates test for what `solved` names.
+fn solve_poisson(
+    solved: Solved,
+    control: f64,
+    treatment: Option<f64>,
+    common: &PowerCommon,
+    opts: &PowerOptions,
+) -> anyhow::Result<Sizing> {
+    let po = PoissonPowerOptions::default();
+    Ok(match solved {
+        Solved::SampleSize => {
+            let (rt, pw) = (
+                treatment.unwrap_or_default(),
+                common.power.unwrap_or_default(),
+            );
+            let n = poisson_ratio_solve_nobs1(rt, control, pw, opts, &po).map_err(stats_error)?;
+            Sizing {
+                nobs1: n,
+                power: pw,
+                effect: rt,
+            }
+        }
+        Solved::Power => {
+            let (rt, n) = (treatment.unwrap_or_default(), common.n.unwrap_or_default());
+            let pw = poisson_ratio_power(rt, control, n, opts, &po).map_err(stats_error)?;
+            Sizing {
+                nobs1: n,
+                power: pw,
+                effect: rt,
+            }
+        }
+        Solved::Mde => {
+            let (n, pw) = (
+                common.n.unwrap_or_default(),
+                common.power.unwrap_or_default(),
+            );
+            Sizing {
+                nobs1: n,
+                power: pw,
+                effect: poisson_ratio_mde(control, n, pw, opts, &po).map_err(stats_error)?,
+            }
+        }
+    })
+}
+
+/// The report of `outcome`, its sizes rounded up to whole customers.
+fn report(c: &PowerCommon, alternative: Alternative, outcome: Outcome) -> PowerReport {
     // Whole customers: round the solved size up (a hair of slack for the root finder).
     let whole = |x: f64| (x - 1e-9).ceil().max(1.0) as u64;
-    let n_treatment = whole(nobs1);
-    let n_control = whole(c.ratio * nobs1);
-    Ok((
-        PowerReport {
-            test,
-            solved,
-            alpha: c.alpha,
-            alternative: opts.alternative,
-            ratio: c.ratio,
-            nobs1,
-            n_treatment,
-            n_control,
-            n_total: n_treatment + n_control,
-            power,
-            effect_size: es,
-            effect,
-            effect_is,
-        },
-        c.json,
-    ))
+    let n_treatment = whole(outcome.nobs1);
+    let n_control = whole(c.ratio * outcome.nobs1);
+    PowerReport {
+        test: outcome.test,
+        solved: outcome.solved,
+        alpha: c.alpha,
+        alternative,
+        ratio: c.ratio,
+        nobs1: outcome.nobs1,
+        n_treatment,
+        n_control,
+        n_total: n_treatment + n_control,
+        power: outcome.power,
+        effect_size: outcome.effect_size,
+        effect: outcome.effect,
+        effect_is: outcome.effect_is,
+    }
 }
