@@ -184,141 +184,30 @@ impl Settings {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let (file, config_file) = match (&flags.config, env(EnvVars::ABFORGE_CONFIG)) {
-            (Some(p), _) => (read_file(p)?, Some(p.clone())),
-            (None, Some(p)) => (read_file(Path::new(&p))?, Some(PathBuf::from(p))),
-            (None, None) if Path::new(DEFAULT_CONFIG).is_file() => (
-                read_file(Path::new(DEFAULT_CONFIG))?,
-                Some(PathBuf::from(DEFAULT_CONFIG)),
-            ),
-            (None, None) => (FileSettings::default(), None),
-        };
+        let (file, config_file) = read_config(flags, &env)?;
         let data_dir = flags
             .data_dir
             .clone()
             .or_else(|| env(EnvVars::ABFORGE_DATA_DIR).map(PathBuf::from))
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let default_sqlite = format!("sqlite://{}", data_dir.join("abforge.sqlite").display());
-        let database_url = flags
-            .database_url
-            .clone()
-            .or_else(|| env(EnvVars::ABFORGE_DATABASE_URL))
-            .or(file.database_url)
-            .unwrap_or_else(|| default_sqlite.clone());
-        check_scheme(
-            "database_url",
-            EnvVars::ABFORGE_DATABASE_URL,
-            &database_url,
-            &["sqlite", "postgres", "postgresql"],
-        )?;
-        let run_log_url = flags
-            .run_log_url
-            .clone()
-            .or_else(|| env(EnvVars::ABFORGE_RUN_LOG_URL))
-            .or(file.run_log_url)
-            .unwrap_or(default_sqlite);
-        check_scheme(
-            "run_log_url",
-            EnvVars::ABFORGE_RUN_LOG_URL,
-            &run_log_url,
-            &["sqlite", "dynamodb", "postgres", "postgresql"],
-        )?;
+        let (database_url, run_log_url) =
+            resolve_store_urls(flags, &env, &data_dir, file.database_url, file.run_log_url)?;
         let object_store_url = flags
             .object_store_url
             .clone()
             .or_else(|| env(EnvVars::ABFORGE_OBJECT_STORE_URL))
             .or(file.object_store_url);
-        let api_url = flags
-            .api_url
-            .clone()
-            .or_else(|| env(EnvVars::ABFORGE_API_URL))
-            .or(file.api_url)
-            .map(|u| u.trim_end_matches('/').to_string());
-        if let Some(u) = &api_url {
-            check_scheme("api_url", EnvVars::ABFORGE_API_URL, u, &["http", "https"])?;
-        }
-        let api_token = env(EnvVars::ABFORGE_API_TOKEN).or(file.api_token);
-        if let (Some(u), Some(_)) = (&api_url, &api_token) {
-            check_token_transport(u)?;
-        }
+        let (api_url, api_token) = resolve_api(flags, &env, file.api_url, file.api_token)?;
         let blueprint = flags
             .blueprint
             .clone()
             .or_else(|| env(EnvVars::ABFORGE_BLUEPRINT).map(PathBuf::from))
             .or(file.blueprint)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_BLUEPRINT));
-        let fr = file.retry.unwrap_or_default();
-        let mut retry = Retry::default();
-        if let Some(a) = flags
-            .attempts
-            .map(Ok)
-            .or_else(|| env(EnvVars::ABFORGE_RETRY_ATTEMPTS).map(|v| parse_attempts(&v)))
-            .or(fr.attempts.map(Ok))
-        {
-            retry.attempts = a?;
-        }
-        if !(1..=100).contains(&retry.attempts) {
-            return Err(Error::Config(format!(
-                "retry attempts: {} is not allowed; expected 1 to 100",
-                retry.attempts
-            )));
-        }
-        if let Some(ms) = env(EnvVars::ABFORGE_RETRY_DELAY_MS)
-            .map(|v| {
-                v.parse::<u64>().map_err(|_| {
-                    Error::Config(format!(
-                        "{}: {v:?} is not a whole number of milliseconds",
-                        EnvVars::ABFORGE_RETRY_DELAY_MS
-                    ))
-                })
-            })
-            .transpose()?
-            .or(fr.delay_ms)
-        {
-            retry.delay = Duration::from_millis(ms);
-        }
-        if let Some(ms) = fr.max_delay_ms {
-            retry.max_delay = Duration::from_millis(ms);
-        }
-        retry.max_delay = retry.max_delay.max(retry.delay);
-        let quarantine_max = match env(EnvVars::ABFORGE_LAKE_QUARANTINE_MAX) {
-            Some(v) => v.parse::<f64>().map_err(|_| {
-                Error::Config(format!(
-                    "{}: {v:?} is not allowed; expected a share from 0 to 1, e.g. 0.001 for \
-                     0.1 %",
-                    EnvVars::ABFORGE_LAKE_QUARANTINE_MAX
-                ))
-            })?,
-            None => file
-                .lake
-                .and_then(|l| l.quarantine_max)
-                .unwrap_or(abforge_lake::DEFAULT_QUARANTINE_MAX),
-        };
-        if !(0.0..=1.0).contains(&quarantine_max) {
-            return Err(Error::Config(format!(
-                "lake quarantine_max: {quarantine_max} is not allowed; expected a share from 0 \
-                 to 1, e.g. 0.001 for 0.1 %"
-            )));
-        }
-        let fr = file.run.unwrap_or_default();
-        let mut lease = crate::LeaseSettings::default();
-        if let Some(ms) = millis(&env, EnvVars::ABFORGE_RUN_LEASE_MS)?.or(fr.lease_ms) {
-            lease.lease = Duration::from_millis(ms);
-        }
-        if let Some(ms) = millis(&env, EnvVars::ABFORGE_RUN_WAIT_MS)?.or(fr.wait_ms) {
-            lease.wait = Duration::from_millis(ms);
-        }
-        if !(Duration::from_millis(100)..=abforge_store::relational::MAX_LEASE)
-            .contains(&lease.lease)
-        {
-            return Err(Error::Config(format!(
-                "run lease_ms (ABFORGE_RUN_LEASE_MS): {} is not allowed; expected 100 ms to 30 \
-                 days",
-                lease.lease.as_millis()
-            )));
-        }
-        lease.poll = (lease.lease / 10).clamp(Duration::from_millis(50), lease.poll);
+        let retry = resolve_retry(flags, &env, file.retry.unwrap_or_default())?;
+        let quarantine_max = resolve_quarantine_max(&env, file.lake)?;
+        let lease = resolve_lease(&env, file.run.unwrap_or_default())?;
         Ok(Settings {
             data_dir,
             database_url,
@@ -333,6 +222,178 @@ impl Settings {
             config_file,
         })
     }
+}
+
+/// The configuration file: `--config`, else `ABFORGE_CONFIG`, else [`DEFAULT_CONFIG`] when
+/// it exists; its settings (none without one) and its path.
+fn read_config(
+    flags: &Overrides,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(FileSettings, Option<PathBuf>)> {
+    Ok(match (&flags.config, env(EnvVars::ABFORGE_CONFIG)) {
+        (Some(p), _) => (read_file(p)?, Some(p.clone())),
+        (None, Some(p)) => (read_file(Path::new(&p))?, Some(PathBuf::from(p))),
+        (None, None) if Path::new(DEFAULT_CONFIG).is_file() => (
+            read_file(Path::new(DEFAULT_CONFIG))?,
+            Some(PathBuf::from(DEFAULT_CONFIG)),
+        ),
+        (None, None) => (FileSettings::default(), None),
+    })
+}
+
+/// The relational store's and the run log's URLs (by default the same SQLite file in
+/// `data_dir`), their schemes checked; `file_database` and `file_run_log` are the file's.
+fn resolve_store_urls(
+    flags: &Overrides,
+    env: &impl Fn(&str) -> Option<String>,
+    data_dir: &Path,
+    file_database: Option<String>,
+    file_run_log: Option<String>,
+) -> Result<(String, String)> {
+    let default_sqlite = format!("sqlite://{}", data_dir.join("abforge.sqlite").display());
+    let database_url = flags
+        .database_url
+        .clone()
+        .or_else(|| env(EnvVars::ABFORGE_DATABASE_URL))
+        .or(file_database)
+        .unwrap_or_else(|| default_sqlite.clone());
+    check_scheme(
+        "database_url",
+        EnvVars::ABFORGE_DATABASE_URL,
+        &database_url,
+        &["sqlite", "postgres", "postgresql"],
+    )?;
+    let run_log_url = flags
+        .run_log_url
+        .clone()
+        .or_else(|| env(EnvVars::ABFORGE_RUN_LOG_URL))
+        .or(file_run_log)
+        .unwrap_or(default_sqlite);
+    check_scheme(
+        "run_log_url",
+        EnvVars::ABFORGE_RUN_LOG_URL,
+        &run_log_url,
+        &["sqlite", "dynamodb", "postgres", "postgresql"],
+    )?;
+    Ok((database_url, run_log_url))
+}
+
+/// The params API's URL (its scheme checked) and token (never sent over plain HTTP beyond
+/// the loopback); `file_url` and `file_token` are the file's.
+fn resolve_api(
+    flags: &Overrides,
+    env: &impl Fn(&str) -> Option<String>,
+    file_url: Option<String>,
+    file_token: Option<String>,
+) -> Result<(Option<String>, Option<String>)> {
+    let api_url = flags
+        .api_url
+        .clone()
+        .or_else(|| env(EnvVars::ABFORGE_API_URL))
+        .or(file_url)
+        .map(|u| u.trim_end_matches('/').to_string());
+    if let Some(u) = &api_url {
+        check_scheme("api_url", EnvVars::ABFORGE_API_URL, u, &["http", "https"])?;
+    }
+    let api_token = env(EnvVars::ABFORGE_API_TOKEN).or(file_token);
+    if let (Some(u), Some(_)) = (&api_url, &api_token) {
+        check_token_transport(u)?;
+    }
+    Ok((api_url, api_token))
+}
+
+/// How transient errors are retried: attempts, first and longest delay (`fr`: the file's
+/// `[retry]`).
+fn resolve_retry(
+    flags: &Overrides,
+    env: &impl Fn(&str) -> Option<String>,
+    fr: FileRetry,
+) -> Result<Retry> {
+    let mut retry = Retry::default();
+    if let Some(a) = flags
+        .attempts
+        .map(Ok)
+        .or_else(|| env(EnvVars::ABFORGE_RETRY_ATTEMPTS).map(|v| parse_attempts(&v)))
+        .or(fr.attempts.map(Ok))
+    {
+        retry.attempts = a?;
+    }
+    if !(1..=100).contains(&retry.attempts) {
+        return Err(Error::Config(format!(
+            "retry attempts: {} is not allowed; expected 1 to 100",
+            retry.attempts
+        )));
+    }
+    if let Some(ms) = env(EnvVars::ABFORGE_RETRY_DELAY_MS)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                Error::Config(format!(
+                    "{}: {v:?} is not a whole number of milliseconds",
+                    EnvVars::ABFORGE_RETRY_DELAY_MS
+                ))
+            })
+        })
+        .transpose()?
+        .or(fr.delay_ms)
+    {
+        retry.delay = Duration::from_millis(ms);
+    }
+    if let Some(ms) = fr.max_delay_ms {
+        retry.max_delay = Duration::from_millis(ms);
+    }
+    retry.max_delay = retry.max_delay.max(retry.delay);
+    Ok(retry)
+}
+
+/// The silver quality gate's largest quarantined share, from 0 to 1 (`lake`: the file's
+/// `[lake]`).
+fn resolve_quarantine_max(
+    env: &impl Fn(&str) -> Option<String>,
+    lake: Option<FileLake>,
+) -> Result<f64> {
+    let quarantine_max = match env(EnvVars::ABFORGE_LAKE_QUARANTINE_MAX) {
+        Some(v) => v.parse::<f64>().map_err(|_| {
+            Error::Config(format!(
+                "{}: {v:?} is not allowed; expected a share from 0 to 1, e.g. 0.001 for \
+                 0.1 %",
+                EnvVars::ABFORGE_LAKE_QUARANTINE_MAX
+            ))
+        })?,
+        None => lake
+            .and_then(|l| l.quarantine_max)
+            .unwrap_or(abforge_lake::DEFAULT_QUARANTINE_MAX),
+    };
+    if !(0.0..=1.0).contains(&quarantine_max) {
+        return Err(Error::Config(format!(
+            "lake quarantine_max: {quarantine_max} is not allowed; expected a share from 0 \
+             to 1, e.g. 0.001 for 0.1 %"
+        )));
+    }
+    Ok(quarantine_max)
+}
+
+/// A writer's lease on its run and how long a second writer waits (`fr`: the file's
+/// `[run]`).
+fn resolve_lease(
+    env: &impl Fn(&str) -> Option<String>,
+    fr: FileRun,
+) -> Result<crate::LeaseSettings> {
+    let mut lease = crate::LeaseSettings::default();
+    if let Some(ms) = millis(env, EnvVars::ABFORGE_RUN_LEASE_MS)?.or(fr.lease_ms) {
+        lease.lease = Duration::from_millis(ms);
+    }
+    if let Some(ms) = millis(env, EnvVars::ABFORGE_RUN_WAIT_MS)?.or(fr.wait_ms) {
+        lease.wait = Duration::from_millis(ms);
+    }
+    if !(Duration::from_millis(100)..=abforge_store::relational::MAX_LEASE).contains(&lease.lease) {
+        return Err(Error::Config(format!(
+            "run lease_ms (ABFORGE_RUN_LEASE_MS): {} is not allowed; expected 100 ms to 30 \
+             days",
+            lease.lease.as_millis()
+        )));
+    }
+    lease.poll = (lease.lease / 10).clamp(Duration::from_millis(50), lease.poll);
+    Ok(lease)
 }
 
 /// The whole number of milliseconds in variable `var`, if set.

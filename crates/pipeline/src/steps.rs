@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::plan::RunPlan;
 use crate::{Observer, Pipeline};
 use abforge_store::relational::{CustomerLoad, LoadSpec, ResultRow};
-use abforge_synth::generate::Shard;
+use abforge_synth::generate::{Generator, Shard};
 use abforge_synth::{BatchWriter, Format};
 use arrow_array::RecordBatch;
 use futures_util::StreamExt;
@@ -206,6 +206,286 @@ fn upload_error(op: &str, e: std::io::Error) -> Error {
     parquet_error(op, parquet::errors::ParquetError::External(source))
 }
 
+/// What [`Pipeline::generate_part`] gives back.
+struct Generated {
+    /// The part's outcome.
+    part: Result<Output>,
+    /// With a load: the load, ready to commit, or why it is not (it is aborted then, and
+    /// always when the part fails).
+    load: Option<Result<Box<dyn CustomerLoad>>>,
+}
+
+impl Generated {
+    /// A part that failed with `e`; its load, if any, is aborted.
+    async fn failed(e: Error, load: Option<Box<dyn CustomerLoad>>) -> Generated {
+        if let Some(load) = load {
+            let _ = load.abort().await;
+        }
+        Generated {
+            part: Err(e),
+            load: None,
+        }
+    }
+}
+
+/// Where a part goes: the generator's chunks it holds, its customer ids and its object.
+struct PartTarget {
+    /// The generator's chunks the part holds.
+    chunks: std::ops::Range<u64>,
+    /// The customer ids of those chunks.
+    ids: std::ops::Range<u64>,
+    /// The part's object.
+    location: object_store::path::Path,
+}
+
+/// What moving a part's bytes to its upload, and its lanes' rows to the load, came to.
+struct Moved {
+    /// The rows the part's writer wrote.
+    rows: u64,
+    /// Why the upload failed, if it did.
+    upload_failed: Option<Error>,
+    /// Why the load failed, if it did.
+    load_failed: Option<Error>,
+}
+
+/// The Parquet reader of a part, before it is built.
+type PartReader = ParquetRecordBatchStreamBuilder<BufReader>;
+
+/// The id ranges of the lanes of `load` (one lane, all of `ids`, when it has none); none
+/// without a load.
+fn load_lanes(
+    load: Option<&dyn CustomerLoad>,
+    ids: std::ops::Range<u64>,
+) -> Vec<std::ops::Range<u64>> {
+    match load {
+        Some(l) => match l.lanes() {
+            lanes if lanes.is_empty() => vec![ids],
+            lanes => lanes,
+        },
+        None => Vec::new(),
+    }
+}
+
+/// Starts the thread that generates the part's rows (`chunks`) and writes them as Parquet,
+/// sending the file's bytes in pieces and the rows written on `tx`; it gives back the
+/// file's size.
+fn spawn_part_writer(
+    generator: Generator,
+    chunks: std::ops::Range<u64>,
+    tx: tokio::sync::mpsc::Sender<Piece>,
+) -> tokio::task::JoinHandle<abforge_synth::Result<u64>> {
+    let schema = generator.schema();
+    let rows_tx = tx.clone();
+    tokio::task::spawn_blocking(move || -> abforge_synth::Result<u64> {
+        let out = ToUpload {
+            tx,
+            buf: Vec::with_capacity(UPLOAD_PIECE),
+        };
+        let mut writer = BatchWriter::new(out, Format::Parquet, schema)?;
+        generator.run(
+            chunks,
+            |batches| {
+                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                writer.write(&batches)?;
+                rows_tx
+                    .blocking_send(Piece::Rows(rows))
+                    .map_err(|_| abforge_synth::Error::Usage("the upload stopped".into()))
+            },
+            &abforge_synth::NoReporter,
+        )?;
+        let (_, bytes) = writer.finish()?;
+        Ok(bytes)
+    })
+}
+
+/// Starts a thread for each lane that generates the lane's rows (those of `chunks` whose
+/// id, in column `id_column`, lies in the lane's range) and queues them a few batches
+/// ahead; returns the threads and the queues.
+fn spawn_lane_generators(
+    plan: &RunPlan,
+    lanes: &[std::ops::Range<u64>],
+    chunks: &std::ops::Range<u64>,
+    id_column: usize,
+) -> (
+    Vec<tokio::task::JoinHandle<abforge_synth::Result<()>>>,
+    Vec<impl futures_util::Stream<Item = RecordBatch> + Unpin + Send + use<>>,
+) {
+    let mut producers = Vec::new();
+    let mut queues = Vec::new();
+    for range in lanes.iter().cloned() {
+        let (load_tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(READ_AHEAD);
+        queues.push(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+        let generator = plan.generator();
+        let rows = abforge_synth::generate::CHUNK_ROWS;
+        let first = (range.start / rows).max(chunks.start);
+        let end = range.end.div_ceil(rows).min(chunks.end);
+        producers.push(tokio::task::spawn_blocking(move || {
+            generator.run(
+                first..end,
+                |batches| {
+                    for b in &batches {
+                        if let Some(part) = in_range(b, id_column, &range) {
+                            load_tx.blocking_send(part).map_err(|_| {
+                                abforge_synth::Error::Usage("the load stopped".into())
+                            })?;
+                        }
+                    }
+                    Ok(())
+                },
+                &abforge_synth::NoReporter,
+            )
+        }));
+    }
+    (producers, queues)
+}
+
+/// Sends the part's bytes, as they come on `pieces`, to the upload, and the lanes'
+/// `batches` to the load, until both are done or have failed (a failed upload stops the
+/// part's writer, a failed load the lanes' generators).
+async fn move_part_and_rows<S>(
+    mut pieces: tokio::sync::mpsc::Receiver<Piece>,
+    upload: &mut BufWriter,
+    key: &str,
+    load: &mut Option<Box<dyn CustomerLoad>>,
+    mut batches: Option<futures_util::stream::SelectAll<S>>,
+    obs: &dyn Observer,
+) -> Moved
+where
+    S: futures_util::Stream<Item = RecordBatch> + Unpin,
+{
+    let mut moved = Moved {
+        rows: 0,
+        upload_failed: None,
+        load_failed: None,
+    };
+    let mut pieces_open = true;
+    while pieces_open || batches.is_some() {
+        tokio::select! {
+            piece = pieces.recv(), if pieces_open => match piece {
+                Some(Piece::Bytes(bytes)) => {
+                    if let Err(e) = upload.put(bytes).await {
+                        moved.upload_failed = Some(parquet_error(
+                            &format!("uploading {key}"),
+                            parquet::errors::ParquetError::External(Box::new(e)),
+                        ));
+                        // Closing the queue stops the producer (its next send fails).
+                        pieces.close();
+                        pieces_open = false;
+                    }
+                }
+                Some(Piece::Rows(n)) => {
+                    moved.rows += n;
+                    if load.is_none() {
+                        obs.rows(n);
+                    }
+                }
+                None => pieces_open = false,
+            },
+            batch = async { batches.as_mut().expect("guarded").next().await }, if batches.is_some() => match (batch, load.as_mut()) {
+                (Some(b), Some(l)) => match l.write(&b).await {
+                    Ok(()) => obs.rows(b.num_rows() as u64),
+                    Err(e) => {
+                        // Dropping the queues stops the lanes' producers.
+                        moved.load_failed = Some(e.into());
+                        batches = None;
+                    }
+                },
+                _ => batches = None,
+            },
+        }
+    }
+    moved
+}
+
+/// Waits for the part's writer and the lanes' generators: the part's size, or why its
+/// writer failed. A generator's failure goes to `load_failed`, unless the load failed
+/// already.
+async fn join_generators(
+    producer: tokio::task::JoinHandle<abforge_synth::Result<u64>>,
+    lane_producers: Vec<tokio::task::JoinHandle<abforge_synth::Result<()>>>,
+    load_failed: &mut Option<Error>,
+) -> Result<u64> {
+    let produced = match producer.await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(Error::Other(format!("the generator panicked: {e}"))),
+    };
+    for p in lane_producers {
+        let outcome = match p.await {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e.into(),
+            Err(e) => Error::Other(format!("the generator panicked: {e}")),
+        };
+        load_failed.get_or_insert(outcome);
+    }
+    produced
+}
+
+/// Completes the part's upload when it and the part's writer succeeded: the part's size;
+/// else why the part failed (the upload's error first).
+async fn complete_upload(
+    upload: &mut BufWriter,
+    upload_failed: Option<Error>,
+    produced: Result<u64>,
+    key: &str,
+) -> Result<u64> {
+    match (upload_failed, produced) {
+        (None, Ok(bytes)) => upload
+            .shutdown()
+            .await
+            .map(|()| bytes)
+            .map_err(|e| upload_error(&format!("completing the upload of {key}"), e)),
+        (Some(e), _) | (None, Err(e)) => Err(e),
+    }
+}
+
+/// The load once its part is complete: ready to commit, or aborted and why it failed
+/// (`None` without a load).
+async fn settle_load(
+    load: Option<Box<dyn CustomerLoad>>,
+    failed: Option<Error>,
+) -> Option<Result<Box<dyn CustomerLoad>>> {
+    match (load, failed) {
+        (None, _) => None,
+        (Some(l), Some(e)) => {
+            let _ = l.abort().await;
+            Some(Err(e))
+        }
+        (Some(l), None) => Some(Ok(l)),
+    }
+}
+
+/// Starts a task per reader that decodes its batches a few ahead; returns the tasks
+/// (aborted when dropped) and the batches of all, as they come.
+fn start_readers(
+    builders: Vec<PartReader>,
+    key: &str,
+) -> Result<(
+    Vec<AbortOnDrop>,
+    futures_util::stream::SelectAll<
+        impl futures_util::Stream<Item = parquet::errors::Result<RecordBatch>> + Unpin + use<>,
+    >,
+)> {
+    let mut readers = Vec::new();
+    let mut queues = Vec::new();
+    for builder in builders {
+        let mut stream = builder
+            .build()
+            .map_err(|e| parquet_error(&format!("reading {key}"), e))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+        readers.push(AbortOnDrop(tokio::spawn(async move {
+            while let Some(batch) = stream.next().await {
+                let failed = batch.is_err();
+                if tx.send(batch).await.is_err() || failed {
+                    break;
+                }
+            }
+        })));
+        queues.push(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    }
+    Ok((readers, futures_util::stream::select_all(queues)))
+}
+
 impl Pipeline {
     pub(crate) async fn generate(
         &self,
@@ -213,7 +493,7 @@ impl Pipeline {
         shard: Option<Shard>,
         obs: &dyn Observer,
     ) -> Result<Output> {
-        self.generate_part(plan, shard, None, obs).await.0
+        self.generate_part(plan, shard, None, obs).await.part
     }
 
     /// Generate and land of a whole run at once, for `pipeline run`: the rows go into the
@@ -241,13 +521,16 @@ impl Pipeline {
                 whole_run: true,
             })
             .await;
-        let (generated, load) = match load {
+        let Generated {
+            part: generated,
+            load,
+        } = match load {
             Ok(load) => self.generate_part(plan, None, Some(load), obs).await,
             // Generate goes on alone; land then runs as a step of its own.
-            Err(e) => (
-                self.generate_part(plan, None, None, obs).await.0,
-                Some(Err(e.into())),
-            ),
+            Err(e) => Generated {
+                part: self.generate_part(plan, None, None, obs).await.part,
+                load: Some(Err(e.into())),
+            },
         };
         let took = began.elapsed();
         let out = match generated {
@@ -282,182 +565,68 @@ impl Pipeline {
         &self,
         plan: &RunPlan,
         shard: Option<Shard>,
-        load: Option<Box<dyn CustomerLoad>>,
+        mut load: Option<Box<dyn CustomerLoad>>,
         obs: &dyn Observer,
-    ) -> (Result<Output>, Option<Result<Box<dyn CustomerLoad>>>) {
-        let aborted = async |load: Option<Box<dyn CustomerLoad>>| {
-            if let Some(load) = load {
-                let _ = load.abort().await;
-            }
-        };
+    ) -> Generated {
         let generator = plan.generator();
         let key = plan.part_key(shard);
-        let prepared = async {
-            let chunks = generator
-                .chunks(shard)
-                .map_err(|e| Error::Usage(e.to_string()))?;
-            let ids = plan.ids(&generator, shard)?;
-            self.remove_stale_parts(plan, shard).await?;
-            Ok::<_, Error>((chunks, ids, self.objects.location(&key)?))
+        let target = match self.prepare_part(plan, shard, &generator, &key).await {
+            Ok(t) => t,
+            Err(e) => return Generated::failed(e, load).await,
         };
-        let (chunks, ids, location) = match prepared.await {
-            Ok(p) => p,
-            Err(e) => {
-                aborted(load).await;
-                return (Err(e), None);
-            }
-        };
-        let schema = generator.schema();
-        let id_column = schema
+        let id_column = generator
+            .schema()
             .index_of("customer_id")
             .expect("the generator's schema has customer_id");
-        let mut upload = BufWriter::new(Arc::clone(self.objects.store()), location);
+        let mut upload = BufWriter::new(Arc::clone(self.objects.store()), target.location);
         // The lanes' id ranges (one lane: all the part's ids), and a queue of batches for each.
-        let lanes = match &load {
-            Some(l) => match l.lanes() {
-                lanes if lanes.is_empty() => vec![ids],
-                lanes => lanes,
-            },
-            None => Vec::new(),
-        };
-        let mut lane_tx = Vec::new();
-        let mut queues = Vec::new();
-        for _ in &lanes {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(READ_AHEAD);
-            lane_tx.push(tx);
-            queues.push(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-        }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(UPLOAD_QUEUE);
-        let rows_tx = tx.clone();
-        let part_schema = Arc::clone(&schema);
-        let part_chunks = chunks.clone();
-        let producer = tokio::task::spawn_blocking(move || -> abforge_synth::Result<u64> {
-            let out = ToUpload {
-                tx,
-                buf: Vec::with_capacity(UPLOAD_PIECE),
-            };
-            let mut writer = BatchWriter::new(out, Format::Parquet, part_schema)?;
-            generator.run(
-                part_chunks,
-                |batches| {
-                    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                    writer.write(&batches)?;
-                    rows_tx
-                        .blocking_send(Piece::Rows(rows))
-                        .map_err(|_| abforge_synth::Error::Usage("the upload stopped".into()))
-                },
-                &abforge_synth::NoReporter,
-            )?;
-            let (_, bytes) = writer.finish()?;
-            Ok(bytes)
-        });
+        let lanes = load_lanes(load.as_deref(), target.ids);
+        let (tx, pieces) = tokio::sync::mpsc::channel::<Piece>(UPLOAD_QUEUE);
+        let producer = spawn_part_writer(generator, target.chunks.clone(), tx);
         // Each lane's rows, generated by a thread of its own.
-        let mut lane_producers = Vec::new();
-        for (range, load_tx) in lanes.iter().cloned().zip(lane_tx) {
-            let generator = plan.generator();
-            let rows = abforge_synth::generate::CHUNK_ROWS;
-            let first = (range.start / rows).max(chunks.start);
-            let end = range.end.div_ceil(rows).min(chunks.end);
-            lane_producers.push(tokio::task::spawn_blocking(move || {
-                generator.run(
-                    first..end,
-                    |batches| {
-                        for b in &batches {
-                            if let Some(part) = in_range(b, id_column, &range) {
-                                load_tx.blocking_send(part).map_err(|_| {
-                                    abforge_synth::Error::Usage("the load stopped".into())
-                                })?;
-                            }
-                        }
-                        Ok(())
-                    },
-                    &abforge_synth::NoReporter,
-                )
-            }));
-        }
-        let mut load = load;
-        let mut batches = (!queues.is_empty()).then(|| futures_util::stream::select_all(queues));
-        let mut load_failed: Option<Error> = None;
-        let mut upload_failed = None;
-        let mut rows = 0u64;
-        let mut pieces_open = true;
-        while pieces_open || batches.is_some() {
-            tokio::select! {
-                piece = rx.recv(), if pieces_open => match piece {
-                    Some(Piece::Bytes(bytes)) => {
-                        if let Err(e) = upload.put(bytes).await {
-                            upload_failed = Some(parquet_error(
-                                &format!("uploading {key}"),
-                                parquet::errors::ParquetError::External(Box::new(e)),
-                            ));
-                            // Closing the queue stops the producer (its next send fails).
-                            rx.close();
-                            pieces_open = false;
-                        }
-                    }
-                    Some(Piece::Rows(n)) => {
-                        rows += n;
-                        if load.is_none() {
-                            obs.rows(n);
-                        }
-                    }
-                    None => pieces_open = false,
-                },
-                batch = async { batches.as_mut().expect("guarded").next().await }, if batches.is_some() => match (batch, load.as_mut()) {
-                    (Some(b), Some(l)) => match l.write(&b).await {
-                        Ok(()) => obs.rows(b.num_rows() as u64),
-                        Err(e) => {
-                            // Dropping the queues stops the lanes' producers.
-                            load_failed = Some(e.into());
-                            batches = None;
-                        }
-                    },
-                    _ => batches = None,
-                },
-            }
-        }
-        let produced = producer
-            .await
-            .map_err(|e| Error::Other(format!("the generator panicked: {e}")));
-        for p in lane_producers {
-            let outcome = match p.await {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e.into(),
-                Err(e) => Error::Other(format!("the generator panicked: {e}")),
-            };
-            load_failed.get_or_insert(outcome);
-        }
-        let generated = match (upload_failed, produced) {
-            (None, Ok(Ok(bytes))) => upload
-                .shutdown()
-                .await
-                .map(|()| bytes)
-                .map_err(|e| upload_error(&format!("completing the upload of {key}"), e)),
-            (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(Err(e))) => Err(e.into()),
-        };
-        let bytes = match generated {
+        let (lane_producers, queues) =
+            spawn_lane_generators(plan, &lanes, &target.chunks, id_column);
+        let batches = (!queues.is_empty()).then(|| futures_util::stream::select_all(queues));
+        let moved = move_part_and_rows(pieces, &mut upload, &key, &mut load, batches, obs).await;
+        let mut load_failed = moved.load_failed;
+        let produced = join_generators(producer, lane_producers, &mut load_failed).await;
+        let bytes = match complete_upload(&mut upload, moved.upload_failed, produced, &key).await {
             Ok(bytes) => bytes,
             Err(e) => {
                 let _ = upload.abort().await;
-                aborted(load).await;
-                return (Err(e), None);
+                return Generated::failed(e, load).await;
             }
         };
         let out = Output {
-            rows: Some(rows),
+            rows: Some(moved.rows),
             bytes: Some(bytes),
             message: Some(key),
         };
-        let load = match (load, load_failed) {
-            (None, _) => None,
-            (Some(l), Some(e)) => {
-                let _ = l.abort().await;
-                Some(Err(e))
-            }
-            (Some(l), None) => Some(Ok(l)),
-        };
-        (Ok(out), load)
+        Generated {
+            part: Ok(out),
+            load: settle_load(load, load_failed).await,
+        }
+    }
+
+    /// The chunks, ids and object of `shard`'s part (its object's key is `key`); removes
+    /// the parts of another shard count.
+    async fn prepare_part(
+        &self,
+        plan: &RunPlan,
+        shard: Option<Shard>,
+        generator: &Generator,
+        key: &str,
+    ) -> Result<PartTarget> {
+        let chunks = generator
+            .chunks(shard)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let ids = plan.ids(generator, shard)?;
+        self.remove_stale_parts(plan, shard).await?;
+        Ok(PartTarget {
+            chunks,
+            ids,
+            location: self.objects.location(key)?,
+        })
     }
 
     /// Removes the parts of another shard count than `shard`'s: they are from an earlier
@@ -486,14 +655,7 @@ impl Pipeline {
         let generator = plan.generator();
         let ids = plan.ids(&generator, shard)?;
         let key = plan.part_key(shard);
-        let Some(info) = self.objects.head(&key).await? else {
-            let shard_flag = shard.map(|s| format!(" --shard {s}")).unwrap_or_default();
-            return Err(Error::Usage(format!(
-                "run {}: no generated customers at {key}; run `abforge pipeline step generate \
-                 --run-date {}{shard_flag}` first",
-                plan.run_id, plan.run_date
-            )));
-        };
+        let size = self.part_size(plan, shard, &key).await?;
         let location = self.objects.location(&key)?;
         let meta = self.objects.store().head(&location).await.map_err(|e| {
             parquet_error(
@@ -501,28 +663,7 @@ impl Pipeline {
                 parquet::errors::ParquetError::External(Box::new(e)),
             )
         })?;
-        // A reader of the part's rows `skip..skip + take` (all when `None`), in batches.
-        // Without the page index: with it, the reader fetches each selected page on its
-        // own, and the buffered reader turns each fetch into an 8 MiB read. Without it, it
-        // fetches whole column chunks and skips the pages before the selection unread.
-        let open = |rows: Option<(usize, usize)>| {
-            let reader = BufReader::with_capacity(Arc::clone(self.objects.store()), &meta, 8 << 20);
-            let key = key.clone();
-            async move {
-                let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
-                    .await
-                    .map_err(|e| parquet_error(&format!("opening {key}"), e))?
-                    .with_batch_size(BATCH_ROWS);
-                if let Some((skip, take)) = rows {
-                    builder = builder.with_row_selection(RowSelection::from(vec![
-                        RowSelector::skip(skip),
-                        RowSelector::select(take),
-                    ]));
-                }
-                Ok::<_, Error>(builder)
-            }
-        };
-        let first = open(None).await?;
+        let first = self.open_part(&meta, &key, None).await?;
         let schema = Arc::clone(first.schema());
         let mut load = self
             .db
@@ -534,68 +675,105 @@ impl Pipeline {
                 whole_run: shard.is_none(),
             })
             .await?;
+        if let Err(e) = self
+            .feed_load(load.as_mut(), first, &meta, &key, &ids, obs)
+            .await
+        {
+            let _ = load.abort().await;
+            return Err(e);
+        }
+        finish_land(load, plan, &ids, &format!("from {key}"), Some(size)).await
+    }
+
+    /// The size of the generated part of `shard` (its key is `key`); a usage error that
+    /// says to generate it first when there is none.
+    async fn part_size(&self, plan: &RunPlan, shard: Option<Shard>, key: &str) -> Result<u64> {
+        let Some(info) = self.objects.head(key).await? else {
+            let shard_flag = shard.map(|s| format!(" --shard {s}")).unwrap_or_default();
+            return Err(Error::Usage(format!(
+                "run {}: no generated customers at {key}; run `abforge pipeline step generate \
+                 --run-date {}{shard_flag}` first",
+                plan.run_id, plan.run_date
+            )));
+        };
+        Ok(info.size)
+    }
+
+    /// A reader of the part's rows `skip..skip + take` (all when `None`), in batches.
+    /// Without the page index: with it, the reader fetches each selected page on its
+    /// own, and the buffered reader turns each fetch into an 8 MiB read. Without it, it
+    /// fetches whole column chunks and skips the pages before the selection unread.
+    async fn open_part(
+        &self,
+        meta: &object_store::ObjectMeta,
+        key: &str,
+        rows: Option<(usize, usize)>,
+    ) -> Result<PartReader> {
+        let reader = BufReader::with_capacity(Arc::clone(self.objects.store()), meta, 8 << 20);
+        let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| parquet_error(&format!("opening {key}"), e))?
+            .with_batch_size(BATCH_ROWS);
+        if let Some((skip, take)) = rows {
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(skip),
+                RowSelector::select(take),
+            ]));
+        }
+        Ok(builder)
+    }
+
+    /// Writes the rows of the part (`first` reads them all) into `load`, the batches of its
+    /// readers as they come; the caller aborts the load when this fails.
+    async fn feed_load(
+        &self,
+        load: &mut dyn CustomerLoad,
+        first: PartReader,
+        meta: &object_store::ObjectMeta,
+        key: &str,
+        ids: &std::ops::Range<u64>,
+        obs: &dyn Observer,
+    ) -> Result<()> {
+        let builders = self
+            .part_readers(load.lanes(), first, meta, key, ids)
+            .await?;
+        let (readers, mut batches) = start_readers(builders, key)?;
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(|e| parquet_error(&format!("reading {key}"), e))?;
+            load.write(&batch).await?;
+            obs.rows(batch.num_rows() as u64);
+        }
+        drop(readers);
+        Ok(())
+    }
+
+    /// The readers of the part for a load whose lanes are `lanes`: one of each lane's rows
+    /// when the load has lanes and the part holds the ids `ids`, else `first`, of all.
+    async fn part_readers(
+        &self,
+        lanes: Vec<std::ops::Range<u64>>,
+        first: PartReader,
+        meta: &object_store::ObjectMeta,
+        key: &str,
+        ids: &std::ops::Range<u64>,
+    ) -> Result<Vec<PartReader>> {
         // The part holds the ids in order, from `ids.start`: when the load has lanes, each
         // lane's rows are read by a reader of their own, and the batches of the lanes are
         // written as they come, so that the lanes load at once. (Were the rows in another
         // order, the load would still put each where it belongs: only the overlap would be
         // lost.) Each reader decodes in a task of its own, a few batches ahead, so that
         // decoding overlaps the load's encoding and sending.
-        let lanes = load.lanes();
         let in_part = first.metadata().file_metadata().num_rows();
+        if lanes.len() <= 1 || u64::try_from(in_part).ok() != Some(ids.end - ids.start) {
+            return Ok(vec![first]);
+        }
         let mut builders = Vec::new();
-        if lanes.len() > 1 && u64::try_from(in_part).ok() == Some(ids.end - ids.start) {
-            for lane in &lanes {
-                let skip = lane.start.saturating_sub(ids.start) as usize;
-                let take = (lane.end - lane.start) as usize;
-                match open(Some((skip, take))).await {
-                    Ok(b) => builders.push(b),
-                    Err(e) => {
-                        let _ = load.abort().await;
-                        return Err(e);
-                    }
-                }
-            }
-        } else {
-            builders.push(first);
+        for lane in &lanes {
+            let skip = lane.start.saturating_sub(ids.start) as usize;
+            let take = (lane.end - lane.start) as usize;
+            builders.push(self.open_part(meta, key, Some((skip, take))).await?);
         }
-        let mut readers = Vec::new();
-        let mut queues = Vec::new();
-        for builder in builders {
-            let mut stream = match builder.build() {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = load.abort().await;
-                    return Err(parquet_error(&format!("reading {key}"), e));
-                }
-            };
-            let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
-            readers.push(AbortOnDrop(tokio::spawn(async move {
-                while let Some(batch) = stream.next().await {
-                    let failed = batch.is_err();
-                    if tx.send(batch).await.is_err() || failed {
-                        break;
-                    }
-                }
-            })));
-            queues.push(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
-        }
-        let mut batches = futures_util::stream::select_all(queues);
-        while let Some(batch) = batches.next().await {
-            let batch = match batch {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = load.abort().await;
-                    return Err(parquet_error(&format!("reading {key}"), e));
-                }
-            };
-            if let Err(e) = load.write(&batch).await {
-                let _ = load.abort().await;
-                return Err(e.into());
-            }
-            obs.rows(batch.num_rows() as u64);
-        }
-        drop(readers);
-        finish_land(load, plan, &ids, &format!("from {key}"), Some(info.size)).await
+        Ok(builders)
     }
 
     pub(crate) async fn publish(&self, plan: &RunPlan) -> Result<Output> {

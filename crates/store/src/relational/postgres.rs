@@ -672,6 +672,82 @@ fn load_of_lane_table(name: &str) -> Option<&str> {
     (!k.is_empty() && k.bytes().all(|b| b.is_ascii_digit())).then_some(load)
 }
 
+/// The statements that open lane `k`'s transaction and create its table `name` for the
+/// ids `ids` of run `run`: the columns of `customers` (`have`) and a `CHECK` of the range.
+/// Lane 0's also takes the lock of the load named `load`.
+fn lane_begin_sql(
+    have: &[TableColumn],
+    run: &str,
+    load: &str,
+    k: usize,
+    name: &str,
+    ids: &std::ops::Range<u64>,
+) -> String {
+    let (lo, hi) = bounds_of(ids);
+    let mut defs: Vec<String> = have
+        .iter()
+        .map(|(name, _, decl)| {
+            let not_null = if FIXED.contains(&name.as_str()) {
+                " NOT NULL"
+            } else {
+                ""
+            };
+            format!("{} {decl}{not_null}", quote_ident(name))
+        })
+        .collect();
+    defs.push(format!(
+        "CONSTRAINT {} CHECK ({})",
+        quote_ident(&format!("{name}_range")),
+        range_check(run, lo, hi)
+    ));
+    // Lane 0's transaction holds the load's lock until it ends: while it does, no
+    // other swap takes this load's committed lane tables for strays.
+    let lock = if k == 0 {
+        format!(
+            "SELECT pg_advisory_xact_lock(hashtext({}), hashtext({}));",
+            quote_literal(LOAD_LOCK_SPACE),
+            quote_literal(load)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "BEGIN; {lock} CREATE TABLE {} ({});",
+        quote_ident(name),
+        defs.join(", ")
+    )
+}
+
+/// Opens a lane on `client`: runs `begin` (see [`lane_begin_sql`]), starts the COPY of
+/// the columns `cols` into the lane's table `name`, and the task that sends it.
+async fn open_lane(
+    client: Client,
+    begin: &str,
+    cols: &str,
+    ids: std::ops::Range<u64>,
+    name: String,
+    op: &str,
+) -> Result<Lane> {
+    let err = |e: tokio_postgres::Error| Error::postgres(op, &e);
+    client.batch_execute(begin).await.map_err(err)?;
+    let sink = client
+        .copy_in::<_, Bytes>(&format!(
+            "COPY {} ({cols}) FROM STDIN (FORMAT binary, FREEZE)",
+            quote_ident(&name)
+        ))
+        .await
+        .map_err(err)?;
+    let (queue, rx) = tokio::sync::mpsc::channel(SEND_QUEUE);
+    Ok(Lane {
+        ids,
+        table: name,
+        client: Some(client),
+        queue: Some(queue),
+        copier: Some(tokio::spawn(copier(Box::pin(sink), rx))),
+        header_sent: false,
+    })
+}
+
 impl PgLoad {
     fn op(&self) -> String {
         format!("load customers of run {:?}", self.spec.run_id)
@@ -847,20 +923,35 @@ async fn finish_lane(lane: &mut Lane, k: usize, op: &str) -> Result<u64> {
     Ok(copied)
 }
 
+/// A lane as the swap sees it: its table and its id range.
+type LaneRange = (String, std::ops::Range<u64>);
+
 /// The swap, inside lane 0's transaction: see the module docs. `lanes` are the lane
-/// tables and their id ranges, in order; `load` names the load (lane 0's table).
-async fn swap(
-    client: &Client,
-    spec: &LoadSpec,
-    load: &str,
-    lanes: &[(String, std::ops::Range<u64>)],
-) -> Result<()> {
+/// tables and their id ranges, in order; `load` names the load (lane 0's table). What it
+/// reads of the database is I/O here; what it then does to the run's partitions is a
+/// [`SwapPlan`], worked out without I/O.
+async fn swap(client: &Client, spec: &LoadSpec, load: &str, lanes: &[LaneRange]) -> Result<()> {
     let op = format!("swap in the customers of run {:?}", spec.run_id);
-    let err = |e: tokio_postgres::Error| Error::postgres(op.clone(), &e);
-    let run = &spec.run_id;
-    client.batch_execute(CUSTOMERS_LOCK).await.map_err(err)?;
-    // Lane tables that loads which died between committing their lanes and swapping them
-    // in left behind: their load's lock is free.
+    client
+        .batch_execute(CUSTOMERS_LOCK)
+        .await
+        .map_err(|e| Error::postgres(op.clone(), &e))?;
+    drop_stray_lane_tables(client, load, &op).await?;
+    let parent = run_table(&spec.run_id);
+    ensure_run_partition(client, &spec.run_id, &parent, &op).await?;
+    // Columns added to customers since the lanes' tables were made.
+    let have = table_columns(client).await?;
+    add_missing_lane_columns(client, lanes, &have, &op).await?;
+    let leaves = run_partitions(client, &parent, &op).await?;
+    let columns: Vec<String> = have.into_iter().map(|(name, _, _)| name).collect();
+    let plan = SwapPlan::new(spec, &parent, lanes, &columns, &leaves)?;
+    execute_swap_plan(client, &plan, &op).await
+}
+
+/// Drops the lane tables that loads which died between committing their lanes and
+/// swapping them in left behind: those whose load's lock is free.
+async fn drop_stray_lane_tables(client: &Client, load: &str, op: &str) -> Result<()> {
+    let err = |e: tokio_postgres::Error| Error::postgres(op, &e);
     let strays = client
         .query(
             "SELECT c.relname::text FROM pg_class c WHERE c.relkind = 'r' \
@@ -873,12 +964,9 @@ async fn swap(
         .map_err(err)?;
     for stray in &strays {
         let name: String = stray.get(0);
-        let Some(owner) = load_of_lane_table(&name) else {
+        let Some(owner) = stray_owner(&name, load) else {
             continue;
         };
-        if owner == load {
-            continue;
-        }
         let free: bool = client
             .query_one(
                 "SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2))",
@@ -894,7 +982,18 @@ async fn swap(
                 .map_err(err)?;
         }
     }
-    let parent = run_table(run);
+    Ok(())
+}
+
+/// The load a lane table `name` belongs to, when that is another load than `load`: the
+/// table is a stray if that load's lock is free.
+fn stray_owner<'a>(name: &'a str, load: &str) -> Option<&'a str> {
+    load_of_lane_table(name).filter(|owner| *owner != load)
+}
+
+/// Creates the run's partition of `customers`, `parent`, unless it exists.
+async fn ensure_run_partition(client: &Client, run: &str, parent: &str, op: &str) -> Result<()> {
+    let err = |e: tokio_postgres::Error| Error::postgres(op, &e);
     let exists: bool = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&parent])
         .await
@@ -902,17 +1001,31 @@ async fn swap(
         .get(0);
     if !exists {
         client
-            .batch_execute(&format!(
-                "CREATE TABLE {} PARTITION OF customers FOR VALUES IN ({}) \
-                 PARTITION BY RANGE (customer_id)",
-                quote_ident(&parent),
-                quote_literal(run)
-            ))
+            .batch_execute(&run_partition_sql(run, parent))
             .await
             .map_err(err)?;
     }
-    // Columns added to customers since the lanes' tables were made.
-    let have = table_columns(client).await?;
+    Ok(())
+}
+
+/// The statement that creates the partition `parent` of `customers` for the run `run`.
+fn run_partition_sql(run: &str, parent: &str) -> String {
+    format!(
+        "CREATE TABLE {} PARTITION OF customers FOR VALUES IN ({}) \
+         PARTITION BY RANGE (customer_id)",
+        quote_ident(parent),
+        quote_literal(run)
+    )
+}
+
+/// Adds to each lane's table the columns of `customers` (`have`) that it lacks.
+async fn add_missing_lane_columns(
+    client: &Client,
+    lanes: &[LaneRange],
+    have: &[TableColumn],
+    op: &str,
+) -> Result<()> {
+    let err = |e: tokio_postgres::Error| Error::postgres(op, &e);
     for (table, _) in lanes {
         let qtable = quote_ident(table);
         let mine: Vec<String> = client
@@ -926,115 +1039,242 @@ async fn swap(
             .iter()
             .map(|r| r.get(0))
             .collect();
-        for (name, _, decl) in &have {
-            if !mine.contains(name) {
-                client
-                    .batch_execute(&format!(
-                        "ALTER TABLE {qtable} ADD COLUMN {} {decl}",
-                        quote_ident(name)
-                    ))
-                    .await
-                    .map_err(err)?;
-            }
+        for sql in lane_column_adds(table, &mine, have) {
+            client.batch_execute(&sql).await.map_err(err)?;
         }
     }
-    // The run's partitions that the range meets (all of them for a whole-run load, whose
-    // first and last lanes then take the bounds MINVALUE and MAXVALUE).
-    let (lo, hi) = match spec.whole_run {
-        true => (i128::MIN, i128::MAX),
-        false => bounds_of(&spec.ids),
-    };
+    Ok(())
+}
+
+/// The statements that add to the lane table `table`, whose columns are `mine`, the
+/// columns of `customers` (`have`) it lacks, in table order.
+fn lane_column_adds(table: &str, mine: &[String], have: &[TableColumn]) -> Vec<String> {
+    let qtable = quote_ident(table);
+    have.iter()
+        .filter(|(name, _, _)| !mine.contains(name))
+        .map(|(name, _, decl)| {
+            format!(
+                "ALTER TABLE {qtable} ADD COLUMN {} {decl}",
+                quote_ident(name)
+            )
+        })
+        .collect()
+}
+
+/// The partitions of the run's partition `parent`: each one's name and bound (`FOR VALUES
+/// FROM (…) TO (…)`).
+async fn run_partitions(client: &Client, parent: &str, op: &str) -> Result<Vec<(String, String)>> {
     let leaves = client
         .query(
             "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
              JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::text::regclass",
-            &[&quote_ident(&parent)],
+            &[&quote_ident(parent)],
         )
         .await
-        .map_err(err)?;
-    let (mut new_lo, mut new_hi) = (lo, hi);
-    let mut covered = Vec::new();
-    let mut cut = Vec::new();
-    for leaf in &leaves {
-        let name: String = leaf.get(0);
-        let expr: String = leaf.get(1);
-        let (llo, lhi) = parse_range_bound(&expr).ok_or_else(|| {
-            Error::Data(format!(
-                "partition {name} of run {run:?} has bound {expr:?}"
-            ))
-        })?;
-        if llo >= hi || lhi <= lo {
-            continue;
-        }
-        if llo >= lo && lhi <= hi {
-            covered.push(name);
-        } else {
-            new_lo = new_lo.min(llo);
-            new_hi = new_hi.max(lhi);
-            cut.push(name);
-        }
+        .map_err(|e| Error::postgres(op, &e))?;
+    Ok(leaves.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Runs a swap plan's statements, in order.
+async fn execute_swap_plan(client: &Client, plan: &SwapPlan, op: &str) -> Result<()> {
+    for sql in plan.batches() {
+        client
+            .batch_execute(sql)
+            .await
+            .map_err(|e| Error::postgres(op, &e))?;
     }
-    // Each lane's bounds; the first and the last widened to the cut partitions' union.
-    let mut bounds: Vec<(Bound, Bound)> = lanes.iter().map(|(_, ids)| bounds_of(ids)).collect();
-    if let Some(b) = bounds.first_mut() {
-        b.0 = new_lo;
+    Ok(())
+}
+
+/// What a swap does to the run's partitions, worked out from the load and the partitions
+/// the run has, without I/O (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SwapPlan {
+    /// The run's partitions inside the load's range: dropped.
+    covered: Vec<String>,
+    /// The run's partitions the range cuts through: their rows outside the range are kept
+    /// (copied into the first or the last lane's table), then they are dropped.
+    cut: Vec<String>,
+    /// Each lane's partition bounds, in lane order: the first's and the last's widened to
+    /// the cut partitions' union (or `MINVALUE` and `MAXVALUE` for a whole-run load).
+    bounds: Vec<(Bound, Bound)>,
+    /// The statements that keep the cut partitions' rows outside the range; `None` when
+    /// no partition is cut.
+    keep: Option<String>,
+    /// The statements that drop the covered and cut partitions and attach every lane's
+    /// table as the partition for its bounds.
+    attach: String,
+}
+
+impl SwapPlan {
+    /// Plans the swap of `lanes` (tables and id ranges, in order) into `parent`, the run's
+    /// partition, whose partitions are `leaves` (name and bound); `columns` are those of
+    /// `customers`, in table order.
+    fn new(
+        spec: &LoadSpec,
+        parent: &str,
+        lanes: &[LaneRange],
+        columns: &[String],
+        leaves: &[(String, String)],
+    ) -> Result<SwapPlan> {
+        // The run's partitions that the range meets (all of them for a whole-run load, whose
+        // first and last lanes then take the bounds MINVALUE and MAXVALUE).
+        let range = match spec.whole_run {
+            true => (i128::MIN, i128::MAX),
+            false => bounds_of(&spec.ids),
+        };
+        let met = Overlap::of(&spec.run_id, range, leaves)?;
+        let bounds = lane_bounds(lanes, met.lo, met.hi);
+        let keep = (!met.cut.is_empty())
+            .then(|| keep_outside_sql(&spec.run_id, range, lanes, &bounds, &met.cut, columns));
+        let attach = attach_sql(parent, &met.covered, &met.cut, lanes, &bounds);
+        Ok(SwapPlan {
+            covered: met.covered,
+            cut: met.cut,
+            bounds,
+            keep,
+            attach,
+        })
     }
-    if let Some(b) = bounds.last_mut() {
-        b.1 = new_hi;
+
+    /// The plan's statements, in the order they run: a batch each.
+    fn batches(&self) -> impl Iterator<Item = &str> {
+        self.keep
+            .as_deref()
+            .into_iter()
+            .chain(std::iter::once(self.attach.as_str()))
     }
-    if !cut.is_empty() {
-        // Keep the rows of the cut partitions outside the range: copy those below it into
-        // the first lane's table and those above into the last's, which take the union of
-        // the ranges.
-        let cols: Vec<String> = have.iter().map(|(n, _, _)| quote_ident(n)).collect();
-        let cols = cols.join(", ");
-        let mut sql = String::new();
-        let last = lanes.len() - 1;
-        let mut ends = vec![0, last];
-        ends.dedup();
-        for k in ends {
-            let below = k == 0 && new_lo < lo;
-            let above = k == last && new_hi > hi;
-            if !below && !above {
+}
+
+/// The run's partitions a load's range meets, and the range they and it span together.
+#[derive(Debug)]
+struct Overlap {
+    /// The partitions inside the range.
+    covered: Vec<String>,
+    /// The partitions the range cuts through.
+    cut: Vec<String>,
+    /// The lower bound of the range and the cut partitions together.
+    lo: Bound,
+    /// Their upper bound.
+    hi: Bound,
+}
+
+impl Overlap {
+    /// Sorts the run's partitions (`leaves`: name and bound) that the range `[lo, hi)`
+    /// meets into those inside it and those it cuts through; an error for a bound that is
+    /// not a range.
+    fn of(run: &str, (lo, hi): (Bound, Bound), leaves: &[(String, String)]) -> Result<Overlap> {
+        let mut met = Overlap {
+            covered: Vec::new(),
+            cut: Vec::new(),
+            lo,
+            hi,
+        };
+        for (name, expr) in leaves {
+            let (llo, lhi) = parse_range_bound(expr).ok_or_else(|| {
+                Error::Data(format!(
+                    "partition {name} of run {run:?} has bound {expr:?}"
+                ))
+            })?;
+            if llo >= hi || lhi <= lo {
                 continue;
             }
-            let (table, _) = &lanes[k];
-            let qtable = quote_ident(table);
-            let check = quote_ident(&format!("{table}_range"));
-            let outside = match (below, above) {
-                (true, true) => format!("NOT ({})", range_check(run, lo, hi)),
-                (true, false) => format!("customer_id < '{lo}'::bigint"),
-                _ => format!("customer_id >= '{hi}'::bigint"),
-            };
-            sql.push_str(&format!("ALTER TABLE {qtable} DROP CONSTRAINT {check};"));
-            for name in &cut {
-                sql.push_str(&format!(
-                    "INSERT INTO {qtable} ({cols}) SELECT {cols} FROM {} WHERE {outside};",
-                    quote_ident(name),
-                ));
+            if llo >= lo && lhi <= hi {
+                met.covered.push(name.clone());
+            } else {
+                met.lo = met.lo.min(llo);
+                met.hi = met.hi.max(lhi);
+                met.cut.push(name.clone());
             }
-            let (keep_lo, keep_hi) = bounds[k];
+        }
+        Ok(met)
+    }
+}
+
+/// Each lane's partition bounds: its id range, the first's lower bound widened to `lo`
+/// and the last's upper bound to `hi`.
+fn lane_bounds(lanes: &[LaneRange], lo: Bound, hi: Bound) -> Vec<(Bound, Bound)> {
+    let mut bounds: Vec<(Bound, Bound)> = lanes.iter().map(|(_, ids)| bounds_of(ids)).collect();
+    if let Some(b) = bounds.first_mut() {
+        b.0 = lo;
+    }
+    if let Some(b) = bounds.last_mut() {
+        b.1 = hi;
+    }
+    bounds
+}
+
+/// The statements that keep the rows of the `cut` partitions outside the load's `range`:
+/// those below it are copied into the first lane's table and those above into the last's,
+/// whose `CHECK`s then take their widened `bounds` (the union of the ranges).
+fn keep_outside_sql(
+    run: &str,
+    (lo, hi): (Bound, Bound),
+    lanes: &[LaneRange],
+    bounds: &[(Bound, Bound)],
+    cut: &[String],
+    columns: &[String],
+) -> String {
+    let cols: Vec<String> = columns.iter().map(|n| quote_ident(n)).collect();
+    let cols = cols.join(", ");
+    let mut sql = String::new();
+    let last = lanes.len() - 1;
+    let (new_lo, new_hi) = (bounds[0].0, bounds[last].1);
+    let mut ends = vec![0, last];
+    ends.dedup();
+    for k in ends {
+        let below = k == 0 && new_lo < lo;
+        let above = k == last && new_hi > hi;
+        if !below && !above {
+            continue;
+        }
+        let (table, _) = &lanes[k];
+        let qtable = quote_ident(table);
+        let check = quote_ident(&format!("{table}_range"));
+        let outside = match (below, above) {
+            (true, true) => format!("NOT ({})", range_check(run, lo, hi)),
+            (true, false) => format!("customer_id < '{lo}'::bigint"),
+            _ => format!("customer_id >= '{hi}'::bigint"),
+        };
+        sql.push_str(&format!("ALTER TABLE {qtable} DROP CONSTRAINT {check};"));
+        for name in cut {
             sql.push_str(&format!(
-                "ALTER TABLE {qtable} ADD CONSTRAINT {check} CHECK ({});",
-                range_check(run, keep_lo, keep_hi)
+                "INSERT INTO {qtable} ({cols}) SELECT {cols} FROM {} WHERE {outside};",
+                quote_ident(name),
             ));
         }
-        client.batch_execute(&sql).await.map_err(err)?;
+        let (keep_lo, keep_hi) = bounds[k];
+        sql.push_str(&format!(
+            "ALTER TABLE {qtable} ADD CONSTRAINT {check} CHECK ({});",
+            range_check(run, keep_lo, keep_hi)
+        ));
     }
+    sql
+}
+
+/// The statements that drop the `covered` and `cut` partitions and attach each lane's
+/// table to `parent` as the partition for its bounds.
+fn attach_sql(
+    parent: &str,
+    covered: &[String],
+    cut: &[String],
+    lanes: &[LaneRange],
+    bounds: &[(Bound, Bound)],
+) -> String {
     let mut sql = String::new();
-    for name in covered.iter().chain(&cut) {
+    for name in covered.iter().chain(cut) {
         sql.push_str(&format!("DROP TABLE {};", quote_ident(name)));
     }
-    for ((table, _), (blo, bhi)) in lanes.iter().zip(&bounds) {
+    for ((table, _), (blo, bhi)) in lanes.iter().zip(bounds) {
         sql.push_str(&format!(
             "ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({});",
-            quote_ident(&parent),
+            quote_ident(parent),
             quote_ident(table),
             bound_sql(*blo),
             bound_sql(*bhi)
         ));
     }
-    client.batch_execute(&sql).await.map_err(err)
+    sql
 }
 
 #[async_trait]
@@ -1271,69 +1511,20 @@ impl RelationalStore for PostgresStore {
             )));
         }
         let op = load.op();
-        let err = |e: tokio_postgres::Error| Error::postgres(op.clone(), &e);
         let mut first = Some(self.pool.get().await?);
         let have = ensure_columns(first.as_mut().expect("a connection"), &load.layout).await?;
         let mut cols: Vec<String> = FIXED.iter().map(|c| quote_ident(c)).collect();
         cols.extend(load.layout.columns.iter().map(|c| quote_ident(&c.name)));
+        let cols = cols.join(", ");
         for (k, ids) in lane_ranges(&load.spec.ids).into_iter().enumerate() {
             let client = match first.take() {
                 Some(c) => c,
                 None => self.pool.get().await?,
             };
             let name = lane_table(&load.table, k);
-            let (lo, hi) = bounds_of(&ids);
-            let mut defs: Vec<String> = have
-                .iter()
-                .map(|(name, _, decl)| {
-                    let not_null = if FIXED.contains(&name.as_str()) {
-                        " NOT NULL"
-                    } else {
-                        ""
-                    };
-                    format!("{} {decl}{not_null}", quote_ident(name))
-                })
-                .collect();
-            defs.push(format!(
-                "CONSTRAINT {} CHECK ({})",
-                quote_ident(&format!("{name}_range")),
-                range_check(&load.spec.run_id, lo, hi)
-            ));
-            let table = quote_ident(&name);
-            // Lane 0's transaction holds the load's lock until it ends: while it does, no
-            // other swap takes this load's committed lane tables for strays.
-            let lock = if k == 0 {
-                format!(
-                    "SELECT pg_advisory_xact_lock(hashtext({}), hashtext({}));",
-                    quote_literal(LOAD_LOCK_SPACE),
-                    quote_literal(&load.table)
-                )
-            } else {
-                String::new()
-            };
-            client
-                .batch_execute(&format!(
-                    "BEGIN; {lock} CREATE TABLE {table} ({});",
-                    defs.join(", ")
-                ))
-                .await
-                .map_err(err)?;
-            let sink = client
-                .copy_in::<_, Bytes>(&format!(
-                    "COPY {table} ({}) FROM STDIN (FORMAT binary, FREEZE)",
-                    cols.join(", ")
-                ))
-                .await
-                .map_err(err)?;
-            let (queue, rx) = tokio::sync::mpsc::channel(SEND_QUEUE);
-            load.lanes.push(Lane {
-                ids,
-                table: name,
-                client: Some(client),
-                queue: Some(queue),
-                copier: Some(tokio::spawn(copier(Box::pin(sink), rx))),
-                header_sent: false,
-            });
+            let begin = lane_begin_sql(&have, &load.spec.run_id, &load.table, k, &name, &ids);
+            let lane = open_lane(client, &begin, &cols, ids, name, &op).await?;
+            load.lanes.push(lane);
         }
         Ok(Box::new(load))
     }
@@ -1777,6 +1968,248 @@ mod tests {
             "run_id = 'r' AND customer_id >= '5'::bigint"
         );
         assert_eq!(bounds_of(&(3..u64::MAX)), (3, i128::MAX));
+    }
+
+    /// A load of `ids` of run `r` (`whole` for a whole-run load).
+    fn spec(ids: std::ops::Range<u64>, whole: bool) -> LoadSpec {
+        LoadSpec {
+            experiment_id: "e".into(),
+            run_id: "r".into(),
+            schema: Arc::new(arrow_schema::Schema::empty()),
+            ids,
+            whole_run: whole,
+        }
+    }
+
+    /// Lane tables `l0`, `l1`, … of the id ranges `[lo, hi)` in `ranges`.
+    fn lanes(ranges: &[(u64, u64)]) -> Vec<LaneRange> {
+        ranges
+            .iter()
+            .enumerate()
+            .map(|(k, &(lo, hi))| (format!("l{k}"), lo..hi))
+            .collect()
+    }
+
+    /// Partitions named and bounded as given (`FOR VALUES FROM (…) TO (…)`).
+    fn leaves(parts: &[(&str, &str, &str)]) -> Vec<(String, String)> {
+        parts
+            .iter()
+            .map(|(name, lo, hi)| {
+                (
+                    name.to_string(),
+                    format!("FOR VALUES FROM ({lo}) TO ({hi})"),
+                )
+            })
+            .collect()
+    }
+
+    fn columns() -> Vec<String> {
+        vec!["run_id".into(), "customer_id".into()]
+    }
+
+    #[test]
+    fn a_first_whole_run_load_attaches_its_lanes_from_minvalue_to_maxvalue() {
+        let lanes = lanes(&[(0, 500), (500, 1_000)]);
+        let plan = SwapPlan::new(&spec(0..1_000, true), "p", &lanes, &columns(), &[]).unwrap();
+        assert_eq!(plan.covered, Vec::<String>::new());
+        assert_eq!(plan.cut, Vec::<String>::new());
+        assert_eq!(plan.bounds, vec![(i128::MIN, 500), (500, i128::MAX)]);
+        assert_eq!(plan.keep, None);
+        assert_eq!(
+            plan.attach,
+            "ALTER TABLE \"p\" ATTACH PARTITION \"l0\" FOR VALUES FROM (MINVALUE) TO (500);\
+             ALTER TABLE \"p\" ATTACH PARTITION \"l1\" FOR VALUES FROM (500) TO (MAXVALUE);"
+        );
+        assert_eq!(
+            plan.batches().collect::<Vec<_>>(),
+            vec![plan.attach.as_str()]
+        );
+    }
+
+    #[test]
+    fn a_first_shard_load_attaches_its_range_only() {
+        let lanes = lanes(&[(100, 200)]);
+        let plan = SwapPlan::new(&spec(100..200, false), "p", &lanes, &columns(), &[]).unwrap();
+        assert_eq!(plan.bounds, vec![(100, 200)]);
+        assert_eq!(plan.keep, None);
+        assert_eq!(
+            plan.attach,
+            "ALTER TABLE \"p\" ATTACH PARTITION \"l0\" FOR VALUES FROM (100) TO (200);"
+        );
+    }
+
+    #[test]
+    fn a_whole_run_reload_drops_every_partition_then_attaches() {
+        // The run was loaded before in another layout: every partition goes.
+        let old = leaves(&[
+            ("old0", "MINVALUE", "'500'"),
+            ("old1", "'500'", "'700'"),
+            ("old2", "'700'", "MAXVALUE"),
+        ]);
+        let lanes = lanes(&[(0, 300)]);
+        let plan = SwapPlan::new(&spec(0..300, true), "p", &lanes, &columns(), &old).unwrap();
+        assert_eq!(plan.covered, ["old0", "old1", "old2"]);
+        assert_eq!(plan.cut, Vec::<String>::new());
+        assert_eq!(plan.bounds, vec![(i128::MIN, i128::MAX)]);
+        assert_eq!(plan.keep, None);
+        assert_eq!(
+            plan.attach,
+            "DROP TABLE \"old0\";DROP TABLE \"old1\";DROP TABLE \"old2\";\
+             ALTER TABLE \"p\" ATTACH PARTITION \"l0\" FOR VALUES FROM (MINVALUE) TO (MAXVALUE);"
+        );
+    }
+
+    #[test]
+    fn a_shard_reload_replaces_its_partitions_and_leaves_the_others() {
+        let old = leaves(&[
+            ("below", "'0'", "'100'"),
+            ("same", "'100'", "'200'"),
+            ("above", "'200'", "'300'"),
+        ]);
+        let lanes = lanes(&[(100, 200)]);
+        let plan = SwapPlan::new(&spec(100..200, false), "p", &lanes, &columns(), &old).unwrap();
+        assert_eq!(plan.covered, ["same"]);
+        assert_eq!(plan.cut, Vec::<String>::new());
+        assert_eq!(plan.keep, None);
+        assert_eq!(
+            plan.attach,
+            "DROP TABLE \"same\";\
+             ALTER TABLE \"p\" ATTACH PARTITION \"l0\" FOR VALUES FROM (100) TO (200);"
+        );
+    }
+
+    #[test]
+    fn a_shard_reload_inside_a_whole_run_partition_keeps_the_rows_around_it() {
+        // One lane takes the rows on both sides of its range, and the whole bound.
+        let old = leaves(&[("whole", "MINVALUE", "MAXVALUE")]);
+        let lanes = lanes(&[(100, 200)]);
+        let plan = SwapPlan::new(&spec(100..200, false), "p", &lanes, &columns(), &old).unwrap();
+        assert_eq!(plan.covered, Vec::<String>::new());
+        assert_eq!(plan.cut, ["whole"]);
+        assert_eq!(plan.bounds, vec![(i128::MIN, i128::MAX)]);
+        let keep = "ALTER TABLE \"l0\" DROP CONSTRAINT \"l0_range\";\
+             INSERT INTO \"l0\" (\"run_id\", \"customer_id\") SELECT \"run_id\", \"customer_id\" \
+             FROM \"whole\" WHERE NOT (run_id = 'r' AND customer_id >= '100'::bigint AND \
+             customer_id < '200'::bigint);\
+             ALTER TABLE \"l0\" ADD CONSTRAINT \"l0_range\" CHECK (run_id = 'r');";
+        assert_eq!(plan.keep.as_deref(), Some(keep));
+        let attach = "DROP TABLE \"whole\";\
+             ALTER TABLE \"p\" ATTACH PARTITION \"l0\" FOR VALUES FROM (MINVALUE) TO (MAXVALUE);";
+        assert_eq!(plan.attach, attach);
+        // The rows are kept before their partition is dropped.
+        assert_eq!(plan.batches().collect::<Vec<_>>(), vec![keep, attach]);
+    }
+
+    #[test]
+    fn a_two_lane_reload_keeps_the_rows_below_in_the_first_lane_and_above_in_the_last() {
+        let old = leaves(&[("a", "'0'", "'1500'"), ("b", "'2500'", "'4000'")]);
+        let lanes = lanes(&[(1_000, 2_000), (2_000, 3_000)]);
+        let plan =
+            SwapPlan::new(&spec(1_000..3_000, false), "p", &lanes, &columns(), &old).unwrap();
+        assert_eq!(plan.cut, ["a", "b"]);
+        assert_eq!(plan.bounds, vec![(0, 2_000), (2_000, 4_000)]);
+        let insert = |lane: &str, from: &str, cond: &str| {
+            format!(
+                "INSERT INTO \"{lane}\" (\"run_id\", \"customer_id\") SELECT \"run_id\", \
+                 \"customer_id\" FROM \"{from}\" WHERE {cond};"
+            )
+        };
+        let keep = [
+            "ALTER TABLE \"l0\" DROP CONSTRAINT \"l0_range\";".to_string(),
+            insert("l0", "a", "customer_id < '1000'::bigint"),
+            insert("l0", "b", "customer_id < '1000'::bigint"),
+            "ALTER TABLE \"l0\" ADD CONSTRAINT \"l0_range\" CHECK (run_id = 'r' AND \
+             customer_id >= '0'::bigint AND customer_id < '2000'::bigint);"
+                .to_string(),
+            "ALTER TABLE \"l1\" DROP CONSTRAINT \"l1_range\";".to_string(),
+            insert("l1", "a", "customer_id >= '3000'::bigint"),
+            insert("l1", "b", "customer_id >= '3000'::bigint"),
+            "ALTER TABLE \"l1\" ADD CONSTRAINT \"l1_range\" CHECK (run_id = 'r' AND \
+             customer_id >= '2000'::bigint AND customer_id < '4000'::bigint);"
+                .to_string(),
+        ]
+        .concat();
+        assert_eq!(plan.keep, Some(keep));
+        assert_eq!(
+            plan.attach,
+            "DROP TABLE \"a\";DROP TABLE \"b\";\
+             ALTER TABLE \"p\" ATTACH PARTITION \"l0\" FOR VALUES FROM (0) TO (2000);\
+             ALTER TABLE \"p\" ATTACH PARTITION \"l1\" FOR VALUES FROM (2000) TO (4000);"
+        );
+    }
+
+    #[test]
+    fn a_partition_cut_on_one_side_only_widens_that_side() {
+        let old = leaves(&[("a", "'0'", "'150'")]);
+        let lanes = lanes(&[(100, 200)]);
+        let plan = SwapPlan::new(&spec(100..200, false), "p", &lanes, &columns(), &old).unwrap();
+        assert_eq!(plan.bounds, vec![(0, 200)]);
+        let keep = plan.keep.unwrap();
+        assert!(
+            keep.contains("WHERE customer_id < '100'::bigint;"),
+            "{keep}"
+        );
+        assert!(!keep.contains(">= '200'"), "{keep}");
+    }
+
+    #[test]
+    fn a_partition_bound_that_is_not_a_range_is_an_error_naming_it() {
+        let old = vec![("odd".to_string(), "FOR VALUES IN ('x')".to_string())];
+        let e = SwapPlan::new(
+            &spec(0..10, false),
+            "p",
+            &lanes(&[(0, 10)]),
+            &columns(),
+            &old,
+        )
+        .unwrap_err();
+        let Error::Data(message) = e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(
+            message,
+            "partition odd of run \"r\" has bound \"FOR VALUES IN ('x')\""
+        );
+    }
+
+    #[test]
+    fn swap_side_statements_are_planned_without_io() {
+        assert_eq!(
+            stray_owner("customers_ab_cd_l1", "customers_ab_ef"),
+            Some("customers_ab_cd")
+        );
+        assert_eq!(stray_owner("customers_ab_cd_l1", "customers_ab_cd"), None);
+        assert_eq!(stray_owner("customers_ab_cd", "customers_ab_ef"), None);
+        assert_eq!(
+            run_partition_sql("it's", "customers_ab"),
+            "CREATE TABLE \"customers_ab\" PARTITION OF customers FOR VALUES IN ('it''s') \
+             PARTITION BY RANGE (customer_id)"
+        );
+        let have: Vec<TableColumn> = vec![
+            ("run_id".into(), Some(SqlType::Text), "text".into()),
+            (
+                "spend".into(),
+                Some(SqlType::Double),
+                "double precision".into(),
+            ),
+            ("visits".into(), Some(SqlType::BigInt), "bigint".into()),
+        ];
+        assert_eq!(
+            lane_column_adds("l1", &["run_id".into(), "visits".into()], &have),
+            ["ALTER TABLE \"l1\" ADD COLUMN \"spend\" double precision"]
+        );
+        let begin = lane_begin_sql(&have[..1], "r", "load", 0, "load", &(0..10));
+        assert_eq!(
+            begin,
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('abforge_load'), hashtext('load')); \
+             CREATE TABLE \"load\" (\"run_id\" text NOT NULL, CONSTRAINT \"load_range\" CHECK \
+             (run_id = 'r' AND customer_id >= '0'::bigint AND customer_id < '10'::bigint));"
+        );
+        let begin = lane_begin_sql(&have[1..2], "r", "load", 1, "load_l1", &(10..20));
+        assert!(
+            begin.starts_with("BEGIN;  CREATE TABLE \"load_l1\" (\"spend\" double precision, "),
+            "{begin}"
+        );
     }
 
     #[tokio::test]

@@ -483,18 +483,11 @@ fn load_thread(
     spec: LoadSpec,
     layout: Layout,
     ready: oneshot::Sender<Result<()>>,
-    mut rx: mpsc::Receiver<LoadMessage>,
+    rx: mpsc::Receiver<LoadMessage>,
     done: oneshot::Sender<Result<u64>>,
 ) {
     let op = format!("load customers of run {:?}", spec.run_id);
-    let mut conn = match connect(&path).and_then(|c| {
-        // A large page cache, so that a big load does not spill pages to the WAL before it
-        // commits (memory is taken only as pages are used).
-        c.pragma_update(None, "cache_size", LOAD_CACHE_KIB)
-            .and_then(|()| c.pragma_update(None, "wal_autocheckpoint", 0))
-            .map_err(|e| Error::sqlite(op.clone(), &e))?;
-        Ok(c)
-    }) {
+    let mut conn = match open_load_connection(&path, &op) {
         Ok(c) => c,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -508,66 +501,117 @@ fn load_thread(
             return;
         }
     };
-    let start = (|| -> Result<()> {
-        ensure_columns(&tx, &layout)?;
-        // Customer ids are below i64::MAX (the generator's ids are at most 10^10).
-        let (lo, hi) = match spec.whole_run {
-            true => (i64::MIN, i64::MAX),
-            false => id_bounds(&spec.ids),
-        };
-        tx.execute(
-            "DELETE FROM customers WHERE run_id = ?1 AND customer_id >= ?2 AND customer_id < ?3",
-            params![spec.run_id, lo, hi],
-        )
-        .map_err(|e| Error::sqlite(op.clone(), &e))?;
-        Ok(())
-    })();
-    if let Err(e) = start {
+    if let Err(e) = clear_load_range(&tx, &spec, &layout, &op) {
         let _ = ready.send(Err(e));
         return;
     }
     if ready.send(Ok(())).is_err() {
         return;
     }
+    let outcome = insert_until_commit(&tx, &spec, &layout, rx, &op);
+    let result = end_load(tx, outcome, op);
+    let committed = result.is_ok();
+    let _ = done.send(result);
+    if committed {
+        // Copy the load's pages from the WAL into the file now, after the caller has its
+        // answer (the rows are committed and visible already), rather than in its commit.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
+}
+
+/// Opens the load's connection, with a page cache for a big load and no automatic
+/// checkpoints.
+fn open_load_connection(path: &Path, op: &str) -> Result<Connection> {
+    connect(path).and_then(|c| {
+        // A large page cache, so that a big load does not spill pages to the WAL before it
+        // commits (memory is taken only as pages are used).
+        c.pragma_update(None, "cache_size", LOAD_CACHE_KIB)
+            .and_then(|()| c.pragma_update(None, "wal_autocheckpoint", 0))
+            .map_err(|e| Error::sqlite(op, &e))?;
+        Ok(c)
+    })
+}
+
+/// Adds the load's columns `customers` lacks and deletes the run's rows the load replaces
+/// (those in its id range, or all of them for a whole-run load).
+fn clear_load_range(tx: &Connection, spec: &LoadSpec, layout: &Layout, op: &str) -> Result<()> {
+    ensure_columns(tx, layout)?;
+    // Customer ids are below i64::MAX (the generator's ids are at most 10^10).
+    let (lo, hi) = match spec.whole_run {
+        true => (i64::MIN, i64::MAX),
+        false => id_bounds(&spec.ids),
+    };
+    tx.execute(
+        "DELETE FROM customers WHERE run_id = ?1 AND customer_id >= ?2 AND customer_id < ?3",
+        params![spec.run_id, lo, hi],
+    )
+    .map_err(|e| Error::sqlite(op, &e))?;
+    Ok(())
+}
+
+/// Inserts the batches that arrive on `rx` until it says commit (the rows inserted) or is
+/// dropped (`None`: the load was dropped or aborted).
+fn insert_until_commit(
+    tx: &Connection,
+    spec: &LoadSpec,
+    layout: &Layout,
+    mut rx: mpsc::Receiver<LoadMessage>,
+    op: &str,
+) -> Result<Option<u64>> {
+    let (mut stmt_many, mut stmt_one) = prepare_inserts(tx, spec, layout, op)?;
+    let mut dates = DateCache::default();
     let mut rows = 0u64;
-    let outcome = (|| -> Result<Option<u64>> {
-        let many = insert_sql(&layout, ROWS_PER_INSERT);
-        let one = insert_sql(&layout, 1);
-        let mut stmt_many = tx
-            .prepare(&many)
-            .map_err(|e| Error::sqlite(op.clone(), &e))?;
-        let mut stmt_one = tx
-            .prepare(&one)
-            .map_err(|e| Error::sqlite(op.clone(), &e))?;
-        for s in [&mut stmt_many, &mut stmt_one] {
-            s.raw_bind_parameter(1, &spec.experiment_id)
-                .and_then(|()| s.raw_bind_parameter(2, &spec.run_id))
-                .map_err(|e| Error::sqlite(op.clone(), &e))?;
-        }
-        let mut dates = DateCache::default();
-        while let Some(msg) = rx.blocking_recv() {
-            match msg {
-                LoadMessage::Commit => return Ok(Some(rows)),
-                LoadMessage::Batch(batch) => {
-                    insert_batch(
-                        &mut stmt_many,
-                        &mut stmt_one,
-                        &layout,
-                        &spec,
-                        &batch,
-                        &mut dates,
-                    )
-                    .map_err(|e| match e {
-                        InsertError::Sql(e) => Error::sqlite(op.clone(), &e),
-                        InsertError::Data(e) => e,
-                    })?;
-                    rows += batch.num_rows() as u64;
-                }
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            LoadMessage::Commit => return Ok(Some(rows)),
+            LoadMessage::Batch(batch) => {
+                insert_batch(
+                    &mut stmt_many,
+                    &mut stmt_one,
+                    layout,
+                    spec,
+                    &batch,
+                    &mut dates,
+                )
+                .map_err(|e| match e {
+                    InsertError::Sql(e) => Error::sqlite(op, &e),
+                    InsertError::Data(e) => e,
+                })?;
+                rows += batch.num_rows() as u64;
             }
         }
-        Ok(None)
-    })();
-    let result = match outcome {
+    }
+    Ok(None)
+}
+
+/// The load's two INSERTs, of [`ROWS_PER_INSERT`] rows and of one, with the experiment and
+/// run ids bound.
+fn prepare_inserts<'c>(
+    tx: &'c Connection,
+    spec: &LoadSpec,
+    layout: &Layout,
+    op: &str,
+) -> Result<(rusqlite::Statement<'c>, rusqlite::Statement<'c>)> {
+    let many = insert_sql(layout, ROWS_PER_INSERT);
+    let one = insert_sql(layout, 1);
+    let mut stmt_many = tx.prepare(&many).map_err(|e| Error::sqlite(op, &e))?;
+    let mut stmt_one = tx.prepare(&one).map_err(|e| Error::sqlite(op, &e))?;
+    for s in [&mut stmt_many, &mut stmt_one] {
+        s.raw_bind_parameter(1, &spec.experiment_id)
+            .and_then(|()| s.raw_bind_parameter(2, &spec.run_id))
+            .map_err(|e| Error::sqlite(op, &e))?;
+    }
+    Ok((stmt_many, stmt_one))
+}
+
+/// Ends the load's transaction: commits it after a commit message (the rows written),
+/// else rolls it back (the load was aborted, or failed).
+fn end_load(
+    tx: rusqlite::Transaction<'_>,
+    outcome: Result<Option<u64>>,
+    op: String,
+) -> Result<u64> {
+    match outcome {
         Ok(Some(rows)) => tx
             .commit()
             .map(|()| rows)
@@ -581,13 +625,6 @@ fn load_thread(
             drop(tx);
             Err(e)
         }
-    };
-    let committed = result.is_ok();
-    let _ = done.send(result);
-    if committed {
-        // Copy the load's pages from the WAL into the file now, after the caller has its
-        // answer (the rows are committed and visible already), rather than in its commit.
-        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
     }
 }
 
