@@ -50,11 +50,11 @@ pub mod error;
 pub mod input;
 pub mod report;
 
-pub use abforge_stats::{Alternative, Correction};
+pub use abforge_stats::{Alternative, Correction, Verdict};
 pub use abforge_synth::Blueprint;
 pub use error::{Error, Result};
 pub use input::{Columns, Dataset, MetricData, read};
 pub use report::{
     Adjusted, Decision, Entry, EntryTruth, Options, RatioEntry, RatioGroup, RatioGroups, RatioSpec,
-    Report, SRM_ALPHA, Srm, SrmGroup, TestTruth, Verdict, analyze,
+    Report, SRM_ALPHA, Srm, SrmGroup, TestTruth, analyze,
 };

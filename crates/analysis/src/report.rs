@@ -8,7 +8,7 @@ use crate::input::{Columns, Dataset};
 use abforge_stats::{
     AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, Hypothesis,
     MetricAnalysis, MetricSamples, NullKind, PrimaryTest, RatioSummary, RatioTestResult, SrmResult,
-    adjust, analyze_arms, ratio_test, srm,
+    Verdict, adjust, analyze_arms, ratio_test, srm,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -325,38 +325,6 @@ pub struct TestTruth {
     pub true_effect: Option<f64>,
 }
 
-/// A decision against the truth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The decision matches the truth.
-    Correct,
-    /// A true null was rejected.
-    TypeI,
-    /// A false null was kept.
-    TypeIi,
-}
-
-impl Verdict {
-    /// The verdict on rejecting (or not) a null that holds (or not).
-    pub fn of(null_true: bool, reject: bool) -> Self {
-        match (null_true, reject) {
-            (true, true) => Verdict::TypeI,
-            (false, false) => Verdict::TypeIi,
-            _ => Verdict::Correct,
-        }
-    }
-
-    /// Its name in the JSON: `correct`, `type_i` or `type_ii`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Correct => "correct",
-            Verdict::TypeI => "type_i",
-            Verdict::TypeIi => "type_ii",
-        }
-    }
-}
-
 fn labels_list(ds: &Dataset) -> String {
     ds.labels
         .iter()
@@ -389,6 +357,29 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
             labels_list(ds)
         ))
     })?;
+    let arms = treatment_arms(opts, ds, control)?;
+    let hypothesis = opts.hypothesis();
+    let srm = sample_ratio(opts, ds)?;
+    let mut abn = compare_arms(opts, ds, control, &arms)?;
+    cuped_on_covariates(&mut abn.comparisons, ds, control, &hypothesis);
+    let metrics = entries(opts, ds, abn.comparisons)?;
+    Ok(Report {
+        input: opts.input.clone(),
+        rows: ds.rows(),
+        group_column: opts.group_column.clone(),
+        alpha: opts.alpha,
+        alternative: hypothesis.alternative,
+        margin: opts.margin,
+        correction: opts.correction,
+        srm,
+        metrics,
+        ratios: ratios(opts, ds, control, &arms, &hypothesis)?,
+    })
+}
+
+/// The groups compared with the control: those of `--treatment` (each once), else the
+/// group `treatment` when there is one, else every other group.
+fn treatment_arms(opts: &Options, ds: &Dataset, control: usize) -> Result<Vec<usize>> {
     let arms: Vec<usize> = if opts.treatment.is_empty() {
         match ds.group("treatment") {
             Some(t) if t != control => vec![t],
@@ -421,10 +412,18 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
             opts.input, opts.control, opts.group_column
         )));
     }
-    let hypothesis = opts.hypothesis();
-    let correction = opts.correction;
-    let srm = sample_ratio(opts, ds)?;
+    Ok(arms)
+}
 
+/// Every applicable test of every analysed metric, each arm against the control, with the
+/// primary tests' family corrected.
+fn compare_arms(
+    opts: &Options,
+    ds: &Dataset,
+    control: usize,
+    arms: &[usize],
+) -> Result<abforge_stats::AbnReport> {
+    let hypothesis = opts.hypothesis();
     let arm_names: Vec<&str> = arms.iter().map(|&g| ds.labels[g].as_str()).collect();
     let per_metric: Vec<Vec<(&str, &[f64])>> = ds.metrics[..ds.analyzed]
         .iter()
@@ -463,17 +462,21 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
                 }),
             ..AnalyzeOptions::default()
         },
-        correction,
+        correction: opts.correction,
         primary: PrimaryTest::ByKind,
     };
-    let mut abn = analyze_arms(&samples, &abn_opts).map_err(|e| match e {
+    analyze_arms(&samples, &abn_opts).map_err(|e| match e {
         abforge_stats::Error::NonFinite { .. }
         | abforge_stats::Error::TooFewObservations { .. } => usage(format!("{}: {e}", opts.input)),
         e => Error::Stats(e),
-    })?;
-    cuped_on_covariates(&mut abn.comparisons, ds, control, &hypothesis);
-    let raw: Vec<f64> = abn
-        .comparisons
+    })
+}
+
+/// The report's entries: each comparison with its p-value under every correction and, when
+/// the data carries its blueprint, judged against the truth.
+fn entries(opts: &Options, ds: &Dataset, comparisons: Vec<ArmComparison>) -> Result<Vec<Entry>> {
+    let hypothesis = opts.hypothesis();
+    let raw: Vec<f64> = comparisons
         .iter()
         .map(|c| c.p_value.unwrap_or(1.0))
         .collect();
@@ -487,8 +490,7 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
         // The blueprint of a generated file is already resolved.
         bp.resolve().ok().map(|r| r.truth())
     });
-    let metrics = abn
-        .comparisons
+    Ok(comparisons
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
@@ -510,19 +512,7 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
                 analysis: c.analysis,
             }
         })
-        .collect();
-    Ok(Report {
-        input: opts.input.clone(),
-        rows: ds.rows(),
-        group_column: opts.group_column.clone(),
-        alpha: opts.alpha,
-        alternative: hypothesis.alternative,
-        margin: opts.margin,
-        correction,
-        srm,
-        metrics,
-        ratios: ratios(opts, ds, control, &arms, &hypothesis)?,
-    })
+        .collect())
 }
 
 /// CUPED for every comparison whose metric has a `pre_<metric>` column in the data.
@@ -821,7 +811,7 @@ pub struct Decision {
     pub null_true: Option<bool>,
     /// The verdict on `reject` given `null_true` (the entry's `truth.decisions[test]`):
     /// `correct`, `type_i` (a true null rejected) or `type_ii` (a false null kept).
-    pub outcome: Option<String>,
+    pub outcome: Option<Verdict>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -856,7 +846,7 @@ impl Report {
                     primary,
                     true_effect: truth.and_then(|x| x.true_effect).and_then(finite),
                     null_true: truth.map(|x| x.null_true),
-                    outcome: truth.map(|x| Verdict::of(x.null_true, o.reject).as_str().to_string()),
+                    outcome: truth.map(|x| Verdict::of(x.null_true, o.reject)),
                 });
             }
         }
@@ -932,19 +922,14 @@ mod tests {
                 assert!(x.primary || x.p_adjusted.is_none());
                 // Outcomes follow from reject and null_true, as the JSON says.
                 let verdict = truth.decisions.get(x.test.as_str());
-                assert_eq!(
-                    x.outcome.as_deref(),
-                    verdict.map(|v| v.as_str()),
-                    "{}",
-                    x.test
-                );
+                assert_eq!(x.outcome.as_ref(), verdict, "{}", x.test);
                 if let (Some(null), Some(reject)) = (x.null_true, x.reject) {
                     let want = match (null, reject) {
-                        (true, true) => "type_i",
-                        (false, false) => "type_ii",
-                        _ => "correct",
+                        (true, true) => Verdict::TypeI,
+                        (false, false) => Verdict::TypeIi,
+                        _ => Verdict::Correct,
                     };
-                    assert_eq!(x.outcome.as_deref(), Some(want));
+                    assert_eq!(x.outcome, Some(want));
                 } else {
                     assert!(x.outcome.is_none());
                 }
@@ -979,7 +964,7 @@ mod tests {
         assert_eq!(welch.true_effect, Some(-40.0));
         assert_eq!(welch.null_true, Some(false));
         assert!(welch.primary && welch.reject == Some(true));
-        assert_eq!(welch.outcome.as_deref(), Some("correct"));
+        assert_eq!(welch.outcome, Some(Verdict::Correct));
         let poisson = d
             .iter()
             .find(|x| x.metric == "num_diff_items" && x.test == "poisson_rate")

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod format;
 mod progress;
 
 use clap::Parser;

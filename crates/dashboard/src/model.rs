@@ -4,6 +4,7 @@
 use crate::query::Filters;
 use crate::tables::{AbRow, CalRow, GroupRow};
 use abforge_api::page::PageRequest;
+use abforge_stats::Verdict;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -25,13 +26,13 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn add(&mut self, outcome: Option<&str>) {
+    pub(crate) fn add(&mut self, outcome: Option<Verdict>) {
         self.decisions += 1;
         match outcome {
-            Some("correct") => self.correct += 1,
-            Some("type_i") => self.type_i += 1,
-            Some("type_ii") => self.type_ii += 1,
-            _ => self.unjudged += 1,
+            Some(Verdict::Correct) => self.correct += 1,
+            Some(Verdict::TypeI) => self.type_i += 1,
+            Some(Verdict::TypeIi) => self.type_ii += 1,
+            None => self.unjudged += 1,
         }
     }
 
@@ -265,7 +266,8 @@ pub struct Decision {
     /// Whether the test's null is true.
     pub null_true: Option<bool>,
     /// `correct`, `type_i` or `type_ii` (`null` when not judged).
-    pub outcome: Option<String>,
+    #[schema(value_type = Option<String>, example = "correct")]
+    pub outcome: Option<Verdict>,
 }
 
 /// One attempt of a step, from the run log.
@@ -443,8 +445,8 @@ pub(crate) fn overview(rows: Option<&[AbRow]>, f: &Filters, page: &PageRequest) 
         if (r.run_date, r.run_id.as_str()) > a.latest {
             a.latest = (r.run_date, &r.run_id);
         }
-        a.tally.add(r.decision.outcome.as_deref());
-        total.add(r.decision.outcome.as_deref());
+        a.tally.add(r.decision.outcome);
+        total.add(r.decision.outcome);
     }
     let summaries = by.into_iter().map(|(id, a)| ExperimentSummary {
         experiment_id: id.to_string(),
@@ -490,12 +492,12 @@ pub(crate) fn experiment(rows: &[AbRow], id: &str, f: &Filters) -> Option<Experi
                 tally: Tally::default(),
             })
             .tally
-            .add(r.decision.outcome.as_deref());
+            .add(r.decision.outcome);
         by_test
             .entry((&r.metric, &r.decision.test))
             .or_default()
-            .add(r.decision.outcome.as_deref());
-        total.add(r.decision.outcome.as_deref());
+            .add(r.decision.outcome);
+        total.add(r.decision.outcome);
     }
     Some(ExperimentView {
         experiment_id: id.to_string(),
@@ -551,7 +553,7 @@ pub(crate) fn run_status(steps: &[StepRow]) -> &'static str {
 }
 
 pub(crate) fn run(mut p: RunParts<'_>, f: &Filters) -> RunView {
-    let params = p.params.unwrap_or(Value::Null);
+    let params = p.params.take().unwrap_or(Value::Null);
     let published = params["blueprint_hash"].as_str().map(str::to_owned);
     let stale_decisions_hash = p
         .decisions
@@ -565,128 +567,13 @@ pub(crate) fn run(mut p: RunParts<'_>, f: &Filters) -> RunView {
     let truth = params.get("truth").cloned().unwrap_or(Value::Null);
     let blueprint = params.get("blueprint").cloned().unwrap_or(Value::Null);
     let first = p.decisions.first();
-    // Groups in the truth's order (the blueprint's), then any only the data has.
-    let mut group_names: Vec<String> = truth["allocation"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|g| g["group"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    for g in &p.groups {
-        if !group_names.contains(&g.group) {
-            group_names.push(g.group.clone());
-        }
-    }
-    // Customers per group: the first metric's counts (every metric counts every customer).
-    let first_metric = p.groups.first().map(|g| g.metric.as_str());
-    let customers = |group: &str| {
-        p.groups
-            .iter()
-            .find(|g| Some(g.metric.as_str()) == first_metric && g.group == group)
-            .map(|g| g.n.max(0) as u64)
-    };
-    let total: u64 = group_names.iter().filter_map(|g| customers(g)).sum();
-    let planned = |group: &str| {
-        truth["allocation"].as_array().and_then(|a| {
-            a.iter()
-                .find(|g| g["group"] == group)
-                .and_then(|g| g["planned"].as_f64())
-        })
-    };
-    let allocation: Vec<GroupShare> = group_names
-        .iter()
-        .map(|g| GroupShare {
-            group: g.clone(),
-            planned: planned(g),
-            customers: customers(g),
-            observed: customers(g)
-                .filter(|_| total > 0)
-                .map(|c| c as f64 / total as f64),
-        })
-        .collect();
-    let srm = {
-        let obs: Option<Vec<u64>> = allocation.iter().map(|a| a.customers).collect();
-        let w: Option<Vec<f64>> = allocation.iter().map(|a| a.planned).collect();
-        match (obs, w) {
-            (Some(o), Some(w)) if o.len() >= 2 => abforge_stats::srm(&o, &w).ok().map(|r| Srm {
-                statistic: r.statistic,
-                p_value: r.p_value,
-                mismatch: r.p_value < 0.001,
-            }),
-            _ => None,
-        }
-    };
-    let truth_metric = |m: &str| {
-        truth["metrics"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["metric"] == m))
-    };
-    let mut metric_names: Vec<String> = Vec::new();
-    for m in p
-        .groups
-        .iter()
-        .map(|g| &g.metric)
-        .chain(p.decisions.iter().map(|d| &d.metric))
-    {
-        if !metric_names.contains(m) {
-            metric_names.push(m.clone());
-        }
-    }
+    let allocation = allocation(&truth, &p.groups);
+    let srm = srm_of(&allocation);
     let mut tally = Tally::default();
-    let metrics = metric_names
+    let metrics = metric_names(&p)
         .into_iter()
         .filter(|m| f.metric.as_deref().is_none_or(|x| x == m))
-        .map(|m| {
-            let tm = truth_metric(&m);
-            let groups = p
-                .groups
-                .iter()
-                .filter(|g| g.metric == m)
-                .map(|g| {
-                    let n = g.n.max(0) as f64;
-                    let mean = if n > 0.0 { g.sum / n } else { f64::NAN };
-                    let var = (n > 1.0).then(|| ((g.sum_sq - g.sum * mean) / (n - 1.0)).max(0.0));
-                    let half = var.map(|v| t975(n - 1.0) * (v / n).sqrt());
-                    let true_mean = tm.and_then(|t| {
-                        t["groups"]
-                            .as_array()
-                            .and_then(|a| a.iter().find(|x| x["group"] == g.group.as_str()))
-                            .and_then(|x| x["mean"].as_f64())
-                    });
-                    let (lo, hi) = (half.map(|h| mean - h), half.map(|h| mean + h));
-                    GroupStat {
-                        group: g.group.clone(),
-                        n: n as u64,
-                        mean,
-                        sd: var.map(f64::sqrt),
-                        ci_low: lo,
-                        ci_high: hi,
-                        true_mean,
-                        covers_truth: match (lo, hi, true_mean) {
-                            (Some(l), Some(h), Some(t)) => Some(l <= t && t <= h),
-                            _ => None,
-                        },
-                    }
-                })
-                .collect();
-            let decisions = p
-                .decisions
-                .iter()
-                .filter(|d| d.metric == m && f.keeps(&d.metric, &d.decision.test, None))
-                .map(|d| {
-                    tally.add(d.decision.outcome.as_deref());
-                    d.decision.clone()
-                })
-                .collect();
-            MetricView {
-                distribution: tm.and_then(|t| t["distribution"].as_str().map(str::to_owned)),
-                metric: m,
-                groups,
-                decisions,
-            }
-        })
+        .map(|m| metric_view(&p, &truth, f, m, &mut tally))
         .collect();
     RunView {
         experiment_id: p.experiment_id.to_string(),
@@ -715,6 +602,146 @@ pub(crate) fn run(mut p: RunParts<'_>, f: &Filters) -> RunView {
     }
 }
 
+/// The run's groups — in the truth's order (the blueprint's), then any only the data has —
+/// with their planned shares and their customers (the first metric's counts: every metric
+/// counts every customer).
+fn allocation(truth: &Value, groups: &[&GroupRow]) -> Vec<GroupShare> {
+    let mut names: Vec<String> = truth["allocation"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g["group"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for g in groups {
+        if !names.contains(&g.group) {
+            names.push(g.group.clone());
+        }
+    }
+    let first_metric = groups.first().map(|g| g.metric.as_str());
+    let customers = |group: &str| {
+        groups
+            .iter()
+            .find(|g| Some(g.metric.as_str()) == first_metric && g.group == group)
+            .map(|g| g.n.max(0) as u64)
+    };
+    let total: u64 = names.iter().filter_map(|g| customers(g)).sum();
+    let planned = |group: &str| {
+        truth["allocation"].as_array().and_then(|a| {
+            a.iter()
+                .find(|g| g["group"] == group)
+                .and_then(|g| g["planned"].as_f64())
+        })
+    };
+    names
+        .iter()
+        .map(|g| GroupShare {
+            group: g.clone(),
+            planned: planned(g),
+            customers: customers(g),
+            observed: customers(g)
+                .filter(|_| total > 0)
+                .map(|c| c as f64 / total as f64),
+        })
+        .collect()
+}
+
+/// The sample-ratio check of the allocation, when every group has its customers and its
+/// planned share.
+fn srm_of(allocation: &[GroupShare]) -> Option<Srm> {
+    let obs: Option<Vec<u64>> = allocation.iter().map(|a| a.customers).collect();
+    let w: Option<Vec<f64>> = allocation.iter().map(|a| a.planned).collect();
+    match (obs, w) {
+        (Some(o), Some(w)) if o.len() >= 2 => abforge_stats::srm(&o, &w).ok().map(|r| Srm {
+            statistic: r.statistic,
+            p_value: r.p_value,
+            mismatch: r.p_value < 0.001,
+        }),
+        _ => None,
+    }
+}
+
+/// The run's metrics, in the order the group rows, then the decisions, name them.
+fn metric_names(p: &RunParts<'_>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for m in p
+        .groups
+        .iter()
+        .map(|g| &g.metric)
+        .chain(p.decisions.iter().map(|d| &d.metric))
+    {
+        if !names.contains(m) {
+            names.push(m.clone());
+        }
+    }
+    names
+}
+
+/// One metric of the run: each group's mean against the truth, and the decisions `f`
+/// keeps (counted in `tally`).
+fn metric_view(
+    p: &RunParts<'_>,
+    truth: &Value,
+    f: &Filters,
+    m: String,
+    tally: &mut Tally,
+) -> MetricView {
+    let tm = truth["metrics"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["metric"] == m.as_str()));
+    let groups = p
+        .groups
+        .iter()
+        .filter(|g| g.metric == m)
+        .map(|g| group_stat(g, tm))
+        .collect();
+    let decisions = p
+        .decisions
+        .iter()
+        .filter(|d| d.metric == m && f.keeps(&d.metric, &d.decision.test, None))
+        .map(|d| {
+            tally.add(d.decision.outcome);
+            d.decision.clone()
+        })
+        .collect();
+    MetricView {
+        distribution: tm.and_then(|t| t["distribution"].as_str().map(str::to_owned)),
+        metric: m,
+        groups,
+        decisions,
+    }
+}
+
+/// A group's mean with its 95 % t interval, against the true mean of `tm` (the truth's
+/// entry of the metric).
+fn group_stat(g: &GroupRow, tm: Option<&Value>) -> GroupStat {
+    let n = g.n.max(0) as f64;
+    let mean = if n > 0.0 { g.sum / n } else { f64::NAN };
+    let var = (n > 1.0).then(|| ((g.sum_sq - g.sum * mean) / (n - 1.0)).max(0.0));
+    let half = var.map(|v| t975(n - 1.0) * (v / n).sqrt());
+    let true_mean = tm.and_then(|t| {
+        t["groups"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["group"] == g.group.as_str()))
+            .and_then(|x| x["mean"].as_f64())
+    });
+    let (lo, hi) = (half.map(|h| mean - h), half.map(|h| mean + h));
+    GroupStat {
+        group: g.group.clone(),
+        n: n as u64,
+        mean,
+        sd: var.map(f64::sqrt),
+        ci_low: lo,
+        ci_high: hi,
+        true_mean,
+        covers_truth: match (lo, hi, true_mean) {
+            (Some(l), Some(h), Some(t)) => Some(l <= t && t <= h),
+            _ => None,
+        },
+    }
+}
+
 /// The calibration view of `rows` under `f`.
 pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationView, Vec<CalRow>) {
     let Some(rows) = rows else {
@@ -740,13 +767,46 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
         .iter()
         .filter(|r| f.experiment.as_deref().is_none_or(|e| e == r.experiment_id))
         .collect();
+    let publications = publications(&mine);
+    let selected = match &f.calibration {
+        Some(id) => publications
+            .iter()
+            .find(|p| &p.calibration_id == id)
+            .cloned(),
+        None => publications.first().cloned(),
+    };
+    let chosen: Vec<CalRow> = selected
+        .as_ref()
+        .map(|s| {
+            mine.iter()
+                .filter(|r| {
+                    r.calibration_id == s.calibration_id && f.keeps(&r.metric, &r.test, None)
+                })
+                .map(|r| (*r).clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let view = CalibrationView {
+        lake: true,
+        hint: None,
+        filters: f.clone(),
+        publications,
+        selected,
+        results: chosen.iter().map(CalResult::of).collect(),
+        confusion: confusion(&chosen),
+    };
+    (view, chosen)
+}
+
+/// The calibrations published, newest first, each with its sweep values and counts.
+fn publications(rows: &[&CalRow]) -> Vec<Publication> {
     let mut publications: Vec<Publication> = Vec::new();
-    for r in &mine {
+    for r in rows {
         let p = match publications
             .iter_mut()
-            .find(|p| p.calibration_id == r.calibration_id)
+            .position(|p| p.calibration_id == r.calibration_id)
         {
-            Some(p) => p,
+            Some(i) => &mut publications[i],
             None => {
                 publications.push(Publication {
                     calibration_id: r.calibration_id.clone(),
@@ -777,26 +837,13 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
         p.sweep_values.sort_by(f64::total_cmp);
     }
     publications.sort_by(|a, b| b.published_at.cmp(&a.published_at));
-    let selected = match &f.calibration {
-        Some(id) => publications
-            .iter()
-            .find(|p| &p.calibration_id == id)
-            .cloned(),
-        None => publications.first().cloned(),
-    };
-    let chosen: Vec<CalRow> = selected
-        .as_ref()
-        .map(|s| {
-            mine.iter()
-                .filter(|r| {
-                    r.calibration_id == s.calibration_id && f.keeps(&r.metric, &r.test, None)
-                })
-                .map(|r| (*r).clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    publications
+}
+
+/// The confusion matrix of each (metric, arm, test), summed over the sweep's points.
+fn confusion(chosen: &[CalRow]) -> Vec<ConfusionRow> {
     let mut confusion: Vec<ConfusionRow> = Vec::new();
-    for r in &chosen {
+    for r in chosen {
         match confusion
             .iter_mut()
             .find(|c| c.metric == r.metric && c.arm == r.arm && c.test == r.test)
@@ -818,9 +865,13 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
             }),
         }
     }
-    let results = chosen
-        .iter()
-        .map(|r| CalResult {
+    confusion
+}
+
+impl CalResult {
+    /// The view of one calibration row.
+    fn of(r: &CalRow) -> CalResult {
+        CalResult {
             sweep_value: r.sweep_value,
             metric: r.metric.clone(),
             arm: r.arm.clone(),
@@ -835,20 +886,8 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
             ci_coverage: r.ci_coverage,
             p_value_ks: r.p_value_ks,
             miscalibrated: r.miscalibrated,
-        })
-        .collect();
-    (
-        CalibrationView {
-            lake: true,
-            hint: None,
-            filters: f.clone(),
-            publications,
-            selected,
-            results,
-            confusion,
-        },
-        chosen,
-    )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -856,7 +895,7 @@ mod tests {
     use super::*;
     use crate::query::OVERVIEW;
 
-    fn row(experiment: &str, outcome: &str) -> AbRow {
+    fn row(experiment: &str, outcome: Verdict) -> AbRow {
         AbRow {
             experiment_id: experiment.into(),
             run_id: "r1".into(),
@@ -876,7 +915,7 @@ mod tests {
                 reject: None,
                 true_effect: None,
                 null_true: None,
-                outcome: Some(outcome.into()),
+                outcome: Some(outcome),
             },
         }
     }
@@ -888,8 +927,8 @@ mod tests {
         let rows: Vec<AbRow> = (0..7)
             .flat_map(|i| {
                 [
-                    row(&format!("e{i}"), "correct"),
-                    row(&format!("e{i}"), "type_i"),
+                    row(&format!("e{i}"), Verdict::Correct),
+                    row(&format!("e{i}"), Verdict::TypeI),
                 ]
             })
             .collect();

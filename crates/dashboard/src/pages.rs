@@ -2,8 +2,11 @@
 //! script; charts as inline SVG).
 
 use crate::Failure;
-use crate::model::{CalibrationView, Decision, ExperimentView, Overview, RunView, Tally};
+use crate::model::{
+    CalibrationView, Decision, ExperimentView, MetricView, Overview, RunView, Tally,
+};
 use crate::query::Filters;
+use abforge_stats::Verdict;
 use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -236,11 +239,11 @@ pub(crate) fn experiment(v: &ExperimentView) -> Markup {
 }
 
 fn verdict(d: &Decision) -> Markup {
-    match d.outcome.as_deref() {
-        Some("correct") => html! { span.ok { "✓ correct" } },
-        Some("type_i") => html! { span.err { "✗ type I error" } },
-        Some("type_ii") => html! { span.err { "✗ type II error" } },
-        _ => html! { "not judged" },
+    match d.outcome {
+        Some(Verdict::Correct) => html! { span.ok { "✓ correct" } },
+        Some(Verdict::TypeI) => html! { span.err { "✗ type I error" } },
+        Some(Verdict::TypeIi) => html! { span.err { "✗ type II error" } },
+        None => html! { "not judged" },
     }
 }
 
@@ -253,13 +256,93 @@ fn ci(lo: Option<f64>, hi: Option<f64>) -> String {
 
 /// `/experiments/{id}/runs/{run}`.
 pub(crate) fn run(v: &RunView) -> Markup {
-    let base = format!("/experiments/{}/runs/{}", v.experiment_id, v.run_id);
     let twin = format!(
         "/v1/results/{}/runs/{}{}",
         v.experiment_id,
         v.run_id,
         v.filters.query()
     );
+    layout(
+        &v.run_id,
+        &twin,
+        html! {
+            h1 { "Run " code { (v.run_id) } }
+            (run_meta(v))
+            (run_alarms(v))
+            (run_groups(v))
+            (run_filters(v))
+            @for m in &v.metrics { (metric_section(m)) }
+            p { "★ the metric's primary test. The estimate, its interval and the true effect are on the test's own scale (difference of means, ratio, probability of superiority, …)." }
+            (run_log(v))
+            (run_blueprint(v))
+        },
+    )
+}
+
+/// The run's facts: experiment, date, status, hashes, params, the tally of its decisions.
+fn run_meta(v: &RunView) -> Markup {
+    html! {
+        dl.meta {
+            dt { "experiment" } dd { a href={ "/experiments/" (v.experiment_id) } { (v.experiment_id) } }
+            dt { "run date" } dd { (v.run_date.map_or_else(|| "—".to_string(), |d| d.to_string())) }
+            dt { "status" } dd id="status" class=(if v.status == "succeeded" { "" } else { "err" }) { (v.status) }
+            dt { "blueprint hash" } dd { code { (v.blueprint_hash.as_deref().unwrap_or("—")) } }
+            dt { "params" } dd { a id="params" href=(v.params_url) { code { (v.params_url) } } }
+            dt { "decisions" } dd {
+                (v.tally.correct) " correct, "
+                span class=(if v.tally.type_i > 0 { "err" } else { "" }) { (v.tally.type_i) " type I" } ", "
+                span class=(if v.tally.type_ii > 0 { "err" } else { "" }) { (v.tally.type_ii) " type II" }
+                " of " (v.tally.decisions)
+            }
+        }
+    }
+}
+
+/// The alarms: decisions made under another blueprint, a sample-ratio mismatch.
+fn run_alarms(v: &RunView) -> Markup {
+    html! {
+        @if let Some(h) = &v.stale_decisions_hash {
+            div.alarm id="stale" {
+                strong { "Stale decisions: " }
+                "the lake's decisions of this run were made under blueprint " code { (h) }
+                ", not under the published one. A rerun with a changed blueprint has not reached analyze; "
+                "the old decisions are not shown beside the new truth."
+            }
+        }
+        @if let Some(s) = v.srm.as_ref().filter(|s| s.mismatch) {
+            div.alarm id="srm" {
+                strong { "Sample ratio mismatch: " }
+                "the customers per group are off the planned split (χ² = " (num(Some(s.statistic)))
+                ", p = " (num(Some(s.p_value))) "). The assignment may be broken; read the decisions with care."
+            }
+        }
+    }
+}
+
+/// The groups' planned and observed shares, and the sample-ratio check.
+fn run_groups(v: &RunView) -> Markup {
+    html! {
+        h2 { "Groups" }
+        table id="allocation" {
+            thead { tr { th.l { "group" } th { "planned" } th { "customers" } th { "observed" } } }
+            tbody {
+                @for g in &v.allocation {
+                    tr { td.l { (g.group) } td { (pct(g.planned)) }
+                         td { (g.customers.map_or_else(|| "—".into(), |c| c.to_string())) }
+                         td { (pct(g.observed)) } }
+                }
+            }
+        }
+        @if let Some(s) = &v.srm {
+            p { "Sample-ratio check: χ² = " (num(Some(s.statistic))) ", p = " (num(Some(s.p_value)))
+                @if !s.mismatch { " — the split is as planned." } }
+        }
+    }
+}
+
+/// The metric and test filters of the run's page.
+fn run_filters(v: &RunView) -> Markup {
+    let base = format!("/experiments/{}/runs/{}", v.experiment_id, v.run_id);
     let metrics: Vec<String> = v.metrics.iter().map(|m| m.metric.clone()).collect();
     let mut tests: Vec<String> = v
         .metrics
@@ -268,130 +351,101 @@ pub(crate) fn run(v: &RunView) -> Markup {
         .collect();
     tests.sort();
     tests.dedup();
-    let pretty = |x: &serde_json::Value| serde_json::to_string_pretty(x).unwrap_or_default();
-    layout(
-        &v.run_id,
-        &twin,
+    form(
+        &base,
         html! {
-            h1 { "Run " code { (v.run_id) } }
-            dl.meta {
-                dt { "experiment" } dd { a href={ "/experiments/" (v.experiment_id) } { (v.experiment_id) } }
-                dt { "run date" } dd { (v.run_date.map_or_else(|| "—".to_string(), |d| d.to_string())) }
-                dt { "status" } dd id="status" class=(if v.status == "succeeded" { "" } else { "err" }) { (v.status) }
-                dt { "blueprint hash" } dd { code { (v.blueprint_hash.as_deref().unwrap_or("—")) } }
-                dt { "params" } dd { a id="params" href=(v.params_url) { code { (v.params_url) } } }
-                dt { "decisions" } dd {
-                    (v.tally.correct) " correct, "
-                    span class=(if v.tally.type_i > 0 { "err" } else { "" }) { (v.tally.type_i) " type I" } ", "
-                    span class=(if v.tally.type_ii > 0 { "err" } else { "" }) { (v.tally.type_ii) " type II" }
-                    " of " (v.tally.decisions)
-                }
-            }
-            @if let Some(h) = &v.stale_decisions_hash {
-                div.alarm id="stale" {
-                    strong { "Stale decisions: " }
-                    "the lake's decisions of this run were made under blueprint " code { (h) }
-                    ", not under the published one. A rerun with a changed blueprint has not reached analyze; "
-                    "the old decisions are not shown beside the new truth."
-                }
-            }
-            @if let Some(s) = &v.srm {
-                @if s.mismatch {
-                    div.alarm id="srm" {
-                        strong { "Sample ratio mismatch: " }
-                        "the customers per group are off the planned split (χ² = " (num(Some(s.statistic)))
-                        ", p = " (num(Some(s.p_value))) "). The assignment may be broken; read the decisions with care."
-                    }
-                }
-            }
-            h2 { "Groups" }
-            table id="allocation" {
-                thead { tr { th.l { "group" } th { "planned" } th { "customers" } th { "observed" } } }
-                tbody {
-                    @for g in &v.allocation {
-                        tr { td.l { (g.group) } td { (pct(g.planned)) }
-                             td { (g.customers.map_or_else(|| "—".into(), |c| c.to_string())) }
-                             td { (pct(g.observed)) } }
-                    }
-                }
-            }
-            @if let Some(s) = &v.srm {
-                p { "Sample-ratio check: χ² = " (num(Some(s.statistic))) ", p = " (num(Some(s.p_value)))
-                    @if !s.mismatch { " — the split is as planned." } }
-            }
-            (form(&base, html! {
-                (select("metric", "metric", &metrics, v.filters.metric.as_deref()))
-                (select("test", "test", &tests, v.filters.test.as_deref()))
-            }))
-            @for m in &v.metrics {
-                section.metric data-metric=(m.metric) {
-                    h2 { (m.metric) @if let Some(d) = &m.distribution { " (" (d) ")" } }
-                    table.groups {
-                        thead { tr { th.l { "group" } th { "n" } th { "mean" } th { "95 % CI" } th { "true mean" } th { "CI covers truth" } } }
-                        tbody {
-                            @for g in &m.groups {
-                                tr { td.l { (g.group) } td { (g.n) } td { (num(Some(g.mean))) }
-                                     td { (ci(g.ci_low, g.ci_high)) } td { (num(g.true_mean)) }
-                                     td { (match g.covers_truth { Some(true) => "yes", Some(false) => "no", None => "—" }) } }
-                            }
-                        }
-                    }
-                    @if m.decisions.is_empty() { p { "No decisions match these filters." } }
-                    @else {
-                        table.decisions {
-                            thead { tr {
-                                th.l { "test" } th.l { "arms" } th { "estimate" } th { "CI" } th { "p" } th { "p adj." }
-                                th.l { "decision" } th { "true effect" } th.l { "truth" } th.l { "verdict" }
-                            } }
-                            tbody {
-                                @for d in &m.decisions {
-                                    tr.wrong[matches!(d.outcome.as_deref(), Some("type_i" | "type_ii"))] data-test=(d.test) data-outcome=(d.outcome.as_deref().unwrap_or("")) {
-                                        td.l { (d.test) @if d.primary == Some(true) { " ★" } }
-                                        td.l { (d.treatment) " vs " (d.control) }
-                                        td { (num(d.estimate)) }
-                                        td { (ci(d.ci_low, d.ci_high)) }
-                                        td { (num(d.p_value)) }
-                                        td { (num(d.p_adjusted)) }
-                                        td.l { (match d.reject { Some(true) => "reject H0", Some(false) => "keep H0", None => "—" }) }
-                                        td { (num(d.true_effect)) }
-                                        td.l { (match d.null_true { Some(true) => "H0 true", Some(false) => "H0 false", None => "—" }) }
-                                        td.l { (verdict(d)) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            p { "★ the metric's primary test. The estimate, its interval and the true effect are on the test's own scale (difference of means, ratio, probability of superiority, …)." }
-            h2 id="run-log" { "Run log" }
-            @if let Some(e) = &v.run_log_error { div.warn { (e) } }
-            @if v.steps.is_empty() { p { "No step of this run is in the run log." } }
-            @else {
-                table id="steps" {
-                    thead { tr { th.l { "step" } th.l { "shard" } th { "attempt" } th.l { "status" } th.l { "started (UTC)" } th { "duration" } th { "rows" } th { "bytes" } th.l { "message / error" } } }
-                    tbody {
-                        @for s in &v.steps {
-                            tr.wrong[s.status == "failed"] {
-                                td.l { (s.step) } td.l { (s.shard.as_deref().unwrap_or("")) } td { (s.attempt) }
-                                td.l { (s.status) } td.l { (s.started_at.get(..19).unwrap_or(&s.started_at).replace('T', " ")) }
-                                td { (s.duration_ms.map_or_else(|| "—".into(), |d| format!("{:.2} s", d as f64 / 1000.0))) }
-                                td { (s.rows.map_or_else(|| "—".into(), |r| r.to_string())) }
-                                td { (s.bytes.map_or_else(|| "—".into(), |r| r.to_string())) }
-                                td.l { @if let Some(e) = &s.error { span.err { (e) } } @else { (s.message.as_deref().unwrap_or("")) } }
-                            }
-                        }
-                    }
-                }
-            }
-            h2 { "Blueprint and truth" }
-            @if v.blueprint.is_null() { p { "The params store has no blueprint for this run." } }
-            @else {
-                details { summary { "Resolved blueprint" } pre { (pretty(&v.blueprint)) } }
-                details { summary { "Ground truth" } pre { (pretty(&v.truth)) } }
-            }
+            (select("metric", "metric", &metrics, v.filters.metric.as_deref()))
+            (select("test", "test", &tests, v.filters.test.as_deref()))
         },
     )
+}
+
+/// One metric: its groups against the truth, then its decisions.
+fn metric_section(m: &MetricView) -> Markup {
+    html! {
+        section.metric data-metric=(m.metric) {
+            h2 { (m.metric) @if let Some(d) = &m.distribution { " (" (d) ")" } }
+            table.groups {
+                thead { tr { th.l { "group" } th { "n" } th { "mean" } th { "95 % CI" } th { "true mean" } th { "CI covers truth" } } }
+                tbody {
+                    @for g in &m.groups {
+                        tr { td.l { (g.group) } td { (g.n) } td { (num(Some(g.mean))) }
+                             td { (ci(g.ci_low, g.ci_high)) } td { (num(g.true_mean)) }
+                             td { (match g.covers_truth { Some(true) => "yes", Some(false) => "no", None => "—" }) } }
+                    }
+                }
+            }
+            @if m.decisions.is_empty() { p { "No decisions match these filters." } }
+            @else { (decisions_table(&m.decisions)) }
+        }
+    }
+}
+
+/// A metric's decisions, each against the truth; the wrong ones marked.
+fn decisions_table(decisions: &[Decision]) -> Markup {
+    html! {
+        table.decisions {
+            thead { tr {
+                th.l { "test" } th.l { "arms" } th { "estimate" } th { "CI" } th { "p" } th { "p adj." }
+                th.l { "decision" } th { "true effect" } th.l { "truth" } th.l { "verdict" }
+            } }
+            tbody {
+                @for d in decisions {
+                    tr.wrong[d.outcome.is_some_and(Verdict::is_error)] data-test=(d.test) data-outcome=(d.outcome.map_or("", Verdict::as_str)) {
+                        td.l { (d.test) @if d.primary == Some(true) { " ★" } }
+                        td.l { (d.treatment) " vs " (d.control) }
+                        td { (num(d.estimate)) }
+                        td { (ci(d.ci_low, d.ci_high)) }
+                        td { (num(d.p_value)) }
+                        td { (num(d.p_adjusted)) }
+                        td.l { (match d.reject { Some(true) => "reject H0", Some(false) => "keep H0", None => "—" }) }
+                        td { (num(d.true_effect)) }
+                        td.l { (match d.null_true { Some(true) => "H0 true", Some(false) => "H0 false", None => "—" }) }
+                        td.l { (verdict(d)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The run's attempts from the run log.
+fn run_log(v: &RunView) -> Markup {
+    html! {
+        h2 id="run-log" { "Run log" }
+        @if let Some(e) = &v.run_log_error { div.warn { (e) } }
+        @if v.steps.is_empty() { p { "No step of this run is in the run log." } }
+        @else {
+            table id="steps" {
+                thead { tr { th.l { "step" } th.l { "shard" } th { "attempt" } th.l { "status" } th.l { "started (UTC)" } th { "duration" } th { "rows" } th { "bytes" } th.l { "message / error" } } }
+                tbody {
+                    @for s in &v.steps {
+                        tr.wrong[s.status == "failed"] {
+                            td.l { (s.step) } td.l { (s.shard.as_deref().unwrap_or("")) } td { (s.attempt) }
+                            td.l { (s.status) } td.l { (s.started_at.get(..19).unwrap_or(&s.started_at).replace('T', " ")) }
+                            td { (s.duration_ms.map_or_else(|| "—".into(), |d| format!("{:.2} s", d as f64 / 1000.0))) }
+                            td { (s.rows.map_or_else(|| "—".into(), |r| r.to_string())) }
+                            td { (s.bytes.map_or_else(|| "—".into(), |r| r.to_string())) }
+                            td.l { @if let Some(e) = &s.error { span.err { (e) } } @else { (s.message.as_deref().unwrap_or("")) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The resolved blueprint and the truth, folded.
+fn run_blueprint(v: &RunView) -> Markup {
+    let pretty = |x: &serde_json::Value| serde_json::to_string_pretty(x).unwrap_or_default();
+    html! {
+        h2 { "Blueprint and truth" }
+        @if v.blueprint.is_null() { p { "The params store has no blueprint for this run." } }
+        @else {
+            details { summary { "Resolved blueprint" } pre { (pretty(&v.blueprint)) } }
+            details { summary { "Ground truth" } pre { (pretty(&v.truth)) } }
+        }
+    }
 }
 
 /// `/calibration`.

@@ -13,6 +13,7 @@ use abforge_lake::arrow::array::{
 use abforge_lake::arrow::compute::cast;
 use abforge_lake::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
 use abforge_lake::{DeltaTable, Lake, Table};
+use abforge_stats::Verdict;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::Mutex;
@@ -245,6 +246,17 @@ fn required<T>(v: Option<T>, name: &str) -> Result<T, LoadError> {
     v.ok_or_else(|| format!("a NULL {name}"))
 }
 
+/// The verdict a gold row's `outcome` writes (`None` for NULL: not judged); a value that
+/// names no verdict is an error, not a decision left out of the tallies.
+fn verdict(v: Option<&str>) -> Result<Option<Verdict>, LoadError> {
+    v.map(|s| {
+        Verdict::parse(s).ok_or_else(|| {
+            format!("an outcome {s:?} that names no verdict (allowed: correct, type_i, type_ii)")
+        })
+    })
+    .transpose()
+}
+
 /// One decision of `gold/ab_results`: the run and metric it belongs to, and the decision
 /// as the views show it.
 #[derive(Debug, Clone)]
@@ -313,7 +325,7 @@ impl FromBatches for AbRow {
                         reject: reject[i],
                         true_effect: truth[i],
                         null_true: null[i],
-                        outcome: outcome[i].clone(),
+                        outcome: verdict(outcome[i].as_deref())?,
                     },
                 });
             }

@@ -1,5 +1,6 @@
 //! The tests the lab runs, what each applies to, and what each is judged against.
 
+use abforge_stats::{NullKind, TestName};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -158,10 +159,18 @@ impl Method {
         }
     }
 
-    /// The null it is judged against.
+    /// The test of the analysis ([`TestName`], the one list of tests) this method is, under
+    /// the same name; `None` for the lab's own variants (Yates' chi-square, the percentile
+    /// and lift bootstraps).
+    pub fn test_name(self) -> Option<TestName> {
+        TestName::parse(self.name())
+    }
+
+    /// The null it is judged against: the one its test decides on ([`TestName::null`]);
+    /// equal means for the lab's own variants.
     pub fn null(self) -> Null {
-        match self {
-            Method::MannWhitneyU => Null::Superiority,
+        match self.test_name().map(TestName::null) {
+            Some(NullKind::EvenSuperiority) => Null::Superiority,
             _ => Null::Mean,
         }
     }
@@ -223,5 +232,31 @@ mod tests {
         }
         let e = "welch".parse::<Method>().unwrap_err();
         assert!(e.contains("welch_t") && e.contains("permutation"), "{e}");
+    }
+
+    /// The lab's methods are the analysis's tests under the same names, but for its own
+    /// variants; and each is judged against the null its test decides on.
+    #[test]
+    fn methods_are_the_analysis_tests_but_the_lab_variants() {
+        let own: Vec<Method> = Method::ALL
+            .into_iter()
+            .filter(|m| m.test_name().is_none())
+            .collect();
+        assert_eq!(
+            own,
+            [
+                Method::ChiSquareYates,
+                Method::BootstrapPercentile,
+                Method::BootstrapLiftPercentile,
+                Method::BootstrapLiftBca,
+            ]
+        );
+        assert_eq!(Method::MannWhitneyU.null(), Null::Superiority);
+        for m in Method::ALL
+            .into_iter()
+            .filter(|m| *m != Method::MannWhitneyU)
+        {
+            assert_eq!(m.null(), Null::Mean, "{m}");
+        }
     }
 }

@@ -109,7 +109,7 @@ pub use mann_whitney::{
 };
 pub use multiple::{Correction, adjust};
 pub use noncentral_t::NoncentralT;
-pub use outcome::{Estimand, NullKind, Outcome, TestName};
+pub use outcome::{Estimand, NullKind, Outcome, TestName, Verdict};
 pub use permutation::{PermutationOptions, PermutationResult, permutation_test};
 pub use poisson::{PoissonRateResult, RateCompare, RateMethod, poisson_rate};
 pub use power::{

@@ -142,6 +142,58 @@ impl fmt::Display for TestName {
     }
 }
 
+/// A decision against the truth. Typed everywhere until written out (JSON, a table's
+/// `outcome` column); [`Verdict::parse`] reads it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The decision matches the truth.
+    Correct,
+    /// A true null was rejected.
+    TypeI,
+    /// A false null was kept.
+    TypeIi,
+}
+
+impl Verdict {
+    /// Every verdict, in the order of the tallies.
+    pub const ALL: [Verdict; 3] = [Verdict::Correct, Verdict::TypeI, Verdict::TypeIi];
+
+    /// The verdict on rejecting (or not) a null that holds (or not).
+    pub fn of(null_true: bool, reject: bool) -> Self {
+        match (null_true, reject) {
+            (true, true) => Verdict::TypeI,
+            (false, false) => Verdict::TypeIi,
+            _ => Verdict::Correct,
+        }
+    }
+
+    /// Its name when written out: `correct`, `type_i` or `type_ii`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Correct => "correct",
+            Verdict::TypeI => "type_i",
+            Verdict::TypeIi => "type_ii",
+        }
+    }
+
+    /// The verdict written as `name`, if any.
+    pub fn parse(name: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.as_str() == name)
+    }
+
+    /// Whether the decision was wrong (a type I or type II error).
+    pub fn is_error(self) -> bool {
+        self != Verdict::Correct
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One test's decision on a metric, in the form every consumer shares. Non-finite bounds
 /// (one-sided intervals) are kept as they are.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -7,8 +7,9 @@
 
 use crate::BadInput;
 use crate::cli::{AlternativeArg, AnalyzeArgs, CorrectionArg};
+use crate::format::{self, interval, number, p_value};
 use abforge_analysis::report::{Entry, RatioEntry};
-use abforge_analysis::{Alternative, Correction, Dataset, Options, RatioSpec, Report, Verdict};
+use abforge_analysis::{Alternative, Correction, Dataset, Options, RatioSpec, Report};
 use abforge_stats::Tests;
 use std::io::Write;
 
@@ -73,50 +74,6 @@ fn cli_error(e: abforge_analysis::Error) -> anyhow::Error {
     }
 }
 
-/// How a verdict reads in the text table.
-fn verdict_label(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Correct => "correct",
-        Verdict::TypeI => "TYPE I",
-        Verdict::TypeIi => "TYPE II",
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Text output
-
-fn p(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else if x == 0.0 {
-        "<1e-300".into()
-    } else if x < 1e-4 {
-        format!("{x:.2e}")
-    } else {
-        format!("{x:.4}")
-    }
-}
-
-fn num(x: f64) -> String {
-    if !x.is_finite() {
-        return if x > 0.0 {
-            "+inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    let a = x.abs();
-    if a != 0.0 && !(1e-3..1e7).contains(&a) {
-        format!("{x:.4e}")
-    } else {
-        format!("{x:.4}")
-    }
-}
-
-fn ci(lo: f64, hi: f64) -> String {
-    format!("[{}, {}]", num(lo), num(hi))
-}
-
 /// The text report: the header (rows, groups, sample ratio), then each metric, then each
 /// ratio metric.
 fn write_text(out: &mut impl Write, r: &Report, ds: &Dataset) -> std::io::Result<()> {
@@ -155,7 +112,7 @@ fn write_header(out: &mut impl Write, r: &Report, ds: &Dataset) -> std::io::Resu
         "sample ratio: chi² {:.3} (df {}), p = {} against {} ({}): {}",
         r.srm.statistic,
         r.srm.df,
-        p(r.srm.p_value),
+        p_value(r.srm.p_value),
         planned.join(" · "),
         match r.srm.planned_from {
             "blueprint" => "planned in the blueprint",
@@ -191,10 +148,10 @@ fn write_metric(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<
         out,
         "  primary {}: p = {}, adjusted ({:?} over {} comparisons) = {} → {}",
         e.primary_test,
-        e.p_value.map_or("-".into(), p),
+        e.p_value.map_or("-".into(), p_value),
         r.correction,
         r.metrics.len(),
-        p(match r.correction {
+        p_value(match r.correction {
             Correction::Bonferroni => e.p_adjusted.bonferroni,
             Correction::BenjaminiHochberg => e.p_adjusted.benjamini_hochberg,
             Correction::Holm => e.p_adjusted.holm,
@@ -206,7 +163,7 @@ fn write_metric(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<
         writeln!(
             out,
             "  truth: mean difference {}{}",
-            num(t.mean_difference),
+            number(t.mean_difference),
             t.prob_superiority
                 .map_or(String::new(), |p| format!(", P(T>C)+½P(T=C) {p:.6}"))
         )?;
@@ -246,9 +203,9 @@ fn write_groups(out: &mut impl Write, e: &Entry) -> std::io::Result<()> {
             "  {:<12} {:>12} {:>16} {:>16}{}",
             label,
             indicatif::HumanCount(g.n).to_string(),
-            num(g.mean),
-            g.variance.map_or("-".into(), num),
-            tm.map_or(String::new(), |m| format!(" {:>16}", num(m)))
+            number(g.mean),
+            g.variance.map_or("-".into(), number),
+            tm.map_or(String::new(), |m| format!(" {:>16}", number(m)))
         )?;
     }
     Ok(())
@@ -275,7 +232,7 @@ fn write_tests(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<(
             .truth
             .as_ref()
             .and_then(|t| t.decisions.get(row.name))
-            .map_or("", |v| verdict_label(*v));
+            .map_or("", |v| format::verdict(*v));
         writeln!(
             out,
             "  {:<18} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
@@ -283,7 +240,7 @@ fn write_tests(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<(
             row.estimate,
             row.ci,
             row.statistic,
-            p(row.p_value),
+            p_value(row.p_value),
             if row.reject { "reject" } else { "keep" },
             verdict
         )?;
@@ -346,7 +303,11 @@ fn classical_rows(t: &Tests) -> Vec<TestRow> {
     let e = String::new;
     for (name, x) in [("welch_t", &t.welch_t), ("student_t", &t.student_t)] {
         if let Some(x) = x {
-            let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
+            let (est, ci_, st) = (
+                number(x.estimate),
+                interval(x.ci_low, x.ci_high),
+                number(x.statistic),
+            );
             rows.push(row(name, est, ci_, st, x.p_value, x.reject));
         }
     }
@@ -354,12 +315,23 @@ fn classical_rows(t: &Tests) -> Vec<TestRow> {
         let r = &x.result;
         let (est, u) = (
             format!("P {:.4}", r.prob_superiority),
-            format!("U {}", num(r.u_treatment)),
+            format!("U {}", number(r.u_treatment)),
         );
-        rows.push(row("mann_whitney_u", est, u, num(r.z), r.p_value, r.reject));
+        rows.push(row(
+            "mann_whitney_u",
+            est,
+            u,
+            number(r.z),
+            r.p_value,
+            r.reject,
+        ));
     }
     if let Some(x) = &t.two_proportion_z {
-        let (est, ci_, st) = (num(x.estimate), ci(x.ci_low, x.ci_high), num(x.statistic));
+        let (est, ci_, st) = (
+            number(x.estimate),
+            interval(x.ci_low, x.ci_high),
+            number(x.statistic),
+        );
         rows.push(row("two_proportion_z", est, ci_, st, x.p_value, x.reject));
     }
     if let Some(x) = &t.chi_square {
@@ -367,11 +339,11 @@ fn classical_rows(t: &Tests) -> Vec<TestRow> {
             "chi_square",
             e(),
             e(),
-            num(x.statistic),
+            number(x.statistic),
             x.p_value,
             x.reject,
         ));
-        let st = num(x.yates_statistic);
+        let st = number(x.yates_statistic);
         rows.push(row(
             "  yates",
             e(),
@@ -382,15 +354,15 @@ fn classical_rows(t: &Tests) -> Vec<TestRow> {
         ));
     }
     if let Some(x) = &t.fisher_exact {
-        let est = format!("OR {}", num(x.odds_ratio));
+        let est = format!("OR {}", number(x.odds_ratio));
         rows.push(row("fisher_exact", est, e(), e(), x.p_value, x.reject));
     }
     if let Some(x) = &t.poisson_rate {
         let (s, w) = (&x.score, &x.wald);
-        let est = format!("RR {}", num(x.rate_ratio));
-        let (ci_, st) = (ci(s.ci_low, s.ci_high), num(s.statistic));
+        let est = format!("RR {}", number(x.rate_ratio));
+        let (ci_, st) = (interval(s.ci_low, s.ci_high), number(s.statistic));
         rows.push(row("poisson_rate", est, ci_, st, s.p_value, s.reject));
-        let (ci_, st) = (ci(w.ci_low, w.ci_high), num(w.statistic));
+        let (ci_, st) = (interval(w.ci_low, w.ci_high), number(w.statistic));
         rows.push(row("  wald", e(), ci_, st, w.p_value, w.reject));
     }
     if let Some(x) = &t.relative_lift {
@@ -399,7 +371,7 @@ fn classical_rows(t: &Tests) -> Vec<TestRow> {
             "relative_lift",
             est,
             ci_,
-            num(x.statistic),
+            number(x.statistic),
             x.p_value,
             x.reject,
         ));
@@ -415,19 +387,23 @@ fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
     let e = String::new;
     if let Some(x) = &t.cuped {
         let r = &x.adjusted;
-        let (est, ci_, st) = (num(r.estimate), ci(r.ci_low, r.ci_high), num(r.statistic));
+        let (est, ci_, st) = (
+            number(r.estimate),
+            interval(r.ci_low, r.ci_high),
+            number(r.statistic),
+        );
         rows.push(row("cuped", est, ci_, st, r.p_value, r.reject));
         notes.push(format!(
             "cuped: θ {}, variance −{:.1}% (standard error {} → {})",
-            num(x.theta),
+            number(x.theta),
             100.0 * x.variance_reduction,
-            num(x.unadjusted_std_error),
-            num(r.std_error)
+            number(x.unadjusted_std_error),
+            number(r.std_error)
         ));
     }
     if let Some(x) = &t.bayes {
         let better = x.prob_treatment_better;
-        let (est, ci_) = (num(x.estimate), ci(x.ci_low, x.ci_high));
+        let (est, ci_) = (number(x.estimate), interval(x.ci_low, x.ci_high));
         let two_sided = 2.0 * better.min(1.0 - better);
         rows.push(row(
             "bayes",
@@ -439,18 +415,18 @@ fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
         ));
         notes.push(format!(
             "bayes: P(T > C) {better:.4}; expected loss of shipping T {}, of keeping C {}",
-            num(x.expected_loss_treatment),
-            num(x.expected_loss_control)
+            number(x.expected_loss_treatment),
+            number(x.expected_loss_control)
         ));
     }
     if let Some(x) = &t.msprt {
-        let (est, ci_) = (num(x.estimate), ci(x.ci_low, x.ci_high));
-        let st = format!("Λ {}", num(x.likelihood_ratio));
+        let (est, ci_) = (number(x.estimate), interval(x.ci_low, x.ci_high));
+        let st = format!("Λ {}", number(x.likelihood_ratio));
         rows.push(row("msprt", est, ci_, st, x.p_value, x.reject));
     }
     if let Some(b) = &t.bootstrap {
         let d = &b.mean_difference;
-        let (est, ci_) = (num(d.estimate), ci(d.bca_low, d.bca_high));
+        let (est, ci_) = (number(d.estimate), interval(d.bca_low, d.bca_high));
         let st = format!("B {}", b.resamples);
         rows.push(row(
             "bootstrap_bca",
@@ -460,7 +436,7 @@ fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
             f64::NAN,
             d.bca_rejects(0.0),
         ));
-        let ci_ = ci(d.percentile_low, d.percentile_high);
+        let ci_ = interval(d.percentile_low, d.percentile_high);
         let reject = d.percentile_rejects(0.0);
         rows.push(row("  percentile", e(), ci_, e(), f64::NAN, reject));
         if let Some(l) = &b.relative_lift {
@@ -479,7 +455,7 @@ fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
         let st = format!("B {}", x.resamples);
         rows.push(row(
             "permutation",
-            num(x.statistic),
+            number(x.statistic),
             e(),
             st,
             x.p_value,
@@ -507,17 +483,17 @@ fn write_ratio(out: &mut impl Write, r: &Report, e: &RatioEntry) -> std::io::Res
             "  {:<12} {:>12} {:>16}",
             label,
             indicatif::HumanCount(g.n).to_string(),
-            num(g.ratio)
+            number(g.ratio)
         )?;
     }
     match (&e.test, &e.error) {
         (Some(t), _) => writeln!(
             out,
             "  difference {} {conf:.0}% CI {}  z {}  p = {}  {}",
-            num(t.estimate),
-            ci(t.ci_low, t.ci_high),
-            num(t.statistic),
-            p(t.p_value),
+            number(t.estimate),
+            interval(t.ci_low, t.ci_high),
+            number(t.statistic),
+            p_value(t.p_value),
             if t.reject { "reject" } else { "keep" }
         ),
         (None, err) => writeln!(out, "  not computed: {}", err.as_deref().unwrap_or("")),

@@ -3,6 +3,8 @@
 
 use crate::BadInput;
 use crate::cli::{Backends, PipelineCommand};
+use crate::format;
+use abforge_analysis::Verdict;
 use abforge_pipeline::{
     Observer, Overrides, Pipeline, RunPlan, RunReport, Settings, Step, StepReport, StepState,
 };
@@ -336,44 +338,29 @@ pub fn write_results(out: &mut impl Write, rows: &[ResultRow]) -> std::io::Resul
             Some(false) => "effect",
             None => "—",
         };
-        let verdict = match r.outcome.as_deref() {
-            Some("correct") => "correct".to_string(),
-            Some("type_i") => "TYPE I ERROR".to_string(),
-            Some("type_ii") => "TYPE II ERROR".to_string(),
-            Some(o) => o.to_string(),
-            None => "—".to_string(),
-        };
+        let verdict = stored_verdict(r).map_or("—", format::verdict);
         writeln!(
             out,
             "{metric:<mw$}  {:<tw$}  {:>12}  {:>10}  {decision:<9}  {truth:<9}  {verdict}{}",
             r.test,
-            r.estimate.map_or_else(|| "—".into(), |e| format!("{e:.4}")),
-            r.p_value.map_or_else(|| "—".into(), fmt_p),
+            r.estimate.map_or_else(|| "—".into(), format::number),
+            r.p_value.map_or_else(|| "—".into(), format::p_value),
             if r.primary { "  (primary)" } else { "" }
         )?;
     }
-    let count = |o: &str| {
-        rows.iter()
-            .filter(|r| r.outcome.as_deref() == Some(o))
-            .count()
-    };
+    let count = |v: Verdict| rows.iter().filter(|r| stored_verdict(r) == Some(v)).count();
     writeln!(
         out,
         "\n{} decisions: {} correct, {} type I, {} type II",
         rows.len(),
-        count("correct"),
-        count("type_i"),
-        count("type_ii")
+        count(Verdict::Correct),
+        count(Verdict::TypeI),
+        count(Verdict::TypeIi)
     )
 }
 
-fn fmt_p(p: f64) -> String {
-    if p < 1e-16 {
-        // Below double precision's resolution next to 1: shown as a bound, not as 0.
-        "<1e-16".to_string()
-    } else if p < 1e-4 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.4}")
-    }
+/// The verdict a stored result row carries (`None` when it was not judged, or is written
+/// in a form this version does not know).
+fn stored_verdict(r: &ResultRow) -> Option<Verdict> {
+    r.outcome.as_deref().and_then(Verdict::parse)
 }
