@@ -1,13 +1,77 @@
-//! The calibration charts: the rows of a publication turned back into the lab's
-//! [`Calibration`] (or [`SweepReport`]) and drawn by the lab's own plotting code, the one
-//! `abforge calibrate --plot` uses, as SVG.
+//! The calibration charts: the lab's results written as the rows of `gold/calibration`
+//! ([`calibration_record`], what `abforge calibrate --publish` writes), and those rows turned
+//! back into the lab's [`Calibration`] (or [`SweepReport`]) and drawn by the lab's own
+//! plotting code, the one `abforge calibrate --plot` uses, as SVG.
 
 use crate::tables::CalRow;
 use abforge_lab::{Calibration, Confusion, SweepPoint, SweepReport, TestResult};
+use abforge_lake::{CalibrationRecord, CalibrationRow};
 use serde_json::Value;
 
 fn named<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
     serde_json::from_value(Value::String(s.to_owned())).ok()
+}
+
+/// A lab enum's snake_case name, as its `Serialize` spells it (the inverse of [`named`]).
+fn name_of<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        Ok(v) => v.to_string(),
+        Err(e) => format!("<{e}>"),
+    }
+}
+
+/// The publication of calibrations as rows of `gold/calibration`: `points` are the
+/// calibrations with their sweep values (one point, valued `None`, without a sweep).
+pub fn calibration_record(
+    calibration_id: String,
+    blueprint_hash: String,
+    sweep_param: Option<String>,
+    points: &[(Option<f64>, &Calibration)],
+) -> CalibrationRecord {
+    let rows = points
+        .iter()
+        .flat_map(|&(v, c)| c.results.iter().map(move |r| row_of(v, c, r)))
+        .collect();
+    CalibrationRecord {
+        calibration_id,
+        blueprint_hash,
+        sweep_param,
+        rows,
+    }
+}
+
+/// One result of a calibration as a row.
+fn row_of(sweep_value: Option<f64>, c: &Calibration, r: &TestResult) -> CalibrationRow {
+    CalibrationRow {
+        experiment_id: c.experiment_id.clone(),
+        sweep_value,
+        replications: r.replications,
+        customers: c.customers,
+        alpha: c.alpha,
+        seed: c.seed,
+        peeks: c.peeks,
+        metric: r.metric.clone(),
+        arm: r.arm.clone(),
+        test: r.test.name().to_owned(),
+        kind: name_of(&r.kind),
+        null: name_of(&r.null),
+        null_true: r.null_true,
+        failed: r.failed,
+        rejection_rate: r.rejection_rate,
+        rejection_ci_low: r.ci_low,
+        rejection_ci_high: r.ci_high,
+        type_i_error: r.type_i_error,
+        power: r.power,
+        analytic_power: r.analytic_power,
+        ci_coverage: r.ci_coverage,
+        p_value_ks: r.p_value_ks,
+        miscalibrated: r.miscalibrated,
+        correct_accept: r.confusion.correct_accept,
+        correct_reject: r.confusion.correct_reject,
+        type_i: r.confusion.type_i,
+        type_ii: r.confusion.type_ii,
+    }
 }
 
 fn result(r: &CalRow) -> Option<TestResult> {

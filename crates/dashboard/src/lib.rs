@@ -22,6 +22,7 @@ mod pages;
 pub mod query;
 mod tables;
 
+pub use charts::calibration_record;
 pub use model::{
     CalResult, CalibrationView, ConfusionRow, Decision, ExperimentSummary, ExperimentView,
     GroupShare, GroupStat, MetricView, NO_LAKE, Overview, Publication, RunSummary, RunView, Srm,

@@ -4,10 +4,10 @@
 
 use abforge_api::{ApiConfig, AppState};
 use abforge_dashboard::{Dashboard, openapi, router};
+use abforge_lake::Lake;
 use abforge_lake::arrow::array::{AsArray, RecordBatch};
 use abforge_lake::arrow::compute::cast;
 use abforge_lake::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use abforge_lake::{CalibrationRecord, Lake};
 use abforge_pipeline::{Pipeline, Quiet, Retry, RunPlan, Settings};
 use abforge_store::{ObjectStoreConfig, Objects};
 use abforge_synth::Blueprint;
@@ -415,10 +415,11 @@ async fn calibration_page_and_twin() {
     };
     let cal = abforge_lab::calibrate(&bp, &opts, &abforge_lab::NoReporter).unwrap();
     let lake = Lake::new(&objects(dir.path())).unwrap();
-    lake.calibration(&CalibrationRecord::one(
+    lake.calibration(&abforge_dashboard::calibration_record(
         "dash-cal-1".into(),
         "h".into(),
-        &cal,
+        None,
+        &[(None, &cal)],
     ))
     .await
     .unwrap();

@@ -9,7 +9,6 @@
 use crate::error::{Error, Result};
 use crate::lake::{Lake, Table};
 use crate::layers::{Stamp, Written, session};
-use abforge_lab::{Calibration, SweepReport};
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
@@ -19,69 +18,82 @@ use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::{col, lit};
 use std::sync::Arc;
 
-/// A calibration to publish: a single one, or a sweep's points.
+/// A calibration to publish: its rows, one per sweep value × metric × arm × test.
 #[derive(Debug, Clone)]
-pub struct CalibrationRecord<'a> {
+pub struct CalibrationRecord {
     /// Identifies the publication (see the module's documentation).
     pub calibration_id: String,
     /// SHA-256 of the blueprint calibrated (as written, `choose` included).
     pub blueprint_hash: String,
     /// The swept parameter, when a sweep.
     pub sweep_param: Option<String>,
-    /// The calibrations, each with its sweep value (`None` without a sweep).
-    pub points: Vec<(Option<f64>, &'a Calibration)>,
+    /// The rows; all of one experiment.
+    pub rows: Vec<CalibrationRow>,
 }
 
-impl<'a> CalibrationRecord<'a> {
-    /// A single calibration.
-    pub fn one(calibration_id: String, blueprint_hash: String, c: &'a Calibration) -> Self {
-        CalibrationRecord {
-            calibration_id,
-            blueprint_hash,
-            sweep_param: None,
-            points: vec![(None, c)],
-        }
-    }
+/// One test's calibration on one metric and arm (at one sweep value): the settings that
+/// produced it and what it measured. The lab's enums are written as their snake_case names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationRow {
+    /// The experiment (the blueprint's `id`).
+    pub experiment_id: String,
+    /// The sweep's value at this point (`None` without a sweep).
+    pub sweep_value: Option<f64>,
+    /// Simulated experiments.
+    pub replications: u64,
+    /// Customers per experiment.
+    pub customers: u64,
+    /// The tests' significance level.
+    pub alpha: f64,
+    /// The calibration's seed.
+    pub seed: u64,
+    /// Looks at the data per experiment.
+    pub peeks: u32,
+    /// The metric.
+    pub metric: String,
+    /// The treatment arm compared with the control.
+    pub arm: String,
+    /// The test (`welch_t`, …).
+    pub test: String,
+    /// The metric's class (`binary`, `count`, `continuous`).
+    pub kind: String,
+    /// The null judged against (`mean`, `superiority`).
+    pub null: String,
+    /// Whether the test's null holds in truth (`None`: it varies across replications).
+    pub null_true: Option<bool>,
+    /// Replications where the test could not run.
+    pub failed: u64,
+    /// Share of replications that rejected.
+    pub rejection_rate: f64,
+    /// Lower end of the rate's 95 % Wilson interval.
+    pub rejection_ci_low: f64,
+    /// Upper end of the rate's 95 % Wilson interval.
+    pub rejection_ci_high: f64,
+    /// The rejection rate under a true null.
+    pub type_i_error: Option<f64>,
+    /// The rejection rate under a false null.
+    pub power: Option<f64>,
+    /// The power a formula gives, where one exists.
+    pub analytic_power: Option<f64>,
+    /// Share of intervals that held the true effect.
+    pub ci_coverage: Option<f64>,
+    /// Kolmogorov–Smirnov distance of the p-values from uniform, under true nulls.
+    pub p_value_ks: Option<f64>,
+    /// α lies outside the Wilson interval of the type I error (only below it for the mSPRT).
+    pub miscalibrated: bool,
+    /// True nulls kept.
+    pub correct_accept: u64,
+    /// False nulls rejected.
+    pub correct_reject: u64,
+    /// True nulls rejected.
+    pub type_i: u64,
+    /// False nulls kept.
+    pub type_ii: u64,
+}
 
-    /// Every point of a sweep.
-    pub fn sweep(calibration_id: String, blueprint_hash: String, s: &'a SweepReport) -> Self {
-        CalibrationRecord {
-            calibration_id,
-            blueprint_hash,
-            sweep_param: Some(s.param.clone()),
-            points: s
-                .points
-                .iter()
-                .map(|p| (Some(p.value), &p.calibration))
-                .collect(),
-        }
-    }
-
-    fn batch(&self) -> Result<RecordBatch> {
-        let rows: Vec<(Option<f64>, &Calibration, &abforge_lab::TestResult)> = self
-            .points
-            .iter()
-            .flat_map(|(v, c)| c.results.iter().map(move |r| (*v, *c, r)))
-            .collect();
-        let n = rows.len();
-        type Row<'r> = (Option<f64>, &'r Calibration, &'r abforge_lab::TestResult);
-        let text = |f: &dyn Fn(&Row) -> String| -> ArrayRef {
-            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
-        };
-        let real = |f: &dyn Fn(&Row) -> Option<f64>| -> ArrayRef {
-            Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
-        };
-        let int = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
-            Arc::new(Int64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
-        };
-        let flag = |f: &dyn Fn(&Row) -> Option<bool>| -> ArrayRef {
-            Arc::new(BooleanArray::from(rows.iter().map(f).collect::<Vec<_>>()))
-        };
-        // The lab's enums serialise to their snake_case names.
-        let name = |v: &dyn erased::Named| v.name();
-        let published = chrono::Utc::now().timestamp_micros();
-        let u = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
-        let schema = Arc::new(Schema::new(vec![
+impl CalibrationRecord {
+    fn schema() -> Schema {
+        Schema::new(vec![
             Field::new("experiment_id", DataType::Utf8, false),
             Field::new("calibration_id", DataType::Utf8, false),
             Field::new("blueprint_hash", DataType::Utf8, false),
@@ -117,59 +129,63 @@ impl<'a> CalibrationRecord<'a> {
             Field::new("correct_reject", DataType::Int64, false),
             Field::new("type_i", DataType::Int64, false),
             Field::new("type_ii", DataType::Int64, false),
-        ]));
+        ])
+    }
+
+    fn batch(&self) -> Result<RecordBatch> {
+        let rows = &self.rows;
+        let n = rows.len();
+        let text = |f: &dyn Fn(&CalibrationRow) -> String| -> ArrayRef {
+            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        let real = |f: &dyn Fn(&CalibrationRow) -> Option<f64>| -> ArrayRef {
+            Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        // Delta has signed integers only: a count beyond i64 (never in practice) saturates.
+        let int = |f: &dyn Fn(&CalibrationRow) -> u64| -> ArrayRef {
+            let v = rows.iter().map(|r| i64::try_from(f(r)).unwrap_or(i64::MAX));
+            Arc::new(Int64Array::from(v.collect::<Vec<_>>()))
+        };
+        let flag = |f: &dyn Fn(&CalibrationRow) -> Option<bool>| -> ArrayRef {
+            Arc::new(BooleanArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
+        let published = chrono::Utc::now().timestamp_micros();
         let columns: Vec<ArrayRef> = vec![
-            text(&|r| r.1.experiment_id.clone()),
+            text(&|r| r.experiment_id.clone()),
             Arc::new(StringArray::from(vec![self.calibration_id.as_str(); n])),
             Arc::new(StringArray::from(vec![self.blueprint_hash.as_str(); n])),
             Arc::new(TimestampMicrosecondArray::from(vec![published; n]).with_timezone("UTC")),
             Arc::new(StringArray::from(vec![self.sweep_param.as_deref(); n])),
-            real(&|r| r.0),
-            int(&|r| u(r.2.replications)),
-            int(&|r| u(r.1.customers)),
-            real(&|r| Some(r.1.alpha)),
+            real(&|r| r.sweep_value),
+            int(&|r| r.replications),
+            int(&|r| r.customers),
+            real(&|r| Some(r.alpha)),
             // A u64 seed does not fit Delta's signed integers: kept exactly, as text.
-            text(&|r| r.1.seed.to_string()),
-            int(&|r| i64::from(r.1.peeks)),
-            text(&|r| r.2.metric.clone()),
-            text(&|r| r.2.arm.clone()),
-            text(&|r| name(&r.2.test)),
-            text(&|r| name(&r.2.kind)),
-            text(&|r| name(&r.2.null)),
-            flag(&|r| r.2.null_true),
-            int(&|r| u(r.2.failed)),
-            real(&|r| Some(r.2.rejection_rate)),
-            real(&|r| Some(r.2.ci_low)),
-            real(&|r| Some(r.2.ci_high)),
-            real(&|r| r.2.type_i_error),
-            real(&|r| r.2.power),
-            real(&|r| r.2.analytic_power),
-            real(&|r| r.2.ci_coverage),
-            real(&|r| r.2.p_value_ks),
-            flag(&|r| Some(r.2.miscalibrated)),
-            int(&|r| u(r.2.confusion.correct_accept)),
-            int(&|r| u(r.2.confusion.correct_reject)),
-            int(&|r| u(r.2.confusion.type_i)),
-            int(&|r| u(r.2.confusion.type_ii)),
+            text(&|r| r.seed.to_string()),
+            int(&|r| u64::from(r.peeks)),
+            text(&|r| r.metric.clone()),
+            text(&|r| r.arm.clone()),
+            text(&|r| r.test.clone()),
+            text(&|r| r.kind.clone()),
+            text(&|r| r.null.clone()),
+            flag(&|r| r.null_true),
+            int(&|r| r.failed),
+            real(&|r| Some(r.rejection_rate)),
+            real(&|r| Some(r.rejection_ci_low)),
+            real(&|r| Some(r.rejection_ci_high)),
+            real(&|r| r.type_i_error),
+            real(&|r| r.power),
+            real(&|r| r.analytic_power),
+            real(&|r| r.ci_coverage),
+            real(&|r| r.p_value_ks),
+            flag(&|r| Some(r.miscalibrated)),
+            int(&|r| r.correct_accept),
+            int(&|r| r.correct_reject),
+            int(&|r| r.type_i),
+            int(&|r| r.type_ii),
         ];
-        RecordBatch::try_new(schema, columns)
+        RecordBatch::try_new(Arc::new(Self::schema()), columns)
             .map_err(|e| Error::Other(format!("calibration {}: {e}", self.calibration_id)))
-    }
-}
-
-mod erased {
-    /// A lab enum's snake_case name, as its `Serialize` spells it.
-    pub trait Named {
-        fn name(&self) -> String;
-    }
-    impl<T: serde::Serialize> Named for T {
-        fn name(&self) -> String {
-            match serde_json::to_value(self) {
-                Ok(serde_json::Value::String(s)) => s,
-                Ok(v) => v.to_string(),
-                Err(e) => format!("<{e}>"),
-            }
-        }
     }
 }
 
@@ -178,14 +194,26 @@ impl Lake {
     /// publication with the same `calibration_id`.
     ///
     /// # Errors
-    /// [`Error::Usage`] for a calibration without results; Delta errors.
-    pub async fn calibration(&self, record: &CalibrationRecord<'_>) -> Result<Written> {
-        let Some((_, first)) = record.points.first() else {
+    /// [`Error::Usage`] for a calibration without results, or with rows of more than one
+    /// experiment; Delta errors.
+    pub async fn calibration(&self, record: &CalibrationRecord) -> Result<Written> {
+        let Some(first) = record.rows.first() else {
             return Err(Error::Usage(
                 "a calibration with no results to publish".into(),
             ));
         };
         let experiment_id = first.experiment_id.clone();
+        if let Some(other) = record
+            .rows
+            .iter()
+            .find(|r| r.experiment_id != experiment_id)
+        {
+            return Err(Error::Usage(format!(
+                "calibration {} has rows of experiments {experiment_id:?} and {:?}; a \
+                 publication is of one experiment",
+                record.calibration_id, other.experiment_id
+            )));
+        }
         let batch = record.batch()?;
         let ctx = session();
         let source = MemTable::try_new(batch.schema(), vec![vec![batch]])

@@ -63,7 +63,7 @@ mod lake;
 mod layers;
 pub mod sql;
 
-pub use calibration::CalibrationRecord;
+pub use calibration::{CalibrationRecord, CalibrationRow};
 pub use error::{Error, Result};
 pub use gate::{DEFAULT_QUARANTINE_MAX, GateReport};
 pub use lake::{Commit, Lake, Table, TableInfo};

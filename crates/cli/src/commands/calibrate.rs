@@ -3,11 +3,11 @@
 
 use crate::BadInput;
 use crate::cli::CalibrateArgs;
+use abforge_dashboard::calibration_record;
 use abforge_lab::{
     Calibration, LabOptions, Reporter, SweepReport, TestResult, calibrate, plot_calibration,
     plot_sweep, sweep,
 };
-use abforge_lake::CalibrationRecord;
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::Write;
 use std::time::Instant;
@@ -373,8 +373,15 @@ fn publish(
     let digest = hex(&Sha256::digest(serde_json::to_vec(&settings)?));
     let id = format!("{}-cal-{}", bp.id, &digest[..12]);
     let record = match outcome {
-        Outcome::One(c) => CalibrationRecord::one(id, blueprint_hash, c),
-        Outcome::Sweep(s) => CalibrationRecord::sweep(id, blueprint_hash, s),
+        Outcome::One(c) => calibration_record(id, blueprint_hash, None, &[(None, c)]),
+        Outcome::Sweep(s) => {
+            let points: Vec<_> = s
+                .points
+                .iter()
+                .map(|p| (Some(p.value), &p.calibration))
+                .collect();
+            calibration_record(id, blueprint_hash, Some(s.param.clone()), &points)
+        }
     };
     let backends = crate::cli::Backends {
         config: args.config.clone(),
