@@ -49,6 +49,7 @@
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod error;
+mod migrations;
 pub mod objects;
 pub mod postgres_conn;
 mod redact;

@@ -120,6 +120,7 @@ use super::{
     CustomerLoad, Lease, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, TickRecord,
     TickStatus, check_lock, redact_url,
 };
+use crate::migrations::{self, Schema};
 use crate::postgres_conn::PgConnector;
 use crate::{Error, Result};
 use arrow_array::{Array, RecordBatch};
@@ -138,8 +139,14 @@ use tokio_postgres::binary_copy::BinaryCopyOutStream;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, CopyInSink, GenericClient};
 
-/// The migrations of the `relational` component, in order: version `i + 1` is
-/// `MIGRATIONS[i]`.
+/// The `relational` component's schema: its migrations, in order (version `i + 1` is the
+/// `i`-th), applied by [`crate::migrations`].
+const SCHEMA: Schema = Schema {
+    component: "relational",
+    what: "the relational store",
+    migrations: MIGRATIONS,
+};
+
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE customers (
@@ -200,16 +207,6 @@ CREATE TABLE schedule_ticks (
 "#,
 ];
 
-/// The migrations table, shared with the run log.
-const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
-    component  text        NOT NULL,
-    version    integer     NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (component, version)
-)";
-
-/// Serialises migrations (of every component).
-const MIGRATIONS_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('abforge_migrations'))";
 /// Serialises changes of the `customers` table: new columns, swaps, run deletions.
 const CUSTOMERS_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('abforge_customers'))";
 
@@ -303,7 +300,7 @@ impl PostgresStore {
             idle: Mutex::new(Vec::new()),
         });
         let mut client = pool.get().await?;
-        migrate(&mut client).await?;
+        migrations::postgres::migrate(&mut client, &SCHEMA).await?;
         pool.put(client);
         Ok(PostgresStore {
             url: redacted,
@@ -320,81 +317,6 @@ impl PostgresStore {
             self.pool.put(client);
         }
         out
-    }
-}
-
-/// The `relational` component's version (0 before any migration).
-async fn current_version(client: &impl GenericClient) -> Result<u32> {
-    let op = "schema version";
-    let exists: bool = client
-        .query_one("SELECT to_regclass('abforge_migrations') IS NOT NULL", &[])
-        .await
-        .map_err(|e| Error::postgres(op, &e))?
-        .get(0);
-    if !exists {
-        return Ok(0);
-    }
-    let v: i32 = client
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM abforge_migrations \
-             WHERE component = 'relational'",
-            &[],
-        )
-        .await
-        .map_err(|e| Error::postgres(op, &e))?
-        .get(0);
-    Ok(v.max(0) as u32)
-}
-
-/// Applies the pending migrations in one transaction under the migrations lock.
-async fn migrate(client: &mut Client) -> Result<()> {
-    if current_version(client).await? as usize == MIGRATIONS.len() {
-        return Ok(());
-    }
-    let op = "migrate";
-    let err = |e: tokio_postgres::Error| Error::postgres(op, &e);
-    // A component that does not take the same lock may create the migrations table at the
-    // same moment (a unique violation on the catalog): try again.
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let tx = client.transaction().await.map_err(err)?;
-        let created = async {
-            tx.batch_execute(MIGRATIONS_LOCK).await?;
-            tx.batch_execute(MIGRATIONS_TABLE).await
-        }
-        .await;
-        match created {
-            Ok(()) => {}
-            Err(e)
-                if attempt < 3
-                    && e.code()
-                        .is_some_and(|c| matches!(c.code(), "23505" | "42P07")) =>
-            {
-                drop(tx);
-                continue;
-            }
-            Err(e) => return Err(err(e)),
-        }
-        let current = current_version(&tx).await? as usize;
-        if current > MIGRATIONS.len() {
-            return Err(Error::Data(format!(
-                "the relational store's schema is at version {current}, newer than this \
-                 abforge knows ({}): upgrade abforge",
-                MIGRATIONS.len()
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-            tx.batch_execute(sql).await.map_err(err)?;
-            tx.execute(
-                "INSERT INTO abforge_migrations (component, version, applied_at) \
-                 VALUES ('relational', $1, now())",
-                &[&((i + 1) as i32)],
-            )
-            .await
-            .map_err(err)?;
-        }
-        return tx.commit().await.map_err(err);
     }
 }
 
@@ -1420,7 +1342,8 @@ impl RelationalStore for PostgresStore {
     }
 
     async fn schema_version(&self) -> Result<u32> {
-        self.with(async |c| current_version(c).await).await
+        self.with(async |c| migrations::postgres::version(c, &SCHEMA).await)
+            .await
     }
 
     async fn put_run(&self, run: &RunRecord) -> Result<()> {

@@ -59,6 +59,7 @@ use super::{
     CustomerLoad, Lease, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, TickRecord,
     TickStatus, check_lock, redact_url,
 };
+use crate::migrations::{self, Schema};
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -73,8 +74,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// The migrations of the `relational` component, in order: version `i + 1` is
-/// `MIGRATIONS[i]`.
+/// The `relational` component's schema: its migrations, in order (version `i + 1` is the
+/// `i`-th), applied by [`crate::migrations`].
+const SCHEMA: Schema = Schema {
+    component: "relational",
+    what: "the relational store",
+    migrations: MIGRATIONS,
+};
+
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE customers (
@@ -134,14 +141,6 @@ CREATE TABLE schedule_ticks (
 );
 "#,
 ];
-
-/// The migrations table, shared with the run log.
-const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
-    component  TEXT    NOT NULL,
-    version    INTEGER NOT NULL,
-    applied_at TEXT    NOT NULL,
-    PRIMARY KEY (component, version)
-)";
 
 /// Idle connections kept for later calls.
 const POOL_IDLE: usize = 4;
@@ -269,58 +268,9 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The `relational` component's version (0 before any migration).
-fn current_version(conn: &Connection) -> rusqlite::Result<u32> {
-    let has_table: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
-         AND name = 'abforge_migrations')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_table {
-        return Ok(0);
-    }
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM abforge_migrations \
-         WHERE component = 'relational'",
-        [],
-        |r| r.get(0),
-    )
-}
-
-/// Applies the pending migrations in one immediate transaction.
+/// Applies the pending migrations of the `relational` component.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    let op = format!("migrate {}", path.display());
-    let err = |e: rusqlite::Error| Error::sqlite(op.clone(), &e);
-    let current = current_version(conn).map_err(err)? as usize;
-    if current == MIGRATIONS.len() {
-        return Ok(());
-    }
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(err)?;
-    tx.execute_batch(MIGRATIONS_TABLE).map_err(err)?;
-    // Read again under the write lock: another connection may have migrated meanwhile.
-    let current = current_version(&tx).map_err(err)? as usize;
-    if current > MIGRATIONS.len() {
-        return Err(Error::Data(format!(
-            "the relational store's schema in {} is at version {current}, newer than this \
-             abforge knows ({}): upgrade abforge",
-            path.display(),
-            MIGRATIONS.len()
-        )));
-    }
-    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.execute_batch(sql).map_err(err)?;
-        tx.execute(
-            "INSERT INTO abforge_migrations (component, version, applied_at) \
-             VALUES ('relational', ?1, ?2)",
-            params![(i + 1) as i64, now],
-        )
-        .map_err(err)?;
-    }
-    tx.commit().map_err(err)
+    migrations::sqlite::migrate(conn, &SCHEMA, &path.display().to_string())
 }
 
 /// A timestamp as stored: RFC 3339, UTC, microseconds.
@@ -835,7 +785,7 @@ impl RelationalStore for SqliteStore {
 
     async fn schema_version(&self) -> Result<u32> {
         self.call("schema version", |c| {
-            current_version(c).map_err(|e| Error::sqlite("schema version", &e))
+            migrations::sqlite::version(c, &SCHEMA).map_err(|e| Error::sqlite("schema version", &e))
         })
         .await
     }

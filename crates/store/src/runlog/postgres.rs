@@ -25,16 +25,23 @@ use super::{
     RunLog, RunLogSummary, StepAttempt, StepStatus, check_finish, check_start, count_to_i64,
     now_millis,
 };
+use crate::migrations::{self, Schema};
 use crate::postgres_conn::PgConnector;
 use crate::redact_url;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Row};
 
-/// The migrations of the `runlog` component, in order: version `i + 1` is `MIGRATIONS[i]`.
+/// The `runlog` component's schema: its migrations, in order (version `i + 1` is the
+/// `i`-th), applied by [`crate::migrations`].
+const SCHEMA: Schema = Schema {
+    component: "runlog",
+    what: "the run log",
+    migrations: MIGRATIONS,
+};
+
 const MIGRATIONS: &[&str] = &["
 CREATE TABLE run_log (
     run_id        TEXT        NOT NULL,
@@ -54,17 +61,6 @@ CREATE TABLE run_log (
 );
 CREATE INDEX run_log_by_start ON run_log (started_at);
 "];
-
-/// The migrations table, shared with the relational store.
-const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
-    component  text        NOT NULL,
-    version    integer     NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (component, version)
-)";
-
-/// The advisory lock every abforge migration takes (the relational store's too).
-const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('abforge_migrations'))";
 
 /// Connect timeout unless the URL sets one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,7 +94,7 @@ impl PostgresRunLog {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         let mut client = connector.connect().await?;
-        migrate(&mut client).await?;
+        migrations::postgres::migrate(&mut client, &SCHEMA).await?;
         Ok(PostgresRunLog {
             url: redact_url(url),
             connector,
@@ -112,9 +108,7 @@ impl PostgresRunLog {
     /// [`Error::Service`] when the database cannot be read.
     pub async fn schema_version(&self) -> Result<u32> {
         let client = self.client().await?;
-        current_version(&*client)
-            .await
-            .map_err(|e| Error::postgres("schema version", &e))
+        migrations::postgres::version(&*client, &SCHEMA).await
     }
 
     /// The connection, opened again if it dropped.
@@ -125,76 +119,6 @@ impl PostgresRunLog {
         }
         Ok(Arc::clone(&guard))
     }
-}
-
-async fn current_version(
-    client: &impl tokio_postgres::GenericClient,
-) -> Result<u32, tokio_postgres::Error> {
-    let row = client
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0)::BIGINT FROM abforge_migrations \
-             WHERE component = 'runlog'",
-            &[],
-        )
-        .await?;
-    Ok(u32::try_from(row.get::<_, i64>(0)).unwrap_or(u32::MAX))
-}
-
-/// Applies the pending migrations in one transaction under the migrations' advisory lock.
-async fn migrate(client: &mut Client) -> Result<()> {
-    // A concurrent CREATE TABLE IF NOT EXISTS by a process holding no lock (or another) can
-    // still fail with a duplicate: then the table is there and a second try passes.
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match migrate_once(client).await {
-            Err(MigrateError::Pg(e))
-                if tries < 3
-                    && matches!(
-                        e.code(),
-                        Some(&SqlState::UNIQUE_VIOLATION | &SqlState::DUPLICATE_TABLE)
-                    ) => {}
-            Err(MigrateError::Pg(e)) => return Err(Error::postgres("migrate", &e)),
-            Err(MigrateError::Other(e)) => return Err(e),
-            Ok(()) => return Ok(()),
-        }
-    }
-}
-
-enum MigrateError {
-    Pg(tokio_postgres::Error),
-    Other(Error),
-}
-
-impl From<tokio_postgres::Error> for MigrateError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        MigrateError::Pg(e)
-    }
-}
-
-async fn migrate_once(client: &mut Client) -> Result<(), MigrateError> {
-    let tx = client.transaction().await?;
-    tx.execute(MIGRATION_LOCK, &[]).await?;
-    tx.batch_execute(MIGRATIONS_TABLE).await?;
-    let current = current_version(&tx).await? as usize;
-    if current > MIGRATIONS.len() {
-        return Err(MigrateError::Other(Error::Data(format!(
-            "the run log's schema is at version {current}, newer than this abforge knows ({}): \
-             upgrade abforge",
-            MIGRATIONS.len()
-        ))));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.batch_execute(sql).await?;
-        tx.execute(
-            "INSERT INTO abforge_migrations (component, version, applied_at) \
-             VALUES ('runlog', $1, now())",
-            &[&(i as i32 + 1)],
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 fn count_of(v: Option<i64>, what: &str) -> Result<Option<u64>> {

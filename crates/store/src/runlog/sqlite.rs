@@ -22,13 +22,21 @@ use super::{
     RunLog, RunLogSummary, StepAttempt, StepStatus, check_finish, check_start, count_to_i64,
     format_ts, now_millis, parse_ts,
 };
+use crate::migrations::{self, Schema};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// The migrations of the `runlog` component, in order: version `i + 1` is `MIGRATIONS[i]`.
+/// The `runlog` component's schema: its migrations, in order (version `i + 1` is the
+/// `i`-th), applied by [`crate::migrations`].
+const SCHEMA: Schema = Schema {
+    component: "runlog",
+    what: "the run log",
+    migrations: MIGRATIONS,
+};
+
 const MIGRATIONS: &[&str] = &["
 CREATE TABLE run_log (
     run_id        TEXT    NOT NULL,
@@ -48,14 +56,6 @@ CREATE TABLE run_log (
 );
 CREATE INDEX run_log_by_start ON run_log (started_at);
 "];
-
-/// The migrations table, shared with the relational store.
-const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS abforge_migrations (
-    component  TEXT    NOT NULL,
-    version    INTEGER NOT NULL,
-    applied_at TEXT    NOT NULL,
-    PRIMARY KEY (component, version)
-)";
 
 /// The columns of an attempt, in [`row_to_attempt`]'s order.
 const COLUMNS: &str = "run_id, experiment_id, step, shard, attempt, status, started_at, \
@@ -106,7 +106,7 @@ impl SqliteRunLog {
     /// [`Error::Service`] when the file cannot be read.
     pub async fn schema_version(&self) -> Result<u32> {
         self.call("schema version", |c| {
-            current_version(c).map_err(|e| Error::sqlite("schema version", &e))
+            migrations::sqlite::version(c, &SCHEMA).map_err(|e| Error::sqlite("schema version", &e))
         })
         .await
     }
@@ -147,43 +147,8 @@ fn path_of_url(url: &str) -> Result<PathBuf> {
 
 fn open_connection(path: &Path) -> Result<Connection> {
     let mut conn = crate::sqlite_conn::connect(path)?;
-    let op = |what: &str| format!("{what} {}", path.display());
-    migrate(&mut conn).map_err(|e| Error::sqlite(op("migrate"), &e))??;
+    migrations::sqlite::migrate(&mut conn, &SCHEMA, &path.display().to_string())?;
     Ok(conn)
-}
-
-/// The `runlog` component's version (0 before any migration). Needs the migrations table.
-fn current_version(conn: &Connection) -> rusqlite::Result<u32> {
-    conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM abforge_migrations WHERE component = 'runlog'",
-        [],
-        |r| r.get(0),
-    )
-}
-
-/// Applies the pending migrations in one immediate transaction. The outer error is
-/// SQLite's, the inner one a schema newer than this code knows.
-fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<()>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute_batch(MIGRATIONS_TABLE)?;
-    let current = current_version(&tx)? as usize;
-    if current > MIGRATIONS.len() {
-        return Ok(Err(Error::Data(format!(
-            "the run log's schema is at version {current}, newer than this abforge knows ({}): \
-             upgrade abforge",
-            MIGRATIONS.len()
-        ))));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO abforge_migrations (component, version, applied_at) \
-             VALUES ('runlog', ?1, ?2)",
-            params![i as i64 + 1, format_ts(now_millis())],
-        )?;
-    }
-    tx.commit()?;
-    Ok(Ok(()))
 }
 
 fn join_error(op: &str, e: tokio::task::JoinError) -> Error {
