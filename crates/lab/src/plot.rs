@@ -102,110 +102,116 @@ fn draw_calibration<DB: DrawingBackend>(
             .iter()
             .filter(|r| r.metric == *metric && r.arm == *arm)
             .collect();
-        let n = rows.len() as i32;
-        // Under true nulls the rates sit near α: zoom in so the intervals can be read.
-        let top = rows
-            .iter()
-            .map(|r| r.ci_high.max(r.analytic_power.unwrap_or(0.0)))
-            .fold(3.0 * cal.alpha, f64::max);
-        let y_max = if top > 0.5 {
-            1.0
-        } else {
-            (top * 1.25).min(1.0)
-        };
-        let title = format!(
-            "{metric}: {arm} vs control — rejection rate, {} replications, {} customers{}",
-            cal.replications,
-            cal.customers,
-            if cal.peeks > 1 {
-                format!(", {} looks", cal.peeks)
-            } else {
-                String::new()
-            }
-        );
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)
-            .map_err(|e| e.to_string())?;
-        let names: Vec<String> = rows.iter().map(|r| r.test.name().to_string()).collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc("rejection rate (95 % Wilson)")
-            .x_labels(rows.len())
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                    names.get(*i as usize).cloned().unwrap_or_default()
-                }
-                SegmentValue::Last => String::new(),
-            })
-            .draw()
-            .map_err(|e| e.to_string())?;
-        let alpha = cal.alpha;
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(SegmentValue::Exact(0), alpha), (SegmentValue::Last, alpha)],
-                6,
-                4,
-                BLACK.stroke_width(1),
-            ))
-            .map_err(|e| e.to_string())?
-            .label(format!("α = {alpha}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
-        let colour = |r: &TestResult| match (r.null_true, r.miscalibrated) {
-            (_, true) => RGBColor(214, 39, 40),
-            (Some(true), false) => RGBColor(31, 119, 180),
-            (Some(false), _) => RGBColor(44, 160, 44),
-            (None, false) => RGBColor(148, 103, 189),
-        };
-        chart
-            .draw_series(rows.iter().enumerate().map(|(i, r)| {
-                ErrorBar::new_vertical(
-                    SegmentValue::CenterOf(i as i32),
-                    r.ci_low,
-                    r.rejection_rate,
-                    r.ci_high,
-                    colour(r).stroke_width(2),
-                    10,
-                )
-            }))
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(rows.iter().enumerate().map(|(i, r)| {
-                Circle::new(
-                    (SegmentValue::CenterOf(i as i32), r.rejection_rate),
-                    4,
-                    colour(r).filled(),
-                )
-            }))
-            .map_err(|e| e.to_string())?;
-        if rows.iter().any(|r| r.analytic_power.is_some()) {
-            chart
-                .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
-                    r.analytic_power.map(|p| {
-                        Cross::new(
-                            (SegmentValue::CenterOf(i as i32), p),
-                            6,
-                            BLACK.stroke_width(2),
-                        )
-                    })
-                }))
-                .map_err(|e| e.to_string())?
-                .label("analytic power")
-                .legend(|(x, y)| Cross::new((x + 8, y), 5, BLACK.stroke_width(2)));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        draw_calibration_panel(area, cal, metric, arm, &rows)?;
     }
     Ok(())
+}
+
+/// The title of a calibration panel: the comparison, replications, customers and looks.
+fn calibration_title(cal: &Calibration, metric: &str, arm: &str) -> String {
+    format!(
+        "{metric}: {arm} vs control — rejection rate, {} replications, {} customers{}",
+        cal.replications,
+        cal.customers,
+        if cal.peeks > 1 {
+            format!(", {} looks", cal.peeks)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The colour of a test's rate: red when miscalibrated, blue under a true null, green under
+/// a false one, purple when the truth is unknown.
+fn calibration_colour(r: &TestResult) -> RGBColor {
+    match (r.null_true, r.miscalibrated) {
+        (_, true) => RGBColor(214, 39, 40),
+        (Some(true), false) => RGBColor(31, 119, 180),
+        (Some(false), _) => RGBColor(44, 160, 44),
+        (None, false) => RGBColor(148, 103, 189),
+    }
+}
+
+/// One metric × arm: each test's rejection rate with its interval, the analytic power, α.
+fn draw_calibration_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    cal: &Calibration,
+    metric: &str,
+    arm: &str,
+    rows: &[&TestResult],
+) -> std::result::Result<(), String> {
+    let n = rows.len() as i32;
+    // Under true nulls the rates sit near α: zoom in so the intervals can be read.
+    let top = rows
+        .iter()
+        .map(|r| r.ci_high.max(r.analytic_power.unwrap_or(0.0)))
+        .fold(3.0 * cal.alpha, f64::max);
+    let y_max = if top > 0.5 {
+        1.0
+    } else {
+        (top * 1.25).min(1.0)
+    };
+    let mut chart = ChartBuilder::on(area)
+        .caption(calibration_title(cal, metric, arm), ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)
+        .map_err(|e| e.to_string())?;
+    let names: Vec<String> = rows.iter().map(|r| r.test.name().to_string()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc("rejection rate (95 % Wilson)")
+        .x_labels(rows.len())
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                names.get(*i as usize).cloned().unwrap_or_default()
+            }
+            SegmentValue::Last => String::new(),
+        })
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let alpha = cal.alpha;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(SegmentValue::Exact(0), alpha), (SegmentValue::Last, alpha)],
+            6,
+            4,
+            BLACK.stroke_width(1),
+        ))
+        .map_err(|e| e.to_string())?
+        .label(format!("α = {alpha}"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
+    let at = |i: usize| SegmentValue::CenterOf(i as i32);
+    chart
+        .draw_series(rows.iter().enumerate().map(|(i, r)| {
+            let colour = calibration_colour(r).stroke_width(2);
+            ErrorBar::new_vertical(at(i), r.ci_low, r.rejection_rate, r.ci_high, colour, 10)
+        }))
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(rows.iter().enumerate().map(|(i, r)| {
+            Circle::new((at(i), r.rejection_rate), 4, calibration_colour(r).filled())
+        }))
+        .map_err(|e| e.to_string())?;
+    if rows.iter().any(|r| r.analytic_power.is_some()) {
+        chart
+            .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
+                r.analytic_power
+                    .map(|p| Cross::new((at(i), p), 6, BLACK.stroke_width(2)))
+            }))
+            .map_err(|e| e.to_string())?
+            .label("analytic power")
+            .legend(|(x, y)| Cross::new((x + 8, y), 5, BLACK.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// Draws the power curve of every test, one panel per metric × arm: the empirical
@@ -270,94 +276,104 @@ fn draw_sweep<DB: DrawingBackend>(
             (a.min(v), b.max(v))
         });
     let pad = if x1 > x0 { 0.03 * (x1 - x0) } else { 0.5 };
-    let alpha = first.calibration.alpha;
     for (area, (metric, arm)) in areas.iter().zip(&panels) {
-        let mut chart = ChartBuilder::on(area)
-            .caption(
-                format!(
-                    "{metric}: {arm} vs control — power curve over {} ({} replications per point)",
-                    sweep.param, first.calibration.replications
-                ),
-                ("sans-serif", 16),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
-            .build_cartesian_2d((x0 - pad)..(x1 + pad), 0f64..1f64)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(sweep.param.as_str())
-            .y_desc("rejection rate (95 % Wilson)")
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(x0 - pad, alpha), (x1 + pad, alpha)],
-                6,
-                4,
-                BLACK.stroke_width(1),
-            ))
-            .map_err(|e| e.to_string())?
-            .label(format!("α = {alpha}"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
-        let tests: Vec<_> = first
-            .calibration
-            .results
-            .iter()
-            .filter(|r| r.metric == *metric && r.arm == *arm)
-            .map(|r| r.test)
-            .collect();
-        for (k, test) in tests.iter().enumerate() {
-            let colour = PALETTE[k % PALETTE.len()];
-            let series: Vec<(f64, &TestResult)> = sweep
-                .points
-                .iter()
-                .filter_map(|p| {
-                    p.calibration
-                        .results
-                        .iter()
-                        .find(|r| r.metric == *metric && r.arm == *arm && r.test == *test)
-                        .map(|r| (p.value, r))
-                })
-                .collect();
-            chart
-                .draw_series(LineSeries::new(
-                    series.iter().map(|(x, r)| (*x, r.rejection_rate)),
-                    colour.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?
-                .label(test.name())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
-            chart
-                .draw_series(series.iter().map(|(x, r)| {
-                    ErrorBar::new_vertical(*x, r.ci_low, r.rejection_rate, r.ci_high, colour, 8)
-                }))
-                .map_err(|e| e.to_string())?;
-            let analytic: Vec<(f64, f64)> = series
-                .iter()
-                .filter_map(|(x, r)| r.analytic_power.map(|p| (*x, p)))
-                .collect();
-            if analytic.len() > 1 {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        analytic,
-                        5,
-                        4,
-                        colour.stroke_width(1),
-                    ))
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
+        draw_sweep_panel(area, sweep, metric, arm, (x0 - pad, x1 + pad))?;
     }
     Ok(())
+}
+
+/// One metric × arm of a sweep: each test's power curve over `xs`, with α.
+fn draw_sweep_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    sweep: &SweepReport,
+    metric: &str,
+    arm: &str,
+    (lo, hi): (f64, f64),
+) -> std::result::Result<(), String> {
+    let first = &sweep.points[0].calibration;
+    let alpha = first.alpha;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!(
+                "{metric}: {arm} vs control — power curve over {} ({} replications per point)",
+                sweep.param, first.replications
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(lo..hi, 0f64..1f64)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(sweep.param.as_str())
+        .y_desc("rejection rate (95 % Wilson)")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(lo, alpha), (hi, alpha)],
+            6,
+            4,
+            BLACK.stroke_width(1),
+        ))
+        .map_err(|e| e.to_string())?
+        .label(format!("α = {alpha}"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK));
+    let tests = first
+        .results
+        .iter()
+        .filter(|r| r.metric == metric && r.arm == arm)
+        .map(|r| r.test);
+    for (k, test) in tests.enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let series: Vec<(f64, &TestResult)> = sweep
+            .points
+            .iter()
+            .filter_map(|p| {
+                p.calibration
+                    .results
+                    .iter()
+                    .find(|r| r.metric == metric && r.arm == arm && r.test == test)
+                    .map(|r| (p.value, r))
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(
+                series.iter().map(|(x, r)| (*x, r.rejection_rate)),
+                colour.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(test.name())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(series.iter().map(|(x, r)| {
+                ErrorBar::new_vertical(*x, r.ci_low, r.rejection_rate, r.ci_high, colour, 8)
+            }))
+            .map_err(|e| e.to_string())?;
+        let analytic: Vec<(f64, f64)> = series
+            .iter()
+            .filter_map(|(x, r)| r.analytic_power.map(|p| (*x, p)))
+            .collect();
+        if analytic.len() > 1 {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    analytic,
+                    5,
+                    4,
+                    colour.stroke_width(1),
+                ))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
 }

@@ -144,30 +144,13 @@ struct Plan {
 
 impl Plan {
     fn new(bp: &Blueprint, opts: &LabOptions) -> Result<Plan> {
-        if opts.replications == 0 {
-            return Err(Error::Usage("--replications must be at least 1".into()));
-        }
-        if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
-            return Err(Error::Usage(format!(
-                "--alpha {} is not allowed; expected a number strictly between 0 and 1",
-                opts.alpha
-            )));
-        }
-        if opts.peeks == 0 {
-            return Err(Error::Usage("--peeks must be at least 1".into()));
-        }
-        if !(opts.msprt_mixing_sd > 0.0 && opts.msprt_mixing_sd.is_finite()) {
-            return Err(Error::Usage(
-                "the mSPRT mixing sd must be a positive number".into(),
-            ));
-        }
+        check_options(opts)?;
         let mut bp = bp.clone();
         if let Some(n) = opts.customers {
             bp.customers = n;
         }
         let seed = opts.seed.unwrap_or(bp.seed);
-        let shares = bp.actual_allocation();
-        let sizes = group_sizes(bp.customers, &shares);
+        let sizes = group_sizes(bp.customers, &bp.actual_allocation());
         if let Some((g, n)) = sizes.iter().enumerate().find(|(_, n)| **n < 2) {
             return Err(Error::Usage(format!(
                 "{} customers give group {:?} only {n}; every group needs at least 2 (raise --customers)",
@@ -181,77 +164,11 @@ impl Plan {
         } else {
             bp.resolve()?
         };
-        let names: Vec<&str> = first.metrics.iter().map(|m| m.name.as_str()).collect();
-        let metric_indices: Vec<usize> = if opts.metrics.is_empty() {
-            (0..first.metrics.len()).collect()
-        } else {
-            let mut out = Vec::new();
-            for m in &opts.metrics {
-                let i = names.iter().position(|n| n == m).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--metric {m}: no such metric in blueprint {:?}; the metrics are {}",
-                        bp.id,
-                        names.join(", ")
-                    ))
-                })?;
-                if !out.contains(&i) {
-                    out.push(i);
-                }
-            }
-            out
-        };
-        let requested: Vec<Method> = match &opts.methods {
-            Some(m) if !m.is_empty() => {
-                let mut v = m.clone();
-                v.sort();
-                v.dedup();
-                v
-            }
-            _ => {
-                let mut v = Method::DEFAULT.to_vec();
-                if opts.bootstrap_resamples.is_some() {
-                    v.extend([
-                        Method::BootstrapPercentile,
-                        Method::BootstrapBca,
-                        Method::BootstrapLiftPercentile,
-                        Method::BootstrapLiftBca,
-                    ]);
-                }
-                if opts.permutation_resamples.is_some() {
-                    v.push(Method::Permutation);
-                }
-                v
-            }
-        };
-        let methods: Vec<Vec<Method>> = metric_indices
-            .iter()
-            .map(|&i| {
-                let m = &first.metrics[i];
-                let class = class_of(m);
-                requested
-                    .iter()
-                    .copied()
-                    .filter(|x| x.applies(class, m.pre_correlation.is_some()))
-                    .collect()
-            })
-            .collect();
+        let metric_indices = metric_indices(&first, &bp.id, &opts.metrics)?;
+        let requested = requested_methods(opts);
+        let methods = applicable_methods(&first, &metric_indices, &requested);
         if opts.methods.is_some() {
-            for &x in &requested {
-                if !methods.iter().any(|ms| ms.contains(&x)) {
-                    return Err(Error::Usage(format!(
-                        "--tests {x}: applies to {} only, and no calibrated metric is one",
-                        x.applies_to()
-                    )));
-                }
-            }
-        }
-        for (r, name) in [
-            (opts.bootstrap_resamples, "--bootstrap"),
-            (opts.permutation_resamples, "--permutations"),
-        ] {
-            if r.is_some_and(|b| b < 10) {
-                return Err(Error::Usage(format!("{name} needs at least 10 resamples")));
-            }
+            check_methods_apply(&requested, &methods)?;
         }
         let uses = |f: fn(Method) -> bool| requested.iter().any(|m| f(*m));
         let bootstrap =
@@ -265,14 +182,7 @@ impl Plan {
             metric_indices,
             methods,
         };
-        let mut entries = Vec::new();
-        for (pos, ms) in design.methods.iter().enumerate() {
-            for g in (0..bp.groups.len()).filter(|g| *g != control) {
-                for &m in ms {
-                    entries.push((pos, g, m));
-                }
-            }
-        }
+        let entries = entries(&design, bp.groups.len());
         let metrics = design
             .metric_indices
             .iter()
@@ -333,6 +243,128 @@ impl Plan {
     }
 }
 
+/// The options' ranges: replications, α, peeks, the mSPRT mixing sd, the resamples.
+fn check_options(opts: &LabOptions) -> Result<()> {
+    if opts.replications == 0 {
+        return Err(Error::Usage("--replications must be at least 1".into()));
+    }
+    if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
+        return Err(Error::Usage(format!(
+            "--alpha {} is not allowed; expected a number strictly between 0 and 1",
+            opts.alpha
+        )));
+    }
+    if opts.peeks == 0 {
+        return Err(Error::Usage("--peeks must be at least 1".into()));
+    }
+    if !(opts.msprt_mixing_sd > 0.0 && opts.msprt_mixing_sd.is_finite()) {
+        return Err(Error::Usage(
+            "the mSPRT mixing sd must be a positive number".into(),
+        ));
+    }
+    for (r, name) in [
+        (opts.bootstrap_resamples, "--bootstrap"),
+        (opts.permutation_resamples, "--permutations"),
+    ] {
+        if r.is_some_and(|b| b < 10) {
+            return Err(Error::Usage(format!("{name} needs at least 10 resamples")));
+        }
+    }
+    Ok(())
+}
+
+/// The positions of the calibrated metrics in the resolved blueprint: those `--metric`
+/// names (each once, in the order given), or every metric.
+fn metric_indices(first: &Resolved, id: &str, wanted: &[String]) -> Result<Vec<usize>> {
+    let names: Vec<&str> = first.metrics.iter().map(|m| m.name.as_str()).collect();
+    if wanted.is_empty() {
+        return Ok((0..names.len()).collect());
+    }
+    let mut out = Vec::new();
+    for m in wanted {
+        let i = names.iter().position(|n| n == m).ok_or_else(|| {
+            Error::Usage(format!(
+                "--metric {m}: no such metric in blueprint {id:?}; the metrics are {}",
+                names.join(", ")
+            ))
+        })?;
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// The methods asked for (sorted, each once), or the defaults with the resampling methods
+/// whose resamples were given.
+fn requested_methods(opts: &LabOptions) -> Vec<Method> {
+    if let Some(m) = opts.methods.as_ref().filter(|m| !m.is_empty()) {
+        let mut v = m.clone();
+        v.sort();
+        v.dedup();
+        return v;
+    }
+    let mut v = Method::DEFAULT.to_vec();
+    if opts.bootstrap_resamples.is_some() {
+        v.extend([
+            Method::BootstrapPercentile,
+            Method::BootstrapBca,
+            Method::BootstrapLiftPercentile,
+            Method::BootstrapLiftBca,
+        ]);
+    }
+    if opts.permutation_resamples.is_some() {
+        v.push(Method::Permutation);
+    }
+    v
+}
+
+/// For each calibrated metric, the requested methods that apply to its class.
+fn applicable_methods(
+    first: &Resolved,
+    indices: &[usize],
+    requested: &[Method],
+) -> Vec<Vec<Method>> {
+    indices
+        .iter()
+        .map(|&i| {
+            let m = &first.metrics[i];
+            let class = class_of(m);
+            requested
+                .iter()
+                .copied()
+                .filter(|x| x.applies(class, m.pre_correlation.is_some()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every method named with `--tests` applies to some calibrated metric.
+fn check_methods_apply(requested: &[Method], methods: &[Vec<Method>]) -> Result<()> {
+    for &x in requested {
+        if !methods.iter().any(|ms| ms.contains(&x)) {
+            return Err(Error::Usage(format!(
+                "--tests {x}: applies to {} only, and no calibrated metric is one",
+                x.applies_to()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One result per (calibrated metric, treatment arm, method), in that order.
+fn entries(design: &Design, groups: usize) -> Vec<(usize, usize, Method)> {
+    let mut entries = Vec::new();
+    for (pos, ms) in design.methods.iter().enumerate() {
+        for g in (0..groups).filter(|g| *g != design.control) {
+            for &m in ms {
+                entries.push((pos, g, m));
+            }
+        }
+    }
+    entries
+}
+
 /// One test's outcome at one look.
 #[derive(Debug, Clone, Copy)]
 enum Outcome {
@@ -382,10 +414,7 @@ struct Scratch {
     covariates: Vec<Vec<f64>>,
     cells: Vec<usize>,
     attrs: Vec<u16>,
-    sorted_t: Vec<f64>,
-    sorted_c: Vec<f64>,
-    hist_t: Vec<u64>,
-    hist_c: Vec<u64>,
+    ranks: RankScratch,
 }
 
 /// Simulates `opts.replications` experiments from `bp` and judges every test against the
@@ -706,14 +735,89 @@ fn evaluate(
     s: &mut Scratch,
 ) -> Vec<Outcome> {
     let ctrl = plan.design.control;
-    let t = &s.values[g][..nt];
-    let c = &s.values[ctrl][..nc];
-    let alpha = plan.design.alpha;
-    let h = Hypothesis::two_sided(alpha);
-    let st = Summary::from_slice_serial(t);
-    let sc = Summary::from_slice_serial(c);
-    let covers = |method: Method, lo: f64, hi: f64| -> Option<bool> {
-        let t = truth?;
+    let (t, c) = (&s.values[g][..nt], &s.values[ctrl][..nc]);
+    let look = Look {
+        plan,
+        truth,
+        t,
+        c,
+        st: Summary::from_slice_serial(t),
+        sc: Summary::from_slice_serial(c),
+        h: Hypothesis::two_sided(plan.design.alpha),
+        seed,
+    };
+    let mut boot = None;
+    let mut out = Vec::with_capacity(methods.len());
+    for &m in methods {
+        out.push(match m {
+            Method::WelchT | Method::StudentT => {
+                let truth = truth.map(|t| t.abs_effect);
+                t_test(m == Method::WelchT, &look.st, &look.sc, &look.h, truth)
+            }
+            Method::MannWhitneyU => look.mann_whitney(pm.class, &mut s.ranks),
+            Method::TwoProportionZ | Method::ChiSquareYates | Method::Bayes
+                if pm.class == MetricClass::Binary =>
+            {
+                look.binary(m)
+            }
+            Method::Bayes => look.ok(
+                normal_means(&look.st, &look.sc, &bayes_opts(look.alpha())),
+                |r| bayes_outcome(&r, look.covers(m, r.ci_low, r.ci_high)),
+            ),
+            Method::TwoProportionZ | Method::ChiSquareYates => Outcome::Failed,
+            Method::PoissonRate => look.poisson(),
+            Method::RelativeLift => look.ok(relative_lift(&look.st, &look.sc, &look.h), |r| {
+                look.done(
+                    r.reject,
+                    Some(r.p_value),
+                    look.covers(m, r.ci_low, r.ci_high),
+                )
+            }),
+            // The pre-period twins are drawn only for a metric that has them.
+            Method::Cuped => look.cuped((&s.covariates[g][..nt], &s.covariates[ctrl][..nc])),
+            Method::Msprt => look.msprt(),
+            Method::BootstrapPercentile
+            | Method::BootstrapBca
+            | Method::BootstrapLiftPercentile
+            | Method::BootstrapLiftBca => look.bootstrap(m, &mut boot),
+            Method::Permutation => look.permutation(),
+        });
+    }
+    out
+}
+
+/// The buffers of the rank tests, reused across replications.
+#[derive(Debug, Default)]
+struct RankScratch {
+    sorted_t: Vec<f64>,
+    sorted_c: Vec<f64>,
+    hist_t: Vec<u64>,
+    hist_c: Vec<u64>,
+}
+
+/// What every method of one look reads: the two samples, their summaries, the hypothesis
+/// and the truth the intervals are checked against.
+struct Look<'a> {
+    plan: &'a Plan,
+    truth: Option<&'a ArmTruth>,
+    t: &'a [f64],
+    c: &'a [f64],
+    st: Summary,
+    sc: Summary,
+    h: Hypothesis,
+    /// The seed of the resampling methods.
+    seed: u64,
+}
+
+impl Look<'_> {
+    fn alpha(&self) -> f64 {
+        self.plan.design.alpha
+    }
+
+    /// Whether `[lo, hi]` holds what `method`'s interval estimates (`None`: no truth known,
+    /// or the method has no interval).
+    fn covers(&self, method: Method, lo: f64, hi: f64) -> Option<bool> {
+        let t = self.truth?;
         let target = match method.target() {
             Target::Difference => Some(t.abs_effect),
             Target::Ratio => t.ratio,
@@ -721,159 +825,148 @@ fn evaluate(
             Target::None => None,
         }?;
         Some(lo <= target && target <= hi)
-    };
-    let done =
-        |reject: bool, p: Option<f64>, covered: Option<bool>| Outcome::Done { reject, p, covered };
-    let mut boot: Option<Option<abforge_stats::BootstrapResult>> = None;
-    let mut out = Vec::with_capacity(methods.len());
-    for &m in methods {
-        let o = match m {
-            Method::WelchT | Method::StudentT => t_test(
-                m == Method::WelchT,
-                &st,
-                &sc,
-                &h,
-                truth.map(|t| t.abs_effect),
-            ),
-            Method::MannWhitneyU => {
-                let opts = MannWhitneyOptions {
-                    hypothesis: h,
-                    method: MannWhitneyMethod::Asymptotic,
-                    continuity: true,
-                };
-                let r = if pm.class != MetricClass::Continuous {
-                    let max = t.iter().chain(c).fold(0.0f64, |a, &b| a.max(b));
-                    if max <= HISTOGRAM_MAX {
-                        histogram(t, max as usize, &mut s.hist_t);
-                        histogram(c, max as usize, &mut s.hist_c);
-                        mann_whitney_u_histograms(&s.hist_t, &s.hist_c, &opts)
-                    } else {
-                        sorted_mw(t, c, &mut s.sorted_t, &mut s.sorted_c, &opts)
-                    }
-                } else {
-                    sorted_mw(t, c, &mut s.sorted_t, &mut s.sorted_c, &opts)
-                };
-                match r {
-                    Ok(r) => done(r.reject, Some(r.p_value), None),
-                    Err(_) => Outcome::Failed,
-                }
-            }
-            Method::TwoProportionZ | Method::ChiSquareYates | Method::Bayes
-                if pm.class == MetricClass::Binary =>
-            {
-                let (xt, xc) = (st.sum().round() as u64, sc.sum().round() as u64);
-                let (n_t, n_c) = (nt as u64, nc as u64);
-                match m {
-                    Method::TwoProportionZ => match two_proportion_z(xt, n_t, xc, n_c, &h) {
-                        Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
-                        Err(_) => Outcome::Failed,
-                    },
-                    Method::ChiSquareYates => match chi_square_2x2(xt, n_t, xc, n_c, &h) {
-                        Ok(r) => done(r.yates_reject, Some(r.yates_p_value), None),
-                        Err(_) => Outcome::Failed,
-                    },
-                    _ => match beta_binomial(xt, n_t, xc, n_c, &bayes_opts(alpha)) {
-                        Ok(r) => bayes_outcome(&r, covers(m, r.ci_low, r.ci_high)),
-                        Err(_) => Outcome::Failed,
-                    },
-                }
-            }
-            Method::Bayes => match normal_means(&st, &sc, &bayes_opts(alpha)) {
-                Ok(r) => bayes_outcome(&r, covers(m, r.ci_low, r.ci_high)),
-                Err(_) => Outcome::Failed,
-            },
-            Method::TwoProportionZ | Method::ChiSquareYates => Outcome::Failed,
-            Method::PoissonRate => {
-                let r = poisson_rate(
-                    st.sum().round(),
-                    nt as f64,
-                    sc.sum().round(),
-                    nc as f64,
-                    RateCompare::Ratio,
-                    RateMethod::Score,
-                    &h,
-                );
-                match r {
-                    Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
-                    Err(_) => Outcome::Failed,
-                }
-            }
-            Method::RelativeLift => match relative_lift(&st, &sc, &h) {
-                Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
-                Err(_) => Outcome::Failed,
-            },
-            Method::Cuped => {
-                let r = RatioSummary::from_slices(t, &s.covariates[g][..nt]).and_then(|a| {
-                    let b = RatioSummary::from_slices(c, &s.covariates[ctrl][..nc])?;
-                    cuped_from_summaries(&a, &b, &h)
-                });
-                match r {
-                    Ok(r) => {
-                        let a = r.adjusted;
-                        done(a.reject, Some(a.p_value), covers(m, a.ci_low, a.ci_high))
-                    }
-                    Err(_) => Outcome::Failed,
-                }
-            }
-            Method::Msprt => {
-                let o = MsprtOptions {
-                    alpha,
-                    mixing_sd: plan.msprt_mixing_sd,
-                    ..MsprtOptions::default()
-                };
-                match msprt(&st, &sc, &o) {
-                    Ok(r) => done(r.reject, Some(r.p_value), covers(m, r.ci_low, r.ci_high)),
-                    Err(_) => Outcome::Failed,
-                }
-            }
-            Method::BootstrapPercentile
-            | Method::BootstrapBca
-            | Method::BootstrapLiftPercentile
-            | Method::BootstrapLiftBca => {
-                let b = boot.get_or_insert_with(|| {
-                    bootstrap(
-                        t,
-                        c,
-                        &BootstrapOptions {
-                            resamples: plan.bootstrap.unwrap_or(1000),
-                            seed,
-                            alpha,
-                        },
-                    )
-                    .ok()
-                });
-                let iv = b.as_ref().and_then(|b| match m {
-                    Method::BootstrapPercentile | Method::BootstrapBca => Some(b.mean_difference),
-                    _ => b.relative_lift,
-                });
-                match iv {
-                    None => Outcome::Failed,
-                    Some(iv) => {
-                        let (lo, hi) = match m {
-                            Method::BootstrapPercentile | Method::BootstrapLiftPercentile => {
-                                (iv.percentile_low, iv.percentile_high)
-                            }
-                            _ => (iv.bca_low, iv.bca_high),
-                        };
-                        done(!(lo <= 0.0 && 0.0 <= hi), None, covers(m, lo, hi))
-                    }
-                }
-            }
-            Method::Permutation => {
-                let o = PermutationOptions {
-                    resamples: plan.permutation.unwrap_or(1000),
-                    seed,
-                    hypothesis: h,
-                };
-                match permutation_test(t, c, &o) {
-                    Ok(r) => done(r.reject, Some(r.p_value), None),
-                    Err(_) => Outcome::Failed,
-                }
-            }
-        };
-        out.push(o);
     }
-    out
+
+    fn done(&self, reject: bool, p: Option<f64>, covered: Option<bool>) -> Outcome {
+        Outcome::Done { reject, p, covered }
+    }
+
+    /// `f` of a test's result, or a failed outcome when the test could not run.
+    fn ok<R, E>(&self, r: std::result::Result<R, E>, f: impl FnOnce(R) -> Outcome) -> Outcome {
+        r.map_or(Outcome::Failed, f)
+    }
+
+    /// Mann–Whitney U: from histograms for small whole-number values, else from sorted copies.
+    fn mann_whitney(&self, class: MetricClass, s: &mut RankScratch) -> Outcome {
+        let opts = MannWhitneyOptions {
+            hypothesis: self.h,
+            method: MannWhitneyMethod::Asymptotic,
+            continuity: true,
+        };
+        let (t, c) = (self.t, self.c);
+        // Counts and 0/1 values only: a continuous metric goes to the sorted copies.
+        let max = if class == MetricClass::Continuous {
+            f64::INFINITY
+        } else {
+            t.iter().chain(c).fold(0.0f64, |a, &b| a.max(b))
+        };
+        let r = if max <= HISTOGRAM_MAX {
+            histogram(t, max as usize, &mut s.hist_t);
+            histogram(c, max as usize, &mut s.hist_c);
+            mann_whitney_u_histograms(&s.hist_t, &s.hist_c, &opts)
+        } else {
+            sorted_mw(t, c, &mut s.sorted_t, &mut s.sorted_c, &opts)
+        };
+        self.ok(r, |r| self.done(r.reject, Some(r.p_value), None))
+    }
+
+    /// The tests of a 0/1 metric on its counts: two-proportion z, chi-square with Yates'
+    /// correction, the beta-binomial Bayesian comparison.
+    fn binary(&self, m: Method) -> Outcome {
+        let (xt, xc) = (self.st.sum().round() as u64, self.sc.sum().round() as u64);
+        let (n_t, n_c) = (self.t.len() as u64, self.c.len() as u64);
+        match m {
+            Method::TwoProportionZ => self.ok(two_proportion_z(xt, n_t, xc, n_c, &self.h), |r| {
+                self.done(
+                    r.reject,
+                    Some(r.p_value),
+                    self.covers(m, r.ci_low, r.ci_high),
+                )
+            }),
+            Method::ChiSquareYates => self.ok(chi_square_2x2(xt, n_t, xc, n_c, &self.h), |r| {
+                self.done(r.yates_reject, Some(r.yates_p_value), None)
+            }),
+            _ => self.ok(
+                beta_binomial(xt, n_t, xc, n_c, &bayes_opts(self.alpha())),
+                |r| bayes_outcome(&r, self.covers(m, r.ci_low, r.ci_high)),
+            ),
+        }
+    }
+
+    /// The Poisson rate-ratio score test on the totals.
+    fn poisson(&self) -> Outcome {
+        let r = poisson_rate(
+            self.st.sum().round(),
+            self.t.len() as f64,
+            self.sc.sum().round(),
+            self.c.len() as f64,
+            RateCompare::Ratio,
+            RateMethod::Score,
+            &self.h,
+        );
+        self.ok(r, |r| {
+            let covered = self.covers(Method::PoissonRate, r.ci_low, r.ci_high);
+            self.done(r.reject, Some(r.p_value), covered)
+        })
+    }
+
+    /// CUPED with the pre-period twins `(treatment, control)` as covariates.
+    fn cuped(&self, (cov_t, cov_c): (&[f64], &[f64])) -> Outcome {
+        let r = RatioSummary::from_slices(self.t, cov_t).and_then(|a| {
+            let b = RatioSummary::from_slices(self.c, cov_c)?;
+            cuped_from_summaries(&a, &b, &self.h)
+        });
+        self.ok(r, |r| {
+            let a = r.adjusted;
+            let covered = self.covers(Method::Cuped, a.ci_low, a.ci_high);
+            self.done(a.reject, Some(a.p_value), covered)
+        })
+    }
+
+    /// The mSPRT with the plan's mixing standard deviation.
+    fn msprt(&self) -> Outcome {
+        let o = MsprtOptions {
+            alpha: self.alpha(),
+            mixing_sd: self.plan.msprt_mixing_sd,
+            ..MsprtOptions::default()
+        };
+        self.ok(msprt(&self.st, &self.sc, &o), |r| {
+            let covered = self.covers(Method::Msprt, r.ci_low, r.ci_high);
+            self.done(r.reject, Some(r.p_value), covered)
+        })
+    }
+
+    /// One of the bootstrap intervals; the resampling runs once per look (`boot`) for all.
+    fn bootstrap(
+        &self,
+        m: Method,
+        boot: &mut Option<Option<abforge_stats::BootstrapResult>>,
+    ) -> Outcome {
+        let b = boot.get_or_insert_with(|| {
+            let o = BootstrapOptions {
+                resamples: self.plan.bootstrap.unwrap_or(1000),
+                seed: self.seed,
+                alpha: self.alpha(),
+            };
+            bootstrap(self.t, self.c, &o).ok()
+        });
+        let iv = b.as_ref().and_then(|b| match m {
+            Method::BootstrapPercentile | Method::BootstrapBca => Some(b.mean_difference),
+            _ => b.relative_lift,
+        });
+        let Some(iv) = iv else {
+            return Outcome::Failed;
+        };
+        let (lo, hi) = match m {
+            Method::BootstrapPercentile | Method::BootstrapLiftPercentile => {
+                (iv.percentile_low, iv.percentile_high)
+            }
+            _ => (iv.bca_low, iv.bca_high),
+        };
+        self.done(!(lo <= 0.0 && 0.0 <= hi), None, self.covers(m, lo, hi))
+    }
+
+    /// The permutation test of the mean difference.
+    fn permutation(&self) -> Outcome {
+        let o = PermutationOptions {
+            resamples: self.plan.permutation.unwrap_or(1000),
+            seed: self.seed,
+            hypothesis: self.h,
+        };
+        self.ok(permutation_test(self.t, self.c, &o), |r| {
+            self.done(r.reject, Some(r.p_value), None)
+        })
+    }
 }
 
 /// Welch's or Student's t-test as [`welch_t`] / [`student_t`] compute it (same statistic,

@@ -493,29 +493,7 @@ impl Lake {
                 run_rows,
             )
             .await?;
-        let qctx = session();
-        self.register_run(&qctx, Table::SilverQuarantine, "quarantine", run)
-            .await?;
-        let counts = qctx
-            .sql(sql::QUARANTINE_COUNTS)
-            .await
-            .map_err(sql_error("planning quarantine_counts.sql"))?
-            .collect()
-            .await
-            .map_err(sql_error("counting the quarantine"))?;
-        let mut by_rule = Vec::new();
-        for b in &counts {
-            // Text comes back from Parquet as Utf8View; the counts as Int64.
-            let rules = cast(b.column(0), &DataType::Utf8)
-                .map_err(|e| Error::Other(format!("the quarantine's rules: {e}")))?;
-            let rules = rules.as_any().downcast_ref::<StringArray>();
-            let ns = b.column(1).as_any().downcast_ref::<Int64Array>();
-            if let (Some(rules), Some(ns)) = (rules, ns) {
-                for i in 0..b.num_rows() {
-                    by_rule.push((rules.value(i).to_string(), ns.value(i) as u64));
-                }
-            }
-        }
+        let by_rule = self.quarantine_counts(run).await?;
         let quarantined: u64 = by_rule.iter().map(|(_, n)| n).sum();
         let gate = GateReport {
             run_id: run.run_id.clone(),
@@ -545,6 +523,34 @@ impl Lake {
             customers,
             quarantine,
         })
+    }
+
+    /// The run's rows of `silver/quarantine` counted by the rule they broke.
+    async fn quarantine_counts(&self, run: &RunInfo) -> Result<Vec<(String, u64)>> {
+        let qctx = session();
+        self.register_run(&qctx, Table::SilverQuarantine, "quarantine", run)
+            .await?;
+        let counts = qctx
+            .sql(sql::QUARANTINE_COUNTS)
+            .await
+            .map_err(sql_error("planning quarantine_counts.sql"))?
+            .collect()
+            .await
+            .map_err(sql_error("counting the quarantine"))?;
+        let mut by_rule = Vec::new();
+        for b in &counts {
+            // Text comes back from Parquet as Utf8View; the counts as Int64.
+            let rules = cast(b.column(0), &DataType::Utf8)
+                .map_err(|e| Error::Other(format!("the quarantine's rules: {e}")))?;
+            let rules = rules.as_any().downcast_ref::<StringArray>();
+            let ns = b.column(1).as_any().downcast_ref::<Int64Array>();
+            if let (Some(rules), Some(ns)) = (rules, ns) {
+                for i in 0..b.num_rows() {
+                    by_rule.push((rules.value(i).to_string(), ns.value(i) as u64));
+                }
+            }
+        }
+        Ok(by_rule)
     }
 
     /// The run's customers from `silver/customers`, with the blueprint's columns in order,
