@@ -5,7 +5,9 @@
 # repeated runs and CI on the same machine build incrementally.
 #
 # Before clippy and the tests, scripts/check-docs.py (system python3, standard library only)
-# checks that every relative link and #anchor of the repository's Markdown files resolves.
+# checks that every relative link and #anchor of the repository's Markdown files resolves;
+# after the cargo tests, scripts/check-doc-commands.py runs every command the docs show with
+# the binary they built and compares each output's shape with the docs'.
 #
 # Besides cargo's checks it installs (once, cached in ~/.cache/abforge) a Python venv of test
 # tools and starts a local S3 + DynamoDB server (moto) and a private PostgreSQL cluster (the
@@ -44,6 +46,7 @@ cargo fmt --all --check
 step "docs: every relative link and #anchor of the Markdown files (scripts/check-docs.py)"
 python3 scripts/test_check_docs.py
 python3 scripts/check-docs.py
+python3 scripts/test_check_doc_commands.py
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -75,6 +78,9 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "docs: every command of a console block, run and its output's shape compared (scripts/check-doc-commands.py)"
+ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" python3 scripts/check-doc-commands.py
 
 if [[ "${ABFORGE_SKIP_CHAOS:-}" == 1 || "${ABFORGE_SKIP_SERVICES:-}" == 1 ]]; then
   skip "the fault-injection suite (ABFORGE_SKIP_CHAOS=1 or ABFORGE_SKIP_SERVICES=1)"
