@@ -918,6 +918,8 @@ pub async fn odd_run_ids(store: &dyn RelationalStore, p: &str) {
 /// Locks: one owner at a time, renewed by its owner (keeping when it took the lock), released
 /// only by its owner, taken over once its lease has expired; of owners racing for a free lock
 /// exactly one gets it.
+// Long on purpose: a test of the suite, one lock's life told in order (each step's
+// expectation depends on the steps before); split into parts it would hide that order.
 pub async fn locks_exclude_and_expire(store: &dyn RelationalStore, p: &str) {
     const LONG: Duration = Duration::from_secs(600);
     let name = format!("{p}lock");
