@@ -338,7 +338,11 @@ pub fn write_results(out: &mut impl Write, rows: &[ResultRow]) -> std::io::Resul
             Some(false) => "effect",
             None => "—",
         };
-        let verdict = stored_verdict(r).map_or("—", format::verdict);
+        // A verdict this version does not know is shown as stored, not hidden.
+        let verdict = match stored_verdict(r) {
+            Some(v) => format::verdict(v),
+            None => r.outcome.as_deref().unwrap_or("—"),
+        };
         writeln!(
             out,
             "{metric:<mw$}  {:<tw$}  {:>12}  {:>10}  {decision:<9}  {truth:<9}  {verdict}{}",
