@@ -51,6 +51,9 @@ python3 scripts/test_check_doc_commands.py
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the store's backends as cargo features: each alone, and the API and Lambda without a database client (scripts/check-features.sh)"
+bash scripts/check-features.sh
+
 skip() { printf '==> SKIPPED: %s\n' "$*"; }
 
 if [[ "${ABFORGE_SKIP_SERVICES:-}" == 1 ]]; then

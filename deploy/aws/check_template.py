@@ -164,7 +164,7 @@ def main(path: str) -> int:
         pitr = props.get("PointInTimeRecoverySpecification", {})
         expect(pitr.get("PointInTimeRecoveryEnabled") is True, f"{name}: no point-in-time recovery")
         keys = [(k["AttributeName"], k["KeyType"]) for k in props.get("KeySchema", [])]
-        # crates/store/src/runlog/dynamodb.rs refuses a table with another key schema.
+        # crates/store/src/dynamodb/runlog.rs refuses a table with another key schema.
         expect(keys == [("run_id", "HASH"), ("sk", "RANGE")], f"{name}: key schema {keys}")
 
     public_subnets = set()

@@ -1,6 +1,6 @@
 //! One writer per run: the lease a writer of a run holds in the relational store's `locks`
 //! table (the lock mechanism the scheduler uses, see
-//! [`RelationalStore::try_lock`](abforge_store::relational::RelationalStore::try_lock)).
+//! [`Locks::try_lock`](abforge_store::locks::Locks::try_lock)).
 //!
 //! - A whole-run writer (`pipeline run`, `pipeline step` without `--shard`) holds the lock
 //!   `run:<run id>` from its start to its end.
@@ -17,7 +17,8 @@
 //! holds nothing once its lease has run out.
 
 use crate::error::{Error, Result};
-use abforge_store::relational::{Lease, RelationalStore};
+use abforge_store::locks::Lease;
+use abforge_store::relational::RelationalStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;

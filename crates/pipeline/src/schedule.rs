@@ -21,7 +21,7 @@
 //! lease ([`crate::lease`]), as every writer of a run does.
 //!
 //! **Missed ticks.** Each tick handled is recorded in the relational store
-//! ([`abforge_store::relational::TickRecord`], under the schedule's
+//! ([`abforge_store::locks::TickRecord`], under the schedule's
 //! [`name`](SchedulerConfig::name)). A scheduler that starts again finds the ticks due
 //! since the last one recorded: [`Missed::CatchUp`] runs each of them in order,
 //! [`Missed::Skip`] (the default) records them as skipped and runs only the latest — the
@@ -42,7 +42,7 @@ use crate::Pipeline;
 use crate::backfill::{DateOutcome, DateReport};
 use crate::error::{Error, Result};
 use crate::plan::RunPlan;
-use abforge_store::relational::{Lease, TickRecord, TickStatus};
+use abforge_store::locks::{Lease, TickRecord, TickStatus};
 use abforge_store::runlog::{StepAttempt, StepStatus};
 use abforge_synth::Blueprint;
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset, Utc};

@@ -385,7 +385,7 @@ fn resolve_lease(
     if let Some(ms) = millis(env, EnvVars::ABFORGE_RUN_WAIT_MS)?.or(fr.wait_ms) {
         lease.wait = Duration::from_millis(ms);
     }
-    if !(Duration::from_millis(100)..=abforge_store::relational::MAX_LEASE).contains(&lease.lease) {
+    if !(Duration::from_millis(100)..=abforge_store::locks::MAX_LEASE).contains(&lease.lease) {
         return Err(Error::Config(format!(
             "run lease_ms (ABFORGE_RUN_LEASE_MS): {} is not allowed; expected 100 ms to 30 \
              days",

@@ -754,7 +754,7 @@ async fn bad_rows_in_postgres_are_quarantined_and_gold_stays_right() {
     let mut settings = embedded(dir.path());
     settings.database_url = db.clone();
     check_bad_rows(settings, async |plan: &RunPlan| {
-        let client = abforge_store::postgres_conn::connect(&db).await.unwrap();
+        let client = abforge_store::postgres::connect(&db).await.unwrap();
         for (id, changes) in CORRUPTIONS {
             client
                 .batch_execute(&update_sql(&plan.run_id, id, changes))
@@ -813,7 +813,7 @@ async fn postgres_database(prefix: &str) -> Option<(String, String)> {
 }
 
 async fn fresh_database(admin: &str, tag: &str) -> String {
-    let client = abforge_store::postgres_conn::connect(admin).await.unwrap();
+    let client = abforge_store::postgres::connect(admin).await.unwrap();
     let name = format!("abforge_pipe_{tag}");
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -855,7 +855,7 @@ async fn a_land_cut_off_in_a_run_goes_on_alone_from_the_part() {
         .unwrap();
     let plan = RunPlan::new(&big, date("2026-11-23")).unwrap();
     // Terminates the first COPY into the test's database seen running.
-    let admin = abforge_store::postgres_conn::connect(&pg).await.unwrap();
+    let admin = abforge_store::postgres::connect(&pg).await.unwrap();
     let cutter = tokio::spawn(async move {
         for _ in 0..20_000 {
             let cut = admin

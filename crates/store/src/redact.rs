@@ -113,7 +113,7 @@ fn redact_key_values(s: &str) -> String {
     if !s.contains('=') {
         return s.to_string();
     }
-    crate::postgres_conn::key_values(s)
+    key_values(s)
         .into_iter()
         .map(|(k, v)| {
             let v = if is_password_key(&k) {
@@ -125,6 +125,33 @@ fn redact_key_values(s: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The pairs of a libpq `key=value` connection string (values bare or single-quoted, with
+/// backslash escapes).
+pub(crate) fn key_values(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
+        if key.is_empty() {
+            return out;
+        }
+        while chars.next_if(|c| c.is_whitespace() || *c == '=').is_some() {}
+        let mut value = String::new();
+        let quoted = chars.next_if_eq(&'\'').is_some();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next()),
+                '\'' if quoted => break,
+                c if c.is_whitespace() && !quoted => break,
+                c => value.push(c),
+            }
+        }
+        out.push((key, value));
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use abforge_pipeline::schedule::{
     Clock, ScheduleObserver, ShiftedClock, SystemClock, TickReport, TickRun, check_name,
 };
 use abforge_pipeline::{DateOutcome, Missed, RunPlan, Schedule, SchedulerConfig, Zone};
-use abforge_store::relational::{Lease, TickStatus};
+use abforge_store::locks::{Lease, TickStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::HumanCount;
 use std::io::Write;

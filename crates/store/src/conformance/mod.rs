@@ -6,6 +6,7 @@
 //! bucket. The crate's integration tests run it against memory, a local folder and (when
 //! `ABFORGE_TEST_S3_ENDPOINT` is set) an S3-compatible server.
 
+pub mod locks;
 pub mod relational;
 pub mod runlog;
 

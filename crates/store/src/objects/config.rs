@@ -3,9 +3,8 @@
 use super::Objects;
 use crate::error::{Error, Result};
 use abforge_env::EnvVars;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
-use object_store::{ObjectStore, RetryConfig};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -108,7 +107,7 @@ impl ObjectStoreConfig {
         let mut aws: Vec<(String, String)> = std::env::vars()
             .filter(|(k, v)| k.starts_with("AWS_") && !v.is_empty())
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .filter(|(k, _)| k.parse::<AmazonS3ConfigKey>().is_ok())
+            .filter(|(k, _)| super::s3::is_option(k))
             .collect();
         aws.sort();
         for (k, v) in aws {
@@ -212,36 +211,8 @@ impl ObjectStoreConfig {
                 return Objects::local(Arc::new(fs), "", url);
             }
             Location::S3 { bucket, prefix } => {
-                let (max_retries, retry_timeout) = self.retries.unwrap_or(DEFAULT_RETRIES);
-                let mut b =
-                    AmazonS3Builder::new()
-                        .with_bucket_name(&bucket)
-                        .with_retry(RetryConfig {
-                            max_retries,
-                            retry_timeout,
-                            ..RetryConfig::default()
-                        });
-                for (k, v) in &self.s3 {
-                    let key: AmazonS3ConfigKey = k
-                        .parse()
-                        .map_err(|_| Error::Config(format!("unknown S3 option {k:?}")))?;
-                    b = b.with_config(key, v);
-                }
-                let set = |k: &str| self.s3.iter().any(|(key, _)| key == k);
-                let endpoint = b
-                    .get_config_value(&AmazonS3ConfigKey::Endpoint)
-                    .unwrap_or_default();
-                if endpoint.starts_with("http://") && !set("aws_allow_http") {
-                    b = b.with_allow_http(true);
-                }
-                if !set("aws_virtual_hosted_style_request") {
-                    b = b.with_virtual_hosted_style_request(false);
-                }
-                let s3 = b.build().map_err(|source| Error::Build {
-                    url: url.clone(),
-                    source: Box::new(source),
-                })?;
-                (Arc::new(s3), prefix)
+                let retries = self.retries.unwrap_or(DEFAULT_RETRIES);
+                (super::s3::build(&bucket, &self.s3, retries, &url)?, prefix)
             }
         };
         Objects::with_name(store, &prefix, url)

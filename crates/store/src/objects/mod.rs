@@ -11,6 +11,7 @@
 //! says whether it created, replaced or left the object alone.
 
 mod config;
+mod s3;
 
 pub use config::{DEFAULT_DATA_DIR, DEFAULT_RETRIES, ObjectStoreConfig};
 

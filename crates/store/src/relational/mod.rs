@@ -1,6 +1,8 @@
 //! The relational store (the seed's RDS): a `customers` table whose columns follow the
 //! blueprint, a `runs` table, and an `ab_results` table — in a SQLite file by default
-//! ([`sqlite`]), in PostgreSQL when `ABFORGE_DATABASE_URL=postgres://…` ([`postgres`]).
+//! ([`crate::sqlite`]), in PostgreSQL when `ABFORGE_DATABASE_URL=postgres://…`
+//! ([`crate::postgres`]); each backend is built with the cargo feature of its name, and
+//! [`open`] says which feature a URL needs when this build lacks it.
 //!
 //! Every backend implements [`RelationalStore`] and passes one conformance suite
 //! (`crate::conformance::relational`, feature `testing`).
@@ -21,23 +23,11 @@
 //! [`Error::Data`] naming it and both types. Its key is the three ids, `run_id` first (every
 //! access is by run). `runs` holds [`RunRecord`]s (the blueprint as JSON text, its keys in
 //! their order), `ab_results` the [`ResultRow`]s of each run with their position, `locks` the
-//! [`Lease`]s and `schedule_ticks` the [`TickRecord`]s (both since schema version 2). Both
+//! [`Lease`](crate::locks::Lease)s and `schedule_ticks` the
+//! [`TickRecord`](crate::locks::TickRecord)s (both since schema version 2; see [`crate::locks`]). Both
 //! backends keep timestamps to the microsecond. The schema is versioned: [`open`] applies
 //! the pending migrations, recorded in `abforge_migrations` (component `relational`; the run
 //! log records its own there).
-//!
-//! ## Locks and schedule ticks
-//! [`RelationalStore::try_lock`] takes a named lock for an owner with a lease: the lock is the
-//! owner's until the lease expires, and the owner renews it by taking it again before then
-//! (the same call; [`Lease::acquired_at`] is kept). Another owner gets it only once the lease
-//! has expired (an owner that died loses its lock after one lease) or after
-//! [`RelationalStore::unlock`]. Taking a lock is one atomic statement (an upsert that updates
-//! only a row the caller owns or whose lease has expired), so two owners never hold a lock at
-//! once, whichever process or host they run in. Times come from the database's clock in
-//! PostgreSQL (hosts' clocks may differ) and from the process's in SQLite (one machine). The
-//! scheduler (`abforge schedule`) takes one to run one pipeline run at a time, and records
-//! each tick it handled with [`RelationalStore::put_tick`] so that a restarted scheduler knows
-//! which ticks it missed ([`RelationalStore::last_tick`]).
 //!
 //! ## Scanning customers
 //! [`RelationalStore::scan_customers`] streams a run's rows in `customer_id` order with the
@@ -58,10 +48,9 @@
 //! # }
 //! ```
 
-mod columns;
-pub mod postgres;
-pub mod sqlite;
+pub(crate) mod columns;
 
+use crate::locks::{Locks, Ticks};
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -209,91 +198,9 @@ pub struct ResultRow {
     pub outcome: Option<String>,
 }
 
-/// A lock held by an owner until its lease expires: a row of the `locks` table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// The lock's name.
-    pub name: String,
-    /// Who holds it (any text naming the holder, e.g. `host:pid:random`).
-    pub owner: String,
-    /// When this owner took it (kept when it renews the lease).
-    pub acquired_at: DateTime<Utc>,
-    /// When the lease ends, unless renewed: after this anyone may take the lock.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// How a schedule tick ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TickStatus {
-    /// Every run of the tick succeeded (or had succeeded before).
-    Succeeded,
-    /// A run of the tick failed.
-    Failed,
-    /// The tick was missed (the scheduler was not running) and skipped, as configured.
-    Skipped,
-}
-
-impl TickStatus {
-    /// The name stored in the database: `succeeded`, `failed`, `skipped`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TickStatus::Succeeded => "succeeded",
-            TickStatus::Failed => "failed",
-            TickStatus::Skipped => "skipped",
-        }
-    }
-
-    /// Parses [`TickStatus::as_str`]'s names.
-    pub fn parse(s: &str) -> Option<TickStatus> {
-        match s {
-            "succeeded" => Some(TickStatus::Succeeded),
-            "failed" => Some(TickStatus::Failed),
-            "skipped" => Some(TickStatus::Skipped),
-            _ => None,
-        }
-    }
-}
-
-/// A tick a scheduler handled: a row of the `schedule_ticks` table, keyed by schedule and
-/// tick.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TickRecord {
-    /// The schedule's name.
-    pub schedule: String,
-    /// The instant the tick was due.
-    pub tick: DateTime<Utc>,
-    /// How it ended.
-    pub status: TickStatus,
-    /// What it did, in a few words (the runs and their outcomes).
-    pub message: Option<String>,
-    /// When it was recorded.
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// The longest lease [`RelationalStore::try_lock`] takes: 30 days.
-pub const MAX_LEASE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
-
-/// Checks a lock's name and owner and the lease; returns the lease in milliseconds.
-pub(crate) fn check_lock(name: &str, owner: &str, lease: std::time::Duration) -> Result<i64> {
-    for (what, v) in [("lock name", name), ("lock owner", owner)] {
-        if v.is_empty() || v.len() > 256 || v.chars().any(char::is_control) {
-            return Err(Error::Data(format!(
-                "{what} {v:?}: expected 1 to 256 characters, none a control character"
-            )));
-        }
-    }
-    if lease > MAX_LEASE {
-        return Err(Error::Data(format!(
-            "a lease of {lease:?} is longer than the longest allowed, 30 days"
-        )));
-    }
-    Ok(lease.as_millis() as i64)
-}
-
 /// The relational store: customers, runs and results.
 #[async_trait]
-pub trait RelationalStore: Send + Sync + std::fmt::Debug {
+pub trait RelationalStore: Locks + Ticks + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The URL it was opened from, without a password.
@@ -330,33 +237,6 @@ pub trait RelationalStore: Send + Sync + std::fmt::Debug {
     async fn put_results(&self, run_id: &str, rows: &[ResultRow]) -> Result<()>;
     /// The results of a run, in the order they were written.
     async fn results(&self, run_id: &str) -> Result<Vec<ResultRow>>;
-
-    /// Takes lock `name` for `owner` until `lease` from now, or renews it when `owner`
-    /// holds it already; `None` when another owner holds it and its lease has not expired.
-    /// Atomic: of two owners calling at once, at most one gets the lock.
-    ///
-    /// # Errors
-    /// [`Error::Data`] for an empty or over-long name or owner, or a lease over
-    /// [`MAX_LEASE`]; backend errors.
-    async fn try_lock(
-        &self,
-        name: &str,
-        owner: &str,
-        lease: std::time::Duration,
-    ) -> Result<Option<Lease>>;
-    /// Releases lock `name` if `owner` holds it (its lease expired or not); returns whether
-    /// it did. Releasing a lock held by another owner changes nothing.
-    async fn unlock(&self, name: &str, owner: &str) -> Result<bool>;
-    /// The lock's row, if any: its owner and lease (which may have expired).
-    async fn lock_holder(&self, name: &str) -> Result<Option<Lease>>;
-    /// The locks whose name starts with `prefix` and whose lease has not expired (by the
-    /// clock [`try_lock`](Self::try_lock) uses), in name order.
-    async fn live_locks(&self, prefix: &str) -> Result<Vec<Lease>>;
-
-    /// Records a tick of a schedule (replacing the record of the same schedule and tick).
-    async fn put_tick(&self, tick: &TickRecord) -> Result<()>;
-    /// The latest tick recorded for a schedule.
-    async fn last_tick(&self, schedule: &str) -> Result<Option<TickRecord>>;
 }
 
 /// Opens the relational store a URL names: `sqlite:///path/file.sqlite` (or
@@ -371,8 +251,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn RelationalStore>> {
         .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default();
     match scheme.as_str() {
-        "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open(url).await?)),
-        "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresStore::open(url).await?)),
+        "sqlite" => open_sqlite(url).await,
+        "postgres" | "postgresql" => open_postgres(url).await,
         _ => Err(Error::Config(format!(
             "relational store URL {:?}: unknown scheme; expected sqlite:///absolute/path.sqlite, \
              sqlite://relative/path.sqlite, postgres://… or postgresql://…",
@@ -381,7 +261,27 @@ pub async fn open(url: &str) -> Result<Arc<dyn RelationalStore>> {
     }
 }
 
-pub(crate) use crate::redact_url;
+#[cfg(feature = "sqlite")]
+async fn open_sqlite(url: &str) -> Result<Arc<dyn RelationalStore>> {
+    Ok(Arc::new(crate::sqlite::SqliteStore::open(url).await?))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn open_sqlite(url: &str) -> Result<Arc<dyn RelationalStore>> {
+    Err(crate::not_built("relational store", url, "sqlite"))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn RelationalStore>> {
+    Ok(Arc::new(crate::postgres::PostgresStore::open(url).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(url: &str) -> Result<Arc<dyn RelationalStore>> {
+    Err(crate::not_built("relational store", url, "postgres"))
+}
+
+use crate::redact_url;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The run log (the seed's DynamoDB table): one item per step attempt — in the SQLite file by
-//! default ([`sqlite`]), in DynamoDB by `ABFORGE_RUN_LOG_URL=dynamodb://table`
-//! ([`dynamodb`]), or in PostgreSQL by a `postgres://` URL ([`postgres`]).
+//! default ([`crate::sqlite`]), in DynamoDB by `ABFORGE_RUN_LOG_URL=dynamodb://table`
+//! ([`crate::dynamodb`]), or in PostgreSQL by a `postgres://` URL ([`crate::postgres`]), each
+//! backend built with the cargo feature of its name.
 //!
 //! Every backend implements [`RunLog`] and passes one conformance suite
 //! (`crate::conformance::runlog`, feature `testing`); [`open`] picks one by its URL.
@@ -20,11 +21,7 @@
 //!   lost;
 //! - errors as [`crate::Error::Service`], `transient` when retrying may help.
 
-pub mod dynamodb;
-pub mod postgres;
-pub mod sqlite;
-
-use crate::relational::redact_url;
+use crate::redact_url;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -155,15 +152,45 @@ pub trait RunLog: Send + Sync + std::fmt::Debug {
 pub async fn open(url: &str) -> Result<Arc<dyn RunLog>> {
     let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
-        Some("sqlite") => Ok(Arc::new(sqlite::SqliteRunLog::open(url).await?)),
-        Some("dynamodb") => Ok(Arc::new(dynamodb::DynamoRunLog::open(url).await?)),
-        Some("postgres" | "postgresql") => Ok(Arc::new(postgres::PostgresRunLog::open(url).await?)),
+        Some("sqlite") => open_sqlite(url).await,
+        Some("dynamodb") => open_dynamodb(url).await,
+        Some("postgres" | "postgresql") => open_postgres(url).await,
         _ => Err(Error::Config(format!(
             "run log URL {:?}: expected sqlite:///path/file.sqlite, dynamodb://table or \
              postgres://user@host/db (postgresql:// too)",
             redact_url(url)
         ))),
     }
+}
+
+#[cfg(feature = "sqlite")]
+async fn open_sqlite(url: &str) -> Result<Arc<dyn RunLog>> {
+    Ok(Arc::new(crate::sqlite::SqliteRunLog::open(url).await?))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn open_sqlite(url: &str) -> Result<Arc<dyn RunLog>> {
+    Err(crate::not_built("run log", url, "sqlite"))
+}
+
+#[cfg(feature = "dynamodb")]
+async fn open_dynamodb(url: &str) -> Result<Arc<dyn RunLog>> {
+    Ok(Arc::new(crate::dynamodb::DynamoRunLog::open(url).await?))
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn open_dynamodb(url: &str) -> Result<Arc<dyn RunLog>> {
+    Err(crate::not_built("run log", url, "dynamodb"))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn RunLog>> {
+    Ok(Arc::new(crate::postgres::PostgresRunLog::open(url).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(url: &str) -> Result<Arc<dyn RunLog>> {
+    Err(crate::not_built("run log", url, "postgres"))
 }
 
 /// `t` without its sub-millisecond part: the precision every backend keeps.

@@ -139,7 +139,7 @@ fn with_database(url: &str, db: &str) -> String {
 }
 
 async fn admin_client(url: &str) -> tokio_postgres::Client {
-    abforge_store::postgres_conn::connect(url)
+    abforge_store::postgres::connect(url)
         .await
         .unwrap_or_else(|e| panic!("connect to the test server: {e}"))
 }

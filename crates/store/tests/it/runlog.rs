@@ -5,11 +5,11 @@
 
 use abforge_store::Error;
 use abforge_store::conformance::runlog as conformance;
+use abforge_store::dynamodb::{DynamoOptions, DynamoRunLog};
+use abforge_store::postgres::PostgresRunLog;
 use abforge_store::relational;
-use abforge_store::runlog::dynamodb::{DynamoOptions, DynamoRunLog};
-use abforge_store::runlog::postgres::PostgresRunLog;
-use abforge_store::runlog::sqlite::SqliteRunLog;
 use abforge_store::runlog::{self, RunLog, StepAttempt, StepStatus};
+use abforge_store::sqlite::SqliteRunLog;
 use futures_util::future::join_all;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -461,7 +461,7 @@ impl FreshDatabase {
             );
             return None;
         };
-        let admin = abforge_store::postgres_conn::connect(&base).await.unwrap();
+        let admin = abforge_store::postgres::connect(&base).await.unwrap();
         let name = unique("abforge_rl_");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -473,9 +473,7 @@ impl FreshDatabase {
 
     /// A connection to the fresh database.
     async fn admin_of_db(&self) -> tokio_postgres::Client {
-        abforge_store::postgres_conn::connect(&self.url)
-            .await
-            .unwrap()
+        abforge_store::postgres::connect(&self.url).await.unwrap()
     }
 
     async fn drop_now(self) {

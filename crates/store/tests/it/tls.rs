@@ -4,7 +4,7 @@
 //! openssl here; the expired one and the server without TLS are played by a stand-in that
 //! speaks the start of PostgreSQL's protocol (the SSL request) and then TLS.
 
-use abforge_store::{PgConnector, SslMode};
+use abforge_store::postgres::{PgConnector, SslMode};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::Write;

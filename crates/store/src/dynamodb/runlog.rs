@@ -34,7 +34,7 @@
 //! the SDK at most twice; errors are [`Error::Service`] with backend `dynamodb`, transient for
 //! throttling, timeouts, connection failures and 5xx answers.
 
-use super::{
+use crate::runlog::{
     RunLog, RunLogSummary, StepAttempt, StepStatus, check_finish, check_start, error_chain,
     format_ts, now_millis, parse_ts, sort_attempts, summarise,
 };

@@ -19,6 +19,7 @@
 //! server refusing TLS, or its certificate not naming the host, signed by an unknown CA, or
 //! expired.
 
+use crate::redact::key_values;
 use crate::{Error, Result};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -276,33 +277,6 @@ fn split_ssl_params(url: &str) -> (String, SslParams) {
         kept.join(" ")
     };
     (rest, ssl)
-}
-
-/// The pairs of a libpq `key=value` connection string (values bare or single-quoted, with
-/// backslash escapes).
-pub(crate) fn key_values(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let key: String =
-            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
-        if key.is_empty() {
-            return out;
-        }
-        while chars.next_if(|c| c.is_whitespace() || *c == '=').is_some() {}
-        let mut value = String::new();
-        let quoted = chars.next_if_eq(&'\'').is_some();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => value.extend(chars.next()),
-                '\'' if quoted => break,
-                c if c.is_whitespace() && !quoted => break,
-                c => value.push(c),
-            }
-        }
-        out.push((key, value));
-    }
 }
 
 /// Whether every host is a Unix socket, `localhost` or a loopback address.

@@ -18,16 +18,17 @@
 //! backends order it.
 //!
 //! One connection per handle (tokio-postgres pipelines concurrent calls on it), opened
-//! again when it drops; over TLS as libpq's `sslmode` says ([`crate::postgres_conn`]). A
+//! again when it drops; over TLS as libpq's `sslmode` says ([`crate::postgres`]). A
 //! connect timeout of 10 s applies unless the URL sets `connect_timeout`.
 
-use super::{
+use super::PgConnector;
+use super::migrate;
+use crate::migrations::Schema;
+use crate::redact_url;
+use crate::runlog::{
     RunLog, RunLogSummary, StepAttempt, StepStatus, check_finish, check_start, count_to_i64,
     now_millis,
 };
-use crate::migrations::{self, Schema};
-use crate::postgres_conn::PgConnector;
-use crate::redact_url;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -94,7 +95,7 @@ impl PostgresRunLog {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         let mut client = connector.connect().await?;
-        migrations::postgres::migrate(&mut client, &SCHEMA).await?;
+        migrate::migrate(&mut client, &SCHEMA).await?;
         Ok(PostgresRunLog {
             url: redact_url(url),
             connector,
@@ -108,7 +109,7 @@ impl PostgresRunLog {
     /// [`Error::Service`] when the database cannot be read.
     pub async fn schema_version(&self) -> Result<u32> {
         let client = self.client().await?;
-        migrations::postgres::version(&*client, &SCHEMA).await
+        migrate::version(&*client, &SCHEMA).await
     }
 
     /// The connection, opened again if it dropped.

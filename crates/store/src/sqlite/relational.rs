@@ -38,28 +38,22 @@
 //! file (a second load, the run log) wait for it, up to their busy timeout. Errors of a batch
 //! surface on a later `write` or on `commit`.
 //!
-//! Measured on the 2-core development box: 10^7 customers of the seed blueprint land at
-//! 1.12 to 1.14 million rows/s into a new file (`bench/land.py`, `pipeline step land`, the
-//! whole process), with the bundled SQLite built without allocation statistics (see
-//! `.cargo/config.toml`). Before that, 10^6 landed at 0.92 to 1.10 million rows/s into a
-//! new run, 0.85 million rows/s when they replaced the run's rows (with the crate built at
-//! `opt-level = 3`; about 15 % less at the dev profile's 1); a scan reads 1.6 to 1.9 million
-//! rows/s.
+//! Its speed is measured by `bench/land.py` (figures in docs/performance.md).
 //!
 //! ## Migrations
 //! Versioned in `abforge_migrations(component, version, applied_at)` with component
 //! `relational`, applied by [`SqliteStore::open`] in one `BEGIN IMMEDIATE` transaction (the
 //! write lock is taken first, so concurrent opens apply each migration once).
 
-use super::columns::{
+use super::migrate;
+use crate::locks::{Lease, Locks, TickRecord, TickStatus, Ticks, check_lock};
+use crate::migrations::Schema;
+use crate::redact_url;
+use crate::relational::columns::{
     Layout, ScanPlan, SqlType, Strings, Values, check_ids, check_name, format_date, parse_date,
     quote_ident,
 };
-use super::{
-    CustomerLoad, Lease, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, TickRecord,
-    TickStatus, check_lock, redact_url,
-};
-use crate::migrations::{self, Schema};
+use crate::relational::{CustomerLoad, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus};
 use crate::{Error, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -260,7 +254,7 @@ fn path_of_url(url: &str) -> Result<PathBuf> {
 
 /// Opens a connection to the file (creating it and its folders) with the store's settings.
 fn connect(path: &Path) -> Result<Connection> {
-    let conn = crate::sqlite_conn::connect(path)?;
+    let conn = super::conn::connect(path)?;
     let op = |what: &str| format!("{what} {}", path.display());
     conn.pragma_update(None, "cache_size", "-65536")
         .map_err(|e| Error::sqlite(op("configure"), &e))?;
@@ -270,7 +264,7 @@ fn connect(path: &Path) -> Result<Connection> {
 
 /// Applies the pending migrations of the `relational` component.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
-    migrations::sqlite::migrate(conn, &SCHEMA, &path.display().to_string())
+    migrate::migrate(conn, &SCHEMA, &path.display().to_string())
 }
 
 /// A timestamp as stored: RFC 3339, UTC, microseconds.
@@ -785,7 +779,7 @@ impl RelationalStore for SqliteStore {
 
     async fn schema_version(&self) -> Result<u32> {
         self.call("schema version", |c| {
-            migrations::sqlite::version(c, &SCHEMA).map_err(|e| Error::sqlite("schema version", &e))
+            migrate::version(c, &SCHEMA).map_err(|e| Error::sqlite("schema version", &e))
         })
         .await
     }
@@ -996,7 +990,10 @@ impl RelationalStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Locks for SqliteStore {
     async fn try_lock(&self, name: &str, owner: &str, lease: Duration) -> Result<Option<Lease>> {
         let ms = check_lock(name, owner, lease)?;
         let (name, owner) = (name.to_string(), owner.to_string());
@@ -1066,7 +1063,10 @@ impl RelationalStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Ticks for SqliteStore {
     async fn put_tick(&self, tick: &TickRecord) -> Result<()> {
         let t = tick.clone();
         self.call("record tick", move |c| {
@@ -1172,12 +1172,12 @@ fn scan(
 
 /// Appends a value read from SQLite to a column builder.
 fn append(
-    col: &mut super::columns::ColumnBuilder,
+    col: &mut crate::relational::columns::ColumnBuilder,
     v: ValueRef<'_>,
     name: &str,
     dates: &mut DateCache,
 ) -> Result<()> {
-    use super::columns::ColumnBuilder as B;
+    use crate::relational::columns::ColumnBuilder as B;
     let kind = col_kind(col);
     let bad = |v: ValueRef<'_>| {
         Error::Data(format!(
@@ -1216,8 +1216,8 @@ fn append(
     Ok(())
 }
 
-fn col_kind(col: &super::columns::ColumnBuilder) -> SqlType {
-    use super::columns::ColumnBuilder as B;
+fn col_kind(col: &crate::relational::columns::ColumnBuilder) -> SqlType {
+    use crate::relational::columns::ColumnBuilder as B;
     match col {
         B::Text(_) => SqlType::Text,
         B::BigInt(_) => SqlType::BigInt,

@@ -18,11 +18,12 @@
 //! assigned by `INSERT … SELECT COALESCE(MAX(attempt), 0) + 1` in an immediate transaction
 //! (the write lock is held from its start, so no other writer can take the same number).
 
-use super::{
+use super::migrate;
+use crate::migrations::Schema;
+use crate::runlog::{
     RunLog, RunLogSummary, StepAttempt, StepStatus, check_finish, check_start, count_to_i64,
     format_ts, now_millis, parse_ts,
 };
-use crate::migrations::{self, Schema};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use rusqlite::{Connection, TransactionBehavior, params};
@@ -106,7 +107,7 @@ impl SqliteRunLog {
     /// [`Error::Service`] when the file cannot be read.
     pub async fn schema_version(&self) -> Result<u32> {
         self.call("schema version", |c| {
-            migrations::sqlite::version(c, &SCHEMA).map_err(|e| Error::sqlite("schema version", &e))
+            migrate::version(c, &SCHEMA).map_err(|e| Error::sqlite("schema version", &e))
         })
         .await
     }
@@ -146,8 +147,8 @@ fn path_of_url(url: &str) -> Result<PathBuf> {
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
-    let mut conn = crate::sqlite_conn::connect(path)?;
-    migrations::sqlite::migrate(&mut conn, &SCHEMA, &path.display().to_string())?;
+    let mut conn = super::conn::connect(path)?;
+    migrate::migrate(&mut conn, &SCHEMA, &path.display().to_string())?;
     Ok(conn)
 }
 

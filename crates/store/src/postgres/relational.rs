@@ -1,6 +1,6 @@
 //! The PostgreSQL relational store: tables `customers`, `runs` and `ab_results` in the
 //! database a `postgres://` URL names (in the schema first on its `search_path`), reached
-//! with tokio-postgres over TLS as libpq's `sslmode` says (see [`crate::postgres_conn`]:
+//! with tokio-postgres over TLS as libpq's `sslmode` says (see [`crate::postgres`]:
 //! `verify-full` by default unless the server is on the loopback).
 //!
 //! ```text
@@ -87,15 +87,8 @@
 //! The new partitions are not analyzed by the load (autovacuum does it soon, the load
 //! having counted as inserts into them); scans do not need statistics (below).
 //!
-//! Measured on the 2-core development box (shared, so noisy) against the benchmark's
-//! stock-settings server (fsync on, `wal_level = replica`, `max_wal_size = 1GB`), `pipeline
-//! step land` of 10^7 customers of the seed blueprint from their Parquet: 7.9 to 8.6 s
-//! with two lanes (10.6 to 12.4 s before the lane indexes were filled and the Parquet had
-//! a row group per window), 16.7 s with one (the COPY about 9.6 s, the index 6 s, of which most is
-//! writing and syncing its 474 MB and their WAL). `bench/land.py` puts generate + land
-//! beside the `psql \copy` anchor of `../shared/bench` (a CSV of 10^7 rows of the same
-//! columns into a table without a key) on the same server, alternating; its figures are in
-//! `bench/results/land.jsonl` and docs/performance.md.
+//! `bench/land.py` measures the load beside the `psql \copy` anchor of `../shared/bench`
+//! (figures in docs/performance.md).
 //!
 //! ## Scans
 //! `COPY (SELECT … WHERE run_id = … ORDER BY customer_id) TO STDOUT (FORMAT binary)` in a
@@ -112,16 +105,16 @@
 //!
 //! [`commit`]: CustomerLoad::commit
 
-use super::columns::{
+use super::PgConnector;
+use super::migrate;
+use crate::locks::{Lease, Locks, TickRecord, TickStatus, Ticks, check_lock};
+use crate::migrations::Schema;
+use crate::redact_url;
+use crate::relational::columns::{
     FIXED, Layout, PG_EPOCH_DAYS, ScanPlan, SqlType, Strings, Values, check_ids, check_name,
     quote_ident, quote_literal,
 };
-use super::{
-    CustomerLoad, Lease, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus, TickRecord,
-    TickStatus, check_lock, redact_url,
-};
-use crate::migrations::{self, Schema};
-use crate::postgres_conn::PgConnector;
+use crate::relational::{CustomerLoad, LoadSpec, RelationalStore, ResultRow, RunRecord, RunStatus};
 use crate::{Error, Result};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
@@ -300,7 +293,7 @@ impl PostgresStore {
             idle: Mutex::new(Vec::new()),
         });
         let mut client = pool.get().await?;
-        migrations::postgres::migrate(&mut client, &SCHEMA).await?;
+        migrate::migrate(&mut client, &SCHEMA).await?;
         pool.put(client);
         Ok(PostgresStore {
             url: redacted,
@@ -355,7 +348,7 @@ async fn table_columns(client: &impl GenericClient) -> Result<Vec<TableColumn>> 
 fn missing_columns<'a>(
     have: &[TableColumn],
     layout: &'a Layout,
-) -> Result<Vec<&'a super::columns::LoadColumn>> {
+) -> Result<Vec<&'a crate::relational::columns::LoadColumn>> {
     let mut missing = Vec::new();
     for c in &layout.columns {
         match have.iter().find(|(n, _, _)| *n == c.name) {
@@ -1342,7 +1335,7 @@ impl RelationalStore for PostgresStore {
     }
 
     async fn schema_version(&self) -> Result<u32> {
-        self.with(async |c| migrations::postgres::version(c, &SCHEMA).await)
+        self.with(async |c| migrate::version(c, &SCHEMA).await)
             .await
     }
 
@@ -1642,7 +1635,10 @@ impl RelationalStore for PostgresStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Locks for PostgresStore {
     async fn try_lock(&self, name: &str, owner: &str, lease: Duration) -> Result<Option<Lease>> {
         let ms = check_lock(name, owner, lease)?;
         self.with(async |c| {
@@ -1709,7 +1705,10 @@ impl RelationalStore for PostgresStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Ticks for PostgresStore {
     async fn put_tick(&self, tick: &TickRecord) -> Result<()> {
         self.with(async |c| {
             c.execute(
@@ -1773,7 +1772,7 @@ fn tick_of_row(r: &tokio_postgres::Row) -> Result<TickRecord> {
 struct ScanState {
     rows: Pin<Box<BinaryCopyOutStream>>,
     plan: ScanPlan,
-    builder: super::columns::BatchBuilder,
+    builder: crate::relational::columns::BatchBuilder,
     batch_rows: usize,
     /// The connection, returned to the pool once the COPY has ended.
     client: Option<Client>,
@@ -1785,7 +1784,7 @@ struct ScanState {
 impl ScanState {
     /// The next batch; `None` at the end.
     async fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
-        use super::columns::ColumnBuilder as B;
+        use crate::relational::columns::ColumnBuilder as B;
         if self.done {
             return None;
         }
