@@ -7,11 +7,8 @@
 //! memory.
 
 use crate::model::Decision;
-use abforge_lake::arrow::array::{
-    ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
-use abforge_lake::arrow::compute::cast;
-use abforge_lake::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
+use abforge_lake::arrow::array::RecordBatch;
+use abforge_lake::rows::{Columns, required};
 use abforge_lake::{DeltaTable, Lake, Table};
 use abforge_stats::Verdict;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -24,7 +21,7 @@ pub type LoadError = String;
 /// Rows of one kind, from a query's batches.
 pub(crate) trait FromBatches: Sized + Send + Sync + 'static {
     /// The rows of the query's batches.
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError>;
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>>;
 }
 
 /// A gold table read whole.
@@ -167,7 +164,9 @@ impl Live {
             .query_table(&t, "t", sql)
             .await
             .map_err(|e| format!("reading {}: {e}", self.table))?;
-        R::from_batches(&batches).map(Some)
+        R::from_batches(&batches)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -176,82 +175,17 @@ async fn read<R: Rows>(lake: &Lake, t: &DeltaTable) -> Result<Vec<R>, LoadError>
         .query_table(t, "t", R::SQL)
         .await
         .map_err(|e| format!("reading {}: {e}", R::TABLE))?;
-    R::from_batches(&batches)
-}
-
-/// A batch's columns by name, cast to the types the rows hold (DataFusion may hand text
-/// back as views or dictionaries).
-struct Columns<'a> {
-    batch: &'a RecordBatch,
-}
-
-impl Columns<'_> {
-    fn get(&self, name: &str, to: &DataType) -> Result<ArrayRef, LoadError> {
-        let c = self
-            .batch
-            .column_by_name(name)
-            .ok_or_else(|| format!("no column {name}"))?;
-        if c.data_type() == to {
-            return Ok(Arc::clone(c));
-        }
-        cast(c, to).map_err(|e| format!("column {name}: {e}"))
-    }
-
-    fn text(&self, name: &str) -> Result<Vec<Option<String>>, LoadError> {
-        let a = self.get(name, &DataType::Utf8)?;
-        let a: &StringArray = a.as_string();
-        Ok(a.iter().map(|v| v.map(str::to_owned)).collect())
-    }
-
-    fn real(&self, name: &str) -> Result<Vec<Option<f64>>, LoadError> {
-        let a = self.get(name, &DataType::Float64)?;
-        let a: &Float64Array = a.as_primitive();
-        Ok(a.iter().collect())
-    }
-
-    fn int(&self, name: &str) -> Result<Vec<Option<i64>>, LoadError> {
-        let a = self.get(name, &DataType::Int64)?;
-        let a: &Int64Array = a.as_primitive();
-        Ok(a.iter().collect())
-    }
-
-    fn flag(&self, name: &str) -> Result<Vec<Option<bool>>, LoadError> {
-        let a = self.get(name, &DataType::Boolean)?;
-        let a: &BooleanArray = a.as_boolean();
-        Ok(a.iter().collect())
-    }
-
-    fn date(&self, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError> {
-        let a = self.get(name, &DataType::Date32)?;
-        let a = a.as_primitive::<Date32Type>();
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-        Ok(a.iter()
-            .map(|d| d.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into()))))
-            .collect())
-    }
-
-    fn time(&self, name: &str) -> Result<Vec<Option<DateTime<Utc>>>, LoadError> {
-        let a = self.get(
-            name,
-            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        )?;
-        let a = a.as_primitive::<TimestampMicrosecondType>();
-        Ok(a.iter()
-            .map(|t| t.and_then(DateTime::from_timestamp_micros))
-            .collect())
-    }
-}
-
-fn required<T>(v: Option<T>, name: &str) -> Result<T, LoadError> {
-    v.ok_or_else(|| format!("a NULL {name}"))
+    R::from_batches(&batches).map_err(|e| e.to_string())
 }
 
 /// The verdict a gold row's `outcome` writes (`None` for NULL: not judged); a value that
 /// names no verdict is an error, not a decision left out of the tallies.
-fn verdict(v: Option<&str>) -> Result<Option<Verdict>, LoadError> {
+fn verdict(v: Option<&str>) -> Result<Option<Verdict>, Box<abforge_lake::Error>> {
     v.map(|s| {
         Verdict::parse(s).ok_or_else(|| {
-            format!("an outcome {s:?} that names no verdict (allowed: correct, type_i, type_ii)")
+            Box::new(abforge_lake::Error::Other(format!(
+                "an outcome {s:?} that names no verdict (allowed: correct, type_i, type_ii)"
+            )))
         })
     })
     .transpose()
@@ -275,10 +209,10 @@ impl Rows for AbRow {
 }
 
 impl FromBatches for AbRow {
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
         let mut out = Vec::new();
         for b in batches {
-            let c = Columns { batch: b };
+            let c = Columns::new(b);
             let (exp, run, date, hash) = (
                 c.text("experiment_id")?,
                 c.text("run_id")?,
@@ -364,10 +298,10 @@ impl GroupRow {
 }
 
 impl FromBatches for GroupRow {
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
         let mut out = Vec::new();
         for b in batches {
-            let c = Columns { batch: b };
+            let c = Columns::new(b);
             let (group, metric) = (c.text("group")?, c.text("metric")?);
             let (n, s, ss) = (c.int("n")?, c.real("s")?, c.real("ss")?);
             for i in 0..b.num_rows() {
@@ -427,32 +361,31 @@ impl Rows for CalRow {
 }
 
 impl FromBatches for CalRow {
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
         let mut out = Vec::new();
         for b in batches {
-            let c = Columns { batch: b };
-            let text = |n: &str| c.text(n);
+            let c = Columns::new(b);
             let (exp, id, hash, published, param, value) = (
-                text("experiment_id")?,
-                text("calibration_id")?,
-                text("blueprint_hash")?,
+                c.text("experiment_id")?,
+                c.text("calibration_id")?,
+                c.text("blueprint_hash")?,
                 c.time("published_at")?,
-                text("sweep_param")?,
+                c.text("sweep_param")?,
                 c.real("sweep_value")?,
             );
             let (reps, customers, alpha, seed, peeks) = (
                 c.int("replications")?,
                 c.int("customers")?,
                 c.real("alpha")?,
-                text("seed")?,
+                c.text("seed")?,
                 c.int("peeks")?,
             );
             let (metric, arm, test, kind, null, null_true, failed) = (
-                text("metric")?,
-                text("arm")?,
-                text("test")?,
-                text("kind")?,
-                text("null")?,
+                c.text("metric")?,
+                c.text("arm")?,
+                c.text("test")?,
+                c.text("kind")?,
+                c.text("null")?,
                 c.flag("null_true")?,
                 c.int("failed")?,
             );

@@ -61,6 +61,7 @@ mod error;
 pub mod gate;
 mod lake;
 mod layers;
+pub mod rows;
 pub mod sql;
 
 pub use calibration::{CalibrationRecord, CalibrationRow};
