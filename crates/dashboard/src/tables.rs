@@ -9,9 +9,9 @@
 use crate::model::Decision;
 use abforge_lake::arrow::array::RecordBatch;
 use abforge_lake::rows::{Columns, required};
-use abforge_lake::{DeltaTable, Lake, Table};
+use abforge_lake::{CalibrationRow, DeltaTable, Lake, Table};
 use abforge_stats::Verdict;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::Mutex;
 
@@ -318,131 +318,15 @@ impl FromBatches for GroupRow {
     }
 }
 
-/// One row of `gold/calibration`: a sweep value × metric × arm × test of a publication.
-#[derive(Debug, Clone)]
-pub(crate) struct CalRow {
-    pub experiment_id: String,
-    pub calibration_id: String,
-    pub blueprint_hash: String,
-    pub published_at: Option<DateTime<Utc>>,
-    pub sweep_param: Option<String>,
-    pub sweep_value: Option<f64>,
-    pub replications: i64,
-    pub customers: i64,
-    pub alpha: f64,
-    pub seed: String,
-    pub peeks: i64,
-    pub metric: String,
-    pub arm: String,
-    pub test: String,
-    pub kind: String,
-    pub null: String,
-    pub null_true: Option<bool>,
-    pub failed: i64,
-    pub rejection_rate: f64,
-    pub rejection_ci_low: f64,
-    pub rejection_ci_high: f64,
-    pub type_i_error: Option<f64>,
-    pub power: Option<f64>,
-    pub analytic_power: Option<f64>,
-    pub ci_coverage: Option<f64>,
-    pub p_value_ks: Option<f64>,
-    pub miscalibrated: bool,
-    pub correct_accept: i64,
-    pub correct_reject: i64,
-    pub type_i: i64,
-    pub type_ii: i64,
-}
-
-impl Rows for CalRow {
+impl Rows for CalibrationRow {
     const TABLE: Table = Table::GoldCalibration;
     const SQL: &'static str = "SELECT * FROM t ORDER BY published_at DESC, calibration_id, \
         sweep_value, metric, arm, test";
 }
 
-impl FromBatches for CalRow {
+impl FromBatches for CalibrationRow {
     fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
-        let mut out = Vec::new();
-        for b in batches {
-            let c = Columns::new(b);
-            let (exp, id, hash, published, param, value) = (
-                c.text("experiment_id")?,
-                c.text("calibration_id")?,
-                c.text("blueprint_hash")?,
-                c.time("published_at")?,
-                c.text("sweep_param")?,
-                c.real("sweep_value")?,
-            );
-            let (reps, customers, alpha, seed, peeks) = (
-                c.int("replications")?,
-                c.int("customers")?,
-                c.real("alpha")?,
-                c.text("seed")?,
-                c.int("peeks")?,
-            );
-            let (metric, arm, test, kind, null, null_true, failed) = (
-                c.text("metric")?,
-                c.text("arm")?,
-                c.text("test")?,
-                c.text("kind")?,
-                c.text("null")?,
-                c.flag("null_true")?,
-                c.int("failed")?,
-            );
-            let (rate, lo, hi, t1, power, analytic, coverage, ks, mis) = (
-                c.real("rejection_rate")?,
-                c.real("rejection_ci_low")?,
-                c.real("rejection_ci_high")?,
-                c.real("type_i_error")?,
-                c.real("power")?,
-                c.real("analytic_power")?,
-                c.real("ci_coverage")?,
-                c.real("p_value_ks")?,
-                c.flag("miscalibrated")?,
-            );
-            let (ca, cr, ti, tii) = (
-                c.int("correct_accept")?,
-                c.int("correct_reject")?,
-                c.int("type_i")?,
-                c.int("type_ii")?,
-            );
-            for i in 0..b.num_rows() {
-                out.push(CalRow {
-                    experiment_id: required(exp[i].clone(), "experiment_id")?,
-                    calibration_id: required(id[i].clone(), "calibration_id")?,
-                    blueprint_hash: hash[i].clone().unwrap_or_default(),
-                    published_at: published[i],
-                    sweep_param: param[i].clone(),
-                    sweep_value: value[i],
-                    replications: reps[i].unwrap_or_default(),
-                    customers: customers[i].unwrap_or_default(),
-                    alpha: alpha[i].unwrap_or(f64::NAN),
-                    seed: seed[i].clone().unwrap_or_default(),
-                    peeks: peeks[i].unwrap_or(1),
-                    metric: metric[i].clone().unwrap_or_default(),
-                    arm: arm[i].clone().unwrap_or_default(),
-                    test: test[i].clone().unwrap_or_default(),
-                    kind: kind[i].clone().unwrap_or_default(),
-                    null: null[i].clone().unwrap_or_default(),
-                    null_true: null_true[i],
-                    failed: failed[i].unwrap_or_default(),
-                    rejection_rate: rate[i].unwrap_or(f64::NAN),
-                    rejection_ci_low: lo[i].unwrap_or(f64::NAN),
-                    rejection_ci_high: hi[i].unwrap_or(f64::NAN),
-                    type_i_error: t1[i],
-                    power: power[i],
-                    analytic_power: analytic[i],
-                    ci_coverage: coverage[i],
-                    p_value_ks: ks[i],
-                    miscalibrated: mis[i].unwrap_or(false),
-                    correct_accept: ca[i].unwrap_or_default(),
-                    correct_reject: cr[i].unwrap_or_default(),
-                    type_i: ti[i].unwrap_or_default(),
-                    type_ii: tii[i].unwrap_or_default(),
-                });
-            }
-        }
-        Ok(out)
+        Ok(CalibrationRow::from_batches(batches)?)
     }
 }
 

@@ -64,7 +64,7 @@ mod layers;
 pub mod rows;
 pub mod sql;
 
-pub use calibration::{CalibrationRecord, CalibrationRow};
+pub use calibration::CalibrationRow;
 pub use error::{Error, Result};
 pub use gate::{DEFAULT_QUARANTINE_MAX, GateReport};
 pub use lake::{Commit, Lake, Table, TableInfo};
