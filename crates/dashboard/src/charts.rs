@@ -1,11 +1,10 @@
 //! The calibration charts: the lab's results written as the rows of `gold/calibration`
-//! ([`calibration_record`], what `abforge calibrate --publish` writes), and those rows turned
+//! ([`calibration_rows`], what `abforge calibrate --publish` writes), and those rows turned
 //! back into the lab's [`Calibration`] (or [`SweepReport`]) and drawn by the lab's own
 //! plotting code, the one `abforge calibrate --plot` uses, as SVG.
 
-use crate::tables::CalRow;
 use abforge_lab::{Calibration, Confusion, SweepPoint, SweepReport, TestResult};
-use abforge_lake::{CalibrationRecord, CalibrationRow};
+use abforge_lake::CalibrationRow;
 use serde_json::Value;
 
 fn named<T: serde::de::DeserializeOwned>(s: &str) -> Option<T> {
@@ -22,29 +21,41 @@ fn name_of<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// The publication of calibrations as rows of `gold/calibration`: `points` are the
-/// calibrations with their sweep values (one point, valued `None`, without a sweep).
-pub fn calibration_record(
+/// calibrations with their sweep values (one point, valued `None`, without a sweep). The
+/// rows have no `published_at`: the lake stamps them as it writes them.
+pub fn calibration_rows(
     calibration_id: String,
     blueprint_hash: String,
     sweep_param: Option<String>,
     points: &[(Option<f64>, &Calibration)],
-) -> CalibrationRecord {
-    let rows = points
-        .iter()
-        .flat_map(|&(v, c)| c.results.iter().map(move |r| row_of(v, c, r)))
-        .collect();
-    CalibrationRecord {
+) -> Vec<CalibrationRow> {
+    let shared = Shared {
         calibration_id,
         blueprint_hash,
         sweep_param,
-        rows,
-    }
+    };
+    points
+        .iter()
+        .flat_map(|&(v, c)| c.results.iter().map(move |r| (v, c, r)))
+        .map(|(v, c, r)| row_of(&shared, v, c, r))
+        .collect()
 }
 
-/// One result of a calibration as a row.
-fn row_of(sweep_value: Option<f64>, c: &Calibration, r: &TestResult) -> CalibrationRow {
+/// What every row of a publication shares.
+struct Shared {
+    calibration_id: String,
+    blueprint_hash: String,
+    sweep_param: Option<String>,
+}
+
+/// One result of a calibration as a row of publication `p`.
+fn row_of(p: &Shared, sweep_value: Option<f64>, c: &Calibration, r: &TestResult) -> CalibrationRow {
     CalibrationRow {
         experiment_id: c.experiment_id.clone(),
+        calibration_id: p.calibration_id.clone(),
+        blueprint_hash: p.blueprint_hash.clone(),
+        published_at: None,
+        sweep_param: p.sweep_param.clone(),
         sweep_value,
         replications: r.replications,
         customers: c.customers,
@@ -74,8 +85,7 @@ fn row_of(sweep_value: Option<f64>, c: &Calibration, r: &TestResult) -> Calibrat
     }
 }
 
-fn result(r: &CalRow) -> Option<TestResult> {
-    let u = |v: i64| u64::try_from(v).unwrap_or_default();
+fn result(r: &CalibrationRow) -> Option<TestResult> {
     Some(TestResult {
         metric: r.metric.clone(),
         arm: r.arm.clone(),
@@ -83,8 +93,8 @@ fn result(r: &CalRow) -> Option<TestResult> {
         kind: named(&r.kind)?,
         null: named(&r.null)?,
         null_true: r.null_true,
-        replications: u(r.replications),
-        failed: u(r.failed),
+        replications: r.replications,
+        failed: r.failed,
         rejection_rate: r.rejection_rate,
         ci_low: r.rejection_ci_low,
         ci_high: r.rejection_ci_high,
@@ -96,24 +106,24 @@ fn result(r: &CalRow) -> Option<TestResult> {
         p_value_ks_p: None,
         miscalibrated: r.miscalibrated,
         confusion: Confusion {
-            correct_accept: u(r.correct_accept),
-            correct_reject: u(r.correct_reject),
-            type_i: u(r.type_i),
-            type_ii: u(r.type_ii),
+            correct_accept: r.correct_accept,
+            correct_reject: r.correct_reject,
+            type_i: r.type_i,
+            type_ii: r.type_ii,
         },
     })
 }
 
-fn calibration(rows: &[&CalRow]) -> Option<Calibration> {
+fn calibration(rows: &[&CalibrationRow]) -> Option<Calibration> {
     let first = rows.first()?;
     Some(Calibration {
         experiment_id: first.experiment_id.clone(),
-        replications: u64::try_from(first.replications).unwrap_or_default(),
-        customers: u64::try_from(first.customers).unwrap_or_default(),
+        replications: first.replications,
+        customers: first.customers,
         group_sizes: Vec::new(),
         alpha: first.alpha,
-        seed: first.seed.parse().unwrap_or_default(),
-        peeks: u32::try_from(first.peeks).unwrap_or(1),
+        seed: first.seed,
+        peeks: first.peeks,
         choices_per_replication: false,
         bootstrap_resamples: None,
         permutation_resamples: None,
@@ -125,11 +135,11 @@ fn calibration(rows: &[&CalRow]) -> Option<Calibration> {
 
 /// The chart of a publication's rows (already filtered): a power curve for a sweep, the
 /// rejection rates against α otherwise. `None` when there is nothing to draw.
-pub(crate) fn svg(rows: &[CalRow]) -> Option<Result<String, String>> {
+pub(crate) fn svg(rows: &[CalibrationRow]) -> Option<Result<String, String>> {
     let first = rows.first()?;
     let draw = match &first.sweep_param {
         None => {
-            let all: Vec<&CalRow> = rows.iter().collect();
+            let all: Vec<&CalibrationRow> = rows.iter().collect();
             let cal = calibration(&all)?;
             if cal.results.is_empty() {
                 return None;
@@ -143,7 +153,7 @@ pub(crate) fn svg(rows: &[CalRow]) -> Option<Result<String, String>> {
             let points: Vec<SweepPoint> = values
                 .iter()
                 .filter_map(|v| {
-                    let at: Vec<&CalRow> =
+                    let at: Vec<&CalibrationRow> =
                         rows.iter().filter(|r| r.sweep_value == Some(*v)).collect();
                     calibration(&at).map(|calibration| SweepPoint {
                         value: *v,

@@ -22,7 +22,7 @@ mod pages;
 pub mod query;
 mod tables;
 
-pub use charts::calibration_record;
+pub use charts::calibration_rows;
 pub use model::{
     CalResult, CalibrationView, ConfusionRow, Decision, ExperimentSummary, ExperimentView,
     GroupShare, GroupStat, MetricView, NO_LAKE, Overview, Publication, RunSummary, RunView, Srm,
@@ -32,7 +32,7 @@ pub use query::Filters;
 
 use abforge_api::page::PageRequest;
 use abforge_api::{AppError, Detail};
-use abforge_lake::Lake;
+use abforge_lake::{CalibrationRow, Lake};
 use abforge_store::Objects;
 use abforge_store::runlog::RunLog;
 use axum::Json;
@@ -43,7 +43,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use query::BadParam;
 use std::sync::Arc;
-use tables::{AbRow, Cached, CalRow, GroupRow, Live};
+use tables::{AbRow, Cached, GroupRow, Live};
 use tokio::sync::OnceCell;
 use utoipa::OpenApi;
 
@@ -60,7 +60,7 @@ struct Inner {
     run_log: OnceCell<Option<Arc<dyn RunLog>>>,
     ab: Cached<AbRow>,
     groups: Live,
-    calibration: Cached<CalRow>,
+    calibration: Cached<CalibrationRow>,
 }
 
 impl std::fmt::Debug for Dashboard {

@@ -2,8 +2,9 @@
 //! These are the JSON twins' bodies; the HTML pages render exactly these.
 
 use crate::query::Filters;
-use crate::tables::{AbRow, CalRow, GroupRow};
+use crate::tables::{AbRow, GroupRow};
 use abforge_api::page::PageRequest;
+use abforge_lake::CalibrationRow;
 use abforge_stats::Verdict;
 use serde::Serialize;
 use serde_json::Value;
@@ -743,7 +744,10 @@ fn group_stat(g: &GroupRow, tm: Option<&Value>) -> GroupStat {
 }
 
 /// The calibration view of `rows` under `f`.
-pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationView, Vec<CalRow>) {
+pub(crate) fn calibration(
+    rows: Option<&[CalibrationRow]>,
+    f: &Filters,
+) -> (CalibrationView, Vec<CalibrationRow>) {
     let Some(rows) = rows else {
         return (
             CalibrationView {
@@ -763,7 +767,7 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
             vec![],
         );
     };
-    let mine: Vec<&CalRow> = rows
+    let mine: Vec<&CalibrationRow> = rows
         .iter()
         .filter(|r| f.experiment.as_deref().is_none_or(|e| e == r.experiment_id))
         .collect();
@@ -775,7 +779,7 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
             .cloned(),
         None => publications.first().cloned(),
     };
-    let chosen: Vec<CalRow> = selected
+    let chosen: Vec<CalibrationRow> = selected
         .as_ref()
         .map(|s| {
             mine.iter()
@@ -799,7 +803,7 @@ pub(crate) fn calibration(rows: Option<&[CalRow]>, f: &Filters) -> (CalibrationV
 }
 
 /// The calibrations published, newest first, each with its sweep values and counts.
-fn publications(rows: &[&CalRow]) -> Vec<Publication> {
+fn publications(rows: &[&CalibrationRow]) -> Vec<Publication> {
     let mut publications: Vec<Publication> = Vec::new();
     for r in rows {
         let p = match publications
@@ -815,10 +819,10 @@ fn publications(rows: &[&CalRow]) -> Vec<Publication> {
                     blueprint_hash: r.blueprint_hash.clone(),
                     sweep_param: r.sweep_param.clone(),
                     sweep_values: vec![],
-                    replications: r.replications,
-                    customers: r.customers,
+                    replications: signed(r.replications),
+                    customers: signed(r.customers),
                     alpha: r.alpha,
-                    peeks: r.peeks,
+                    peeks: r.peeks.into(),
                     results: 0,
                     miscalibrated: 0,
                 });
@@ -840,8 +844,13 @@ fn publications(rows: &[&CalRow]) -> Vec<Publication> {
     publications
 }
 
+/// A count as the views show it: signed, as the table stores it (saturated at `i64::MAX`).
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// The confusion matrix of each (metric, arm, test), summed over the sweep's points.
-fn confusion(chosen: &[CalRow]) -> Vec<ConfusionRow> {
+fn confusion(chosen: &[CalibrationRow]) -> Vec<ConfusionRow> {
     let mut confusion: Vec<ConfusionRow> = Vec::new();
     for r in chosen {
         match confusion
@@ -849,19 +858,19 @@ fn confusion(chosen: &[CalRow]) -> Vec<ConfusionRow> {
             .find(|c| c.metric == r.metric && c.arm == r.arm && c.test == r.test)
         {
             Some(c) => {
-                c.correct_accept += r.correct_accept;
-                c.correct_reject += r.correct_reject;
-                c.type_i += r.type_i;
-                c.type_ii += r.type_ii;
+                c.correct_accept += signed(r.correct_accept);
+                c.correct_reject += signed(r.correct_reject);
+                c.type_i += signed(r.type_i);
+                c.type_ii += signed(r.type_ii);
             }
             None => confusion.push(ConfusionRow {
                 metric: r.metric.clone(),
                 arm: r.arm.clone(),
                 test: r.test.clone(),
-                correct_accept: r.correct_accept,
-                correct_reject: r.correct_reject,
-                type_i: r.type_i,
-                type_ii: r.type_ii,
+                correct_accept: signed(r.correct_accept),
+                correct_reject: signed(r.correct_reject),
+                type_i: signed(r.type_i),
+                type_ii: signed(r.type_ii),
             }),
         }
     }
@@ -870,7 +879,7 @@ fn confusion(chosen: &[CalRow]) -> Vec<ConfusionRow> {
 
 impl CalResult {
     /// The view of one calibration row.
-    fn of(r: &CalRow) -> CalResult {
+    fn of(r: &CalibrationRow) -> CalResult {
         CalResult {
             sweep_value: r.sweep_value,
             metric: r.metric.clone(),

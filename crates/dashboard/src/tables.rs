@@ -7,14 +7,11 @@
 //! memory.
 
 use crate::model::Decision;
-use abforge_lake::arrow::array::{
-    ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
-use abforge_lake::arrow::compute::cast;
-use abforge_lake::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
-use abforge_lake::{DeltaTable, Lake, Table};
+use abforge_lake::arrow::array::RecordBatch;
+use abforge_lake::rows::{Columns, required};
+use abforge_lake::{CalibrationRow, DeltaTable, Lake, Table};
 use abforge_stats::Verdict;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::Mutex;
 
@@ -24,7 +21,7 @@ pub type LoadError = String;
 /// Rows of one kind, from a query's batches.
 pub(crate) trait FromBatches: Sized + Send + Sync + 'static {
     /// The rows of the query's batches.
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError>;
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>>;
 }
 
 /// A gold table read whole.
@@ -167,7 +164,9 @@ impl Live {
             .query_table(&t, "t", sql)
             .await
             .map_err(|e| format!("reading {}: {e}", self.table))?;
-        R::from_batches(&batches).map(Some)
+        R::from_batches(&batches)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -176,82 +175,17 @@ async fn read<R: Rows>(lake: &Lake, t: &DeltaTable) -> Result<Vec<R>, LoadError>
         .query_table(t, "t", R::SQL)
         .await
         .map_err(|e| format!("reading {}: {e}", R::TABLE))?;
-    R::from_batches(&batches)
-}
-
-/// A batch's columns by name, cast to the types the rows hold (DataFusion may hand text
-/// back as views or dictionaries).
-struct Columns<'a> {
-    batch: &'a RecordBatch,
-}
-
-impl Columns<'_> {
-    fn get(&self, name: &str, to: &DataType) -> Result<ArrayRef, LoadError> {
-        let c = self
-            .batch
-            .column_by_name(name)
-            .ok_or_else(|| format!("no column {name}"))?;
-        if c.data_type() == to {
-            return Ok(Arc::clone(c));
-        }
-        cast(c, to).map_err(|e| format!("column {name}: {e}"))
-    }
-
-    fn text(&self, name: &str) -> Result<Vec<Option<String>>, LoadError> {
-        let a = self.get(name, &DataType::Utf8)?;
-        let a: &StringArray = a.as_string();
-        Ok(a.iter().map(|v| v.map(str::to_owned)).collect())
-    }
-
-    fn real(&self, name: &str) -> Result<Vec<Option<f64>>, LoadError> {
-        let a = self.get(name, &DataType::Float64)?;
-        let a: &Float64Array = a.as_primitive();
-        Ok(a.iter().collect())
-    }
-
-    fn int(&self, name: &str) -> Result<Vec<Option<i64>>, LoadError> {
-        let a = self.get(name, &DataType::Int64)?;
-        let a: &Int64Array = a.as_primitive();
-        Ok(a.iter().collect())
-    }
-
-    fn flag(&self, name: &str) -> Result<Vec<Option<bool>>, LoadError> {
-        let a = self.get(name, &DataType::Boolean)?;
-        let a: &BooleanArray = a.as_boolean();
-        Ok(a.iter().collect())
-    }
-
-    fn date(&self, name: &str) -> Result<Vec<Option<NaiveDate>>, LoadError> {
-        let a = self.get(name, &DataType::Date32)?;
-        let a = a.as_primitive::<Date32Type>();
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
-        Ok(a.iter()
-            .map(|d| d.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(d.into()))))
-            .collect())
-    }
-
-    fn time(&self, name: &str) -> Result<Vec<Option<DateTime<Utc>>>, LoadError> {
-        let a = self.get(
-            name,
-            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-        )?;
-        let a = a.as_primitive::<TimestampMicrosecondType>();
-        Ok(a.iter()
-            .map(|t| t.and_then(DateTime::from_timestamp_micros))
-            .collect())
-    }
-}
-
-fn required<T>(v: Option<T>, name: &str) -> Result<T, LoadError> {
-    v.ok_or_else(|| format!("a NULL {name}"))
+    R::from_batches(&batches).map_err(|e| e.to_string())
 }
 
 /// The verdict a gold row's `outcome` writes (`None` for NULL: not judged); a value that
 /// names no verdict is an error, not a decision left out of the tallies.
-fn verdict(v: Option<&str>) -> Result<Option<Verdict>, LoadError> {
+fn verdict(v: Option<&str>) -> Result<Option<Verdict>, Box<abforge_lake::Error>> {
     v.map(|s| {
         Verdict::parse(s).ok_or_else(|| {
-            format!("an outcome {s:?} that names no verdict (allowed: correct, type_i, type_ii)")
+            Box::new(abforge_lake::Error::Other(format!(
+                "an outcome {s:?} that names no verdict (allowed: correct, type_i, type_ii)"
+            )))
         })
     })
     .transpose()
@@ -275,10 +209,10 @@ impl Rows for AbRow {
 }
 
 impl FromBatches for AbRow {
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
         let mut out = Vec::new();
         for b in batches {
-            let c = Columns { batch: b };
+            let c = Columns::new(b);
             let (exp, run, date, hash) = (
                 c.text("experiment_id")?,
                 c.text("run_id")?,
@@ -364,10 +298,10 @@ impl GroupRow {
 }
 
 impl FromBatches for GroupRow {
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
         let mut out = Vec::new();
         for b in batches {
-            let c = Columns { batch: b };
+            let c = Columns::new(b);
             let (group, metric) = (c.text("group")?, c.text("metric")?);
             let (n, s, ss) = (c.int("n")?, c.real("s")?, c.real("ss")?);
             for i in 0..b.num_rows() {
@@ -384,132 +318,15 @@ impl FromBatches for GroupRow {
     }
 }
 
-/// One row of `gold/calibration`: a sweep value × metric × arm × test of a publication.
-#[derive(Debug, Clone)]
-pub(crate) struct CalRow {
-    pub experiment_id: String,
-    pub calibration_id: String,
-    pub blueprint_hash: String,
-    pub published_at: Option<DateTime<Utc>>,
-    pub sweep_param: Option<String>,
-    pub sweep_value: Option<f64>,
-    pub replications: i64,
-    pub customers: i64,
-    pub alpha: f64,
-    pub seed: String,
-    pub peeks: i64,
-    pub metric: String,
-    pub arm: String,
-    pub test: String,
-    pub kind: String,
-    pub null: String,
-    pub null_true: Option<bool>,
-    pub failed: i64,
-    pub rejection_rate: f64,
-    pub rejection_ci_low: f64,
-    pub rejection_ci_high: f64,
-    pub type_i_error: Option<f64>,
-    pub power: Option<f64>,
-    pub analytic_power: Option<f64>,
-    pub ci_coverage: Option<f64>,
-    pub p_value_ks: Option<f64>,
-    pub miscalibrated: bool,
-    pub correct_accept: i64,
-    pub correct_reject: i64,
-    pub type_i: i64,
-    pub type_ii: i64,
-}
-
-impl Rows for CalRow {
+impl Rows for CalibrationRow {
     const TABLE: Table = Table::GoldCalibration;
     const SQL: &'static str = "SELECT * FROM t ORDER BY published_at DESC, calibration_id, \
         sweep_value, metric, arm, test";
 }
 
-impl FromBatches for CalRow {
-    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, LoadError> {
-        let mut out = Vec::new();
-        for b in batches {
-            let c = Columns { batch: b };
-            let text = |n: &str| c.text(n);
-            let (exp, id, hash, published, param, value) = (
-                text("experiment_id")?,
-                text("calibration_id")?,
-                text("blueprint_hash")?,
-                c.time("published_at")?,
-                text("sweep_param")?,
-                c.real("sweep_value")?,
-            );
-            let (reps, customers, alpha, seed, peeks) = (
-                c.int("replications")?,
-                c.int("customers")?,
-                c.real("alpha")?,
-                text("seed")?,
-                c.int("peeks")?,
-            );
-            let (metric, arm, test, kind, null, null_true, failed) = (
-                text("metric")?,
-                text("arm")?,
-                text("test")?,
-                text("kind")?,
-                text("null")?,
-                c.flag("null_true")?,
-                c.int("failed")?,
-            );
-            let (rate, lo, hi, t1, power, analytic, coverage, ks, mis) = (
-                c.real("rejection_rate")?,
-                c.real("rejection_ci_low")?,
-                c.real("rejection_ci_high")?,
-                c.real("type_i_error")?,
-                c.real("power")?,
-                c.real("analytic_power")?,
-                c.real("ci_coverage")?,
-                c.real("p_value_ks")?,
-                c.flag("miscalibrated")?,
-            );
-            let (ca, cr, ti, tii) = (
-                c.int("correct_accept")?,
-                c.int("correct_reject")?,
-                c.int("type_i")?,
-                c.int("type_ii")?,
-            );
-            for i in 0..b.num_rows() {
-                out.push(CalRow {
-                    experiment_id: required(exp[i].clone(), "experiment_id")?,
-                    calibration_id: required(id[i].clone(), "calibration_id")?,
-                    blueprint_hash: hash[i].clone().unwrap_or_default(),
-                    published_at: published[i],
-                    sweep_param: param[i].clone(),
-                    sweep_value: value[i],
-                    replications: reps[i].unwrap_or_default(),
-                    customers: customers[i].unwrap_or_default(),
-                    alpha: alpha[i].unwrap_or(f64::NAN),
-                    seed: seed[i].clone().unwrap_or_default(),
-                    peeks: peeks[i].unwrap_or(1),
-                    metric: metric[i].clone().unwrap_or_default(),
-                    arm: arm[i].clone().unwrap_or_default(),
-                    test: test[i].clone().unwrap_or_default(),
-                    kind: kind[i].clone().unwrap_or_default(),
-                    null: null[i].clone().unwrap_or_default(),
-                    null_true: null_true[i],
-                    failed: failed[i].unwrap_or_default(),
-                    rejection_rate: rate[i].unwrap_or(f64::NAN),
-                    rejection_ci_low: lo[i].unwrap_or(f64::NAN),
-                    rejection_ci_high: hi[i].unwrap_or(f64::NAN),
-                    type_i_error: t1[i],
-                    power: power[i],
-                    analytic_power: analytic[i],
-                    ci_coverage: coverage[i],
-                    p_value_ks: ks[i],
-                    miscalibrated: mis[i].unwrap_or(false),
-                    correct_accept: ca[i].unwrap_or_default(),
-                    correct_reject: cr[i].unwrap_or_default(),
-                    type_i: ti[i].unwrap_or_default(),
-                    type_ii: tii[i].unwrap_or_default(),
-                });
-            }
-        }
-        Ok(out)
+impl FromBatches for CalibrationRow {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
+        Ok(CalibrationRow::from_batches(batches)?)
     }
 }
 

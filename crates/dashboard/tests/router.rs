@@ -415,7 +415,7 @@ async fn calibration_page_and_twin() {
     };
     let cal = abforge_lab::calibrate(&bp, &opts, &abforge_lab::NoReporter).unwrap();
     let lake = Lake::new(&objects(dir.path())).unwrap();
-    lake.calibration(&abforge_dashboard::calibration_record(
+    lake.calibration(&abforge_dashboard::calibration_rows(
         "dash-cal-1".into(),
         "h".into(),
         None,

@@ -5,38 +5,41 @@
 //! every setting that changes the numbers (replications, customers, α, seed, peeks,
 //! resamples, the sweep): publishing the same calibration again replaces its rows in one
 //! commit, and a different one sits beside it.
+//!
+//! [`CalibrationRow`] is the table's row, for writing and reading alike: [`Lake::calibration`]
+//! writes a publication's rows, [`CalibrationRow::from_batches`] reads rows back from the
+//! batches a query of the table returns.
 
 use crate::error::{Error, Result};
 use crate::lake::{Lake, Table};
 use crate::layers::{Stamp, Written, session};
+use crate::rows::{Columns, required};
 use arrow_array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use chrono::{DateTime, Utc};
 use deltalake::datafusion::datasource::MemTable;
 use deltalake::datafusion::prelude::{col, lit};
 use std::sync::Arc;
 
-/// A calibration to publish: its rows, one per sweep value × metric × arm × test.
-#[derive(Debug, Clone)]
-pub struct CalibrationRecord {
-    /// Identifies the publication (see the module's documentation).
-    pub calibration_id: String,
-    /// SHA-256 of the blueprint calibrated (as written, `choose` included).
-    pub blueprint_hash: String,
-    /// The swept parameter, when a sweep.
-    pub sweep_param: Option<String>,
-    /// The rows; all of one experiment.
-    pub rows: Vec<CalibrationRow>,
-}
-
-/// One test's calibration on one metric and arm (at one sweep value): the settings that
-/// produced it and what it measured. The lab's enums are written as their snake_case names.
+/// One row of `gold/calibration`: one test's calibration on one metric and arm (at one sweep
+/// value), the publication it belongs to, the settings that produced it and what it
+/// measured. The lab's enums are written as their snake_case names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationRow {
     /// The experiment (the blueprint's `id`).
     pub experiment_id: String,
+    /// Identifies the publication (see the module's documentation).
+    pub calibration_id: String,
+    /// SHA-256 of the blueprint calibrated (as written, `choose` included).
+    pub blueprint_hash: String,
+    /// When the publication was written; [`Lake::calibration`] sets it for a row that has
+    /// none.
+    pub published_at: Option<DateTime<Utc>>,
+    /// The swept parameter, when a sweep.
+    pub sweep_param: Option<String>,
     /// The sweep's value at this point (`None` without a sweep).
     pub sweep_value: Option<f64>,
     /// Simulated experiments.
@@ -91,7 +94,110 @@ pub struct CalibrationRow {
     pub type_ii: u64,
 }
 
-impl CalibrationRecord {
+impl CalibrationRow {
+    /// The rows in `batches`, the result of a query of `gold/calibration` that selects every
+    /// column (in any order). A NULL in a column the table declares non-null is read as
+    /// empty, zero, NaN, false or, for `peeks`, 1; a count below zero as 0.
+    ///
+    /// # Errors
+    /// [`Error::Other`] for a missing column, one that does not cast to the table's type, or a
+    /// NULL `experiment_id` or `calibration_id`.
+    pub fn from_batches(batches: &[RecordBatch]) -> Result<Vec<CalibrationRow>> {
+        let mut rows = Vec::new();
+        for b in batches {
+            rows.extend(Self::from_batch(b)?);
+        }
+        Ok(rows)
+    }
+
+    fn from_batch(b: &RecordBatch) -> Result<Vec<CalibrationRow>> {
+        let c = Columns::new(b);
+        let text = |n: &str| c.text(n);
+        let (exp, id, hash, published, param, value) = (
+            text("experiment_id")?,
+            text("calibration_id")?,
+            text("blueprint_hash")?,
+            c.time("published_at")?,
+            text("sweep_param")?,
+            c.real("sweep_value")?,
+        );
+        let (reps, customers, alpha, seed, peeks) = (
+            c.int("replications")?,
+            c.int("customers")?,
+            c.real("alpha")?,
+            text("seed")?,
+            c.int("peeks")?,
+        );
+        let (metric, arm, test, kind, null, null_true, failed) = (
+            text("metric")?,
+            text("arm")?,
+            text("test")?,
+            text("kind")?,
+            text("null")?,
+            c.flag("null_true")?,
+            c.int("failed")?,
+        );
+        let (rate, lo, hi, t1, power, analytic, coverage, ks, mis) = (
+            c.real("rejection_rate")?,
+            c.real("rejection_ci_low")?,
+            c.real("rejection_ci_high")?,
+            c.real("type_i_error")?,
+            c.real("power")?,
+            c.real("analytic_power")?,
+            c.real("ci_coverage")?,
+            c.real("p_value_ks")?,
+            c.flag("miscalibrated")?,
+        );
+        let (ca, cr, ti, tii) = (
+            c.int("correct_accept")?,
+            c.int("correct_reject")?,
+            c.int("type_i")?,
+            c.int("type_ii")?,
+        );
+        let count = |v: Option<i64>| u64::try_from(v.unwrap_or_default()).unwrap_or_default();
+        let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+        (0..b.num_rows())
+            .map(|i| {
+                Ok(CalibrationRow {
+                    experiment_id: required(exp[i].clone(), "experiment_id")?,
+                    calibration_id: required(id[i].clone(), "calibration_id")?,
+                    blueprint_hash: or_empty(&hash[i]),
+                    published_at: published[i],
+                    sweep_param: param[i].clone(),
+                    sweep_value: value[i],
+                    replications: count(reps[i]),
+                    customers: count(customers[i]),
+                    alpha: alpha[i].unwrap_or(f64::NAN),
+                    seed: seed[i]
+                        .as_deref()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or_default(),
+                    peeks: peeks[i].map_or(1, |p| u32::try_from(p).unwrap_or(1)),
+                    metric: or_empty(&metric[i]),
+                    arm: or_empty(&arm[i]),
+                    test: or_empty(&test[i]),
+                    kind: or_empty(&kind[i]),
+                    null: or_empty(&null[i]),
+                    null_true: null_true[i],
+                    failed: count(failed[i]),
+                    rejection_rate: rate[i].unwrap_or(f64::NAN),
+                    rejection_ci_low: lo[i].unwrap_or(f64::NAN),
+                    rejection_ci_high: hi[i].unwrap_or(f64::NAN),
+                    type_i_error: t1[i],
+                    power: power[i],
+                    analytic_power: analytic[i],
+                    ci_coverage: coverage[i],
+                    p_value_ks: ks[i],
+                    miscalibrated: mis[i].unwrap_or(false),
+                    correct_accept: count(ca[i]),
+                    correct_reject: count(cr[i]),
+                    type_i: count(ti[i]),
+                    type_ii: count(tii[i]),
+                })
+            })
+            .collect()
+    }
+
     fn schema() -> Schema {
         Schema::new(vec![
             Field::new("experiment_id", DataType::Utf8, false),
@@ -132,9 +238,8 @@ impl CalibrationRecord {
         ])
     }
 
-    fn batch(&self) -> Result<RecordBatch> {
-        let rows = &self.rows;
-        let n = rows.len();
+    /// The rows of a publication as one batch; `published_at` is `now` where a row has none.
+    fn batch(rows: &[CalibrationRow], now: DateTime<Utc>) -> Result<RecordBatch> {
         let text = |f: &dyn Fn(&CalibrationRow) -> String| -> ArrayRef {
             Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
         };
@@ -149,13 +254,21 @@ impl CalibrationRecord {
         let flag = |f: &dyn Fn(&CalibrationRow) -> Option<bool>| -> ArrayRef {
             Arc::new(BooleanArray::from(rows.iter().map(f).collect::<Vec<_>>()))
         };
-        let published = chrono::Utc::now().timestamp_micros();
+        let published = rows
+            .iter()
+            .map(|r| r.published_at.unwrap_or(now).timestamp_micros());
         let columns: Vec<ArrayRef> = vec![
             text(&|r| r.experiment_id.clone()),
-            Arc::new(StringArray::from(vec![self.calibration_id.as_str(); n])),
-            Arc::new(StringArray::from(vec![self.blueprint_hash.as_str(); n])),
-            Arc::new(TimestampMicrosecondArray::from(vec![published; n]).with_timezone("UTC")),
-            Arc::new(StringArray::from(vec![self.sweep_param.as_deref(); n])),
+            text(&|r| r.calibration_id.clone()),
+            text(&|r| r.blueprint_hash.clone()),
+            Arc::new(
+                TimestampMicrosecondArray::from(published.collect::<Vec<_>>()).with_timezone("UTC"),
+            ),
+            Arc::new(StringArray::from(
+                rows.iter()
+                    .map(|r| r.sweep_param.as_deref())
+                    .collect::<Vec<_>>(),
+            )),
             real(&|r| r.sweep_value),
             int(&|r| r.replications),
             int(&|r| r.customers),
@@ -184,37 +297,61 @@ impl CalibrationRecord {
             int(&|r| r.type_i),
             int(&|r| r.type_ii),
         ];
-        RecordBatch::try_new(Arc::new(Self::schema()), columns)
-            .map_err(|e| Error::Other(format!("calibration {}: {e}", self.calibration_id)))
+        RecordBatch::try_new(Arc::new(Self::schema()), columns).map_err(|e| {
+            let id = rows.first().map_or("", |r| r.calibration_id.as_str());
+            Error::Other(format!("calibration {id}: {e}"))
+        })
     }
 }
 
+/// The first of `rows`, checked to be of one publication: rows of one experiment sharing
+/// their calibration id, blueprint hash and sweep parameter.
+fn publication(rows: &[CalibrationRow]) -> Result<&CalibrationRow> {
+    let Some(first) = rows.first() else {
+        return Err(Error::Usage(
+            "a calibration with no results to publish".into(),
+        ));
+    };
+    if let Some(other) = rows.iter().find(|r| r.experiment_id != first.experiment_id) {
+        return Err(Error::Usage(format!(
+            "calibration {} has rows of experiments {:?} and {:?}; a publication is of one \
+             experiment",
+            first.calibration_id, first.experiment_id, other.experiment_id
+        )));
+    }
+    fn shared(r: &CalibrationRow) -> (&str, &str, Option<&str>) {
+        (
+            &r.calibration_id,
+            &r.blueprint_hash,
+            r.sweep_param.as_deref(),
+        )
+    }
+    if let Some(other) = rows.iter().find(|r| shared(r) != shared(first)) {
+        return Err(Error::Usage(format!(
+            "rows of calibrations {} and {} (blueprints {} and {}, sweeps {:?} and {:?}); a \
+             publication's rows share its id, blueprint hash and sweep parameter",
+            first.calibration_id,
+            other.calibration_id,
+            first.blueprint_hash,
+            other.blueprint_hash,
+            first.sweep_param,
+            other.sweep_param
+        )));
+    }
+    Ok(first)
+}
+
 impl Lake {
-    /// Writes a calibration to `gold/calibration`, replacing the rows of an earlier
-    /// publication with the same `calibration_id`.
+    /// Writes a publication's rows to `gold/calibration`, replacing the rows of an earlier
+    /// publication with the same `calibration_id`. Rows without `published_at` get the time
+    /// of writing.
     ///
     /// # Errors
     /// [`Error::Usage`] for a calibration without results, or with rows of more than one
-    /// experiment; Delta errors.
-    pub async fn calibration(&self, record: &CalibrationRecord) -> Result<Written> {
-        let Some(first) = record.rows.first() else {
-            return Err(Error::Usage(
-                "a calibration with no results to publish".into(),
-            ));
-        };
-        let experiment_id = first.experiment_id.clone();
-        if let Some(other) = record
-            .rows
-            .iter()
-            .find(|r| r.experiment_id != experiment_id)
-        {
-            return Err(Error::Usage(format!(
-                "calibration {} has rows of experiments {experiment_id:?} and {:?}; a \
-                 publication is of one experiment",
-                record.calibration_id, other.experiment_id
-            )));
-        }
-        let batch = record.batch()?;
+    /// experiment or publication; Delta errors.
+    pub async fn calibration(&self, rows: &[CalibrationRow]) -> Result<Written> {
+        let first = publication(rows)?;
+        let batch = CalibrationRow::batch(rows, Utc::now())?;
         let ctx = session();
         let source = MemTable::try_new(batch.schema(), vec![vec![batch]])
             .map_err(Error::sql("the calibration"))?;
@@ -223,9 +360,9 @@ impl Lake {
             .map_err(Error::sql("the calibration"))?
             .into_unoptimized_plan();
         let stamp = Stamp {
-            experiment_id: &experiment_id,
-            run_id: &record.calibration_id,
-            blueprint_hash: &record.blueprint_hash,
+            experiment_id: &first.experiment_id,
+            run_id: &first.calibration_id,
+            blueprint_hash: &first.blueprint_hash,
         };
         self.replace(
             Table::GoldCalibration,
@@ -234,9 +371,124 @@ impl Lake {
             &ctx,
             plan,
             col("experiment_id")
-                .eq(lit(experiment_id.as_str()))
-                .and(col("calibration_id").eq(lit(record.calibration_id.as_str()))),
+                .eq(lit(first.experiment_id.as_str()))
+                .and(col("calibration_id").eq(lit(first.calibration_id.as_str()))),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abforge_store::Objects;
+
+    /// A row of publication `id` at sweep value `v`; `full` sets the values that may be
+    /// absent.
+    fn row(id: &str, v: Option<f64>, test: &str, full: bool) -> CalibrationRow {
+        let some = |x: f64| full.then_some(x);
+        CalibrationRow {
+            experiment_id: "exp".into(),
+            calibration_id: id.into(),
+            blueprint_hash: "h".into(),
+            published_at: None,
+            sweep_param: Some("metrics.items.treatment.lambda".into()),
+            sweep_value: v,
+            replications: 200,
+            customers: 1000,
+            alpha: 0.05,
+            // Beyond Delta's signed integers: kept as text, exactly.
+            seed: u64::MAX,
+            peeks: 3,
+            metric: "items".into(),
+            arm: "treatment".into(),
+            test: test.into(),
+            kind: "count".into(),
+            null: "mean".into(),
+            null_true: full.then_some(false),
+            failed: 1,
+            rejection_rate: 0.8,
+            rejection_ci_low: 0.74,
+            rejection_ci_high: 0.85,
+            type_i_error: None,
+            power: some(0.8),
+            analytic_power: some(0.79),
+            ci_coverage: some(0.95),
+            p_value_ks: None,
+            miscalibrated: full,
+            correct_accept: 0,
+            correct_reject: 160,
+            type_i: 0,
+            type_ii: 39,
+        }
+    }
+
+    async fn read(lake: &Lake) -> Vec<CalibrationRow> {
+        let batches = lake
+            .query("SELECT * FROM gold_calibration ORDER BY sweep_value", None)
+            .await
+            .unwrap();
+        CalibrationRow::from_batches(&batches).unwrap()
+    }
+
+    #[tokio::test]
+    async fn rows_read_back_as_written() {
+        let lake = Lake::new(&Objects::memory()).unwrap();
+        let rows = vec![
+            row("c1", Some(1.0), "welch_t", true),
+            row("c1", Some(2.0), "mann_whitney", false),
+        ];
+        let before = Utc::now();
+        lake.calibration(&rows).await.unwrap();
+        let back = read(&lake).await;
+        // Written without a time, the rows get the time of writing.
+        let at = back[0].published_at;
+        assert!(at.is_some_and(|t| t >= before - chrono::Duration::seconds(1)));
+        let stamped: Vec<CalibrationRow> = rows
+            .into_iter()
+            .map(|r| CalibrationRow {
+                published_at: at,
+                ..r
+            })
+            .collect();
+        assert_eq!(back, stamped);
+
+        // A time given is kept; publishing the same calibration again replaces its rows.
+        let t = DateTime::parse_from_rfc3339("2026-11-23T09:00:00.123456Z")
+            .unwrap()
+            .to_utc();
+        let again = vec![CalibrationRow {
+            published_at: Some(t),
+            ..row("c1", Some(3.0), "welch_t", true)
+        }];
+        lake.calibration(&again).await.unwrap();
+        assert_eq!(read(&lake).await, again);
+    }
+
+    #[tokio::test]
+    async fn a_publication_is_one_calibration_of_one_experiment() {
+        let lake = Lake::new(&Objects::memory()).unwrap();
+        let refused = |rows: Vec<CalibrationRow>| {
+            let lake = &lake;
+            async move {
+                let e = lake.calibration(&rows).await.unwrap_err();
+                assert!(e.is_usage(), "{e}");
+                e.to_string()
+            }
+        };
+        assert!(refused(vec![]).await.contains("no results"));
+        let other = CalibrationRow {
+            experiment_id: "exp2".into(),
+            ..row("c1", None, "welch_t", true)
+        };
+        let m = refused(vec![row("c1", None, "welch_t", true), other]).await;
+        assert!(m.contains("a publication is of one experiment"), "{m}");
+        let m = refused(vec![
+            row("c1", None, "welch_t", true),
+            row("c2", None, "welch_t", true),
+        ])
+        .await;
+        assert!(m.contains("rows of calibrations c1 and c2"), "{m}");
+        assert!(lake.open(Table::GoldCalibration).await.unwrap().is_none());
     }
 }

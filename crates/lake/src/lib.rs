@@ -61,9 +61,10 @@ mod error;
 pub mod gate;
 mod lake;
 mod layers;
+pub mod rows;
 pub mod sql;
 
-pub use calibration::{CalibrationRecord, CalibrationRow};
+pub use calibration::CalibrationRow;
 pub use error::{Error, Result};
 pub use gate::{DEFAULT_QUARANTINE_MAX, GateReport};
 pub use lake::{Commit, Lake, Table, TableInfo};

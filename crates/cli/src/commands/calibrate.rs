@@ -3,7 +3,7 @@
 
 use crate::BadInput;
 use crate::cli::CalibrateArgs;
-use abforge_dashboard::calibration_record;
+use abforge_dashboard::calibration_rows;
 use abforge_lab::{
     Calibration, LabOptions, Reporter, SweepReport, TestResult, calibrate, plot_calibration,
     plot_sweep, sweep,
@@ -372,15 +372,15 @@ fn publish(
     });
     let digest = hex(&Sha256::digest(serde_json::to_vec(&settings)?));
     let id = format!("{}-cal-{}", bp.id, &digest[..12]);
-    let record = match outcome {
-        Outcome::One(c) => calibration_record(id, blueprint_hash, None, &[(None, c)]),
+    let rows = match outcome {
+        Outcome::One(c) => calibration_rows(id, blueprint_hash, None, &[(None, c)]),
         Outcome::Sweep(s) => {
             let points: Vec<_> = s
                 .points
                 .iter()
                 .map(|p| (Some(p.value), &p.calibration))
                 .collect();
-            calibration_record(id, blueprint_hash, Some(s.param.clone()), &points)
+            calibration_rows(id, blueprint_hash, Some(s.param.clone()), &points)
         }
     };
     let backends = crate::cli::Backends {
@@ -391,6 +391,6 @@ fn publish(
     };
     let lake = super::lake::open(&backends)?;
     super::pipeline::runtime()?
-        .block_on(lake.calibration(&record))
+        .block_on(lake.calibration(&rows))
         .map_err(super::lake::lake_error)
 }
