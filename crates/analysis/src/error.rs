@@ -7,16 +7,18 @@
 /// empty file …); the command line reports it with exit code 2. Every other variant is a
 /// failure of the environment or of a library underneath (exit code 1).
 ///
-/// The messages of [`Error::Usage`] name the command-line flag concerned (`--input`,
-/// `--metric`, `--ratio` …) since `abforge analyze` prints them as they are; a caller
-/// building [`Options`](crate::Options) and [`Columns`](crate::Columns) itself can read the
-/// flag as the field of the same name.
+/// Bad options and files are [`Error::Invalid`], naming the field of
+/// [`Options`](crate::Options) or [`Columns`](crate::Columns) concerned (`input`,
+/// `group_column`, `metrics` …); `abforge analyze` shows the flag it came from.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Bad input: the message says what is wrong and where.
     #[error("{0}")]
     Usage(String),
+    /// Bad input in one field of the options (the file read is the field `input`).
+    #[error(transparent)]
+    Invalid(#[from] abforge_env::Invalid),
     /// Reading a file failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -49,9 +51,18 @@ impl Error {
     /// Whether this is bad input ([`Error::Usage`]) rather than a failure.
     pub fn is_usage(&self) -> bool {
         match self {
-            Error::Usage(_) => true,
+            Error::Usage(_) | Error::Invalid(_) => true,
             Error::Context { source, .. } => source.is_usage(),
             _ => false,
+        }
+    }
+
+    /// The field that is not allowed, if that is the error.
+    pub fn invalid(&self) -> Option<&abforge_env::Invalid> {
+        match self {
+            Error::Invalid(i) => Some(i),
+            Error::Context { source, .. } => source.invalid(),
+            _ => None,
         }
     }
 
@@ -70,4 +81,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A [`Error::Usage`].
 pub(crate) fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
+}
+
+/// An [`Error::Invalid`]: the option `field` is not allowed.
+pub(crate) fn invalid(field: &'static str, msg: impl Into<String>) -> Error {
+    Error::Invalid(abforge_env::Invalid::new(field, msg))
+}
+
+/// An [`Error::Invalid`]: the option `field`'s `value` is not allowed.
+pub(crate) fn invalid_value(
+    field: &'static str,
+    value: impl std::fmt::Display,
+    msg: impl Into<String>,
+) -> Error {
+    Error::Invalid(abforge_env::Invalid::new(field, msg).value(value))
+}
+
+/// An [`Error::Invalid`]: the file read (the option `input`, at `file`) is not allowed.
+pub(crate) fn bad_file(file: impl std::fmt::Display, msg: impl Into<String>) -> Error {
+    invalid_value("input", file, msg)
 }

@@ -3,7 +3,7 @@
 //! asked for, and — when the data's blueprint is known — each decision judged against the
 //! known truth. [`Report`] serialises as the JSON of `abforge analyze --json`.
 
-use crate::error::{Error, Result, usage};
+use crate::error::{Error, Result, invalid, invalid_value, usage};
 use crate::input::{Columns, Dataset};
 use abforge_stats::{
     AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, Hypothesis,
@@ -121,25 +121,28 @@ impl Options {
     /// The checks the command line's argument parser makes.
     fn check(&self) -> Result<()> {
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(usage(format!(
-                "--alpha {}: expected a number strictly between 0 and 1",
-                self.alpha
-            )));
+            return Err(invalid_value(
+                "alpha",
+                self.alpha,
+                "expected a number strictly between 0 and 1",
+            ));
         }
         if let Some(m) = self.margin
             && !(m > 0.0 && m.is_finite())
         {
-            return Err(usage(format!("--margin {m}: expected a positive number")));
+            return Err(invalid_value("margin", m, "expected a positive number"));
         }
         if let Some(a) = &self.allocation {
             if let Some((g, w)) = a.iter().find(|(_, w)| !(*w > 0.0 && w.is_finite())) {
-                return Err(usage(format!(
-                    "--allocation: the weight of {g} is {w}; expected a positive number"
-                )));
+                return Err(invalid(
+                    "allocation",
+                    format!("the weight of {g} is {w}; expected a positive number"),
+                ));
             }
             if a.len() < 2 {
-                return Err(usage(
-                    "--allocation: expected at least two groups, e.g. control=1,treatment=1",
+                return Err(invalid(
+                    "allocation",
+                    "expected at least two groups, e.g. control=1,treatment=1",
                 ));
             }
         }
@@ -350,12 +353,15 @@ fn labels_list(ds: &Dataset) -> String {
 pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
     opts.check()?;
     let control = ds.group(&opts.control).ok_or_else(|| {
-        usage(format!(
-            "--control {}: no such group in column {:?}; the groups are {}",
-            opts.control,
-            opts.group_column,
-            labels_list(ds)
-        ))
+        invalid_value(
+            "control",
+            &opts.control,
+            format!(
+                "no such group in column {:?}; the groups are {}",
+                opts.group_column,
+                labels_list(ds)
+            ),
+        )
     })?;
     let arms = treatment_arms(opts, ds, control)?;
     let hypothesis = opts.hypothesis();
@@ -389,16 +395,18 @@ fn treatment_arms(opts: &Options, ds: &Dataset, control: usize) -> Result<Vec<us
         let mut arms = Vec::new();
         for t in &opts.treatment {
             let g = ds.group(t).ok_or_else(|| {
-                usage(format!(
-                    "--treatment {t}: no such group in column {:?}; the groups are {}",
-                    opts.group_column,
-                    labels_list(ds)
-                ))
+                invalid_value(
+                    "treatment",
+                    t,
+                    format!(
+                        "no such group in column {:?}; the groups are {}",
+                        opts.group_column,
+                        labels_list(ds)
+                    ),
+                )
             })?;
             if g == control {
-                return Err(usage(format!(
-                    "--treatment {t}: that is the control group (--control)"
-                )));
+                return Err(invalid_value("treatment", t, "that is the control group"));
             }
             if !arms.contains(&g) {
                 arms.push(g);
@@ -558,10 +566,11 @@ fn ratios(
     for r in &opts.ratios {
         let column = |name: &str| {
             ds.column(name).ok_or_else(|| {
-                usage(format!(
-                    "--ratio {}/{}: column {name:?} was not read (read the data with Options::columns)",
-                    r.numerator, r.denominator
-                ))
+                invalid_value(
+                    "ratios",
+                    format!("{}/{}", r.numerator, r.denominator),
+                    format!("column {name:?} was not read (read the data with Options::columns)"),
+                )
             })
         };
         let (num, den) = (column(&r.numerator)?, column(&r.denominator)?);
@@ -604,14 +613,17 @@ fn sample_ratio(opts: &Options, ds: &Dataset) -> Result<Srm> {
     let (planned_from, weights): (&'static str, Vec<f64>) = if let Some(a) = &opts.allocation {
         for l in &ds.labels {
             if !a.iter().any(|(g, _)| g == l) {
-                return Err(usage(format!(
-                    "--allocation: group {l:?} is in the data but has no weight; give every group, e.g. {}",
-                    ds.labels
-                        .iter()
-                        .map(|l| format!("{l}=1"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )));
+                return Err(invalid(
+                    "allocation",
+                    format!(
+                        "group {l:?} is in the data but has no weight; give every group, e.g. {}",
+                        ds.labels
+                            .iter()
+                            .map(|l| format!("{l}=1"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                ));
             }
         }
         // Planned groups missing from the data were observed 0 times.
@@ -1077,7 +1089,7 @@ mod tests {
         };
         let mut o = opts.clone();
         o.control = "ctl".into();
-        assert!(err(&o).starts_with("--control ctl: no such group in column \"group\""));
+        assert!(err(&o).starts_with("control ctl: no such group in column \"group\""));
         let mut o = opts.clone();
         o.treatment = vec!["control".into()];
         assert!(err(&o).contains("that is the control group"));

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod flags;
 mod format;
 mod progress;
 

@@ -181,7 +181,8 @@ fn bad_input_is_refused_with_exit_code_2_and_names_what_is_allowed() {
                 seed,
             ],
             &[],
-            "only generate and land take shards",
+            "error: --shard: the publish step runs on the whole run; only generate and land take \
+             shards",
         ),
         (
             &["pipeline", "run", "--run-date", "2026-13-01"],
@@ -191,7 +192,20 @@ fn bad_input_is_refused_with_exit_code_2_and_names_what_is_allowed() {
         (
             &["pipeline", "run", "-b", seed],
             &[("ABFORGE_DATABASE_URL", "mysql://x/y")],
-            "postgres://",
+            "error: ABFORGE_DATABASE_URL: \"mysql://x/y\" is not a URL this setting takes; \
+             expected one of sqlite://…, postgres://…",
+        ),
+        (
+            &[
+                "pipeline",
+                "run",
+                "-b",
+                seed,
+                "--database-url",
+                "mysql://x/y",
+            ],
+            &[("ABFORGE_DATABASE_URL", "sqlite:///x")],
+            "error: --database-url: \"mysql://x/y\" is not a URL",
         ),
         (
             &["pipeline", "run", "-b", seed],
@@ -219,6 +233,17 @@ fn bad_input_is_refused_with_exit_code_2_and_names_what_is_allowed() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // A value from abforge.toml is named by the file and its key.
+    std::fs::write(dir.path().join("abforge.toml"), "[retry]\nattempts = 0\n").unwrap();
+    let out = abforge(dir.path(), &["pipeline", "run", "-b", seed])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error: abforge.toml: retry.attempts: 0 is not allowed; expected 1 to 100"),
+        "{err}"
+    );
     // An unknown key in abforge.toml names the allowed ones.
     std::fs::write(
         dir.path().join("abforge.toml"),

@@ -102,7 +102,7 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
                 "-b",
                 seed,
             ],
-            "--from 2026-12-01 is after --to 2026-11-01",
+            "--from 2026-12-01: comes after the last date, 2026-11-01",
         ),
         (
             &[

@@ -1,8 +1,16 @@
-//! The names of abforge's environment variables, declared once (as uv's `EnvVars`): clap's
-//! `env = …`, the pipeline's settings, the object store, the API and the Lambda function all
-//! name a variable through [`EnvVars`], and [`EnvVars::ALL`] lists them for the
-//! docs' test.
+//! Names every crate shares: abforge's environment variables, declared once (as uv's
+//! `EnvVars`), and [`Invalid`], the error of an input that is not allowed, named by its field.
+//!
+//! clap's `env = …`, the pipeline's settings, the object store, the API and the Lambda
+//! function all name a variable through [`EnvVars`], and [`EnvVars::ALL`] lists them for the
+//! docs' test. Libraries name what a caller passed by its field (`replications`,
+//! `group_column`, `retry.attempts`); the CLI renders the flag it came from (`--replications`,
+//! `--group-column`, `--attempts`), and a Python or HTTP caller sees the field.
 #![deny(missing_docs)]
+
+mod invalid;
+
+pub use invalid::{Given, Invalid};
 
 /// abforge's environment variables. Each constant's value is its name.
 #[derive(Debug)]

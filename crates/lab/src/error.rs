@@ -11,6 +11,10 @@ pub enum Error {
     /// what is allowed.
     #[error("{0}")]
     Usage(String),
+    /// An option is out of range or names something that does not exist: the field of
+    /// [`LabOptions`](crate::LabOptions) (or `sweep`) and what is allowed.
+    #[error(transparent)]
+    Invalid(#[from] abforge_env::Invalid),
     /// Writing the plot failed.
     #[error("plot {path}: {message}")]
     Plot {
@@ -27,8 +31,16 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::Blueprint(e) => e.is_user_error(),
-            Error::Usage(_) => true,
+            Error::Usage(_) | Error::Invalid(_) => true,
             Error::Plot { .. } => false,
+        }
+    }
+
+    /// The option that is not allowed, if that is the error.
+    pub fn invalid(&self) -> Option<&abforge_env::Invalid> {
+        match self {
+            Error::Invalid(i) => Some(i),
+            _ => None,
         }
     }
 }

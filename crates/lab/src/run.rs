@@ -1,9 +1,10 @@
 //! The replication loop: draw, test, judge, count.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::method::{Method, MetricClass, Null, Target};
 use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
 use crate::report::{Calibration, Confusion, TestResult, ks_uniform, wilson};
+use abforge_env::Invalid;
 use abforge_stats::{
     BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod, MannWhitneyOptions,
     MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary, Summary,
@@ -152,10 +153,14 @@ impl Plan {
         let seed = opts.seed.unwrap_or(bp.seed);
         let sizes = group_sizes(bp.customers, &bp.actual_allocation());
         if let Some((g, n)) = sizes.iter().enumerate().find(|(_, n)| **n < 2) {
-            return Err(Error::Usage(format!(
-                "{} customers give group {:?} only {n}; every group needs at least 2 (raise --customers)",
-                bp.customers, bp.groups[g].0
-            )));
+            return Err(Invalid::new(
+                "customers",
+                format!(
+                    "{} customers give group {:?} only {n}; every group needs at least 2",
+                    bp.customers, bp.groups[g].0
+                ),
+            )
+            .into());
         }
         let control = bp.control_index();
         let has_choices = bp.has_choices();
@@ -246,28 +251,29 @@ impl Plan {
 /// The options' ranges: replications, α, peeks, the mSPRT mixing sd, the resamples.
 fn check_options(opts: &LabOptions) -> Result<()> {
     if opts.replications == 0 {
-        return Err(Error::Usage("--replications must be at least 1".into()));
+        return Err(Invalid::new("replications", "must be at least 1").into());
     }
     if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
-        return Err(Error::Usage(format!(
-            "--alpha {} is not allowed; expected a number strictly between 0 and 1",
-            opts.alpha
-        )));
+        return Err(
+            Invalid::new("alpha", "expected a number strictly between 0 and 1")
+                .value(opts.alpha)
+                .into(),
+        );
     }
     if opts.peeks == 0 {
-        return Err(Error::Usage("--peeks must be at least 1".into()));
+        return Err(Invalid::new("peeks", "must be at least 1").into());
     }
     if !(opts.msprt_mixing_sd > 0.0 && opts.msprt_mixing_sd.is_finite()) {
-        return Err(Error::Usage(
-            "the mSPRT mixing sd must be a positive number".into(),
-        ));
+        return Err(Invalid::new("msprt_mixing_sd", "must be a positive number").into());
     }
     for (r, name) in [
-        (opts.bootstrap_resamples, "--bootstrap"),
-        (opts.permutation_resamples, "--permutations"),
+        (opts.bootstrap_resamples, "bootstrap_resamples"),
+        (opts.permutation_resamples, "permutation_resamples"),
     ] {
-        if r.is_some_and(|b| b < 10) {
-            return Err(Error::Usage(format!("{name} needs at least 10 resamples")));
+        if let Some(r) = r.filter(|&r| r < 10) {
+            return Err(Invalid::new(name, "expected at least 10 resamples")
+                .value(r)
+                .into());
         }
     }
     Ok(())
@@ -283,10 +289,14 @@ fn metric_indices(first: &Resolved, id: &str, wanted: &[String]) -> Result<Vec<u
     let mut out = Vec::new();
     for m in wanted {
         let i = names.iter().position(|n| n == m).ok_or_else(|| {
-            Error::Usage(format!(
-                "--metric {m}: no such metric in blueprint {id:?}; the metrics are {}",
-                names.join(", ")
-            ))
+            Invalid::new(
+                "metrics",
+                format!(
+                    "no such metric in blueprint {id:?}; the metrics are {}",
+                    names.join(", ")
+                ),
+            )
+            .value(m)
         })?;
         if !out.contains(&i) {
             out.push(i);
@@ -343,10 +353,15 @@ fn applicable_methods(
 fn check_methods_apply(requested: &[Method], methods: &[Vec<Method>]) -> Result<()> {
     for &x in requested {
         if !methods.iter().any(|ms| ms.contains(&x)) {
-            return Err(Error::Usage(format!(
-                "--tests {x}: applies to {} only, and no calibrated metric is one",
-                x.applies_to()
-            )));
+            return Err(Invalid::new(
+                "methods",
+                format!(
+                    "applies to {} only, and no calibrated metric is one",
+                    x.applies_to()
+                ),
+            )
+            .value(x)
+            .into());
         }
     }
     Ok(())

@@ -17,6 +17,7 @@
 use crate::error::{Error, Result};
 use crate::report::Calibration;
 use crate::run::{LabOptions, Reporter, calibrate_quiet_start, plan_check};
+use abforge_env::Invalid;
 use abforge_synth::Blueprint;
 use abforge_synth::blueprint::{ArmSpec, Param, PrePeriod};
 use serde::Serialize;
@@ -170,7 +171,7 @@ impl SweepSpec {
     ) -> Result<(Blueprint, LabOptions)> {
         let mut bp = bp.clone();
         let mut opts = opts.clone();
-        let usage = |msg: String| Error::Usage(format!("--sweep {}: {msg}", self.path));
+        let usage = |msg: String| Error::from(Invalid::new("sweep", msg).value(&self.path));
         let metric_index = |bp: &Blueprint, name: &str| {
             bp.metrics
                 .iter()
@@ -290,7 +291,9 @@ pub fn sweep(
     for &v in &values {
         let (b, o) = spec.apply(bp, opts, v)?;
         plan_check(&b, &o).map_err(|e| match e {
-            Error::Usage(m) => Error::Usage(format!("--sweep {} at {v}: {m}", spec.path)),
+            e @ (Error::Usage(_) | Error::Invalid(_)) => Invalid::new("sweep", e.to_string())
+                .value(format_args!("{} at {v}", spec.path))
+                .into(),
             e => e,
         })?;
         runs.push((v, b, o));

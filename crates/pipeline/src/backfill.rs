@@ -16,6 +16,7 @@
 use crate::error::{Error, Result};
 use crate::plan::RunPlan;
 use crate::{Pipeline, Quiet, Step, StepState};
+use abforge_env::Invalid;
 use abforge_store::relational::{RunRecord, RunStatus};
 use abforge_synth::Blueprint;
 use chrono::NaiveDate;
@@ -37,14 +38,16 @@ impl Every {
     /// Every `days` days (1 to [`MAX_EVERY_DAYS`]).
     ///
     /// # Errors
-    /// [`Error::Usage`] outside that range.
+    /// [`Error::Invalid`] outside that range.
     pub fn days(days: u32) -> Result<Every> {
         if (1..=MAX_EVERY_DAYS).contains(&days) {
             Ok(Every { days })
         } else {
-            Err(Error::Usage(format!(
-                "--every: {days} days is not allowed; expected 1 to {MAX_EVERY_DAYS} days"
-            )))
+            Err(Invalid::new(
+                "every",
+                format!("{days} days is not allowed; expected 1 to {MAX_EVERY_DAYS} days"),
+            )
+            .into())
         }
     }
 
@@ -88,9 +91,12 @@ impl FromStr for Every {
             None => (t.strip_suffix('d').unwrap_or(&t), 1u64),
         };
         let bad = || {
-            Error::Usage(format!(
-                "--every: {s:?} is not allowed; expected a number of days or weeks, e.g. 7d, 1d, \
-                 2w (1 to {MAX_EVERY_DAYS} days)"
+            Error::from(Invalid::new(
+                "every",
+                format!(
+                    "{s:?} is not allowed; expected a number of days or weeks, e.g. 7d, 1d, 2w \
+                     (1 to {MAX_EVERY_DAYS} days)"
+                ),
             ))
         };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -109,12 +115,15 @@ impl FromStr for Every {
 /// The run dates from `from` to `to` inclusive, `every` apart, in order.
 ///
 /// # Errors
-/// [`Error::Usage`] naming `--from` and `--to` when `from` is after `to`.
+/// [`Error::Invalid`] naming `from` when it is after `to`.
 pub fn run_dates(from: NaiveDate, to: NaiveDate, every: Every) -> Result<Vec<NaiveDate>> {
     if from > to {
-        return Err(Error::Usage(format!(
-            "--from {from} is after --to {to}: the range is empty; give --from on or before --to"
-        )));
+        return Err(Invalid::new(
+            "from",
+            format!("comes after the last date, {to}: the range is empty"),
+        )
+        .value(from)
+        .into());
     }
     let mut dates = Vec::new();
     let mut d = from;
@@ -328,7 +337,7 @@ mod tests {
         ] {
             let e = bad.parse::<Every>().unwrap_err();
             assert!(
-                e.is_usage() && e.to_string().contains("--every"),
+                e.is_usage() && e.invalid().is_some_and(|i| i.field == "every"),
                 "{bad}: {e}"
             );
         }
@@ -365,7 +374,10 @@ mod tests {
         let e = run_dates(date("2026-11-24"), date("2026-11-23"), every).unwrap_err();
         assert!(e.is_usage(), "{e}");
         let text = e.to_string();
-        assert!(text.contains("--from") && text.contains("--to"), "{text}");
+        assert!(
+            text.starts_with("from 2026-11-24: comes after the last date, 2026-11-23"),
+            "{text}"
+        );
         // The calendar's end stops the range rather than wrapping.
         let last = NaiveDate::MAX;
         assert_eq!(run_dates(last, last, every).unwrap(), [last]);

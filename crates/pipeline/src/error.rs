@@ -7,6 +7,10 @@ pub enum Error {
     /// A setting, flag or file that is not allowed (the CLI exits with 2).
     #[error("{0}")]
     Config(String),
+    /// A setting or an argument that is not allowed, named by its field (`retry.attempts`,
+    /// `every`) and where it was given (the CLI exits with 2, naming the flag).
+    #[error(transparent)]
+    Invalid(#[from] abforge_env::Invalid),
     /// A request that cannot be carried out as asked: a step whose input is missing, a
     /// shard that does not exist (the CLI exits with 2).
     #[error("{0}")]
@@ -79,9 +83,22 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Error::Config(_) | Error::Usage(_) | Error::Blueprint(_) | Error::Busy(_)
-        ) || matches!(self, Error::Analysis(abforge_analysis::Error::Usage(_)))
+            Error::Config(_)
+                | Error::Invalid(_)
+                | Error::Usage(_)
+                | Error::Blueprint(_)
+                | Error::Busy(_)
+        ) || matches!(self, Error::Analysis(e) if e.is_usage())
             || matches!(self, Error::Lake(e) if e.is_usage())
+    }
+
+    /// The setting or argument that is not allowed, if that is the error.
+    pub fn invalid(&self) -> Option<&abforge_env::Invalid> {
+        match self {
+            Error::Invalid(i) => Some(i),
+            Error::Analysis(e) => e.invalid(),
+            _ => None,
+        }
     }
 }
 

@@ -389,9 +389,13 @@ impl Pipeline {
         obs: &dyn Observer,
     ) -> Result<StepReport> {
         if shard.is_some() && !step.sharded() {
-            return Err(Error::Usage(format!(
-                "--shard: the {step} step runs on the whole run; only generate and land take shards"
-            )));
+            return Err(abforge_env::Invalid::new(
+                "shard",
+                format!(
+                    "the {step} step runs on the whole run; only generate and land take shards"
+                ),
+            )
+            .into());
         }
         let Some(shard) = shard.filter(|s| s.count > 1) else {
             let run_lease = self.take_run_lease(plan).await?;

@@ -20,7 +20,7 @@
 //! it exists. Unknown keys in it are errors that name the allowed ones.
 
 use crate::error::{Error, Result};
-use abforge_env::EnvVars;
+use abforge_env::{EnvVars, Given, Invalid};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -165,8 +165,9 @@ impl Settings {
     /// and the defaults.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the setting whose value is not allowed, or the file that
-    /// cannot be read.
+    /// [`Error::Invalid`] naming the setting whose value is not allowed and where it was
+    /// given (an argument, a variable, the file); [`Error::Config`] for a file that cannot be
+    /// read.
     pub fn resolve(flags: &Overrides) -> Result<Settings> {
         Self::resolve_with(flags, |k| std::env::var(k).ok())
     }
@@ -185,6 +186,10 @@ impl Settings {
                 .filter(|v| !v.is_empty())
         };
         let (file, config_file) = read_config(flags, &env)?;
+        let src = Sources {
+            env: &env,
+            file: config_file.as_deref(),
+        };
         let data_dir = flags
             .data_dir
             .clone()
@@ -192,22 +197,22 @@ impl Settings {
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let (database_url, run_log_url) =
-            resolve_store_urls(flags, &env, &data_dir, file.database_url, file.run_log_url)?;
+            resolve_store_urls(flags, &src, &data_dir, file.database_url, file.run_log_url)?;
         let object_store_url = flags
             .object_store_url
             .clone()
             .or_else(|| env(EnvVars::ABFORGE_OBJECT_STORE_URL))
             .or(file.object_store_url);
-        let (api_url, api_token) = resolve_api(flags, &env, file.api_url, file.api_token)?;
+        let (api_url, api_token) = resolve_api(flags, &src, file.api_url, file.api_token)?;
         let blueprint = flags
             .blueprint
             .clone()
             .or_else(|| env(EnvVars::ABFORGE_BLUEPRINT).map(PathBuf::from))
             .or(file.blueprint)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_BLUEPRINT));
-        let retry = resolve_retry(flags, &env, file.retry.unwrap_or_default())?;
-        let quarantine_max = resolve_quarantine_max(&env, file.lake)?;
-        let lease = resolve_lease(&env, file.run.unwrap_or_default())?;
+        let retry = resolve_retry(flags, &src, file.retry.unwrap_or_default())?;
+        let quarantine_max = resolve_quarantine_max(&src, file.lake)?;
+        let lease = resolve_lease(&src, file.run.unwrap_or_default())?;
         Ok(Settings {
             data_dir,
             database_url,
@@ -222,6 +227,46 @@ impl Settings {
             config_file,
         })
     }
+}
+
+/// Where settings other than flags come from: the environment and the configuration file.
+struct Sources<'a, E> {
+    env: &'a E,
+    file: Option<&'a Path>,
+}
+
+impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
+    /// The first of `flag`, variable `var` (parsed by `parse`) and the file's `file`, with
+    /// where it was given.
+    fn pick<T>(
+        &self,
+        flag: Option<T>,
+        var: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        file: Option<T>,
+        field: &'static str,
+    ) -> Result<Option<(T, Given)>> {
+        if let Some(v) = flag {
+            return Ok(Some((v, Given::Argument)));
+        }
+        if let Some(raw) = (self.env)(var) {
+            let v = parse(&raw)
+                .map_err(|m| Invalid::new(field, format!("{raw:?} is not allowed; {m}")))
+                .map_err(|e| e.given(Given::Env(var)))?;
+            return Ok(Some((v, Given::Env(var))));
+        }
+        Ok(file.map(|v| (v, self.file_given())))
+    }
+
+    /// The configuration file, as where a value was given.
+    fn file_given(&self) -> Given {
+        Given::File(self.file.map(Path::to_path_buf).unwrap_or_default())
+    }
+}
+
+/// The text of a variable, as is.
+fn text(v: &str) -> Result<String, String> {
+    Ok(v.to_string())
 }
 
 /// The configuration file: `--config`, else `ABFORGE_CONFIG`, else [`DEFAULT_CONFIG`] when
@@ -243,36 +288,32 @@ fn read_config(
 
 /// The relational store's and the run log's URLs (by default the same SQLite file in
 /// `data_dir`), their schemes checked; `file_database` and `file_run_log` are the file's.
-fn resolve_store_urls(
+fn resolve_store_urls<E: Fn(&str) -> Option<String>>(
     flags: &Overrides,
-    env: &impl Fn(&str) -> Option<String>,
+    src: &Sources<'_, E>,
     data_dir: &Path,
     file_database: Option<String>,
     file_run_log: Option<String>,
 ) -> Result<(String, String)> {
     let default_sqlite = format!("sqlite://{}", data_dir.join("abforge.sqlite").display());
-    let database_url = flags
-        .database_url
-        .clone()
-        .or_else(|| env(EnvVars::ABFORGE_DATABASE_URL))
-        .or(file_database)
-        .unwrap_or_else(|| default_sqlite.clone());
-    check_scheme(
-        "database_url",
+    let url = |flag: &Option<String>, var, file, field, allowed: &[&str]| -> Result<String> {
+        match src.pick(flag.clone(), var, text, file, field)? {
+            Some((u, given)) => check_scheme(field, given, &u, allowed).map(|()| u),
+            None => Ok(default_sqlite.clone()),
+        }
+    };
+    let database_url = url(
+        &flags.database_url,
         EnvVars::ABFORGE_DATABASE_URL,
-        &database_url,
+        file_database,
+        "database_url",
         &["sqlite", "postgres", "postgresql"],
     )?;
-    let run_log_url = flags
-        .run_log_url
-        .clone()
-        .or_else(|| env(EnvVars::ABFORGE_RUN_LOG_URL))
-        .or(file_run_log)
-        .unwrap_or(default_sqlite);
-    check_scheme(
-        "run_log_url",
+    let run_log_url = url(
+        &flags.run_log_url,
         EnvVars::ABFORGE_RUN_LOG_URL,
-        &run_log_url,
+        file_run_log,
+        "run_log_url",
         &["sqlite", "dynamodb", "postgres", "postgresql"],
     )?;
     Ok((database_url, run_log_url))
@@ -280,62 +321,64 @@ fn resolve_store_urls(
 
 /// The params API's URL (its scheme checked) and token (never sent over plain HTTP beyond
 /// the loopback); `file_url` and `file_token` are the file's.
-fn resolve_api(
+fn resolve_api<E: Fn(&str) -> Option<String>>(
     flags: &Overrides,
-    env: &impl Fn(&str) -> Option<String>,
+    src: &Sources<'_, E>,
     file_url: Option<String>,
     file_token: Option<String>,
 ) -> Result<(Option<String>, Option<String>)> {
-    let api_url = flags
-        .api_url
-        .clone()
-        .or_else(|| env(EnvVars::ABFORGE_API_URL))
-        .or(file_url)
-        .map(|u| u.trim_end_matches('/').to_string());
-    if let Some(u) = &api_url {
-        check_scheme("api_url", EnvVars::ABFORGE_API_URL, u, &["http", "https"])?;
+    let api = src.pick(
+        flags.api_url.clone(),
+        EnvVars::ABFORGE_API_URL,
+        text,
+        file_url,
+        "api_url",
+    )?;
+    let Some((url, given)) = api else {
+        return Ok((None, (src.env)(EnvVars::ABFORGE_API_TOKEN).or(file_token)));
+    };
+    let url = url.trim_end_matches('/').to_string();
+    check_scheme("api_url", given.clone(), &url, &["http", "https"])?;
+    let api_token = (src.env)(EnvVars::ABFORGE_API_TOKEN).or(file_token);
+    if api_token.is_some() {
+        check_token_transport(&url, given)?;
     }
-    let api_token = env(EnvVars::ABFORGE_API_TOKEN).or(file_token);
-    if let (Some(u), Some(_)) = (&api_url, &api_token) {
-        check_token_transport(u)?;
-    }
-    Ok((api_url, api_token))
+    Ok((Some(url), api_token))
 }
 
 /// How transient errors are retried: attempts, first and longest delay (`fr`: the file's
 /// `[retry]`).
-fn resolve_retry(
+fn resolve_retry<E: Fn(&str) -> Option<String>>(
     flags: &Overrides,
-    env: &impl Fn(&str) -> Option<String>,
+    src: &Sources<'_, E>,
     fr: FileRetry,
 ) -> Result<Retry> {
     let mut retry = Retry::default();
-    if let Some(a) = flags
-        .attempts
-        .map(Ok)
-        .or_else(|| env(EnvVars::ABFORGE_RETRY_ATTEMPTS).map(|v| parse_attempts(&v)))
-        .or(fr.attempts.map(Ok))
-    {
-        retry.attempts = a?;
+    let whole = |v: &str| {
+        v.parse::<u32>()
+            .map_err(|_| "expected a whole number, 1 to 100".into())
+    };
+    let field = "retry.attempts";
+    if let Some((a, given)) = src.pick(
+        flags.attempts,
+        EnvVars::ABFORGE_RETRY_ATTEMPTS,
+        whole,
+        fr.attempts,
+        field,
+    )? {
+        if !(1..=100).contains(&a) {
+            let m = format!("{a} is not allowed; expected 1 to 100");
+            return Err(Invalid::new(field, m).given(given).into());
+        }
+        retry.attempts = a;
     }
-    if !(1..=100).contains(&retry.attempts) {
-        return Err(Error::Config(format!(
-            "retry attempts: {} is not allowed; expected 1 to 100",
-            retry.attempts
-        )));
-    }
-    if let Some(ms) = env(EnvVars::ABFORGE_RETRY_DELAY_MS)
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                Error::Config(format!(
-                    "{}: {v:?} is not a whole number of milliseconds",
-                    EnvVars::ABFORGE_RETRY_DELAY_MS
-                ))
-            })
-        })
-        .transpose()?
-        .or(fr.delay_ms)
-    {
+    if let Some((ms, _)) = src.pick(
+        None,
+        EnvVars::ABFORGE_RETRY_DELAY_MS,
+        millis,
+        fr.delay_ms,
+        "retry.delay_ms",
+    )? {
         retry.delay = Duration::from_millis(ms);
     }
     if let Some(ms) = fr.max_delay_ms {
@@ -345,77 +388,72 @@ fn resolve_retry(
     Ok(retry)
 }
 
+/// A whole number of milliseconds.
+fn millis(v: &str) -> Result<u64, String> {
+    v.parse()
+        .map_err(|_| "expected a whole number of milliseconds".into())
+}
+
 /// The silver quality gate's largest quarantined share, from 0 to 1 (`lake`: the file's
 /// `[lake]`).
-fn resolve_quarantine_max(
-    env: &impl Fn(&str) -> Option<String>,
+fn resolve_quarantine_max<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
     lake: Option<FileLake>,
 ) -> Result<f64> {
-    let quarantine_max = match env(EnvVars::ABFORGE_LAKE_QUARANTINE_MAX) {
-        Some(v) => v.parse::<f64>().map_err(|_| {
-            Error::Config(format!(
-                "{}: {v:?} is not allowed; expected a share from 0 to 1, e.g. 0.001 for \
-                 0.1 %",
-                EnvVars::ABFORGE_LAKE_QUARANTINE_MAX
-            ))
-        })?,
-        None => lake
-            .and_then(|l| l.quarantine_max)
-            .unwrap_or(abforge_lake::DEFAULT_QUARANTINE_MAX),
+    const ALLOWED: &str = "expected a share from 0 to 1, e.g. 0.001 for 0.1 %";
+    let field = "lake.quarantine_max";
+    let share = |v: &str| v.parse::<f64>().map_err(|_| ALLOWED.to_string());
+    let picked = src.pick(
+        None,
+        EnvVars::ABFORGE_LAKE_QUARANTINE_MAX,
+        share,
+        lake.and_then(|l| l.quarantine_max),
+        field,
+    )?;
+    let Some((q, given)) = picked else {
+        return Ok(abforge_lake::DEFAULT_QUARANTINE_MAX);
     };
-    if !(0.0..=1.0).contains(&quarantine_max) {
-        return Err(Error::Config(format!(
-            "lake quarantine_max: {quarantine_max} is not allowed; expected a share from 0 \
-             to 1, e.g. 0.001 for 0.1 %"
-        )));
+    if !(0.0..=1.0).contains(&q) {
+        let m = format!("{q} is not allowed; {ALLOWED}");
+        return Err(Invalid::new(field, m).given(given).into());
     }
-    Ok(quarantine_max)
+    Ok(q)
 }
 
 /// A writer's lease on its run and how long a second writer waits (`fr`: the file's
 /// `[run]`).
-fn resolve_lease(
-    env: &impl Fn(&str) -> Option<String>,
+fn resolve_lease<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
     fr: FileRun,
 ) -> Result<crate::LeaseSettings> {
     let mut lease = crate::LeaseSettings::default();
-    if let Some(ms) = millis(env, EnvVars::ABFORGE_RUN_LEASE_MS)?.or(fr.lease_ms) {
+    let field = "run.lease_ms";
+    let picked = src.pick(
+        None,
+        EnvVars::ABFORGE_RUN_LEASE_MS,
+        millis,
+        fr.lease_ms,
+        field,
+    )?;
+    if let Some((ms, given)) = picked {
         lease.lease = Duration::from_millis(ms);
+        if !(Duration::from_millis(100)..=abforge_store::locks::MAX_LEASE).contains(&lease.lease) {
+            let m = format!("{ms} is not allowed; expected 100 ms to 30 days");
+            return Err(Invalid::new(field, m).given(given).into());
+        }
     }
-    if let Some(ms) = millis(env, EnvVars::ABFORGE_RUN_WAIT_MS)?.or(fr.wait_ms) {
+    let wait = src.pick(
+        None,
+        EnvVars::ABFORGE_RUN_WAIT_MS,
+        millis,
+        fr.wait_ms,
+        "run.wait_ms",
+    )?;
+    if let Some((ms, _)) = wait {
         lease.wait = Duration::from_millis(ms);
-    }
-    if !(Duration::from_millis(100)..=abforge_store::locks::MAX_LEASE).contains(&lease.lease) {
-        return Err(Error::Config(format!(
-            "run lease_ms (ABFORGE_RUN_LEASE_MS): {} is not allowed; expected 100 ms to 30 \
-             days",
-            lease.lease.as_millis()
-        )));
     }
     lease.poll = (lease.lease / 10).clamp(Duration::from_millis(50), lease.poll);
     Ok(lease)
-}
-
-/// The whole number of milliseconds in variable `var`, if set.
-fn millis(env: &impl Fn(&str) -> Option<String>, var: &str) -> Result<Option<u64>> {
-    env(var)
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                Error::Config(format!(
-                    "{var}: {v:?} is not allowed; expected a whole number of milliseconds"
-                ))
-            })
-        })
-        .transpose()
-}
-
-fn parse_attempts(v: &str) -> Result<u32> {
-    v.parse().map_err(|_| {
-        Error::Config(format!(
-            "{}: {v:?} is not allowed; expected a whole number, 1 to 100",
-            EnvVars::ABFORGE_RETRY_ATTEMPTS
-        ))
-    })
 }
 
 fn read_file(path: &Path) -> Result<FileSettings> {
@@ -429,20 +467,22 @@ fn read_file(path: &Path) -> Result<FileSettings> {
         .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.to_string().trim_end())))
 }
 
-fn check_scheme(key: &str, var: &str, url: &str, allowed: &[&str]) -> Result<()> {
+/// `url` (setting `field`, given by `given`) has one of the `allowed` schemes.
+fn check_scheme(field: &'static str, given: Given, url: &str, allowed: &[&str]) -> Result<()> {
     let scheme = url.split_once("://").map(|(s, _)| s);
     if scheme.is_some_and(|s| allowed.contains(&s)) {
         return Ok(());
     }
-    Err(Error::Config(format!(
-        "{key} ({var}): {:?} is not a URL this setting takes; expected one of {}",
+    let allowed = allowed
+        .iter()
+        .map(|s| format!("{s}://…"))
+        .collect::<Vec<_>>();
+    let m = format!(
+        "{:?} is not a URL this setting takes; expected one of {}",
         redact(url),
-        allowed
-            .iter()
-            .map(|s| format!("{s}://…"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )))
+        allowed.join(", ")
+    );
+    Err(Invalid::new(field, m).given(given).into())
 }
 
 /// A URL with its passwords replaced by `***` ([`abforge_store::redact_url`], the one
@@ -453,9 +493,10 @@ pub fn redact(url: &str) -> String {
 
 /// A token is sent over `https://`, or over `http://` to a loopback host only: anyone on
 /// the path of a plain connection elsewhere could read it.
-fn check_token_transport(api_url: &str) -> Result<()> {
-    let parsed = url::Url::parse(api_url)
-        .map_err(|e| Error::Config(format!("api_url {:?}: {e}", redact(api_url))))?;
+fn check_token_transport(api_url: &str, given: Given) -> Result<()> {
+    let invalid = |m: String| Error::from(Invalid::new("api_url", m).given(given.clone()));
+    let parsed =
+        url::Url::parse(api_url).map_err(|e| invalid(format!("{:?}: {e}", redact(api_url))))?;
     let loopback = match parsed.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -463,10 +504,9 @@ fn check_token_transport(api_url: &str) -> Result<()> {
         None => false,
     };
     if parsed.scheme() == "http" && !loopback {
-        return Err(Error::Config(format!(
-            "api_url (ABFORGE_API_URL) {:?} is plain http to a host that is not loopback, and \
-             ABFORGE_API_TOKEN is set: the token would cross the network unencrypted; use \
-             https://",
+        return Err(invalid(format!(
+            "{:?} is plain http to a host that is not loopback, and ABFORGE_API_TOKEN is set: \
+             the token would cross the network unencrypted; use https://",
             redact(api_url)
         )));
     }
@@ -590,6 +630,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/no/such/abforge.toml"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_field_and_where_its_value_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[retry]\nattempts = 0\n").unwrap();
+        let mut flags = Overrides {
+            config: Some(file.clone()),
+            ..Overrides::default()
+        };
+        let invalid = |flags: &Overrides, vars: &[(&str, &str)]| {
+            let e = Settings::resolve_with(flags, env(vars)).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            (e.invalid().cloned().expect("an Invalid"), e.to_string())
+        };
+        let (i, text) = invalid(&flags, &[]);
+        assert_eq!(
+            (i.field, &i.given),
+            ("retry.attempts", &Given::File(file.clone()))
+        );
+        assert_eq!(
+            text,
+            format!(
+                "{}: retry.attempts: 0 is not allowed; expected 1 to 100",
+                file.display()
+            )
+        );
+        // The variable overrides the file, and is named in its place.
+        let (i, text) = invalid(&flags, &[("ABFORGE_RETRY_ATTEMPTS", "101")]);
+        assert_eq!(i.given, Given::Env("ABFORGE_RETRY_ATTEMPTS"));
+        assert_eq!(
+            text,
+            "ABFORGE_RETRY_ATTEMPTS: 101 is not allowed; expected 1 to 100"
+        );
+        // An argument overrides both, and is named by its field.
+        flags.attempts = Some(0);
+        let (i, text) = invalid(&flags, &[("ABFORGE_RETRY_ATTEMPTS", "3")]);
+        assert_eq!(i.given, Given::Argument);
+        assert_eq!(text, "retry.attempts: 0 is not allowed; expected 1 to 100");
+        let (i, _) = invalid(&Overrides::default(), &[("ABFORGE_RUN_LEASE_MS", "5")]);
+        assert_eq!(
+            (i.field, i.given),
+            ("run.lease_ms", Given::Env("ABFORGE_RUN_LEASE_MS"))
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::columns::{blueprint_of, pick_columns, schema_columns};
 use super::partial::{Partial, merge};
 use super::{Columns, Dataset, Source};
-use crate::error::{Result, usage};
+use crate::error::{Result, bad_file, invalid_value, usage};
 use abforge_synth::Blueprint;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -132,10 +132,7 @@ pub(super) fn read_parquet(path: &Path, src: &Source<'_>) -> Result<Dataset> {
         ArrowReaderMetadata::load(&f, Default::default()).map_err(|e| {
             // Not a Parquet file after all (e.g. a CSV named .parquet).
             let _ = f.read(&mut [0u8; 1]);
-            usage(format!(
-                "--input {}: not a readable Parquet file: {e}",
-                path.display()
-            ))
+            bad_file(path.display(), format!("not a readable Parquet file: {e}"))
         })?
     };
     let schema = meta.schema().clone();
@@ -204,20 +201,24 @@ impl Partial {
         for (m, (&p, name)) in metric_pos.iter().zip(metrics).enumerate() {
             let col = batch.column(p);
             if let Some(i) = first_null(col) {
-                return Err(usage(format!(
-                    "--input {}: column {name:?} is empty (null) at row {}",
+                return Err(bad_file(
                     src.label,
-                    first_row + i as u64 + 1
-                )));
+                    format!(
+                        "column {name:?} is empty (null) at row {}",
+                        first_row + i as u64 + 1
+                    ),
+                ));
             }
             let vals = to_f64(col)?;
             for (k, (&g, v)) in groups.iter().zip(vals.iter()).enumerate() {
                 if !v.is_finite() {
-                    return Err(usage(format!(
-                        "--input {}: column {name:?} holds {v} at row {}; values must be finite numbers",
+                    return Err(bad_file(
                         src.label,
-                        first_row + k as u64 + 1
-                    )));
+                        format!(
+                            "column {name:?} holds {v} at row {}; values must be finite numbers",
+                            first_row + k as u64 + 1
+                        ),
+                    ));
                 }
                 self.values[m][g].push(*v);
             }
@@ -234,11 +235,13 @@ impl Partial {
     ) -> Result<Vec<usize>> {
         let group_column = &src.cols.group_column;
         if let Some(i) = first_null(col) {
-            return Err(usage(format!(
-                "--input {}: group column {group_column:?} is empty (null) at row {}",
+            return Err(bad_file(
                 src.label,
-                first_row + i as u64 + 1
-            )));
+                format!(
+                    "group column {group_column:?} is empty (null) at row {}",
+                    first_row + i as u64 + 1
+                ),
+            ));
         }
         if let DataType::Dictionary(_, _) = col.data_type() {
             // Map each (of the few) dictionary values once, when its key first appears, so
@@ -260,9 +263,11 @@ impl Partial {
                 .collect());
         }
         let strings = arrow_cast::cast(col, &DataType::Utf8).map_err(|e| {
-            usage(format!(
-                "--group-column {group_column}: cannot read it as text labels: {e}"
-            ))
+            invalid_value(
+                "group_column",
+                group_column,
+                format!("cannot read it as text labels: {e}"),
+            )
         })?;
         let strings = strings.as_string::<i32>();
         let mut cache: HashMap<&str, usize> = HashMap::new();
@@ -534,13 +539,13 @@ mod tests {
         let bad = |c: Columns| {
             message(Dataset::from_batches("t", &schema, &batches, &c, None).unwrap_err())
         };
-        assert!(bad(Columns::new("arm")).contains("--input t: no column \"arm\""));
+        assert!(bad(Columns::new("arm")).contains("group_column: no column \"arm\" in t"));
         assert!(bad(cols(&["valeu"])).contains("did you mean \"value\""));
         let extra = Columns {
             extra: vec!["nope".into()],
             ..Columns::default()
         };
-        assert!(bad(extra).contains("--ratio: no column \"nope\" in t"));
+        assert!(bad(extra).contains("ratios: no column \"nope\" in t"));
         let none: [RecordBatch; 0] = [];
         let m = message(
             Dataset::from_batches("t", &schema, none, &Columns::default(), None).unwrap_err(),

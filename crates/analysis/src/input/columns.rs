@@ -3,7 +3,7 @@
 //! the schema's metadata.
 
 use super::Source;
-use crate::error::{Result, usage};
+use crate::error::{Result, bad_file, invalid, invalid_value};
 use abforge_synth::Blueprint;
 use arrow_schema::{DataType, Schema};
 
@@ -23,21 +23,24 @@ pub(super) fn pick_columns(
     for x in &src.cols.extra {
         match columns.iter().find(|(n, _)| n == x) {
             None => {
-                return Err(usage(format!(
-                    "--ratio: no column {x:?} in {}; the columns are {}",
-                    src.label,
-                    columns
-                        .iter()
-                        .map(|(n, _)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                return Err(invalid(
+                    "ratios",
+                    format!(
+                        "no column {x:?} in {}; the columns are {}",
+                        src.label,
+                        columns
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
             }
             Some((_, false)) => {
-                return Err(usage(format!(
-                    "--ratio: column {x:?} of {} is not numeric",
-                    src.label
-                )));
+                return Err(invalid(
+                    "ratios",
+                    format!("column {x:?} of {} is not numeric", src.label),
+                ));
             }
             Some(_) if !read.contains(x) => read.push(x.clone()),
             Some(_) => {}
@@ -70,26 +73,25 @@ fn pick_metrics(src: &Source<'_>, columns: &[(String, bool)]) -> Result<Vec<Stri
             .map(|(_, s)| format!(" (did you mean {s:?}?)"))
             .unwrap_or_default();
         Err(format!(
-            "--input {}: no column {name:?}{hint}; the columns are {}",
+            "no column {name:?} in {}{hint}; the columns are {}",
             src.label,
             names.join(", ")
         ))
     };
-    find(&req.group_column).map_err(|e| usage(format!("--group-column: {e}")))?;
+    find(&req.group_column).map_err(|e| invalid("group_column", e))?;
     if !req.metrics.is_empty() {
         for m in &req.metrics {
-            find(m).map_err(|e| usage(format!("--metric: {e}")))?;
+            find(m).map_err(|e| invalid("metrics", e))?;
             if *m == req.group_column {
-                return Err(usage(format!(
-                    "--metric {m}: that is the group column (--group-column)"
-                )));
+                return Err(invalid_value("metrics", m, "that is the group column"));
             }
             let numeric = columns.iter().any(|(n, num)| n == m && *num);
             if !numeric {
-                return Err(usage(format!(
-                    "--metric {m}: column {m:?} of {} is not numeric",
-                    src.label
-                )));
+                return Err(invalid_value(
+                    "metrics",
+                    m,
+                    format!("column {m:?} of {} is not numeric", src.label),
+                ));
             }
         }
         let mut seen = Vec::new();
@@ -114,11 +116,13 @@ fn pick_metrics(src: &Source<'_>, columns: &[(String, bool)]) -> Result<Vec<Stri
         .map(|n| n.to_string())
         .collect();
     if picked.is_empty() {
-        return Err(usage(format!(
-            "--input {}: no numeric column to analyze besides the group and ids (columns: {})",
+        return Err(bad_file(
             src.label,
-            names.join(", ")
-        )));
+            format!(
+                "no numeric column to analyze besides the group and ids (columns: {})",
+                names.join(", ")
+            ),
+        ));
     }
     Ok(picked)
 }

@@ -4,7 +4,7 @@
 use super::columns::pick_columns;
 use super::partial::{Partial, merge};
 use super::{Dataset, Source};
-use crate::error::{Error, Result, usage};
+use crate::error::{Error, Result, bad_file};
 use std::path::Path;
 
 pub(super) fn read_csv(path: &Path, src: &Source<'_>) -> Result<Dataset> {
@@ -15,20 +15,20 @@ pub(super) fn read_csv(path: &Path, src: &Source<'_>) -> Result<Dataset> {
         .from_path(path)?;
     let header: Vec<String> = rdr
         .headers()
-        .map_err(|e| usage(format!("--input {}: {e}", path.display())))?
+        .map_err(|e| bad_file(path.display(), e.to_string()))?
         .iter()
         .map(str::to_string)
         .collect();
     if header.iter().all(String::is_empty) {
-        return Err(usage(format!("--input {}: no header line", path.display())));
+        return Err(bad_file(path.display(), "no header line"));
     }
     let mut records = rdr.records();
     let first = match records.next() {
         None => {
-            return Err(usage(format!(
-                "--input {}: the file has a header but no rows",
-                path.display()
-            )));
+            return Err(bad_file(
+                path.display(),
+                "the file has a header but no rows",
+            ));
         }
         Some(r) => r.map_err(|e| csv_error(path, e))?,
     };
@@ -59,12 +59,14 @@ pub(super) fn read_csv(path: &Path, src: &Source<'_>) -> Result<Dataset> {
     let mut add = |rec: &csv::StringRecord| -> Result<()> {
         let label = rec.get(gi).unwrap_or_default();
         if label.is_empty() {
-            return Err(usage(format!(
-                "--input {}: line {}: the group column {:?} is empty",
+            return Err(bad_file(
                 path.display(),
-                line(rec),
-                req.group_column
-            )));
+                format!(
+                    "line {}: the group column {:?} is empty",
+                    line(rec),
+                    req.group_column
+                ),
+            ));
         }
         let g = part.label(label);
         part.counts[g] += 1;
@@ -88,26 +90,30 @@ fn line(rec: &csv::StringRecord) -> u64 {
 fn check_number(path: &Path, rec: &csv::StringRecord, i: usize, name: &str) -> Result<f64> {
     let raw = rec.get(i).unwrap_or_default();
     if raw.is_empty() {
-        return Err(usage(format!(
-            "--input {}: line {}: column {name:?} is empty; expected a number",
+        return Err(bad_file(
             path.display(),
-            line(rec)
-        )));
+            format!(
+                "line {}: column {name:?} is empty; expected a number",
+                line(rec)
+            ),
+        ));
     }
     match raw.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(usage(format!(
-            "--input {}: line {}: column {name:?} holds {raw:?}, which is not a finite number",
+        _ => Err(bad_file(
             path.display(),
-            line(rec)
-        ))),
+            format!(
+                "line {}: column {name:?} holds {raw:?}, which is not a finite number",
+                line(rec)
+            ),
+        )),
     }
 }
 
 fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.kind() {
         csv::ErrorKind::Io(_) => Error::Csv(e).context(path.display().to_string()),
-        _ => usage(format!("--input {}: {e}", path.display())),
+        _ => bad_file(path.display(), e.to_string()),
     }
 }
 

@@ -23,7 +23,7 @@ mod columns;
 mod csv;
 mod partial;
 
-use crate::error::{Result, usage};
+use crate::error::{Result, bad_file};
 use abforge_synth::Blueprint;
 use std::fs::File;
 use std::io::Read;
@@ -149,13 +149,10 @@ fn kind(path: &Path) -> Result<Kind> {
 /// [`Error::Usage`]: crate::Error::Usage
 pub fn read(path: &Path, columns: &Columns) -> Result<Dataset> {
     if !path.is_file() {
-        return Err(usage(format!("--input {}: no such file", path.display())));
+        return Err(bad_file(path.display(), "no such file"));
     }
     if std::fs::metadata(path)?.len() == 0 {
-        return Err(usage(format!(
-            "--input {}: the file is empty",
-            path.display()
-        )));
+        return Err(bad_file(path.display(), "the file is empty"));
     }
     let label = path.display().to_string();
     let src = Source {
@@ -167,10 +164,7 @@ pub fn read(path: &Path, columns: &Columns) -> Result<Dataset> {
         Kind::Csv => csv::read_csv(path, &src)?,
     };
     if ds.rows() == 0 {
-        return Err(usage(format!(
-            "--input {}: the file has no rows",
-            path.display()
-        )));
+        return Err(bad_file(path.display(), "the file has no rows"));
     }
     Ok(ds)
 }
@@ -203,7 +197,7 @@ mod tests {
     fn missing_columns_and_files_are_bad_input() {
         let f = csv_file("group,value\ncontrol,1\n");
         let m = message(read(f.path(), &cols(&["valeu"])).unwrap_err());
-        assert!(m.starts_with("--metric: --input "), "{m}");
+        assert!(m.starts_with("metrics: no column \"valeu\" in "), "{m}");
         assert!(m.contains("did you mean \"value\""), "{m}");
         let r = Columns::new("arm");
         let m = message(read(f.path(), &r).unwrap_err());

@@ -69,7 +69,11 @@ fn options(args: &AnalyzeArgs) -> Options {
 fn cli_error(e: abforge_analysis::Error) -> anyhow::Error {
     match e {
         abforge_analysis::Error::Usage(msg) => BadInput(msg).into(),
-        e if e.is_usage() => BadInput(format!("{:#}", anyhow::Error::new(e))).into(),
+        e if e.is_usage() => {
+            let invalid = e.invalid().cloned();
+            let text = format!("{:#}", anyhow::Error::new(e));
+            BadInput(crate::flags::with_flag(text, invalid.as_ref())).into()
+        }
         e => anyhow::Error::new(e),
     }
 }

@@ -49,7 +49,7 @@ impl Reporter for ReplicationBar {
 /// Maps a lab error to bad input (exit 2) when it is the user's.
 fn lab_error(e: abforge_lab::Error) -> anyhow::Error {
     if e.is_user_error() {
-        BadInput(e.to_string()).into()
+        BadInput(crate::flags::with_flag(e.to_string(), e.invalid())).into()
     } else {
         anyhow::Error::new(e)
     }

@@ -128,7 +128,7 @@ pub fn settings(
         blueprint,
         attempts,
     };
-    Settings::resolve(&o).map_err(|e| BadInput(e.to_string()).into())
+    Settings::resolve(&o).map_err(pipeline_error)
 }
 
 fn plan(settings: &Settings, date: Option<chrono::NaiveDate>) -> anyhow::Result<RunPlan> {
@@ -145,7 +145,11 @@ pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {
 /// The pipeline's usage errors exit with 2, the rest with 1.
 pub fn pipeline_error(e: abforge_pipeline::Error) -> anyhow::Error {
     if e.is_usage() {
-        BadInput(abforge_pipeline::error_chain(&e)).into()
+        BadInput(crate::flags::with_flag(
+            abforge_pipeline::error_chain(&e),
+            e.invalid(),
+        ))
+        .into()
     } else {
         anyhow::Error::new(e)
     }

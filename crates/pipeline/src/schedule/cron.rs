@@ -2,6 +2,7 @@
 //! its ticks after an instant, and each tick's run date.
 
 use crate::error::{Error, Result};
+use abforge_env::Invalid;
 use chrono::{DateTime, FixedOffset, NaiveDate, Offset, Utc};
 use std::str::FromStr;
 
@@ -59,10 +60,13 @@ impl FromStr for Zone {
     fn from_str(s: &str) -> Result<Zone> {
         let t = s.trim();
         let bad = || {
-            Error::Usage(format!(
-                "--tz: {s:?} is not a time zone abforge knows; expected UTC, a fixed offset \
-                 from it such as +02:00, -05:30 or UTC+1, or a zone of the IANA database \
-                 such as Europe/Paris or America/New_York"
+            Error::from(Invalid::new(
+                "tz",
+                format!(
+                    "{s:?} is not a time zone abforge knows; expected UTC, a fixed offset from \
+                     it such as +02:00, -05:30 or UTC+1, or a zone of the IANA database such \
+                     as Europe/Paris or America/New_York"
+                ),
             ))
         };
         let rest = match t.to_ascii_uppercase().as_str() {
@@ -132,14 +136,20 @@ impl Schedule {
     /// next 5000 years.
     ///
     /// # Errors
-    /// [`Error::Usage`] naming `--cron`, the expression and what is wrong with it.
+    /// [`Error::Invalid`] naming `cron`, the expression and what is wrong with it.
     pub fn new(expression: &str, zone: Zone) -> Result<Schedule> {
         let bad = |why: String| {
-            Error::Usage(format!(
-                "--cron {expression:?}: {why}; expected 5 fields (minute hour day-of-month \
-                 month day-of-week), or 6 with seconds first, e.g. \"0 9 * * MON\" (Mondays at \
-                 09:00)"
-            ))
+            Error::from(
+                Invalid::new(
+                    "cron",
+                    format!(
+                        "{why}; expected 5 fields (minute hour day-of-month month \
+                         day-of-week), or 6 with seconds first, e.g. \"0 9 * * MON\" \
+                         (Mondays at 09:00)"
+                    ),
+                )
+                .value(format_args!("{expression:?}")),
+            )
         };
         let cron = croner::Cron::from_str(expression).map_err(|e| bad(e.to_string()))?;
         let s = Schedule {
@@ -177,10 +187,13 @@ impl Schedule {
     /// The first tick strictly after `t`.
     ///
     /// # Errors
-    /// [`Error::Usage`] when there is none (before the year 5000).
+    /// [`Error::Invalid`] when there is none (before the year 5000).
     pub fn next_after(&self, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
-        self.find(whole_seconds(t), true, false)
-            .map_err(|e| Error::Usage(format!("--cron {:?}: {e}", self.expression)))
+        self.find(whole_seconds(t), true, false).map_err(|e| {
+            Invalid::new("cron", e.to_string())
+                .value(format_args!("{:?}", self.expression))
+                .into()
+        })
     }
 
     /// The latest tick at or before `t`, if any.
@@ -279,7 +292,8 @@ mod tests {
             "+14:30",
         ] {
             let e = bad.parse::<Zone>().unwrap_err();
-            assert!(e.is_usage() && e.to_string().contains("--tz"), "{bad}: {e}");
+            let tz = e.invalid().is_some_and(|i| i.field == "tz");
+            assert!(e.is_usage() && tz, "{bad}: {e}");
         }
         assert_eq!(Zone::utc().to_string(), "UTC");
         assert_eq!("+02:00".parse::<Zone>().unwrap().to_string(), "+02:00");
@@ -325,7 +339,7 @@ mod tests {
             assert!(e.is_usage(), "{bad}: {e}");
             let text = e.to_string();
             assert!(
-                text.contains("--cron") && text.contains("0 9 * * MON"),
+                text.starts_with(&format!("cron {bad:?}: ")) && text.contains("0 9 * * MON"),
                 "{text}"
             );
         }

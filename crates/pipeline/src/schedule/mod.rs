@@ -48,7 +48,7 @@ pub use clock::{Clock, ShiftedClock, SystemClock};
 pub use cron::{Schedule, Zone};
 pub use report::{ScheduleObserver, ScheduleSummary, TickReport, TickRun};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -121,7 +121,7 @@ impl SchedulerConfig {
 /// Checks a schedule name: 1 to 64 of `[A-Za-z0-9_.-]`.
 ///
 /// # Errors
-/// [`Error::Usage`] naming `--name`.
+/// [`Error::Invalid`] naming `name`.
 pub fn check_name(name: &str) -> Result<()> {
     if !name.is_empty()
         && name.len() <= 64
@@ -131,9 +131,11 @@ pub fn check_name(name: &str) -> Result<()> {
     {
         return Ok(());
     }
-    Err(Error::Usage(format!(
-        "--name: {name:?} is not allowed; expected 1 to 64 of A-Z, a-z, 0-9, '_', '-', '.'"
-    )))
+    Err(abforge_env::Invalid::new(
+        "name",
+        format!("{name:?} is not allowed; expected 1 to 64 of A-Z, a-z, 0-9, '_', '-', '.'"),
+    )
+    .into())
 }
 
 /// A lock owner unique to this process: `host:pid:nonce`.
@@ -166,7 +168,7 @@ mod tests {
         check_name("weekly.eu-1").unwrap();
         for bad in ["", "a b", "a:b", &"x".repeat(65)] {
             let e = check_name(bad).unwrap_err();
-            assert!(e.to_string().contains("--name"), "{e}");
+            assert!(e.invalid().is_some_and(|i| i.field == "name"), "{e}");
         }
         assert_eq!(
             tick_run_id("default", "2026-11-23".parse().unwrap()),
