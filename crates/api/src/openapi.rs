@@ -111,6 +111,30 @@ pub(crate) mod schema {
         mean: f64,
         /// True variance.
         variance: f64,
+        /// True quantiles at the blueprint's probabilities; empty for a pre-period twin.
+        quantiles: Vec<Quantile>,
+    }
+
+    /// The true `p`-quantile of a metric in one group: the smallest `x` with `P(X ≤ x) ≥ p`.
+    #[derive(ToSchema)]
+    pub(crate) struct Quantile {
+        /// The probability.
+        p: f64,
+        /// The quantile.
+        value: f64,
+        /// Whether the value has positive probability.
+        atom: bool,
+    }
+
+    /// A treatment arm's `p`-quantile against the control's.
+    #[derive(ToSchema)]
+    pub(crate) struct QuantileEffect {
+        /// The probability.
+        p: f64,
+        /// `quantile(T) − quantile(C)`.
+        difference: f64,
+        /// Whether the two quantiles are equal.
+        null: bool,
     }
 
     /// A treatment arm against the control, for one metric.
@@ -132,6 +156,8 @@ pub(crate) mod schema {
         prob_superiority_null: Option<bool>,
         /// Whether the two groups follow exactly the same law.
         identical: bool,
+        /// The difference of each quantile; empty for a pre-period twin.
+        quantile_effects: Vec<QuantileEffect>,
     }
 }
 

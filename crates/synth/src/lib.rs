@@ -4,7 +4,7 @@
 //! attributes, and the law of every metric in every group (Poisson, Gamma, Bernoulli,
 //! LogNormal, Normal, negative binomial; zero-inflation, offsets, lifts, segment effects,
 //! pre-period twins). [`Blueprint::resolve`] fixes its random choices; the [`Resolved`]
-//! blueprint gives the [`Truth`] (true means, effects, and Mann–Whitney estimands) and feeds
+//! blueprint gives the [`Truth`] (true means, quantiles, effects, and Mann–Whitney estimands) and feeds
 //! the [`Generator`], which draws customers as Arrow record batches, deterministically
 //! whatever the thread count or sharding. [`BatchWriter`] writes them as Parquet, CSV or
 //! JSON lines.

@@ -1,9 +1,15 @@
 //! The ground truth of a resolved blueprint: what every test downstream is judged against.
 //!
 //! Per metric and group: the true mean and variance of the whole group (mixing over
-//! segments, zero-inflation and offset); per treatment arm against the control: the true
-//! absolute and relative effect on the mean and the Mann–Whitney estimand
-//! `P(T > C) + ½·P(T = C)`, each with whether its null holds.
+//! segments, zero-inflation and offset) and its true quantiles at the blueprint's
+//! probabilities; per treatment arm against the control: the true absolute and relative
+//! effect on the mean, the Mann–Whitney estimand `P(T > C) + ½·P(T = C)` and the difference
+//! of each quantile, each with whether its null holds.
+//!
+//! A quantile is the smallest `x` with `P(X ≤ x) ≥ p`, found on the law's exact CDF
+//! (see [`quantile`](self::quantile)): exact on integer laws, the root of the computed CDF
+//! to floating-point resolution on continuous ones. A pre-period twin has no quantiles (its
+//! law is a convolution with a normal, not one of the pieces below).
 //!
 //! The estimand is computed from each arm's law, a finite mixture of pieces (an atom at 0
 //! for zero-inflation, and the base distribution shifted by the offset in each segment
@@ -45,6 +51,7 @@
 mod bracket;
 mod budget;
 mod cells;
+mod quantile;
 
 pub(crate) use budget::Stop;
 pub use budget::{
@@ -63,7 +70,7 @@ use std::collections::HashMap;
 /// resolving a lift).
 const NULL_TOL: f64 = 1e-9;
 
-/// True mean and variance of one metric in one group.
+/// True mean, variance and quantiles of one metric in one group.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupMoments {
     /// Group name.
@@ -72,6 +79,31 @@ pub struct GroupMoments {
     pub mean: f64,
     /// True variance.
     pub variance: f64,
+    /// True quantiles at the blueprint's probabilities (none for a pre-period twin).
+    pub quantiles: Vec<Quantile>,
+}
+
+/// The true `p`-quantile of a metric in one group: the smallest `x` with `P(X ≤ x) ≥ p`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quantile {
+    /// The probability.
+    pub p: f64,
+    /// The quantile.
+    pub value: f64,
+    /// Whether `value` has positive probability (every value of an integer metric; 0 under
+    /// zero-inflation): sample quantiles near an atom do not have the usual normal law.
+    pub atom: bool,
+}
+
+/// A treatment arm's `p`-quantile against the control's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct QuantileEffect {
+    /// The probability.
+    pub p: f64,
+    /// `quantile(T) − quantile(C)`.
+    pub difference: f64,
+    /// Whether the two quantiles are equal (the null of a quantile test).
+    pub null: bool,
 }
 
 /// A treatment arm against the control, for one metric.
@@ -93,6 +125,8 @@ pub struct Effect {
     pub prob_superiority_null: Option<bool>,
     /// Whether the two groups follow exactly the same law.
     pub identical: bool,
+    /// The difference of each quantile (none for a pre-period twin).
+    pub quantile_effects: Vec<QuantileEffect>,
 }
 
 /// The truth of one metric column.
@@ -172,7 +206,7 @@ impl Resolved {
 }
 
 /// Where and why a truth computation stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Failed {
     /// Index of the metric.
     pub metric: usize,
@@ -180,6 +214,8 @@ pub(crate) struct Failed {
     pub group: Option<usize>,
     /// Whether it was the walk over segment cells.
     pub cells: bool,
+    /// The probability, when it was the group's quantile.
+    pub quantile: Option<f64>,
     /// Why.
     pub stop: Stop,
 }
@@ -209,16 +245,16 @@ pub(crate) fn compute(
         .any(|(p, a)| (p - a).abs() > 1e-12);
     let mut metrics = Vec::new();
     for (i, m) in models.iter().enumerate() {
-        let fail = |cells, group, stop| Failed {
-            metric: i,
-            group,
-            cells,
-            stop,
-        };
         let weights =
-            cells::cell_weights(&bp.attributes, m, &mut budget).map_err(|s| fail(true, None, s))?;
+            cells::cell_weights(&bp.attributes, m, &mut budget).map_err(|stop| Failed {
+                metric: i,
+                group: None,
+                cells: true,
+                quantile: None,
+                stop,
+            })?;
         let (truth, twin) =
-            metric_truth(bp, m, &weights, &mut budget).map_err(|(g, s)| fail(false, g, s))?;
+            metric_truth(bp, m, &weights, &mut budget).map_err(|f| Failed { metric: i, ..f })?;
         metrics.push(truth);
         metrics.extend(twin);
     }
@@ -232,26 +268,46 @@ pub(crate) fn compute(
     })
 }
 
-/// The truth of one metric, and of its pre-period twin when it has one.
+/// The truth of one metric, and of its pre-period twin when it has one (the failure's
+/// `metric` is left to the caller).
 fn metric_truth(
     bp: &Blueprint,
     m: &MetricModel,
     cells: &[f64],
     budget: &mut Budget,
-) -> Result<(MetricTruth, Option<MetricTruth>), (Option<usize>, Stop)> {
+) -> Result<(MetricTruth, Option<MetricTruth>), Failed> {
+    let fail = |group, quantile, stop| Failed {
+        metric: 0,
+        group: Some(group),
+        cells: false,
+        quantile,
+        stop,
+    };
     let ctrl = bp.control_index();
     let laws: Vec<Law> = (0..bp.groups.len()).map(|arm| law(m, arm, cells)).collect();
     let moments: Vec<(f64, f64)> = laws.iter().map(moments).collect();
+    let mut quantiles = Vec::with_capacity(laws.len());
+    for (i, l) in laws.iter().enumerate() {
+        let mut qs = Vec::with_capacity(bp.quantiles.len());
+        for &p in &bp.quantiles {
+            let (value, atom) = quantile::quantile(l, p, m.kind.is_integer(), budget)
+                .map_err(|s| fail(i, Some(p), s))?;
+            qs.push(Quantile { p, value, atom });
+        }
+        quantiles.push(qs);
+    }
     let mut effects = Vec::new();
     for (i, (g, _)) in bp.groups.iter().enumerate().filter(|(i, _)| *i != ctrl) {
         let identical = laws[i] == laws[ctrl];
         let p = if identical {
             0.5
         } else {
-            superiority(&laws[i], &laws[ctrl], budget).map_err(|s| (Some(i), s))?
+            superiority(&laws[i], &laws[ctrl], budget).map_err(|s| fail(i, None, s))?
         };
         let (mt, mc) = (moments[i].0, moments[ctrl].0);
-        effects.push(effect(g, &bp.control_group, mt, mc, Some(p), identical));
+        let mut e = effect(g, &bp.control_group, mt, mc, Some(p), identical);
+        e.quantile_effects = quantile_effects(&quantiles[i], &quantiles[ctrl], identical);
+        effects.push(e);
     }
     let truth = MetricTruth {
         metric: m.name.clone(),
@@ -260,11 +316,12 @@ fn metric_truth(
         groups: bp
             .groups
             .iter()
-            .zip(&moments)
-            .map(|((g, _), (mean, var))| GroupMoments {
+            .zip(moments.iter().zip(quantiles))
+            .map(|((g, _), ((mean, var), quantiles))| GroupMoments {
                 group: g.clone(),
                 mean: *mean,
                 variance: *var,
+                quantiles,
             })
             .collect(),
         effects,
@@ -284,6 +341,7 @@ fn metric_truth(
                     group: g.clone(),
                     mean,
                     variance: var,
+                    quantiles: Vec::new(),
                 })
                 .collect(),
             effects: bp
@@ -311,7 +369,26 @@ fn effect(group: &str, control: &str, mt: f64, mc: f64, p: Option<f64>, identica
         mean_null,
         prob_superiority_null: p.map(|p| identical || (p - 0.5).abs() <= NULL_TOL),
         identical,
+        quantile_effects: Vec::new(),
     }
+}
+
+/// Each quantile of a treatment arm against the control's: equal (null) within the
+/// relative tolerance of the means.
+fn quantile_effects(t: &[Quantile], c: &[Quantile], identical: bool) -> Vec<QuantileEffect> {
+    t.iter()
+        .zip(c)
+        .map(|(qt, qc)| {
+            let difference = qt.value - qc.value;
+            let scale = qt.value.abs().max(qc.value.abs()).max(1e-300);
+            let null = identical || difference.abs() <= NULL_TOL * scale;
+            QuantileEffect {
+                p: qt.p,
+                difference: if null { 0.0 } else { difference },
+                null,
+            }
+        })
+        .collect()
 }
 
 fn law(m: &MetricModel, arm: usize, cells: &[f64]) -> Law {

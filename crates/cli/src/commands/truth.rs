@@ -96,6 +96,7 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
                 g.variance.sqrt()
             )?;
         }
+        write_quantiles(out, m)?;
         for e in &m.effects {
             let rel = e
                 .rel_effect
@@ -118,7 +119,52 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
                     ""
                 )?;
             }
+            if !e.quantile_effects.is_empty() {
+                write!(out, "    quantile difference")?;
+                for q in &e.quantile_effects {
+                    let null = if q.null { " (null)" } else { "" };
+                    write!(out, "  {} {:+.6}{null}", p_label(q.p), q.difference)?;
+                }
+                writeln!(out)?;
+            }
         }
     }
     Ok(())
+}
+
+/// The true quantiles of each group, a column per probability; on a real metric, `*` marks
+/// a value of positive probability (0 under zero-inflation).
+fn write_quantiles(
+    out: &mut impl Write,
+    m: &abforge_synth::truth::MetricTruth,
+) -> std::io::Result<()> {
+    let Some(first) = m.groups.first().filter(|g| !g.quantiles.is_empty()) else {
+        return Ok(());
+    };
+    write!(out, "  {:<16}", "quantile")?;
+    for q in &first.quantiles {
+        write!(out, " {:>16}", p_label(q.p))?;
+    }
+    writeln!(out)?;
+    let atoms = !m.integer && m.groups.iter().flat_map(|g| &g.quantiles).any(|q| q.atom);
+    for g in &m.groups {
+        write!(out, "  {:<16}", g.group)?;
+        for q in &g.quantiles {
+            match (atoms, q.atom) {
+                (false, _) => write!(out, " {:>16.6}", q.value)?,
+                (true, atom) => write!(out, " {:>15.6}{}", q.value, if atom { "*" } else { " " })?,
+            }
+        }
+        writeln!(out)?;
+    }
+    if atoms {
+        writeln!(out, "  (* a value of positive probability: the atom at 0)")?;
+    }
+    Ok(())
+}
+
+/// `p50`, `p90`, `p99.9` for 0.5, 0.9, 0.999.
+fn p_label(p: f64) -> String {
+    let pct = format!("{:.6}", 100.0 * p);
+    format!("p{}", pct.trim_end_matches('0').trim_end_matches('.'))
 }

@@ -26,6 +26,10 @@ pub const ARMS: std::ops::RangeInclusive<usize> = 2..=26;
 pub const MAX_DAYS: u32 = 36_600;
 /// Largest number of values one attribute may take.
 pub const MAX_ATTRIBUTE_VALUES: usize = 10_000;
+/// The probabilities of the true quantiles when a blueprint names none.
+pub const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+/// Largest number of quantile probabilities a blueprint may list.
+pub const MAX_QUANTILES: usize = 99;
 
 /// A numeric parameter: fixed, or chosen once per run among options.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +130,9 @@ pub struct Blueprint {
     pub attributes: Vec<Attribute>,
     /// Metrics, in column order.
     pub metrics: Vec<Metric>,
+    /// The probabilities (strictly increasing, each in `(0, 1)`) of the true quantiles the
+    /// truth gives for every metric in every group ([`DEFAULT_QUANTILES`] unless named).
+    pub quantiles: Vec<f64>,
 }
 
 impl Blueprint {

@@ -5,8 +5,8 @@
 //! wants all of them, each with its field path and what is allowed.
 
 use super::{
-    ARMS, ArmSpec, Attribute, Blueprint, MAX_ATTRIBUTE_VALUES, MAX_CUSTOMERS, MAX_DAYS, Metric,
-    Param, PrePeriod, Segment,
+    ARMS, ArmSpec, Attribute, Blueprint, DEFAULT_QUANTILES, MAX_ATTRIBUTE_VALUES, MAX_CUSTOMERS,
+    MAX_DAYS, MAX_QUANTILES, Metric, Param, PrePeriod, Segment,
 };
 use crate::dist::DistKind;
 use crate::error::{Error, Problem, Problems, Result, Tally};
@@ -23,7 +23,7 @@ pub(super) const METRIC_KEYS: [&str; 5] = [
     "pre_period",
     "segments",
 ];
-const TOP_KEYS: [&str; 11] = [
+const TOP_KEYS: [&str; 12] = [
     "id",
     "description",
     "seed",
@@ -35,6 +35,7 @@ const TOP_KEYS: [&str; 11] = [
     "actual_groups",
     "attributes",
     "metrics",
+    "quantiles",
 ];
 /// Column names the generator always writes.
 pub(super) const RESERVED_COLUMNS: [&str; 4] =
@@ -418,6 +419,10 @@ impl Cx {
         if let (Some(a), Some(ms)) = (&attributes, &metrics) {
             self.columns(a, ms);
         }
+        let quantiles = match m.get("quantiles") {
+            Some(v) => self.quantiles(v),
+            None => Some(DEFAULT_QUANTILES.to_vec()),
+        };
 
         Some(Blueprint {
             id: id?,
@@ -431,7 +436,45 @@ impl Cx {
             actual_groups,
             attributes: attributes?,
             metrics: metrics?,
+            quantiles: quantiles?,
         })
+    }
+
+    /// `quantiles`: 1 to [`MAX_QUANTILES`] probabilities, each in `(0, 1)`, strictly
+    /// increasing.
+    fn quantiles(&mut self, v: &Value) -> Option<Vec<f64>> {
+        const ALLOWED: &str = "a list of 1 to 99 probabilities, each strictly between 0 and 1, \
+                               in increasing order, e.g. [0.5, 0.9, 0.99]";
+        let Some(items) = v.as_array() else {
+            self.err(
+                "quantiles",
+                format!("expected {ALLOWED}, found {}", describe(v)),
+            );
+            return None;
+        };
+        if items.is_empty() || items.len() > MAX_QUANTILES {
+            let n = items.len();
+            self.err("quantiles", format!("has {n} entries; expected {ALLOWED}"));
+            return None;
+        }
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("quantiles[{i}]");
+            let p = self.number(item, &path)?;
+            if !(p > 0.0 && p < 1.0) {
+                self.err(&path, format!("{p} is not allowed; expected {ALLOWED}"));
+                return None;
+            }
+            if out.last().is_some_and(|&last| p <= last) {
+                self.err(
+                    &path,
+                    format!("{p} does not follow {}; expected {ALLOWED}", out[i - 1]),
+                );
+                return None;
+            }
+            out.push(p);
+        }
+        Some(out)
     }
 
     /// The value of the top-level `key`, or a problem saying it is missing (`what` is expected).

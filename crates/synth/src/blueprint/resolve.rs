@@ -418,6 +418,14 @@ fn explicit_params(kind: DistKind, d: &Dist) -> ArmSpec {
 fn truth_problem(bp: &Blueprint, f: &Failed) -> Problem {
     let path = format!("metrics.{}", bp.metrics[f.metric].name);
     match (f.stop, f.group) {
+        (Stop::Inexact, Some(g)) if f.quantile.is_some() => Problem::new(
+            format!("{path}.{}", bp.groups[g].0),
+            format!(
+                "the true {}-quantile of this arm cannot be found: its CDF does not reach \
+                 that probability within floating point; use laws of finite, moderate scale",
+                f.quantile.unwrap_or_default()
+            ),
+        ),
         (Stop::Inexact, Some(g)) => Problem::new(
             format!("{path}.{}", bp.groups[g].0),
             format!(

@@ -66,6 +66,12 @@ impl Blueprint {
                     .collect(),
             ),
         );
+        if self.quantiles != super::DEFAULT_QUANTILES {
+            m.insert(
+                "quantiles".into(),
+                Value::Array(self.quantiles.iter().map(|p| num(*p)).collect()),
+            );
+        }
         let mut metrics = Map::new();
         for me in &self.metrics {
             let mut t = Map::new();

@@ -9,4 +9,5 @@
 mod common;
 mod ks;
 mod moments;
+mod quantiles;
 mod superiority;

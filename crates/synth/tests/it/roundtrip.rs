@@ -119,6 +119,12 @@ prop_compose! {
             groups,
             attributes: attrs.into_iter().map(|(name, values)| Attribute { name, values }).collect(),
             metrics,
+            // The default (not written out) or a list of probabilities that are not round.
+            quantiles: if seed % 3 == 0 {
+                abforge_synth::blueprint::DEFAULT_QUANTILES.to_vec()
+            } else {
+                vec![0.01 + (seed % 7) as f64 / 100.0, 0.5, 0.975]
+            },
         })
     }
 }

@@ -338,3 +338,33 @@ fn labels_are_printable_trimmed_and_not_templates() {
         assert!(schema.is_valid(&doc), "the schema refuses {label:?}");
     }
 }
+
+#[test]
+fn quantile_probabilities_are_checked() {
+    let metric = "[metrics.x]\ndistribution = \"normal\"\ncontrol = { mean = 0, sd = 1 }\n\
+                  treatment = { mean = 0, sd = 1 }\n";
+    for (list, path, says) in [
+        ("[]", "quantiles", "has 0 entries"),
+        (
+            "0.5",
+            "quantiles",
+            "expected a list of 1 to 99 probabilities",
+        ),
+        ("[0.5, 1.0]", "quantiles[1]", "1 is not allowed"),
+        ("[0, 0.5]", "quantiles[0]", "0 is not allowed"),
+        ("[0.9, 0.5]", "quantiles[1]", "0.5 does not follow 0.9"),
+        ("[0.5, 0.5]", "quantiles[1]", "0.5 does not follow 0.5"),
+        ("[0.5, \"p90\"]", "quantiles[1]", "expected a number"),
+    ] {
+        let p = problems(&format!("quantiles = {list}\n{HEAD}{metric}"));
+        assert!(p.contains(&format!("{path}: {says}")), "{list}: {p}");
+    }
+    let many: Vec<String> = (1..=100)
+        .map(|i| format!("{}", f64::from(i) / 101.0))
+        .collect();
+    let p = problems(&format!(
+        "quantiles = [{}]\n{HEAD}{metric}",
+        many.join(", ")
+    ));
+    assert!(p.contains("quantiles: has 100 entries"), "{p}");
+}
