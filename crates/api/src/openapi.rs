@@ -74,6 +74,20 @@ pub(crate) mod schema {
         sample_ratio_mismatch: bool,
         /// One entry per metric column (pre-period twins included), in column order.
         metrics: Vec<MetricTruth>,
+        /// The correlations between metrics, as the blueprint lists them.
+        correlations: Vec<CorrelationTruth>,
+    }
+
+    /// The truth of a correlation between two metrics (the same in every group).
+    #[derive(ToSchema)]
+    pub(crate) struct CorrelationTruth {
+        /// The two metrics.
+        metrics: Vec<String>,
+        /// The correlation of their normal scores (the Gaussian copula's).
+        normal_scores: f64,
+        /// Spearman's rank correlation, when both metrics are continuous and not
+        /// zero-inflated; null otherwise.
+        spearman: Option<f64>,
     }
 
     /// Planned and realised share of one group.

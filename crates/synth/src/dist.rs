@@ -107,6 +107,10 @@ impl DistKind {
     }
 }
 
+/// The largest gamma shape, Poisson rate or negative binomial mean whose CDF abforge
+/// evaluates (see [`Dist::cdf_cost`]).
+pub const MAX_CDF_SCALE: f64 = 1e7;
+
 /// A distribution with every parameter fixed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Dist {
@@ -440,6 +444,56 @@ impl Dist {
         }
     }
 
+    /// The work of one CDF evaluation, in truth-budget units (one: about 64 terms of a
+    /// series); `None` when it is not bounded. statrs' regularised incomplete gamma (behind
+    /// the Gamma and Poisson CDFs) sums a series of about `8.5·√a` terms for a shape (or a
+    /// count) `a` below `x`, but its continued fraction above `x` can run past 2³¹ terms
+    /// (and overflow its counter) for `a` = 10¹², and its series never ends once `a + 1`
+    /// rounds to `a`: past [`MAX_CDF_SCALE`] the cost is taken as unbounded.
+    pub fn cdf_cost(&self) -> Option<u64> {
+        let series = |a: f64| (a <= MAX_CDF_SCALE).then(|| 1 + (8.5 * a.sqrt() / 64.0) as u64);
+        match *self {
+            Dist::Gamma { shape, .. } => series(shape),
+            Dist::Poisson { lambda } => series(lambda),
+            // The incomplete beta's continued fraction: of the order of √mean terms.
+            Dist::NegativeBinomial { .. } => series(self.mean()),
+            _ => Some(1),
+        }
+    }
+
+    /// The value at probability `u` (strictly between 0 and 1) of the law's inverse CDF,
+    /// the smallest `x` with `P(X ≤ x) ≥ u`: what a uniform `u` becomes under this law.
+    /// Integer laws search the CDF by bisection (see [`InverseTable`] for a faster way on
+    /// short supports).
+    pub fn inverse_cdf(&self, u: f64) -> f64 {
+        match *self {
+            Dist::Bernoulli { p } => f64::from(u8::from(u > 1.0 - p)),
+            Dist::Poisson { .. } | Dist::NegativeBinomial { .. } => {
+                let (mut lo, mut hi) = (
+                    0u64,
+                    (self.mean() + 10.0 * self.variance().sqrt()) as u64 + 1,
+                );
+                while self.cdf_int(hi) < u && hi < u64::MAX / 2 {
+                    hi *= 2;
+                }
+                if self.cdf_int(0) >= u {
+                    return 0.0;
+                }
+                // F(lo) < u <= F(hi).
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if self.cdf_int(mid) >= u {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                hi as f64
+            }
+            _ => self.quantile(u),
+        }
+    }
+
     /// The quantile of a continuous distribution.
     pub(crate) fn quantile(&self, q: f64) -> f64 {
         match *self {
@@ -453,6 +507,47 @@ impl Dist {
                 .expect("validated")
                 .inverse_cdf(q),
             _ => f64::NAN,
+        }
+    }
+}
+
+/// The CDF of an integer law tabulated over its support, for [`Dist::inverse_cdf`] by a
+/// binary search of the table rather than of the CDF (a few dozen statrs evaluations per
+/// value): supports up to [`InverseTable::MAX_LEN`] values are tabulated until the CDF
+/// is within 1e-15 of 1; values past the table fall back to [`Dist::inverse_cdf`].
+#[derive(Debug, Clone)]
+pub struct InverseTable {
+    dist: Dist,
+    cdf: Vec<f64>,
+}
+
+impl InverseTable {
+    /// Largest number of values tabulated.
+    pub const MAX_LEN: usize = 1 << 16;
+
+    /// The table of `dist` (empty for a continuous law, which has no support to tabulate).
+    pub fn new(dist: Dist) -> Self {
+        let mut cdf = Vec::new();
+        if dist.kind().is_integer() {
+            for k in 0..Self::MAX_LEN as u64 {
+                let f = dist.cdf_int(k);
+                cdf.push(f);
+                if f >= 1.0 - 1e-15 {
+                    break;
+                }
+            }
+        }
+        Self { dist, cdf }
+    }
+
+    /// [`Dist::inverse_cdf`] at `u`.
+    #[inline]
+    pub fn inverse_cdf(&self, u: f64) -> f64 {
+        let k = self.cdf.partition_point(|f| *f < u);
+        if k < self.cdf.len() {
+            k as f64
+        } else {
+            self.dist.inverse_cdf(u)
         }
     }
 }

@@ -15,7 +15,8 @@
 //! the control's in every group (no treatment has happened yet).
 
 use crate::blueprint::{MetricModel, Resolved};
-use crate::dist::Sampler;
+use crate::copula::Copula;
+use crate::dist::{InverseTable, Sampler};
 use crate::error::{Error, Result};
 use crate::rng::column_rng;
 use arrow_array::types::Int16Type;
@@ -88,12 +89,14 @@ impl Reporter for NoReporter {
     fn on_rows(&self, _rows: u64) {}
 }
 
-/// Per cell and arm: the sampler and the law's mean and standard deviation.
+/// Per cell and arm: the sampler, the law's mean and standard deviation, and for a metric
+/// joined by the copula its inverse CDF.
 #[derive(Debug, Clone)]
 struct CellArm {
     sampler: Sampler,
     mean: f64,
     sd: f64,
+    inverse: Option<InverseTable>,
 }
 
 /// Per metric (in the order of `Resolved::metrics`), `cells[cell][arm]`; the last cell is
@@ -111,6 +114,7 @@ pub struct Generator {
     metrics: Vec<Cells>,
     ctrl: usize,
     dict_values: Vec<ArrayRef>,
+    copula: Option<Copula>,
 }
 
 /// The cumulative shares of positive `weights` (normalised), the last set to +∞ so that a
@@ -169,9 +173,9 @@ impl MetricRows<'_> {
     }
 }
 
-/// The laws of metric `m` per cell and arm, with the moments of each, the last cell being
-/// "no segment".
-fn metric_cells(m: &MetricModel) -> Cells {
+/// The laws of metric `m` per cell and arm, with the moments of each (and the inverse CDF
+/// when the metric is `joined` by the copula), the last cell being "no segment".
+fn metric_cells(m: &MetricModel, joined: bool) -> Cells {
     let zi = m.zero_inflation;
     let cell = |d: &crate::dist::Dist| {
         // Moments of the whole law in the cell: zi·δ0 + (1 − zi)·(D + offset).
@@ -182,6 +186,7 @@ fn metric_cells(m: &MetricModel) -> Cells {
             sampler: d.sampler(),
             mean,
             sd: (m2 - mean * mean).max(0.0).sqrt(),
+            inverse: joined.then(|| InverseTable::new(*d)),
         }
     };
     let mut cells: Vec<Vec<CellArm>> = m
@@ -206,6 +211,31 @@ fn segment_cells(model: &MetricModel, attrs: &[Vec<i16>], len: usize) -> Vec<usi
                 row[a] = col[i] as u16;
             }
             model.cell(&row).unwrap_or(model.segments.len())
+        })
+        .collect()
+}
+
+/// The values of a metric joined by the copula: row `i` turns its uniform `u[i]` into a
+/// structural zero (when `u` is below the zero-inflation probability `π`) or into the
+/// inverse CDF of its law at `(u − π)/(1 − π)`, plus the offset — the metric's law exactly,
+/// whatever the other metrics.
+fn joined_values(metric: &MetricRows, groups: &[i16], u: &[f64]) -> Vec<f64> {
+    let model = metric.model;
+    let zi = model.zero_inflation;
+    u.iter()
+        .enumerate()
+        .map(|(i, &u)| {
+            if u < zi {
+                return 0.0;
+            }
+            let law = &metric.laws[metric.cell(i)][groups[i] as usize];
+            // Φ of a far tail rounds to 0 or 1, where an inverse CDF is infinite.
+            let v = ((u - zi) / (1.0 - zi)).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON / 2.0);
+            law.inverse
+                .as_ref()
+                .expect("joined metrics have inverse CDFs")
+                .inverse_cdf(v)
+                + model.offset
         })
         .collect()
 }
@@ -246,8 +276,9 @@ impl Generator {
             )));
         }
         fields.push(Field::new("purchase_date", DataType::Date32, false));
+        let copula = Copula::new(bp);
         let mut metrics = Vec::new();
-        for m in &resolved.metrics {
+        for (i, m) in resolved.metrics.iter().enumerate() {
             let ty = if m.kind.is_integer() {
                 DataType::Int64
             } else {
@@ -261,7 +292,8 @@ impl Generator {
                     false,
                 ));
             }
-            metrics.push(metric_cells(m));
+            let joined = copula.as_ref().is_some_and(|c| c.metrics.contains(&i));
+            metrics.push(metric_cells(m, joined));
         }
         let meta = HashMap::from([
             (
@@ -289,6 +321,7 @@ impl Generator {
             metrics,
             schema,
             dict_values,
+            copula,
             resolved: Arc::new(resolved),
         }
     }
@@ -341,9 +374,17 @@ impl Generator {
         let end = (start + CHUNK_ROWS).min(bp.customers);
         let len = usize::try_from(end.saturating_sub(start)).expect("chunk fits in memory");
         let rows = self.draw_rows(index, len);
+        let uniforms = self
+            .copula
+            .as_ref()
+            .map(|c| (c, c.uniforms(bp.seed, index, len)));
         let mut metric_cols: Vec<ArrayRef> = Vec::new();
-        for (laws, model) in self.metrics.iter().zip(&self.resolved.metrics) {
-            self.push_metric(&mut metric_cols, &rows, laws, model);
+        for (i, (laws, model)) in self.metrics.iter().zip(&self.resolved.metrics).enumerate() {
+            let u = uniforms.as_ref().and_then(|(c, u)| {
+                let at = c.metrics.iter().position(|m| *m == i)?;
+                Some(u[at].as_slice())
+            });
+            self.push_metric(&mut metric_cols, &rows, laws, model, u);
         }
         // Put the columns in schema order: ids, group, attributes, date, then the metrics.
         let mut cols: Vec<ArrayRef> = vec![
@@ -399,20 +440,24 @@ impl Generator {
     }
 
     /// Appends the column of metric `model` (with laws `laws`) for `rows`, then its `pre_`
-    /// twin when it has one.
+    /// twin when it has one; `uniforms`: the copula's, for a metric it joins.
     fn push_metric(
         &self,
         cols: &mut Vec<ArrayRef>,
         rows: &ChunkRows,
         laws: &[Vec<CellArm>],
         model: &MetricModel,
+        uniforms: Option<&[f64]>,
     ) {
         let metric = MetricRows {
             model,
             laws,
             cells: segment_cells(model, &rows.attrs, rows.len),
         };
-        let values = self.metric_values(rows, &metric);
+        let values = match uniforms {
+            Some(u) => joined_values(&metric, &rows.groups, u),
+            None => self.metric_values(rows, &metric),
+        };
         let pre = model
             .pre_correlation
             .map(|rho| self.pre_twin(rows, &metric, &values, rho));

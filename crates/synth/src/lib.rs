@@ -41,6 +41,7 @@
 
 pub mod blueprint;
 mod cancel;
+mod copula;
 pub mod dist;
 mod error;
 pub mod generate;

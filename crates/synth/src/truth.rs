@@ -56,7 +56,7 @@ mod quantile;
 pub(crate) use budget::Stop;
 pub use budget::{
     BERRY_ESSEEN, CELL_BUDGET, MAX_APPROX_ERROR, MAX_BRACKET_BINS, MAX_EXACT_SUPPORT,
-    MAX_SUPPORT_END, TRUTH_BUDGET,
+    MAX_SUPPORT_END, QUANTILE_BUDGET, TRUTH_BUDGET,
 };
 
 use crate::Cancel;
@@ -79,7 +79,8 @@ pub struct GroupMoments {
     pub mean: f64,
     /// True variance.
     pub variance: f64,
-    /// True quantiles at the blueprint's probabilities (none for a pre-period twin).
+    /// True quantiles at the blueprint's probabilities (none for a pre-period twin, or for a
+    /// law whose CDF is too costly to evaluate: see [`QUANTILE_BUDGET`]).
     pub quantiles: Vec<Quantile>,
 }
 
@@ -144,6 +145,18 @@ pub struct MetricTruth {
     pub effects: Vec<Effect>,
 }
 
+/// The truth of a correlation between two metrics (the same in every group).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CorrelationTruth {
+    /// The two metrics.
+    pub metrics: [String; 2],
+    /// The correlation of their normal scores: the Gaussian copula's `rho`.
+    pub normal_scores: f64,
+    /// Spearman's rank correlation, `(6/π)·asin(ρ/2)`: exact when both metrics are continuous
+    /// and not zero-inflated in every group; `None` otherwise (ties change it).
+    pub spearman: Option<f64>,
+}
+
 /// Planned and realised share of one group.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Allocation {
@@ -170,6 +183,8 @@ pub struct Truth {
     pub sample_ratio_mismatch: bool,
     /// One entry per metric column (pre-period twins included), in column order.
     pub metrics: Vec<MetricTruth>,
+    /// The correlations between metrics, as the blueprint lists them.
+    pub correlations: Vec<CorrelationTruth>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -214,8 +229,6 @@ pub(crate) struct Failed {
     pub group: Option<usize>,
     /// Whether it was the walk over segment cells.
     pub cells: bool,
-    /// The probability, when it was the group's quantile.
-    pub quantile: Option<f64>,
     /// Why.
     pub stop: Stop,
 }
@@ -250,7 +263,6 @@ pub(crate) fn compute(
                 metric: i,
                 group: None,
                 cells: true,
-                quantile: None,
                 stop,
             })?;
         let (truth, twin) =
@@ -258,6 +270,25 @@ pub(crate) fn compute(
         metrics.push(truth);
         metrics.extend(twin);
     }
+    let continuous = |name: &str| {
+        models
+            .iter()
+            .find(|m| m.name == name)
+            .is_some_and(|m| !m.kind.is_integer() && m.zero_inflation == 0.0)
+    };
+    let correlations = bp
+        .correlations
+        .iter()
+        .map(|c| CorrelationTruth {
+            metrics: c.metrics.clone(),
+            normal_scores: c.rho,
+            spearman: c
+                .metrics
+                .iter()
+                .all(|m| continuous(m))
+                .then(|| 6.0 / std::f64::consts::PI * (c.rho / 2.0).asin()),
+        })
+        .collect();
     Ok(Truth {
         experiment_id: bp.id.clone(),
         seed: bp.seed,
@@ -265,6 +296,7 @@ pub(crate) fn compute(
         allocation,
         sample_ratio_mismatch: srm,
         metrics,
+        correlations,
     })
 }
 
@@ -276,33 +308,28 @@ fn metric_truth(
     cells: &[f64],
     budget: &mut Budget,
 ) -> Result<(MetricTruth, Option<MetricTruth>), Failed> {
-    let fail = |group, quantile, stop| Failed {
+    let fail = |group, stop| Failed {
         metric: 0,
         group: Some(group),
         cells: false,
-        quantile,
         stop,
     };
     let ctrl = bp.control_index();
     let laws: Vec<Law> = (0..bp.groups.len()).map(|arm| law(m, arm, cells)).collect();
     let moments: Vec<(f64, f64)> = laws.iter().map(moments).collect();
-    let mut quantiles = Vec::with_capacity(laws.len());
-    for (i, l) in laws.iter().enumerate() {
-        let mut qs = Vec::with_capacity(bp.quantiles.len());
-        for &p in &bp.quantiles {
-            let (value, atom) = quantile::quantile(l, p, m.kind.is_integer(), budget)
-                .map_err(|s| fail(i, Some(p), s))?;
-            qs.push(Quantile { p, value, atom });
-        }
-        quantiles.push(qs);
-    }
+    let quantiles = match all_quantiles(bp, m, &laws, budget) {
+        Ok(q) => q,
+        Err(Stop::Cancelled) => return Err(fail(ctrl, Stop::Cancelled)),
+        // Too costly (see QUANTILE_BUDGET): the metric's quantiles are not given.
+        Err(_) => vec![Vec::new(); laws.len()],
+    };
     let mut effects = Vec::new();
     for (i, (g, _)) in bp.groups.iter().enumerate().filter(|(i, _)| *i != ctrl) {
         let identical = laws[i] == laws[ctrl];
         let p = if identical {
             0.5
         } else {
-            superiority(&laws[i], &laws[ctrl], budget).map_err(|s| fail(i, None, s))?
+            superiority(&laws[i], &laws[ctrl], budget).map_err(|s| fail(i, s))?
         };
         let (mt, mc) = (moments[i].0, moments[ctrl].0);
         let mut e = effect(g, &bp.control_group, mt, mc, Some(p), identical);
@@ -371,6 +398,28 @@ fn effect(group: &str, control: &str, mt: f64, mc: f64, p: Option<f64>, identica
         identical,
         quantile_effects: Vec::new(),
     }
+}
+
+/// The quantiles of every arm's law at the blueprint's probabilities, within
+/// [`QUANTILE_BUDGET`] for the metric.
+fn all_quantiles(
+    bp: &Blueprint,
+    m: &MetricModel,
+    laws: &[Law],
+    budget: &Budget,
+) -> Result<Vec<Vec<Quantile>>, Stop> {
+    let mut part = budget.part(QUANTILE_BUDGET);
+    laws.iter()
+        .map(|l| {
+            bp.quantiles
+                .iter()
+                .map(|&p| {
+                    let (value, atom) = quantile::quantile(l, p, m.kind.is_integer(), &mut part)?;
+                    Ok(Quantile { p, value, atom })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Each quantile of a treatment arm against the control's: equal (null) within the

@@ -34,6 +34,7 @@ pub fn to_json(r: &Resolved) -> serde_json::Value {
         "allocation": t.allocation,
         "sample_ratio_mismatch": t.sample_ratio_mismatch,
         "metrics": t.metrics,
+        "correlations": t.correlations,
         "blueprint": r.blueprint.to_json_value(),
     })
 }
@@ -77,6 +78,21 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
             ""
         }
     )?;
+    for c in &t.correlations {
+        let [a, b] = &c.metrics;
+        write!(
+            out,
+            "correlation of {a} and {b}: normal scores {:+.4}",
+            c.normal_scores
+        )?;
+        match c.spearman {
+            Some(s) => writeln!(out, ", Spearman {s:+.4}")?,
+            None => writeln!(
+                out,
+                " (Spearman depends on the ties of an integer or zero-inflated law)"
+            )?,
+        }
+    }
     for m in &t.metrics {
         writeln!(out)?;
         let kind = if m.integer { "integer" } else { "real" };

@@ -96,6 +96,17 @@ pub struct Metric {
     pub segments: Vec<Segment>,
 }
 
+/// A correlation between two metrics of the same customer, drawn through a Gaussian copula:
+/// the normal scores behind the two metrics have correlation `rho`, and each metric keeps its
+/// own law.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Correlation {
+    /// The two metrics (distinct, in the order given).
+    pub metrics: [String; 2],
+    /// The correlation of their normal scores, strictly between -1 and 1.
+    pub rho: f64,
+}
+
 /// A categorical customer attribute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribute {
@@ -133,6 +144,9 @@ pub struct Blueprint {
     /// The probabilities (strictly increasing, each in `(0, 1)`) of the true quantiles the
     /// truth gives for every metric in every group ([`DEFAULT_QUANTILES`] unless named).
     pub quantiles: Vec<f64>,
+    /// Correlations between metrics (none: every metric drawn independently); together they
+    /// form a positive-definite correlation matrix.
+    pub correlations: Vec<Correlation>,
 }
 
 impl Blueprint {

@@ -5,8 +5,8 @@
 //! wants all of them, each with its field path and what is allowed.
 
 use super::{
-    ARMS, ArmSpec, Attribute, Blueprint, DEFAULT_QUANTILES, MAX_ATTRIBUTE_VALUES, MAX_CUSTOMERS,
-    MAX_DAYS, MAX_QUANTILES, Metric, Param, PrePeriod, Segment,
+    ARMS, ArmSpec, Attribute, Blueprint, Correlation, DEFAULT_QUANTILES, MAX_ATTRIBUTE_VALUES,
+    MAX_CUSTOMERS, MAX_DAYS, MAX_QUANTILES, Metric, Param, PrePeriod, Segment,
 };
 use crate::dist::DistKind;
 use crate::error::{Error, Problem, Problems, Result, Tally};
@@ -23,7 +23,7 @@ pub(super) const METRIC_KEYS: [&str; 5] = [
     "pre_period",
     "segments",
 ];
-const TOP_KEYS: [&str; 12] = [
+const TOP_KEYS: [&str; 13] = [
     "id",
     "description",
     "seed",
@@ -36,6 +36,7 @@ const TOP_KEYS: [&str; 12] = [
     "attributes",
     "metrics",
     "quantiles",
+    "correlations",
 ];
 /// Column names the generator always writes.
 pub(super) const RESERVED_COLUMNS: [&str; 4] =
@@ -143,6 +144,12 @@ fn quoted(s: &str) -> String {
 }
 
 /// At most [`LISTED`] of `names`, comma-separated, then "and N more" for the rest.
+/// Whether two correlations pair the same metrics (in either order).
+fn same_pair(a: &Correlation, b: &Correlation) -> bool {
+    let [x, y] = &a.metrics;
+    b.metrics == [x.clone(), y.clone()] || b.metrics == [y.clone(), x.clone()]
+}
+
 fn some_of<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
     listed(names, LISTED)
 }
@@ -423,6 +430,11 @@ impl Cx {
             Some(v) => self.quantiles(v),
             None => Some(DEFAULT_QUANTILES.to_vec()),
         };
+        let correlations = match (m.get("correlations"), &metrics) {
+            (Some(v), Some(ms)) => self.correlations(v, ms),
+            (Some(_), None) => None,
+            (None, _) => Some(Vec::new()),
+        };
 
         Some(Blueprint {
             id: id?,
@@ -437,6 +449,113 @@ impl Cx {
             attributes: attributes?,
             metrics: metrics?,
             quantiles: quantiles?,
+            correlations: correlations?,
+        })
+    }
+
+    /// `correlations`: `[[correlations]]` tables of two distinct metrics and a `rho`
+    /// strictly between -1 and 1, each pair once, forming a positive-definite matrix.
+    fn correlations(&mut self, v: &Value, metrics: &[Metric]) -> Option<Vec<Correlation>> {
+        let Some(items) = v.as_array() else {
+            let found = describe(v);
+            self.err(
+                "correlations",
+                format!("expected [[correlations]] tables, found {found}"),
+            );
+            return None;
+        };
+        let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+        let mut out: Vec<Correlation> = Vec::new();
+        let mut good = true;
+        for (i, item) in items.iter().enumerate() {
+            match self.correlation(item, &format!("correlations[{i}]"), &names) {
+                Some(c) if out.iter().any(|o| same_pair(o, &c)) => {
+                    let [a, b] = &c.metrics;
+                    self.err(
+                        &format!("correlations[{i}]"),
+                        format!("{a} and {b} are paired twice"),
+                    );
+                    good = false;
+                }
+                Some(c) => out.push(c),
+                None => good = false,
+            }
+        }
+        if good
+            && !out.is_empty()
+            && crate::copula::cholesky(&crate::copula::matrix(&out, &names).1).is_none()
+        {
+            self.err(
+                "correlations",
+                "together these correlations are not a correlation matrix (it is not positive \
+                 definite: e.g. a strongly with b and b with c, but a against c); weaken or \
+                 change some of them",
+            );
+            good = false;
+        }
+        good.then_some(out)
+    }
+
+    /// One `[[correlations]]` table at `path`.
+    fn correlation(&mut self, v: &Value, path: &str, names: &[&str]) -> Option<Correlation> {
+        let t = self.table(v, path)?;
+        self.unknown_keys(t, path, &["metrics", "rho"]);
+        let mpath = join(path, "metrics");
+        let pair: Vec<&str> = match t.get("metrics").and_then(Value::as_array) {
+            Some(a) if a.len() == 2 => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let metrics = match pair[..] {
+            [a, b] if a == b => {
+                self.err(
+                    &mpath,
+                    format!("names {a:?} twice; expected two different metrics"),
+                );
+                None
+            }
+            [a, b] => {
+                let unknown: Vec<&str> =
+                    [a, b].into_iter().filter(|m| !names.contains(m)).collect();
+                for m in &unknown {
+                    let known = some_of(names.iter().copied());
+                    self.err(
+                        &mpath,
+                        format!("{m:?} is not a metric of this blueprint; the metrics are {known}"),
+                    );
+                }
+                unknown.is_empty().then(|| [a.to_string(), b.to_string()])
+            }
+            _ => {
+                self.err(
+                    &mpath,
+                    "expected two metric names, e.g. [\"revenue\", \"orders\"]",
+                );
+                None
+            }
+        };
+        let rpath = join(path, "rho");
+        let rho = match t.get("rho") {
+            None => {
+                self.err(
+                    &rpath,
+                    "is missing; expected a number strictly between -1 and 1",
+                );
+                None
+            }
+            Some(r) => self.number(r, &rpath).filter(|r| {
+                let ok = r.abs() < 1.0;
+                if !ok {
+                    self.err(
+                        &rpath,
+                        format!("{r} is not allowed; expected a number strictly between -1 and 1"),
+                    );
+                }
+                ok
+            }),
+        };
+        Some(Correlation {
+            metrics: metrics?,
+            rho: rho?,
         })
     }
 

@@ -96,6 +96,11 @@ impl Blueprint {
             choices,
             models,
         } = self.fix()?;
+        if let Some(p) = copula_problem(&blueprint, &models) {
+            let mut problems = Tally::default();
+            problems.push(p);
+            return Err(Error::Invalid(problems.into_problems()));
+        }
         match truth::compute(&blueprint, &models, cancel) {
             Ok(truth) => Ok(Resolved {
                 blueprint,
@@ -414,18 +419,39 @@ fn explicit_params(kind: DistKind, d: &Dist) -> ArmSpec {
     )
 }
 
+/// Largest work of one CDF evaluation (see [`Dist::cdf_cost`]) of a law joined by the
+/// copula, which draws every value through the law's inverse CDF: a gamma shape, a Poisson
+/// rate or a negative binomial mean up to about 2.3·10⁵.
+pub const MAX_COPULA_CDF_COST: u64 = 64;
+
+/// The problem of a correlated metric whose law's inverse CDF is too costly to draw from.
+fn copula_problem(bp: &Blueprint, models: &[MetricModel]) -> Option<Problem> {
+    let joined = bp.correlations.iter().flat_map(|c| c.metrics.iter());
+    for name in joined {
+        let m = models.iter().find(|m| &m.name == name)?;
+        let mut laws = m.base.iter().chain(m.segments.iter().flat_map(|s| &s.arms));
+        let costly = |d: &&Dist| d.cdf_cost().is_none_or(|c| c > MAX_COPULA_CDF_COST);
+        if let Some(d) = laws.find(costly) {
+            return Some(Problem::new(
+                "correlations".to_string(),
+                format!(
+                    "metric {name:?} has a {} law of mean {:e}; a metric joined by \
+                     correlations is drawn through its inverse CDF, which for a gamma shape, a \
+                     Poisson rate or a negative binomial mean past about 2.3e5 is too costly; \
+                     use smaller ones, or leave the metric out of correlations",
+                    d.kind().name(),
+                    d.mean()
+                ),
+            ));
+        }
+    }
+    None
+}
+
 /// The problem of a blueprint whose truth stopped before its end (not cancelled).
 fn truth_problem(bp: &Blueprint, f: &Failed) -> Problem {
     let path = format!("metrics.{}", bp.metrics[f.metric].name);
     match (f.stop, f.group) {
-        (Stop::Inexact, Some(g)) if f.quantile.is_some() => Problem::new(
-            format!("{path}.{}", bp.groups[g].0),
-            format!(
-                "the true {}-quantile of this arm cannot be found: its CDF does not reach \
-                 that probability within floating point; use laws of finite, moderate scale",
-                f.quantile.unwrap_or_default()
-            ),
-        ),
         (Stop::Inexact, Some(g)) => Problem::new(
             format!("{path}.{}", bp.groups[g].0),
             format!(

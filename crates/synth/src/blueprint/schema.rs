@@ -127,6 +127,13 @@ pub fn json_schema() -> Value {
                            "items": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1 },
                            "default": crate::blueprint::DEFAULT_QUANTILES,
                            "description": "Probabilities of the true quantiles given for every metric in every group, in increasing order." },
+            "correlations": { "type": "array", "description": "Correlations between metrics of the same customer, drawn through a Gaussian copula (each metric keeps its law); together a positive-definite matrix.",
+                              "items": { "type": "object", "additionalProperties": false, "required": ["metrics", "rho"],
+                                         "properties": {
+                                             "metrics": { "type": "array", "minItems": 2, "maxItems": 2, "items": { "type": "string" },
+                                                          "description": "Two different metrics." },
+                                             "rho": { "type": "number", "exclusiveMinimum": -1, "exclusiveMaximum": 1,
+                                                      "description": "Correlation of their normal scores." } } } },
             "actual_groups": weights("Realised allocation weights, for a sample-ratio mismatch on purpose; same keys as groups."),
             "attributes": { "type": "object", "description": "Categorical columns: name = { value = weight }.",
                             "propertyNames": { "pattern": "^[a-z_][a-z0-9_]{0,62}$" },

@@ -72,6 +72,14 @@ impl Blueprint {
                 Value::Array(self.quantiles.iter().map(|p| num(*p)).collect()),
             );
         }
+        if !self.correlations.is_empty() {
+            let cs = self
+                .correlations
+                .iter()
+                .map(|c| json!({ "metrics": c.metrics, "rho": num(c.rho) }))
+                .collect();
+            m.insert("correlations".into(), Value::Array(cs));
+        }
         let mut metrics = Map::new();
         for me in &self.metrics {
             let mut t = Map::new();

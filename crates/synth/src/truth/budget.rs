@@ -8,6 +8,10 @@ use crate::Cancel;
 /// blueprint is refused.
 pub const TRUTH_BUDGET: u64 = 1 << 24;
 
+/// Work the quantiles of one metric may take (apart from [`TRUTH_BUDGET`]): past it, the
+/// metric's quantiles are not given (a law whose CDF is too costly to evaluate, such as a
+/// gamma of shape 10¹², or past 2⁵², where statrs' series does not end).
+pub const QUANTILE_BUDGET: u64 = 1 << 22;
 /// Steps the walk over one metric's segment cells may take (within [`TRUTH_BUDGET`]).
 pub const CELL_BUDGET: u64 = 1 << 22;
 
@@ -65,6 +69,11 @@ impl<'a> Budget<'a> {
             left: units,
             cancel,
         }
+    }
+
+    /// A budget of `units` of its own, checking the same flag.
+    pub(crate) fn part(&self, units: u64) -> Budget<'a> {
+        Budget::new(units, self.cancel)
     }
 
     /// Takes `units` of work, checking the flag.

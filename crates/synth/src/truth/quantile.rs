@@ -25,8 +25,16 @@ pub(super) fn quantile(
     integer: bool,
     budget: &mut Budget,
 ) -> Result<(f64, bool), Stop> {
+    let cost = law
+        .iter()
+        .map(|(_, piece)| match piece {
+            Piece::Zero => Some(1),
+            Piece::Shifted(d, _) => d.cdf_cost(),
+        })
+        .sum::<Option<u64>>()
+        .ok_or(Stop::Exhausted)?;
     let mut cdf = |x: f64| -> Result<f64, Stop> {
-        budget.charge(law.len() as u64)?;
+        budget.charge(cost)?;
         Ok(law.iter().map(|(w, piece)| w * piece_cdf(piece, x)).sum())
     };
     if integer {
@@ -98,15 +106,18 @@ fn continuous_quantile(
             return Ok((0.0, true));
         }
     }
-    // The mixture's quantile lies between its pieces' quantiles (0 for the atom).
+    // A first bracket from each piece's mean and sd (widened below until it holds).
     let (lo, hi) = law.iter().fold(
         (f64::INFINITY, f64::NEG_INFINITY),
         |(lo, hi), (_, piece)| {
-            let q = match piece {
-                Piece::Zero => 0.0,
-                Piece::Shifted(d, s) => d.quantile(p) + s,
+            let (a, b) = match piece {
+                Piece::Zero => (0.0, 0.0),
+                Piece::Shifted(d, s) => {
+                    let (m, sd) = (d.mean() + s, d.variance().sqrt());
+                    (m - 4.0 * sd, m + 4.0 * sd)
+                }
             };
-            (lo.min(q), hi.max(q))
+            (lo.min(a), hi.max(b))
         },
     );
     if !(lo.is_finite() && hi.is_finite()) {

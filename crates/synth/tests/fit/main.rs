@@ -7,6 +7,7 @@
 //! enough that a wrong parameterisation, mixture weight or tie rule fails.
 
 mod common;
+mod copula;
 mod ks;
 mod moments;
 mod quantiles;

@@ -262,3 +262,46 @@ fn text_formats_write_plain_strings() {
             .starts_with("2026-11-")
     );
 }
+
+#[test]
+fn correlated_metrics_do_not_depend_on_threads_or_shards() {
+    let plain_toml = EVERY_KIND.replace("customers = 150000", "customers = 100000");
+    let toml = plain_toml.clone()
+        + "[[correlations]]\nmetrics = [\"items\", \"price\"]\nrho = 0.5\n\
+           [[correlations]]\nmetrics = [\"revenue\", \"orders\"]\nrho = -0.4\n\
+           [[correlations]]\nmetrics = [\"price\", \"revenue\"]\nrho = 0.3\n";
+    let g = Generator::new(Blueprint::from_toml(&toml).unwrap().resolve().unwrap());
+    let one = parquet_bytes(&g, 1, None);
+    assert!(
+        one == parquet_bytes(&g, 3, None),
+        "1 and 3 threads wrote different files"
+    );
+    let whole = read_parquet(one);
+    let pieces: Vec<RecordBatch> = (0..3)
+        .flat_map(|k| read_parquet(parquet_bytes(&g, 2, Some(Shard { index: k, count: 3 }))))
+        .collect();
+    assert_eq!(pieces.len(), whole.len());
+    for (p, w) in pieces.iter().zip(&whole) {
+        assert_eq!(p.columns(), w.columns());
+    }
+    // Metrics outside the copula keep the values they have without it.
+    let plain = Generator::new(
+        Blueprint::from_toml(&plain_toml)
+            .unwrap()
+            .resolve()
+            .unwrap(),
+    )
+    .chunk(1);
+    let joined = g.chunk(1);
+    for name in ["converted", "score"] {
+        assert_eq!(
+            plain.column_by_name(name),
+            joined.column_by_name(name),
+            "{name}"
+        );
+    }
+    assert_ne!(
+        plain.column_by_name("price"),
+        joined.column_by_name("price")
+    );
+}

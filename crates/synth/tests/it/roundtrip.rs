@@ -2,7 +2,9 @@
 //! ranges.
 
 use abforge_synth::Blueprint;
-use abforge_synth::blueprint::{ArmSpec, Attribute, Metric, Param, PrePeriod, Segment};
+use abforge_synth::blueprint::{
+    ArmSpec, Attribute, Correlation, Metric, Param, PrePeriod, Segment,
+};
 use abforge_synth::dist::DistKind;
 use proptest::prelude::*;
 
@@ -124,6 +126,12 @@ prop_compose! {
                 abforge_synth::blueprint::DEFAULT_QUANTILES.to_vec()
             } else {
                 vec![0.01 + (seed % 7) as f64 / 100.0, 0.5, 0.975]
+            },
+            correlations: if metric_kinds.len() >= 2 && seed % 2 == 0 {
+                let name = |i: usize| metric_kinds[i].0.clone();
+                vec![Correlation { metrics: [name(1), name(0)], rho: -0.35 }]
+            } else {
+                Vec::new()
             },
         })
     }

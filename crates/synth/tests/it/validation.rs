@@ -368,3 +368,53 @@ fn quantile_probabilities_are_checked() {
     ));
     assert!(p.contains("quantiles: has 100 entries"), "{p}");
 }
+
+#[test]
+fn correlations_are_checked() {
+    let metrics = "[metrics.a]\ndistribution = \"normal\"\ncontrol = { mean = 0, sd = 1 }\n\
+                   treatment = { mean = 0, sd = 1 }\n\
+                   [metrics.b]\ndistribution = \"poisson\"\ncontrol = { lambda = 1 }\n\
+                   treatment = { lambda = 1 }\n\
+                   [metrics.c]\ndistribution = \"gamma\"\ncontrol = { shape = 1, scale = 1 }\n\
+                   treatment = { shape = 1, scale = 1 }\n";
+    let pair = |m: &str, rho: &str| format!("[[correlations]]\nmetrics = {m}\nrho = {rho}\n");
+    for (list, says) in [
+        (
+            pair("[\"a\", \"z\"]", "0.5"),
+            "correlations[0].metrics: \"z\" is not a metric of this blueprint; the metrics are a, b, c",
+        ),
+        (
+            pair("[\"a\", \"a\"]", "0.5"),
+            "correlations[0].metrics: names \"a\" twice",
+        ),
+        (
+            pair("[\"a\"]", "0.5"),
+            "correlations[0].metrics: expected two metric names",
+        ),
+        (
+            pair("[\"a\", \"b\"]", "1"),
+            "correlations[0].rho: 1 is not allowed; expected a number strictly between -1 and 1",
+        ),
+        (
+            pair("[\"a\", \"b\"]", "0.2") + &pair("[\"b\", \"a\"]", "0.3"),
+            "correlations[1]: b and a are paired twice",
+        ),
+        (
+            pair("[\"a\", \"b\"]", "0.9")
+                + &pair("[\"b\", \"c\"]", "0.9")
+                + &pair("[\"a\", \"c\"]", "-0.9"),
+            "correlations: together these correlations are not a correlation matrix",
+        ),
+        (
+            "[[correlations]]\nmetrics = [\"a\", \"b\"]\n".to_string(),
+            "correlations[0].rho: is missing",
+        ),
+        (
+            "[[correlations]]\nmetrics = [\"a\", \"b\"]\nrho = 0.1\nweight = 2\n".to_string(),
+            "correlations[0].weight: unknown key",
+        ),
+    ] {
+        let p = problems(&format!("{HEAD}{metrics}{list}"));
+        assert!(p.contains(says), "{list}: {p}");
+    }
+}
