@@ -2,6 +2,7 @@
 //! generated rows have the rank correlations the truth gives.
 
 use crate::common::{Summary, Z, generate, metric};
+use crate::ks::{KS_CRITICAL, ks_statistic};
 use statrs::distribution::{
     ChiSquared, ContinuousCDF, Discrete, Gamma, LogNormal, Normal, Poisson,
 };
@@ -50,21 +51,6 @@ rho = 0.5
 metrics = ["basket", "orders"]
 rho = 0.45
 "#;
-
-/// The 0.1 % critical value of `sqrt(n)·D` (Kolmogorov–Smirnov).
-const KS_CRITICAL: f64 = 1.949;
-
-fn ks(mut x: Vec<f64>, cdf: impl Fn(f64) -> f64) -> f64 {
-    x.sort_by(f64::total_cmp);
-    let n = x.len() as f64;
-    x.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let f = cdf(*v);
-            (f - i as f64 / n).max((i + 1) as f64 / n - f)
-        })
-        .fold(0.0, f64::max)
-}
 
 /// Average ranks (ties share their mean rank).
 fn ranks(x: &[f64]) -> Vec<f64> {
@@ -130,7 +116,7 @@ fn each_metric_keeps_its_law() {
     ];
     for (col, g, cdf) in laws {
         let x = rows.select(col, g, None);
-        let d = ks(x.clone(), cdf) * (x.len() as f64).sqrt();
+        let d = ks_statistic(x.clone(), cdf) * (x.len() as f64).sqrt();
         assert!(d < KS_CRITICAL, "{col} in group {g}: sqrt(n)·D = {d}");
     }
     // The Poisson: a chi-square over 0..=9 and the tail, against the 0.1 % critical value.

@@ -14,7 +14,7 @@ const N_CONTINUOUS: usize = 20_000;
 /// Draws per integer law.
 const N_INTEGER: usize = 100_000;
 /// The asymptotic 0.1 % critical value of `sqrt(n)·D`.
-const KS_CRITICAL: f64 = 1.949;
+pub(crate) const KS_CRITICAL: f64 = 1.949;
 /// Smallest p-value a correct sampler is allowed.
 const ALPHA: f64 = 0.001;
 
@@ -25,7 +25,7 @@ fn draw(d: Dist, n: usize, seed: u64) -> Vec<f64> {
 }
 
 /// `sup |F_n − F|` of the sample `x` against `cdf`.
-fn ks_statistic(mut x: Vec<f64>, cdf: impl Fn(f64) -> f64) -> f64 {
+pub(crate) fn ks_statistic(mut x: Vec<f64>, cdf: impl Fn(f64) -> f64) -> f64 {
     assert!(x.iter().all(|v| v.is_finite()), "non-finite draw");
     x.sort_by(f64::total_cmp);
     let n = x.len() as f64;
