@@ -750,14 +750,30 @@ fn support(d: &Dist, budget: &mut Budget) -> Result<std::ops::RangeInclusive<u64
 /// Gamma and LogNormal, so tiny and huge shapes are both well resolved), between its
 /// 1e-15 quantiles, cut into panels at equal steps and at the other law's quantiles (where
 /// its CDF climbs), each panel by double-exponential quadrature.
+///
+/// Each CDF value is charged at its cost ([`Dist::cdf_cost`]); a law whose CDF has no
+/// bounded cost (a gamma shape past 10⁷, where statrs' series runs for hours or never ends)
+/// stops the computation.
 fn continuous_pair(t: &Dist, c: &Dist, delta: f64, budget: &mut Budget) -> Result<f64, Stop> {
-    let (a, ea) = expect_cdf(t, c, delta, budget)?;
-    let (b, eb) = expect_cdf(c, t, -delta, budget)?;
+    let cost = t
+        .cdf_cost()
+        .zip(c.cdf_cost())
+        .map(|(a, b)| a.max(b))
+        .ok_or(Stop::Exhausted)?;
+    budget.charge(cost)?;
+    let (a, ea) = expect_cdf(t, c, delta, cost, budget)?;
+    let (b, eb) = expect_cdf(c, t, -delta, cost, budget)?;
     Ok(if ea <= eb { a } else { 1.0 - b })
 }
 
-/// `∫ f_T(x) F_C(x + delta) dx` and its error estimate.
-fn expect_cdf(t: &Dist, c: &Dist, delta: f64, budget: &mut Budget) -> Result<(f64, f64), Stop> {
+/// `∫ f_T(x) F_C(x + delta) dx` and its error estimate; `cost`: the units of one CDF value.
+fn expect_cdf(
+    t: &Dist,
+    c: &Dist,
+    delta: f64,
+    cost: u64,
+    budget: &mut Budget,
+) -> Result<(f64, f64), Stop> {
     let log_scale = !matches!(t, Dist::Normal { .. });
     let to_u = |x: f64| if log_scale { x.ln() } else { x };
     let to_x = |u: f64| if log_scale { u.exp() } else { u };
@@ -823,7 +839,7 @@ fn expect_cdf(t: &Dist, c: &Dist, delta: f64, budget: &mut Budget) -> Result<(f6
     for w in cuts.windows(2) {
         let o = quadrature::double_exponential::integrate(f, w[0], w[1], 1e-14);
         // Each evaluation of the integrand is a density and a CDF.
-        budget.charge(2 * u64::from(o.num_function_evaluations))?;
+        budget.charge((1 + cost) * u64::from(o.num_function_evaluations))?;
         sum += o.integral;
         err += o.error_estimate;
     }
