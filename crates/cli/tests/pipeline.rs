@@ -233,28 +233,24 @@ fn bad_input_is_refused_with_exit_code_2_and_names_what_is_allowed() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // The error of a run with `config` as abforge.toml (exit code 2).
+    let with_config = |config: &str| {
+        std::fs::write(dir.path().join("abforge.toml"), config).unwrap();
+        let out = abforge(dir.path(), &["pipeline", "run", "-b", seed])
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        err
+    };
     // A value from abforge.toml is named by the file and its key.
-    std::fs::write(dir.path().join("abforge.toml"), "[retry]\nattempts = 0\n").unwrap();
-    let out = abforge(dir.path(), &["pipeline", "run", "-b", seed])
-        .output()
-        .unwrap();
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = with_config("[retry]\nattempts = 0\n");
     assert!(
         err.contains("error: abforge.toml: retry.attempts: 0 is not allowed; expected 1 to 100"),
         "{err}"
     );
     // An unknown key in abforge.toml names the allowed ones.
-    std::fs::write(
-        dir.path().join("abforge.toml"),
-        "databse_url = \"sqlite:///x\"\n",
-    )
-    .unwrap();
-    let out = abforge(dir.path(), &["pipeline", "run", "-b", seed])
-        .output()
-        .unwrap();
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = with_config("databse_url = \"sqlite:///x\"\n");
     assert!(
         err.contains("databse_url") && err.contains("database_url"),
         "{err}"

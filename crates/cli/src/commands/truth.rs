@@ -113,36 +113,46 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
             )?;
         }
         write_quantiles(out, m)?;
-        for e in &m.effects {
-            let rel = e
-                .rel_effect
-                .map_or("n/a".to_string(), |r| format!("{:+.4}%", 100.0 * r));
-            let same = if e.identical {
-                "  (identical laws)"
-            } else {
-                ""
-            };
-            writeln!(out, "  {} vs {}{same}", e.group, e.control)?;
+        write_effects(out, m)?;
+    }
+    Ok(())
+}
+
+/// Each treatment arm of `m` against the control: the mean difference, the Mann–Whitney
+/// estimand and the quantile differences, each with whether its null holds.
+fn write_effects(
+    out: &mut impl Write,
+    m: &abforge_synth::truth::MetricTruth,
+) -> std::io::Result<()> {
+    for e in &m.effects {
+        let rel = e
+            .rel_effect
+            .map_or("n/a".to_string(), |r| format!("{:+.4}%", 100.0 * r));
+        let same = if e.identical {
+            "  (identical laws)"
+        } else {
+            ""
+        };
+        writeln!(out, "  {} vs {}{same}", e.group, e.control)?;
+        writeln!(
+            out,
+            "    mean difference   {:>+14.6} ({rel:>10})  null (equal means) is {}",
+            e.abs_effect, e.mean_null
+        )?;
+        if let (Some(p), Some(null)) = (e.prob_superiority, e.prob_superiority_null) {
             writeln!(
                 out,
-                "    mean difference   {:>+14.6} ({rel:>10})  null (equal means) is {}",
-                e.abs_effect, e.mean_null
+                "    P(T>C)+½P(T=C)    {p:>14.6} {:>12}  null (= ½) is {null}",
+                ""
             )?;
-            if let (Some(p), Some(null)) = (e.prob_superiority, e.prob_superiority_null) {
-                writeln!(
-                    out,
-                    "    P(T>C)+½P(T=C)    {p:>14.6} {:>12}  null (= ½) is {null}",
-                    ""
-                )?;
+        }
+        if !e.quantile_effects.is_empty() {
+            write!(out, "    quantile difference")?;
+            for q in &e.quantile_effects {
+                let null = if q.null { " (null)" } else { "" };
+                write!(out, "  {} {:+.6}{null}", p_label(q.p), q.difference)?;
             }
-            if !e.quantile_effects.is_empty() {
-                write!(out, "    quantile difference")?;
-                for q in &e.quantile_effects {
-                    let null = if q.null { " (null)" } else { "" };
-                    write!(out, "  {} {:+.6}{null}", p_label(q.p), q.difference)?;
-                }
-                writeln!(out)?;
-            }
+            writeln!(out)?;
         }
     }
     Ok(())
