@@ -76,6 +76,141 @@ pub(crate) mod schema {
         metrics: Vec<MetricTruth>,
         /// The correlations between metrics, as the blueprint lists them.
         correlations: Vec<CorrelationTruth>,
+        /// The clusters' ICCs and design effects; absent without `[clusters]`.
+        clusters: Option<ClusterTruth>,
+        /// The arrivals per day and each day's effect; absent without `[time]`.
+        time: Option<TimeTruth>,
+        /// The ratio metrics; absent when the blueprint lists none.
+        ratios: Option<Vec<RatioTruth>>,
+    }
+
+    /// The truth of one ratio metric.
+    #[derive(ToSchema)]
+    pub(crate) struct RatioTruth {
+        /// The numerator metric.
+        numerator: String,
+        /// The denominator metric.
+        denominator: String,
+        /// Per group.
+        groups: Vec<RatioGroup>,
+        /// Per treatment arm.
+        effects: Vec<RatioEffect>,
+    }
+
+    /// A ratio metric in one group.
+    #[derive(ToSchema)]
+    pub(crate) struct RatioGroup {
+        /// The group.
+        group: String,
+        /// `E[N] / E[D]`; null when `E[D]` is 0.
+        ratio_of_means: Option<f64>,
+        /// `E[N / D]`; null where not defined.
+        mean_of_ratios: Option<f64>,
+        /// A bound on the error of `mean_of_ratios`.
+        mean_of_ratios_error: Option<f64>,
+    }
+
+    /// A treatment arm's ratio of means against the control's.
+    #[derive(ToSchema)]
+    pub(crate) struct RatioEffect {
+        /// The treatment arm.
+        group: String,
+        /// The control.
+        control: String,
+        /// The difference of the ratios of means.
+        difference: Option<f64>,
+        /// Whether the ratios of means are equal.
+        null: Option<bool>,
+    }
+
+    /// The truth of the clusters.
+    #[derive(ToSchema)]
+    pub(crate) struct ClusterTruth {
+        /// Number of clusters.
+        count: u64,
+        /// `cluster` (whole clusters randomised) or `customer`.
+        assignment: String,
+        /// Customers per cluster on average.
+        mean_size: f64,
+        /// Coefficient of variation of the clusters' expected sizes, as drawn.
+        size_cv: f64,
+        /// Per metric with an ICC.
+        metrics: Vec<ClusterMetricTruth>,
+    }
+
+    /// The clustering of one metric.
+    #[derive(ToSchema)]
+    pub(crate) struct ClusterMetricTruth {
+        /// The metric.
+        metric: String,
+        /// The ICC of its normal scores, as the blueprint gives it.
+        icc_normal_scores: f64,
+        /// Per group.
+        groups: Vec<ClusterGroupTruth>,
+        /// Per treatment arm.
+        effects: Vec<ClusterEffectTruth>,
+    }
+
+    /// The clustering of one metric in one group.
+    #[derive(ToSchema)]
+    pub(crate) struct ClusterGroupTruth {
+        /// The group.
+        group: String,
+        /// The ICC of the metric's values; null when too costly to compute.
+        icc: Option<f64>,
+        /// A bound on the error of `icc`.
+        icc_error: Option<f64>,
+        /// `1 + (m − 1)·icc` under cluster assignment; null otherwise.
+        design_effect: Option<f64>,
+    }
+
+    /// The design effect of a treatment arm's difference in means with the control.
+    #[derive(ToSchema)]
+    pub(crate) struct ClusterEffectTruth {
+        /// The treatment arm.
+        group: String,
+        /// The control.
+        control: String,
+        /// Variance of the difference in means over that with independent customers.
+        design_effect: Option<f64>,
+    }
+
+    /// The arrivals and the effect of each day.
+    #[derive(ToSchema)]
+    pub(crate) struct TimeTruth {
+        /// Each day of the run.
+        days: Vec<DayTruth>,
+        /// Per metric and treatment arm whose effect changes, the effect on each day.
+        effects: Vec<DailyEffect>,
+    }
+
+    /// One day of the run.
+    #[derive(ToSchema)]
+    pub(crate) struct DayTruth {
+        /// The date.
+        #[schema(format = Date)]
+        date: String,
+        /// Its weekday, `mon` … `sun`.
+        weekday: String,
+        /// Customers arriving that day.
+        customers: u64,
+        /// The multiple of the blueprint's effect that day.
+        multiplier: f64,
+    }
+
+    /// A treatment arm's effect on one metric, day by day.
+    #[derive(ToSchema)]
+    pub(crate) struct DailyEffect {
+        /// The metric.
+        metric: String,
+        /// The treatment arm.
+        group: String,
+        /// The control.
+        control: String,
+        /// The difference in means on each day.
+        daily: Vec<f64>,
+        /// The difference in means over the whole run.
+        whole_run: f64,
     }
 
     /// The truth of a correlation between two metrics (the same in every group).

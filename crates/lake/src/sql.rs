@@ -94,6 +94,9 @@ pub fn columns(resolved: &Resolved) -> Vec<(String, Kind)> {
         ("group".to_string(), Kind::Text),
     ];
     cols.extend(bp.attributes.iter().map(|a| (a.name.clone(), Kind::Text)));
+    if bp.clusters.is_some() {
+        cols.push(("cluster_id".into(), Kind::Int));
+    }
     cols.push(("purchase_date".into(), Kind::Date));
     for m in &bp.metrics {
         let kind = if m.distribution.is_integer() {
@@ -170,6 +173,12 @@ pub fn rules(resolved: &Resolved, experiment_id: &str) -> Vec<(String, String)> 
                 ident(&a.name),
                 set(&mut a.values.iter().map(|(v, _)| v))
             ),
+        ));
+    }
+    if let Some(c) = &bp.clusters {
+        rules.push((
+            "cluster_id".into(),
+            format!("cluster_id < 0 OR cluster_id >= {}", c.count),
         ));
     }
     let end = bp.start_date + chrono::Days::new(u64::from(bp.days));

@@ -118,7 +118,7 @@ impl Copula {
 }
 
 /// The standard normal CDF.
-fn phi(z: f64) -> f64 {
+pub(crate) fn phi(z: f64) -> f64 {
     0.5 * statrs::function::erf::erfc(-z / std::f64::consts::SQRT_2)
 }
 

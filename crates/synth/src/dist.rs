@@ -540,6 +540,14 @@ impl InverseTable {
         Self { dist, cdf }
     }
 
+    /// No table: [`Dist::inverse_cdf`] itself, for laws too many to tabulate.
+    pub fn untabulated(dist: Dist) -> Self {
+        Self {
+            dist,
+            cdf: Vec::new(),
+        }
+    }
+
     /// [`Dist::inverse_cdf`] at `u`.
     #[inline]
     pub fn inverse_cdf(&self, u: f64) -> f64 {

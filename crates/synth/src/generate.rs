@@ -8,6 +8,13 @@
 //! blueprint and the seed only — not on the thread count, not on the sharding — and adding
 //! a column leaves the others' values as they were.
 //!
+//! The design ([`crate::design`]) is drawn once per blueprint: with clusters, `cluster_id`
+//! draws one uniform per row (stream `cluster`), the group is the cluster's under cluster
+//! assignment, and a metric with an ICC draws its value through its inverse CDF from the
+//! cluster's shared score and the row's own (stream `cluster:<metric>`); with `[time]`, the
+//! purchase date is the day row `i` arrives on, and a metric whose effect changes takes the
+//! law of that day.
+//!
 //! The pre-period twin of a metric `Y` is
 //! `μc + ρ·(σc/σY)·(Y − μY) + √(1−ρ²)·σc·Z`, with `Z` standard normal, `(μY, σY)` the
 //! customer's own law (group and segment) and `(μc, σc)` the control's in the same segment:
@@ -15,10 +22,10 @@
 //! the control's in every group (no treatment has happened yet).
 
 use crate::blueprint::{MetricModel, Resolved};
-use crate::copula::Copula;
+use crate::copula::{Copula, phi};
 use crate::dist::{InverseTable, Sampler};
 use crate::error::{Error, Result};
-use crate::rng::column_rng;
+use crate::rng::{column_rng, design_rng};
 use arrow_array::types::Int16Type;
 use arrow_array::{
     ArrayRef, Date32Array, DictionaryArray, Float64Array, Int16Array, Int64Array, RecordBatch,
@@ -115,6 +122,12 @@ pub struct Generator {
     ctrl: usize,
     dict_values: Vec<ArrayRef>,
     copula: Option<Copula>,
+    /// Per metric, its laws on each day when its effect changes with time (else empty).
+    daily: Vec<Vec<Cells>>,
+    /// The cumulative cluster weights, when customers belong to clusters.
+    cluster_cdf: Vec<f64>,
+    /// Per metric, each cluster's shared normal score when the metric has an ICC.
+    cluster_scores: Vec<Option<Vec<f64>>>,
 }
 
 /// The cumulative shares of positive `weights` (normalised), the last set to +∞ so that a
@@ -138,7 +151,7 @@ pub fn cumulative_weights(weights: impl Iterator<Item = f64>) -> Vec<f64> {
 }
 
 /// One chunk's rows before their metrics: which chunk, how many rows, and each row's
-/// group, attribute values (one column per attribute) and purchase day.
+/// group, attribute values (one column per attribute), cluster and purchase day.
 struct ChunkRows {
     /// The chunk's index.
     index: u64,
@@ -150,6 +163,10 @@ struct ChunkRows {
     attrs: Vec<Vec<i16>>,
     /// Each row's purchase day (days since 1970-01-01).
     dates: Vec<i32>,
+    /// Each row's cluster (empty without clusters).
+    clusters: Vec<u32>,
+    /// Each row's day of the run (empty unless some effect changes with time).
+    days: Vec<u32>,
 }
 
 /// One metric in one chunk: its model, its laws per cell and arm, and each row's cell.
@@ -158,11 +175,26 @@ struct MetricRows<'a> {
     model: &'a MetricModel,
     /// `laws[cell][arm]`; the last cell is "no segment".
     laws: &'a [Vec<CellArm>],
+    /// `daily[day][cell][arm]` when the metric's effect changes with time, else empty.
+    daily: &'a [Cells],
     /// Each row's segment cell; empty when the metric has no segments.
     cells: Vec<usize>,
+    /// Each row's day of the run; empty unless `daily` is used.
+    days: &'a [u32],
 }
 
 impl MetricRows<'_> {
+    /// The law of row `i`, in group `arm`: its cell's, on its day.
+    #[inline]
+    fn law(&self, i: usize, arm: i16) -> &CellArm {
+        let c = self.cell(i);
+        if self.daily.is_empty() {
+            &self.laws[c][arm as usize]
+        } else {
+            &self.daily[self.days[i] as usize][c][arm as usize]
+        }
+    }
+
     /// The segment cell of row `i` (the last cell: no segment).
     #[inline]
     fn cell(&self, i: usize) -> usize {
@@ -176,6 +208,43 @@ impl MetricRows<'_> {
 /// The laws of metric `m` per cell and arm, with the moments of each (and the inverse CDF
 /// when the metric is `joined` by the copula), the last cell being "no segment".
 fn metric_cells(m: &MetricModel, joined: bool) -> Cells {
+    let laws: Vec<&[crate::dist::Dist]> = m
+        .segments
+        .iter()
+        .map(|s| s.arms.as_slice())
+        .chain([m.base.as_slice()])
+        .collect();
+    cells_of(m, &laws, joined.then_some(InverseTable::new))
+}
+
+/// Per metric whose effect changes with time, its [`metric_cells`] on each day (inverse
+/// CDFs tabulated only while the tables stay few: past [`MAX_DAILY_TABLES`] laws, the
+/// untabulated inverse).
+fn daily_cells(m: &MetricModel, joined: bool) -> Vec<Cells> {
+    let laws = m.daily.len() * m.base.len() * (m.segments.len() + 1);
+    let table = if laws <= MAX_DAILY_TABLES {
+        InverseTable::new
+    } else {
+        InverseTable::untabulated
+    };
+    m.daily
+        .iter()
+        .map(|day| {
+            let cells: Vec<&[crate::dist::Dist]> = day.iter().map(Vec::as_slice).collect();
+            cells_of(m, &cells, joined.then_some(table))
+        })
+        .collect()
+}
+
+/// Largest number of per-day laws whose inverse CDFs are tabulated.
+const MAX_DAILY_TABLES: usize = 4096;
+
+/// [`CellArm`]s of `laws[cell][arm]`, with inverse CDFs made by `inverse` when given.
+fn cells_of(
+    m: &MetricModel,
+    laws: &[&[crate::dist::Dist]],
+    inverse: Option<fn(crate::dist::Dist) -> InverseTable>,
+) -> Cells {
     let zi = m.zero_inflation;
     let cell = |d: &crate::dist::Dist| {
         // Moments of the whole law in the cell: zi·δ0 + (1 − zi)·(D + offset).
@@ -186,16 +255,12 @@ fn metric_cells(m: &MetricModel, joined: bool) -> Cells {
             sampler: d.sampler(),
             mean,
             sd: (m2 - mean * mean).max(0.0).sqrt(),
-            inverse: joined.then(|| InverseTable::new(*d)),
+            inverse: inverse.map(|f| f(*d)),
         }
     };
-    let mut cells: Vec<Vec<CellArm>> = m
-        .segments
-        .iter()
-        .map(|s| s.arms.iter().map(cell).collect())
-        .collect();
-    cells.push(m.base.iter().map(cell).collect());
-    cells
+    laws.iter()
+        .map(|arms| arms.iter().map(cell).collect())
+        .collect()
 }
 
 /// The segment cell of each of `len` rows with attribute values `attrs` (the last cell: no
@@ -228,7 +293,7 @@ fn joined_values(metric: &MetricRows, groups: &[i16], u: &[f64]) -> Vec<f64> {
             if u < zi {
                 return 0.0;
             }
-            let law = &metric.laws[metric.cell(i)][groups[i] as usize];
+            let law = metric.law(i, groups[i]);
             // Φ of a far tail rounds to 0 or 1, where an inverse CDF is infinite.
             let v = ((u - zi) / (1.0 - zi)).clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON / 2.0);
             law.inverse
@@ -275,9 +340,15 @@ impl Generator {
                 a.values.iter().map(|(v, _)| v.as_str()),
             )));
         }
+        if bp.clusters.is_some() {
+            fields.push(Field::new("cluster_id", DataType::Int64, false));
+        }
         fields.push(Field::new("purchase_date", DataType::Date32, false));
         let copula = Copula::new(bp);
+        let design = &resolved.design;
+        let icc = |i: usize| design.clusters.as_ref().map_or(0.0, |c| c.icc[i]);
         let mut metrics = Vec::new();
+        let mut daily = Vec::new();
         for (i, m) in resolved.metrics.iter().enumerate() {
             let ty = if m.kind.is_integer() {
                 DataType::Int64
@@ -292,9 +363,23 @@ impl Generator {
                     false,
                 ));
             }
-            let joined = copula.as_ref().is_some_and(|c| c.metrics.contains(&i));
+            let joined = copula.as_ref().is_some_and(|c| c.metrics.contains(&i)) || icc(i) > 0.0;
             metrics.push(metric_cells(m, joined));
+            daily.push(daily_cells(m, joined));
         }
+        let cluster_scores = (0..resolved.metrics.len())
+            .map(|i| {
+                let c = design.clusters.as_ref().filter(|_| icc(i) > 0.0)?;
+                let name = format!("cluster:score:{}", resolved.metrics[i].name);
+                let mut r = design_rng(bp.seed, &name);
+                Some(
+                    c.weights
+                        .iter()
+                        .map(|_| StandardNormal.sample(&mut r))
+                        .collect(),
+                )
+            })
+            .collect();
         let meta = HashMap::from([
             (
                 META_BLUEPRINT.to_string(),
@@ -322,6 +407,12 @@ impl Generator {
             schema,
             dict_values,
             copula,
+            daily,
+            cluster_cdf: design
+                .clusters
+                .as_ref()
+                .map_or_else(Vec::new, |c| cumulative_weights(c.weights.iter().copied())),
+            cluster_scores,
             resolved: Arc::new(resolved),
         }
     }
@@ -379,12 +470,13 @@ impl Generator {
             .as_ref()
             .map(|c| (c, c.uniforms(bp.seed, index, len)));
         let mut metric_cols: Vec<ArrayRef> = Vec::new();
-        for (i, (laws, model)) in self.metrics.iter().zip(&self.resolved.metrics).enumerate() {
+        for (i, model) in self.resolved.metrics.iter().enumerate() {
+            let latent = self.cluster_uniforms(i, &rows);
             let u = uniforms.as_ref().and_then(|(c, u)| {
                 let at = c.metrics.iter().position(|m| *m == i)?;
                 Some(u[at].as_slice())
             });
-            self.push_metric(&mut metric_cols, &rows, laws, model, u);
+            self.push_metric(&mut metric_cols, &rows, i, model, latent.as_deref().or(u));
         }
         // Put the columns in schema order: ids, group, attributes, date, then the metrics.
         let mut cols: Vec<ArrayRef> = vec![
@@ -394,6 +486,11 @@ impl Generator {
         ];
         for (a, keys) in rows.attrs.into_iter().enumerate() {
             cols.push(dict_column(keys, &self.dict_values[2 + a]));
+        }
+        if bp.clusters.is_some() {
+            cols.push(Arc::new(Int64Array::from_iter_values(
+                rows.clusters.iter().map(|c| i64::from(*c)),
+            )));
         }
         cols.push(Arc::new(Date32Array::from(rows.dates)));
         cols.extend(metric_cols);
@@ -417,18 +514,44 @@ impl Generator {
                 .map(|_| pick(cdf, r.random::<f64>()) as i16)
                 .collect()
         };
-        let groups = picks(&self.group_cdf, "group");
+        let clusters: Vec<u32> = if self.cluster_cdf.is_empty() {
+            Vec::new()
+        } else {
+            let mut r = self.rng(index, "cluster");
+            (0..len)
+                .map(|_| pick(&self.cluster_cdf, r.random::<f64>()) as u32)
+                .collect()
+        };
+        let design = &self.resolved.design;
+        let groups = match design.clusters.as_ref().filter(|c| !c.arms.is_empty()) {
+            Some(c) => clusters
+                .iter()
+                .map(|k| c.arms[*k as usize] as i16)
+                .collect(),
+            None => picks(&self.group_cdf, "group"),
+        };
         let attrs: Vec<Vec<i16>> = bp
             .attributes
             .iter()
             .zip(&self.attr_cdf)
             .map(|(a, cdf)| picks(cdf, &a.name))
             .collect();
-        let dates: Vec<i32> = {
-            let mut r = self.rng(index, "purchase_date");
-            (0..len)
-                .map(|_| self.start_day + r.random_range(0..bp.days) as i32)
-                .collect()
+        let (dates, days) = match &design.arrivals {
+            // Customers arrive in order: row `start + i` on the day its position falls in.
+            Some(a) => {
+                let first = index * CHUNK_ROWS;
+                let days: Vec<u32> = (0..len as u64).map(|i| a.day_of(first + i)).collect();
+                let dates = days.iter().map(|d| self.start_day + *d as i32).collect();
+                let daily = design.effect_changes();
+                (dates, if daily { days } else { Vec::new() })
+            }
+            None => {
+                let mut r = self.rng(index, "purchase_date");
+                let dates = (0..len)
+                    .map(|_| self.start_day + r.random_range(0..bp.days) as i32)
+                    .collect();
+                (dates, Vec::new())
+            }
         };
         ChunkRows {
             index,
@@ -436,23 +559,47 @@ impl Generator {
             groups,
             attrs,
             dates,
+            clusters,
+            days,
         }
     }
 
-    /// Appends the column of metric `model` (with laws `laws`) for `rows`, then its `pre_`
-    /// twin when it has one; `uniforms`: the copula's, for a metric it joins.
+    /// The uniforms of metric `i`'s values in `rows` when it has a cluster ICC `ρ`: `Φ` of
+    /// `√ρ·B + √(1 − ρ)·E`, with `B` the cluster's score and `E` the row's own (from the
+    /// stream `cluster:<metric>`).
+    fn cluster_uniforms(&self, i: usize, rows: &ChunkRows) -> Option<Vec<f64>> {
+        let scores = self.cluster_scores[i].as_ref()?;
+        let rho = self.resolved.design.clusters.as_ref()?.icc[i];
+        let (shared, own) = (rho.sqrt(), (1.0 - rho).sqrt());
+        let name = format!("cluster:{}", self.resolved.metrics[i].name);
+        let mut r = self.rng(rows.index, &name);
+        let u = rows
+            .clusters
+            .iter()
+            .map(|k| {
+                let e: f64 = StandardNormal.sample(&mut r);
+                phi(shared * scores[*k as usize] + own * e)
+            })
+            .collect();
+        Some(u)
+    }
+
+    /// Appends the column of metric `i` (model `model`) for `rows`, then its `pre_` twin
+    /// when it has one; `uniforms`: the copula's (or the cluster's), for a metric it joins.
     fn push_metric(
         &self,
         cols: &mut Vec<ArrayRef>,
         rows: &ChunkRows,
-        laws: &[Vec<CellArm>],
+        i: usize,
         model: &MetricModel,
         uniforms: Option<&[f64]>,
     ) {
         let metric = MetricRows {
             model,
-            laws,
+            laws: &self.metrics[i],
+            daily: &self.daily[i],
             cells: segment_cells(model, &rows.attrs, rows.len),
+            days: &rows.days,
         };
         let values = match uniforms {
             Some(u) => joined_values(&metric, &rows.groups, u),
@@ -479,7 +626,7 @@ impl Generator {
         let mut r = self.rng(rows.index, &model.name);
         (0..rows.len)
             .map(|i| {
-                let law = &metric.laws[metric.cell(i)][rows.groups[i] as usize];
+                let law = metric.law(i, rows.groups[i]);
                 if model.zero_inflation > 0.0 && r.random::<f64>() < model.zero_inflation {
                     0.0
                 } else {
@@ -502,10 +649,7 @@ impl Generator {
         let twin: Vec<f64> = (0..rows.len)
             .map(|i| {
                 let c = metric.cell(i);
-                let (law, ctrl) = (
-                    &metric.laws[c][rows.groups[i] as usize],
-                    &metric.laws[c][self.ctrl],
-                );
+                let (law, ctrl) = (metric.law(i, rows.groups[i]), &metric.laws[c][self.ctrl]);
                 let z: f64 = StandardNormal.sample(&mut r);
                 let (std_y, rho) = if law.sd > 0.0 {
                     ((values[i] - law.mean) / law.sd, rho)

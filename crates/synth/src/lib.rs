@@ -42,6 +42,7 @@
 pub mod blueprint;
 mod cancel;
 mod copula;
+pub mod design;
 pub mod dist;
 mod error;
 pub mod generate;

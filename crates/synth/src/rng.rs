@@ -17,6 +17,8 @@ pub enum Stream {
     Resolve = 1,
     /// Rows of one chunk.
     Rows = 2,
+    /// The experiment's design: cluster sizes, groups and effects, arrivals per day.
+    Design = 3,
 }
 
 /// SplitMix64's finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mixer.
@@ -30,11 +32,21 @@ fn mix(mut z: u64) -> u64 {
 /// The stream of one column of one chunk: `(seed, rows, chunk)` salted with a stable
 /// 64-bit FNV-1a hash of the column's name.
 pub fn column_rng(seed: u64, chunk: u64, column: &str) -> Xoshiro256PlusPlus {
-    // FNV-1a, written out because it must never change (std's hashers may between releases).
-    let salt = column.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+    stream_rng(seed ^ mix(fnv(column)), Stream::Rows, chunk)
+}
+
+/// The stream of one part of the design (`cluster:size`, `arrivals`, …), drawn once per
+/// blueprint rather than per chunk.
+pub fn design_rng(seed: u64, part: &str) -> Xoshiro256PlusPlus {
+    stream_rng(seed ^ mix(fnv(part)), Stream::Design, 0)
+}
+
+/// FNV-1a of `name`, written out because it must never change (std's hashers may between
+/// releases).
+fn fnv(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    stream_rng(seed ^ mix(salt), Stream::Rows, chunk)
+    })
 }
 
 /// The random stream for `(seed, purpose, index)`.

@@ -6,6 +6,11 @@
 //! effect on the mean, the Mann–Whitney estimand `P(T > C) + ½·P(T = C)` and the difference
 //! of each quantile, each with whether its null holds.
 //!
+//! With `[time]` and an effect that changes with the day, each arm's law is the mixture of
+//! its days' laws, weighted by the customers of each day, and the truth gives each day's
+//! effect ([`TimeTruth`]). With clusters, it gives each clustered metric's ICC and design
+//! effects ([`ClusterTruth`]; see the `hermite` module for how the ICC is computed).
+//!
 //! A quantile is the smallest `x` with `P(X ≤ x) ≥ p`, found on the law's exact CDF
 //! (see [`quantile`](self::quantile)): exact on integer laws, the root of the computed CDF
 //! to floating-point resolution on continuous ones. A pre-period twin has no quantiles (its
@@ -51,16 +56,25 @@
 mod bracket;
 mod budget;
 mod cells;
+mod design;
+mod hermite;
 mod quantile;
+mod ratio;
 
 pub(crate) use budget::Stop;
 pub use budget::{
     BERRY_ESSEEN, CELL_BUDGET, MAX_APPROX_ERROR, MAX_BRACKET_BINS, MAX_EXACT_SUPPORT,
     MAX_SUPPORT_END, QUANTILE_BUDGET, TRUTH_BUDGET,
 };
+pub use design::{
+    ClusterEffectTruth, ClusterGroupTruth, ClusterMetricTruth, ClusterTruth, DailyEffect, DayTruth,
+    ICC_BUDGET, TimeTruth,
+};
+pub use ratio::{MAX_RATIO_CELLS, RatioEffect, RatioGroup, RatioTruth};
 
 use crate::Cancel;
 use crate::blueprint::{Blueprint, MetricModel, Resolved};
+use crate::design::Design;
 use crate::dist::Dist;
 use budget::Budget;
 use serde::Serialize;
@@ -185,6 +199,15 @@ pub struct Truth {
     pub metrics: Vec<MetricTruth>,
     /// The correlations between metrics, as the blueprint lists them.
     pub correlations: Vec<CorrelationTruth>,
+    /// The clusters' ICCs and design effects, when customers belong to clusters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<ClusterTruth>,
+    /// The arrivals per day and the effect of each day, when the blueprint has `[time]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<TimeTruth>,
+    /// The blueprint's ratio metrics, in its order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ratios: Vec<RatioTruth>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -237,6 +260,7 @@ pub(crate) struct Failed {
 pub(crate) fn compute(
     bp: &Blueprint,
     models: &[MetricModel],
+    design: &Design,
     cancel: &Cancel,
 ) -> Result<Truth, Failed> {
     let mut budget = Budget::new(TRUTH_BUDGET, cancel);
@@ -257,6 +281,8 @@ pub(crate) fn compute(
         .zip(&actual)
         .any(|(p, a)| (p - a).abs() > 1e-12);
     let mut metrics = Vec::new();
+    let mut all_weights = Vec::new();
+    let mut all_moments = Vec::new();
     for (i, m) in models.iter().enumerate() {
         let weights =
             cells::cell_weights(&bp.attributes, m, &mut budget).map_err(|stop| Failed {
@@ -265,11 +291,33 @@ pub(crate) fn compute(
                 cells: true,
                 stop,
             })?;
+        let laws: Vec<Law> = (0..bp.groups.len())
+            .map(|arm| law(m, &design::components(m, arm, &weights, design)))
+            .collect();
         let (truth, twin) =
-            metric_truth(bp, m, &weights, &mut budget).map_err(|f| Failed { metric: i, ..f })?;
+            metric_truth(bp, m, &laws, &mut budget).map_err(|f| Failed { metric: i, ..f })?;
         metrics.push(truth);
         metrics.extend(twin);
+        all_moments.push(laws.iter().map(moments).collect::<Vec<_>>());
+        all_weights.push(weights);
     }
+    let clusters = match design.clusters {
+        None => None,
+        Some(_) => Some(
+            design::cluster_truth(bp, models, &all_weights, &all_moments, design, &budget)
+                .map_err(|stop| Failed {
+                    metric: 0,
+                    group: None,
+                    cells: false,
+                    stop,
+                })?,
+        ),
+    };
+    let time = design
+        .arrivals
+        .as_ref()
+        .map(|a| design::time_truth(bp, models, &all_weights, a));
+    let ratios = ratios(bp, models, &all_moments, design, &mut budget)?;
     let continuous = |name: &str| {
         models
             .iter()
@@ -297,7 +345,50 @@ pub(crate) fn compute(
         sample_ratio_mismatch: srm,
         metrics,
         correlations,
+        clusters,
+        time,
+        ratios,
     })
+}
+
+/// The truth of the blueprint's ratio metrics; `moments[metric][arm]` are the metrics'
+/// means and variances.
+fn ratios(
+    bp: &Blueprint,
+    models: &[MetricModel],
+    moments: &[Vec<(f64, f64)>],
+    design: &Design,
+    budget: &mut Budget,
+) -> Result<Vec<RatioTruth>, Failed> {
+    let at = |name: &str| {
+        models
+            .iter()
+            .position(|m| m.name == name)
+            .expect("validated")
+    };
+    let copula = crate::copula::Copula::new(bp);
+    let joined = |i: usize| copula.as_ref().is_some_and(|c| c.metrics.contains(&i));
+    bp.ratios
+        .iter()
+        .map(|r| {
+            let (n, d) = (at(&r.numerator), at(&r.denominator));
+            let means = |i: usize| moments[i].iter().map(|m| m.0).collect::<Vec<_>>();
+            ratio::ratio_truth(
+                bp,
+                (&models[n], &models[d]),
+                (&means(n), &means(d)),
+                joined(n) && joined(d),
+                design,
+                budget,
+            )
+            .map_err(|stop| Failed {
+                metric: d,
+                group: None,
+                cells: false,
+                stop,
+            })
+        })
+        .collect()
 }
 
 /// The truth of one metric, and of its pre-period twin when it has one (the failure's
@@ -305,7 +396,7 @@ pub(crate) fn compute(
 fn metric_truth(
     bp: &Blueprint,
     m: &MetricModel,
-    cells: &[f64],
+    laws: &[Law],
     budget: &mut Budget,
 ) -> Result<(MetricTruth, Option<MetricTruth>), Failed> {
     let fail = |group, stop| Failed {
@@ -315,9 +406,8 @@ fn metric_truth(
         stop,
     };
     let ctrl = bp.control_index();
-    let laws: Vec<Law> = (0..bp.groups.len()).map(|arm| law(m, arm, cells)).collect();
     let moments: Vec<(f64, f64)> = laws.iter().map(moments).collect();
-    let quantiles = match all_quantiles(bp, m, &laws, budget) {
+    let quantiles = match all_quantiles(bp, m, laws, budget) {
         Ok(q) => q,
         Err(Stop::Cancelled) => return Err(fail(ctrl, Stop::Cancelled)),
         // Too costly (see QUANTILE_BUDGET): the metric's quantiles are not given.
@@ -440,7 +530,9 @@ fn quantile_effects(t: &[Quantile], c: &[Quantile], identical: bool) -> Vec<Quan
         .collect()
 }
 
-fn law(m: &MetricModel, arm: usize, cells: &[f64]) -> Law {
+/// The law of a metric whose value comes from one of `components` (weight, law), with its
+/// zero-inflation and offset.
+fn law(m: &MetricModel, components: &[(f64, Dist)]) -> Law {
     let mut out: Law = Vec::new();
     // Equal pieces merged (many segments often share a law): index by their bits.
     let mut seen: HashMap<(u8, [u64; 3]), usize> = HashMap::new();
@@ -461,15 +553,7 @@ fn law(m: &MetricModel, arm: usize, cells: &[f64]) -> Law {
             }
         }
     };
-    for (c, w) in cells.iter().enumerate() {
-        if *w <= 0.0 {
-            continue;
-        }
-        let d = if c < m.segments.len() {
-            m.segments[c].arms[arm]
-        } else {
-            m.base[arm]
-        };
+    for &(w, d) in components {
         if m.zero_inflation > 0.0 {
             add(w * m.zero_inflation, Piece::Zero);
         }
@@ -889,6 +973,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_quadrature_charges_each_cdf_value_at_its_cost() {
+        let cancel = Cancel::new();
+        // Gammas of shape 10⁶ cost 1 + 8.5·1000/64 = 133 units per CDF value: a budget of
+        // 10⁴ units buys fewer than 100 values, and the quadrature stops.
+        let (t, c) = (
+            Dist::Gamma {
+                shape: 1e6,
+                scale: 1.0,
+            },
+            Dist::Gamma {
+                shape: 1e6,
+                scale: 1.001,
+            },
+        );
+        let mut small = Budget::new(10_000, &cancel);
+        assert_eq!(
+            continuous_pair(&t, &c, 0.5, &mut small),
+            Err(Stop::Exhausted)
+        );
+        let mut ample = Budget::new(1 << 30, &cancel);
+        let p = continuous_pair(&t, &c, 0.5, &mut ample).unwrap();
+        assert!(p > 0.0 && p < 0.5, "{p}");
+        // Past the scale where statrs' series may not end, nothing is evaluated at all.
+        let huge = Dist::Gamma {
+            shape: 1e13,
+            scale: 1.0,
+        };
+        let mut any = Budget::new(1 << 30, &cancel);
+        assert_eq!(
+            continuous_pair(&huge, &c, 0.5, &mut any),
+            Err(Stop::Exhausted)
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn run(args: &TruthArgs) -> anyhow::Result<()> {
 /// The `--json` document: the truth's fields, the resolved blueprint and the choices drawn.
 pub fn to_json(r: &Resolved) -> serde_json::Value {
     let t = r.truth();
-    json!({
+    let mut doc = json!({
         "experiment_id": t.experiment_id,
         "seed": t.seed,
         "control_group": t.control_group,
@@ -36,7 +36,17 @@ pub fn to_json(r: &Resolved) -> serde_json::Value {
         "metrics": t.metrics,
         "correlations": t.correlations,
         "blueprint": r.blueprint.to_json_value(),
-    })
+    });
+    if let Some(c) = &t.clusters {
+        doc["clusters"] = json!(c);
+    }
+    if let Some(time) = &t.time {
+        doc["time"] = json!(time);
+    }
+    if !t.ratios.is_empty() {
+        doc["ratios"] = json!(t.ratios);
+    }
+    doc
 }
 
 fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
@@ -93,6 +103,15 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
             )?,
         }
     }
+    if let Some(c) = &t.clusters {
+        write_clusters(out, c)?;
+    }
+    if let Some(time) = &t.time {
+        write_time(out, time)?;
+    }
+    for r in &t.ratios {
+        write_ratio(out, r)?;
+    }
     for m in &t.metrics {
         writeln!(out)?;
         let kind = if m.integer { "integer" } else { "real" };
@@ -114,6 +133,122 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
         }
         write_quantiles(out, m)?;
         write_effects(out, m)?;
+    }
+    Ok(())
+}
+
+/// The clusters: each clustered metric's ICC and design effect in every group.
+fn write_clusters(
+    out: &mut impl Write,
+    c: &abforge_synth::truth::ClusterTruth,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "clusters: {} ({} assignment), {:.1} customers each on average, size cv {:.3}",
+        c.count, c.assignment, c.mean_size, c.size_cv
+    )?;
+    let opt =
+        |x: Option<f64>, digits: usize| x.map_or("—".to_string(), |v| format!("{v:.digits$}"));
+    for m in &c.metrics {
+        writeln!(
+            out,
+            "  {}: ICC of normal scores {:.4}",
+            m.metric, m.icc_normal_scores
+        )?;
+        writeln!(
+            out,
+            "    {:<16} {:>10} {:>14}",
+            "group", "ICC", "design effect"
+        )?;
+        for g in &m.groups {
+            writeln!(
+                out,
+                "    {:<16} {:>10} {:>14}",
+                g.group,
+                opt(g.icc, 6),
+                opt(g.design_effect, 3)
+            )?;
+        }
+        for e in &m.effects {
+            writeln!(
+                out,
+                "    {} − {}: design effect of the difference in means {}",
+                e.group,
+                e.control,
+                opt(e.design_effect, 3)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A ratio metric: its ratio of means and mean of ratios in every group.
+fn write_ratio(out: &mut impl Write, r: &abforge_synth::truth::RatioTruth) -> std::io::Result<()> {
+    let opt = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:.6}"));
+    writeln!(out, "ratio {} / {}:", r.numerator, r.denominator)?;
+    writeln!(
+        out,
+        "    {:<16} {:>16} {:>16}",
+        "group", "ratio of means", "mean of ratios"
+    )?;
+    for g in &r.groups {
+        writeln!(
+            out,
+            "    {:<16} {:>16} {:>16}",
+            g.group,
+            opt(g.ratio_of_means),
+            opt(g.mean_of_ratios)
+        )?;
+    }
+    for e in &r.effects {
+        let null = if e.null == Some(true) {
+            "  (null holds)"
+        } else {
+            ""
+        };
+        let d = e.difference.map_or("—".to_string(), |v| format!("{v:+.6}"));
+        writeln!(
+            out,
+            "    {} − {}: ratio of means {d}{null}",
+            e.group, e.control
+        )?;
+    }
+    Ok(())
+}
+
+/// The arrivals day by day, with each changing effect on each day.
+fn write_time(out: &mut impl Write, t: &abforge_synth::truth::TimeTruth) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "arrivals in customer_id order over {} days:",
+        t.days.len()
+    )?;
+    write!(
+        out,
+        "  {:>4} {:<10} {:<4} {:>10} {:>9}",
+        "day", "date", "", "customers", "effect ×"
+    )?;
+    for e in &t.effects {
+        write!(out, " {:>16}", format!("{}:{}", e.metric, e.group))?;
+    }
+    writeln!(out)?;
+    for (d, day) in t.days.iter().enumerate() {
+        write!(
+            out,
+            "  {:>4} {:<10} {:<4} {:>10} {:>9.4}",
+            d, day.date, day.weekday, day.customers, day.multiplier
+        )?;
+        for e in &t.effects {
+            write!(out, " {:>+16.6}", e.daily[d])?;
+        }
+        writeln!(out)?;
+    }
+    for e in &t.effects {
+        writeln!(
+            out,
+            "  {} {} − {} over the whole run: {:+.6}",
+            e.metric, e.group, e.control, e.whole_run
+        )?;
     }
     Ok(())
 }

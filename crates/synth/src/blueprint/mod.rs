@@ -30,6 +30,15 @@ pub const MAX_ATTRIBUTE_VALUES: usize = 10_000;
 pub const DEFAULT_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 /// Largest number of quantile probabilities a blueprint may list.
 pub const MAX_QUANTILES: usize = 99;
+/// Smallest and largest number of clusters.
+pub const CLUSTERS: std::ops::RangeInclusive<u64> = 2..=1_000_000;
+/// Largest intra-cluster correlation of a metric's normal scores.
+pub const MAX_ICC: f64 = 0.5;
+/// Largest coefficient of variation of the expected cluster sizes.
+pub const MAX_SIZE_CV: f64 = 10.0;
+/// Largest number of days of a run whose effect changes with time (`novelty` or `ramp`):
+/// each day has its own treatment laws.
+pub const MAX_EFFECT_DAYS: u32 = 366;
 
 /// A numeric parameter: fixed, or chosen once per run among options.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +116,98 @@ pub struct Correlation {
     pub rho: f64,
 }
 
+/// How customers of a clustered experiment are randomised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignment {
+    /// Every customer of a cluster is in the cluster's group (cluster randomisation).
+    Cluster,
+    /// Each customer is randomised on their own, whatever their cluster.
+    Customer,
+}
+
+impl Assignment {
+    /// The blueprint's name of the assignment.
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignment::Cluster => "cluster",
+            Assignment::Customer => "customer",
+        }
+    }
+}
+
+/// Customers belong to clusters (stores, schools, cities): each customer is in one of
+/// `count` clusters, whose expected sizes vary with coefficient of variation `size_cv`, and
+/// a metric with an ICC shares part of its normal score with the rest of its cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clusters {
+    /// Number of clusters, in [`CLUSTERS`].
+    pub count: u64,
+    /// Coefficient of variation of the expected cluster sizes (lognormal), `0` for equal
+    /// sizes, at most [`MAX_SIZE_CV`].
+    pub size_cv: f64,
+    /// Whether whole clusters or single customers are randomised.
+    pub assignment: Assignment,
+    /// Metric → the intra-cluster correlation of its normal scores, in `[0, MAX_ICC]`;
+    /// metrics not named have none.
+    pub icc: Vec<(String, f64)>,
+}
+
+/// How a treatment's effect changes over the run's days (day 0 is `start_date`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EffectCurve {
+    /// The same effect every day.
+    Constant,
+    /// A novelty effect: on day `d` the effect is `1 + boost·2^(−d/half_life)` times the
+    /// blueprint's (long-run) effect.
+    Novelty {
+        /// Extra effect on day 0, relative to the long-run effect (`-1` to `100`).
+        boost: f64,
+        /// Days for the extra effect to halve (positive).
+        half_life: f64,
+    },
+    /// A ramp: on day `d` the effect is `min(1, (d + 1)/days)` times the blueprint's.
+    Ramp {
+        /// Days until the full effect.
+        days: u32,
+    },
+}
+
+impl EffectCurve {
+    /// The multiple of the blueprint's effect on day `d`.
+    pub fn multiplier(&self, d: u32) -> f64 {
+        match *self {
+            EffectCurve::Constant => 1.0,
+            EffectCurve::Novelty { boost, half_life } => {
+                1.0 + boost * (-f64::from(d) / half_life).exp2()
+            }
+            EffectCurve::Ramp { days } => (f64::from(d + 1) / f64::from(days)).min(1.0),
+        }
+    }
+}
+
+/// Customers arrive over the run's days in order: day by day, with a weight per weekday, so
+/// that the generated order (`customer_id`) is the order of arrival; and the effect may
+/// change with the day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Time {
+    /// Relative arrival weight of each weekday, Monday first (positive).
+    pub weekdays: [f64; 7],
+    /// How the treatments' effects change over the days.
+    pub effect: EffectCurve,
+}
+
+/// The names of the weekdays in a blueprint, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A ratio metric: the ratio of two metrics, e.g. revenue per order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ratio {
+    /// The numerator metric.
+    pub numerator: String,
+    /// The denominator metric (a different one).
+    pub denominator: String,
+}
+
 /// A categorical customer attribute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attribute {
@@ -147,6 +248,12 @@ pub struct Blueprint {
     /// Correlations between metrics (none: every metric drawn independently); together they
     /// form a positive-definite correlation matrix.
     pub correlations: Vec<Correlation>,
+    /// The clusters customers belong to, if any.
+    pub clusters: Option<Clusters>,
+    /// Ordered arrivals over the days, and effects that change with time, if given.
+    pub time: Option<Time>,
+    /// Ratio metrics whose truth is given.
+    pub ratios: Vec<Ratio>,
 }
 
 impl Blueprint {
@@ -192,6 +299,9 @@ impl Blueprint {
             .map(|s| s.to_string())
             .collect();
         cols.extend(self.attributes.iter().map(|a| a.name.clone()));
+        if self.clusters.is_some() {
+            cols.push("cluster_id".into());
+        }
         cols.push("purchase_date".into());
         for m in &self.metrics {
             cols.push(m.name.clone());

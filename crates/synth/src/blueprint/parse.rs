@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+mod design;
+
 /// Keys of a metric table that are not arm names.
 pub(super) const METRIC_KEYS: [&str; 5] = [
     "distribution",
@@ -23,7 +25,7 @@ pub(super) const METRIC_KEYS: [&str; 5] = [
     "pre_period",
     "segments",
 ];
-const TOP_KEYS: [&str; 13] = [
+const TOP_KEYS: [&str; 16] = [
     "id",
     "description",
     "seed",
@@ -37,6 +39,9 @@ const TOP_KEYS: [&str; 13] = [
     "metrics",
     "quantiles",
     "correlations",
+    "clusters",
+    "time",
+    "ratios",
 ];
 /// Column names the generator always writes.
 pub(super) const RESERVED_COLUMNS: [&str; 4] =
@@ -435,6 +440,20 @@ impl Cx {
             (Some(_), None) => None,
             (None, _) => Some(Vec::new()),
         };
+        let clusters = match (m.get("clusters"), &metrics, &correlations, &attributes) {
+            (Some(v), Some(ms), Some(cs), Some(a)) => self.clusters(v, ms, cs, a).map(Some),
+            (Some(_), ..) => None,
+            (None, ..) => Some(None),
+        };
+        let ratios = match (m.get("ratios"), &metrics) {
+            (Some(v), Some(ms)) => self.ratios(v, ms),
+            (Some(_), None) => None,
+            (None, _) => Some(Vec::new()),
+        };
+        let time = match m.get("time") {
+            Some(v) => self.time(v, days).map(Some),
+            None => Some(None),
+        };
 
         Some(Blueprint {
             id: id?,
@@ -450,6 +469,9 @@ impl Cx {
             metrics: metrics?,
             quantiles: quantiles?,
             correlations: correlations?,
+            clusters: clusters?,
+            time: time?,
+            ratios: ratios?,
         })
     }
 

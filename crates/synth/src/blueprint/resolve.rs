@@ -2,6 +2,7 @@
 
 use super::{ArmSpec, Blueprint, Metric, Param, PrePeriod, Segment};
 use crate::Cancel;
+use crate::design::Design;
 use crate::dist::{Dist, DistKind};
 use crate::error::{Error, Problem, Result, Tally};
 use crate::rng::{Stream, stream_rng};
@@ -47,6 +48,9 @@ pub struct MetricModel {
     pub base: Vec<Dist>,
     /// Segments; the first that matches a customer applies.
     pub segments: Vec<SegmentModel>,
+    /// When the effect changes with the day (`[time]`'s `novelty` or `ramp`): per day, per
+    /// cell (the segments, then "no segment") the law of each arm; empty otherwise.
+    pub daily: Vec<Vec<Vec<Dist>>>,
 }
 
 impl MetricModel {
@@ -70,6 +74,8 @@ pub struct Resolved {
     pub choices: Vec<Choice>,
     /// Each metric's fixed model, in column order.
     pub metrics: Vec<MetricModel>,
+    /// The clusters and the arrivals, drawn from the seed.
+    pub design: Design,
     /// The ground truth, computed once within its limits ([`crate::truth`]).
     pub(crate) truth: Truth,
 }
@@ -94,18 +100,23 @@ impl Blueprint {
         let Fixed {
             blueprint,
             choices,
-            models,
+            mut models,
         } = self.fix()?;
-        if let Some(p) = copula_problem(&blueprint, &models) {
+        let design = Design::draw(&blueprint);
+        let problem = copula_problem(&blueprint, &models)
+            .or_else(|| design_problem(&blueprint, &design))
+            .or_else(|| daily_laws(&blueprint, &design, &mut models).err());
+        if let Some(p) = problem {
             let mut problems = Tally::default();
             problems.push(p);
             return Err(Error::Invalid(problems.into_problems()));
         }
-        match truth::compute(&blueprint, &models, cancel) {
+        match truth::compute(&blueprint, &models, &design, cancel) {
             Ok(truth) => Ok(Resolved {
                 blueprint,
                 choices,
                 metrics: models,
+                design,
                 truth,
             }),
             Err(f) if f.stop == Stop::Cancelled => Err(Error::Cancelled),
@@ -247,6 +258,7 @@ impl<'a> Fixing<'a> {
             pre_correlation: pre,
             base,
             segments,
+            daily: Vec::new(),
         })
     }
 
@@ -424,10 +436,15 @@ fn explicit_params(kind: DistKind, d: &Dist) -> ArmSpec {
 /// rate or a negative binomial mean up to about 2.3·10⁵.
 pub const MAX_COPULA_CDF_COST: u64 = 64;
 
-/// The problem of a correlated metric whose law's inverse CDF is too costly to draw from.
+/// The problem of a correlated metric (or one with a cluster ICC) whose law's inverse CDF
+/// is too costly to draw from.
 fn copula_problem(bp: &Blueprint, models: &[MetricModel]) -> Option<Problem> {
+    let icc = bp
+        .clusters
+        .iter()
+        .flat_map(|c| c.icc.iter().map(|(m, _)| m));
     let joined = bp.correlations.iter().flat_map(|c| c.metrics.iter());
-    for name in joined {
+    for name in joined.chain(icc) {
         let m = models.iter().find(|m| &m.name == name)?;
         let mut laws = m.base.iter().chain(m.segments.iter().flat_map(|s| &s.arms));
         let costly = |d: &&Dist| d.cdf_cost().is_none_or(|c| c > MAX_COPULA_CDF_COST);
@@ -446,6 +463,80 @@ fn copula_problem(bp: &Blueprint, models: &[MetricModel]) -> Option<Problem> {
         }
     }
     None
+}
+
+/// The problem of a design that cannot run: a group with no cluster under cluster
+/// assignment.
+fn design_problem(bp: &Blueprint, design: &Design) -> Option<Problem> {
+    let c = design.clusters.as_ref()?;
+    let empty =
+        (0..bp.groups.len()).find(|g| !c.arms.is_empty() && !c.arms.contains(&(*g as u16)))?;
+    Some(Problem::new(
+        "clusters.count".to_string(),
+        format!(
+            "with {} clusters randomised by cluster, group {:?} drew none (seed {}); use more \
+             clusters, another seed, or assignment = \"customer\"",
+            c.arms.len(),
+            bp.groups[empty].0,
+            bp.seed
+        ),
+    ))
+}
+
+/// Fills each metric's per-day laws when the effect changes with the day: on day `d` a
+/// treatment's law in a cell is its own with the mean moved to `μc + m(d)·(μt − μc)` (the
+/// control's mean `μc`, its own `μt`, the day's multiple `m(d)`), the law's shape kept.
+///
+/// # Errors
+/// The problem of a day whose mean the family cannot have (a probability above 1, …).
+fn daily_laws(
+    bp: &Blueprint,
+    design: &Design,
+    models: &mut [MetricModel],
+) -> std::result::Result<(), Problem> {
+    let Some(arrivals) = design.arrivals.as_ref().filter(|_| design.effect_changes()) else {
+        return Ok(());
+    };
+    let ctrl = bp.control_index();
+    for m in models.iter_mut() {
+        let cells: Vec<&[Dist]> = m
+            .segments
+            .iter()
+            .map(|s| s.arms.as_slice())
+            .chain([m.base.as_slice()])
+            .collect();
+        let mut daily = Vec::with_capacity(arrivals.multipliers.len());
+        for (d, &k) in arrivals.multipliers.iter().enumerate() {
+            let mut day = Vec::with_capacity(cells.len());
+            for arms in &cells {
+                let law = |(i, t): (usize, &Dist)| {
+                    let c = arms[ctrl];
+                    if i == ctrl || k == 1.0 || t == &c {
+                        return Ok(*t);
+                    }
+                    t.with_mean(c.mean() + k * (t.mean() - c.mean())).map_err(|why| {
+                        Problem::new(
+                            "time".to_string(),
+                            format!(
+                                "on day {d} the effect is {k} times the blueprint's, and metric \
+                                 {:?} in group {:?} cannot have that mean: {why}",
+                                m.name, bp.groups[i].0
+                            ),
+                        )
+                    })
+                };
+                day.push(
+                    arms.iter()
+                        .enumerate()
+                        .map(law)
+                        .collect::<std::result::Result<Vec<_>, _>>()?,
+                );
+            }
+            daily.push(day);
+        }
+        m.daily = daily;
+    }
+    Ok(())
 }
 
 /// The problem of a blueprint whose truth stopped before its end (not cancelled).

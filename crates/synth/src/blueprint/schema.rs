@@ -37,6 +37,49 @@ fn param(desc: &str, min: Bound, max: Bound) -> Value {
     })
 }
 
+fn clusters() -> Value {
+    use crate::blueprint::{CLUSTERS, MAX_ICC, MAX_SIZE_CV};
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["count"],
+        "description": "Customers belong to clusters; a metric with an ICC shares part of its normal score with its cluster (its law is unchanged).",
+        "properties": {
+            "count": { "type": "integer", "minimum": CLUSTERS.start(), "maximum": CLUSTERS.end(),
+                       "description": "Number of clusters." },
+            "size_cv": { "type": "number", "minimum": 0, "maximum": MAX_SIZE_CV, "default": 0,
+                         "description": "Coefficient of variation of the expected cluster sizes (lognormal); 0: equal sizes." },
+            "assignment": { "enum": ["cluster", "customer"], "default": "cluster",
+                            "description": "Randomise whole clusters, or each customer." },
+            "icc": { "type": "object", "description": "Metric = intra-cluster correlation of its normal scores.",
+                     "additionalProperties": { "type": "number", "minimum": 0, "maximum": MAX_ICC } }
+        }
+    })
+}
+
+fn time() -> Value {
+    use crate::blueprint::{MAX_EFFECT_DAYS, WEEKDAYS};
+    let day = json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 1e6 });
+    let days: serde_json::Map<String, Value> = WEEKDAYS
+        .iter()
+        .map(|d| (d.to_string(), day.clone()))
+        .collect();
+    json!({
+        "type": "object", "additionalProperties": false,
+        "description": "Customers arrive day by day in customer_id order, with weekday weights; the effect may change with the day.",
+        "properties": {
+            "weekdays": { "type": "object", "additionalProperties": false, "properties": days,
+                          "description": "Weekday = relative arrival weight (1 when not named)." },
+            "novelty": { "type": "object", "additionalProperties": false, "required": ["boost", "half_life"],
+                         "description": "Effect on day d: (1 + boost·2^(−d/half_life)) × the blueprint's effect.",
+                         "properties": { "boost": { "type": "number", "minimum": -1, "maximum": 100 },
+                                         "half_life": { "type": "number", "exclusiveMinimum": 0, "maximum": 36_600 } } },
+            "ramp": { "type": "object", "additionalProperties": false, "required": ["days"],
+                      "description": "Effect on day d: min(1, (d + 1)/days) × the blueprint's effect.",
+                      "properties": { "days": { "type": "integer", "minimum": 1, "maximum": MAX_EFFECT_DAYS } } }
+        },
+        "not": { "required": ["novelty", "ramp"] }
+    })
+}
+
 fn dist_params(kind: DistKind) -> Value {
     let bounds = |i: usize| -> (Bound, Bound) {
         match (kind, i) {
@@ -134,6 +177,11 @@ pub fn json_schema() -> Value {
                                                           "description": "Two different metrics." },
                                              "rho": { "type": "number", "exclusiveMinimum": -1, "exclusiveMaximum": 1,
                                                       "description": "Correlation of their normal scores." } } } },
+            "clusters": clusters(),
+            "time": time(),
+            "ratios": { "type": "array", "description": "Ratio metrics whose truth is given (ratio of means, mean of per-customer ratios).",
+                        "items": { "type": "object", "additionalProperties": false, "required": ["numerator", "denominator"],
+                                   "properties": { "numerator": { "type": "string" }, "denominator": { "type": "string" } } } },
             "actual_groups": weights("Realised allocation weights, for a sample-ratio mismatch on purpose; same keys as groups."),
             "attributes": { "type": "object", "description": "Categorical columns: name = { value = weight }.",
                             "propertyNames": { "pattern": "^[a-z_][a-z0-9_]{0,62}$" },

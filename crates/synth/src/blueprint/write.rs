@@ -1,6 +1,6 @@
 //! Writing a blueprint back out, in the structure it is read in.
 
-use super::{ArmSpec, Blueprint, Param};
+use super::{ArmSpec, Blueprint, Clusters, EffectCurve, Param, Time, WEEKDAYS};
 use serde_json::{Map, Value, json};
 
 fn num(x: f64) -> Value {
@@ -32,6 +32,47 @@ fn arm(a: &ArmSpec) -> Value {
 
 fn weights(w: &[(String, f64)]) -> Value {
     Value::Object(w.iter().map(|(k, x)| (k.clone(), num(*x))).collect())
+}
+
+fn clusters(c: &Clusters) -> Value {
+    let mut t = Map::new();
+    t.insert("count".into(), Value::from(c.count));
+    if c.size_cv != 0.0 {
+        t.insert("size_cv".into(), num(c.size_cv));
+    }
+    t.insert(
+        "assignment".into(),
+        Value::String(c.assignment.name().into()),
+    );
+    if !c.icc.is_empty() {
+        t.insert("icc".into(), weights(&c.icc));
+    }
+    Value::Object(t)
+}
+
+fn time(t: &Time) -> Value {
+    let mut m = Map::new();
+    if t.weekdays != [1.0; 7] {
+        let w = WEEKDAYS
+            .iter()
+            .zip(t.weekdays)
+            .map(|(d, x)| (d.to_string(), num(x)))
+            .collect();
+        m.insert("weekdays".into(), Value::Object(w));
+    }
+    match t.effect {
+        EffectCurve::Constant => {}
+        EffectCurve::Novelty { boost, half_life } => {
+            m.insert(
+                "novelty".into(),
+                json!({ "boost": num(boost), "half_life": num(half_life) }),
+            );
+        }
+        EffectCurve::Ramp { days } => {
+            m.insert("ramp".into(), json!({ "days": days }));
+        }
+    }
+    Value::Object(m)
 }
 
 impl Blueprint {
@@ -79,6 +120,20 @@ impl Blueprint {
                 .map(|c| json!({ "metrics": c.metrics, "rho": num(c.rho) }))
                 .collect();
             m.insert("correlations".into(), Value::Array(cs));
+        }
+        if let Some(c) = &self.clusters {
+            m.insert("clusters".into(), clusters(c));
+        }
+        if let Some(t) = &self.time {
+            m.insert("time".into(), time(t));
+        }
+        if !self.ratios.is_empty() {
+            let rs = self
+                .ratios
+                .iter()
+                .map(|r| json!({ "numerator": r.numerator, "denominator": r.denominator }))
+                .collect();
+            m.insert("ratios".into(), Value::Array(rs));
         }
         let mut metrics = Map::new();
         for me in &self.metrics {

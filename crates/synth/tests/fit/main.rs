@@ -8,6 +8,7 @@
 
 mod common;
 mod copula;
+mod design;
 mod ks;
 mod moments;
 mod quantiles;

@@ -305,3 +305,25 @@ fn correlated_metrics_do_not_depend_on_threads_or_shards() {
         joined.column_by_name("price")
     );
 }
+
+#[test]
+fn clusters_and_time_do_not_depend_on_threads_or_shards() {
+    let toml = EVERY_KIND.replace("customers = 150000", "customers = 100000")
+        + "[clusters]\ncount = 300\nsize_cv = 0.7\nicc = { price = 0.2, items = 0.1 }\n\
+           [time]\nweekdays = { sat = 2, sun = 2 }\nnovelty = { boost = 1.5, half_life = 2 }\n";
+    let g = Generator::new(Blueprint::from_toml(&toml).unwrap().resolve().unwrap());
+    let one = parquet_bytes(&g, 1, None);
+    assert!(
+        one == parquet_bytes(&g, 3, None),
+        "1 and 3 threads wrote different files"
+    );
+    let whole = read_parquet(one);
+    let pieces: Vec<RecordBatch> = (0..3)
+        .flat_map(|k| read_parquet(parquet_bytes(&g, 2, Some(Shard { index: k, count: 3 }))))
+        .collect();
+    assert_eq!(pieces.len(), whole.len());
+    for (p, w) in pieces.iter().zip(&whole) {
+        assert_eq!(p.columns(), w.columns());
+    }
+    assert!(whole[0].column_by_name("cluster_id").is_some());
+}

@@ -3,7 +3,8 @@
 
 use abforge_synth::Blueprint;
 use abforge_synth::blueprint::{
-    ArmSpec, Attribute, Correlation, Metric, Param, PrePeriod, Segment,
+    ArmSpec, Assignment, Attribute, Clusters, Correlation, EffectCurve, Metric, Param, PrePeriod,
+    Ratio, Segment, Time,
 };
 use abforge_synth::dist::DistKind;
 use proptest::prelude::*;
@@ -115,6 +116,7 @@ prop_compose! {
                 },
             }
         }).collect();
+        let correlated = metric_kinds.len() >= 2 && seed % 2 == 0;
         Some(Blueprint {
             id, description, seed, customers, start_date, days, control_group,
             actual_groups: srm.then(|| groups.iter().map(|(g, w)| (g.clone(), w * 1.5 + 0.1)).collect()),
@@ -127,12 +129,33 @@ prop_compose! {
             } else {
                 vec![0.01 + (seed % 7) as f64 / 100.0, 0.5, 0.975]
             },
-            correlations: if metric_kinds.len() >= 2 && seed % 2 == 0 {
+            correlations: if correlated {
                 let name = |i: usize| metric_kinds[i].0.clone();
                 vec![Correlation { metrics: [name(1), name(0)], rho: -0.35 }]
             } else {
                 Vec::new()
             },
+            clusters: (seed % 5 == 1 && !columns.iter().any(|c| c == "cluster_id")).then(|| Clusters {
+                count: 2 + seed % 1000,
+                size_cv: if seed % 2 == 0 { 0.0 } else { 0.75 },
+                assignment: if seed % 3 == 0 { Assignment::Customer } else { Assignment::Cluster },
+                icc: match metric_kinds.first() {
+                    Some((m, ..)) if !correlated => vec![(m.clone(), 0.15)],
+                    _ => Vec::new(),
+                },
+            }),
+            ratios: match metric_kinds.as_slice() {
+                [a, b, ..] if seed % 3 == 2 => vec![Ratio { numerator: a.0.clone(), denominator: b.0.clone() }],
+                _ => Vec::new(),
+            },
+            time: (seed % 4 == 1).then(|| Time {
+                weekdays: [1.0, 1.0, 1.25, 1.0, 1.5, 2.0, 0.5],
+                effect: match (days <= abforge_synth::blueprint::MAX_EFFECT_DAYS, seed % 3) {
+                    (false, _) | (true, 0) => EffectCurve::Constant,
+                    (true, 1) => EffectCurve::Novelty { boost: 0.75, half_life: 3.5 },
+                    _ => EffectCurve::Ramp { days: 7 },
+                },
+            }),
         })
     }
 }

@@ -418,3 +418,110 @@ fn correlations_are_checked() {
         assert!(p.contains(says), "{list}: {p}");
     }
 }
+
+const TWO_METRICS: &str = "[metrics.a]\ndistribution = \"normal\"\ncontrol = { mean = 0, sd = 1 }\n\
+    treatment = { mean = 0, sd = 1 }\n[metrics.b]\ndistribution = \"bernoulli\"\n\
+    control = { p = 0.5 }\ntreatment = { lift = 0.5 }\n";
+
+#[test]
+fn clusters_are_checked() {
+    for (table, says) in [
+        (
+            "[clusters]\nsize_cv = 1\n",
+            "clusters.count: is missing; expected a whole number from 2 to 1000000",
+        ),
+        (
+            "[clusters]\ncount = 1\n",
+            "clusters.count: 1 is not allowed; expected a whole number from 2 to 1000000",
+        ),
+        (
+            "[clusters]\ncount = 10\nsize_cv = 11\n",
+            "clusters.size_cv: 11 is not allowed; expected a number from 0 to 10",
+        ),
+        (
+            "[clusters]\ncount = 10\nassignment = \"store\"\n",
+            "clusters.assignment: the string \"store\" is not allowed; expected \"cluster\"",
+        ),
+        (
+            "[clusters]\ncount = 10\nicc = { z = 0.1 }\n",
+            "clusters.icc.z: is not a metric of this blueprint; the metrics are a, b",
+        ),
+        (
+            "[clusters]\ncount = 10\nicc = { a = 0.6 }\n",
+            "clusters.icc.a: 0.6 is not allowed; expected a number from 0 to 0.5",
+        ),
+        (
+            "[clusters]\ncount = 10\nseats = 3\n",
+            "clusters.seats: unknown key",
+        ),
+        (
+            "[[correlations]]\nmetrics = [\"a\", \"b\"]\nrho = 0.2\n[clusters]\ncount = 10\nicc = { a = 0.1 }\n",
+            "clusters.icc.a: the metric is also in `correlations`",
+        ),
+    ] {
+        let p = problems(&format!("{HEAD}{TWO_METRICS}{table}"));
+        assert!(p.contains(says), "{table}: {p}");
+    }
+    let taken =
+        format!("{HEAD}[attributes.cluster_id]\nx = 1\n{TWO_METRICS}[clusters]\ncount = 4\n");
+    assert!(problems(&taken).contains("clusters: adds the column \"cluster_id\""));
+    // Three clusters over two groups: with this seed, one group draws none.
+    let few = (0..50)
+        .map(|seed| {
+            format!(
+                "{}{TWO_METRICS}[clusters]\ncount = 2\n",
+                HEAD.replace("id = \"t\"", &format!("id = \"t\"\nseed = {seed}"))
+            )
+        })
+        .find(|t| Blueprint::from_toml(t).unwrap().resolve().is_err())
+        .expect("some seed leaves a group without a cluster");
+    assert!(
+        resolve_problems(&few)
+            .contains("clusters.count: with 2 clusters randomised by cluster, group")
+    );
+}
+
+#[test]
+fn time_is_checked() {
+    for (table, says) in [
+        (
+            "[time]\nweekdays = { mon = 0 }\n",
+            "time.weekdays.mon: 0 is not allowed; expected a weight above 0",
+        ),
+        (
+            "[time]\nweekdays = { monday = 1 }\n",
+            "time.weekdays.monday: unknown key",
+        ),
+        (
+            "[time]\nnovelty = { boost = 1 }\n",
+            "time.novelty.half_life: is missing; expected days",
+        ),
+        (
+            "[time]\nnovelty = { boost = -2, half_life = 3 }\n",
+            "time.novelty.boost: -2 is not allowed; expected a number from -1 to 100",
+        ),
+        (
+            "[time]\nramp = { days = 0 }\n",
+            "time.ramp.days: 0 is not allowed; expected a whole number from 1 to 366",
+        ),
+        (
+            "[time]\nramp = { days = 3 }\nnovelty = { boost = 1, half_life = 3 }\n",
+            "time: has both `novelty` and `ramp`",
+        ),
+    ] {
+        let p = problems(&format!("{HEAD}{TWO_METRICS}{table}"));
+        assert!(p.contains(says), "{table}: {p}");
+    }
+    let long = HEAD.replace("days = 7", "days = 400");
+    assert!(
+        problems(&format!(
+            "{long}{TWO_METRICS}[time]\nramp = {{ days = 3 }}\n"
+        ))
+        .contains("time: an effect that changes with time takes a run of at most 366 days")
+    );
+    // A novelty that triples the effect asks the Bernoulli for p = 0.5·(1 + 3·0.5) > 1.
+    let p = resolve_problems(&format!(
+        "{HEAD}{TWO_METRICS}[time]\nnovelty = {{ boost = 2, half_life = 1 }}\n"
+    ));
+    assert!(p.contains("time: on day 0 the effect is 3 times the blueprint's, and metric \"b\" in group \"treatment\" cannot have that mean"), "{p}");
+}
