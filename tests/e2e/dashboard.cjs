@@ -169,6 +169,24 @@ async function main() {
       close(groups[i][2], g.mean, `mean of ${m.metric}/${g.group}`);
       close(groups[i][4], g.true_mean, `true mean of ${m.metric}/${g.group}`);
     });
+    // Quantiles: per p, each group's true (● on an atom) and observed, each arm's differences.
+    const quantiles = await cells(page, `${sel} table.quantiles tbody tr`);
+    assert.equal(quantiles.length, m.quantiles.length);
+    m.quantiles.forEach((q, i) => {
+      const row = quantiles[i];
+      assert.equal(Number(row[0]), q.p);
+      q.groups.forEach((g, j) => {
+        const what = `${m.metric}/${g.group} at p = ${q.p}`;
+        assert.equal(row[1 + 2 * j].endsWith('●'), g.atom === true, `atom of ${what}`);
+        close(row[1 + 2 * j].replace('●', ''), g.true_value, `true quantile of ${what}`);
+        close(row[2 + 2 * j], g.observed, `observed quantile of ${what}`);
+      });
+      q.differences.forEach((d, j) => {
+        const k = 1 + 2 * q.groups.length + 2 * j;
+        close(row[k], d.true_difference, `true difference of ${d.treatment} at p = ${q.p}`);
+        close(row[k + 1], d.observed_difference, `observed difference of ${d.treatment} at p = ${q.p}`);
+      });
+    });
     const decisions = await page.$$eval(`${sel} table.decisions tbody tr`, (trs) =>
       trs.map((tr) => ({
         test: tr.dataset.test,

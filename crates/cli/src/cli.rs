@@ -652,7 +652,8 @@ pub struct LakeNamespace {
 }
 
 /// The subcommands of `abforge lake`. TABLE is one of bronze_customers, silver_customers,
-/// silver_quarantine, gold_group_daily, gold_ab_results.
+/// silver_quarantine, gold_group_daily, gold_group_quantiles, gold_ab_results,
+/// gold_calibration.
 #[derive(Debug, Subcommand)]
 pub enum LakeCommand {
     /// Every table: its URL, latest version, files, partitioning and Delta protocol.

@@ -55,7 +55,7 @@ fn lake_commands_read_what_the_pipeline_wrote() {
     let none = |_: &mut Command| {};
     run_pipeline(dir.path(), &none, &bp);
 
-    // tables: the pipeline's five written, partitioned, on Delta protocol 1/2 (readable by
+    // tables: the pipeline's six written, partitioned, on Delta protocol 1/2 (readable by
     // any reader); gold_calibration only once `calibrate --publish` writes it.
     let tables = json(abforge(dir.path(), &["lake", "tables", "--json"]));
     let tables = tables.as_array().unwrap();
@@ -70,12 +70,13 @@ fn lake_commands_read_what_the_pipeline_wrote() {
             "silver_customers",
             "silver_quarantine",
             "gold_group_daily",
+            "gold_group_quantiles",
             "gold_ab_results",
             "gold_calibration"
         ]
     );
-    assert_eq!(tables[5]["version"], Value::Null);
-    for t in &tables[..5] {
+    assert_eq!(tables[6]["version"], Value::Null);
+    for t in &tables[..6] {
         assert_eq!(t["version"], 0, "{t}");
         assert_eq!(t["min_reader_version"], 1, "{t}");
         assert!(t["url"].as_str().unwrap().starts_with("file:///"), "{t}");
@@ -100,6 +101,7 @@ fn lake_commands_read_what_the_pipeline_wrote() {
         ("bronze_customers", "bronze"),
         ("silver_quarantine", "silver"),
         ("gold_group_daily", "gold"),
+        ("gold_group_quantiles", "gold"),
         ("gold_ab_results", "analyze"),
     ] {
         let h = json(abforge(dir.path(), &["lake", "history", table, "--json"]));
@@ -191,7 +193,7 @@ fn lake_commands_read_what_the_pipeline_wrote() {
     for (args, want) in [
         (
             vec!["lake", "history", "nope"],
-            "bronze_customers, silver_customers, silver_quarantine, gold_group_daily, gold_ab_results, gold_calibration",
+            "bronze_customers, silver_customers, silver_quarantine, gold_group_daily, gold_group_quantiles, gold_ab_results, gold_calibration",
         ),
         (
             vec!["lake", "query", "SELECT * FROM nope"],
@@ -378,6 +380,11 @@ fn check_interop(dir: &Path, env: &dyn Fn(&mut Command), root: &str, endpoint: O
             "gold/group_daily",
             "gold_group_daily",
             &["SUM(n)", "SUM(\"sum\")", "SUM(sum_sq)"][..],
+        ),
+        (
+            "gold/group_quantiles",
+            "gold_group_quantiles",
+            &["SUM(n)", "SUM(p)", "SUM(value)"][..],
         ),
         (
             "gold/ab_results",

@@ -22,6 +22,7 @@ SUMS = {
     "silver/customers": ["SUM(num_diff_items)", "SUM(total_purchase_price)"],
     "silver/quarantine": [],
     "gold/group_daily": ["SUM(n)", 'SUM("sum")', "SUM(sum_sq)"],
+    "gold/group_quantiles": ["SUM(n)", "SUM(p)", "SUM(value)"],
     "gold/ab_results": ["SUM(p_value)", "SUM(estimate)"],
 }
 

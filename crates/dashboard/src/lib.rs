@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `/` | `GET /v1/results` | every experiment: latest run, runs, correct / type I / type II |
 //! | `/experiments/{experiment_id}` | `GET /v1/results/{experiment_id}` | its runs, and how each test fared |
-//! | `/experiments/{experiment_id}/runs/{run_id}` | `GET /v1/results/{experiment_id}/runs/{run_id}` | the blueprint and truth beside the data, every decision, the sample-ratio check, the run log |
+//! | `/experiments/{experiment_id}/runs/{run_id}` | `GET /v1/results/{experiment_id}/runs/{run_id}` | the blueprint and truth beside the data (means, and true quantiles beside the observed ones of `gold/group_quantiles`), every decision, the sample-ratio check, the run log |
 //! | `/calibration` | `GET /v1/calibration` | published calibrations: rejection rates against α, power curves, confusion matrices |
 //!
 //! Filters (`experiment`, `metric`, `test`, `from`, `to`, `calibration`) are query
@@ -25,8 +25,8 @@ mod tables;
 pub use charts::calibration_rows;
 pub use model::{
     CalResult, CalibrationView, ConfusionRow, Decision, ExperimentSummary, ExperimentView,
-    GroupShare, GroupStat, MetricView, NO_LAKE, Overview, Publication, RunSummary, RunView, Srm,
-    StepRow, Tally, TestTally,
+    GroupQuantile, GroupShare, GroupStat, MetricView, NO_LAKE, Overview, Publication,
+    QuantileDifference, QuantileRow, RunSummary, RunView, Srm, StepRow, Tally, TestTally,
 };
 pub use query::Filters;
 
@@ -43,7 +43,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use query::BadParam;
 use std::sync::Arc;
-use tables::{AbRow, Cached, GroupRow, Live};
+use tables::{AbRow, Cached, GroupRow, Live, QuantRow};
 use tokio::sync::OnceCell;
 use utoipa::OpenApi;
 
@@ -60,6 +60,7 @@ struct Inner {
     run_log: OnceCell<Option<Arc<dyn RunLog>>>,
     ab: Cached<AbRow>,
     groups: Live,
+    quantiles: Live,
     calibration: Cached<CalibrationRow>,
 }
 
@@ -91,6 +92,7 @@ impl Dashboard {
                 run_log: OnceCell::new(),
                 ab: Cached::new(),
                 groups: Live::new(abforge_lake::Table::GoldGroupDaily),
+                quantiles: Live::new(abforge_lake::Table::GoldGroupQuantiles),
                 calibration: Cached::new(),
             }),
         })
@@ -202,6 +204,14 @@ impl Dashboard {
             .map_err(Failure::Internal)?
             .unwrap_or_default();
         let group_rows: Vec<&GroupRow> = groups.iter().collect();
+        // Runs made before gold/group_quantiles existed have no rows there: shown as "—".
+        let quantiles: Vec<QuantRow> = self
+            .inner
+            .quantiles
+            .query(lake, &QuantRow::sql(experiment, run, run_date))
+            .await
+            .map_err(Failure::Internal)?
+            .unwrap_or_default();
         if decisions.is_empty() && group_rows.is_empty() && params.is_none() {
             return Err(Failure::NotFound(format!(
                 "experiment {experiment:?} has no run {run:?} in the lake or the params store"
@@ -213,6 +223,7 @@ impl Dashboard {
                 run_id: run,
                 decisions,
                 groups: group_rows,
+                quantiles: quantiles.iter().collect(),
                 params,
             },
             f,
@@ -378,7 +389,7 @@ async fn experiment(d: &Dashboard, e: &str, q: Option<&str>) -> Result<Experimen
 }
 
 /// One run beside its truth: the blueprint and truth, group means with intervals and the
-/// true means, every decision and whether it matched the truth, the sample-ratio check and
+/// true means, true and observed quantiles and their differences, every decision and whether it matched the truth, the sample-ratio check and
 /// the run log.
 #[utoipa::path(
     get,
@@ -508,7 +519,8 @@ async fn calibration_page(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> 
     paths(overview_json, experiment_json, run_json, calibration_json),
     components(schemas(
         Overview, ExperimentSummary, ExperimentView, RunSummary, TestTally, Tally, RunView,
-        GroupShare, Srm, MetricView, GroupStat, Decision, StepRow, CalibrationView,
+        GroupShare, Srm, MetricView, GroupStat, QuantileRow, GroupQuantile,
+        QuantileDifference, Decision, StepRow, CalibrationView,
         Publication, CalResult, ConfusionRow, Filters
     )),
     tags((name = "dashboard", description = "What the experiments decided against the truth, from the lake's gold tables and the run log; each is the JSON twin of a dashboard page."))

@@ -2,7 +2,7 @@
 //! These are the JSON twins' bodies; the HTML pages render exactly these.
 
 use crate::query::Filters;
-use crate::tables::{AbRow, GroupRow};
+use crate::tables::{AbRow, GroupRow, QuantRow};
 use abforge_api::page::PageRequest;
 use abforge_lake::CalibrationRow;
 use abforge_stats::Verdict;
@@ -170,7 +170,8 @@ pub struct RunView {
     pub allocation: Vec<GroupShare>,
     /// The sample-ratio-mismatch test of the customers seen against the planned split.
     pub srm: Option<Srm>,
-    /// Per metric: the groups' means beside the true means, and every decision.
+    /// Per metric: the groups' means beside the true means, their true and observed
+    /// quantiles, and every decision.
     pub metrics: Vec<MetricView>,
     /// The run log: every attempt of every step.
     pub steps: Vec<StepRow>,
@@ -214,6 +215,10 @@ pub struct MetricView {
     pub distribution: Option<String>,
     /// Per group: observed mean with its 95 % interval, and the true mean.
     pub groups: Vec<GroupStat>,
+    /// Per probability of the blueprint's `quantiles`, in increasing order: each group's
+    /// true and observed quantile, and each treatment arm's difference from the control
+    /// (empty when neither the truth nor the lake has quantiles of the metric).
+    pub quantiles: Vec<QuantileRow>,
     /// Every decision on it.
     pub decisions: Vec<Decision>,
 }
@@ -237,6 +242,49 @@ pub struct GroupStat {
     pub true_mean: Option<f64>,
     /// Whether the interval covers the true mean.
     pub covers_truth: Option<bool>,
+}
+
+/// A metric's quantiles at one probability.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct QuantileRow {
+    /// The probability.
+    pub p: f64,
+    /// Per group (the truth's order, then any only the data has).
+    pub groups: Vec<GroupQuantile>,
+    /// Per treatment arm: its quantile minus the control's.
+    pub differences: Vec<QuantileDifference>,
+}
+
+/// A group's quantile at one probability, true and observed.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct GroupQuantile {
+    /// The group.
+    pub group: String,
+    /// The true quantile, the smallest `x` with `P(X ≤ x) ≥ p` (from the truth; `null`
+    /// when the truth gives none).
+    pub true_value: Option<f64>,
+    /// Whether the true quantile sits on an atom (a value of positive probability: every
+    /// value of an integer metric, 0 under zero-inflation).
+    pub atom: Option<bool>,
+    /// The observed quantile: the smallest value of the run's customers in the group whose
+    /// share at or below it is at least `p` (from `gold/group_quantiles`; `null` for a run
+    /// gold wrote before that table existed).
+    pub observed: Option<f64>,
+}
+
+/// A treatment arm's quantile against the control's, at one probability.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct QuantileDifference {
+    /// The treatment arm.
+    pub treatment: String,
+    /// The control arm.
+    pub control: String,
+    /// The true `quantile(treatment) − quantile(control)`.
+    pub true_difference: Option<f64>,
+    /// Whether the two true quantiles are equal (the null of a quantile test).
+    pub null_true: Option<bool>,
+    /// The observed quantiles' difference.
+    pub observed_difference: Option<f64>,
 }
 
 /// One test's decision.
@@ -524,6 +572,8 @@ pub(crate) struct RunParts<'a> {
     pub run_id: &'a str,
     pub decisions: Vec<&'a AbRow>,
     pub groups: Vec<&'a GroupRow>,
+    /// The run's observed quantiles (none for a run older than `gold/group_quantiles`).
+    pub quantiles: Vec<&'a QuantRow>,
     /// The params object: `{experiment_id, run_id, blueprint_hash, blueprint, truth}`.
     pub params: Option<Value>,
 }
@@ -706,8 +756,15 @@ fn metric_view(
             d.decision.clone()
         })
         .collect();
+    let observed: Vec<&QuantRow> = p
+        .quantiles
+        .iter()
+        .filter(|q| q.metric == m)
+        .copied()
+        .collect();
     MetricView {
         distribution: tm.and_then(|t| t["distribution"].as_str().map(str::to_owned)),
+        quantiles: quantile_rows(tm, &observed),
         metric: m,
         groups,
         decisions,
@@ -741,6 +798,88 @@ fn group_stat(g: &GroupRow, tm: Option<&Value>) -> GroupStat {
             _ => None,
         },
     }
+}
+
+/// Whether two probabilities are the same (the truth's went through JSON, the lake's through
+/// a Delta table: both round-trip exactly, but a tolerance costs nothing).
+fn same_p(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12
+}
+
+/// A metric's quantiles, true (from `tm`, the truth's entry of the metric) beside observed
+/// (the run's rows of `gold/group_quantiles` for the metric), at every probability either
+/// has; `None` where one of them has no value.
+fn quantile_rows(tm: Option<&Value>, observed: &[&QuantRow]) -> Vec<QuantileRow> {
+    let empty = Vec::new();
+    let truth = tm.and_then(|t| t["groups"].as_array()).unwrap_or(&empty);
+    let mut groups: Vec<&str> = truth.iter().filter_map(|g| g["group"].as_str()).collect();
+    for q in observed {
+        if !groups.contains(&q.group.as_str()) {
+            groups.push(&q.group);
+        }
+    }
+    let true_at = |group: &str, p: f64| -> Option<&Value> {
+        truth
+            .iter()
+            .find(|g| g["group"] == group)
+            .and_then(|g| g["quantiles"].as_array())
+            .and_then(|qs| {
+                qs.iter()
+                    .find(|q| q["p"].as_f64().is_some_and(|x| same_p(x, p)))
+            })
+    };
+    let observed_at = |group: &str, p: f64| {
+        observed
+            .iter()
+            .find(|q| q.group == group && same_p(q.p, p))
+            .and_then(|q| q.value)
+    };
+    let mut ps: Vec<f64> = truth
+        .iter()
+        .filter_map(|g| g["quantiles"].as_array())
+        .flatten()
+        .filter_map(|q| q["p"].as_f64())
+        .chain(observed.iter().map(|q| q.p))
+        .collect();
+    ps.sort_by(f64::total_cmp);
+    ps.dedup_by(|a, b| same_p(*a, *b));
+    let arms: Vec<&Value> = tm
+        .and_then(|t| t["effects"].as_array())
+        .map(|e| e.iter().collect())
+        .unwrap_or_default();
+    ps.into_iter()
+        .map(|p| QuantileRow {
+            p,
+            groups: groups
+                .iter()
+                .map(|&g| GroupQuantile {
+                    group: g.to_string(),
+                    true_value: true_at(g, p).and_then(|q| q["value"].as_f64()),
+                    atom: true_at(g, p).and_then(|q| q["atom"].as_bool()),
+                    observed: observed_at(g, p),
+                })
+                .collect(),
+            differences: arms
+                .iter()
+                .filter_map(|e| {
+                    let (t, c) = (e["group"].as_str()?, e["control"].as_str()?);
+                    let effect = e["quantile_effects"].as_array().and_then(|qs| {
+                        qs.iter()
+                            .find(|q| q["p"].as_f64().is_some_and(|x| same_p(x, p)))
+                    });
+                    Some(QuantileDifference {
+                        treatment: t.to_string(),
+                        control: c.to_string(),
+                        true_difference: effect.and_then(|q| q["difference"].as_f64()),
+                        null_true: effect.and_then(|q| q["null"].as_bool()),
+                        observed_difference: observed_at(t, p)
+                            .zip(observed_at(c, p))
+                            .map(|(t, c)| t - c),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The calibration view of `rows` under `f`.

@@ -3,7 +3,7 @@
 
 use crate::Failure;
 use crate::model::{
-    CalibrationView, Decision, ExperimentView, MetricView, Overview, RunView, Tally,
+    CalibrationView, Decision, ExperimentView, MetricView, Overview, QuantileRow, RunView, Tally,
 };
 use crate::query::Filters;
 use abforge_stats::Verdict;
@@ -27,7 +27,7 @@ form.filters label{margin-right:1rem}form.filters select,form.filters input{marg
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dl.meta dt{color:#555}dl.meta dd{margin:0}\
 code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#fff;border:1px solid #dcdfe5;padding:.6rem;overflow:auto;max-height:30rem}\
 .chart{background:#fff;border:1px solid #dcdfe5;overflow:auto;margin:.5rem 0}footer{max-width:78rem;margin:2rem auto;padding:0 1.5rem;color:#666}\
-a{color:#0b57d0}";
+.atom{color:#8a5a00;margin-left:.2rem}a{color:#0b57d0}";
 
 fn layout(title: &str, twin: &str, body: Markup) -> Markup {
     html! {
@@ -273,6 +273,12 @@ pub(crate) fn run(v: &RunView) -> Markup {
             (run_filters(v))
             @for m in &v.metrics { (metric_section(m)) }
             p { "★ the metric's primary test. The estimate, its interval and the true effect are on the test's own scale (difference of means, ratio, probability of superiority, …)." }
+            @if v.metrics.iter().any(|m| !m.quantiles.is_empty()) {
+                p id="quantiles-note" { "Quantiles: the true p-quantile is the smallest x with P(X ≤ x) ≥ p; the observed one the "
+                    "smallest value of the group's customers with at least a share p of them at or below it (exact, not interpolated). "
+                    "● the true quantile sits on an atom (a value of positive probability), where sample quantiles are not "
+                    "approximately normal. — no value: a run whose gold step predates the observed quantiles, or a truth without them." }
+            }
             (run_log(v))
             (run_blueprint(v))
         },
@@ -375,8 +381,46 @@ fn metric_section(m: &MetricView) -> Markup {
                     }
                 }
             }
+            @if !m.quantiles.is_empty() { (quantiles_table(&m.quantiles)) }
             @if m.decisions.is_empty() { p { "No decisions match these filters." } }
             @else { (decisions_table(&m.decisions)) }
+        }
+    }
+}
+
+/// A metric's quantiles: per probability, each group's true and observed quantile, and each
+/// treatment arm's difference from the control, true and observed; a true quantile on an
+/// atom is marked.
+fn quantiles_table(rows: &[QuantileRow]) -> Markup {
+    let Some(first) = rows.first() else {
+        return html! {};
+    };
+    html! {
+        table.quantiles {
+            thead {
+                tr {
+                    th rowspan="2" { "p" }
+                    @for g in &first.groups { th colspan="2" { (g.group) } }
+                    @for d in &first.differences { th colspan="2" { (d.treatment) " − " (d.control) } }
+                }
+                tr { @for _ in 0..first.groups.len() + first.differences.len() { th { "true" } th { "observed" } } }
+            }
+            tbody {
+                @for q in rows {
+                    tr data-p=(q.p) {
+                        td { (q.p) }
+                        @for g in &q.groups {
+                            td.true { (num(g.true_value))
+                                @if g.atom == Some(true) { span.atom title="on an atom: P(X = x) > 0" { "●" } } }
+                            td.observed { (num(g.observed)) }
+                        }
+                        @for d in &q.differences {
+                            td.true { (num(d.true_difference)) }
+                            td.observed { (num(d.observed_difference)) }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -96,8 +96,8 @@ impl<R: Rows> Cached<R> {
 }
 
 /// A table whose log is kept up to date, read with a filter on each request (the runs'
-/// gold/group_daily: one partition, so one file, per run — reading them all would cost a
-/// file per run). As with [`Cached`], one request at a time reads the log; the others
+/// gold/group_daily and gold/group_quantiles: one partition, so one file, per run —
+/// reading them all would cost a file per run). As with [`Cached`], one request at a time reads the log; the others
 /// query the table as of the last read.
 pub(crate) struct Live {
     table: Table,
@@ -311,6 +311,52 @@ impl FromBatches for GroupRow {
                     n: n[i].unwrap_or_default(),
                     sum: s[i].unwrap_or_default(),
                     sum_sq: ss[i].unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One observed quantile of a run in `gold/group_quantiles`: a group's metric at `p`.
+#[derive(Debug, Clone)]
+pub(crate) struct QuantRow {
+    pub group: String,
+    pub metric: String,
+    pub p: f64,
+    pub value: Option<f64>,
+}
+
+impl QuantRow {
+    /// The query of one run's rows (ids checked as for [`GroupRow::sql`]).
+    pub(crate) fn sql(experiment_id: &str, run_id: &str, run_date: Option<NaiveDate>) -> String {
+        let safe = |s: &str| abforge_api::input::parse_id(s).is_ok();
+        assert!(
+            safe(experiment_id) && safe(run_id),
+            "ids are checked before"
+        );
+        let date = run_date.map_or_else(String::new, |d| format!(" AND run_date = DATE '{d}'"));
+        format!(
+            "SELECT \"group\", metric, p, value FROM t \
+             WHERE experiment_id = '{experiment_id}' AND run_id = '{run_id}'{date} \
+             ORDER BY metric, \"group\", p"
+        )
+    }
+}
+
+impl FromBatches for QuantRow {
+    fn from_batches(batches: &[RecordBatch]) -> Result<Vec<Self>, Box<abforge_lake::Error>> {
+        let mut out = Vec::new();
+        for b in batches {
+            let c = Columns::new(b);
+            let (group, metric) = (c.text("group")?, c.text("metric")?);
+            let (p, value) = (c.real("p")?, c.real("value")?);
+            for i in 0..b.num_rows() {
+                out.push(QuantRow {
+                    group: group[i].clone().unwrap_or_default(),
+                    metric: required(metric[i].clone(), "metric")?,
+                    p: required(p[i], "p")?,
+                    value: value[i],
                 });
             }
         }

@@ -67,7 +67,11 @@ fn objects(dir: &Path) -> Objects {
 }
 
 async fn pipeline_run(dir: &Path, date: &str) -> String {
-    let bp = Blueprint::from_toml(BLUEPRINT).unwrap();
+    pipeline_run_of(dir, date, BLUEPRINT).await
+}
+
+async fn pipeline_run_of(dir: &Path, date: &str, blueprint: &str) -> String {
+    let bp = Blueprint::from_toml(blueprint).unwrap();
     let plan = RunPlan::new(&bp, date.parse().unwrap()).unwrap();
     let p = Pipeline::open(settings(dir)).await.unwrap();
     p.run(&plan, &Quiet).await.unwrap();
@@ -558,4 +562,260 @@ async fn stale_decisions_of_a_half_done_rerun_are_flagged_not_shown() {
     assert!(v.get("stale_decisions_hash").is_none(), "{v}");
     assert_eq!(v["status"], "succeeded", "{v}");
     assert!(v["tally"]["decisions"].as_u64().unwrap() > 0, "{v}");
+}
+
+/// The run's customers of `metric` per group, from silver, sorted.
+async fn silver_values(dir: &Path, metric: &str) -> Vec<(String, Vec<f64>)> {
+    let batches = query(
+        dir,
+        &format!("SELECT \"group\", CAST({metric} AS DOUBLE) FROM silver_customers"),
+    )
+    .await;
+    let mut out: Vec<(String, Vec<f64>)> = Vec::new();
+    for b in &batches {
+        let groups = cast(b.column(0), &DataType::Utf8).unwrap();
+        let values = b.column(1).as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            let g = groups.as_string::<i32>().value(i);
+            match out.iter_mut().find(|(x, _)| x == g) {
+                Some((_, v)) => v.push(values.value(i)),
+                None => out.push((g.to_string(), vec![values.value(i)])),
+            }
+        }
+    }
+    for (_, v) in &mut out {
+        v.sort_by(f64::total_cmp);
+    }
+    out
+}
+
+/// The smallest value with a share of at least `p` at or below it (an independent reading
+/// of what gold/group_quantiles keeps).
+fn lower_quantile(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    let k = (1..=n).find(|&k| k as f64 / n as f64 >= p).unwrap();
+    sorted[k - 1]
+}
+
+/// The text of each cell of the row `<tr data-p="{p}">` in `section`, tags stripped.
+fn quantile_cells(section: &str, p: f64) -> Vec<String> {
+    let row = section
+        .split(&format!("<tr data-p=\"{p}\">"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("a row for p = {p}"));
+    let row = row.split("</tr>").next().unwrap();
+    row.split("<td")
+        .skip(1)
+        .map(|c| {
+            let c = &c[c.find('>').unwrap() + 1..c.find("</td>").unwrap()];
+            let mut text = String::new();
+            let mut in_tag = false;
+            for ch in c.chars() {
+                match ch {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    _ if !in_tag => text.push(ch),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+/// A cell's number as the page prints it (4 significant digits) against the twin's.
+fn shows(cell: &str, v: &Value) {
+    match v.as_f64() {
+        None => assert_eq!(cell, "—"),
+        Some(x) => {
+            let shown: f64 = cell.trim_end_matches('●').parse().unwrap();
+            assert!(
+                (shown - x).abs() <= 5e-4 * x.abs().max(1e-300),
+                "{cell} for {x}"
+            );
+        }
+    }
+}
+
+/// The JSON twin's metric `name`.
+fn metric<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == name)
+        .unwrap()
+}
+
+/// One metric's quantiles on the run page and its twin `v`: the truth's true quantiles and
+/// differences, observed quantiles equal to [`lower_quantile`] of silver's values and near
+/// the truth, and the page's cells showing the twin's numbers, atoms marked.
+async fn check_quantiles(dir: &Path, v: &Value, html: &str, name: &str) {
+    let truth = v["truth"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["metric"] == name)
+        .unwrap();
+    let rows = metric(v, name)["quantiles"].as_array().unwrap();
+    let ps: Vec<f64> = rows.iter().map(|q| q["p"].as_f64().unwrap()).collect();
+    assert_eq!(ps, [0.25, 0.5, 0.9, 0.99], "{name}");
+    let silver = silver_values(dir, name).await;
+    let section = html
+        .split(&format!(r#"data-metric="{name}""#))
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    for (i, (q, &p)) in rows.iter().zip(&ps).enumerate() {
+        let mut cells = quantile_cells(section, p).into_iter();
+        assert_eq!(cells.next().unwrap(), p.to_string());
+        let groups = q["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 2, "{q}");
+        for g in groups {
+            let group = g["group"].as_str().unwrap();
+            let t = &truth["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["group"] == group)
+                .unwrap()["quantiles"][i];
+            assert_eq!(g["true_value"], t["value"], "{name} {group} {p}");
+            assert_eq!(g["atom"], t["atom"], "{name} {group} {p}");
+            let values = &silver.iter().find(|(x, _)| x == group).unwrap().1;
+            let observed = g["observed"].as_f64().unwrap();
+            assert_eq!(observed, lower_quantile(values, p), "{name} {group} {p}");
+            // An integer quantile may land one step off where the CDF is near p (items'
+            // treatment at 0.9: P(X ≤ 6) = 0.899); a real one is within a few standard errors.
+            let truth = t["value"].as_f64().unwrap();
+            let tolerance = if name == "items" { 1.0 } else { 0.08 * truth };
+            assert!(
+                (observed - truth).abs() <= tolerance,
+                "{name} {group} p = {p}: observed {observed}, true {truth}"
+            );
+            let (true_cell, observed_cell) = (cells.next().unwrap(), cells.next().unwrap());
+            shows(&true_cell, &g["true_value"]);
+            shows(&observed_cell, &g["observed"]);
+            assert_eq!(true_cell.ends_with('●'), g["atom"] == true, "{true_cell}");
+        }
+        let d = &q["differences"][0];
+        assert_eq!(
+            (&d["treatment"], &d["control"]),
+            (&"treatment".into(), &"control".into())
+        );
+        let effect = &truth["effects"][0]["quantile_effects"][i];
+        assert_eq!(d["true_difference"], effect["difference"]);
+        assert_eq!(d["null_true"], effect["null"]);
+        let observed = |g: &str| {
+            groups.iter().find(|x| x["group"] == g).unwrap()["observed"]
+                .as_f64()
+                .unwrap()
+        };
+        assert_eq!(
+            d["observed_difference"].as_f64().unwrap(),
+            observed("treatment") - observed("control")
+        );
+        shows(&cells.next().unwrap(), &d["true_difference"]);
+        shows(&cells.next().unwrap(), &d["observed_difference"]);
+        assert!(cells.next().is_none());
+    }
+}
+
+/// The run page's quantiles: the true ones are the truth's, the observed ones equal an
+/// independent computation on silver and are near the truth on 40 000 customers; the page
+/// shows the twin's numbers, an atom marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_shows_its_true_and_observed_quantiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = quantile_run(dir.path()).await;
+    let app = app(dir.path(), ApiConfig::default());
+    let v = get(&app, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    let page = get(&app, &format!("/experiments/dash/runs/{run}")).await;
+    assert!(page.html().contains(r#"id="quantiles-note""#));
+    for name in ["revenue", "items", "spend"] {
+        check_quantiles(dir.path(), &v, page.html(), name).await;
+    }
+    // Zero-inflation: 40 % zeros put the quartile on the atom at 0, in both groups.
+    let spend = metric(&v, "spend");
+    for g in spend["quantiles"][0]["groups"].as_array().unwrap() {
+        assert_eq!(
+            (g["true_value"].as_f64(), g["atom"].as_bool()),
+            (Some(0.0), Some(true))
+        );
+        assert_eq!(g["observed"].as_f64(), Some(0.0));
+    }
+    assert_eq!(spend["quantiles"][1]["groups"][0]["atom"], false);
+}
+
+/// A run of 40 000 customers with quantiles at 0.25, 0.5, 0.9 and 0.99, and a third metric,
+/// zero-inflated; returns its id.
+async fn quantile_run(dir: &Path) -> String {
+    let blueprint = format!(
+        "quantiles = [0.25, 0.5, 0.9, 0.99]\n{}\n[metrics.spend]\ndistribution = \"gamma\"\n\
+         zero_inflation = 0.4\ncontrol = {{ shape = 2, scale = 10 }}\ntreatment = {{ lift = 0.2 }}\n",
+        BLUEPRINT.replace("customers = 4000", "customers = 40000")
+    );
+    pipeline_run_of(dir, "2026-11-02", &blueprint).await
+}
+
+/// A run whose gold step predates gold/group_quantiles renders, the true quantiles beside
+/// "—"; and so does one whose truth has no quantiles either, without a quantile table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_older_than_the_quantiles_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = quantile_run(dir.path()).await;
+    std::fs::remove_dir_all(dir.path().join("objects/lake/gold/group_quantiles")).unwrap();
+    let old = app(dir.path(), ApiConfig::default());
+    let v = get(&old, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    let q = &metric(&v, "revenue")["quantiles"][1];
+    assert!(q["groups"][0]["true_value"].as_f64().is_some(), "{q}");
+    assert_eq!(q["groups"][0]["observed"], Value::Null, "{q}");
+    assert_eq!(
+        q["differences"][0]["observed_difference"],
+        Value::Null,
+        "{q}"
+    );
+    let page = get(&old, &format!("/experiments/dash/runs/{run}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let section = page
+        .html()
+        .split(r#"data-metric="revenue""#)
+        .nth(1)
+        .unwrap();
+    let cells = quantile_cells(section, 0.5);
+    assert_eq!(
+        (cells[2].as_str(), cells[6].as_str()),
+        ("—", "—"),
+        "{cells:?}"
+    );
+
+    // … and whose truth has no quantiles either (params published before they existed).
+    let key = dir.path().join(format!("objects/params/dash/{run}.json"));
+    let mut params: Value = serde_json::from_slice(&std::fs::read(&key).unwrap()).unwrap();
+    for m in params["truth"]["metrics"].as_array_mut().unwrap() {
+        for g in m["groups"].as_array_mut().unwrap() {
+            g.as_object_mut().unwrap().remove("quantiles");
+        }
+        for e in m["effects"].as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("quantile_effects");
+        }
+    }
+    std::fs::write(&key, serde_json::to_vec(&params).unwrap()).unwrap();
+    let v = get(&old, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    for m in v["metrics"].as_array().unwrap() {
+        assert_eq!(m["quantiles"], serde_json::json!([]), "{m}");
+        assert!(m["groups"][0]["true_mean"].as_f64().is_some(), "{m}");
+    }
+    let page = get(&old, &format!("/experiments/dash/runs/{run}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.html().contains(r#"class="quantiles""#));
+    assert!(!page.html().contains(r#"id="quantiles-note""#));
+    assert!(page.html().contains(r#"class="groups""#));
 }

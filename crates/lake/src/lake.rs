@@ -27,6 +27,9 @@ pub enum Table {
     /// `lake/gold/group_daily`: per run, group, purchase date and metric: n, sum, sum of
     /// squares, mean, variance.
     GoldGroupDaily,
+    /// `lake/gold/group_quantiles`: per run, group, metric and probability: the observed
+    /// quantile (the smallest value whose share at or below it is at least p) and n.
+    GoldGroupQuantiles,
     /// `lake/gold/ab_results`: every decision of the analysis against the truth.
     GoldAbResults,
     /// `lake/gold/calibration`: what `abforge calibrate --publish` measured, per test.
@@ -35,23 +38,25 @@ pub enum Table {
 
 impl Table {
     /// Every table, from bronze to gold.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::BronzeCustomers,
         Table::SilverCustomers,
         Table::SilverQuarantine,
         Table::GoldGroupDaily,
+        Table::GoldGroupQuantiles,
         Table::GoldAbResults,
         Table::GoldCalibration,
     ];
 
     /// The name a query uses: `bronze_customers`, `silver_customers`, `silver_quarantine`,
-    /// `gold_group_daily`, `gold_ab_results`, `gold_calibration`.
+    /// `gold_group_daily`, `gold_group_quantiles`, `gold_ab_results`, `gold_calibration`.
     pub fn name(self) -> &'static str {
         match self {
             Table::BronzeCustomers => "bronze_customers",
             Table::SilverCustomers => "silver_customers",
             Table::SilverQuarantine => "silver_quarantine",
             Table::GoldGroupDaily => "gold_group_daily",
+            Table::GoldGroupQuantiles => "gold_group_quantiles",
             Table::GoldAbResults => "gold_ab_results",
             Table::GoldCalibration => "gold_calibration",
         }
@@ -64,6 +69,7 @@ impl Table {
             Table::SilverCustomers => "lake/silver/customers",
             Table::SilverQuarantine => "lake/silver/quarantine",
             Table::GoldGroupDaily => "lake/gold/group_daily",
+            Table::GoldGroupQuantiles => "lake/gold/group_quantiles",
             Table::GoldAbResults => "lake/gold/ab_results",
             Table::GoldCalibration => "lake/gold/calibration",
         }
@@ -72,9 +78,10 @@ impl Table {
     /// Its partition columns.
     pub fn partition_columns(self) -> &'static [&'static str] {
         match self {
-            Table::BronzeCustomers | Table::SilverCustomers | Table::GoldGroupDaily => {
-                &["experiment_id", "run_date"]
-            }
+            Table::BronzeCustomers
+            | Table::SilverCustomers
+            | Table::GoldGroupDaily
+            | Table::GoldGroupQuantiles => &["experiment_id", "run_date"],
             Table::SilverQuarantine => &["run_date"],
             Table::GoldAbResults | Table::GoldCalibration => &["experiment_id"],
         }

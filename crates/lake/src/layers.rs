@@ -106,6 +106,21 @@ pub struct SilverReport {
     pub quarantine: Written,
 }
 
+/// What the gold step wrote: its two tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GoldReport {
+    /// gold/group_daily.
+    pub group_daily: Written,
+    /// gold/group_quantiles.
+    pub quantiles: Written,
+}
+
+impl std::fmt::Display for GoldReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.group_daily, self.quantiles)
+    }
+}
+
 /// Rows per batch read from the relational store.
 const BATCH_ROWS: usize = 65_536;
 
@@ -183,9 +198,9 @@ pub(crate) fn session() -> SessionContext {
     deltalake::delta_datafusion::DeltaSessionContext::with_runtime_env(runtime).into_inner()
 }
 
-/// Registers a table of one row, `columns` (name, a one-value array), as `name`: the run's
-/// own values, for the transforms to join with.
-fn register_row(ctx: &SessionContext, name: &str, columns: Vec<(&str, ArrayRef)>) -> Result<()> {
+/// Registers a small table, `columns` (name, its values; arrays of one length), as `name`:
+/// the run's own values, for the transforms to join with.
+fn register_values(ctx: &SessionContext, name: &str, columns: Vec<(&str, ArrayRef)>) -> Result<()> {
     let schema = Arc::new(Schema::new(
         columns
             .iter()
@@ -391,7 +406,7 @@ impl Lake {
         ctx.register_table("landed", Arc::new(source))
             .map_err(sql_error("registering landed"))?;
         let now = Utc::now().timestamp_micros();
-        register_row(
+        register_values(
             &ctx,
             "run",
             vec![
@@ -597,12 +612,15 @@ impl Lake {
         Ok(out)
     }
 
-    /// **gold**: `gold/group_daily` from the run's silver rows: per group, purchase date and
-    /// metric, n, sum, sum of squares, mean and sample variance; replaces the run's rows.
+    /// **gold**: from the run's silver rows, `gold/group_daily` (per group, purchase date
+    /// and metric: n, sum, sum of squares, mean and sample variance), then
+    /// `gold/group_quantiles` (per group, metric and probability of the blueprint's
+    /// `quantiles`: the observed quantile, `gold_group_quantiles.sql`); each replaces the
+    /// run's rows of its table in one commit.
     ///
     /// # Errors
     /// [`Error::Usage`] when silver has no rows of the run; SQL or Delta errors.
-    pub async fn gold(&self, run: &RunInfo) -> Result<Written> {
+    pub async fn gold(&self, run: &RunInfo) -> Result<GoldReport> {
         let ctx = session();
         let none = || {
             Error::Usage(format!(
@@ -616,7 +634,7 @@ impl Lake {
         if Self::count(&ctx, "silver").await? == 0 {
             return Err(none());
         }
-        register_row(
+        register_values(
             &ctx,
             "run",
             vec![
@@ -634,21 +652,46 @@ impl Lake {
                 ),
             ],
         )?;
-        let df = ctx
-            .sql(&sql::gold_group_daily(&run.resolved))
-            .await
-            .map_err(sql_error("planning gold_group_daily.sql"))?;
-        self.replace(
-            Table::GoldGroupDaily,
-            &run.stamp(),
-            "gold",
+        register_values(
             &ctx,
-            df.into_unoptimized_plan(),
-            col("experiment_id")
-                .eq(lit(run.experiment_id.as_str()))
-                .and(col("run_date").eq(date_lit(run.run_date))),
-        )
-        .await
+            "probs",
+            vec![(
+                "p",
+                Arc::new(Float64Array::from(run.resolved.blueprint.quantiles.clone())),
+            )],
+        )?;
+        let the_run = col("experiment_id")
+            .eq(lit(run.experiment_id.as_str()))
+            .and(col("run_date").eq(date_lit(run.run_date)));
+        let mut written = Vec::new();
+        for (table, template, sql) in [
+            (
+                Table::GoldGroupDaily,
+                "gold_group_daily.sql",
+                sql::gold_group_daily(&run.resolved),
+            ),
+            (
+                Table::GoldGroupQuantiles,
+                "gold_group_quantiles.sql",
+                sql::gold_group_quantiles(&run.resolved),
+            ),
+        ] {
+            let df = ctx
+                .sql(&sql)
+                .await
+                .map_err(sql_error(&format!("planning {template}")))?;
+            let plan = df.into_unoptimized_plan();
+            written.push(
+                self.replace(table, &run.stamp(), "gold", &ctx, plan, the_run.clone())
+                    .await?,
+            );
+        }
+        let quantiles = written.pop().expect("two tables");
+        let group_daily = written.pop().expect("two tables");
+        Ok(GoldReport {
+            group_daily,
+            quantiles,
+        })
     }
 
     /// `gold/ab_results`: the run's decisions (every metric × test, as the relational
@@ -951,6 +994,80 @@ treatment = { lambda = 1 }
             ],
             "{out}"
         );
+    }
+
+    /// gold_group_quantiles.sql gives each group's smallest value whose share at or below it
+    /// is at least p: on ties and atoms, on a share of exactly p (the lower value, not the
+    /// next), and at p = 0.07 of 100 rows, where 100 · 0.07 is 7.000000000000001 in doubles
+    /// but 7 / 100 ≥ 0.07 holds.
+    #[tokio::test]
+    async fn quantiles_are_the_smallest_value_with_enough_at_or_below() {
+        let ctx = session();
+        let mut rows: Vec<String> = (0..100)
+            .map(|i| format!("('a', {})", (i * 37) % 100 + 1))
+            .collect();
+        rows.extend((0..100).map(|i| {
+            let v = match i {
+                0..30 => 0,
+                30..80 => 5,
+                _ => 9,
+            };
+            format!("('b', {v})")
+        }));
+        let silver = ctx
+            .sql(&format!(
+                "SELECT * FROM (VALUES {}) AS t(\"group\", x)",
+                rows.join(", ")
+            ))
+            .await
+            .unwrap();
+        ctx.register_table("silver", silver.into_view()).unwrap();
+        register_values(
+            &ctx,
+            "run",
+            vec![
+                ("experiment_id", Arc::new(StringArray::from(vec!["e"]))),
+                ("run_id", Arc::new(StringArray::from(vec!["r"]))),
+                ("run_date", Arc::new(Date32Array::from(vec![0]))),
+            ],
+        )
+        .unwrap();
+        let probs = [0.07, 0.3, 0.5, 0.8, 0.99, 0.995];
+        register_values(
+            &ctx,
+            "probs",
+            vec![("p", Arc::new(Float64Array::from(probs.to_vec())))],
+        )
+        .unwrap();
+        let sql = sql::render(sql::GOLD_GROUP_QUANTILES, &[("metric", "x".into())]);
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let mut got = Vec::new();
+        for b in &batches {
+            let c = crate::rows::Columns::new(b);
+            let (g, p, n, v) = (
+                c.text("group").unwrap(),
+                c.real("p").unwrap(),
+                c.int("n").unwrap(),
+                c.real("value").unwrap(),
+            );
+            for i in 0..b.num_rows() {
+                assert_eq!(n[i], Some(100));
+                got.push((g[i].clone().unwrap(), p[i].unwrap(), v[i].unwrap()));
+            }
+        }
+        got.sort_by(|a, b| (&a.0, a.1).partial_cmp(&(&b.0, b.1)).unwrap());
+        let want: Vec<(String, f64, f64)> = probs
+            .iter()
+            .zip([7.0, 30.0, 50.0, 80.0, 99.0, 100.0])
+            .map(|(&p, v)| ("a".to_string(), p, v))
+            .chain(
+                probs
+                    .iter()
+                    .zip([0.0, 0.0, 5.0, 5.0, 9.0, 9.0])
+                    .map(|(&p, v)| ("b".to_string(), p, v)),
+            )
+            .collect();
+        assert_eq!(got, want);
     }
 
     /// The pipeline runs the layers on a multi-threaded runtime: their futures must be Send.

@@ -8,6 +8,7 @@
 //! | `lake/silver/customers` | bronze | `experiment_id`, `run_date` | typed, conformed, checked against the blueprint, de-duplicated |
 //! | `lake/silver/quarantine` | bronze | `run_date` | the rows that broke a rule, with the `rule` |
 //! | `lake/gold/group_daily` | silver | `experiment_id`, `run_date` | per group, purchase date and metric: `n`, `sum`, `sum_sq`, `mean`, `variance` |
+//! | `lake/gold/group_quantiles` | silver | `experiment_id`, `run_date` | per group, metric and probability `p` of the blueprint's `quantiles`: the observed quantile `value` (the smallest value whose share at or below it is ≥ p; exact, not interpolated) and the group's `n` |
 //! | `lake/gold/ab_results` | the analysis | `experiment_id` | every metric × test: estimate, CI, p, decision, truth, outcome |
 //! | `lake/gold/calibration` | `abforge calibrate --publish` | `experiment_id` | per sweep value × metric × arm × test: rejection rate and interval, type I error, power (Monte Carlo and analytic), coverage, the confusion counts |
 //!
@@ -68,7 +69,7 @@ pub use calibration::CalibrationRow;
 pub use error::{Error, Result};
 pub use gate::{DEFAULT_QUARANTINE_MAX, GateReport};
 pub use lake::{Commit, Lake, Table, TableInfo};
-pub use layers::{COMPACT_AT_FILES, MEMORY_LIMIT, RunInfo, SilverReport, Written};
+pub use layers::{COMPACT_AT_FILES, GoldReport, MEMORY_LIMIT, RunInfo, SilverReport, Written};
 
 /// The Arrow and DataFusion versions the lake uses (those `deltalake` pins).
 pub use deltalake::{DeltaTable, arrow, datafusion};

@@ -18,6 +18,8 @@ pub const SILVER_REPEATED: &str = include_str!("../sql/silver_repeated.sql");
 pub const SILVER: &str = include_str!("../sql/silver.sql");
 /// gold/group_daily ← silver/customers (one block per metric).
 pub const GOLD_GROUP_DAILY: &str = include_str!("../sql/gold_group_daily.sql");
+/// gold/group_quantiles ← silver/customers (one block per metric).
+pub const GOLD_GROUP_QUANTILES: &str = include_str!("../sql/gold_group_quantiles.sql");
 /// The run's customers, as the analysis reads them ← silver/customers.
 pub const SILVER_READ: &str = include_str!("../sql/silver_read.sql");
 /// silver/customers ← the classified rows that passed.
@@ -254,6 +256,17 @@ pub fn gold_group_daily(resolved: &Resolved) -> String {
         .join("\nUNION ALL\n")
 }
 
+/// The gold/group_quantiles transform of a run of `resolved`: one block per metric (the
+/// probabilities are the `probs` table the gold step registers).
+pub fn gold_group_quantiles(resolved: &Resolved) -> String {
+    resolved
+        .metrics
+        .iter()
+        .map(|m| render(GOLD_GROUP_QUANTILES, &[("metric", m.name.clone())]))
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n")
+}
+
 /// The query that reads a run's customers back from silver.
 pub fn silver_read(resolved: &Resolved) -> String {
     render(SILVER_READ, &[("columns", column_list(resolved))])
@@ -336,6 +349,9 @@ mod tests {
         let g = gold_group_daily(&r);
         assert_eq!(g.matches("\nUNION ALL\n").count(), 1);
         assert!(g.contains("'spend' AS metric"));
+        let q = gold_group_quantiles(&r);
+        assert_eq!(q.matches("\nUNION ALL\n").count(), 1);
+        assert!(q.contains("CAST(\"items\" AS DOUBLE) AS v"));
         assert!(silver_read(&r).contains("\"pre_spend\""));
     }
 

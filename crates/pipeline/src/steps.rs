@@ -18,7 +18,7 @@
 //!   `lake/silver/quarantine` with the rule, and the step fails when they are more than
 //!   [`Settings::quarantine_max`](crate::Settings::quarantine_max) of the run's rows (its
 //!   message, or its error, has the counts).
-//! - **gold** aggregates silver into `lake/gold/group_daily`.
+//! - **gold** aggregates silver into `lake/gold/group_daily` and `lake/gold/group_quantiles`.
 //! - **analyze** reads the run's customers from silver (clean and de-duplicated), runs every
 //!   applicable test on every metric, judges each decision against the truth, and stores the
 //!   decisions in `ab_results` and in `lake/gold/ab_results`, and the whole report at
@@ -890,7 +890,7 @@ impl Pipeline {
     pub(crate) async fn gold(&self, plan: &RunPlan) -> Result<Output> {
         let w = self.lake.gold(&lake_run(plan)).await?;
         Ok(Output {
-            rows: Some(w.rows),
+            rows: Some(w.group_daily.rows),
             bytes: None,
             message: Some(w.to_string()),
         })

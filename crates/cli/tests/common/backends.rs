@@ -124,6 +124,7 @@ impl Backends {
             ("silver_customers", "customer_id"),
             ("silver_quarantine", "customer_id"),
             ("gold_group_daily", "metric, \"group\", purchase_date"),
+            ("gold_group_quantiles", "metric, \"group\", p"),
             ("gold_ab_results", "position"),
         ] {
             let sql = format!("SELECT * FROM {table} WHERE run_id = '{RUN}' ORDER BY {order}");
