@@ -3,7 +3,7 @@
 
 use abforge_synth::Blueprint;
 use abforge_synth::blueprint::{
-    ArmSpec, Attribute, Correlation, Metric, Param, PrePeriod, Segment,
+    ArmSpec, Attribute, Correlation, Metric, Param, PrePeriod, Prior, Segment,
 };
 use abforge_synth::dist::DistKind;
 use proptest::prelude::*;
@@ -46,6 +46,8 @@ fn arm(kind: DistKind) -> BoxedStrategy<ArmSpec> {
         3 => params.prop_map(ArmSpec::Params),
         1 => (-0.5f64..0.5).prop_map(|l| ArmSpec::Lift(Param::Fixed(l))),
         1 => (-0.5f64..0.5).prop_map(|l| ArmSpec::LiftAbs(Param::Fixed(l))),
+        1 => (-0.2f64..0.2, 0.001f64..0.05).prop_map(|(mean, sd)| ArmSpec::Lift(Param::Prior(Prior::Normal { mean, sd }))),
+        1 => (-0.5f64..0.0, 0.01f64..0.5).prop_map(|(low, w)| ArmSpec::LiftAbs(Param::Prior(Prior::Uniform { low, high: low + w }))),
     ]
     .boxed()
 }
