@@ -67,6 +67,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod claims;
 mod error;
 pub mod method;
 mod model;
@@ -75,6 +76,7 @@ pub mod report;
 pub mod run;
 pub mod sweep;
 
+pub use claims::{BayesPrior, ClaimBin, ClaimCalibration};
 pub use error::{Error, Result};
 pub use method::{Method, MetricClass, Null};
 pub use plot::{calibration_svg, plot_calibration, plot_sweep, sweep_svg};

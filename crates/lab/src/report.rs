@@ -1,6 +1,7 @@
 //! What a calibration reports, and the statistics of the report: Wilson intervals and the
 //! Kolmogorov–Smirnov distance of p-values from uniform.
 
+pub use crate::claims::{ClaimBin, ClaimCalibration};
 use crate::method::{Method, MetricClass, Null};
 use serde::{Serialize, Serializer};
 
@@ -97,6 +98,11 @@ pub struct Calibration {
     pub permutation_resamples: Option<u32>,
     /// One entry per metric × arm × test.
     pub results: Vec<TestResult>,
+    /// How calibrated the Bayesian test's `P(T > C)` is against the true effects, per
+    /// metric × arm, when the truth varies across replications (a `choose` or a lift drawn
+    /// from a prior) and the Bayesian test ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<ClaimCalibration>,
 }
 
 fn as_map<S: Serializer>(v: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {

@@ -102,6 +102,7 @@ pub use bayes::{
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
+pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};
