@@ -55,7 +55,8 @@ pub struct TestResult {
     /// The power by formula at the final look (mean over the false-null replications):
     /// noncentral t for t-tests and CUPED, Cohen's h for proportions, the log-rate-ratio
     /// normal test for Poisson, Noether's formula for Mann–Whitney on continuous laws, the
-    /// normal test for the lift and the Bayesian rule.
+    /// normal test for the lift and the Bayesian rule under its flat prior (none under a
+    /// blueprint's prior).
     pub analytic_power: Option<f64>,
     /// Share of replications whose interval covered the true effect (at every look).
     pub ci_coverage: Option<f64>,

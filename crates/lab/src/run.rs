@@ -601,7 +601,10 @@ fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> Te
         ci_high,
         type_i_error: rate(c.type_i, n_null),
         power: rate(c.correct_reject, n_alt),
-        analytic_power: (acc.analytic_n > 0).then(|| acc.analytic_sum / acc.analytic_n as f64),
+        // The formula is the flat prior's; a prior on the difference shrinks the estimate.
+        analytic_power: (acc.analytic_n > 0
+            && !(method == Method::Bayes && plan.priors[pos][g].is_some()))
+        .then(|| acc.analytic_sum / acc.analytic_n as f64),
         ci_coverage: rate(acc.covered, acc.coverage_n),
         p_value_ks: ks.map(|k| k.0),
         p_value_ks_p: ks.map(|k| k.1),

@@ -75,6 +75,10 @@ fn claims_under_the_blueprints_prior_are_calibrated() {
     // Welch's confidence interval covers it in every experiment, so on average too.
     let welch = c.results.iter().find(|r| r.test == Method::WelchT).unwrap();
     assert!((0.93..=0.97).contains(&welch.ci_coverage.unwrap()));
+    // The analytic power is the flat prior's formula: not given for the shrunk posterior.
+    let bayes = c.results.iter().find(|r| r.test == Method::Bayes).unwrap();
+    assert_eq!(bayes.analytic_power, None);
+    assert!(welch.analytic_power.is_some());
 }
 
 #[test]
