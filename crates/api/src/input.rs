@@ -113,9 +113,9 @@ pub fn parse_run_cancellable(
         details.push(Detail::new(
             c.path.clone(),
             format!(
-                "a choose is not allowed here: the params of a run are a resolved blueprint, \
-                 with one value (options {:?})",
-                c.options
+                "a choose or prior is not allowed here: the params of a run are a resolved \
+                 blueprint, with one value (drawn from {})",
+                c.source()
             ),
         ));
     }

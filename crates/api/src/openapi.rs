@@ -407,14 +407,15 @@ fn build(extra: Option<utoipa::openapi::OpenApi>) -> Value {
     doc
 }
 
-/// The blueprint's JSON Schema with every `choose` alternative removed: the params of a
-/// run are resolved.
+/// The blueprint's JSON Schema with every `choose` and prior alternative removed: the params
+/// of a run are resolved.
 fn resolved_blueprint_schema() -> Value {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(m) => {
                 let fixed_only = match m.get("oneOf") {
-                    Some(Value::Array(alts)) if alts.len() == 2 => (alts[1].get("required")
+                    // A number, `{ choose }`, and for a lift the priors: the number only.
+                    Some(Value::Array(alts)) if alts.len() >= 2 => (alts[1].get("required")
                         == Some(&json!(["choose"])))
                     .then(|| alts[0].clone()),
                     _ => None,
@@ -676,7 +677,7 @@ mod tests {
     #[test]
     fn resolved_blueprints_have_no_choose() {
         let s = resolved_blueprint_schema().to_string();
-        assert!(!s.contains("\"choose\""), "{s}");
+        assert!(!s.contains("\"choose\"") && !s.contains("\"prior\""), "{s}");
         assert!(
             abforge_synth::json_schema()
                 .to_string()

@@ -114,6 +114,24 @@ pub struct GenerateArgs {
     pub threads: Option<u16>,
 }
 
+/// The prior of the Bayesian test in `abforge calibrate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BayesPriorArg {
+    /// A flat prior on each mean (Beta(1, 1) on a conversion rate).
+    Flat,
+    /// The blueprint's normal prior of each lift drawn from one.
+    Blueprint,
+}
+
+impl From<BayesPriorArg> for abforge_lab::BayesPrior {
+    fn from(a: BayesPriorArg) -> Self {
+        match a {
+            BayesPriorArg::Flat => abforge_lab::BayesPrior::Flat,
+            BayesPriorArg::Blueprint => abforge_lab::BayesPrior::Blueprint,
+        }
+    }
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
@@ -365,6 +383,11 @@ pub struct CalibrateArgs {
     /// The mSPRT's mixing standard deviation τ, in units of the metric's standard deviation.
     #[arg(long, value_name = "SD", default_value_t = 0.1, value_parser = parse_positive)]
     pub msprt_mixing_sd: f64,
+    /// The prior of the Bayesian test (bayes): `flat`, as `abforge analyze` has it, or
+    /// `blueprint`: for each arm whose lift is drawn from a normal prior, that prior, on the
+    /// difference of the means (its claims are then calibrated by construction).
+    #[arg(long, value_enum, value_name = "PRIOR", default_value = "flat")]
+    pub bayes_prior: BayesPriorArg,
     /// Worker threads [default: one per core]. The result does not depend on it.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,

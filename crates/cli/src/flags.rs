@@ -72,6 +72,7 @@ mod tests {
             "bootstrap_resamples",
             "permutation_resamples",
             "msprt_mixing_sd",
+            "bayes_prior",
             "sweep",
             // abforge_pipeline: settings, backfill, schedule, steps
             "data_dir",

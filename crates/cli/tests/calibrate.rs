@@ -228,4 +228,87 @@ fn bad_flags_are_exit_2_naming_the_flag_and_what_is_allowed() {
         &["--plot", "does not exist"],
     );
     bad(&["-b", "nope.toml"], &["does not exist"]);
+    bad(
+        &["-b", &bp, "--bayes-prior", "blueprint"],
+        &[
+            "--bayes-prior blueprint",
+            "no calibrated treatment arm has a lift drawn from a prior",
+        ],
+    );
+    bad(
+        &["-b", &bp, "--bayes-prior", "jeffreys"],
+        &["--bayes-prior", "flat, blueprint"],
+    );
+}
+
+#[test]
+fn a_prior_lift_gets_its_claims_scored() {
+    let bp = example("prior_lift.toml");
+    let run = |prior: &str| {
+        let out = stdout_of(&[
+            "-q",
+            "calibrate",
+            "-b",
+            &bp,
+            "-r",
+            "300",
+            "--tests",
+            "bayes",
+            "--bayes-prior",
+            prior,
+            "--json",
+        ]);
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let v = run("blueprint");
+    let claims = v["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 2);
+    for k in claims {
+        for key in [
+            "prior",
+            "share_positive",
+            "brier",
+            "brier_if_calibrated",
+            "brier_base_rate",
+            "spiegelhalter_z",
+            "spiegelhalter_p",
+            "miscalibrated",
+            "credible_coverage",
+        ] {
+            assert!(k.get(key).is_some(), "{key} missing in {k}");
+        }
+        let bins = k["bins"].as_array().unwrap();
+        assert_eq!(bins.len(), 10);
+        let n: u64 = bins
+            .iter()
+            .map(|b| b["replications"].as_u64().unwrap())
+            .sum();
+        assert_eq!(n, 300);
+        assert!(
+            k["prior"]
+                .as_str()
+                .unwrap()
+                .starts_with("lift ~ normal(mean 0")
+        );
+    }
+    assert_eq!(run("flat")["claims"][0]["prior"], "flat");
+    let text = stdout_of(&[
+        "-q",
+        "calibrate",
+        "-b",
+        &bp,
+        "-r",
+        "200",
+        "--tests",
+        "bayes",
+    ]);
+    assert!(
+        text.contains("Bayesian claims P(T > C) against the truth"),
+        "{text}"
+    );
+    assert!(
+        text.contains("revenue treatment (prior flat): 200 experiments"),
+        "{text}"
+    );
+    assert!(text.contains("Spiegelhalter z"), "{text}");
 }

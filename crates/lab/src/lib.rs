@@ -28,6 +28,12 @@
 //! * **Choices.** For a blueprint with `choose` parameters each replication resolves its
 //!   own choices (and its own truth), so a run mixes true nulls and true effects, like the
 //!   seed's weekly runs: the confusion matrix shows type I and type II errors side by side.
+//! * **Claims.** With a lift drawn from a prior (or any `choose`) every replication has its
+//!   own true effect, and the Bayesian test's `P(T > C)` is scored against it
+//!   ([`claims`]): binned claims beside the realised share of positive effects, the Brier
+//!   score and Spiegelhalter's test, under the flat prior or the blueprint's
+//!   ([`LabOptions::bayes_prior`]). A model is prepared per replication then, and kept
+//!   (at most 256) only for `choose`.
 //! * **Peeking.** With [`LabOptions::peeks`] `= K`, each experiment is looked at after
 //!   `k/K` of its customers: a fixed-horizon test that rejects at any look has rejected
 //!   (naive peeking inflates its type I error), while the mSPRT's always-valid p-value and
@@ -67,6 +73,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod claims;
 mod error;
 pub mod method;
 mod model;
@@ -75,6 +82,7 @@ pub mod report;
 pub mod run;
 pub mod sweep;
 
+pub use claims::{BayesPrior, ClaimBin, ClaimCalibration};
 pub use error::{Error, Result};
 pub use method::{Method, MetricClass, Null};
 pub use plot::{calibration_svg, plot_calibration, plot_sweep, sweep_svg};

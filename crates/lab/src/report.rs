@@ -1,6 +1,7 @@
 //! What a calibration reports, and the statistics of the report: Wilson intervals and the
 //! Kolmogorov–Smirnov distance of p-values from uniform.
 
+pub use crate::claims::{ClaimBin, ClaimCalibration};
 use crate::method::{Method, MetricClass, Null};
 use serde::{Serialize, Serializer};
 
@@ -54,7 +55,8 @@ pub struct TestResult {
     /// The power by formula at the final look (mean over the false-null replications):
     /// noncentral t for t-tests and CUPED, Cohen's h for proportions, the log-rate-ratio
     /// normal test for Poisson, Noether's formula for Mann–Whitney on continuous laws, the
-    /// normal test for the lift and the Bayesian rule.
+    /// normal test for the lift and the Bayesian rule under its flat prior (none under a
+    /// blueprint's prior).
     pub analytic_power: Option<f64>,
     /// Share of replications whose interval covered the true effect (at every look).
     pub ci_coverage: Option<f64>,
@@ -97,6 +99,11 @@ pub struct Calibration {
     pub permutation_resamples: Option<u32>,
     /// One entry per metric × arm × test.
     pub results: Vec<TestResult>,
+    /// How calibrated the Bayesian test's `P(T > C)` is against the true effects, per
+    /// metric × arm, when the truth varies across replications (a `choose` or a lift drawn
+    /// from a prior) and the Bayesian test ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<ClaimCalibration>,
 }
 
 fn as_map<S: Serializer>(v: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {

@@ -1,9 +1,10 @@
 //! The replication loop: draw, test, judge, count.
 
+use crate::claims::{BayesPrior, ClaimAcc, ClaimWho, LiftPrior, blueprint_priors};
 use crate::error::Result;
 use crate::method::{Method, MetricClass, Null, Target};
 use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
-use crate::report::{Calibration, Confusion, TestResult, ks_uniform, wilson};
+use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
 use abforge_env::Invalid;
 use abforge_stats::{
     BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod, MannWhitneyOptions,
@@ -28,6 +29,10 @@ const HISTOGRAM_MAX: f64 = 65_536.0;
 const SALT_REPLICATION: u64 = 0x1ab0_0001;
 const SALT_CHOICES: u64 = 0x1ab0_0002;
 const SALT_RESAMPLING: u64 = 0x1ab0_0003;
+/// Most prepared models kept for a blueprint with `choose`: one per distinct set of choices,
+/// so many `choose` parameters cannot fill the memory. A lift drawn from a prior gives every
+/// replication its own model, and none is kept.
+const CACHE_MAX: usize = 256;
 
 /// Receives progress from [`calibrate`] and [`crate::sweep()`]. Implemented by the CLI's
 /// progress bar.
@@ -73,6 +78,9 @@ pub struct LabOptions {
     pub metrics: Vec<String>,
     /// mSPRT mixing standard deviation, in units of the metric's standard deviation.
     pub msprt_mixing_sd: f64,
+    /// The prior of the Bayesian test: flat (as `abforge analyze`), or the blueprint's prior
+    /// of each lift drawn from one (see [`BayesPrior`]).
+    pub bayes_prior: BayesPrior,
 }
 
 impl Default for LabOptions {
@@ -88,6 +96,7 @@ impl Default for LabOptions {
             permutation_resamples: None,
             metrics: Vec::new(),
             msprt_mixing_sd: MsprtOptions::default().mixing_sd,
+            bayes_prior: BayesPrior::Flat,
         }
     }
 }
@@ -140,7 +149,12 @@ struct Plan {
     base: Option<Arc<Prepared>>,
     /// (calibrated metric position, arm group index, method): one per result.
     entries: Vec<(usize, usize, Method)>,
-    cache: Mutex<HashMap<Vec<u64>, Arc<Prepared>>>,
+    /// Per calibrated metric and group, the prior the Bayesian test takes on the arm's lift
+    /// (`None`: flat).
+    priors: Vec<Vec<Option<LiftPrior>>>,
+    /// Prepared models by their choices, at most [`CACHE_MAX`]; none when a lift is drawn
+    /// from a prior (no two replications share a model then).
+    cache: Option<Mutex<HashMap<Vec<u64>, Arc<Prepared>>>>,
 }
 
 impl Plan {
@@ -194,6 +208,11 @@ impl Plan {
             .map(|&i| (first.metrics[i].name.clone(), class_of(&first.metrics[i])))
             .collect();
         let base = (!has_choices).then(|| Arc::new(Prepared::new(&first, &first.truth(), &design)));
+        let priors = match opts.bayes_prior {
+            BayesPrior::Blueprint => blueprint_priors(&bp, &design.metric_indices, control)?,
+            BayesPrior::Flat => vec![vec![None; bp.groups.len()]; design.metric_indices.len()],
+        };
+        let cache = (!bp.has_priors()).then(|| Mutex::new(HashMap::new()));
         let plan = Plan {
             bp,
             seed,
@@ -206,7 +225,8 @@ impl Plan {
             metrics,
             base,
             entries,
-            cache: Mutex::new(HashMap::new()),
+            priors,
+            cache,
         };
         if has_choices {
             plan.insert(&first);
@@ -214,23 +234,27 @@ impl Plan {
         Ok(plan)
     }
 
+    /// The prepared model of `resolved`, from the cache when its choices were seen.
     fn insert(&self, resolved: &Resolved) -> Arc<Prepared> {
+        let prepare = || Arc::new(Prepared::new(resolved, &resolved.truth(), &self.design));
+        let Some(cache) = &self.cache else {
+            return prepare();
+        };
         let key: Vec<u64> = resolved
             .choices
             .iter()
             .map(|c| c.chosen.to_bits())
             .collect();
-        if let Some(p) = self.cache.lock().expect("not poisoned").get(&key) {
+        if let Some(p) = cache.lock().expect("not poisoned").get(&key) {
             return Arc::clone(p);
         }
         // Computed outside the lock; two threads may compute the same truth (identical).
-        let p = Arc::new(Prepared::new(resolved, &resolved.truth(), &self.design));
-        self.cache
-            .lock()
-            .expect("not poisoned")
-            .entry(key)
-            .or_insert(p)
-            .clone()
+        let p = prepare();
+        let mut cache = cache.lock().expect("not poisoned");
+        if cache.len() >= CACHE_MAX {
+            return p;
+        }
+        cache.entry(key).or_insert(p).clone()
     }
 
     /// The prepared model of replication `r`.
@@ -388,6 +412,8 @@ enum Outcome {
         reject: bool,
         p: Option<f64>,
         covered: Option<bool>,
+        /// The Bayesian test's `P(T > C)`.
+        claim: Option<f64>,
     },
 }
 
@@ -403,6 +429,7 @@ struct Acc {
     analytic_sum: f64,
     analytic_n: u64,
     p_null: Vec<f64>,
+    claims: ClaimAcc,
 }
 
 impl Acc {
@@ -419,6 +446,7 @@ impl Acc {
         self.analytic_sum += o.analytic_sum;
         self.analytic_n += o.analytic_n;
         self.p_null.extend(o.p_null);
+        self.claims.merge(&o.claims);
     }
 }
 
@@ -486,6 +514,7 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
         }
     }
     let bp = &plan.bp;
+    let claims = claims(plan, &total);
     let results = plan
         .entries
         .iter()
@@ -509,7 +538,29 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
         bootstrap_resamples: plan.bootstrap,
         permutation_resamples: plan.permutation,
         results,
+        claims,
     })
+}
+
+/// The calibration of the Bayesian test's claims, per metric × arm, when the truth varies
+/// across replications (a `choose` or a prior); none otherwise.
+fn claims(plan: &Plan, total: &[Acc]) -> Vec<ClaimCalibration> {
+    if !plan.has_choices {
+        return Vec::new();
+    }
+    plan.entries
+        .iter()
+        .zip(total)
+        .filter(|((_, _, m), _)| *m == Method::Bayes)
+        .filter_map(|(&(pos, g, _), acc)| {
+            let who = ClaimWho {
+                metric: plan.metrics[pos].0.clone(),
+                arm: plan.bp.groups[g].0.clone(),
+                coverage: (acc.coverage_n > 0).then(|| acc.covered as f64 / acc.coverage_n as f64),
+            };
+            acc.claims.finish(who, plan.priors[pos][g].as_ref())
+        })
+        .collect()
 }
 
 fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> TestResult {
@@ -550,7 +601,10 @@ fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> Te
         ci_high,
         type_i_error: rate(c.type_i, n_null),
         power: rate(c.correct_reject, n_alt),
-        analytic_power: (acc.analytic_n > 0).then(|| acc.analytic_sum / acc.analytic_n as f64),
+        // The formula is the flat prior's; a prior on the difference shrinks the estimate.
+        analytic_power: (acc.analytic_n > 0
+            && !(method == Method::Bayes && plan.priors[pos][g].is_some()))
+        .then(|| acc.analytic_sum / acc.analytic_n as f64),
         ci_coverage: rate(acc.covered, acc.coverage_n),
         p_value_ks: ks.map(|k| k.0),
         p_value_ks_p: ks.map(|k| k.1),
@@ -588,7 +642,12 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
                     SALT_RESAMPLING,
                     ((pos as u64) << 40) ^ ((g as u64) << 20) ^ u64::from(k),
                 );
-                let outcomes = evaluate(plan, pm, truth, g, nt, nc, methods, seed, scratch);
+                let arm = ArmCtx {
+                    g,
+                    truth,
+                    prior: plan.priors[pos][g],
+                };
+                let outcomes = evaluate(plan, pm, &arm, (nt, nc), methods, seed, scratch);
                 for (c, o) in combined.iter_mut().zip(outcomes) {
                     *c = Some(combine(*c, o, k == plan.peeks));
                 }
@@ -615,9 +674,17 @@ fn combine(prev: Option<Outcome>, now: Outcome, last: bool) -> Outcome {
                 reject: r0,
                 p: p0,
                 covered: c0,
+                ..
             }),
-            Outcome::Done { reject, p, covered },
+            Outcome::Done {
+                reject,
+                p,
+                covered,
+                claim,
+            },
         ) => Outcome::Done {
+            // The claim made at the last look.
+            claim,
             reject: r0 || reject,
             p: match (p0, p) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -636,10 +703,19 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
         acc.failed += 1;
         return;
     };
-    let Outcome::Done { reject, p, covered } = o else {
+    let Outcome::Done {
+        reject,
+        p,
+        covered,
+        claim,
+    } = o
+    else {
         acc.failed += 1;
         return;
     };
+    if let Some(claim) = claim {
+        acc.claims.add(claim, t.abs_effect > 0.0);
+    }
     acc.evaluated += 1;
     let null = match method.null() {
         Null::Mean => t.mean_null,
@@ -736,24 +812,31 @@ fn draw(pm: &PMetric, g: usize, n: usize, rep_seed: u64, s: &mut Scratch) {
     }
 }
 
+/// One treatment arm of one metric in a replication: its group, its truth and the prior of
+/// its Bayesian test.
+struct ArmCtx<'a> {
+    g: usize,
+    truth: Option<&'a ArmTruth>,
+    prior: Option<LiftPrior>,
+}
+
 /// Runs every method on the first `nt` treatment and `nc` control values.
-#[allow(clippy::too_many_arguments)]
 fn evaluate(
     plan: &Plan,
     pm: &PMetric,
-    truth: Option<&ArmTruth>,
-    g: usize,
-    nt: usize,
-    nc: usize,
+    arm: &ArmCtx,
+    (nt, nc): (usize, usize),
     methods: &[Method],
     seed: u64,
     s: &mut Scratch,
 ) -> Vec<Outcome> {
+    let (g, truth) = (arm.g, arm.truth);
     let ctrl = plan.design.control;
     let (t, c) = (&s.values[g][..nt], &s.values[ctrl][..nc]);
     let look = Look {
         plan,
         truth,
+        prior: arm.prior,
         t,
         c,
         st: Summary::from_slice_serial(t),
@@ -770,15 +853,10 @@ fn evaluate(
                 t_test(m == Method::WelchT, &look.st, &look.sc, &look.h, truth)
             }
             Method::MannWhitneyU => look.mann_whitney(pm.class, &mut s.ranks),
-            Method::TwoProportionZ | Method::ChiSquareYates | Method::Bayes
-                if pm.class == MetricClass::Binary =>
-            {
+            Method::TwoProportionZ | Method::ChiSquareYates if pm.class == MetricClass::Binary => {
                 look.binary(m)
             }
-            Method::Bayes => look.ok(
-                normal_means(&look.st, &look.sc, &bayes_opts(look.alpha())),
-                |r| bayes_outcome(&r, look.covers(m, r.ci_low, r.ci_high)),
-            ),
+            Method::Bayes => look.bayes(pm.class),
             Method::TwoProportionZ | Method::ChiSquareYates => Outcome::Failed,
             Method::PoissonRate => look.poisson(),
             Method::RelativeLift => look.ok(relative_lift(&look.st, &look.sc, &look.h), |r| {
@@ -815,6 +893,8 @@ struct RankScratch {
 struct Look<'a> {
     plan: &'a Plan,
     truth: Option<&'a ArmTruth>,
+    /// The prior of the Bayesian test on the arm's lift (`None`: flat).
+    prior: Option<LiftPrior>,
     t: &'a [f64],
     c: &'a [f64],
     st: Summary,
@@ -843,7 +923,27 @@ impl Look<'_> {
     }
 
     fn done(&self, reject: bool, p: Option<f64>, covered: Option<bool>) -> Outcome {
-        Outcome::Done { reject, p, covered }
+        Outcome::Done {
+            reject,
+            p,
+            covered,
+            claim: None,
+        }
+    }
+
+    /// The Bayesian comparison: beta-binomial for a 0/1 metric under the flat prior, else the
+    /// normal model, with the arm's prior on the difference when it has one.
+    fn bayes(&self, class: MetricClass) -> Outcome {
+        let m = Method::Bayes;
+        let mut opts = bayes_opts(self.alpha());
+        match self.prior {
+            None if class == MetricClass::Binary => return self.binary(m),
+            None => {}
+            Some(p) => opts.effect_prior = Some(p.on_difference(self.sc.mean)),
+        }
+        self.ok(normal_means(&self.st, &self.sc, &opts), |r| {
+            bayes_outcome(&r, self.covers(m, r.ci_low, r.ci_high))
+        })
     }
 
     /// `f` of a test's result, or a failed outcome when the test could not run.
@@ -1014,6 +1114,7 @@ fn t_test(welch: bool, st: &Summary, sc: &Summary, h: &Hypothesis, truth: Option
                 reject: r.reject,
                 p: Some(r.p_value),
                 covered: truth.map(|d| r.ci_low <= d && d <= r.ci_high),
+                claim: None,
             },
             Err(_) => Outcome::Failed,
         };
@@ -1023,6 +1124,7 @@ fn t_test(welch: bool, st: &Summary, sc: &Summary, h: &Hypothesis, truth: Option
         reject: p <= h.alpha,
         p: Some(p),
         covered: truth.map(|d| t_two_sided((est - d) / se, df) >= h.alpha),
+        claim: None,
     }
 }
 
@@ -1041,6 +1143,7 @@ fn bayes_outcome(r: &abforge_stats::BayesResult, covered: Option<bool>) -> Outco
         reject: r.reject,
         p: Some((2.0 * p.min(1.0 - p)).min(1.0)),
         covered,
+        claim: Some(p),
     }
 }
 
@@ -1099,7 +1202,9 @@ mod tests {
                     student_t(&st, &sc, &h)
                 }
                 .unwrap();
-                let Outcome::Done { reject, p, covered } = t_test(welch, &st, &sc, &h, Some(0.25))
+                let Outcome::Done {
+                    reject, p, covered, ..
+                } = t_test(welch, &st, &sc, &h, Some(0.25))
                 else {
                     panic!("failed")
                 };

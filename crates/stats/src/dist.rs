@@ -46,7 +46,7 @@ pub(crate) fn erfc(x: f64) -> f64 {
 }
 
 /// `P(Z > z)` for a standard normal `Z`.
-pub(crate) fn norm_sf(z: f64) -> f64 {
+pub fn norm_sf(z: f64) -> f64 {
     0.5 * erfc(z * FRAC_1_SQRT_2)
 }
 

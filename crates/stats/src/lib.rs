@@ -97,10 +97,12 @@ pub use analyze::{
     PoissonAnalysis, Tests, analyze_metric, analyze_metric_with_covariate,
 };
 pub use bayes::{
-    BayesModel, BayesOptions, BayesResult, beta_binomial, normal_means, prob_beta_greater,
+    BayesModel, BayesOptions, BayesResult, EffectPrior, beta_binomial, normal_means,
+    prob_beta_greater,
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
+pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};

@@ -86,6 +86,7 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
         permutation_resamples: args.permutations,
         metrics: args.metric.clone(),
         msprt_mixing_sd: args.msprt_mixing_sd,
+        bayes_prior: args.bayes_prior.into(),
     };
     let bar = ReplicationBar::new(quiet);
     let started = Instant::now();
@@ -175,7 +176,7 @@ fn header(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             String::new()
         },
         if c.choices_per_replication {
-            ", parameters drawn per experiment (choose)"
+            ", parameters drawn per experiment (choose, prior)"
         } else {
             ""
         }
@@ -258,6 +259,7 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             )?;
         }
     }
+    write_claims(out, c)?;
     let failed: Vec<String> = c
         .results
         .iter()
@@ -269,6 +271,84 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             out,
             "\nnot computable in some experiments (e.g. zero variance), left out of the rates: {}",
             failed.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// The calibration of the Bayesian claims: per metric × arm, the claims by tenths beside
+/// the share of true effects above 0, then the Brier score and Spiegelhalter's test.
+fn write_claims(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
+    if c.claims.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Bayesian claims P(T > C) against the truth (realised: share of experiments whose true \
+         mean difference is > 0; se: its binomial standard error if the claims were calibrated)"
+    )?;
+    for k in &c.claims {
+        writeln!(
+            out,
+            "  {} {} (prior {}): {} experiments, {:.1}% with a true effect > 0",
+            k.metric,
+            k.arm,
+            k.prior,
+            HumanCount(k.replications),
+            100.0 * k.share_positive
+        )?;
+        writeln!(
+            out,
+            "    {:<11} {:>7} {:>10} {:>9} {:>7} {:>6}",
+            "P(T > C)", "n", "mean claim", "realised", "se", "z"
+        )?;
+        for b in k.bins.iter().filter(|b| b.replications > 0) {
+            let (m, r, se) = (
+                b.mean_claim.unwrap_or(0.0),
+                b.realised.unwrap_or(0.0),
+                b.se.unwrap_or(0.0),
+            );
+            let z = if se > 0.0 {
+                format!("{:+.1}", (r - m) / se)
+            } else {
+                "-".into()
+            };
+            writeln!(
+                out,
+                "    {:<11} {:>7} {:>10.3} {:>9.3} {:>7.3} {:>6}",
+                format!(
+                    "[{:.1}, {:.1}{}",
+                    b.low,
+                    b.high,
+                    if b.high < 1.0 { ")" } else { "]" }
+                ),
+                b.replications,
+                m,
+                r,
+                se,
+                z
+            )?;
+        }
+        writeln!(
+            out,
+            "    Brier {:.4} ({:.4} if calibrated, {:.4} claiming the share always); \
+             Spiegelhalter z {:+.2}, p {}: {}; credible interval coverage {}",
+            k.brier,
+            k.brier_if_calibrated,
+            k.brier_base_rate,
+            k.spiegelhalter_z,
+            if k.spiegelhalter_p >= 0.001 {
+                format!("{:.3}", k.spiegelhalter_p)
+            } else {
+                format!("{:.1e}", k.spiegelhalter_p)
+            },
+            if k.miscalibrated {
+                "MISCALIBRATED"
+            } else {
+                "calibrated"
+            },
+            opt(k.credible_coverage)
         )?;
     }
     Ok(())
@@ -357,7 +437,7 @@ fn publish(
     let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let blueprint = serde_json::to_vec(&bp.to_json_value())?;
     let blueprint_hash = hex(&Sha256::digest(&blueprint));
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "blueprint_hash": blueprint_hash,
         "replications": opts.replications,
         "customers": opts.customers,
@@ -370,6 +450,10 @@ fn publish(
         "msprt_mixing_sd": opts.msprt_mixing_sd,
         "sweep": args.sweep.as_ref().map(|s| (&s.path, s.from, s.to, s.steps)),
     });
+    // Only when not the default, so that the ids of earlier publications stay the same.
+    if opts.bayes_prior != abforge_lab::BayesPrior::Flat {
+        settings["bayes_prior"] = serde_json::json!(opts.bayes_prior);
+    }
     let digest = hex(&Sha256::digest(serde_json::to_vec(&settings)?));
     let id = format!("{}-cal-{}", bp.id, &digest[..12]);
     let rows = match outcome {

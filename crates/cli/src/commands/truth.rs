@@ -62,14 +62,7 @@ fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
     if !r.choices.is_empty() {
         writeln!(out, "choices drawn:")?;
         for c in &r.choices {
-            let opts: Vec<String> = c.options.iter().map(|o| format!("{o}")).collect();
-            writeln!(
-                out,
-                "  {} = {}  (from [{}])",
-                c.path,
-                c.chosen,
-                opts.join(", ")
-            )?;
+            writeln!(out, "  {} = {}  (from {})", c.path, c.chosen, c.source())?;
         }
     }
     write!(out, "allocation:")?;

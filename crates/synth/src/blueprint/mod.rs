@@ -40,13 +40,17 @@ pub const MAX_SIZE_CV: f64 = 10.0;
 /// each day has its own treatment laws.
 pub const MAX_EFFECT_DAYS: u32 = 366;
 
-/// A numeric parameter: fixed, or chosen once per run among options.
+/// A numeric parameter: fixed, chosen once per run among options, or (a lift only) drawn
+/// once per run from a prior.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param {
     /// A fixed value.
     Fixed(f64),
     /// `{ choose = [...] }`: one option is drawn per run from the seed, uniformly.
     Choose(Vec<f64>),
+    /// `{ prior = "normal", mean = m, sd = s }` or `{ prior = "uniform", low = a, high = b }`:
+    /// one value is drawn per run from the seed. Only `lift` and `lift_abs` take a prior.
+    Prior(Prior),
 }
 
 impl Param {
@@ -54,7 +58,84 @@ impl Param {
     pub fn fixed(&self) -> Option<f64> {
         match self {
             Param::Fixed(v) => Some(*v),
-            Param::Choose(_) => None,
+            Param::Choose(_) | Param::Prior(_) => None,
+        }
+    }
+
+    /// Whether a value is drawn per run (`choose` or a prior).
+    pub fn is_drawn(&self) -> bool {
+        !matches!(self, Param::Fixed(_))
+    }
+}
+
+/// The law a lift is drawn from, once per run: an effect that is itself random, so that a
+/// Bayesian claim ("92 % chance to beat control") can be checked against many draws.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(tag = "prior", rename_all = "snake_case")]
+pub enum Prior {
+    /// Normal with mean `mean` (finite) and standard deviation `sd` (finite, > 0).
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        sd: f64,
+    },
+    /// Uniform on `[low, high]` (finite, `low < high`).
+    Uniform {
+        /// Lower end.
+        low: f64,
+        /// Upper end.
+        high: f64,
+    },
+}
+
+impl Prior {
+    /// The names of the prior families, as the blueprint spells them.
+    pub const FAMILIES: [&'static str; 2] = ["normal", "uniform"];
+
+    /// The family's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Prior::Normal { .. } => "normal",
+            Prior::Uniform { .. } => "uniform",
+        }
+    }
+
+    /// Its mean.
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Prior::Normal { mean, .. } => mean,
+            Prior::Uniform { low, high } => 0.5 * (low + high),
+        }
+    }
+
+    /// Its standard deviation.
+    pub fn sd(&self) -> f64 {
+        match *self {
+            Prior::Normal { sd, .. } => sd,
+            Prior::Uniform { low, high } => (high - low) / 12f64.sqrt(),
+        }
+    }
+
+    /// One draw from `rng`.
+    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        use rand::RngExt;
+        match *self {
+            Prior::Normal { mean, sd } => {
+                let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, rng);
+                mean + sd * z
+            }
+            Prior::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),
+        }
+    }
+}
+
+impl std::fmt::Display for Prior {
+    /// `normal(mean 0, sd 0.02)`, `uniform(-0.05, 0.05)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Prior::Normal { mean, sd } => write!(f, "normal(mean {mean}, sd {sd})"),
+            Prior::Uniform { low, high } => write!(f, "uniform({low}, {high})"),
         }
     }
 }
@@ -278,17 +359,28 @@ impl Blueprint {
         }
     }
 
-    /// Whether any parameter is still a `choose`.
+    /// Whether any parameter is still drawn per run: a `choose` or a prior.
     pub fn has_choices(&self) -> bool {
         self.metrics.iter().any(|m| {
-            matches!(m.zero_inflation, Param::Choose(_))
+            m.zero_inflation.is_drawn()
                 || m.pre_period
                     .as_ref()
-                    .is_some_and(|p| matches!(p.correlation, Param::Choose(_)))
-                || m.arms.iter().any(|(_, a)| arm_has_choice(a))
+                    .is_some_and(|p| p.correlation.is_drawn())
+                || m.arms.iter().any(|(_, a)| arm_has(a, Param::is_drawn))
                 || m.segments
                     .iter()
-                    .any(|s| s.arms.iter().any(|(_, a)| arm_has_choice(a)))
+                    .any(|s| s.arms.iter().any(|(_, a)| arm_has(a, Param::is_drawn)))
+        })
+    }
+
+    /// Whether any lift is drawn from a prior (a continuous draw: no two runs share it).
+    pub fn has_priors(&self) -> bool {
+        let prior = |p: &Param| matches!(p, Param::Prior(_));
+        self.metrics.iter().any(|m| {
+            m.arms.iter().any(|(_, a)| arm_has(a, prior))
+                || m.segments
+                    .iter()
+                    .any(|s| s.arms.iter().any(|(_, a)| arm_has(a, prior)))
         })
     }
 
@@ -313,10 +405,11 @@ impl Blueprint {
     }
 }
 
-fn arm_has_choice(a: &ArmSpec) -> bool {
+/// Whether any parameter of `a` is one `test` accepts.
+fn arm_has(a: &ArmSpec, test: impl Fn(&Param) -> bool) -> bool {
     match a {
-        ArmSpec::Params(ps) => ps.iter().any(|(_, p)| matches!(p, Param::Choose(_))),
-        ArmSpec::Lift(p) | ArmSpec::LiftAbs(p) => matches!(p, Param::Choose(_)),
+        ArmSpec::Params(ps) => ps.iter().any(|(_, p)| test(p)),
+        ArmSpec::Lift(p) | ArmSpec::LiftAbs(p) => test(p),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use super::{
     ARMS, ArmSpec, Attribute, Blueprint, Correlation, DEFAULT_QUANTILES, MAX_ATTRIBUTE_VALUES,
-    MAX_CUSTOMERS, MAX_DAYS, MAX_QUANTILES, Metric, Param, PrePeriod, Segment,
+    MAX_CUSTOMERS, MAX_DAYS, MAX_QUANTILES, Metric, Param, PrePeriod, Prior, Segment,
 };
 use crate::dist::DistKind;
 use crate::error::{Error, Problem, Problems, Result, Tally};
@@ -326,6 +326,16 @@ impl Cx {
                     None
                 }
             }
+            Value::Object(m) if m.contains_key("prior") => {
+                self.err(
+                    &join(path, "prior"),
+                    format!(
+                        "only `lift` and `lift_abs` may be drawn from a prior; expected a \
+                         number or {{ choose = [...] }} of {allowed}"
+                    ),
+                );
+                None
+            }
             Value::Object(m) => {
                 self.unknown_keys(m, path, &["choose"]);
                 let Some(opts) = m.get("choose") else {
@@ -373,6 +383,76 @@ impl Cx {
                 None
             }
         }
+    }
+
+    /// A `lift` or `lift_abs`: a finite number, `{ choose = [...] }` of them, or a prior.
+    fn lift(&mut self, v: &Value, path: &str) -> Option<Param> {
+        match v {
+            Value::Object(m) if m.contains_key("prior") => self.prior(m, path).map(Param::Prior),
+            _ => self.param(v, path, &f64::is_finite, "a finite number"),
+        }
+    }
+
+    /// `{ prior = "normal", mean = m, sd = s }` or `{ prior = "uniform", low = a, high = b }`.
+    fn prior(&mut self, m: &Map<String, Value>, path: &str) -> Option<Prior> {
+        const FORMS: &str = "{ prior = \"normal\", mean = m, sd = s } (sd > 0) or \
+                             { prior = \"uniform\", low = a, high = b } (a < b)";
+        let ppath = join(path, "prior");
+        let family = self.string(&m["prior"], &ppath)?;
+        let keys: &[&str] = match family {
+            "normal" => &["prior", "mean", "sd"],
+            "uniform" => &["prior", "low", "high"],
+            other => {
+                self.err(
+                    &ppath,
+                    format!(
+                        "{} is not a prior; expected {}, as {FORMS}",
+                        quoted(other),
+                        Prior::FAMILIES.join(" or ")
+                    ),
+                );
+                return None;
+            }
+        };
+        self.unknown_keys(m, path, keys);
+        let mut number = |key: &str, ok: &dyn Fn(f64) -> bool, allowed: &str| {
+            let kp = join(path, key);
+            match m.get(key) {
+                None => {
+                    self.err(&kp, format!("is missing; a {family} prior needs {allowed}"));
+                    None
+                }
+                Some(v) => self.number(v, &kp).filter(|x| {
+                    let good = ok(*x);
+                    if !good {
+                        self.err(&kp, format!("{x} is out of range; expected {allowed}"));
+                    }
+                    good
+                }),
+            }
+        };
+        let finite = |x: f64| x.is_finite();
+        let prior = if family == "normal" {
+            let mean = number("mean", &finite, "a finite `mean`");
+            let sd = number("sd", &|x| x.is_finite() && x > 0.0, "a finite `sd` > 0");
+            Prior::Normal {
+                mean: mean?,
+                sd: sd?,
+            }
+        } else {
+            let low = number("low", &finite, "a finite `low`");
+            let high = number("high", &finite, "a finite `high`");
+            let (low, high) = (low?, high?);
+            if low >= high {
+                self.err(
+                    &join(path, "high"),
+                    format!("{high} is not above low = {low}; expected low < high"),
+                );
+                return None;
+            }
+            Prior::Uniform { low, high }
+        };
+        (m.keys().all(|k| keys.contains(&k.as_str()))).then_some(prior)
     }
 
     fn weights(&mut self, v: &Value, path: &str, what: &str) -> Option<Vec<(String, f64)>> {
@@ -1096,7 +1176,7 @@ impl Cx {
         if let Some(l) = lifts.iter().find(|l| m.contains_key(**l)) {
             self.unknown_keys(m, path, &[l]);
             let lp = join(path, l);
-            let p = self.param(&m[*l], &lp, &f64::is_finite, "a finite number")?;
+            let p = self.lift(&m[*l], &lp)?;
             return Some(if *l == "lift" {
                 ArmSpec::Lift(p)
             } else {

@@ -1,6 +1,6 @@
 //! Resolution: every `choose` drawn, every lift turned into explicit parameters.
 
-use super::{ArmSpec, Blueprint, Metric, Param, PrePeriod, Segment};
+use super::{ArmSpec, Blueprint, Metric, Param, PrePeriod, Prior, Segment};
 use crate::Cancel;
 use crate::design::Design;
 use crate::dist::{Dist, DistKind};
@@ -11,15 +11,32 @@ use rand::RngExt;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::collections::HashMap;
 
-/// One `choose` drawn during resolution.
+/// One `choose` or prior drawn during resolution.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Choice {
     /// Field path of the parameter.
     pub path: String,
-    /// The options it had.
+    /// The options it had (none for a prior).
     pub options: Vec<f64>,
-    /// The option drawn.
+    /// The prior it was drawn from, for a lift drawn from a prior.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prior: Option<Prior>,
+    /// The value drawn.
     pub chosen: f64,
+}
+
+impl Choice {
+    /// Where the value came from: `[1, 2, 3]` for a choose, `normal(mean 0, sd 0.02)` for
+    /// a prior.
+    pub fn source(&self) -> String {
+        match &self.prior {
+            Some(p) => p.to_string(),
+            None => {
+                let opts: Vec<String> = self.options.iter().map(|o| format!("{o}")).collect();
+                format!("[{}]", opts.join(", "))
+            }
+        }
+    }
 }
 
 /// A segment of a resolved metric: which customers it covers and every arm's law there.
@@ -215,6 +232,17 @@ impl<'a> Fixing<'a> {
                 self.choices.push(Choice {
                     path,
                     options: opts.clone(),
+                    prior: None,
+                    chosen,
+                });
+                chosen
+            }
+            Param::Prior(prior) => {
+                let chosen = prior.sample(&mut self.rng);
+                self.choices.push(Choice {
+                    path,
+                    options: Vec::new(),
+                    prior: Some(*prior),
                     chosen,
                 });
                 chosen
@@ -364,24 +392,30 @@ impl<'a> Fixing<'a> {
         path: &str,
     ) -> Option<Result<Dist, String>> {
         let mean = (1.0 - zi) * (control.mean() + m.offset);
-        let target = match spec {
-            ArmSpec::Lift(p) => {
-                let l = self.draw(p, format!("{path}.lift"));
-                if l == 0.0 {
-                    return Some(Ok(*control));
-                }
-                mean * (1.0 + l)
-            }
-            ArmSpec::LiftAbs(p) => {
-                let l = self.draw(p, format!("{path}.lift_abs"));
-                if l == 0.0 {
-                    return Some(Ok(*control));
-                }
-                mean + l
-            }
+        let (p, key) = match spec {
+            ArmSpec::Lift(p) => (p, "lift"),
+            ArmSpec::LiftAbs(p) => (p, "lift_abs"),
             ArmSpec::Params(_) => return None,
         };
-        Some(control.with_mean(target / (1.0 - zi) - m.offset))
+        let l = self.draw(p, format!("{path}.{key}"));
+        if l == 0.0 {
+            return Some(Ok(*control));
+        }
+        let target = if key == "lift" {
+            mean * (1.0 + l)
+        } else {
+            mean + l
+        };
+        let law = control.with_mean(target / (1.0 - zi) - m.offset);
+        Some(match (law, p) {
+            // A drawn value the family cannot take: say which, and where it came from.
+            (Err(e), Param::Prior(prior)) => Err(format!(
+                "{key} {l} drawn from the prior {prior} (seed {}) gives a law the family \
+                 cannot have: {e}; narrow the prior so that its likely draws are all reachable",
+                self.bp.seed
+            )),
+            (law, _) => law,
+        })
     }
 }
 

@@ -80,6 +80,26 @@ fn time() -> Value {
     })
 }
 
+/// A lift: a number, `{ choose = [...] }`, or a prior to draw it from once per run.
+fn lift(desc: &str) -> Value {
+    let mut v = param(desc, None, None);
+    let finite = json!({ "type": "number" });
+    let positive = json!({ "type": "number", "exclusiveMinimum": 0 });
+    let priors = [
+        json!({ "type": "object", "additionalProperties": false, "required": ["prior", "mean", "sd"],
+                "description": "Drawn once per run from a normal law.",
+                "properties": { "prior": { "const": "normal" }, "mean": finite, "sd": positive } }),
+        json!({ "type": "object", "additionalProperties": false, "required": ["prior", "low", "high"],
+                "description": "Drawn once per run, uniformly on [low, high] (low < high).",
+                "properties": { "prior": { "const": "uniform" }, "low": finite, "high": finite } }),
+    ];
+    v["oneOf"]
+        .as_array_mut()
+        .expect("param() gives a oneOf")
+        .extend(priors);
+    v
+}
+
 fn dist_params(kind: DistKind) -> Value {
     let bounds = |i: usize| -> (Bound, Bound) {
         match (kind, i) {
@@ -108,9 +128,9 @@ fn dist_params(kind: DistKind) -> Value {
             { "type": "object", "additionalProperties": false, "properties": props,
               "description": format!("Explicit {} parameters (all of them for an arm; some, in a segment).", kind.name()) },
             { "type": "object", "additionalProperties": false, "required": ["lift"],
-              "properties": { "lift": param("Relative change of the metric's mean against the control.", None, None) } },
+              "properties": { "lift": lift("Relative change of the metric's mean against the control.") } },
             { "type": "object", "additionalProperties": false, "required": ["lift_abs"],
-              "properties": { "lift_abs": param("Absolute change of the metric's mean against the control.", None, None) } }
+              "properties": { "lift_abs": lift("Absolute change of the metric's mean against the control.") } }
         ]
     })
 }

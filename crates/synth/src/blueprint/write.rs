@@ -1,6 +1,6 @@
 //! Writing a blueprint back out, in the structure it is read in.
 
-use super::{ArmSpec, Blueprint, Clusters, EffectCurve, Param, Time, WEEKDAYS};
+use super::{ArmSpec, Blueprint, Clusters, EffectCurve, Param, Prior, Time, WEEKDAYS};
 use serde_json::{Map, Value, json};
 
 fn num(x: f64) -> Value {
@@ -17,6 +17,12 @@ fn param(p: &Param) -> Value {
     match p {
         Param::Fixed(x) => num(*x),
         Param::Choose(xs) => json!({ "choose": xs.iter().map(|x| num(*x)).collect::<Vec<_>>() }),
+        Param::Prior(Prior::Normal { mean, sd }) => {
+            json!({ "prior": "normal", "mean": num(*mean), "sd": num(*sd) })
+        }
+        Param::Prior(Prior::Uniform { low, high }) => {
+            json!({ "prior": "uniform", "low": num(*low), "high": num(*high) })
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod determinism;
 mod limits;
+mod prior;
 mod roundtrip;
 mod schema;
 mod validation;

@@ -4,7 +4,7 @@
 use abforge_synth::Blueprint;
 use abforge_synth::blueprint::{
     ArmSpec, Assignment, Attribute, Clusters, Correlation, EffectCurve, Metric, Param, PrePeriod,
-    Ratio, Segment, Time,
+    Prior, Ratio, Segment, Time,
 };
 use abforge_synth::dist::DistKind;
 use proptest::prelude::*;
@@ -47,6 +47,8 @@ fn arm(kind: DistKind) -> BoxedStrategy<ArmSpec> {
         3 => params.prop_map(ArmSpec::Params),
         1 => (-0.5f64..0.5).prop_map(|l| ArmSpec::Lift(Param::Fixed(l))),
         1 => (-0.5f64..0.5).prop_map(|l| ArmSpec::LiftAbs(Param::Fixed(l))),
+        1 => (-0.2f64..0.2, 0.001f64..0.05).prop_map(|(mean, sd)| ArmSpec::Lift(Param::Prior(Prior::Normal { mean, sd }))),
+        1 => (-0.5f64..0.0, 0.01f64..0.5).prop_map(|(low, w)| ArmSpec::LiftAbs(Param::Prior(Prior::Uniform { low, high: low + w }))),
     ]
     .boxed()
 }
