@@ -3,7 +3,10 @@
 //! `cargo bench -p abforge-synth --bench generate` prints, per benchmark, the time and the
 //! throughput: raw Xoshiro256++ draws (the floor any generator pays), the samplers, and one
 //! 65 536-row chunk of the seed schema (`examples/seed.toml`, every choice fixed), alone and
-//! then encoded to Parquet. The end-to-end comparison with the Python baseline is
+//! then encoded to Parquet; then one chunk of each blueprint that exercises a costlier part
+//! of the generator: four metrics joined by a Gaussian copula (`correlated_metrics.toml`),
+//! clustered metrics (`clustered_stores.toml`) and an effect that changes by day
+//! (`novelty_effect.toml`). The end-to-end comparison with the Python baseline is
 //! `bench/gen_parquet.py`.
 
 use abforge_synth::rng::{Stream, stream_rng};
@@ -12,11 +15,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, RngExt};
 use std::hint::black_box;
 
-fn seed_generator() -> Generator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/seed.toml");
+fn example_generator(name: &str) -> Generator {
+    let path = format!("{}/../../examples/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     Generator::new(
-        Blueprint::from_path(path)
-            .expect("seed blueprint")
+        Blueprint::from_path(&path)
+            .expect("example blueprint")
             .resolve()
             .expect("resolves"),
     )
@@ -74,7 +77,7 @@ fn rng(c: &mut Criterion) {
 }
 
 fn chunk(c: &mut Criterion) {
-    let generator = seed_generator();
+    let generator = example_generator("seed");
     let mut g = c.benchmark_group("seed_schema");
     g.throughput(Throughput::Elements(CHUNK_ROWS));
     g.bench_function("generate_chunk", |b| {
@@ -97,5 +100,18 @@ fn chunk(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, rng, chunk);
+/// One chunk of each blueprint with a costlier generator path, one group per blueprint.
+fn features(c: &mut Criterion) {
+    for name in ["correlated_metrics", "clustered_stores", "novelty_effect"] {
+        let generator = example_generator(name);
+        let mut g = c.benchmark_group(format!("{name}_schema"));
+        g.throughput(Throughput::Elements(CHUNK_ROWS));
+        g.bench_function("generate_chunk", |b| {
+            b.iter(|| black_box(generator.chunk(black_box(1))))
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, rng, chunk, features);
 criterion_main!(benches);
