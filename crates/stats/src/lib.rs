@@ -34,6 +34,10 @@
 //!   `P(T > C)`, expected losses and credible intervals.
 //! * **Sequential.** [`msprt`]: always-valid p-values and confidence sequences, so an
 //!   experiment can be watched and stopped early; [`MsprtSequence`] folds the looks.
+//!   [`gsd_design`] plans a few looks instead: group-sequential critical values from
+//!   Lan–DeMets α-spending (O'Brien–Fleming-like, Pocock-like, Hwang–Shih–DeCani, power
+//!   family) or classical Pocock / O'Brien–Fleming boundaries, the decision at each look,
+//!   repeated confidence intervals, and power and expected sample size under a drift.
 //! * **Everything at once.** [`analyze_metric`] decides which tests apply to a metric and
 //!   returns a serialisable [`MetricAnalysis`], the CLI's JSON.
 //!
@@ -71,6 +75,7 @@ pub mod bootstrap;
 pub mod cuped;
 mod dist;
 mod error;
+pub mod group_sequential;
 pub mod hypothesis;
 pub mod lift;
 pub mod mann_whitney;
@@ -104,6 +109,10 @@ pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootst
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
+pub use group_sequential::{
+    Boundary, GsdDecision, GsdDesign, GsdLook, GsdLookDecision, GsdOperating, GsdOptions,
+    RepeatedCi, gsd_design,
+};
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};
 pub use mann_whitney::{
