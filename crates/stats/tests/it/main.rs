@@ -3,6 +3,7 @@
 
 mod analyze;
 mod common;
+mod group_sequential;
 mod mann_whitney;
 mod multiple;
 mod poisson;
