@@ -34,6 +34,9 @@
 //!   `P(T > C)`, expected losses and credible intervals.
 //! * **Sequential.** [`msprt`]: always-valid p-values and confidence sequences, so an
 //!   experiment can be watched and stopped early; [`MsprtSequence`] folds the looks.
+//!   [`asymptotic_cs`] and [`asymptotic_cs_lift`]: GrowthBook's asymptotic confidence
+//!   sequences of the difference and the lift, tuned to a planned sample size;
+//!   [`AsymptoticCsSequence`] folds the looks.
 //! * **Everything at once.** [`analyze_metric`] decides which tests apply to a metric and
 //!   returns a serialisable [`MetricAnalysis`], the CLI's JSON.
 //!
@@ -68,6 +71,7 @@ pub mod abn;
 pub mod analyze;
 pub mod bayes;
 pub mod bootstrap;
+pub mod confidence_sequence;
 pub mod cuped;
 mod dist;
 mod error;
@@ -101,6 +105,10 @@ pub use bayes::{
     prob_beta_greater,
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
+pub use confidence_sequence::{
+    AsymptoticCsOptions, AsymptoticCsResult, AsymptoticCsSequence, CsScale, asymptotic_cs,
+    asymptotic_cs_lift, rho_for_planned_n,
+};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
