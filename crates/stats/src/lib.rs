@@ -20,7 +20,9 @@
 //!   [`fisher_exact`].
 //! * **Count metrics.** [`poisson_rate`] (statsmodels `test_poisson_2indep`, score and Wald,
 //!   ratio and difference).
-//! * **Design checks.** [`srm()`] for sample-ratio mismatch.
+//! * **Design checks.** [`srm()`] for sample-ratio mismatch; [`srm_sequential`] and
+//!   [`SrmSequence`] for the anytime-valid Dirichlet–multinomial version that may be checked
+//!   every day.
 //! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg) and
 //!   [`analyze_arms`] for A/B/n experiments.
 //! * **Power.** [`TTestIndPower`] (on the [`NoncentralT`] law), [`NormalIndPower`], two
@@ -91,6 +93,7 @@ mod resample;
 mod roots;
 pub mod sequential;
 pub mod srm;
+pub mod srm_sequential;
 pub mod summary;
 pub mod tdist;
 pub mod ttest;
@@ -135,6 +138,7 @@ pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
 pub use sequential::{MsprtOptions, MsprtResult, MsprtSequence, msprt};
 pub use srm::{SrmResult, srm};
+pub use srm_sequential::{SequentialSrmOptions, SequentialSrmResult, SrmSequence, srm_sequential};
 pub use summary::Summary;
 pub use tdist::t_two_sided;
 pub use ttest::{TTestResult, student_t, welch_t};
