@@ -20,7 +20,7 @@
 //!   [`fisher_exact`].
 //! * **Count metrics.** [`poisson_rate`] (statsmodels `test_poisson_2indep`, score and Wald,
 //!   ratio and difference).
-//! * **Design checks.** [`srm()`] for sample-ratio mismatch; [`srm_sequential`] and
+//! * **Design checks.** [`srm()`] for sample-ratio mismatch; [`srm_sequential()`] and
 //!   [`SrmSequence`] for the anytime-valid Dirichlet–multinomial version that may be checked
 //!   every day.
 //! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg) and
