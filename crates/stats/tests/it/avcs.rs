@@ -462,7 +462,8 @@ proptest! {
             rho: None,
         };
         let width = |n: u64| {
-            let r = asymptotic_cs(&Summary::from_moments(n, 1.0, var), &Summary::from_moments(n, 0.5, var), &opts).unwrap();
+            let (t, c) = (Summary::from_moments(n, 1.0, var), Summary::from_moments(n, 0.5, var));
+            let r = asymptotic_cs(&t, &c, &opts).unwrap();
             if alt == Alternative::Less { r.ci_high - r.estimate } else { r.estimate - r.ci_low }
         };
         prop_assert!(width(n + grow) < width(n));
@@ -478,7 +479,8 @@ proptest! {
             hypothesis: Hypothesis::one_sided(alt, 0.05).with_null(null),
             ..Default::default()
         };
-        let r = asymptotic_cs(&Summary::from_moments(n, mt, 4.0), &Summary::from_moments(n, 0.0, 9.0), &opts).unwrap();
+        let (t, c) = (Summary::from_moments(n, mt, 4.0), Summary::from_moments(n, 0.0, 9.0));
+        let r = asymptotic_cs(&t, &c, &opts).unwrap();
         if (r.p_value - 0.05).abs() > 1e-9 {
             prop_assert_eq!(r.reject, r.ci_low > null || r.ci_high < null);
         }
@@ -509,8 +511,10 @@ proptest! {
         };
         prop_assert_eq!(once.log_bayes_factor, last.log_bayes_factor);
         let c = s.counts();
-        let permuted = srm_sequential(&[c[2], c[0], c[1]], &[weights[2], weights[0], weights[1]], &opts).unwrap();
-        let scaled = srm_sequential(c, &weights.iter().map(|w| w * 7.0).collect::<Vec<_>>(), &opts).unwrap();
+        let w_perm = [weights[2], weights[0], weights[1]];
+        let permuted = srm_sequential(&[c[2], c[0], c[1]], &w_perm, &opts).unwrap();
+        let w_scaled: Vec<f64> = weights.iter().map(|w| w * 7.0).collect();
+        let scaled = srm_sequential(c, &w_scaled, &opts).unwrap();
         let tol = 1e-9 * (1.0 + once.log_bayes_factor.abs());
         prop_assert!((permuted.log_bayes_factor - once.log_bayes_factor).abs() <= tol);
         prop_assert!((scaled.log_bayes_factor - once.log_bayes_factor).abs() <= tol);
