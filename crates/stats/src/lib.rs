@@ -20,7 +20,9 @@
 //!   [`fisher_exact`].
 //! * **Count metrics.** [`poisson_rate`] (statsmodels `test_poisson_2indep`, score and Wald,
 //!   ratio and difference).
-//! * **Design checks.** [`srm()`] for sample-ratio mismatch.
+//! * **Design checks.** [`srm()`] for sample-ratio mismatch; [`srm_sequential()`] and
+//!   [`SrmSequence`] for the anytime-valid Dirichlet–multinomial version that may be checked
+//!   every day.
 //! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg) and
 //!   [`analyze_arms`] for A/B/n experiments.
 //! * **Power.** [`TTestIndPower`] (on the [`NoncentralT`] law), [`NormalIndPower`], two
@@ -38,6 +40,9 @@
 //!   Lan–DeMets α-spending (O'Brien–Fleming-like, Pocock-like, Hwang–Shih–DeCani, power
 //!   family) or classical Pocock / O'Brien–Fleming boundaries, the decision at each look,
 //!   repeated confidence intervals, and power and expected sample size under a drift.
+//!   [`asymptotic_cs`] and [`asymptotic_cs_lift`]: GrowthBook's asymptotic confidence
+//!   sequences of the difference and the lift, tuned to a planned sample size;
+//!   [`AsymptoticCsSequence`] folds the looks.
 //! * **Everything at once.** [`analyze_metric`] decides which tests apply to a metric and
 //!   returns a serialisable [`MetricAnalysis`], the CLI's JSON.
 //!
@@ -72,6 +77,7 @@ pub mod abn;
 pub mod analyze;
 pub mod bayes;
 pub mod bootstrap;
+pub mod confidence_sequence;
 pub mod cuped;
 mod dist;
 mod error;
@@ -92,6 +98,7 @@ mod resample;
 mod roots;
 pub mod sequential;
 pub mod srm;
+pub mod srm_sequential;
 pub mod summary;
 pub mod tdist;
 pub mod ttest;
@@ -106,6 +113,10 @@ pub use bayes::{
     prob_beta_greater,
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
+pub use confidence_sequence::{
+    AsymptoticCsOptions, AsymptoticCsResult, AsymptoticCsSequence, CsScale, asymptotic_cs,
+    asymptotic_cs_lift, rho_for_planned_n,
+};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
@@ -136,6 +147,7 @@ pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
 pub use sequential::{MsprtOptions, MsprtResult, MsprtSequence, msprt};
 pub use srm::{SrmResult, srm};
+pub use srm_sequential::{SequentialSrmOptions, SequentialSrmResult, SrmSequence, srm_sequential};
 pub use summary::Summary;
 pub use tdist::t_two_sided;
 pub use ttest::{TTestResult, student_t, welch_t};

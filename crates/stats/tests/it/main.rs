@@ -2,6 +2,7 @@
 //! (one module per family), the JSON of `analyze_metric`, and property tests.
 
 mod analyze;
+mod avcs;
 mod common;
 mod group_sequential;
 mod mann_whitney;
