@@ -81,6 +81,7 @@ pub mod permutation;
 pub mod poisson;
 pub mod power;
 pub mod proportions;
+pub mod quantile;
 pub mod rank_histogram;
 pub mod ratio;
 mod resample;
@@ -122,6 +123,10 @@ pub use power::{
 pub use proportions::{
     ChiSquareResult, FisherResult, ProportionZResult, chi_square_2x2, fisher_exact,
     two_proportion_z,
+};
+pub use quantile::{
+    GroupQuantile, MAX_RESAMPLES, QuantileBootstrapResult, QuantileTestResult, group_quantile,
+    quantile_bootstrap, quantile_test,
 };
 pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
