@@ -71,6 +71,7 @@ pub mod bootstrap;
 pub mod cuped;
 mod dist;
 mod error;
+pub mod fieller;
 pub mod hypothesis;
 pub mod lift;
 pub mod mann_whitney;
@@ -105,6 +106,10 @@ pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootst
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
+pub use fieller::{
+    FiellerResult, FiellerSet, RatioEstimates, fieller, fieller_means, fieller_ratio_metric,
+    fieller_ratio_metrics,
+};
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};
 pub use mann_whitney::{
