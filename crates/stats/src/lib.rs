@@ -88,6 +88,7 @@ pub mod ratio;
 mod resample;
 mod roots;
 pub mod sequential;
+pub mod simultaneous;
 pub mod srm;
 pub mod summary;
 pub mod tdist;
@@ -136,6 +137,7 @@ pub use quantile::{
 pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
 pub use sequential::{MsprtOptions, MsprtResult, MsprtSequence, msprt};
+pub use simultaneous::{AdjustedInterval, AdjustedIntervals, FamilyEstimate, adjusted_intervals};
 pub use srm::{SrmResult, srm};
 pub use summary::Summary;
 pub use tdist::t_two_sided;
