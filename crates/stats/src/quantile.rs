@@ -110,6 +110,94 @@ pub struct QuantileTestResult {
     pub reject: bool,
 }
 
+/// The type-1 sample `p`-quantile of `xs` (see the module docs), in O(n) time on a copy.
+///
+/// ```
+/// use abforge_stats::sample_quantile;
+///
+/// let xs: Vec<f64> = (1..=100).map(f64::from).collect();
+/// assert_eq!(sample_quantile(&xs, 0.07)?, 7.0); // numpy 'inverted_cdf' gives 8.0
+/// assert_eq!(sample_quantile(&xs, 0.5)?, 50.0);
+/// # Ok::<(), abforge_stats::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for an empty slice or a non-finite value,
+/// [`Error::InvalidParameter`] for `p` outside (0, 1).
+pub fn sample_quantile(xs: &[f64], p: f64) -> Result<f64> {
+    check_open("p", p, 0.0, 1.0)?;
+    if xs.is_empty() {
+        return Err(Error::InvalidInput(
+            "a quantile needs at least one value".into(),
+        ));
+    }
+    if let Some(i) = xs.iter().position(|x| !x.is_finite()) {
+        return Err(Error::InvalidInput(format!(
+            "non-finite value at index {i}"
+        )));
+    }
+    let k = rank(xs.len() as u64, p) as usize;
+    let mut v = xs.to_vec();
+    let (_, kth, _) = v.select_nth_unstable_by(k - 1, f64::total_cmp);
+    Ok(*kth)
+}
+
+/// The ranks of a `p`-quantile and of its distribution-free interval among `n` values.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct OrderStatisticRanks {
+    /// The rank `k` of the sample quantile (the smallest with `k / n ≥ p`).
+    pub rank: u64,
+    /// The rank `l` of the lower bound (0: the bound is −∞).
+    pub ci_low: u64,
+    /// The rank `u` of the upper bound (`n + 1`: the bound is +∞).
+    pub ci_high: u64,
+    /// The interval's exact coverage `P(l ≤ B ≤ u − 1)`, `B ~ Binomial(n, p)`, for a
+    /// continuous law.
+    pub coverage: f64,
+}
+
+/// The ranks of the `p`-quantile of `n` values and of its equal-tailed distribution-free
+/// `1 − alpha` interval `[x₍ₗ₎, x₍ᵤ₎]` (see [`quantile_test`]) and its exact coverage: what
+/// a store that sorts its values (the lake) needs to fetch the interval by rank.
+///
+/// The binomial probabilities are summed exactly on the ranks within `40·sd + 200` of the
+/// mode (outside, the mass is below 1e-120), built outwards from the mode by ratios of
+/// consecutive terms: O(sqrt(n)) time and memory.
+///
+/// ```
+/// use abforge_stats::order_statistic_ranks;
+///
+/// // scipy: binom.ppf(0.025, 100, 0.9) = 84, binom.ppf(0.975, 100, 0.9) + 1 = 96.
+/// let r = order_statistic_ranks(100, 0.9, 0.05)?;
+/// assert_eq!((r.rank, r.ci_low, r.ci_high), (90, 84, 96));
+/// assert!((r.coverage - 0.955690107191223).abs() < 1e-12);
+/// # Ok::<(), abforge_stats::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for `n = 0` or `n > 2³² − 1`, or `p` or `alpha` outside
+/// (0, 1).
+pub fn order_statistic_ranks(n: u64, p: f64, alpha: f64) -> Result<OrderStatisticRanks> {
+    check_open("p", p, 0.0, 1.0)?;
+    check_open("alpha", alpha, 0.0, 1.0)?;
+    if n == 0 || n > u64::from(u32::MAX) {
+        return Err(Error::InvalidParameter {
+            name: "n",
+            value: n as f64,
+            expected: "between 1 and 2^32 − 1 values",
+        });
+    }
+    let (l, u, coverage) = equal_tailed_ranks(n, p, alpha);
+    Ok(OrderStatisticRanks {
+        rank: rank(n, p),
+        ci_low: l,
+        ci_high: u,
+        coverage,
+    })
+}
+
 /// One group's `p`-quantile with its distribution-free interval and order-statistic standard
 /// error (`group` only names the sample in errors). See [`quantile_test`] for the formulas.
 ///
@@ -138,8 +226,9 @@ pub fn group_quantile(xs: &[f64], p: f64, alpha: f64, group: Group) -> Result<Gr
 
 /// The z test and interval of `q_T − q_C`, the difference of the groups' `p`-quantiles, with
 /// the order-statistic standard errors of Deng, Knoblich & Lu ("Applying the Delta Method in
-/// Metric Analytics: A Practical Guide with Novel Ideas", KDD 2018, §4, quantile metrics; the
-/// implementation of GrowthBook's quantile tests).
+/// Metric Analytics: A Practical Guide with Novel Ideas", KDD 2018, the section on quantile
+/// metrics; GrowthBook's quantile tests implement the same, after Algorithm 1 of Yao, Li &
+/// Lu, 2024, without clustering).
 ///
 /// Per group of `n` sorted values `x₍₁₎ ≤ … ≤ x₍ₙ₎`, with `rank(q)` the smallest `k ≥ 1` such
 /// that `k / n ≥ q` and `z = Φ⁻¹(0.975)`:
@@ -425,7 +514,7 @@ fn quantile_of_sorted(sorted: &[f64], p: f64, alpha: f64, group: Group) -> Resul
         });
     }
     let std_error = (hi - lo) / (2.0 * Z95);
-    let (l, u, coverage) = order_statistic_ranks(n, p, alpha);
+    let (l, u, coverage) = equal_tailed_ranks(n, p, alpha);
     Ok(GroupQuantile {
         n,
         p,
@@ -469,7 +558,7 @@ fn bracket_ranks(n: u64, p: f64, group: Group) -> Result<(u64, u64)> {
 /// level `1 − alpha`, with their exact coverage `P(l ≤ B ≤ u − 1)`, `B ~ Binomial(n, p)`:
 /// `l` is the smallest rank with `P(B ≤ l) ≥ α/2` and `u − 1` the smallest with
 /// `P(B > u − 1) ≤ α/2`.
-pub(crate) fn order_statistic_ranks(n: u64, p: f64, alpha: f64) -> (u64, u64, f64) {
+fn equal_tailed_ranks(n: u64, p: f64, alpha: f64) -> (u64, u64, f64) {
     let (start, pmf) = binomial_pmf_window(n, p);
     let half = 0.5 * alpha;
     // Lower tail, summed from the left: l and P(B ≤ l − 1).
@@ -561,19 +650,19 @@ mod tests {
     }
 
     #[test]
-    fn order_statistic_ranks_are_equal_tailed() {
-        let (l, u, cov) = order_statistic_ranks(100, 0.9, 0.05);
+    fn ranks_are_equal_tailed() {
+        let (l, u, cov) = equal_tailed_ranks(100, 0.9, 0.05);
         let (lo, pmf) = binomial_pmf_window(100, 0.9);
         let cdf = |k: u64| -> f64 { pmf.iter().take((k + 1 - lo) as usize).sum() };
         assert!(cdf(l) >= 0.025 && cdf(l - 1) < 0.025);
         assert!(cdf(u - 1) >= 0.975 && cdf(u - 2) < 0.975);
         assert!((cov - (cdf(u - 1) - cdf(l - 1))).abs() < 1e-14);
         // Binomial(10, 0.5): P(B ≤ 1) = 11/1024 < 0.025 ≤ P(B ≤ 2) = 56/1024.
-        let (l, u, cov) = order_statistic_ranks(10, 0.5, 0.05);
+        let (l, u, cov) = equal_tailed_ranks(10, 0.5, 0.05);
         assert_eq!((l, u), (2, 9));
         assert!((cov - (1.0 - 22.0 / 1024.0)).abs() < 1e-15);
         // Tiny groups: open bounds (rank 0 and n + 1).
-        let (l, u, cov) = order_statistic_ranks(5, 0.5, 0.05);
+        let (l, u, cov) = equal_tailed_ranks(5, 0.5, 0.05);
         assert_eq!((l, u, cov), (0, 6, 1.0));
     }
 
