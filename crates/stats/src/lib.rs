@@ -14,6 +14,14 @@
 //!   summaries alone. [`RatioSummary`] does the same for paired `(x, y)` ratio metrics.
 //! * **Means.** [`welch_t`] and [`student_t`] (scipy `ttest_ind`), [`relative_lift`] with a
 //!   delta-method interval, [`ratio_test`] for ratio metrics.
+//! * **Ratios.** [`fieller()`] (and [`fieller_means`], [`fieller_ratio_metric`],
+//!   [`fieller_ratio_metrics`]): Fieller's confidence sets for `mean(T)/mean(C)` and ratio
+//!   metrics, which say "unbounded" when the denominator is noisy instead of printing a
+//!   delta-method interval that does not cover.
+//! * **Quantiles.** [`quantile_test`]: the difference of the groups' `p`-quantiles (the
+//!   lake's type-1 definition, [`sample_quantile`]) with the order-statistic standard error
+//!   of Deng, Knoblich & Lu, refused on atoms; [`quantile_bootstrap`] (percentile, seeded);
+//!   per group [`group_quantile`] and distribution-free [`order_statistic_ranks`].
 //! * **Ranks.** [`mann_whitney_u`] (scipy `mannwhitneyu`, asymptotic or exact), in
 //!   O(n log n); [`mann_whitney_u_sorted`] skips the sort.
 //! * **Binary metrics.** [`two_proportion_z`], [`chi_square_2x2`] (with Yates),
@@ -25,6 +33,11 @@
 //!   every day.
 //! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg) and
 //!   [`analyze_arms`] for A/B/n experiments.
+//! * **Design checks.** [`srm()`] for sample-ratio mismatch.
+//! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg),
+//!   [`adjusted_intervals`] (intervals that agree with the adjusted p-values: Bonferroni,
+//!   Strassburger–Bretz for Holm, Benjamini–Yekutieli FCR for BH) and [`analyze_arms`] for
+//!   A/B/n experiments.
 //! * **Power.** [`TTestIndPower`] (on the [`NoncentralT`] law), [`NormalIndPower`], two
 //!   proportions ([`proportions_solve_nobs1`], [`proportions_mde`]) and Poisson rates
 //!   ([`poisson_ratio_power`]); solve for sizes or minimum detectable effects.
@@ -82,6 +95,7 @@ pub mod cuped;
 mod dist;
 mod error;
 pub mod group_sequential;
+pub mod fieller;
 pub mod hypothesis;
 pub mod lift;
 pub mod mann_whitney;
@@ -92,11 +106,13 @@ pub mod permutation;
 pub mod poisson;
 pub mod power;
 pub mod proportions;
+pub mod quantile;
 pub mod rank_histogram;
 pub mod ratio;
 mod resample;
 mod roots;
 pub mod sequential;
+pub mod simultaneous;
 pub mod srm;
 pub mod srm_sequential;
 pub mod summary;
@@ -123,6 +139,9 @@ pub use error::{Error, Group, Result};
 pub use group_sequential::{
     Boundary, GsdDecision, GsdDesign, GsdLook, GsdLookDecision, GsdOperating, GsdOptions,
     RepeatedCi, gsd_design,
+pub use fieller::{
+    FiellerResult, FiellerSet, RatioEstimates, fieller, fieller_means, fieller_ratio_metric,
+    fieller_ratio_metrics,
 };
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};
@@ -143,9 +162,14 @@ pub use proportions::{
     ChiSquareResult, FisherResult, ProportionZResult, chi_square_2x2, fisher_exact,
     two_proportion_z,
 };
+pub use quantile::{
+    GroupQuantile, MAX_RESAMPLES, OrderStatisticRanks, QuantileBootstrapResult, QuantileTestResult,
+    group_quantile, order_statistic_ranks, quantile_bootstrap, quantile_test, sample_quantile,
+};
 pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
 pub use sequential::{MsprtOptions, MsprtResult, MsprtSequence, msprt};
+pub use simultaneous::{AdjustedInterval, AdjustedIntervals, FamilyEstimate, adjusted_intervals};
 pub use srm::{SrmResult, srm};
 pub use srm_sequential::{SequentialSrmOptions, SequentialSrmResult, SrmSequence, srm_sequential};
 pub use summary::Summary;

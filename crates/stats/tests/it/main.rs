@@ -11,6 +11,7 @@ mod poisson;
 mod power;
 mod properties;
 mod proportions;
+mod qfm;
 mod resampling;
 mod srm;
 mod summary;
