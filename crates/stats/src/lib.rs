@@ -29,7 +29,11 @@
 //! * **Resampling.** [`bootstrap()`] (percentile and BCa intervals of the mean difference and
 //!   the relative lift) and [`permutation_test`], seeded and parallel, independent of the
 //!   thread count.
-//! * **Variance reduction.** [`cuped()`] adjusts a metric on its pre-period covariate.
+//! * **Variance reduction.** [`cuped()`] adjusts a metric on its pre-period covariate;
+//!   [`lin_regression`] on several covariates (Lin's interacted regression), with HC0–HC3
+//!   or cluster-robust (CR1, CR2) standard errors.
+//! * **Cluster-randomised experiments.** [`lin_regression`] with cluster ids, and
+//!   [`cluster_mean_difference`], the delta-method comparison of per-observation means.
 //! * **Bayesian.** [`beta_binomial`] for conversions and [`normal_means`] for means:
 //!   `P(T > C)`, expected losses and credible intervals.
 //! * **Sequential.** [`msprt`]: always-valid p-values and confidence sequences, so an
@@ -68,11 +72,13 @@ pub mod abn;
 pub mod analyze;
 pub mod bayes;
 pub mod bootstrap;
+pub mod cluster;
 pub mod cuped;
 mod dist;
 mod error;
 pub mod hypothesis;
 pub mod lift;
+mod linalg;
 pub mod mann_whitney;
 pub mod multiple;
 pub mod noncentral_t;
@@ -83,6 +89,7 @@ pub mod power;
 pub mod proportions;
 pub mod rank_histogram;
 pub mod ratio;
+pub mod regression;
 mod resample;
 mod roots;
 pub mod sequential;
@@ -101,6 +108,7 @@ pub use bayes::{
     prob_beta_greater,
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
+pub use cluster::{ClusterMeanResult, cluster_mean_difference};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
@@ -125,6 +133,9 @@ pub use proportions::{
 };
 pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
+pub use regression::{
+    Arm, Coefficient, Covariance, LinOptions, LinResult, ReferenceLaw, lin_regression,
+};
 pub use sequential::{MsprtOptions, MsprtResult, MsprtSequence, msprt};
 pub use srm::{SrmResult, srm};
 pub use summary::Summary;
