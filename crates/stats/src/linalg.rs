@@ -71,22 +71,21 @@ impl Qr {
     pub(crate) fn solve_r(&self, b: &mut [f64]) {
         let p = self.p;
         for i in (0..p).rev() {
-            let mut s = b[i];
-            for j in i + 1..p {
-                s -= self.r_at(i, j) * b[j];
-            }
-            b[i] = s / self.r_at(i, i);
+            let tail: f64 = (i + 1..p)
+                .zip(&b[i + 1..])
+                .map(|(j, bj)| self.r_at(i, j) * bj)
+                .sum();
+            b[i] = (b[i] - tail) / self.r_at(i, i);
         }
     }
 
-    /// Solves `Rᵀ x = b` in place (forward substitution).
+    /// Solves `Rᵀ x = b` in place (forward substitution; row `i` of `Rᵀ` is column `i` of
+    /// `R`, contiguous).
     pub(crate) fn solve_rt(&self, b: &mut [f64]) {
-        for i in 0..self.p {
-            let mut s = b[i];
-            for j in 0..i {
-                s -= self.r_at(j, i) * b[j];
-            }
-            b[i] = s / self.r_at(i, i);
+        let p = self.p;
+        for i in 0..p {
+            let head = dot(&self.r[i * p..i * p + i], &b[..i]);
+            b[i] = (b[i] - head) / self.r_at(i, i);
         }
     }
 

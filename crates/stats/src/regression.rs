@@ -550,12 +550,15 @@ impl Fit {
     /// Scales, factorises, checks the rank and solves.
     fn new(d: &Design) -> Result<Fit> {
         let (n, p) = (d.n, d.p);
+        if d.x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Overflow);
+        }
         let mut x = d.x.clone();
         let scale: Vec<f64> = x.chunks_exact_mut(n).map(unit_norm).collect();
         let qr = Qr::new(x, n, p);
         for j in 0..p {
             let r = qr.r_at(j, j).abs();
-            if !(r > COLLINEAR_TOLERANCE) {
+            if r <= COLLINEAR_TOLERANCE {
                 return Err(collinear(d, j, r));
             }
         }
