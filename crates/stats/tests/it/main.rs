@@ -9,6 +9,7 @@ mod poisson;
 mod power;
 mod properties;
 mod proportions;
+mod regression;
 mod resampling;
 mod srm;
 mod summary;
