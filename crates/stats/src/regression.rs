@@ -19,8 +19,9 @@
 //!
 //! [`crate::cuped()`] is the one-covariate case **without** the interaction (the classical
 //! ANCOVA of Fisher): its `θ` is the pooled within-arm slope, and its adjusted difference of
-//! means is exactly the treatment coefficient of `y ~ 1 + T + x`, which
-//! [`LinOptions::interact`]` = false` fits. With the interaction, the two estimates differ by
+//! means is exactly the treatment coefficient of `y ~ 1 + T + x`, which `lin_regression`
+//! fits with [`LinOptions::interact`] set to `false`. With the interaction, the two
+//! estimates differ by
 //!
 //! ```text
 //! τ̂_Lin − τ̂_CUPED = (x̄_t − x̄_c) · (θ − (n_c b_t + n_t b_c) / n)
@@ -266,6 +267,8 @@ pub struct LinResult {
 ///
 /// * [`Error::TooFewObservations`] when an arm has fewer than `k + 2` observations with
 ///   interactions (`2` without), `k` the number of covariates;
+/// * [`Error::InvalidInput`] when there are no more rows than columns (`2 + k` without
+///   interactions);
 /// * [`Error::NonFinite`] for a non-finite outcome, [`Error::InvalidInput`] for a non-finite
 ///   covariate (naming it), a constant or collinear covariate (naming it), a leverage of 1
 ///   under HC2/HC3, an exact fit, cluster ids missing for CR1/CR2 or given for another
@@ -353,6 +356,12 @@ impl Design {
         }
         let (n_t, n) = (t.outcome.len(), t.outcome.len() + c.outcome.len());
         let p = 2 + if o.interact { 2 * k } else { k };
+        if n <= p {
+            return Err(Error::InvalidInput(format!(
+                "the design has {p} columns but only {n} rows; least squares needs more rows \
+                 than columns"
+            )));
+        }
         if n.saturating_mul(p) > MAX_DESIGN_CELLS {
             return Err(Error::InvalidParameter {
                 name: "rows × columns of the design",

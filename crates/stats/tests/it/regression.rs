@@ -194,7 +194,7 @@ impl Checker {
 fn matches_statsmodels_and_clubsandwich() {
     let mut ck = Checker::default();
     let datasets = root()["datasets"].as_object().unwrap();
-    assert_eq!(datasets.len(), 8);
+    assert_eq!(datasets.len(), 9);
     for name in datasets.keys() {
         let (t, c, d) = dataset(name);
         let names: Vec<&str> = d["covariate_names"]
@@ -227,8 +227,8 @@ fn matches_statsmodels_and_clubsandwich() {
             }
         }
     }
-    // 8 datasets, 15 fits, 7 covariances, 2 laws, ≥ 2 × 2 coefficients + 3 or 4.
-    ck.finish(15 * 7 * 2 * 7);
+    // 9 datasets, 16 fits, 7 covariances, 2 laws, ≥ 2 × 2 coefficients + 3 or 4 values.
+    ck.finish(16 * 7 * 2 * 7);
 }
 
 fn compare_fit(
@@ -299,8 +299,8 @@ fn cluster_mean_difference_matches_the_delta_method() {
             want["pvalue"].as_f64().unwrap(),
         );
     }
-    assert_eq!(seen, 3);
-    ck.finish(24);
+    assert_eq!(seen, 4);
+    ck.finish(32);
 }
 
 /// CUPED is the ANCOVA without interaction; Lin's estimate differs from it by
@@ -456,6 +456,25 @@ fn refusals_name_the_limit_or_the_culprit() {
     };
     let e = refusal((&t.y, &xt, None), (&c.y, &xc, None), &bad_alpha);
     assert!(e.contains("alpha"), "{e}");
+    // A covariate constant within the treatment arm: its interaction is collinear.
+    let (t2, c2, _) = dataset("cluster_indicator");
+    let e = refusal(
+        (&t2.y, &t2.columns(), None),
+        (&c2.y, &c2.columns(), None),
+        &o,
+    );
+    assert!(
+        e.contains("covariate 'x2' is constant in the treatment arm"),
+        "{e}"
+    );
+    let few: Vec<&[f64]> = xt.iter().map(|x| &x[..2]).collect();
+    let few_c: Vec<&[f64]> = xc.iter().map(|x| &x[..2]).collect();
+    let ancova = LinOptions {
+        interact: false,
+        ..o
+    };
+    let e = refusal((&t.y[..2], &few, None), (&c.y[..2], &few_c, None), &ancova);
+    assert!(e.contains("4 columns but only 4 rows"), "{e}");
     let short: Vec<&[f64]> = xt.iter().map(|x| &x[..3]).collect();
     let e = refusal((&t.y[..3], &short, None), (&c.y, &xc, None), &o);
     assert!(

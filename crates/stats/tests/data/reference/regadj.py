@@ -167,6 +167,23 @@ def few_large_clusters(rng):
         "6 + 6 clusters of 40..79 rows (larger than the 6 columns), so CR2's df are small")
 
 
+def cluster_indicator(rng):
+    def make(n_clusters, first_id, treated):
+        sizes = rng.integers(3, 25, n_clusters)
+        ids = np.repeat(np.arange(first_id, first_id + n_clusters), sizes)
+        u = rng.normal(0, 0.8, n_clusters)[ids - first_id]
+        x = rng.normal(0, 1, len(ids))
+        y = 1 + (0.4 if treated else 0) + 0.7 * x + u + rng.normal(0, 1, len(ids))
+        return y, [x, (ids == 204).astype(float)], ids
+    return make(10, 100, True), make(12, 200, False), ["x", "in_cluster_204"], (
+        "cluster-randomised, with the indicator of control cluster 204 as a covariate (ANCOVA "
+        "only): I - H_gg of that cluster is singular, so CR2 inverts its zero eigenvalue as 0")
+
+
+# Datasets fitted without interactions only (the interaction of a covariate that is
+# constant within the treatment arm is collinear with the treatment).
+ANCOVA_ONLY = {"cluster_indicator"}
+
 DATASETS = [
     ("hetero_two_covariates", hetero_two_covariates),
     ("ill_scaled", ill_scaled),
@@ -176,6 +193,7 @@ DATASETS = [
     ("many_covariates", many_covariates),
     ("no_covariates", no_covariates),
     ("few_large_clusters", few_large_clusters),
+    ("cluster_indicator", cluster_indicator),
 ]
 
 
@@ -365,7 +383,7 @@ def main():
         t, c = arm(yt, xt, gt), arm(yc, xc, gc)
         fits = {}
         for fit_name, interact in [("lin", True), ("ancova", False)]:
-            if fit_name == "ancova" and not names:
+            if (fit_name == "ancova" and not names) or (interact and name in ANCOVA_ONLY):
                 continue
             X, y, g, cnames = design(t, c, names, interact)
             params, covs, raw = statsmodels_fits(X, y, g)
