@@ -743,6 +743,32 @@ mod tests {
         assert_eq!(r.df, 7.0);
     }
 
+    /// Columns are scaled before the QR by a norm that does not overflow: a covariate near
+    /// 1e200 gives the same effect and standard errors as the same covariate near 1.
+    #[test]
+    fn huge_covariates_are_scaled_without_overflow() {
+        let yt = [1.0, 2.0, 3.5, 4.0, 2.5, 3.3, 2.2];
+        let yc = [1.5, 2.5, 3.0, 0.5, 2.0, 1.1, 0.7];
+        let xt = [1.0, 2.0, 3.0, 4.5, 5.0, 3.5, 2.5];
+        let xc = [2.0, 1.0, 4.0, 3.0, 6.0, 0.5, 1.5];
+        let (ht, hc) = (xt.map(|v| v * 1e200), xc.map(|v| v * 1e200));
+        for cov in [Covariance::Hc2, Covariance::Classical] {
+            let o = LinOptions {
+                covariance: cov,
+                ..LinOptions::default()
+            };
+            let a = lin_regression(&arm(&yt, &[&xt]), &arm(&yc, &[&xc]), &o).unwrap();
+            let b = lin_regression(&arm(&yt, &[&ht]), &arm(&yc, &[&hc]), &o).unwrap();
+            assert!((a.estimate - b.estimate).abs() < 1e-13 * a.estimate.abs());
+            assert!((a.std_error - b.std_error).abs() < 1e-13 * a.std_error);
+            let slope = (
+                a.coefficients[2].estimate,
+                b.coefficients[2].estimate * 1e200,
+            );
+            assert!((slope.0 - slope.1).abs() < 1e-13 * slope.0.abs());
+        }
+    }
+
     #[test]
     fn refusals_name_the_covariate() {
         let yt = [1.0, 2.0, 3.5, 4.0, 2.5];
