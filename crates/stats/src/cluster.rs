@@ -28,13 +28,13 @@
 //! tr P = Σ_g (‖p_g‖² − ‖s_g‖²),   ‖P‖²_F = Σ_g (‖p_g‖⁴ − 2 ‖p_g‖² ‖s_g‖²) + ‖T‖²_F
 //! ```
 
+use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use serde::Serialize;
 
 use crate::error::{Error, Group, Result};
 use crate::hypothesis::Hypothesis;
-use crate::linalg::{Qr, dot, symmetric_eigen};
 use crate::ratio::{RatioSummary, RatioTestResult, ratio_test};
-use crate::regression::{Fit, weighted_gram};
+use crate::regression::Fit;
 
 /// The most work CR2 does: `Σ_g min(n_g, p)³` over the clusters, the cost of their
 /// eigen-decompositions (2²⁸, a few seconds).
@@ -43,6 +43,12 @@ pub const MAX_CR2_WORK: f64 = (1u64 << 28) as f64;
 /// An eigenvalue of `I − H_gg` at or below this is inverted as 0 (clubSandwich's
 /// `matrix_power` tolerance).
 const EIGEN_TOLERANCE: f64 = 1e-12;
+
+/// The most implicit QR steps of one `m × m` symmetric eigen-decomposition, per row. The
+/// symmetric tridiagonal QR algorithm usually needs two or three per eigenvalue, so this is
+/// not reached in practice; it bounds the loop whatever the input (nalgebra's
+/// `SymmetricEigen::new` iterates until convergence).
+const EIGEN_STEPS_PER_ROW: usize = 64;
 
 /// The rows of each cluster.
 #[derive(Clone, Debug)]
@@ -99,26 +105,30 @@ fn too_few_clusters(group: Group, found: usize) -> Error {
 }
 
 /// The CR1 meat `G/(G − 1) · (n − 1)/(n − p) · Σ_g u_g u_gᵀ`, `u_g = Q_gᵀ e_g`.
-pub(crate) fn cr1_meat(fit: &Fit, ix: &ClusterIndex) -> Vec<f64> {
-    let (n, p) = (fit.qr.n, fit.qr.p);
+pub(crate) fn cr1_meat(fit: &Fit, ix: &ClusterIndex) -> DMatrix<f64> {
+    let (n, p) = (fit.n(), fit.p());
     let g = ix.len();
-    // u_g as the columns of a p × G matrix, then Σ u_g u_gᵀ as its Gram matrix.
-    let mut u = vec![0.0; g * p];
+    // u_g as the rows of a G × p matrix, then Σ u_g u_gᵀ as its Gram matrix.
+    let mut u = DMatrix::zeros(g, p);
     for c in 0..g {
         for &i in ix.rows(c) {
             for j in 0..p {
-                u[j * g + c] += fit.resid[i] * fit.qr.q[j * n + i];
+                u[(c, j)] += fit.resid[i] * fit.q[(i, j)];
             }
         }
     }
     let (nf, gf, pf) = (n as f64, g as f64, p as f64);
     let factor = gf / (gf - 1.0) * (nf - 1.0) / (nf - pf);
-    weighted_gram(&u, g, p, &vec![factor; g])
+    u.tr_mul(&u) * factor
 }
 
 /// The CR2 meat and the Bell–McCaffrey degrees of freedom of coefficient `contrast`.
-pub(crate) fn cr2_meat(fit: &Fit, ix: &ClusterIndex, contrast: usize) -> Result<(Vec<f64>, f64)> {
-    let p = fit.qr.p;
+pub(crate) fn cr2_meat(
+    fit: &Fit,
+    ix: &ClusterIndex,
+    contrast: usize,
+) -> Result<(DMatrix<f64>, f64)> {
+    let p = fit.p();
     let work: f64 = (0..ix.len())
         .map(|g| (ix.rows(g).len().min(p) as f64).powi(3))
         .sum();
@@ -128,25 +138,25 @@ pub(crate) fn cr2_meat(fit: &Fit, ix: &ClusterIndex, contrast: usize) -> Result<
              limit of 2^28 (MAX_CR2_WORK); use cr1"
         )));
     }
-    let mut a = vec![0.0; p];
+    let mut a = DVector::zeros(p);
     a[contrast] = 1.0 / fit.scale[contrast];
-    fit.qr.solve_rt(&mut a);
-    let mut meat = vec![0.0; p * p];
-    let mut t = vec![0.0; p * p];
+    fit.r.tr_solve_upper_triangular_unchecked_mut(&mut a); // R's diagonal is nonzero
+    let mut meat = DMatrix::zeros(p, p);
+    let mut t = DMatrix::zeros(p, p);
     let (mut trace, mut sq) = (0.0, 0.0);
     for g in 0..ix.len() {
-        let block = Block::new(&fit.qr, ix.rows(g));
-        let e: Vec<f64> = ix.rows(g).iter().map(|&i| fit.resid[i]).collect();
-        let u = block.qt(&block.adjust(&e));
-        let pg = block.adjust(&block.q_times(&a));
-        let s = block.qt(&pg);
-        let (pp, ss) = (dot(&pg, &pg), dot(&s, &s));
+        let block = Block::new(fit, ix.rows(g), g)?;
+        let e = fit.resid.select_rows(ix.rows(g));
+        let u = block.q.tr_mul(&block.adjust(&e));
+        let pg = block.adjust(&(&block.q * &a));
+        let s = block.q.tr_mul(&pg);
+        let (pp, ss) = (pg.norm_squared(), s.norm_squared());
         trace += pp - ss;
         sq += pp * pp - 2.0 * pp * ss;
-        add_outer(&mut meat, &u, p);
-        add_outer(&mut t, &s, p);
+        meat.ger(1.0, &u, &u, 1.0);
+        t.ger(1.0, &s, &s, 1.0);
     }
-    sq += t.iter().map(|v| v * v).sum::<f64>();
+    sq += t.norm_squared();
     let df = trace * trace / sq;
     if !(df.is_finite() && df > 0.0) {
         return Err(Error::InvalidInput(format!(
@@ -157,107 +167,68 @@ pub(crate) fn cr2_meat(fit: &Fit, ix: &ClusterIndex, contrast: usize) -> Result<
     Ok((meat, df))
 }
 
-/// `m += v vᵀ`.
-fn add_outer(m: &mut [f64], v: &[f64], p: usize) {
-    for j in 0..p {
-        for i in 0..p {
-            m[j * p + i] += v[i] * v[j];
-        }
-    }
-}
-
 /// One cluster's rows of `Q` and its adjustment `A_g = (I − Q_g Q_gᵀ)^{−1/2}`.
 struct Block {
-    /// Rows in the cluster.
-    m: usize,
-    /// Columns.
-    p: usize,
-    /// `Q_g`, `m × p` column-major.
-    q: Vec<f64>,
+    /// `Q_g`, `m × p`.
+    q: DMatrix<f64>,
     /// The adjustment.
     adjust: Adjust,
 }
 
 enum Adjust {
     /// `m ≤ p`: `A_g` itself, `m × m`.
-    Full(Vec<f64>),
+    Full(DMatrix<f64>),
     /// `m > p`: `W = Q_g V` (`m × p`) and `f(μ)`, so `A_g w = w + W diag(f) Wᵀ w`.
-    LowRank(Vec<f64>, Vec<f64>),
+    LowRank(DMatrix<f64>, DVector<f64>),
 }
 
 impl Block {
-    fn new(qr: &Qr, rows: &[usize]) -> Block {
-        let (m, p, n) = (rows.len(), qr.p, qr.n);
-        let q: Vec<f64> = (0..p)
-            .flat_map(|j| rows.iter().map(move |&i| qr.q[j * n + i]))
-            .collect();
-        let adjust = if m <= p {
+    /// Cluster `g`, made of `rows`.
+    fn new(fit: &Fit, rows: &[usize], g: usize) -> Result<Block> {
+        let q = fit.q.select_rows(rows);
+        let adjust = if rows.len() <= fit.p() {
             // H_gg = Q_g Q_gᵀ (m × m), A_g = U diag((1 − μ)^{−1/2}) Uᵀ.
-            let h: Vec<f64> = (0..m)
-                .flat_map(|c| (0..m).map(move |r| (c, r)))
-                .map(|(c, r)| (0..p).map(|j| q[j * m + r] * q[j * m + c]).sum())
-                .collect();
-            let (mu, u) = symmetric_eigen(&h, m);
-            let d: Vec<f64> = mu.iter().map(|&x| inv_sqrt(1.0 - x)).collect();
-            let mut a = vec![0.0; m * m];
-            for c in 0..m {
-                for r in 0..m {
-                    a[c * m + r] = (0..m).map(|k| u[k * m + r] * d[k] * u[k * m + c]).sum();
-                }
-            }
-            Adjust::Full(a)
+            let eig = symmetric_eigen(&q * q.transpose(), g)?;
+            let u = &eig.eigenvectors;
+            let d = eig.eigenvalues.map(|mu| inv_sqrt(1.0 - mu));
+            let mut ud = u.clone();
+            ud.column_iter_mut()
+                .zip(d.iter())
+                .for_each(|(mut c, dk)| c *= *dk);
+            Adjust::Full(ud * u.transpose())
         } else {
             // Q_gᵀ Q_g = V diag(μ) Vᵀ (p × p), W = Q_g V.
-            let k: Vec<f64> = (0..p)
-                .flat_map(|c| (0..p).map(move |r| (c, r)))
-                .map(|(c, r)| dot(&q[r * m..(r + 1) * m], &q[c * m..(c + 1) * m]))
-                .collect();
-            let (mu, v) = symmetric_eigen(&k, p);
-            let mut w = vec![0.0; m * p];
-            for c in 0..p {
-                for j in 0..p {
-                    let vjc = v[c * p + j];
-                    let (src, dst) = (&q[j * m..(j + 1) * m], c * m);
-                    (0..m).for_each(|r| w[dst + r] += src[r] * vjc);
-                }
-            }
-            Adjust::LowRank(w, mu.iter().map(|&x| low_rank_factor(x)).collect())
+            let eig = symmetric_eigen(q.tr_mul(&q), g)?;
+            let w = &q * &eig.eigenvectors;
+            Adjust::LowRank(w, eig.eigenvalues.map(low_rank_factor))
         };
-        Block { m, p, q, adjust }
+        Ok(Block { q, adjust })
     }
 
     /// `A_g w`.
-    fn adjust(&self, w: &[f64]) -> Vec<f64> {
-        let m = self.m;
+    fn adjust(&self, w: &DVector<f64>) -> DVector<f64> {
         match &self.adjust {
-            Adjust::Full(a) => (0..m)
-                .map(|r| (0..m).map(|c| a[c * m + r] * w[c]).sum())
-                .collect(),
+            Adjust::Full(a) => a * w,
             Adjust::LowRank(wm, f) => {
-                let mut out = w.to_vec();
-                for (c, fc) in f.iter().enumerate() {
-                    let col = &wm[c * m..(c + 1) * m];
-                    let k = fc * dot(col, w);
-                    out.iter_mut().zip(col).for_each(|(o, x)| *o += k * x);
-                }
+                let k = wm.tr_mul(w).component_mul(f);
+                let mut out = w.clone();
+                out.gemv(1.0, wm, &k, 1.0);
                 out
             }
         }
     }
+}
 
-    /// `Q_gᵀ v`.
-    fn qt(&self, v: &[f64]) -> Vec<f64> {
-        self.q.chunks_exact(self.m).map(|c| dot(c, v)).collect()
-    }
-
-    /// `Q_g a`.
-    fn q_times(&self, a: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.m];
-        for (c, aj) in self.q.chunks_exact(self.m).zip(a.iter().take(self.p)) {
-            out.iter_mut().zip(c).for_each(|(o, x)| *o += aj * x);
-        }
-        out
-    }
+/// The eigen-decomposition of cluster `g`'s symmetric `H_gg` or `Q_gᵀ Q_g`, its steps
+/// bounded.
+fn symmetric_eigen(m: DMatrix<f64>, g: usize) -> Result<SymmetricEigen<f64, nalgebra::Dyn>> {
+    let steps = EIGEN_STEPS_PER_ROW * m.nrows().max(1);
+    SymmetricEigen::try_new(m, f64::EPSILON, steps).ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "the eigen-decomposition of cluster {g}'s block of the hat matrix did not converge \
+             in {steps} steps"
+        ))
+    })
 }
 
 /// `x^{−1/2}`, or 0 at or below the tolerance.

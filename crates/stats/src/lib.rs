@@ -78,7 +78,6 @@ mod dist;
 mod error;
 pub mod hypothesis;
 pub mod lift;
-mod linalg;
 pub mod mann_whitney;
 pub mod multiple;
 pub mod noncentral_t;

@@ -36,9 +36,10 @@
 //! # Numerics
 //!
 //! Covariates are centred with a compensated mean, every column is scaled to unit norm and
-//! the design is factorised by Householder QR (never the normal equations). A column whose
-//! distance from the span of the columns before it is below [`COLLINEAR_TOLERANCE`] of its
-//! norm is refused with an error that names it (a covariate, or its interaction with the
+//! the design is factorised by nalgebra's Householder QR (never the normal equations),
+//! without column pivoting so that the columns keep their order. A column whose distance
+//! from the span of the columns before it is below [`COLLINEAR_TOLERANCE`] of its norm is
+//! refused with an error that names it (a covariate, or its interaction with the
 //! treatment). Every covariance is computed in the orthonormal coordinates of `Q`:
 //! `V = S⁻¹ R⁻¹ Ω R⁻ᵀ S⁻¹` with `S` the column scales and `Ω` the "meat" below, so ill-scaled
 //! covariates (values near 1e-6 next to values near 1e6) cost no accuracy.
@@ -66,12 +67,12 @@
 //! [`crate::cluster`]). [`ReferenceLaw::Normal`] uses the normal law instead of t, as
 //! statsmodels does for robust covariances unless `use_t=True`.
 
+use nalgebra::{DMatrix, DVector, DVectorView, DVectorViewMut};
 use serde::Serialize;
 
 use crate::cluster::{ClusterIndex, cr1_meat, cr2_meat};
 use crate::error::{Error, Group, Result};
 use crate::hypothesis::{Alternative, Hypothesis, finite_or_null};
-use crate::linalg::{Qr, dot, norm2};
 use crate::summary::Summary;
 
 /// The most covariates [`lin_regression`] takes (the design then has up to 130 columns).
@@ -272,8 +273,9 @@ pub struct LinResult {
 /// * [`Error::NonFinite`] for a non-finite outcome, [`Error::InvalidInput`] for a non-finite
 ///   covariate (naming it), a constant or collinear covariate (naming it), a leverage of 1
 ///   under HC2/HC3, an exact fit, cluster ids missing for CR1/CR2 or given for another
-///   covariance, fewer than 2 clusters in an arm, or work beyond
-///   [`crate::cluster::MAX_CR2_WORK`];
+///   covariance, fewer than 2 clusters in an arm, work beyond
+///   [`crate::cluster::MAX_CR2_WORK`], or a CR2 eigen-decomposition that does not converge
+///   within its bound of steps;
 /// * [`Error::LengthMismatch`] for slices of different lengths;
 /// * [`Error::InvalidParameter`] for more than [`MAX_COVARIATES`] covariates, a design
 ///   beyond [`MAX_DESIGN_CELLS`], a bad α or null;
@@ -435,13 +437,12 @@ impl Design {
     }
 
     /// The coefficients with their standard errors, the diagonal of `v`.
-    fn coefficients(&self, fit: &Fit, v: &[f64]) -> Result<Vec<Coefficient>> {
-        let p = self.p;
-        let out: Vec<Coefficient> = (0..p)
+    fn coefficients(&self, fit: &Fit, v: &DMatrix<f64>) -> Result<Vec<Coefficient>> {
+        let out: Vec<Coefficient> = (0..self.p)
             .map(|j| Coefficient {
                 name: self.names[j].clone(),
                 estimate: fit.beta[j],
-                std_error: v[j * p + j].max(0.0).sqrt(),
+                std_error: v[(j, j)].max(0.0).sqrt(),
             })
             .collect();
         if out
@@ -545,14 +546,16 @@ fn check_spread(name: &str, xt: &[f64], xc: &[f64], interact: bool) -> Result<()
 /// A least-squares fit: the QR of the column-scaled design, the coefficients and residuals.
 #[derive(Debug)]
 pub(crate) struct Fit {
-    /// `X S⁻¹ = Q R`.
-    pub qr: Qr,
+    /// The thin `Q` (`n × p`, orthonormal columns) of `X S⁻¹ = Q R`.
+    pub q: DMatrix<f64>,
+    /// The upper-triangular `R` (`p × p`), with a positive diagonal.
+    pub r: DMatrix<f64>,
     /// The column norms `S`.
-    pub scale: Vec<f64>,
+    pub scale: DVector<f64>,
     /// The coefficients of the unscaled design.
-    pub beta: Vec<f64>,
+    pub beta: DVector<f64>,
     /// `y − X β̂`.
-    pub resid: Vec<f64>,
+    pub resid: DVector<f64>,
 }
 
 impl Fit {
@@ -562,22 +565,20 @@ impl Fit {
         if d.x.iter().any(|v| !v.is_finite()) {
             return Err(Error::Overflow);
         }
-        let mut x = d.x.clone();
-        let scale: Vec<f64> = x.chunks_exact_mut(n).map(unit_norm).collect();
-        let qr = Qr::new(x, n, p);
+        let mut x = DMatrix::from_column_slice(n, p, &d.x);
+        let scale = DVector::from_iterator(p, x.column_iter_mut().map(unit_norm));
+        let (q, r) = x.qr().unpack();
         for j in 0..p {
-            let r = qr.r_at(j, j).abs();
-            if r <= COLLINEAR_TOLERANCE {
-                return Err(collinear(d, j, r));
+            let rjj = r[(j, j)].abs();
+            if rjj <= COLLINEAR_TOLERANCE {
+                return Err(collinear(d, j, rjj));
             }
         }
         // β_s = R⁻¹ Qᵀ y, e = y − Q Qᵀ y, β = S⁻¹ β_s.
-        let mut qty: Vec<f64> = qr.q.chunks_exact(n).map(|q| dot(q, &d.y)).collect();
-        let mut resid = d.y.clone();
-        for (q, &c) in qr.q.chunks_exact(n).zip(&qty) {
-            resid.iter_mut().zip(q).for_each(|(e, qi)| *e -= c * qi);
-        }
-        let (ne, ny) = (norm2(&resid), norm2(&d.y));
+        let y = DVector::from_column_slice(&d.y);
+        let mut qty = q.tr_mul(&y);
+        let resid = &y - &q * &qty;
+        let (ne, ny) = (scaled_norm(resid.as_view()), scaled_norm(y.as_view()));
         if !ne.is_finite() || !ny.is_finite() {
             return Err(Error::Overflow);
         }
@@ -588,40 +589,61 @@ impl Fit {
                     .to_owned(),
             ));
         }
-        qr.solve_r(&mut qty);
-        let beta = qty.iter().zip(&scale).map(|(b, s)| b / s).collect();
+        r.solve_upper_triangular_unchecked_mut(&mut qty); // the diagonal is checked above
+        let beta = qty.component_div(&scale);
         Ok(Fit {
-            qr,
+            q,
+            r,
             scale,
             beta,
             resid,
         })
     }
 
-    /// `n − p`.
-    pub(crate) fn residual_df(&self) -> f64 {
-        (self.qr.n - self.qr.p) as f64
+    /// Rows.
+    pub(crate) fn n(&self) -> usize {
+        self.q.nrows()
     }
 
-    /// `S⁻¹ R⁻¹ Ω R⁻ᵀ S⁻¹` for a meat `Ω` in the coordinates of `Q`.
-    fn covariance(&self, meat: &[f64]) -> Vec<f64> {
-        let p = self.qr.p;
-        let mut v = self.qr.sandwich(meat);
-        for j in 0..p {
-            for i in 0..p {
-                v[j * p + i] /= self.scale[i] * self.scale[j];
-            }
-        }
-        v
+    /// Columns.
+    pub(crate) fn p(&self) -> usize {
+        self.q.ncols()
     }
+
+    /// `n − p`.
+    pub(crate) fn residual_df(&self) -> f64 {
+        (self.n() - self.p()) as f64
+    }
+
+    /// `S⁻¹ R⁻¹ Ω R⁻ᵀ S⁻¹` for a symmetric meat `Ω` in the coordinates of `Q`.
+    fn covariance(&self, meat: &DMatrix<f64>) -> DMatrix<f64> {
+        // T = R⁻¹ Ω, then R⁻¹ Tᵀ = R⁻¹ Ω R⁻ᵀ (Ω is symmetric), symmetrised against rounding.
+        let mut t = meat.clone();
+        self.r.solve_upper_triangular_unchecked_mut(&mut t);
+        let mut v = t.transpose();
+        self.r.solve_upper_triangular_unchecked_mut(&mut v);
+        let v = (&v + v.transpose()) * 0.5;
+        v.component_div(&(&self.scale * self.scale.transpose()))
+    }
+}
+
+/// The Euclidean norm without overflow or underflow: nalgebra's `norm` is the plain root of
+/// the sum of squares, which overflows for values beyond about 1e154, so the vector is
+/// divided by its largest magnitude first.
+fn scaled_norm(x: DVectorView<'_, f64>) -> f64 {
+    let m = x.amax();
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    m * x.unscale(m).norm()
 }
 
 /// Scales a column to unit norm and returns its norm (1 for a zero column, which the rank
 /// check then refuses).
-fn unit_norm(col: &mut [f64]) -> f64 {
-    let s = norm2(col);
+fn unit_norm(mut col: DVectorViewMut<'_, f64>) -> f64 {
+    let s = scaled_norm(col.as_view());
     if s > 0.0 && s.is_finite() {
-        col.iter_mut().for_each(|v| *v /= s);
+        col.unscale_mut(s);
         s
     } else {
         1.0
@@ -649,27 +671,20 @@ fn collinear(d: &Design, j: usize, r: f64) -> Error {
 }
 
 /// The heteroskedasticity-consistent (or classical) meat in the coordinates of `Q`.
-fn hc_meat(fit: &Fit, d: &Design, cov: Covariance) -> Result<Vec<f64>> {
-    let (n, p) = (fit.qr.n, fit.qr.p);
+fn hc_meat(fit: &Fit, d: &Design, cov: Covariance) -> Result<DMatrix<f64>> {
+    let (n, p) = (fit.n(), fit.p());
     let e = &fit.resid;
-    let q = &fit.qr.q;
     if cov == Covariance::Classical {
-        let sigma2 = dot(e, e) / fit.residual_df();
-        let mut m = vec![0.0; p * p];
-        (0..p).for_each(|j| m[j * p + j] = sigma2);
-        return Ok(m);
+        let sigma2 = e.norm_squared() / fit.residual_df();
+        return Ok(DMatrix::from_diagonal_element(p, p, sigma2));
     }
-    let leverage = |i: usize| (0..p).map(|j| q[j * n + i] * q[j * n + i]).sum::<f64>();
-    let mut w: Vec<f64> = e.iter().map(|v| v * v).collect();
+    let mut w = e.component_mul(e);
     match cov {
-        Covariance::Hc1 => {
-            let f = n as f64 / fit.residual_df();
-            w.iter_mut().for_each(|v| *v *= f);
-        }
+        Covariance::Hc1 => w *= n as f64 / fit.residual_df(),
         Covariance::Hc2 | Covariance::Hc3 => {
             let power = if cov == Covariance::Hc2 { 1 } else { 2 };
-            for (i, wi) in w.iter_mut().enumerate() {
-                let one_minus_h = 1.0 - leverage(i);
+            for (i, (wi, qi)) in w.iter_mut().zip(fit.q.row_iter()).enumerate() {
+                let one_minus_h = 1.0 - qi.norm_squared();
                 if one_minus_h <= LEVERAGE_TOLERANCE {
                     return Err(full_leverage(d, i, cov));
                 }
@@ -678,26 +693,15 @@ fn hc_meat(fit: &Fit, d: &Design, cov: Covariance) -> Result<Vec<f64>> {
         }
         _ => {}
     }
-    Ok(weighted_gram(q, n, p, &w))
+    Ok(weighted_gram(&fit.q, &w))
 }
 
-/// `Σᵢ wᵢ qᵢ qᵢᵀ` for the rows `qᵢ` of the column-major `n × p` matrix `q`.
-pub(crate) fn weighted_gram(q: &[f64], n: usize, p: usize, w: &[f64]) -> Vec<f64> {
-    let mut m = vec![0.0; p * p];
-    let mut wq = vec![0.0; n];
-    for j in 0..p {
-        let qj = &q[j * n..(j + 1) * n];
-        wq.iter_mut()
-            .zip(qj)
-            .zip(w)
-            .for_each(|((o, a), b)| *o = a * b);
-        for i in 0..=j {
-            let v = dot(&wq, &q[i * n..(i + 1) * n]);
-            m[j * p + i] = v;
-            m[i * p + j] = v;
-        }
-    }
-    m
+/// `Σᵢ wᵢ qᵢ qᵢᵀ = Qᵀ diag(w) Q` for the rows `qᵢ` of `q`.
+fn weighted_gram(q: &DMatrix<f64>, w: &DVector<f64>) -> DMatrix<f64> {
+    let mut wq = q.clone();
+    wq.column_iter_mut()
+        .for_each(|mut c| c.component_mul_assign(w));
+    q.tr_mul(&wq)
 }
 
 /// The error for a row with leverage 1 under HC2 or HC3.
