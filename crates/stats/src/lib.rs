@@ -44,7 +44,11 @@
 //! * **Resampling.** [`bootstrap()`] (percentile and BCa intervals of the mean difference and
 //!   the relative lift) and [`permutation_test`], seeded and parallel, independent of the
 //!   thread count.
-//! * **Variance reduction.** [`cuped()`] adjusts a metric on its pre-period covariate.
+//! * **Variance reduction.** [`cuped()`] adjusts a metric on its pre-period covariate;
+//!   [`lin_regression`] on several covariates (Lin's interacted regression), with HC0–HC3
+//!   or cluster-robust (CR1, CR2) standard errors.
+//! * **Cluster-randomised experiments.** [`lin_regression`] with cluster ids, and
+//!   [`cluster_mean_difference`], the delta-method comparison of per-observation means.
 //! * **Bayesian.** [`beta_binomial`] for conversions and [`normal_means`] for means:
 //!   `P(T > C)`, expected losses and credible intervals.
 //! * **Sequential.** [`msprt`]: always-valid p-values and confidence sequences, so an
@@ -91,6 +95,7 @@ pub mod analyze;
 pub mod bayes;
 pub mod bootstrap;
 pub mod confidence_sequence;
+pub mod cluster;
 pub mod cuped;
 mod dist;
 mod error;
@@ -109,6 +114,7 @@ pub mod proportions;
 pub mod quantile;
 pub mod rank_histogram;
 pub mod ratio;
+pub mod regression;
 mod resample;
 mod roots;
 pub mod sequential;
@@ -133,6 +139,7 @@ pub use confidence_sequence::{
     AsymptoticCsOptions, AsymptoticCsResult, AsymptoticCsSequence, CsScale, asymptotic_cs,
     asymptotic_cs_lift, rho_for_planned_n,
 };
+pub use cluster::{ClusterMeanResult, cluster_mean_difference};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
@@ -168,6 +175,9 @@ pub use quantile::{
 };
 pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
+pub use regression::{
+    Arm, Coefficient, Covariance, LinOptions, LinResult, ReferenceLaw, lin_regression,
+};
 pub use sequential::{MsprtOptions, MsprtResult, MsprtSequence, msprt};
 pub use simultaneous::{AdjustedInterval, AdjustedIntervals, FamilyEstimate, adjusted_intervals};
 pub use srm::{SrmResult, srm};

@@ -12,6 +12,7 @@ mod power;
 mod properties;
 mod proportions;
 mod qfm;
+mod regression;
 mod resampling;
 mod srm;
 mod summary;
