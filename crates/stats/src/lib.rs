@@ -31,9 +31,6 @@
 //! * **Design checks.** [`srm()`] for sample-ratio mismatch; [`srm_sequential()`] and
 //!   [`SrmSequence`] for the anytime-valid Dirichlet–multinomial version that may be checked
 //!   every day.
-//! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg) and
-//!   [`analyze_arms`] for A/B/n experiments.
-//! * **Design checks.** [`srm()`] for sample-ratio mismatch.
 //! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg),
 //!   [`adjusted_intervals`] (intervals that agree with the adjusted p-values: Bonferroni,
 //!   Strassburger–Bretz for Holm, Benjamini–Yekutieli FCR for BH) and [`analyze_arms`] for
@@ -57,7 +54,7 @@
 //!   Lan–DeMets α-spending (O'Brien–Fleming-like, Pocock-like, Hwang–Shih–DeCani, power
 //!   family) or classical Pocock / O'Brien–Fleming boundaries, the decision at each look,
 //!   repeated confidence intervals, and power and expected sample size under a drift.
-//!   [`asymptotic_cs`] and [`asymptotic_cs_lift`]: GrowthBook's asymptotic confidence
+//!   And [`asymptotic_cs`] and [`asymptotic_cs_lift`]: GrowthBook's asymptotic confidence
 //!   sequences of the difference and the lift, tuned to a planned sample size;
 //!   [`AsymptoticCsSequence`] folds the looks.
 //! * **Everything at once.** [`analyze_metric`] decides which tests apply to a metric and
@@ -146,6 +143,7 @@ pub use error::{Error, Group, Result};
 pub use group_sequential::{
     Boundary, GsdDecision, GsdDesign, GsdLook, GsdLookDecision, GsdOperating, GsdOptions,
     RepeatedCi, gsd_design,
+};
 pub use fieller::{
     FiellerResult, FiellerSet, RatioEstimates, fieller, fieller_means, fieller_ratio_metric,
     fieller_ratio_metrics,
