@@ -91,13 +91,13 @@ pub mod abn;
 pub mod analyze;
 pub mod bayes;
 pub mod bootstrap;
-pub mod confidence_sequence;
 pub mod cluster;
+pub mod confidence_sequence;
 pub mod cuped;
 mod dist;
 mod error;
-pub mod group_sequential;
 pub mod fieller;
+pub mod group_sequential;
 pub mod hypothesis;
 pub mod lift;
 pub mod mann_whitney;
@@ -132,21 +132,21 @@ pub use bayes::{
     prob_beta_greater,
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
+pub use cluster::{ClusterMeanResult, cluster_mean_difference};
 pub use confidence_sequence::{
     AsymptoticCsOptions, AsymptoticCsResult, AsymptoticCsSequence, CsScale, asymptotic_cs,
     asymptotic_cs_lift, rho_for_planned_n,
 };
-pub use cluster::{ClusterMeanResult, cluster_mean_difference};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
-pub use group_sequential::{
-    Boundary, GsdDecision, GsdDesign, GsdLook, GsdLookDecision, GsdOperating, GsdOptions,
-    RepeatedCi, gsd_design,
-};
 pub use fieller::{
     FiellerResult, FiellerSet, RatioEstimates, fieller, fieller_means, fieller_ratio_metric,
     fieller_ratio_metrics,
+};
+pub use group_sequential::{
+    Boundary, GsdDecision, GsdDesign, GsdLook, GsdLookDecision, GsdOperating, GsdOptions,
+    RepeatedCi, gsd_design,
 };
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};
