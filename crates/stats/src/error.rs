@@ -92,6 +92,22 @@ pub enum Error {
     /// A sum of squares or a product overflowed `f64` (values near `f64::MAX`).
     #[error("overflow: the values are too large to summarise in f64")]
     Overflow,
+    /// A quantile sits on an atom of its group's values: the order statistics that bracket
+    /// it in the order-statistic standard error (see [`crate::quantile_test`]) are equal, so
+    /// the density there, and with it the standard error and the z test, are undefined.
+    #[error(
+        "the {p} quantile of the {group} group sits on an atom: the order statistics that \
+         bracket it are both {value}, so its density and standard error cannot be estimated; \
+         use the bootstrap (quantile_bootstrap) or compare the shares at or below {value}"
+    )]
+    QuantileOnAtom {
+        /// The group whose quantile sits on the atom.
+        group: Group,
+        /// The probability of the quantile.
+        p: f64,
+        /// The value of the atom.
+        value: f64,
+    },
     /// A root finder found no solution (for example a sample size for a power the test
     /// cannot reach).
     #[error("no solution: {0}")]

@@ -14,26 +14,49 @@
 //!   summaries alone. [`RatioSummary`] does the same for paired `(x, y)` ratio metrics.
 //! * **Means.** [`welch_t`] and [`student_t`] (scipy `ttest_ind`), [`relative_lift`] with a
 //!   delta-method interval, [`ratio_test`] for ratio metrics.
+//! * **Ratios.** [`fieller()`] (and [`fieller_means`], [`fieller_ratio_metric`],
+//!   [`fieller_ratio_metrics`]): Fieller's confidence sets for `mean(T)/mean(C)` and ratio
+//!   metrics, which say "unbounded" when the denominator is noisy instead of printing a
+//!   delta-method interval that does not cover.
+//! * **Quantiles.** [`quantile_test`]: the difference of the groups' `p`-quantiles (the
+//!   lake's type-1 definition, [`sample_quantile`]) with the order-statistic standard error
+//!   of Deng, Knoblich & Lu, refused on atoms; [`quantile_bootstrap`] (percentile, seeded);
+//!   per group [`group_quantile`] and distribution-free [`order_statistic_ranks`].
 //! * **Ranks.** [`mann_whitney_u`] (scipy `mannwhitneyu`, asymptotic or exact), in
 //!   O(n log n); [`mann_whitney_u_sorted`] skips the sort.
 //! * **Binary metrics.** [`two_proportion_z`], [`chi_square_2x2`] (with Yates),
 //!   [`fisher_exact`].
 //! * **Count metrics.** [`poisson_rate`] (statsmodels `test_poisson_2indep`, score and Wald,
 //!   ratio and difference).
-//! * **Design checks.** [`srm()`] for sample-ratio mismatch.
-//! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg) and
-//!   [`analyze_arms`] for A/B/n experiments.
+//! * **Design checks.** [`srm()`] for sample-ratio mismatch; [`srm_sequential()`] and
+//!   [`SrmSequence`] for the anytime-valid Dirichlet–multinomial version that may be checked
+//!   every day.
+//! * **Several tests.** [`adjust`] (Bonferroni, Holm, Benjamini–Hochberg),
+//!   [`adjusted_intervals`] (intervals that agree with the adjusted p-values: Bonferroni,
+//!   Strassburger–Bretz for Holm, Benjamini–Yekutieli FCR for BH) and [`analyze_arms`] for
+//!   A/B/n experiments.
 //! * **Power.** [`TTestIndPower`] (on the [`NoncentralT`] law), [`NormalIndPower`], two
 //!   proportions ([`proportions_solve_nobs1`], [`proportions_mde`]) and Poisson rates
 //!   ([`poisson_ratio_power`]); solve for sizes or minimum detectable effects.
 //! * **Resampling.** [`bootstrap()`] (percentile and BCa intervals of the mean difference and
 //!   the relative lift) and [`permutation_test`], seeded and parallel, independent of the
 //!   thread count.
-//! * **Variance reduction.** [`cuped()`] adjusts a metric on its pre-period covariate.
+//! * **Variance reduction.** [`cuped()`] adjusts a metric on its pre-period covariate;
+//!   [`lin_regression`] on several covariates (Lin's interacted regression), with HC0–HC3
+//!   or cluster-robust (CR1, CR2) standard errors.
+//! * **Cluster-randomised experiments.** [`lin_regression`] with cluster ids, and
+//!   [`cluster_mean_difference`], the delta-method comparison of per-observation means.
 //! * **Bayesian.** [`beta_binomial`] for conversions and [`normal_means`] for means:
 //!   `P(T > C)`, expected losses and credible intervals.
 //! * **Sequential.** [`msprt`]: always-valid p-values and confidence sequences, so an
 //!   experiment can be watched and stopped early; [`MsprtSequence`] folds the looks.
+//!   [`gsd_design`] plans a few looks instead: group-sequential critical values from
+//!   Lan–DeMets α-spending (O'Brien–Fleming-like, Pocock-like, Hwang–Shih–DeCani, power
+//!   family) or classical Pocock / O'Brien–Fleming boundaries, the decision at each look,
+//!   repeated confidence intervals, and power and expected sample size under a drift.
+//!   And [`asymptotic_cs`] and [`asymptotic_cs_lift`]: GrowthBook's asymptotic confidence
+//!   sequences of the difference and the lift, tuned to a planned sample size;
+//!   [`AsymptoticCsSequence`] folds the looks.
 //! * **Everything at once.** [`analyze_metric`] decides which tests apply to a metric and
 //!   returns a serialisable [`MetricAnalysis`], the CLI's JSON.
 //!
@@ -68,9 +91,13 @@ pub mod abn;
 pub mod analyze;
 pub mod bayes;
 pub mod bootstrap;
+pub mod cluster;
+pub mod confidence_sequence;
 pub mod cuped;
 mod dist;
 mod error;
+pub mod fieller;
+pub mod group_sequential;
 pub mod hypothesis;
 pub mod lift;
 pub mod mann_whitney;
@@ -81,12 +108,16 @@ pub mod permutation;
 pub mod poisson;
 pub mod power;
 pub mod proportions;
+pub mod quantile;
 pub mod rank_histogram;
 pub mod ratio;
+pub mod regression;
 mod resample;
 mod roots;
 pub mod sequential;
+pub mod simultaneous;
 pub mod srm;
+pub mod srm_sequential;
 pub mod summary;
 pub mod tdist;
 pub mod ttest;
@@ -101,9 +132,22 @@ pub use bayes::{
     prob_beta_greater,
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
+pub use cluster::{ClusterMeanResult, cluster_mean_difference};
+pub use confidence_sequence::{
+    AsymptoticCsOptions, AsymptoticCsResult, AsymptoticCsSequence, CsScale, asymptotic_cs,
+    asymptotic_cs_lift, rho_for_planned_n,
+};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};
+pub use fieller::{
+    FiellerResult, FiellerSet, RatioEstimates, fieller, fieller_means, fieller_ratio_metric,
+    fieller_ratio_metrics,
+};
+pub use group_sequential::{
+    Boundary, GsdDecision, GsdDesign, GsdLook, GsdLookDecision, GsdOperating, GsdOptions,
+    RepeatedCi, gsd_design,
+};
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};
 pub use mann_whitney::{
@@ -123,10 +167,19 @@ pub use proportions::{
     ChiSquareResult, FisherResult, ProportionZResult, chi_square_2x2, fisher_exact,
     two_proportion_z,
 };
+pub use quantile::{
+    GroupQuantile, MAX_RESAMPLES, OrderStatisticRanks, QuantileBootstrapResult, QuantileTestResult,
+    group_quantile, order_statistic_ranks, quantile_bootstrap, quantile_test, sample_quantile,
+};
 pub use rank_histogram::mann_whitney_u_histograms;
 pub use ratio::{RatioSummary, RatioTestResult, ratio_test};
+pub use regression::{
+    Arm, Coefficient, Covariance, LinOptions, LinResult, ReferenceLaw, lin_regression,
+};
 pub use sequential::{MsprtOptions, MsprtResult, MsprtSequence, msprt};
+pub use simultaneous::{AdjustedInterval, AdjustedIntervals, FamilyEstimate, adjusted_intervals};
 pub use srm::{SrmResult, srm};
+pub use srm_sequential::{SequentialSrmOptions, SequentialSrmResult, SrmSequence, srm_sequential};
 pub use summary::Summary;
 pub use tdist::t_two_sided;
 pub use ttest::{TTestResult, student_t, welch_t};

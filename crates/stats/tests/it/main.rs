@@ -2,13 +2,17 @@
 //! (one module per family), the JSON of `analyze_metric`, and property tests.
 
 mod analyze;
+mod avcs;
 mod common;
+mod group_sequential;
 mod mann_whitney;
 mod multiple;
 mod poisson;
 mod power;
 mod properties;
 mod proportions;
+mod qfm;
+mod regression;
 mod resampling;
 mod srm;
 mod summary;
