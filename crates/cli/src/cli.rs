@@ -349,14 +349,15 @@ pub struct CalibrateArgs {
     #[arg(long, value_name = "A", default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
     /// Look at each experiment K times (after 1/K, 2/K, … of its customers): a fixed-horizon
-    /// test that rejects at any look has rejected (naive peeking); the mSPRT stays valid.
+    /// test that rejects at any look has rejected (naive peeking); the mSPRT and the
+    /// confidence sequence stay valid.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub peeks: u32,
     /// Tests to run, comma-separated [default: welch_t, student_t, mann_whitney_u,
     /// two_proportion_z, chi_square_yates, poisson_rate, relative_lift, cuped, bayes, msprt,
     /// each where it applies; plus the bootstrap and permutation tests with --bootstrap,
-    /// --permutations]. Also bootstrap_percentile, bootstrap_bca, bootstrap_lift_percentile,
-    /// bootstrap_lift_bca, permutation.
+    /// --permutations]. Also confidence_sequence, bootstrap_percentile, bootstrap_bca,
+    /// bootstrap_lift_percentile, bootstrap_lift_bca, permutation.
     #[arg(long, value_name = "TEST,...", value_delimiter = ',')]
     pub tests: Vec<abforge_lab::Method>,
     /// Metric to calibrate (repeat for several) [default: every metric].

@@ -65,6 +65,7 @@ mod tests {
             "ratios",
             "allocation",
             // abforge_lab::LabOptions and sweeps
+            "blueprint",
             "replications",
             "customers",
             "peeks",

@@ -66,6 +66,9 @@ pub enum Method {
     Bayes,
     /// mSPRT always-valid p-value and confidence sequence.
     Msprt,
+    /// GrowthBook's asymptotic confidence sequence (Waudby-Smith et al.), tuned to the
+    /// planned size of the two arms.
+    ConfidenceSequence,
     /// Bootstrap percentile interval of the mean difference.
     BootstrapPercentile,
     /// Bootstrap BCa interval of the mean difference.
@@ -80,7 +83,7 @@ pub enum Method {
 
 impl Method {
     /// Every method, in report order.
-    pub const ALL: [Method; 15] = [
+    pub const ALL: [Method; 16] = [
         Method::WelchT,
         Method::StudentT,
         Method::MannWhitneyU,
@@ -91,6 +94,7 @@ impl Method {
         Method::Cuped,
         Method::Bayes,
         Method::Msprt,
+        Method::ConfidenceSequence,
         Method::BootstrapPercentile,
         Method::BootstrapBca,
         Method::BootstrapLiftPercentile,
@@ -125,6 +129,7 @@ impl Method {
             Method::Cuped => "cuped",
             Method::Bayes => "bayes",
             Method::Msprt => "msprt",
+            Method::ConfidenceSequence => "confidence_sequence",
             Method::BootstrapPercentile => "bootstrap_percentile",
             Method::BootstrapBca => "bootstrap_bca",
             Method::BootstrapLiftPercentile => "bootstrap_lift_percentile",
@@ -177,6 +182,7 @@ impl Method {
             Method::BootstrapBca => TestName::BootstrapBca,
             Method::Permutation => TestName::Permutation,
             Method::ChiSquareYates
+            | Method::ConfidenceSequence
             | Method::BootstrapPercentile
             | Method::BootstrapLiftPercentile
             | Method::BootstrapLiftBca => return None,
@@ -200,6 +206,7 @@ impl Method {
             | Method::Cuped
             | Method::Bayes
             | Method::Msprt
+            | Method::ConfidenceSequence
             | Method::BootstrapPercentile
             | Method::BootstrapBca => Target::Difference,
             Method::PoissonRate => Target::Ratio,
@@ -208,6 +215,12 @@ impl Method {
             }
             Method::MannWhitneyU | Method::ChiSquareYates | Method::Permutation => Target::None,
         }
+    }
+
+    /// Whether the method's guarantee holds at every look (always valid), so that at a
+    /// fixed horizon it is conservative by design.
+    pub fn is_always_valid(self) -> bool {
+        matches!(self, Method::Msprt | Method::ConfidenceSequence)
     }
 
     /// Whether the method resamples (bootstrap).
@@ -263,6 +276,7 @@ mod tests {
             own,
             [
                 Method::ChiSquareYates,
+                Method::ConfidenceSequence,
                 Method::BootstrapPercentile,
                 Method::BootstrapLiftPercentile,
                 Method::BootstrapLiftBca,

@@ -7,13 +7,14 @@ use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
 use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
 use abforge_env::Invalid;
 use abforge_stats::{
-    BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod, MannWhitneyOptions,
+    AsymptoticCsOptions, BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod, MannWhitneyOptions,
     MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary, Summary,
-    beta_binomial, bootstrap, chi_square_2x2, cuped_from_summaries, mann_whitney_u_histograms,
+    asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2, cuped_from_summaries, mann_whitney_u_histograms,
     mann_whitney_u_sorted, msprt, normal_means, permutation_test, poisson_rate, relative_lift,
     student_t, t_two_sided, two_proportion_z, welch_t,
 };
 use abforge_synth::rng::column_rng;
+use abforge_synth::blueprint::{Assignment, EffectCurve};
 use abforge_synth::{Blueprint, Resolved};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -160,6 +161,7 @@ struct Plan {
 impl Plan {
     fn new(bp: &Blueprint, opts: &LabOptions) -> Result<Plan> {
         check_options(opts)?;
+        check_simulated(bp)?;
         let mut bp = bp.clone();
         if let Some(n) = opts.customers {
             bp.customers = n;
@@ -273,6 +275,46 @@ impl Plan {
 }
 
 /// The options' ranges: replications, α, peeks, the mSPRT mixing sd, the resamples.
+/// Refuses a blueprint whose design the replications do not draw: they draw each customer
+/// independently with one effect for the whole run, so clusters that matter (an ICC, or
+/// whole clusters randomised) and effects that change by day would be silently ignored, and
+/// the type I error, power and coverage reported would be those of another experiment.
+/// Weekday arrival weights and correlations between metrics do not change any one metric's
+/// test, so they are allowed.
+fn check_simulated(bp: &Blueprint) -> Result<()> {
+    let mut ignored = Vec::new();
+    if let Some(c) = &bp.clusters {
+        let with_icc: Vec<&str> = c
+            .icc
+            .iter()
+            .filter(|(_, icc)| *icc > 0.0)
+            .map(|(m, _)| m.as_str())
+            .collect();
+        if !with_icc.is_empty() {
+            ignored.push(format!("the ICC of {}", with_icc.join(", ")));
+        }
+        if c.assignment == Assignment::Cluster {
+            ignored.push("randomisation by whole clusters".to_string());
+        }
+    }
+    if bp.time.as_ref().is_some_and(|t| t.effect != EffectCurve::Constant) {
+        ignored.push("an effect that changes by day ([time] novelty or ramp)".to_string());
+    }
+    if ignored.is_empty() {
+        return Ok(());
+    }
+    Err(Invalid::new(
+        "blueprint",
+        format!(
+            "calibrate draws customers independently with one effect for the whole run, so \
+             it would ignore {}; its error rates would be another experiment's. Calibrate \
+             the blueprint without them, or check this design with generate and analyze",
+            ignored.join(" and ")
+        ),
+    )
+    .into())
+}
+
 fn check_options(opts: &LabOptions) -> Result<()> {
     if opts.replications == 0 {
         return Err(Invalid::new("replications", "must be at least 1").into());
@@ -581,9 +623,9 @@ fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> Te
     };
     let miscalibrated = n_null > 0 && {
         let (lo, hi) = wilson(c.type_i, n_null);
-        // The mSPRT promises type I ≤ α at any stopping time, so it is conservative at a
-        // fixed horizon by design: only an error above α counts against it.
-        plan.design.alpha < lo || (plan.design.alpha > hi && method != Method::Msprt)
+        // The always-valid methods promise type I ≤ α at any stopping time, so they are
+        // conservative at a fixed horizon by design: only an error above α counts.
+        plan.design.alpha < lo || (plan.design.alpha > hi && !method.is_always_valid())
     };
     let ks = ks_uniform(&mut acc.p_null);
     let (name, class) = plan.metrics[pos].clone();
@@ -869,6 +911,7 @@ fn evaluate(
             // The pre-period twins are drawn only for a metric that has them.
             Method::Cuped => look.cuped((&s.covariates[g][..nt], &s.covariates[ctrl][..nc])),
             Method::Msprt => look.msprt(),
+            Method::ConfidenceSequence => look.confidence_sequence(arm.g),
             Method::BootstrapPercentile
             | Method::BootstrapBca
             | Method::BootstrapLiftPercentile
@@ -1025,6 +1068,21 @@ impl Look<'_> {
             let a = r.adjusted;
             let covered = self.covers(Method::Cuped, a.ci_low, a.ci_high);
             self.done(a.reject, Some(a.p_value), covered)
+        })
+    }
+
+    /// GrowthBook's asymptotic confidence sequence, tuned to the planned total size of the
+    /// two arms (their size at the last look).
+    fn confidence_sequence(&self, g: usize) -> Outcome {
+        let d = &self.plan.design;
+        let o = AsymptoticCsOptions {
+            hypothesis: self.h,
+            planned_n: (d.sizes[g] + d.sizes[d.control]) as f64,
+            rho: None,
+        };
+        self.ok(asymptotic_cs(&self.st, &self.sc, &o), |r| {
+            let covered = self.covers(Method::ConfidenceSequence, r.ci_low, r.ci_high);
+            self.done(r.reject, Some(r.p_value), covered)
         })
     }
 

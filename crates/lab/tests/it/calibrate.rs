@@ -207,7 +207,7 @@ treatment = { lift = 0.2 }
 }
 
 #[test]
-fn peeking_inflates_type_i_but_not_for_the_msprt() {
+fn peeking_inflates_type_i_but_not_for_the_always_valid_tests() {
     let b = bp(r#"
 [groups]
 control = 1
@@ -223,7 +223,11 @@ treatment = { lift_abs = 0 }
             replications: 1000,
             customers: Some(2000),
             peeks: 10,
-            methods: Some(vec![Method::WelchT, Method::Msprt]),
+            methods: Some(vec![
+                Method::WelchT,
+                Method::Msprt,
+                Method::ConfidenceSequence,
+            ]),
             ..LabOptions::default()
         },
         &NoReporter,
@@ -245,6 +249,13 @@ treatment = { lift_abs = 0 }
     );
     assert!(seq.ci_coverage.unwrap() >= 0.95);
     assert!(naive.ci_coverage.unwrap() < 0.9);
+    // GrowthBook's confidence sequence is asymptotic: at 1,000 per arm its level holds up to
+    // the Monte Carlo error (0.05 + 3 SE of 1,000 replications ≈ 0.071).
+    let cs = find(&cal.results, "score", Method::ConfidenceSequence);
+    let t1 = cs.type_i_error.unwrap();
+    assert!(t1 <= 0.071, "{t1}");
+    assert!(!cs.miscalibrated || t1 > 0.05, "conservative is not miscalibrated");
+    assert!(cs.ci_coverage.unwrap() >= 0.93, "{:?}", cs.ci_coverage);
 }
 
 #[test]
@@ -400,4 +411,41 @@ fn bad_options_name_what_is_allowed() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("shape, scale"), "{e}");
+}
+
+/// The replications draw independent customers with one effect for the whole run: a design
+/// they would ignore is refused, naming what would be ignored, rather than calibrated as if
+/// it were another experiment; weekday weights alone change no metric's test and run.
+#[test]
+fn designs_the_replications_do_not_draw_are_refused() {
+    let opts = LabOptions {
+        replications: 20,
+        ..LabOptions::default()
+    };
+    let refused = [
+        (
+            "[clusters]\ncount = 10\nicc = { revenue = 0.1 }\nassignment = \"customer\"\n",
+            "the ICC of revenue",
+        ),
+        ("[clusters]\ncount = 10\n", "randomisation by whole clusters"),
+        (
+            "[time]\nnovelty = { boost = 1, half_life = 2 }\n",
+            "an effect that changes by day",
+        ),
+        ("[time]\nramp = { days = 3 }\n", "an effect that changes by day"),
+    ];
+    for (extra, what) in refused {
+        let e = calibrate(&bp(&format!("{NULL}{extra}")), &opts, &NoReporter).unwrap_err();
+        assert!(e.is_user_error(), "{e}");
+        assert_eq!(e.invalid().map(|i| i.field), Some("blueprint"), "{e}");
+        assert!(e.to_string().contains(what), "{extra}: {e}");
+    }
+    let allowed = [
+        "[time]\nweekdays = { sat = 2, sun = 2 }\n",
+        "[clusters]\ncount = 10\nassignment = \"customer\"\n",
+    ];
+    for extra in allowed {
+        let cal = calibrate(&bp(&format!("{NULL}{extra}")), &opts, &NoReporter).unwrap();
+        assert!(!cal.results.is_empty(), "{extra}");
+    }
 }
