@@ -236,8 +236,8 @@ mod tests {
         let exact = coef(d, 0.0, 0.0);
         let mut quad = vec![0.0; TERMS];
         let error = continuous(&mut quad, &d, 0.0, &mut b).unwrap();
-        for k in 0..TERMS {
-            assert!((exact.a[k] - quad[k]).abs() < 1e-12, "k = {k}");
+        for (k, (a, q)) in exact.a.iter().zip(&quad).enumerate() {
+            assert!((a - q).abs() < 1e-12, "k = {k}");
         }
         assert!(error < 1e-12, "{error}");
         // A gamma of shape 1 is an exponential: Parseval gives its variance, scale² (the

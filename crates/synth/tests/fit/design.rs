@@ -129,9 +129,9 @@ fn clusters_keep_each_metrics_law_and_are_randomised_whole() {
     let (truth, rows) = generate(CLUSTERED);
     let cl = rows.col("cluster_id");
     let mut group_of: HashMap<u64, usize> = HashMap::new();
-    for i in 0..rows.len() {
-        let g = *group_of.entry(cl[i] as u64).or_insert(rows.group[i]);
-        assert_eq!(g, rows.group[i], "cluster {} is in two groups", cl[i]);
+    for (&c, &group) in cl.iter().zip(&rows.group) {
+        let g = *group_of.entry(c as u64).or_insert(group);
+        assert_eq!(g, group, "cluster {c} is in two groups");
     }
     // Means within 5 standard errors inflated by the design effect.
     for name in ["score", "visits", "spend"] {
