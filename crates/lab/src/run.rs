@@ -7,14 +7,14 @@ use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
 use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
 use abforge_env::Invalid;
 use abforge_stats::{
-    AsymptoticCsOptions, BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod, MannWhitneyOptions,
-    MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary, Summary,
-    asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2, cuped_from_summaries, mann_whitney_u_histograms,
-    mann_whitney_u_sorted, msprt, normal_means, permutation_test, poisson_rate, relative_lift,
-    student_t, t_two_sided, two_proportion_z, welch_t,
+    AsymptoticCsOptions, BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod,
+    MannWhitneyOptions, MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary,
+    Summary, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2, cuped_from_summaries,
+    mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, normal_means, permutation_test,
+    poisson_rate, relative_lift, student_t, t_two_sided, two_proportion_z, welch_t,
 };
-use abforge_synth::rng::column_rng;
 use abforge_synth::blueprint::{Assignment, EffectCurve};
+use abforge_synth::rng::column_rng;
 use abforge_synth::{Blueprint, Resolved};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -297,7 +297,11 @@ fn check_simulated(bp: &Blueprint) -> Result<()> {
             ignored.push("randomisation by whole clusters".to_string());
         }
     }
-    if bp.time.as_ref().is_some_and(|t| t.effect != EffectCurve::Constant) {
+    if bp
+        .time
+        .as_ref()
+        .is_some_and(|t| t.effect != EffectCurve::Constant)
+    {
         ignored.push("an effect that changes by day ([time] novelty or ramp)".to_string());
     }
     if ignored.is_empty() {

@@ -254,7 +254,10 @@ treatment = { lift_abs = 0 }
     let cs = find(&cal.results, "score", Method::ConfidenceSequence);
     let t1 = cs.type_i_error.unwrap();
     assert!(t1 <= 0.071, "{t1}");
-    assert!(!cs.miscalibrated || t1 > 0.05, "conservative is not miscalibrated");
+    assert!(
+        !cs.miscalibrated || t1 > 0.05,
+        "conservative is not miscalibrated"
+    );
     assert!(cs.ci_coverage.unwrap() >= 0.93, "{:?}", cs.ci_coverage);
 }
 
@@ -427,12 +430,18 @@ fn designs_the_replications_do_not_draw_are_refused() {
             "[clusters]\ncount = 10\nicc = { revenue = 0.1 }\nassignment = \"customer\"\n",
             "the ICC of revenue",
         ),
-        ("[clusters]\ncount = 10\n", "randomisation by whole clusters"),
+        (
+            "[clusters]\ncount = 10\n",
+            "randomisation by whole clusters",
+        ),
         (
             "[time]\nnovelty = { boost = 1, half_life = 2 }\n",
             "an effect that changes by day",
         ),
-        ("[time]\nramp = { days = 3 }\n", "an effect that changes by day"),
+        (
+            "[time]\nramp = { days = 3 }\n",
+            "an effect that changes by day",
+        ),
     ];
     for (extra, what) in refused {
         let e = calibrate(&bp(&format!("{NULL}{extra}")), &opts, &NoReporter).unwrap_err();
