@@ -357,7 +357,9 @@ pub struct CalibrateArgs {
     /// two_proportion_z, chi_square_yates, poisson_rate, relative_lift, cuped, bayes, msprt,
     /// each where it applies; plus the bootstrap and permutation tests with --bootstrap,
     /// --permutations]. Also confidence_sequence, bootstrap_percentile, bootstrap_bca,
-    /// bootstrap_lift_percentile, bootstrap_lift_bca, permutation.
+    /// bootstrap_lift_percentile, bootstrap_lift_bca, permutation, quantile_median
+    /// (continuous metrics), fieller, regression_hc2 (metrics with a pre_period twin),
+    /// group_sequential_obf, group_sequential_pocock (designed for the --peeks looks).
     #[arg(long, value_name = "TEST,...", value_delimiter = ',')]
     pub tests: Vec<abforge_lab::Method>,
     /// Metric to calibrate (repeat for several) [default: every metric].

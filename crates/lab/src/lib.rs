@@ -4,8 +4,9 @@
 //! be judged by Monte Carlo. [`calibrate`] simulates `R` independent experiments from a
 //! blueprint and runs every applicable test ([`Method`]) on every metric × treatment arm;
 //! each decision is judged against **its own** null — the mean difference for t-, z-,
-//! Poisson-rate, lift, CUPED, Bayesian, mSPRT, bootstrap and permutation tests,
-//! `P(T > C) + ½P(T = C) = ½` for Mann–Whitney — and the [`Calibration`] reports, per
+//! Poisson-rate, lift, Fieller, CUPED, regression, Bayesian, mSPRT, group-sequential,
+//! bootstrap and permutation tests, `P(T > C) + ½P(T = C) = ½` for Mann–Whitney, the true
+//! medians' difference for the median test — and the [`Calibration`] reports, per
 //! metric × arm × test: the rejection rate with a Wilson 95 % interval, the type I error or
 //! the power, the analytic power where a formula exists, the coverage of the true effect by
 //! the test's interval, the Kolmogorov–Smirnov distance of the p-values from uniform under
@@ -37,7 +38,8 @@
 //! * **Peeking.** With [`LabOptions::peeks`] `= K`, each experiment is looked at after
 //!   `k/K` of its customers: a fixed-horizon test that rejects at any look has rejected
 //!   (naive peeking inflates its type I error), while the mSPRT's always-valid p-value and
-//!   confidence sequence keep theirs.
+//!   confidence sequence keep theirs, and the group-sequential tests, whose Lan–DeMets
+//!   designs (built once per run) plan exactly these `K` looks, spend α over them.
 //! * **Power curves.** [`sweep()`] repeats the calibration over the values of an effect
 //!   size or the customer count ([`SweepSpec`]); [`plot_sweep`] and [`plot_calibration`]
 //!   draw them as SVG.

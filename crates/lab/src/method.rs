@@ -21,11 +21,14 @@ pub enum MetricClass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Null {
-    /// Equal means (t, z, Poisson rate, lift, CUPED, Bayesian, mSPRT, bootstrap,
-    /// permutation, chi-square).
+    /// Equal means (t, z, Poisson rate, lift, Fieller, CUPED, regression, Bayesian, mSPRT,
+    /// confidence sequence, group-sequential, bootstrap, permutation, chi-square).
     Mean,
     /// `P(T > C) + ½P(T = C) = ½` (Mann–Whitney).
     Superiority,
+    /// Equal medians: the true `p = 0.5` quantiles of the two laws are equal (the median
+    /// test, `quantile_median`).
+    Median,
 }
 
 /// What a test's interval estimates, for its coverage.
@@ -37,6 +40,8 @@ pub(crate) enum Target {
     Ratio,
     /// `mean(T) / mean(C) − 1`.
     Lift,
+    /// `median(T) − median(C)`: the difference of the true `p = 0.5` quantiles.
+    MedianDifference,
     /// No interval.
     None,
 }
@@ -51,6 +56,9 @@ pub enum Method {
     StudentT,
     /// Mann–Whitney U (asymptotic, tie-corrected).
     MannWhitneyU,
+    /// The difference of the medians with the order-statistic standard error of Deng,
+    /// Knoblich & Lu (continuous metrics); refused (failed) when a median sits on an atom.
+    QuantileMedian,
     /// Two-proportion z test (binary metrics).
     TwoProportionZ,
     /// Chi-square with Yates' correction (binary metrics).
@@ -59,8 +67,14 @@ pub enum Method {
     PoissonRate,
     /// Relative lift, delta-method z test.
     RelativeLift,
+    /// Fieller's confidence set for `mean(T) / mean(C)` (an interval, the complement of one,
+    /// or the whole line) and its test of a ratio of 1.
+    Fieller,
     /// CUPED-adjusted Welch test (metrics with a `pre_period` twin).
     Cuped,
+    /// Lin's (2013) interacted regression on the pre-period twin, HC2 standard error,
+    /// Student t (metrics with a `pre_period` twin).
+    RegressionHc2,
     /// Bayesian: beta-binomial for binary metrics, normal model otherwise; decides when
     /// `P(T > C)` is beyond `1 − α/2` or `α/2`.
     Bayes,
@@ -69,6 +83,12 @@ pub enum Method {
     /// GrowthBook's asymptotic confidence sequence (Waudby-Smith et al.), tuned to the
     /// planned size of the two arms.
     ConfidenceSequence,
+    /// Group-sequential z test with Lan–DeMets O'Brien–Fleming-like α-spending over the
+    /// `--peeks` looks, and its repeated confidence intervals.
+    GroupSequentialObf,
+    /// Group-sequential z test with Lan–DeMets Pocock-like α-spending over the `--peeks`
+    /// looks, and its repeated confidence intervals.
+    GroupSequentialPocock,
     /// Bootstrap percentile interval of the mean difference.
     BootstrapPercentile,
     /// Bootstrap BCa interval of the mean difference.
@@ -83,18 +103,23 @@ pub enum Method {
 
 impl Method {
     /// Every method, in report order.
-    pub const ALL: [Method; 16] = [
+    pub const ALL: [Method; 21] = [
         Method::WelchT,
         Method::StudentT,
         Method::MannWhitneyU,
+        Method::QuantileMedian,
         Method::TwoProportionZ,
         Method::ChiSquareYates,
         Method::PoissonRate,
         Method::RelativeLift,
+        Method::Fieller,
         Method::Cuped,
+        Method::RegressionHc2,
         Method::Bayes,
         Method::Msprt,
         Method::ConfidenceSequence,
+        Method::GroupSequentialObf,
+        Method::GroupSequentialPocock,
         Method::BootstrapPercentile,
         Method::BootstrapBca,
         Method::BootstrapLiftPercentile,
@@ -122,14 +147,19 @@ impl Method {
             Method::WelchT => "welch_t",
             Method::StudentT => "student_t",
             Method::MannWhitneyU => "mann_whitney_u",
+            Method::QuantileMedian => "quantile_median",
             Method::TwoProportionZ => "two_proportion_z",
             Method::ChiSquareYates => "chi_square_yates",
             Method::PoissonRate => "poisson_rate",
             Method::RelativeLift => "relative_lift",
+            Method::Fieller => "fieller",
             Method::Cuped => "cuped",
+            Method::RegressionHc2 => "regression_hc2",
             Method::Bayes => "bayes",
             Method::Msprt => "msprt",
             Method::ConfidenceSequence => "confidence_sequence",
+            Method::GroupSequentialObf => "group_sequential_obf",
+            Method::GroupSequentialPocock => "group_sequential_pocock",
             Method::BootstrapPercentile => "bootstrap_percentile",
             Method::BootstrapBca => "bootstrap_bca",
             Method::BootstrapLiftPercentile => "bootstrap_lift_percentile",
@@ -149,7 +179,9 @@ impl Method {
         match self {
             Method::TwoProportionZ | Method::ChiSquareYates => class == MetricClass::Binary,
             Method::PoissonRate => class == MetricClass::Count,
-            Method::Cuped => has_covariate,
+            Method::Cuped | Method::RegressionHc2 => has_covariate,
+            // Every 0/1 or whole-number median sits on an atom, where the test refuses.
+            Method::QuantileMedian => class == MetricClass::Continuous,
             _ => true,
         }
     }
@@ -159,14 +191,15 @@ impl Method {
         match self {
             Method::TwoProportionZ | Method::ChiSquareYates => "binary (bernoulli) metrics",
             Method::PoissonRate => "count (poisson, negative_binomial) metrics",
-            Method::Cuped => "metrics with a pre_period twin",
+            Method::Cuped | Method::RegressionHc2 => "metrics with a pre_period twin",
+            Method::QuantileMedian => "continuous metrics (not 0/1 or count metrics)",
             _ => "every metric",
         }
     }
 
     /// The test of the analysis ([`TestName`], the one list of tests) this method is, under
     /// the same name; `None` for the lab's own variants (Yates' chi-square, the percentile
-    /// and lift bootstraps).
+    /// and lift bootstraps, the median, Fieller, regression and group-sequential tests).
     pub fn test_name(self) -> Option<TestName> {
         // A match, not a lookup by name: `null()` asks on every replication.
         Some(match self {
@@ -185,13 +218,21 @@ impl Method {
             | Method::ConfidenceSequence
             | Method::BootstrapPercentile
             | Method::BootstrapLiftPercentile
-            | Method::BootstrapLiftBca => return None,
+            | Method::BootstrapLiftBca
+            | Method::QuantileMedian
+            | Method::Fieller
+            | Method::RegressionHc2
+            | Method::GroupSequentialObf
+            | Method::GroupSequentialPocock => return None,
         })
     }
 
     /// The null it is judged against: the one its test decides on ([`TestName::null`]);
-    /// equal means for the lab's own variants.
+    /// equal medians for the median test, equal means for the lab's other variants.
     pub fn null(self) -> Null {
+        if self == Method::QuantileMedian {
+            return Null::Median;
+        }
         match self.test_name().map(TestName::null) {
             Some(NullKind::EvenSuperiority) => Null::Superiority,
             _ => Null::Mean,
@@ -204,12 +245,16 @@ impl Method {
             | Method::StudentT
             | Method::TwoProportionZ
             | Method::Cuped
+            | Method::RegressionHc2
             | Method::Bayes
             | Method::Msprt
             | Method::ConfidenceSequence
+            | Method::GroupSequentialObf
+            | Method::GroupSequentialPocock
             | Method::BootstrapPercentile
             | Method::BootstrapBca => Target::Difference,
-            Method::PoissonRate => Target::Ratio,
+            Method::PoissonRate | Method::Fieller => Target::Ratio,
+            Method::QuantileMedian => Target::MedianDifference,
             Method::RelativeLift | Method::BootstrapLiftPercentile | Method::BootstrapLiftBca => {
                 Target::Lift
             }
@@ -218,9 +263,21 @@ impl Method {
     }
 
     /// Whether the method's guarantee holds at every look (always valid), so that at a
-    /// fixed horizon it is conservative by design.
+    /// fixed horizon it is conservative by design. Not the group-sequential tests: their
+    /// guarantee is for the planned looks, which spend exactly α (see
+    /// [`Method::is_group_sequential`]).
     pub fn is_always_valid(self) -> bool {
         matches!(self, Method::Msprt | Method::ConfidenceSequence)
+    }
+
+    /// Whether the method is a group-sequential design over the `--peeks` looks (the lab's
+    /// looks at `k/K` of the customers are its planned looks, so it spends all of α: exact,
+    /// not conservative, and judged like a fixed-horizon test).
+    pub fn is_group_sequential(self) -> bool {
+        matches!(
+            self,
+            Method::GroupSequentialObf | Method::GroupSequentialPocock
+        )
     }
 
     /// Whether the method resamples (bootstrap).
@@ -275,17 +332,23 @@ mod tests {
         assert_eq!(
             own,
             [
+                Method::QuantileMedian,
                 Method::ChiSquareYates,
+                Method::Fieller,
+                Method::RegressionHc2,
                 Method::ConfidenceSequence,
+                Method::GroupSequentialObf,
+                Method::GroupSequentialPocock,
                 Method::BootstrapPercentile,
                 Method::BootstrapLiftPercentile,
                 Method::BootstrapLiftBca,
             ]
         );
         assert_eq!(Method::MannWhitneyU.null(), Null::Superiority);
+        assert_eq!(Method::QuantileMedian.null(), Null::Median);
         for m in Method::ALL
             .into_iter()
-            .filter(|m| *m != Method::MannWhitneyU)
+            .filter(|m| !matches!(m, Method::MannWhitneyU | Method::QuantileMedian))
         {
             assert_eq!(m.null(), Null::Mean, "{m}");
         }

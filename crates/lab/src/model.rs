@@ -1,7 +1,7 @@
 //! A resolved blueprint made ready for the replication loop: samplers per segment cell and
 //! arm, and per treatment arm the truth every test is judged against and its analytic power.
 
-use crate::method::{Method, MetricClass};
+use crate::method::{Method, MetricClass, Null};
 use abforge_stats::{
     NormalIndPower, PoissonPowerOptions, PowerOptions, TTestIndPower, poisson_ratio_power,
     proportions_power,
@@ -9,7 +9,7 @@ use abforge_stats::{
 use abforge_synth::blueprint::MetricModel;
 use abforge_synth::dist::{DistKind, Sampler};
 use abforge_synth::generate::cumulative_weights;
-use abforge_synth::truth::Truth;
+use abforge_synth::truth::{QuantileEffect, Truth};
 use abforge_synth::{Resolved, dist::Dist};
 use std::collections::BTreeMap;
 
@@ -145,9 +145,23 @@ pub(crate) struct ArmTruth {
     pub rel_effect: Option<f64>,
     /// `mean(T) / mean(C)`.
     pub ratio: Option<f64>,
+    /// The true medians' difference and whether it is 0 (`None`: the truth has no p = 0.5
+    /// quantile, as when its CDF is too costly to evaluate).
+    pub median: Option<QuantileEffect>,
     /// Analytic power at the planned sizes, per method, where a formula exists and the
     /// method's null is false.
     pub analytic: BTreeMap<Method, f64>,
+}
+
+impl ArmTruth {
+    /// Whether `null` holds (`None`: not known).
+    pub(crate) fn null(&self, null: Null) -> Option<bool> {
+        match null {
+            Null::Mean => Some(self.mean_null),
+            Null::Superiority => Some(self.superiority_null),
+            Null::Median => self.median.map(|q| q.null),
+        }
+    }
 }
 
 /// One metric of a prepared replication.
@@ -304,6 +318,7 @@ impl Prepared {
                             abs_effect: e.abs_effect,
                             rel_effect: e.rel_effect,
                             ratio: e.rel_effect.map(|r| 1.0 + r),
+                            median: e.quantile_effects.iter().find(|q| q.p == 0.5).copied(),
                             analytic: BTreeMap::new(),
                         };
                         let ctx = PowerCtx {
@@ -316,11 +331,7 @@ impl Prepared {
                             var_c,
                         };
                         for &method in methods {
-                            let null = match method.null() {
-                                crate::method::Null::Mean => arm.mean_null,
-                                crate::method::Null::Superiority => arm.superiority_null,
-                            };
-                            if null {
+                            if arm.null(method.null()) != Some(false) {
                                 continue;
                             }
                             if let Some(p) = ctx.power(method, class, m, e.prob_superiority) {
@@ -419,7 +430,8 @@ impl PowerCtx {
                     .ok()
                 })
                 .flatten(),
-            Method::Cuped => {
+            // Lin's regression has CUPED's asymptotic variance when the slopes are equal.
+            Method::Cuped | Method::RegressionHc2 => {
                 let rho = m.pre_correlation?;
                 if !m.segments.is_empty() {
                     return None;

@@ -2,19 +2,22 @@
 
 use crate::claims::{BayesPrior, ClaimAcc, ClaimWho, LiftPrior, blueprint_priors};
 use crate::error::Result;
-use crate::method::{Method, MetricClass, Null, Target};
+use crate::method::{Method, MetricClass, Target};
 use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
 use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
 use abforge_env::Invalid;
+use abforge_stats::group_sequential::{MAX_ALPHA, MAX_LOOKS, MIN_ALPHA};
 use abforge_stats::{
-    AsymptoticCsOptions, BayesOptions, BootstrapOptions, Hypothesis, MannWhitneyMethod, MannWhitneyOptions,
-    MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary, Summary,
-    asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2, cuped_from_summaries, mann_whitney_u_histograms,
-    mann_whitney_u_sorted, msprt, normal_means, permutation_test, poisson_rate, relative_lift,
-    student_t, t_two_sided, two_proportion_z, welch_t,
+    Alternative, Arm as LinArm, AsymptoticCsOptions, BayesOptions, BootstrapOptions, Boundary,
+    Covariance, GsdDesign, GsdOptions, Hypothesis, LinOptions, MannWhitneyMethod,
+    MannWhitneyOptions, MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary,
+    ReferenceLaw, Summary, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2,
+    cuped_from_summaries, fieller_means, gsd_design, lin_regression, mann_whitney_u_histograms,
+    mann_whitney_u_sorted, msprt, norm_sf, normal_means, permutation_test, poisson_rate,
+    quantile_test, relative_lift, student_t, t_two_sided, two_proportion_z, welch_t,
 };
-use abforge_synth::rng::column_rng;
 use abforge_synth::blueprint::{Assignment, EffectCurve};
+use abforge_synth::rng::column_rng;
 use abforge_synth::{Blueprint, Resolved};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -66,7 +69,8 @@ pub struct LabOptions {
     pub seed: Option<u64>,
     /// Looks at the data per experiment, at `k/K` of the customers for `k = 1..=K`. With
     /// `K > 1` a test "rejects" when it rejected at any look (naive peeking), its p-value is
-    /// the smallest over the looks and its interval must cover the truth at every look.
+    /// the smallest over the looks and its interval must cover the truth at every look. The
+    /// group-sequential tests take these looks as their planned ones (at most 50).
     pub peeks: u32,
     /// The tests [default: [`Method::DEFAULT`], plus the bootstrap and the permutation test
     /// when their resamples are given].
@@ -114,8 +118,69 @@ fn derive(seed: u64, salt: u64, index: u64) -> u64 {
     mix(mix(seed ^ salt).wrapping_add(mix(index.wrapping_add(salt))))
 }
 
+/// The blueprint's group sizes; every group needs at least 2 customers.
+fn group_sizes(bp: &Blueprint) -> Result<Vec<u64>> {
+    let sizes = split(bp.customers, &bp.actual_allocation());
+    if let Some((g, n)) = sizes.iter().enumerate().find(|(_, n)| **n < 2) {
+        return Err(Invalid::new(
+            "customers",
+            format!(
+                "{} customers give group {:?} only {n}; every group needs at least 2",
+                bp.customers, bp.groups[g].0
+            ),
+        )
+        .into());
+    }
+    Ok(sizes)
+}
+
+/// The median test is judged against the true p = 0.5 quantiles: the truth computes those of
+/// the blueprint's list, so 0.5 joins the list (in order) when it is not there.
+fn with_median(quantiles: &mut Vec<f64>) {
+    if !quantiles.contains(&0.5) {
+        let i = quantiles.partition_point(|&p| p < 0.5);
+        quantiles.insert(i, 0.5);
+    }
+}
+
+/// The group-sequential designs named, each built once per run: two-sided Lan–DeMets
+/// α-spending at the information fractions `k/K` of the `K` looks (the lab looks after `k/K`
+/// of each arm's customers, so the information grows in that proportion).
+fn gsd_designs(requested: &[Method], opts: &LabOptions) -> Result<Vec<(Method, GsdDesign)>> {
+    let Some(&first) = requested.iter().find(|m| m.is_group_sequential()) else {
+        return Ok(Vec::new());
+    };
+    let k = opts.peeks;
+    if k as usize > MAX_LOOKS {
+        let msg = format!("{first} plans at most {MAX_LOOKS} looks");
+        return Err(Invalid::new("peeks", msg).value(k).into());
+    }
+    if !(MIN_ALPHA..=MAX_ALPHA).contains(&opts.alpha) {
+        let msg = format!("{first} takes an α in [{MIN_ALPHA}, {MAX_ALPHA}]");
+        return Err(Invalid::new("alpha", msg).value(opts.alpha).into());
+    }
+    let fractions: Vec<f64> = (1..=k).map(|i| f64::from(i) / f64::from(k)).collect();
+    let mut out = Vec::new();
+    for &m in requested.iter().filter(|m| m.is_group_sequential()) {
+        let boundary = if m == Method::GroupSequentialObf {
+            Boundary::LanDemetsObrienFleming
+        } else {
+            Boundary::LanDemetsPocock
+        };
+        let o = GsdOptions {
+            alpha: opts.alpha,
+            alternative: Alternative::TwoSided,
+            boundary,
+        };
+        let d = gsd_design(&fractions, &o)
+            .map_err(|e| Invalid::new("methods", format!("{m}: {e}")).value(m))?;
+        out.push((m, d));
+    }
+    Ok(out)
+}
+
 /// Fixed group sizes from the shares, by largest remainder (they sum to `n`).
-fn group_sizes(n: u64, shares: &[f64]) -> Vec<u64> {
+fn split(n: u64, shares: &[f64]) -> Vec<u64> {
     let exact: Vec<f64> = shares.iter().map(|s| s * n as f64).collect();
     let mut sizes: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
     let mut left = n.saturating_sub(sizes.iter().sum());
@@ -156,6 +221,8 @@ struct Plan {
     /// Prepared models by their choices, at most [`CACHE_MAX`]; none when a lift is drawn
     /// from a prior (no two replications share a model then).
     cache: Option<Mutex<HashMap<Vec<u64>, Arc<Prepared>>>>,
+    /// The group-sequential designs named, built once for the run (see [`gsd_designs`]).
+    gsd: Vec<(Method, GsdDesign)>,
 }
 
 impl Plan {
@@ -167,17 +234,12 @@ impl Plan {
             bp.customers = n;
         }
         let seed = opts.seed.unwrap_or(bp.seed);
-        let sizes = group_sizes(bp.customers, &bp.actual_allocation());
-        if let Some((g, n)) = sizes.iter().enumerate().find(|(_, n)| **n < 2) {
-            return Err(Invalid::new(
-                "customers",
-                format!(
-                    "{} customers give group {:?} only {n}; every group needs at least 2",
-                    bp.customers, bp.groups[g].0
-                ),
-            )
-            .into());
+        let sizes = group_sizes(&bp)?;
+        let requested = requested_methods(opts);
+        if requested.contains(&Method::QuantileMedian) {
+            with_median(&mut bp.quantiles);
         }
+        let gsd = gsd_designs(&requested, opts)?;
         let control = bp.control_index();
         let has_choices = bp.has_choices();
         let first = if has_choices {
@@ -186,7 +248,6 @@ impl Plan {
             bp.resolve()?
         };
         let metric_indices = metric_indices(&first, &bp.id, &opts.metrics)?;
-        let requested = requested_methods(opts);
         let methods = applicable_methods(&first, &metric_indices, &requested);
         if opts.methods.is_some() {
             check_methods_apply(&requested, &methods)?;
@@ -229,11 +290,18 @@ impl Plan {
             entries,
             priors,
             cache,
+            gsd,
         };
         if has_choices {
             plan.insert(&first);
         }
         Ok(plan)
+    }
+
+    /// The critical value of `method`'s group-sequential design at look `k` (from 1).
+    fn gsd_critical(&self, method: Method, k: usize) -> Option<f64> {
+        let (_, d) = self.gsd.iter().find(|(m, _)| *m == method)?;
+        Some(d.looks.get(k.checked_sub(1)?)?.critical_value)
     }
 
     /// The prepared model of `resolved`, from the cache when its choices were seen.
@@ -297,7 +365,11 @@ fn check_simulated(bp: &Blueprint) -> Result<()> {
             ignored.push("randomisation by whole clusters".to_string());
         }
     }
-    if bp.time.as_ref().is_some_and(|t| t.effect != EffectCurve::Constant) {
+    if bp
+        .time
+        .as_ref()
+        .is_some_and(|t| t.effect != EffectCurve::Constant)
+    {
         ignored.push("an effect that changes by day ([time] novelty or ramp)".to_string());
     }
     if ignored.is_empty() {
@@ -688,6 +760,7 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
                     g,
                     truth,
                     prior: plan.priors[pos][g],
+                    look: k as usize,
                 };
                 let outcomes = evaluate(plan, pm, &arm, (nt, nc), methods, seed, scratch);
                 for (c, o) in combined.iter_mut().zip(outcomes) {
@@ -740,18 +813,23 @@ fn combine(prev: Option<Outcome>, now: Outcome, last: bool) -> Outcome {
     }
 }
 
+/// Counts one outcome; a failed test, or one whose null the truth does not know (no true
+/// median), counts as failed.
 fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
-    let Some(t) = truth else {
+    let (
+        Some(t),
+        Outcome::Done {
+            reject,
+            p,
+            covered,
+            claim,
+        },
+    ) = (truth, o)
+    else {
         acc.failed += 1;
         return;
     };
-    let Outcome::Done {
-        reject,
-        p,
-        covered,
-        claim,
-    } = o
-    else {
+    let Some(null) = t.null(method.null()) else {
         acc.failed += 1;
         return;
     };
@@ -759,10 +837,6 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
         acc.claims.add(claim, t.abs_effect > 0.0);
     }
     acc.evaluated += 1;
-    let null = match method.null() {
-        Null::Mean => t.mean_null,
-        Null::Superiority => t.superiority_null,
-    };
     match (null, reject) {
         (true, true) => acc.confusion.type_i += 1,
         (true, false) => acc.confusion.correct_accept += 1,
@@ -854,12 +928,13 @@ fn draw(pm: &PMetric, g: usize, n: usize, rep_seed: u64, s: &mut Scratch) {
     }
 }
 
-/// One treatment arm of one metric in a replication: its group, its truth and the prior of
-/// its Bayesian test.
+/// One treatment arm of one metric at one look of a replication: its group, its truth, the
+/// prior of its Bayesian test, and the look's number (from 1, of [`Plan::peeks`]).
 struct ArmCtx<'a> {
     g: usize,
     truth: Option<&'a ArmTruth>,
     prior: Option<LiftPrior>,
+    look: usize,
 }
 
 /// Runs every method on the first `nt` treatment and `nc` control values.
@@ -881,6 +956,10 @@ fn evaluate(
         prior: arm.prior,
         t,
         c,
+        // The pre-period twins are drawn only for a metric that has them.
+        cov: pm
+            .rho
+            .map(|_| (&s.covariates[g][..nt], &s.covariates[ctrl][..nc])),
         st: Summary::from_slice_serial(t),
         sc: Summary::from_slice_serial(c),
         h: Hypothesis::two_sided(plan.design.alpha),
@@ -901,17 +980,16 @@ fn evaluate(
             Method::Bayes => look.bayes(pm.class),
             Method::TwoProportionZ | Method::ChiSquareYates => Outcome::Failed,
             Method::PoissonRate => look.poisson(),
-            Method::RelativeLift => look.ok(relative_lift(&look.st, &look.sc, &look.h), |r| {
-                look.done(
-                    r.reject,
-                    Some(r.p_value),
-                    look.covers(m, r.ci_low, r.ci_high),
-                )
-            }),
-            // The pre-period twins are drawn only for a metric that has them.
-            Method::Cuped => look.cuped((&s.covariates[g][..nt], &s.covariates[ctrl][..nc])),
+            Method::RelativeLift => look.lift(),
+            Method::QuantileMedian => look.quantile_median(),
+            Method::Fieller => look.fieller(),
+            Method::Cuped => look.cuped(),
+            Method::RegressionHc2 => look.regression(),
             Method::Msprt => look.msprt(),
             Method::ConfidenceSequence => look.confidence_sequence(arm.g),
+            Method::GroupSequentialObf | Method::GroupSequentialPocock => {
+                look.group_sequential(m, arm.look)
+            }
             Method::BootstrapPercentile
             | Method::BootstrapBca
             | Method::BootstrapLiftPercentile
@@ -940,6 +1018,8 @@ struct Look<'a> {
     prior: Option<LiftPrior>,
     t: &'a [f64],
     c: &'a [f64],
+    /// The pre-period twins `(treatment, control)`, for a metric that has them.
+    cov: Option<(&'a [f64], &'a [f64])>,
     st: Summary,
     sc: Summary,
     h: Hypothesis,
@@ -952,16 +1032,23 @@ impl Look<'_> {
         self.plan.design.alpha
     }
 
-    /// Whether `[lo, hi]` holds what `method`'s interval estimates (`None`: no truth known,
-    /// or the method has no interval).
-    fn covers(&self, method: Method, lo: f64, hi: f64) -> Option<bool> {
+    /// What `method`'s interval estimates, from the truth (`None`: not known, or the method
+    /// has no interval).
+    fn target(&self, method: Method) -> Option<f64> {
         let t = self.truth?;
-        let target = match method.target() {
+        match method.target() {
             Target::Difference => Some(t.abs_effect),
             Target::Ratio => t.ratio,
             Target::Lift => t.rel_effect,
+            Target::MedianDifference => t.median.map(|q| q.difference),
             Target::None => None,
-        }?;
+        }
+    }
+
+    /// Whether `[lo, hi]` holds what `method`'s interval estimates (`None`: no truth known,
+    /// or the method has no interval).
+    fn covers(&self, method: Method, lo: f64, hi: f64) -> Option<bool> {
+        let target = self.target(method)?;
         Some(lo <= target && target <= hi)
     }
 
@@ -1058,8 +1145,84 @@ impl Look<'_> {
         })
     }
 
-    /// CUPED with the pre-period twins `(treatment, control)` as covariates.
-    fn cuped(&self, (cov_t, cov_c): (&[f64], &[f64])) -> Outcome {
+    /// The relative lift's delta-method z test.
+    fn lift(&self) -> Outcome {
+        self.ok(relative_lift(&self.st, &self.sc, &self.h), |r| {
+            let covered = self.covers(Method::RelativeLift, r.ci_low, r.ci_high);
+            self.done(r.reject, Some(r.p_value), covered)
+        })
+    }
+
+    /// The median test: Deng, Knoblich & Lu's order-statistic standard error, refused on an
+    /// atom ([`abforge_stats::Error::QuantileOnAtom`]), which counts as failed.
+    fn quantile_median(&self) -> Outcome {
+        self.ok(quantile_test(self.t, self.c, 0.5, &self.h), |r| {
+            let covered = self.covers(Method::QuantileMedian, r.ci_low, r.ci_high);
+            self.done(r.reject, Some(r.p_value), covered)
+        })
+    }
+
+    /// Fieller's set for `mean(T) / mean(C)` and its test of a ratio of 1 (equal means). An
+    /// unbounded or exclusive set covers the true ratio when it contains it.
+    fn fieller(&self) -> Outcome {
+        self.ok(fieller_means(&self.st, &self.sc, &self.h), |r| {
+            let covered = self.target(Method::Fieller).map(|x| r.set.contains(x));
+            self.done(r.reject, Some(r.p_value), covered)
+        })
+    }
+
+    /// Lin's interacted regression on the pre-period twin, HC2 standard error, Student t.
+    fn regression(&self) -> Outcome {
+        let Some((cov_t, cov_c)) = self.cov else {
+            return Outcome::Failed;
+        };
+        let (xt, xc) = ([cov_t], [cov_c]);
+        let arm = |outcome, covariates| LinArm {
+            outcome,
+            covariates,
+            clusters: None,
+        };
+        let o = LinOptions {
+            hypothesis: self.h,
+            covariance: Covariance::Hc2,
+            reference: ReferenceLaw::StudentT,
+            interact: true,
+            covariate_names: &["pre"],
+        };
+        self.ok(
+            lin_regression(&arm(self.t, &xt), &arm(self.c, &xc), &o),
+            |r| {
+                let covered = self.covers(Method::RegressionHc2, r.ci_low, r.ci_high);
+                self.done(r.reject, Some(r.p_value), covered)
+            },
+        )
+    }
+
+    /// The group-sequential test at look `k`: the Welch z against the design's look-`k`
+    /// critical value `c_k`, and the repeated confidence interval `estimate ± c_k·se`
+    /// ([`GsdDesign::decide`] and [`GsdDesign::repeated_ci`] at one look; [`combine`] folds
+    /// the looks). Its p-value is the z test's with one look; none with more, where a look's
+    /// nominal p-value is not the sequential test's.
+    fn group_sequential(&self, m: Method, k: usize) -> Outcome {
+        let Some(c) = self.plan.gsd_critical(m, k) else {
+            return Outcome::Failed;
+        };
+        let (nt, nc) = (self.st.n as f64, self.sc.n as f64);
+        let se = (self.st.variance() / nt + self.sc.variance() / nc).sqrt();
+        if !(se > 0.0 && se.is_finite()) {
+            return Outcome::Failed;
+        }
+        let est = self.st.mean - self.sc.mean;
+        let z = est / se;
+        let p = (self.plan.peeks == 1).then(|| (2.0 * norm_sf(z.abs())).min(1.0));
+        self.done(z.abs() >= c, p, self.covers(m, est - c * se, est + c * se))
+    }
+
+    /// CUPED with the pre-period twins as covariates.
+    fn cuped(&self) -> Outcome {
+        let Some((cov_t, cov_c)) = self.cov else {
+            return Outcome::Failed;
+        };
         let r = RatioSummary::from_slices(self.t, cov_t).and_then(|a| {
             let b = RatioSummary::from_slices(self.c, cov_c)?;
             cuped_from_summaries(&a, &b, &self.h)
@@ -1273,10 +1436,50 @@ mod tests {
         }
     }
 
+    /// The lab's per-look decision `|z| ≥ c_k` and interval `estimate ± c_k·se` are the
+    /// design's own (`decide`, `repeated_ci`); with one look both designs are the z test.
+    #[test]
+    fn group_sequential_designs_are_built_once_from_the_looks() {
+        let opts = |peeks| LabOptions {
+            peeks,
+            methods: Some(vec![
+                Method::GroupSequentialObf,
+                Method::GroupSequentialPocock,
+            ]),
+            ..LabOptions::default()
+        };
+        for (_, d) in gsd_designs(&requested_methods(&opts(1)), &opts(1)).unwrap() {
+            assert!((d.looks[0].critical_value - 1.959_963_984_540_054).abs() < 1e-6);
+        }
+        let designs = gsd_designs(&requested_methods(&opts(5)), &opts(5)).unwrap();
+        let (m, obf) = &designs[0];
+        assert_eq!(*m, Method::GroupSequentialObf);
+        assert!((obf.looks[0].critical_value - 4.877).abs() < 1e-3);
+        let z = [1.0, -3.5, 2.5, 2.2, -2.1];
+        let decided = designs[1].1.decide(&z).unwrap();
+        for (l, z) in decided.looks.iter().zip(z) {
+            assert_eq!(l.crossed, z.abs() >= l.critical_value);
+        }
+        let ci = obf.repeated_ci(&[0.5], &[0.2]).unwrap()[0];
+        let c = obf.looks[0].critical_value;
+        assert_eq!((ci.ci_low, ci.ci_high), (0.5 - c * 0.2, 0.5 + c * 0.2));
+        let e = gsd_designs(&requested_methods(&opts(51)), &opts(51)).unwrap_err();
+        assert_eq!(e.invalid().map(|i| i.field), Some("peeks"), "{e}");
+    }
+
+    #[test]
+    fn the_median_joins_the_truths_quantiles() {
+        let mut q = vec![0.1, 0.9];
+        with_median(&mut q);
+        assert_eq!(q, [0.1, 0.5, 0.9]);
+        with_median(&mut q);
+        assert_eq!(q, [0.1, 0.5, 0.9]);
+    }
+
     #[test]
     fn sizes_sum_to_the_total() {
-        assert_eq!(group_sizes(2000, &[0.5, 0.5]), [1000, 1000]);
-        assert_eq!(group_sizes(10, &[1.0 / 3.0; 3]), [4, 3, 3]);
-        assert_eq!(group_sizes(101, &[0.52, 0.48]), [53, 48]);
+        assert_eq!(split(2000, &[0.5, 0.5]), [1000, 1000]);
+        assert_eq!(split(10, &[1.0 / 3.0; 3]), [4, 3, 3]);
+        assert_eq!(split(101, &[0.52, 0.48]), [53, 48]);
     }
 }

@@ -254,7 +254,10 @@ treatment = { lift_abs = 0 }
     let cs = find(&cal.results, "score", Method::ConfidenceSequence);
     let t1 = cs.type_i_error.unwrap();
     assert!(t1 <= 0.071, "{t1}");
-    assert!(!cs.miscalibrated || t1 > 0.05, "conservative is not miscalibrated");
+    assert!(
+        !cs.miscalibrated || t1 > 0.05,
+        "conservative is not miscalibrated"
+    );
     assert!(cs.ci_coverage.unwrap() >= 0.93, "{:?}", cs.ci_coverage);
 }
 
@@ -427,12 +430,18 @@ fn designs_the_replications_do_not_draw_are_refused() {
             "[clusters]\ncount = 10\nicc = { revenue = 0.1 }\nassignment = \"customer\"\n",
             "the ICC of revenue",
         ),
-        ("[clusters]\ncount = 10\n", "randomisation by whole clusters"),
+        (
+            "[clusters]\ncount = 10\n",
+            "randomisation by whole clusters",
+        ),
         (
             "[time]\nnovelty = { boost = 1, half_life = 2 }\n",
             "an effect that changes by day",
         ),
-        ("[time]\nramp = { days = 3 }\n", "an effect that changes by day"),
+        (
+            "[time]\nramp = { days = 3 }\n",
+            "an effect that changes by day",
+        ),
     ];
     for (extra, what) in refused {
         let e = calibrate(&bp(&format!("{NULL}{extra}")), &opts, &NoReporter).unwrap_err();
@@ -448,4 +457,294 @@ fn designs_the_replications_do_not_draw_are_refused() {
         let cal = calibrate(&bp(&format!("{NULL}{extra}")), &opts, &NoReporter).unwrap();
         assert!(!cal.results.is_empty(), "{extra}");
     }
+}
+
+/// Two-sided bands of the tests below: `k` Monte Carlo standard errors of a rate `p` over
+/// `r` replications.
+fn se_band(p: f64, r: u64, k: f64) -> (f64, f64) {
+    let se = (p * (1.0 - p) / r as f64).sqrt();
+    (p - k * se, p + k * se)
+}
+
+fn run(body: &str, opts: LabOptions) -> Vec<TestResult> {
+    calibrate(&bp(body), &opts, &NoReporter).unwrap().results
+}
+
+fn arm<'a>(rs: &'a [TestResult], arm: &str, test: Method) -> &'a TestResult {
+    rs.iter()
+        .find(|r| r.arm == arm && r.test == test)
+        .unwrap_or_else(|| panic!("no {arm} {test}"))
+}
+
+/// Five looks at 1,000 customers per arm: Welch's test at every look inflates its type I
+/// error (about 14 %, Armitage et al. 1969), while the Lan–DeMets designs spend exactly α
+/// over the five planned looks (the lab's looks at k/5 of the customers) and their repeated
+/// intervals cover the truth at all five looks at once, under the null and under an effect.
+#[test]
+fn group_sequential_keeps_alpha_over_peeks_where_welch_does_not() {
+    let b = r#"
+[groups]
+control = 1
+treatment = 1
+effect = 1
+[metrics.score]
+distribution = "normal"
+control = { mean = 0, sd = 1 }
+treatment = { lift_abs = 0 }
+effect = { lift_abs = 0.1 }
+"#;
+    let (obf, pocock) = (Method::GroupSequentialObf, Method::GroupSequentialPocock);
+    let rs = run(
+        b,
+        LabOptions {
+            replications: 1000,
+            customers: Some(3000),
+            peeks: 5,
+            methods: Some(vec![Method::WelchT, obf, pocock]),
+            ..LabOptions::default()
+        },
+    );
+    let welch = arm(&rs, "treatment", Method::WelchT);
+    assert!(welch.type_i_error.unwrap() > 0.1 && welch.miscalibrated);
+    assert!(welch.ci_coverage.unwrap() < 0.9);
+    let (lo, hi) = se_band(0.05, 1000, 3.0);
+    let (cover, _) = se_band(0.95, 1000, 3.0);
+    for m in [obf, pocock] {
+        let null = arm(&rs, "treatment", m);
+        let t1 = null.type_i_error.unwrap();
+        assert!(lo <= t1 && t1 <= hi, "{m}: type I {t1}");
+        // No p-value over several looks (a look's nominal p is not the test's).
+        assert!(null.p_value_ks.is_none());
+        for a in ["treatment", "effect"] {
+            let c = arm(&rs, a, m).ci_coverage.unwrap();
+            assert!(c >= cover, "{m} {a}: coverage {c}");
+        }
+    }
+    // d = 0.1 at 1,000 per arm: 61 % at a fixed horizon. O'Brien–Fleming-like spending
+    // loses little of it at the last look; Pocock-like spending, with its flat boundary,
+    // loses more.
+    let (p_obf, p_pocock) = (
+        arm(&rs, "effect", obf).power.unwrap(),
+        arm(&rs, "effect", pocock).power.unwrap(),
+    );
+    let fixed = arm(&rs, "effect", Method::WelchT).analytic_power.unwrap();
+    assert!((p_obf - fixed).abs() < 0.06, "{p_obf} vs {fixed}");
+    assert!(p_pocock < p_obf, "{p_pocock} vs {p_obf}");
+}
+
+/// With one look both designs have the critical value z₀.₉₇₅: they are the z test, which at
+/// 1,000 per arm decides as Welch's t-test but for the rare |t| between 1.960 and 1.962.
+#[test]
+fn group_sequential_with_one_look_is_the_z_test() {
+    let b = r#"
+[groups]
+control = 1
+treatment = 1
+[metrics.score]
+distribution = "normal"
+control = { mean = 0, sd = 1 }
+treatment = { lift_abs = 0.05 }
+"#;
+    let (obf, pocock) = (Method::GroupSequentialObf, Method::GroupSequentialPocock);
+    let rs = run(
+        b,
+        LabOptions {
+            replications: 600,
+            customers: Some(2000),
+            methods: Some(vec![Method::WelchT, obf, pocock]),
+            ..LabOptions::default()
+        },
+    );
+    let (o, p, w) = (
+        find(&rs, "score", obf),
+        find(&rs, "score", pocock),
+        find(&rs, "score", Method::WelchT),
+    );
+    assert_eq!((o.confusion, o.ci_coverage), (p.confusion, p.ci_coverage));
+    assert!((o.rejection_rate - w.rejection_rate).abs() <= 0.005);
+    assert!((o.ci_coverage.unwrap() - w.ci_coverage.unwrap()).abs() <= 0.005);
+}
+
+/// The median test and Fieller's set on an A/A blueprint: each near α on its own null (equal
+/// medians, equal means); the median test runs on continuous metrics only.
+#[test]
+fn the_median_and_fieller_hold_alpha_on_a_null_blueprint() {
+    let rs = run(
+        NULL,
+        LabOptions {
+            replications: 600,
+            methods: Some(vec![Method::QuantileMedian, Method::Fieller]),
+            ..LabOptions::default()
+        },
+    );
+    let (lo, hi) = se_band(0.05, 600, 3.0);
+    let (cover, _) = se_band(0.95, 600, 3.0);
+    for r in &rs {
+        let t1 = r.type_i_error.unwrap();
+        assert!(lo <= t1 && t1 <= hi, "{} {}: type I {t1}", r.metric, r.test);
+        assert!(r.ci_coverage.unwrap() >= cover, "{} {}", r.metric, r.test);
+        assert_eq!(r.failed, 0);
+    }
+    let median: Vec<&str> = rs
+        .iter()
+        .filter(|r| r.test == Method::QuantileMedian)
+        .map(|r| r.metric.as_str())
+        .collect();
+    assert_eq!(median, ["revenue"]);
+    assert_eq!(
+        find(&rs, "revenue", Method::QuantileMedian).null,
+        abforge_lab::Null::Median
+    );
+}
+
+/// examples/quantile_effect.toml spreads a lognormal out around the same median: the mean
+/// moves (Welch has power) and the median test holds α. The mirror image keeps the mean
+/// (μ falls by the half-variance σ² rises by) and moves the median by −4: Welch stays at α
+/// and the median test has the power. Its blueprint lists no p = 0.5 quantile: the lab adds
+/// it to the truth.
+#[test]
+fn the_median_test_sees_what_the_mean_test_does_not() {
+    let spread = |mu_t: f64, quantiles: &str| {
+        let b = format!(
+            "{quantiles}\n[groups]\ncontrol = 1\ntreatment = 1\n[metrics.revenue]\n\
+             distribution = \"lognormal\"\ncontrol = {{ mu = 3.0, sigma = 0.6 }}\n\
+             treatment = {{ mu = {mu_t}, sigma = 0.9 }}\n"
+        );
+        run(
+            &b,
+            LabOptions {
+                replications: 600,
+                customers: Some(1000),
+                methods: Some(vec![Method::WelchT, Method::QuantileMedian]),
+                ..LabOptions::default()
+            },
+        )
+    };
+    let (lo, hi) = se_band(0.05, 600, 3.0);
+    let (cover, _) = se_band(0.95, 600, 3.0);
+    let example = spread(3.0, "quantiles = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]");
+    let (w, q) = (&example[0], &example[1]);
+    assert!(w.power.unwrap() > 0.9, "{:?}", w.power);
+    let t1 = q.type_i_error.unwrap();
+    assert!(lo <= t1 && t1 <= hi, "median type I {t1}");
+    assert!(q.ci_coverage.unwrap() >= cover, "{:?}", q.ci_coverage);
+    let mirror = spread(2.775, "quantiles = [0.9, 0.99]");
+    let (w, q) = (&mirror[0], &mirror[1]);
+    let t1 = w.type_i_error.unwrap();
+    assert!(lo <= t1 && t1 <= hi, "Welch type I {t1}");
+    // se of the difference of medians ≈ 23.6/√500 ≈ 1.06 for a shift of 4.05: ≈ 97 %.
+    assert_eq!((q.null_true, q.failed), (Some(false), 0));
+    assert!(q.power.unwrap() > 0.9, "{:?}", q.power);
+    assert!(q.ci_coverage.unwrap() >= cover, "{:?}", q.ci_coverage);
+}
+
+/// With 70 % zeros the median of both arms is the atom at 0 (the upper bracketing order
+/// statistic, near rank 114 of 200, is 0 unless fewer than 114 zeros are drawn, 4 sd below
+/// the 140 expected): the median test refuses, and every replication is reported failed
+/// rather than judged.
+#[test]
+fn the_median_test_is_failed_on_a_median_at_an_atom() {
+    let b = r#"
+[groups]
+control = 1
+treatment = 1
+[metrics.revenue]
+distribution = "gamma"
+zero_inflation = 0.7
+control = { shape = 2, scale = 10 }
+treatment = { lift = 0.1 }
+"#;
+    let rs = run(
+        b,
+        LabOptions {
+            replications: 300,
+            methods: Some(vec![Method::WelchT, Method::QuantileMedian]),
+            ..LabOptions::default()
+        },
+    );
+    let q = find(&rs, "revenue", Method::QuantileMedian);
+    assert_eq!((q.failed, q.replications, q.null_true), (300, 0, None));
+    assert_eq!(find(&rs, "revenue", Method::WelchT).failed, 0);
+}
+
+/// Fieller's set for mean(T)/mean(C) covers the true ratio at its level, also when the
+/// control mean is only about 1.4 standard errors from 0 (mean 1, sd 10, 200 per arm) and
+/// the set is often unbounded or the complement of an interval; the delta-method interval
+/// of the lift does not (about 89 % there).
+#[test]
+fn fieller_covers_the_ratio() {
+    let b = r#"
+[groups]
+control = 1
+treatment = 1
+[metrics.noisy]
+distribution = "normal"
+control = { mean = 1, sd = 10 }
+treatment = { lift_abs = 0.5 }
+[metrics.revenue]
+distribution = "gamma"
+control = { shape = 2, scale = 10 }
+treatment = { lift = 0.1 }
+"#;
+    let rs = run(
+        b,
+        LabOptions {
+            replications: 1000,
+            methods: Some(vec![Method::RelativeLift, Method::Fieller]),
+            ..LabOptions::default()
+        },
+    );
+    let (cover, _) = se_band(0.95, 1000, 3.0);
+    for metric in ["noisy", "revenue"] {
+        let f = find(&rs, metric, Method::Fieller);
+        assert_eq!((f.null_true, f.failed), (Some(false), 0));
+        assert!(
+            f.ci_coverage.unwrap() >= cover,
+            "{metric}: {:?}",
+            f.ci_coverage
+        );
+    }
+    let delta = find(&rs, "noisy", Method::RelativeLift)
+        .ci_coverage
+        .unwrap();
+    assert!(delta < 0.925, "{delta}");
+}
+
+/// Lin's regression on the pre-period twin (HC2, Student t) gains CUPED's power on the arm
+/// with an effect (both remove ρ² = 49 % of the variance) and holds α on the placebo arm.
+#[test]
+fn regression_gains_power_like_cuped() {
+    let b = r#"
+[groups]
+control = 1
+price_anchor = 1
+placebo = 1
+[metrics.revenue]
+distribution = "normal"
+pre_period = { correlation = 0.7 }
+control = { mean = 50, sd = 20 }
+price_anchor = { lift_abs = 3 }
+placebo = { lift_abs = 0 }
+"#;
+    let methods = vec![Method::WelchT, Method::Cuped, Method::RegressionHc2];
+    let rs = run(
+        b,
+        LabOptions {
+            replications: 400,
+            customers: Some(600),
+            methods: Some(methods),
+            ..LabOptions::default()
+        },
+    );
+    let power = |t| arm(&rs, "price_anchor", t).power.unwrap();
+    let reg = arm(&rs, "price_anchor", Method::RegressionHc2);
+    assert!(power(Method::RegressionHc2) > power(Method::WelchT) + 0.12);
+    assert!((power(Method::RegressionHc2) - power(Method::Cuped)).abs() < 0.04);
+    assert!((reg.power.unwrap() - reg.analytic_power.unwrap()).abs() < 0.08);
+    let (cover, _) = se_band(0.95, 400, 3.0);
+    assert!(reg.ci_coverage.unwrap() >= cover, "{:?}", reg.ci_coverage);
+    let placebo = arm(&rs, "placebo", Method::RegressionHc2);
+    let (lo, hi) = se_band(0.05, 400, 3.0);
+    let t1 = placebo.type_i_error.unwrap();
+    assert!(lo <= t1 && t1 <= hi, "type I {t1}");
 }
