@@ -350,7 +350,7 @@ pub struct CalibrateArgs {
     pub alpha: f64,
     /// Look at each experiment K times (after 1/K, 2/K, … of its customers): a fixed-horizon
     /// test that rejects at any look has rejected (naive peeking); the mSPRT and the
-    /// confidence sequence stay valid.
+    /// confidence sequence stay valid, and the group-sequential tests spend α over the looks.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub peeks: u32,
     /// Tests to run, comma-separated [default: welch_t, student_t, mann_whitney_u,

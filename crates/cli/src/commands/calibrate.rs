@@ -269,7 +269,7 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
     if !failed.is_empty() {
         writeln!(
             out,
-            "\nnot computable in some experiments (e.g. zero variance), left out of the rates: {}",
+            "\nnot computable in some experiments (e.g. zero variance, a median on an atom), left out of the rates: {}",
             failed.join(", ")
         )?;
     }
