@@ -150,7 +150,7 @@ prop_compose! {
                 [a, b, ..] if seed % 3 == 2 => vec![Ratio { numerator: a.0.clone(), denominator: b.0.clone() }],
                 _ => Vec::new(),
             },
-            time: (seed % 4 == 1).then(|| Time {
+            time: (seed % 4 == 1).then_some(Time {
                 weekdays: [1.0, 1.0, 1.25, 1.0, 1.5, 2.0, 0.5],
                 effect: match (days <= abforge_synth::blueprint::MAX_EFFECT_DAYS, seed % 3) {
                     (false, _) | (true, 0) => EffectCurve::Constant,
