@@ -172,7 +172,7 @@ pub fn json_schema() -> Value {
         "description": "An A/B experiment whose truth is known: groups, attributes and the law of each metric in each group.",
         "type": "object",
         "additionalProperties": false,
-        "required": ["id", "customers", "start_date", "days", "groups", "metrics"],
+        "required": ["id", "customers", "start_date", "days", "groups"],
         "properties": {
             "id": { "type": "string", "pattern": "^[a-z0-9_-]{1,64}$", "description": "Experiment id." },
             "description": { "type": "string", "description": "One line on what the experiment shows." },
