@@ -105,6 +105,38 @@ fn small_run_snapshot() {
     });
 }
 
+/// A test that failed in every experiment (the median of a revenue with 70 % zeros sits on
+/// the 0 atom) is said to be not computed, not to hold α on no experiment at all.
+#[test]
+fn a_test_failed_everywhere_is_not_said_to_hold_alpha() {
+    let out = abforge()
+        .args([
+            "-q",
+            "calibrate",
+            "-b",
+            &example("heavy_tailed_revenue.toml"),
+            "-r",
+            "20",
+            "-n",
+            "1000",
+            "--tests",
+            "welch_t,quantile_median",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.contains("quantile_median") && !l.starts_with("not computable"))
+        .expect("a quantile_median row");
+    assert!(
+        row.contains("not computed: failed in every experiment") && !row.contains("holds"),
+        "{row}"
+    );
+    assert!(text.contains("a median on an atom"), "{text}");
+}
+
 #[test]
 fn the_table_reads_and_the_plot_is_written() {
     let dir = tempfile::tempdir().unwrap();

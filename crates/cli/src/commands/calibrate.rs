@@ -226,6 +226,7 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             match r.null_true {
                 Some(true) => "true",
                 Some(false) => "false",
+                None if r.replications == 0 => "-",
                 None => "mixed",
             },
             r.rejection_rate,
@@ -355,6 +356,9 @@ fn write_claims(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
 }
 
 fn verdict(r: &TestResult, alpha: f64) -> String {
+    if r.replications == 0 {
+        return "not computed: failed in every experiment".into();
+    }
     if r.miscalibrated {
         let t1 = r.type_i_error.unwrap_or(0.0);
         return if t1 > alpha {
