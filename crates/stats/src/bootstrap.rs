@@ -201,7 +201,8 @@ pub fn bootstrap(
     })
 }
 
-fn check_sample(xs: &[f64], group: Group) -> Result<()> {
+/// At least two finite values, at most 2³² − 1 (the resampling's index width).
+pub(crate) fn check_sample(xs: &[f64], group: Group) -> Result<()> {
     if xs.len() < 2 {
         return Err(Error::TooFewObservations {
             group,

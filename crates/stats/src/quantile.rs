@@ -22,7 +22,7 @@ use rand_distr::{Beta, Distribution};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::bootstrap::{BootstrapOptions, quantile_sorted};
+use crate::bootstrap::{BootstrapOptions, check_sample, quantile_sorted};
 use crate::error::{Error, Group, Result, check_open};
 use crate::hypothesis::{Alternative, Hypothesis, finite_or_null};
 use crate::resample::{BLOCK, block_rng};
@@ -473,23 +473,7 @@ pub(crate) fn rank(n: u64, p: f64) -> u64 {
 
 /// A checked, sorted copy of one group.
 fn sorted_sample(xs: &[f64], group: Group) -> Result<Vec<f64>> {
-    if xs.len() < 2 {
-        return Err(Error::TooFewObservations {
-            group,
-            n: xs.len() as u64,
-            needed: 2,
-        });
-    }
-    if xs.len() as u64 > u64::from(u32::MAX) {
-        return Err(Error::InvalidParameter {
-            name: "sample size",
-            value: xs.len() as f64,
-            expected: "at most 2^32 − 1 values per group",
-        });
-    }
-    if let Some(index) = xs.iter().position(|x| !x.is_finite()) {
-        return Err(Error::NonFinite { group, index });
-    }
+    check_sample(xs, group)?;
     let mut v = xs.to_vec();
     v.par_sort_unstable_by(f64::total_cmp);
     Ok(v)

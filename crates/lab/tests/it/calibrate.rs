@@ -261,10 +261,8 @@ treatment = { lift_abs = 0 }
     assert!(cs.ci_coverage.unwrap() >= 0.93, "{:?}", cs.ci_coverage);
 }
 
-#[test]
-fn cuped_gains_power_at_equal_type_i() {
-    // As examples/abn_cuped.toml: one arm with an effect, one without.
-    let b = bp(r#"
+/// As examples/abn_cuped.toml: a pre-period twin, one arm with an effect, one without.
+const ABN_CUPED: &str = r#"
 [groups]
 control = 1
 price_anchor = 1
@@ -275,7 +273,11 @@ pre_period = { correlation = 0.7 }
 control = { mean = 50, sd = 20 }
 price_anchor = { lift_abs = 3 }
 placebo = { lift_abs = 0 }
-"#);
+"#;
+
+#[test]
+fn cuped_gains_power_at_equal_type_i() {
+    let b = bp(ABN_CUPED);
     let cal = calibrate(
         &b,
         &LabOptions {
@@ -714,18 +716,7 @@ treatment = { lift = 0.1 }
 /// with an effect (both remove ρ² = 49 % of the variance) and holds α on the placebo arm.
 #[test]
 fn regression_gains_power_like_cuped() {
-    let b = r#"
-[groups]
-control = 1
-price_anchor = 1
-placebo = 1
-[metrics.revenue]
-distribution = "normal"
-pre_period = { correlation = 0.7 }
-control = { mean = 50, sd = 20 }
-price_anchor = { lift_abs = 3 }
-placebo = { lift_abs = 0 }
-"#;
+    let b = ABN_CUPED;
     let methods = vec![Method::WelchT, Method::Cuped, Method::RegressionHc2];
     let rs = run(
         b,
