@@ -22,6 +22,9 @@
 //!   lake's type-1 definition, [`sample_quantile`]) with the order-statistic standard error
 //!   of Deng, Knoblich & Lu, refused on atoms; [`quantile_bootstrap`] (percentile, seeded);
 //!   per group [`group_quantile`] and distribution-free [`order_statistic_ranks`].
+//! * **Capping.** [`winsorized_welch`]: both arms clipped at pooled quantiles (GrowthBook's
+//!   percentile capping, Statsig's winsorisation), then Welch's test — of the capped means,
+//!   another estimand than the means.
 //! * **Ranks.** [`mann_whitney_u`] (scipy `mannwhitneyu`, asymptotic or exact), in
 //!   O(n log n); [`mann_whitney_u_sorted`] skips the sort.
 //! * **Binary metrics.** [`two_proportion_z`], [`chi_square_2x2`] (with Yates),
@@ -121,6 +124,7 @@ pub mod srm_sequential;
 pub mod summary;
 pub mod tdist;
 pub mod ttest;
+pub mod winsorize;
 
 pub use abn::{AbnOptions, AbnReport, ArmComparison, MetricSamples, PrimaryTest, analyze_arms};
 pub use analyze::{
@@ -183,3 +187,4 @@ pub use srm_sequential::{SequentialSrmOptions, SequentialSrmResult, SrmSequence,
 pub use summary::Summary;
 pub use tdist::t_two_sided;
 pub use ttest::{TTestResult, student_t, welch_t};
+pub use winsorize::{WinsorOptions, WinsorResult, winsorized_welch};

@@ -17,6 +17,7 @@ mod resampling;
 mod srm;
 mod summary;
 mod ttest;
+mod winsor;
 
 use std::collections::BTreeSet;
 
