@@ -77,6 +77,8 @@
 
 pub mod claims;
 mod error;
+mod family;
+mod generated;
 pub mod method;
 mod model;
 pub mod plot;
@@ -88,6 +90,8 @@ pub use claims::{BayesPrior, ClaimBin, ClaimCalibration};
 pub use error::{Error, Result};
 pub use method::{Method, MetricClass, Null};
 pub use plot::{calibration_svg, plot_calibration, plot_sweep, sweep_svg};
-pub use report::{Calibration, Confusion, TestResult, ks_uniform, wilson};
+pub use report::{
+    Calibration, Confusion, CorrectionResult, FamilyResult, TestResult, ks_uniform, wilson,
+};
 pub use run::{LabOptions, NoReporter, Reporter, calibrate};
 pub use sweep::{ArmKey, SweepParam, SweepPoint, SweepReport, SweepSpec, sweep};

@@ -52,6 +52,13 @@ pub(crate) enum Target {
 pub enum Method {
     /// Welch's t-test.
     WelchT,
+    /// Welch's t-test on values capped at the pooled 99th percentile (GrowthBook's
+    /// percentile capping): it tests the capped means, so it is judged against the true
+    /// difference of means to show the bias the caps bring.
+    WinsorizedWelch,
+    /// The cluster-level delta-method comparison of per-customer means (Deng, Knoblich &
+    /// Lu), for blueprints that randomise whole clusters.
+    ClusterRobust,
     /// Student's pooled t-test.
     StudentT,
     /// Mann–Whitney U (asymptotic, tie-corrected).
@@ -103,8 +110,10 @@ pub enum Method {
 
 impl Method {
     /// Every method, in report order.
-    pub const ALL: [Method; 21] = [
+    pub const ALL: [Method; 23] = [
         Method::WelchT,
+        Method::WinsorizedWelch,
+        Method::ClusterRobust,
         Method::StudentT,
         Method::MannWhitneyU,
         Method::QuantileMedian,
@@ -145,6 +154,8 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::WelchT => "welch_t",
+            Method::WinsorizedWelch => "winsorized_welch",
+            Method::ClusterRobust => "cluster_robust",
             Method::StudentT => "student_t",
             Method::MannWhitneyU => "mann_whitney_u",
             Method::QuantileMedian => "quantile_median",
@@ -174,9 +185,10 @@ impl Method {
     }
 
     /// Whether the method applies to a metric of this class (with or without a pre-period
-    /// covariate).
-    pub fn applies(self, class: MetricClass, has_covariate: bool) -> bool {
+    /// covariate), in a blueprint that randomises whole clusters or not.
+    pub fn applies(self, class: MetricClass, has_covariate: bool, cluster_assigned: bool) -> bool {
         match self {
+            Method::ClusterRobust => cluster_assigned,
             Method::TwoProportionZ | Method::ChiSquareYates => class == MetricClass::Binary,
             Method::PoissonRate => class == MetricClass::Count,
             Method::Cuped | Method::RegressionHc2 => has_covariate,
@@ -193,6 +205,7 @@ impl Method {
             Method::PoissonRate => "count (poisson, negative_binomial) metrics",
             Method::Cuped | Method::RegressionHc2 => "metrics with a pre_period twin",
             Method::QuantileMedian => "continuous metrics (not 0/1 or count metrics)",
+            Method::ClusterRobust => "blueprints that randomise whole clusters",
             _ => "every metric",
         }
     }
@@ -215,6 +228,8 @@ impl Method {
             Method::BootstrapBca => TestName::BootstrapBca,
             Method::Permutation => TestName::Permutation,
             Method::ChiSquareYates
+            | Method::WinsorizedWelch
+            | Method::ClusterRobust
             | Method::ConfidenceSequence
             | Method::BootstrapPercentile
             | Method::BootstrapLiftPercentile
@@ -242,6 +257,8 @@ impl Method {
     pub(crate) fn target(self) -> Target {
         match self {
             Method::WelchT
+            | Method::WinsorizedWelch
+            | Method::ClusterRobust
             | Method::StudentT
             | Method::TwoProportionZ
             | Method::Cuped
@@ -268,6 +285,12 @@ impl Method {
     /// [`Method::is_group_sequential`]).
     pub fn is_always_valid(self) -> bool {
         matches!(self, Method::Msprt | Method::ConfidenceSequence)
+    }
+
+    /// Whether the method can stop an experiment before its end (always valid or
+    /// group-sequential): the lab reports its mean sample size at stopping.
+    pub fn is_sequential(self) -> bool {
+        self.is_always_valid() || self.is_group_sequential()
     }
 
     /// Whether the method is a group-sequential design over the `--peeks` looks (the lab's
@@ -332,6 +355,8 @@ mod tests {
         assert_eq!(
             own,
             [
+                Method::WinsorizedWelch,
+                Method::ClusterRobust,
                 Method::QuantileMedian,
                 Method::ChiSquareYates,
                 Method::Fieller,

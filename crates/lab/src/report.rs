@@ -60,6 +60,20 @@ pub struct TestResult {
     pub analytic_power: Option<f64>,
     /// Share of replications whose interval covered the true effect (at every look).
     pub ci_coverage: Option<f64>,
+    /// The mean of `estimate − truth` at the final look, on the scale of the test's
+    /// interval (difference, ratio, lift or median difference); absent for tests without an
+    /// estimate. A test of another estimand (the capped means of `winsorized_welch`) shows
+    /// here how far it lands from the true effect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<f64>,
+    /// The Monte Carlo standard error of `bias`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias_se: Option<f64>,
+    /// For tests that may stop early (always valid or group-sequential) with more than one
+    /// look: the mean number of customers (both arms) when the experiment stops — at the
+    /// first look that rejects, else at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_customers_at_stop: Option<f64>,
     /// The Kolmogorov–Smirnov distance of the p-values from uniform, over the replications
     /// whose null is true.
     pub p_value_ks: Option<f64>,
@@ -104,6 +118,50 @@ pub struct Calibration {
     /// from a prior) and the Bayesian test ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<ClaimCalibration>,
+    /// Per test run on two or more metric × arm pairs: its multiple testing judged over the
+    /// family (family-wise error rate, false discovery rate and power of each correction).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<FamilyResult>,
+}
+
+/// One test's family: its metric × arm pairs in each replication, under each correction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FamilyResult {
+    /// The test.
+    pub test: Method,
+    /// Metric × arm pairs in the family.
+    pub members: usize,
+    /// Replications counted.
+    pub replications: u64,
+    /// One entry per correction: none, Bonferroni, Holm, Benjamini–Hochberg.
+    pub corrections: Vec<CorrectionResult>,
+}
+
+/// One multiple-testing correction over a family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CorrectionResult {
+    /// `none`, `bonferroni`, `holm` or `benjamini_hochberg`.
+    pub correction: &'static str,
+    /// The rate the correction promises to keep at or below α: `fwer`, `fdr` or `none`.
+    pub controls: &'static str,
+    /// Family-wise error rate: the share of replications with at least one true null
+    /// rejected.
+    pub fwer: f64,
+    /// Wilson 95 % interval of the FWER.
+    pub fwer_ci_low: f64,
+    /// Upper bound.
+    pub fwer_ci_high: f64,
+    /// False discovery rate: the mean over replications of (true nulls rejected) / max(1,
+    /// rejections).
+    pub fdr: f64,
+    /// Its Monte Carlo standard error.
+    pub fdr_se: f64,
+    /// Share of the false nulls rejected (over every replication); absent when every null
+    /// is true.
+    pub power: Option<f64>,
+    /// The promised rate is above α beyond Monte Carlo error (Wilson interval for the FWER,
+    /// ±1.96 standard errors for the FDR).
+    pub breaks_promise: bool,
 }
 
 fn as_map<S: Serializer>(v: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {

@@ -2,9 +2,13 @@
 
 use crate::claims::{BayesPrior, ClaimAcc, ClaimWho, LiftPrior, blueprint_priors};
 use crate::error::Result;
+use crate::generated::{self, Drawn};
 use crate::method::{Method, MetricClass, Target};
 use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
-use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
+use crate::report::{
+    Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson,
+};
+use crate::family::{FamilyAcc, FamilyItem, family_methods};
 use abforge_env::Invalid;
 use abforge_stats::group_sequential::{MAX_ALPHA, MAX_LOOKS, MIN_ALPHA};
 use abforge_stats::{
@@ -15,8 +19,8 @@ use abforge_stats::{
     cuped_from_summaries, fieller_means, gsd_design, lin_regression, mann_whitney_u_histograms,
     mann_whitney_u_sorted, msprt, norm_sf, normal_means, permutation_test, poisson_rate,
     quantile_test, relative_lift, student_t, t_two_sided, two_proportion_z, welch_t,
+    WinsorOptions, cluster_mean_difference, winsorized_welch,
 };
-use abforge_synth::blueprint::{Assignment, EffectCurve};
 use abforge_synth::rng::column_rng;
 use abforge_synth::{Blueprint, Resolved};
 use rand::RngExt;
@@ -223,12 +227,17 @@ struct Plan {
     cache: Option<Mutex<HashMap<Vec<u64>, Arc<Prepared>>>>,
     /// The group-sequential designs named, built once for the run (see [`gsd_designs`]).
     gsd: Vec<(Method, GsdDesign)>,
+    /// Whether replications are drawn by synth's generator ([`generated`]) rather than
+    /// metric by metric.
+    generated: bool,
+    /// The methods run on two or more metric × arm pairs: each a family whose multiple
+    /// testing is judged (see [`crate::family`]).
+    family: Vec<Method>,
 }
 
 impl Plan {
     fn new(bp: &Blueprint, opts: &LabOptions) -> Result<Plan> {
         check_options(opts)?;
-        check_simulated(bp)?;
         let mut bp = bp.clone();
         if let Some(n) = opts.customers {
             bp.customers = n;
@@ -248,7 +257,8 @@ impl Plan {
             bp.resolve()?
         };
         let metric_indices = metric_indices(&first, &bp.id, &opts.metrics)?;
-        let methods = applicable_methods(&first, &metric_indices, &requested);
+        let cluster_assigned = generated::cluster_assigned(&bp);
+        let methods = applicable_methods(&first, &metric_indices, &requested, cluster_assigned);
         if opts.methods.is_some() {
             check_methods_apply(&requested, &methods)?;
         }
@@ -270,12 +280,17 @@ impl Plan {
             .iter()
             .map(|&i| (first.metrics[i].name.clone(), class_of(&first.metrics[i])))
             .collect();
-        let base = (!has_choices).then(|| Arc::new(Prepared::new(&first, &first.truth(), &design)));
+        let per_replication = has_choices || generated::truth_per_replication(&bp);
+        let base =
+            (!per_replication).then(|| Arc::new(Prepared::new(&first, &first.truth(), &design)));
         let priors = match opts.bayes_prior {
             BayesPrior::Blueprint => blueprint_priors(&bp, &design.metric_indices, control)?,
             BayesPrior::Flat => vec![vec![None; bp.groups.len()]; design.metric_indices.len()],
         };
-        let cache = (!bp.has_priors()).then(|| Mutex::new(HashMap::new()));
+        let cache = (!bp.has_priors() && !generated::truth_per_replication(&bp))
+            .then(|| Mutex::new(HashMap::new()));
+        let family = family_methods(&entries);
+        let generated = generated::needs_generator(&bp);
         let plan = Plan {
             bp,
             seed,
@@ -291,6 +306,8 @@ impl Plan {
             priors,
             cache,
             gsd,
+            generated,
+            family,
         };
         if has_choices {
             plan.insert(&first);
@@ -343,50 +360,6 @@ impl Plan {
 }
 
 /// The options' ranges: replications, α, peeks, the mSPRT mixing sd, the resamples.
-/// Refuses a blueprint whose design the replications do not draw: they draw each customer
-/// independently with one effect for the whole run, so clusters that matter (an ICC, or
-/// whole clusters randomised) and effects that change by day would be silently ignored, and
-/// the type I error, power and coverage reported would be those of another experiment.
-/// Weekday arrival weights and correlations between metrics do not change any one metric's
-/// test, so they are allowed.
-fn check_simulated(bp: &Blueprint) -> Result<()> {
-    let mut ignored = Vec::new();
-    if let Some(c) = &bp.clusters {
-        let with_icc: Vec<&str> = c
-            .icc
-            .iter()
-            .filter(|(_, icc)| *icc > 0.0)
-            .map(|(m, _)| m.as_str())
-            .collect();
-        if !with_icc.is_empty() {
-            ignored.push(format!("the ICC of {}", with_icc.join(", ")));
-        }
-        if c.assignment == Assignment::Cluster {
-            ignored.push("randomisation by whole clusters".to_string());
-        }
-    }
-    if bp
-        .time
-        .as_ref()
-        .is_some_and(|t| t.effect != EffectCurve::Constant)
-    {
-        ignored.push("an effect that changes by day ([time] novelty or ramp)".to_string());
-    }
-    if ignored.is_empty() {
-        return Ok(());
-    }
-    Err(Invalid::new(
-        "blueprint",
-        format!(
-            "calibrate draws customers independently with one effect for the whole run, so \
-             it would ignore {}; its error rates would be another experiment's. Calibrate \
-             the blueprint without them, or check this design with generate and analyze",
-            ignored.join(" and ")
-        ),
-    )
-    .into())
-}
-
 fn check_options(opts: &LabOptions) -> Result<()> {
     if opts.replications == 0 {
         return Err(Invalid::new("replications", "must be at least 1").into());
@@ -472,6 +445,7 @@ fn applicable_methods(
     first: &Resolved,
     indices: &[usize],
     requested: &[Method],
+    cluster_assigned: bool,
 ) -> Vec<Vec<Method>> {
     indices
         .iter()
@@ -481,7 +455,7 @@ fn applicable_methods(
             requested
                 .iter()
                 .copied()
-                .filter(|x| x.applies(class, m.pre_correlation.is_some()))
+                .filter(|x| x.applies(class, m.pre_correlation.is_some(), cluster_assigned))
                 .collect()
         })
         .collect()
@@ -528,7 +502,35 @@ enum Outcome {
         covered: Option<bool>,
         /// The Bayesian test's `P(T > C)`.
         claim: Option<f64>,
+        /// The estimate, on the scale of the method's [`Target`].
+        estimate: Option<f64>,
     },
+}
+
+impl Outcome {
+    /// The outcome with its estimate.
+    fn est(self, e: f64) -> Outcome {
+        match self {
+            Outcome::Done {
+                reject,
+                p,
+                covered,
+                claim,
+                ..
+            } => Outcome::Done {
+                reject,
+                p,
+                covered,
+                claim,
+                estimate: Some(e),
+            },
+            Outcome::Failed => Outcome::Failed,
+        }
+    }
+
+    fn rejects(&self) -> bool {
+        matches!(self, Outcome::Done { reject: true, .. })
+    }
 }
 
 /// Counts of one result over a block of replications.
@@ -544,6 +546,13 @@ struct Acc {
     analytic_n: u64,
     p_null: Vec<f64>,
     claims: ClaimAcc,
+    /// Σ (estimate − truth), its square, and their count.
+    bias_sum: f64,
+    bias_sq: f64,
+    bias_n: u64,
+    /// Σ customers at stopping, and the count (sequential methods with several looks).
+    stop_sum: f64,
+    stop_n: u64,
 }
 
 impl Acc {
@@ -561,6 +570,11 @@ impl Acc {
         self.analytic_n += o.analytic_n;
         self.p_null.extend(o.p_null);
         self.claims.merge(&o.claims);
+        self.bias_sum += o.bias_sum;
+        self.bias_sq += o.bias_sq;
+        self.bias_n += o.bias_n;
+        self.stop_sum += o.stop_sum;
+        self.stop_n += o.stop_n;
     }
 }
 
@@ -572,6 +586,10 @@ struct Scratch {
     cells: Vec<usize>,
     attrs: Vec<u16>,
     ranks: RankScratch,
+    /// A replication drawn by the generator.
+    drawn: Drawn,
+    /// The members of each family in this replication, by [`Plan::family`] position.
+    family: Vec<Vec<FamilyItem>>,
 }
 
 /// Simulates `opts.replications` experiments from `bp` and judges every test against the
@@ -608,25 +626,41 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
     let r_total = opts.replications;
     let blocks = r_total.div_ceil(BLOCK);
     let n_entries = plan.entries.len();
-    let per_block: Vec<Vec<Acc>> = (0..blocks)
+    let n_families = plan.family.len();
+    let per_block: Vec<(Vec<Acc>, Vec<FamilyAcc>)> = (0..blocks)
         .into_par_iter()
-        .map_init(Scratch::default, |scratch, b| -> Result<Vec<Acc>> {
+        .map_init(Scratch::default, |scratch, b| -> Result<_> {
             let mut accs = vec![Acc::default(); n_entries];
+            let mut fams = vec![FamilyAcc::default(); n_families];
             let reps = b * BLOCK..((b + 1) * BLOCK).min(r_total);
             let count = reps.end - reps.start;
             for r in reps {
                 replicate(plan, r, scratch, &mut accs)?;
+                for (f, items) in fams.iter_mut().zip(&mut scratch.family) {
+                    f.add(items, plan.design.alpha);
+                    items.clear();
+                }
             }
             reporter.on_replications(count);
-            Ok(accs)
+            Ok((accs, fams))
         })
         .collect::<Result<_>>()?;
     let mut total = vec![Acc::default(); n_entries];
-    for block in per_block {
+    let mut families = vec![FamilyAcc::default(); n_families];
+    for (block, fams) in per_block {
         for (t, a) in total.iter_mut().zip(block) {
             t.merge(a);
         }
+        for (t, f) in families.iter_mut().zip(&fams) {
+            t.merge(f);
+        }
     }
+    let families = plan
+        .family
+        .iter()
+        .zip(&families)
+        .filter_map(|(m, f)| f.finish(*m, plan.design.alpha))
+        .collect();
     let bp = &plan.bp;
     let claims = claims(plan, &total);
     let results = plan
@@ -653,6 +687,7 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
         permutation_resamples: plan.permutation,
         results,
         claims,
+        families,
     })
 }
 
@@ -720,6 +755,13 @@ fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> Te
             && !(method == Method::Bayes && plan.priors[pos][g].is_some()))
         .then(|| acc.analytic_sum / acc.analytic_n as f64),
         ci_coverage: rate(acc.covered, acc.coverage_n),
+        bias: (acc.bias_n > 0).then(|| acc.bias_sum / acc.bias_n as f64),
+        bias_se: (acc.bias_n > 1).then(|| {
+            let nb = acc.bias_n as f64;
+            let mean = acc.bias_sum / nb;
+            ((acc.bias_sq / nb - mean * mean).max(0.0) / (nb - 1.0)).sqrt()
+        }),
+        mean_customers_at_stop: (acc.stop_n > 0).then(|| acc.stop_sum / acc.stop_n as f64),
         p_value_ks: ks.map(|k| k.0),
         p_value_ks_p: ks.map(|k| k.1),
         miscalibrated,
@@ -734,47 +776,104 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
     let groups = plan.design.sizes.len();
     scratch.values.resize_with(groups, Vec::new);
     scratch.covariates.resize_with(groups, Vec::new);
+    scratch.family.resize_with(plan.family.len(), Vec::new);
+    if plan.generated {
+        let names: Vec<&str> = plan.metrics.iter().map(|(n, _)| n.as_str()).collect();
+        let resolved = plan
+            .bp
+            .with_seed(derive(plan.seed, SALT_CHOICES, r))
+            .resolve()?;
+        generated::draw(resolved, &names, &mut scratch.drawn);
+    }
     let mut entry = 0;
     for (pos, pm) in prepared.metrics.iter().enumerate() {
-        for g in 0..groups {
-            draw(pm, g, plan.design.sizes[g] as usize, rep_seed, scratch);
-        }
+        fill(plan, pm, pos, rep_seed, scratch);
         let methods = &plan.design.methods[pos];
-        let ctrl = plan.design.control;
-        for g in (0..groups).filter(|g| *g != ctrl) {
+        for g in (0..groups).filter(|g| *g != plan.design.control) {
+            let outcomes = arm_outcomes(plan, pm, pos, g, rep_seed, scratch);
             let truth = pm.arms[g].as_ref();
-            let mut combined: Vec<Option<Outcome>> = vec![None; methods.len()];
-            for k in 1..=plan.peeks {
-                let look = |n: u64| {
-                    ((n * u64::from(k)).div_ceil(u64::from(plan.peeks)) as usize)
-                        .max(2)
-                        .min(n as usize)
-                };
-                let (nt, nc) = (look(plan.design.sizes[g]), look(plan.design.sizes[ctrl]));
-                let seed = derive(
-                    rep_seed,
-                    SALT_RESAMPLING,
-                    ((pos as u64) << 40) ^ ((g as u64) << 20) ^ u64::from(k),
-                );
-                let arm = ArmCtx {
-                    g,
-                    truth,
-                    prior: plan.priors[pos][g],
-                    look: k as usize,
-                };
-                let outcomes = evaluate(plan, pm, &arm, (nt, nc), methods, seed, scratch);
-                for (c, o) in combined.iter_mut().zip(outcomes) {
-                    *c = Some(combine(*c, o, k == plan.peeks));
-                }
-            }
-            for (i, &method) in methods.iter().enumerate() {
+            for (i, (&method, (o, stop))) in methods.iter().zip(outcomes).enumerate() {
                 let acc = &mut accs[entry + i];
-                record(acc, method, truth, combined[i].unwrap_or(Outcome::Failed));
+                record(acc, method, truth, o);
+                if plan.peeks > 1 && method.is_sequential() && matches!(o, Outcome::Done { .. }) {
+                    acc.stop_sum += stop as f64;
+                    acc.stop_n += 1;
+                }
+                let family = plan.family.iter().position(|m| *m == method);
+                if let (Some(f), Some(null)) = (family, truth.and_then(|t| t.null(method.null())))
+                {
+                    let p = match o {
+                        Outcome::Done { p, .. } => p,
+                        Outcome::Failed => None,
+                    };
+                    scratch.family[f].push(FamilyItem { p, null });
+                }
             }
             entry += methods.len();
         }
     }
     Ok(())
+}
+
+/// Puts metric `pm`'s values (and pre-period twins) of every group in the scratch: the
+/// generator's columns, or the lab's own draws.
+fn fill(plan: &Plan, pm: &PMetric, pos: usize, rep_seed: u64, s: &mut Scratch) {
+    for g in 0..plan.design.sizes.len() {
+        if plan.generated {
+            std::mem::swap(&mut s.values[g], &mut s.drawn.values[pos][g]);
+            std::mem::swap(&mut s.covariates[g], &mut s.drawn.covariates[pos][g]);
+        } else {
+            draw(pm, g, plan.design.sizes[g] as usize, rep_seed, s);
+        }
+    }
+}
+
+/// Every method of metric `pos` on arm `g` at each look, folded over the looks, with the
+/// customers (both arms) when the method first rejected, or all of them.
+fn arm_outcomes(
+    plan: &Plan,
+    pm: &PMetric,
+    pos: usize,
+    g: usize,
+    rep_seed: u64,
+    s: &mut Scratch,
+) -> Vec<(Outcome, u64)> {
+    let ctrl = plan.design.control;
+    let methods = &plan.design.methods[pos];
+    let (n_t, n_c) = (s.values[g].len() as u64, s.values[ctrl].len() as u64);
+    let mut combined: Vec<Option<Outcome>> = vec![None; methods.len()];
+    let mut stop: Vec<Option<u64>> = vec![None; methods.len()];
+    for k in 1..=plan.peeks {
+        let look = |n: u64| {
+            ((n * u64::from(k)).div_ceil(u64::from(plan.peeks)) as usize)
+                .max(2)
+                .min(n as usize)
+        };
+        let (nt, nc) = (look(n_t), look(n_c));
+        let seed = derive(
+            rep_seed,
+            SALT_RESAMPLING,
+            ((pos as u64) << 40) ^ ((g as u64) << 20) ^ u64::from(k),
+        );
+        let arm = ArmCtx {
+            g,
+            truth: pm.arms[g].as_ref(),
+            prior: plan.priors[pos][g],
+            look: k as usize,
+        };
+        let outcomes = evaluate(plan, pm, &arm, (nt, nc), methods, seed, s);
+        for (i, o) in outcomes.into_iter().enumerate() {
+            if stop[i].is_none() && o.rejects() {
+                stop[i] = Some((nt + nc) as u64);
+            }
+            combined[i] = Some(combine(combined[i], o, k == plan.peeks));
+        }
+    }
+    combined
+        .into_iter()
+        .zip(stop)
+        .map(|(c, st)| (c.unwrap_or(Outcome::Failed), st.unwrap_or(n_t + n_c)))
+        .collect()
 }
 
 /// Folds one look into the running outcome (reject at any look, smallest p, covered at
@@ -796,10 +895,12 @@ fn combine(prev: Option<Outcome>, now: Outcome, last: bool) -> Outcome {
                 p,
                 covered,
                 claim,
+                estimate,
             },
         ) => Outcome::Done {
-            // The claim made at the last look.
+            // The claim and the estimate of the last look.
             claim,
+            estimate,
             reject: r0 || reject,
             p: match (p0, p) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -823,6 +924,7 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
             p,
             covered,
             claim,
+            estimate,
         },
     ) = (truth, o)
     else {
@@ -855,6 +957,26 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
     if let Some(c) = covered {
         acc.coverage_n += 1;
         acc.covered += u64::from(c);
+    }
+    if let (Some(e), Some(target)) = (estimate, target_of(t, method)) {
+        let d = e - target;
+        if d.is_finite() {
+            acc.bias_sum += d;
+            acc.bias_sq += d * d;
+            acc.bias_n += 1;
+        }
+    }
+}
+
+/// What `method`'s interval estimates, from the truth (`None`: not known, or the method
+/// has no interval).
+fn target_of(t: &ArmTruth, method: Method) -> Option<f64> {
+    match method.target() {
+        Target::Difference => Some(t.abs_effect),
+        Target::Ratio => t.ratio,
+        Target::Lift => t.rel_effect,
+        Target::MedianDifference => t.median.map(|q| q.difference),
+        Target::None => None,
     }
 }
 
@@ -960,6 +1082,12 @@ fn evaluate(
         cov: pm
             .rho
             .map(|_| (&s.covariates[g][..nt], &s.covariates[ctrl][..nc])),
+        clusters: match (s.drawn.clusters.get(g), s.drawn.clusters.get(ctrl)) {
+            (Some(a), Some(b)) if a.len() >= nt && b.len() >= nc && nt > 0 => {
+                Some((&a[..nt], &b[..nc]))
+            }
+            _ => None,
+        },
         st: Summary::from_slice_serial(t),
         sc: Summary::from_slice_serial(c),
         h: Hypothesis::two_sided(plan.design.alpha),
@@ -973,6 +1101,8 @@ fn evaluate(
                 let truth = truth.map(|t| t.abs_effect);
                 t_test(m == Method::WelchT, &look.st, &look.sc, &look.h, truth)
             }
+            Method::WinsorizedWelch => look.winsorized(),
+            Method::ClusterRobust => look.cluster_robust(),
             Method::MannWhitneyU => look.mann_whitney(pm.class, &mut s.ranks),
             Method::TwoProportionZ | Method::ChiSquareYates if pm.class == MetricClass::Binary => {
                 look.binary(m)
@@ -1020,6 +1150,8 @@ struct Look<'a> {
     c: &'a [f64],
     /// The pre-period twins `(treatment, control)`, for a metric that has them.
     cov: Option<(&'a [f64], &'a [f64])>,
+    /// Each customer's cluster `(treatment, control)`, for a blueprint with clusters.
+    clusters: Option<(&'a [u64], &'a [u64])>,
     st: Summary,
     sc: Summary,
     h: Hypothesis,
@@ -1035,14 +1167,7 @@ impl Look<'_> {
     /// What `method`'s interval estimates, from the truth (`None`: not known, or the method
     /// has no interval).
     fn target(&self, method: Method) -> Option<f64> {
-        let t = self.truth?;
-        match method.target() {
-            Target::Difference => Some(t.abs_effect),
-            Target::Ratio => t.ratio,
-            Target::Lift => t.rel_effect,
-            Target::MedianDifference => t.median.map(|q| q.difference),
-            Target::None => None,
-        }
+        target_of(self.truth?, method)
     }
 
     /// Whether `[lo, hi]` holds what `method`'s interval estimates (`None`: no truth known,
@@ -1058,6 +1183,7 @@ impl Look<'_> {
             p,
             covered,
             claim: None,
+            estimate: None,
         }
     }
 
@@ -1079,6 +1205,29 @@ impl Look<'_> {
     /// `f` of a test's result, or a failed outcome when the test could not run.
     fn ok<R, E>(&self, r: std::result::Result<R, E>, f: impl FnOnce(R) -> Outcome) -> Outcome {
         r.map_or(Outcome::Failed, f)
+    }
+
+    /// Welch's test of the means capped at the pooled 99th percentile.
+    fn winsorized(&self) -> Outcome {
+        let r = winsorized_welch(self.t, self.c, &WinsorOptions::default(), &self.h);
+        self.ok(r, |r| {
+            let t = r.test;
+            let covered = self.covers(Method::WinsorizedWelch, t.ci_low, t.ci_high);
+            self.done(t.reject, Some(t.p_value), covered).est(t.estimate)
+        })
+    }
+
+    /// The cluster-level delta-method comparison of per-customer means; fails without
+    /// clusters (or with a cluster in both arms).
+    fn cluster_robust(&self) -> Outcome {
+        let Some((ct, cc)) = self.clusters else {
+            return Outcome::Failed;
+        };
+        self.ok(cluster_mean_difference(self.t, ct, self.c, cc, &self.h), |r| {
+            let t = r.test;
+            let covered = self.covers(Method::ClusterRobust, t.ci_low, t.ci_high);
+            self.done(t.reject, Some(t.p_value), covered).est(t.estimate)
+        })
     }
 
     /// Mann–Whitney U: from histograms for small whole-number values, else from sorted copies.
@@ -1117,6 +1266,7 @@ impl Look<'_> {
                     Some(r.p_value),
                     self.covers(m, r.ci_low, r.ci_high),
                 )
+                .est(r.estimate)
             }),
             Method::ChiSquareYates => self.ok(chi_square_2x2(xt, n_t, xc, n_c, &self.h), |r| {
                 self.done(r.yates_reject, Some(r.yates_p_value), None)
@@ -1142,6 +1292,7 @@ impl Look<'_> {
         self.ok(r, |r| {
             let covered = self.covers(Method::PoissonRate, r.ci_low, r.ci_high);
             self.done(r.reject, Some(r.p_value), covered)
+                .est(r.rate_ratio)
         })
     }
 
@@ -1150,6 +1301,7 @@ impl Look<'_> {
         self.ok(relative_lift(&self.st, &self.sc, &self.h), |r| {
             let covered = self.covers(Method::RelativeLift, r.ci_low, r.ci_high);
             self.done(r.reject, Some(r.p_value), covered)
+                .est(r.estimate)
         })
     }
 
@@ -1159,6 +1311,7 @@ impl Look<'_> {
         self.ok(quantile_test(self.t, self.c, 0.5, &self.h), |r| {
             let covered = self.covers(Method::QuantileMedian, r.ci_low, r.ci_high);
             self.done(r.reject, Some(r.p_value), covered)
+                .est(r.estimate)
         })
     }
 
@@ -1168,6 +1321,7 @@ impl Look<'_> {
         self.ok(fieller_means(&self.st, &self.sc, &self.h), |r| {
             let covered = self.target(Method::Fieller).map(|x| r.set.contains(x));
             self.done(r.reject, Some(r.p_value), covered)
+                .est(r.estimate)
         })
     }
 
@@ -1194,6 +1348,7 @@ impl Look<'_> {
             |r| {
                 let covered = self.covers(Method::RegressionHc2, r.ci_low, r.ci_high);
                 self.done(r.reject, Some(r.p_value), covered)
+                    .est(r.estimate)
             },
         )
     }
@@ -1216,6 +1371,7 @@ impl Look<'_> {
         let z = est / se;
         let p = (self.plan.peeks == 1).then(|| (2.0 * norm_sf(z.abs())).min(1.0));
         self.done(z.abs() >= c, p, self.covers(m, est - c * se, est + c * se))
+            .est(est)
     }
 
     /// CUPED with the pre-period twins as covariates.
@@ -1231,6 +1387,7 @@ impl Look<'_> {
             let a = r.adjusted;
             let covered = self.covers(Method::Cuped, a.ci_low, a.ci_high);
             self.done(a.reject, Some(a.p_value), covered)
+                .est(a.estimate)
         })
     }
 
@@ -1246,6 +1403,7 @@ impl Look<'_> {
         self.ok(asymptotic_cs(&self.st, &self.sc, &o), |r| {
             let covered = self.covers(Method::ConfidenceSequence, r.ci_low, r.ci_high);
             self.done(r.reject, Some(r.p_value), covered)
+                .est(r.estimate)
         })
     }
 
@@ -1259,6 +1417,7 @@ impl Look<'_> {
         self.ok(msprt(&self.st, &self.sc, &o), |r| {
             let covered = self.covers(Method::Msprt, r.ci_low, r.ci_high);
             self.done(r.reject, Some(r.p_value), covered)
+                .est(r.estimate)
         })
     }
 
@@ -1290,6 +1449,7 @@ impl Look<'_> {
             _ => (iv.bca_low, iv.bca_high),
         };
         self.done(!(lo <= 0.0 && 0.0 <= hi), None, self.covers(m, lo, hi))
+            .est(iv.estimate)
     }
 
     /// The permutation test of the mean difference.
@@ -1336,6 +1496,7 @@ fn t_test(welch: bool, st: &Summary, sc: &Summary, h: &Hypothesis, truth: Option
                 p: Some(r.p_value),
                 covered: truth.map(|d| r.ci_low <= d && d <= r.ci_high),
                 claim: None,
+                estimate: Some(r.estimate),
             },
             Err(_) => Outcome::Failed,
         };
@@ -1346,6 +1507,7 @@ fn t_test(welch: bool, st: &Summary, sc: &Summary, h: &Hypothesis, truth: Option
         p: Some(p),
         covered: truth.map(|d| t_two_sided((est - d) / se, df) >= h.alpha),
         claim: None,
+        estimate: Some(est),
     }
 }
 
@@ -1365,6 +1527,7 @@ fn bayes_outcome(r: &abforge_stats::BayesResult, covered: Option<bool>) -> Outco
         p: Some((2.0 * p.min(1.0 - p)).min(1.0)),
         covered,
         claim: Some(p),
+        estimate: Some(r.estimate),
     }
 }
 

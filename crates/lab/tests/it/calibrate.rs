@@ -418,49 +418,6 @@ fn bad_options_name_what_is_allowed() {
     assert!(e.contains("shape, scale"), "{e}");
 }
 
-/// The replications draw independent customers with one effect for the whole run: a design
-/// they would ignore is refused, naming what would be ignored, rather than calibrated as if
-/// it were another experiment; weekday weights alone change no metric's test and run.
-#[test]
-fn designs_the_replications_do_not_draw_are_refused() {
-    let opts = LabOptions {
-        replications: 20,
-        ..LabOptions::default()
-    };
-    let refused = [
-        (
-            "[clusters]\ncount = 10\nicc = { revenue = 0.1 }\nassignment = \"customer\"\n",
-            "the ICC of revenue",
-        ),
-        (
-            "[clusters]\ncount = 10\n",
-            "randomisation by whole clusters",
-        ),
-        (
-            "[time]\nnovelty = { boost = 1, half_life = 2 }\n",
-            "an effect that changes by day",
-        ),
-        (
-            "[time]\nramp = { days = 3 }\n",
-            "an effect that changes by day",
-        ),
-    ];
-    for (extra, what) in refused {
-        let e = calibrate(&bp(&format!("{NULL}{extra}")), &opts, &NoReporter).unwrap_err();
-        assert!(e.is_user_error(), "{e}");
-        assert_eq!(e.invalid().map(|i| i.field), Some("blueprint"), "{e}");
-        assert!(e.to_string().contains(what), "{extra}: {e}");
-    }
-    let allowed = [
-        "[time]\nweekdays = { sat = 2, sun = 2 }\n",
-        "[clusters]\ncount = 10\nassignment = \"customer\"\n",
-    ];
-    for extra in allowed {
-        let cal = calibrate(&bp(&format!("{NULL}{extra}")), &opts, &NoReporter).unwrap();
-        assert!(!cal.results.is_empty(), "{extra}");
-    }
-}
-
 /// Two-sided bands of the tests below: `k` Monte Carlo standard errors of a rate `p` over
 /// `r` replications.
 fn se_band(p: f64, r: u64, k: f64) -> (f64, f64) {
