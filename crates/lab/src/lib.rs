@@ -5,7 +5,7 @@
 //! blueprint and runs every applicable test ([`Method`]) on every metric × treatment arm;
 //! each decision is judged against **its own** null — the mean difference for t-, z-,
 //! Poisson-rate, lift, Fieller, CUPED, regression, Bayesian, mSPRT, group-sequential,
-//! bootstrap and permutation tests, `P(T > C) + ½P(T = C) = ½` for Mann–Whitney, the true
+//! cluster-robust, capped, bootstrap and permutation tests, `P(T > C) + ½P(T = C) = ½` for Mann–Whitney, the true
 //! medians' difference for the median test — and the [`Calibration`] reports, per
 //! metric × arm × test: the rejection rate with a Wilson 95 % interval, the type I error or
 //! the power, the analytic power where a formula exists, the coverage of the true effect by
@@ -26,6 +26,21 @@
 //!   R × n.
 //! * **Fixed group sizes.** Customers are split between groups at the realised allocation
 //!   (largest remainder), as in a completely randomised design with fixed sizes.
+//! * **Designs drawn by the generator.** A blueprint with clusters that matter (an ICC, or
+//!   whole clusters randomised), an effect that changes by day (novelty, ramp) or metrics
+//!   joined by correlations is drawn instead by synth's generator: each replication is the
+//!   dataset `generate` would write under the replication's seed — its own cluster sizes and
+//!   cluster-to-arm assignment, its own daily arrivals, random group sizes — so the naive
+//!   tests' failures on it are real ones. With an effect that changes by day, the truth
+//!   (the whole run's effect, the days weighted by their customers) is computed per
+//!   replication.
+//! * **Estimates and stopping.** Every result with an estimate reports its bias against
+//!   the truth (with its Monte Carlo standard error): a test of another estimand, such as
+//!   the capped means of `winsorized_welch`, shows there how far it lands from the true
+//!   effect. With several looks, sequential tests report the mean customers at stopping.
+//! * **Families.** A test run on two or more metric × arm pairs is also judged as a family
+//!   ([`FamilyResult`]): the family-wise error rate, false discovery rate and power of its
+//!   p-values uncorrected and under Bonferroni, Holm and Benjamini–Hochberg.
 //! * **Choices.** For a blueprint with `choose` parameters each replication resolves its
 //!   own choices (and its own truth), so a run mixes true nulls and true effects, like the
 //!   seed's weekly runs: the confusion matrix shows type I and type II errors side by side.

@@ -22,7 +22,8 @@ pub enum MetricClass {
 #[serde(rename_all = "snake_case")]
 pub enum Null {
     /// Equal means (t, z, Poisson rate, lift, Fieller, CUPED, regression, Bayesian, mSPRT,
-    /// confidence sequence, group-sequential, bootstrap, permutation, chi-square).
+    /// confidence sequence, group-sequential, cluster-robust, capped (judged against the
+    /// means, not the capped means), bootstrap, permutation, chi-square).
     Mean,
     /// `P(T > C) + ½P(T = C) = ½` (Mann–Whitney).
     Superiority,

@@ -260,6 +260,8 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             )?;
         }
     }
+    write_estimates(out, c)?;
+    write_families(out, c)?;
     write_claims(out, c)?;
     let failed: Vec<String> = c
         .results
@@ -273,6 +275,90 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             "\nnot computable in some experiments (e.g. zero variance, a median on an atom), left out of the rates: {}",
             failed.join(", ")
         )?;
+    }
+    Ok(())
+}
+
+/// Each estimate's bias against the truth, and the sequential tests' customers at stopping.
+fn write_estimates(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
+    let rows: Vec<&TestResult> = c.results.iter().filter(|r| r.bias.is_some()).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Estimates against the truth (bias: mean of estimate − true effect at the last look, on          the interval's scale, ± its Monte Carlo se; stop: mean customers when a sequential          test stopped)"
+    )?;
+    writeln!(
+        out,
+        "  {:<16} {:<12} {:<25} {:>12} {:>10} {:>9} {:>10}",
+        "metric", "arm", "test", "bias", "± se", "bias/se", "stop"
+    )?;
+    for r in rows {
+        let (b, se) = (r.bias.unwrap_or(0.0), r.bias_se.unwrap_or(0.0));
+        writeln!(
+            out,
+            "  {:<16} {:<12} {:<25} {:>12.5} {:>10.5} {:>9} {:>10}",
+            r.metric,
+            r.arm,
+            r.test.name(),
+            b,
+            se,
+            if se > 0.0 {
+                format!("{:+.1}", b / se)
+            } else {
+                "-".into()
+            },
+            r.mean_customers_at_stop
+                .map_or_else(|| "-".into(), |n| format!("{n:.0}"))
+        )?;
+    }
+    Ok(())
+}
+
+/// Each family of tests (one test over several metric × arm pairs) under each correction.
+fn write_families(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
+    if c.families.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Families (one test over several metric × arm pairs; FWER: share of experiments with a          true null rejected; FDR: mean share of the rejections that are true nulls)"
+    )?;
+    for f in &c.families {
+        writeln!(
+            out,
+            "  {} over {} pairs, {} experiments",
+            f.test.name(),
+            f.members,
+            HumanCount(f.replications)
+        )?;
+        writeln!(
+            out,
+            "    {:<20} {:<9} {:>6} {:>15} {:>7} {:>7} {:>6}  verdict",
+            "correction", "promises", "FWER", "95% interval", "FDR", "± se", "power"
+        )?;
+        for k in &f.corrections {
+            let verdict = match (k.controls, k.breaks_promise) {
+                ("none", _) => "promises nothing",
+                (_, true) => "BREAKS ITS PROMISE (above α)",
+                _ => "keeps it",
+            };
+            writeln!(
+                out,
+                "    {:<20} {:<9} {:>6.3} {:>15} {:>7.3} {:>7.3} {:>6}  {}",
+                k.correction,
+                k.controls,
+                k.fwer,
+                format!("[{:.3}, {:.3}]", k.fwer_ci_low, k.fwer_ci_high),
+                k.fdr,
+                k.fdr_se,
+                opt(k.power),
+                verdict
+            )?;
+        }
     }
     Ok(())
 }
