@@ -163,14 +163,25 @@ pub(crate) struct ClaimAcc {
     /// `Σ (y − p)(1 − 2p)` and `Σ (1 − 2p)² p(1 − p)`: Spiegelhalter's numerator and variance.
     spiegel_num: f64,
     spiegel_var: f64,
+    /// `Σ` claimed expected loss of shipping the treatment, `Σ` realised loss
+    /// `max(0, −true effect)`, and `Σ (realised − claimed)²`.
+    loss_claimed: f64,
+    loss_realised: f64,
+    loss_diff_sq: f64,
 }
 
 impl ClaimAcc {
-    /// One claim `p` of `P(T > C)`, and whether the true effect is positive.
-    pub(crate) fn add(&mut self, p: f64, positive: bool) {
-        if !p.is_finite() {
+    /// One claim: `p` of `P(T > C)` and `loss`, the expected loss of shipping the
+    /// treatment `E[max(0, C − T)]`, against the true mean difference `effect`.
+    pub(crate) fn add(&mut self, p: f64, loss: f64, effect: f64) {
+        if !(p.is_finite() && loss.is_finite()) {
             return;
         }
+        let positive = effect > 0.0;
+        let realised = (-effect).max(0.0);
+        self.loss_claimed += loss;
+        self.loss_realised += realised;
+        self.loss_diff_sq += (realised - loss) * (realised - loss);
         let p = p.clamp(0.0, 1.0);
         let y = if positive { 1.0 } else { 0.0 };
         let b = &mut self.bins[((p * CLAIM_BINS as f64) as usize).min(CLAIM_BINS - 1)];
@@ -193,6 +204,9 @@ impl ClaimAcc {
         self.brier += o.brier;
         self.spiegel_num += o.spiegel_num;
         self.spiegel_var += o.spiegel_var;
+        self.loss_claimed += o.loss_claimed;
+        self.loss_realised += o.loss_realised;
+        self.loss_diff_sq += o.loss_diff_sq;
     }
 
     fn n(&self) -> u64 {
@@ -246,6 +260,12 @@ impl ClaimAcc {
             spiegelhalter_p: p_value.min(1.0),
             miscalibrated: p_value < 0.01,
             credible_coverage: who.coverage,
+            expected_loss_claimed: self.loss_claimed / nf,
+            expected_loss_realised: self.loss_realised / nf,
+            expected_loss_se: {
+                let d = (self.loss_realised - self.loss_claimed) / nf;
+                ((self.loss_diff_sq / nf - d * d).max(0.0) / (nf - 1.0).max(1.0)).sqrt()
+            },
         })
     }
 }
@@ -306,6 +326,14 @@ pub struct ClaimCalibration {
     pub miscalibrated: bool,
     /// The share of replications whose credible interval covered the true difference.
     pub credible_coverage: Option<f64>,
+    /// The mean expected loss of shipping the treatment the test claimed,
+    /// `E[max(0, C − T)]` under its posterior.
+    pub expected_loss_claimed: f64,
+    /// The mean loss realised had the treatment shipped: `max(0, −true difference)`.
+    /// Calibrated claims match it within Monte Carlo error.
+    pub expected_loss_realised: f64,
+    /// The Monte Carlo standard error of realised − claimed.
+    pub expected_loss_se: f64,
 }
 
 #[cfg(test)]
@@ -321,9 +349,10 @@ mod tests {
         for i in 0..n {
             let p = (i as f64 + 0.5) / n as f64;
             let u = (i as f64 * 0.618_033_988_749_895).fract();
-            let y = u < p;
-            good.add(p, y);
-            bold.add(if p > 0.5 { p.sqrt() } else { p * p }, y);
+            // The sign of the effect is what counts here; no loss is claimed.
+            let effect = if u < p { 1.0 } else { -1.0 };
+            good.add(p, 0.0, effect);
+            bold.add(if p > 0.5 { p.sqrt() } else { p * p }, 0.0, effect);
         }
         let who = || ClaimWho {
             metric: "m".into(),

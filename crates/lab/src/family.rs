@@ -14,7 +14,11 @@ const CORRECTIONS: [(Correction, &str, Promise); 4] = [
     (Correction::None, "none", Promise::Nothing),
     (Correction::Bonferroni, "bonferroni", Promise::Fwer),
     (Correction::Holm, "holm", Promise::Fwer),
-    (Correction::BenjaminiHochberg, "benjamini_hochberg", Promise::Fdr),
+    (
+        Correction::BenjaminiHochberg,
+        "benjamini_hochberg",
+        Promise::Fdr,
+    ),
 ];
 
 /// `z_{0.975}`, for the normal interval of the FDR.
@@ -126,7 +130,13 @@ impl FamilyAcc {
     }
 }
 
-fn correction(name: &'static str, promise: Promise, c: &Counts, n: u64, alpha: f64) -> CorrectionResult {
+fn correction(
+    name: &'static str,
+    promise: Promise,
+    c: &Counts,
+    n: u64,
+    alpha: f64,
+) -> CorrectionResult {
     let (fwer_ci_low, fwer_ci_high) = wilson(c.any_false, n);
     let nf = n as f64;
     let fdr = c.fdp_sum / nf;
@@ -177,12 +187,20 @@ mod tests {
     #[test]
     fn one_replication_by_hand() {
         let mut acc = FamilyAcc::default();
-        let items = [item(0.01, true), item(0.02, false), item(0.04, true), item(0.3, false)];
+        let items = [
+            item(0.01, true),
+            item(0.02, false),
+            item(0.04, true),
+            item(0.3, false),
+        ];
         acc.add(&items, 0.05);
         let r = acc.finish(Method::WelchT, 0.05).expect("a family");
         let by = |name: &str| r.corrections.iter().find(|c| c.correction == name).unwrap();
         let none = by("none");
-        assert_eq!((none.fwer, none.fdr, none.power), (1.0, 2.0 / 3.0, Some(0.5)));
+        assert_eq!(
+            (none.fwer, none.fdr, none.power),
+            (1.0, 2.0 / 3.0, Some(0.5))
+        );
         let bonf = by("bonferroni");
         assert_eq!((bonf.fwer, bonf.fdr, bonf.power), (1.0, 1.0, Some(0.0)));
         // BH: adjusted 0.04, 0.04, 0.0533, 0.3: rejects the first two.
@@ -201,8 +219,16 @@ mod tests {
         a.merge(&b);
         let r = a.finish(Method::WelchT, 0.05).unwrap();
         assert_eq!(r.replications, 1);
-        assert!(r.corrections.iter().all(|c| c.fwer == 0.0 && c.power.is_none()));
-        let entries = [(0, 1, Method::WelchT), (1, 1, Method::WelchT), (0, 1, Method::Cuped)];
+        assert!(
+            r.corrections
+                .iter()
+                .all(|c| c.fwer == 0.0 && c.power.is_none())
+        );
+        let entries = [
+            (0, 1, Method::WelchT),
+            (1, 1, Method::WelchT),
+            (0, 1, Method::Cuped),
+        ];
         assert_eq!(family_methods(&entries), [Method::WelchT]);
     }
 }

@@ -15,10 +15,9 @@ use arrow_schema::DataType;
 /// Whether `bp` needs the generator: clusters that matter, an effect that changes by day,
 /// or correlations between metrics (which the families of tests over several metrics see).
 pub(crate) fn needs_generator(bp: &Blueprint) -> bool {
-    let clusters = bp
-        .clusters
-        .as_ref()
-        .is_some_and(|c| c.assignment == Assignment::Cluster || c.icc.iter().any(|(_, v)| *v > 0.0));
+    let clusters = bp.clusters.as_ref().is_some_and(|c| {
+        c.assignment == Assignment::Cluster || c.icc.iter().any(|(_, v)| *v > 0.0)
+    });
     let daily = bp
         .time
         .as_ref()
@@ -144,7 +143,14 @@ mod tests {
         assert_eq!(d.clusters[0].len(), d.values[0][0].len());
         let first_control = floats(&batch, "visits")
             .into_iter()
-            .zip(batch.column_by_name("group").unwrap().as_dictionary::<Int16Type>().keys().values())
+            .zip(
+                batch
+                    .column_by_name("group")
+                    .unwrap()
+                    .as_dictionary::<Int16Type>()
+                    .keys()
+                    .values(),
+            )
             .find(|(_, g)| **g == 0)
             .map(|(v, _)| v);
         assert_eq!(first_control, d.values[0][0].first().copied());

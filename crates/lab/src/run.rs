@@ -2,24 +2,22 @@
 
 use crate::claims::{BayesPrior, ClaimAcc, ClaimWho, LiftPrior, blueprint_priors};
 use crate::error::Result;
+use crate::family::{FamilyAcc, FamilyItem, family_methods};
 use crate::generated::{self, Drawn};
 use crate::method::{Method, MetricClass, Target};
 use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
-use crate::report::{
-    Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson,
-};
-use crate::family::{FamilyAcc, FamilyItem, family_methods};
+use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
 use abforge_env::Invalid;
 use abforge_stats::group_sequential::{MAX_ALPHA, MAX_LOOKS, MIN_ALPHA};
 use abforge_stats::{
     Alternative, Arm as LinArm, AsymptoticCsOptions, BayesOptions, BootstrapOptions, Boundary,
     Covariance, GsdDesign, GsdOptions, Hypothesis, LinOptions, MannWhitneyMethod,
     MannWhitneyOptions, MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary,
-    ReferenceLaw, Summary, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2,
-    cuped_from_summaries, fieller_means, gsd_design, lin_regression, mann_whitney_u_histograms,
-    mann_whitney_u_sorted, msprt, norm_sf, normal_means, permutation_test, poisson_rate,
-    quantile_test, relative_lift, student_t, t_two_sided, two_proportion_z, welch_t,
-    WinsorOptions, cluster_mean_difference, winsorized_welch,
+    ReferenceLaw, Summary, WinsorOptions, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2,
+    cluster_mean_difference, cuped_from_summaries, fieller_means, gsd_design, lin_regression,
+    mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, norm_sf, normal_means,
+    permutation_test, poisson_rate, quantile_test, relative_lift, student_t, t_two_sided,
+    two_proportion_z, welch_t, winsorized_welch,
 };
 use abforge_synth::rng::column_rng;
 use abforge_synth::{Blueprint, Resolved};
@@ -500,8 +498,8 @@ enum Outcome {
         reject: bool,
         p: Option<f64>,
         covered: Option<bool>,
-        /// The Bayesian test's `P(T > C)`.
-        claim: Option<f64>,
+        /// The Bayesian test's `P(T > C)` and expected loss of shipping the treatment.
+        claim: Option<(f64, f64)>,
         /// The estimate, on the scale of the method's [`Target`].
         estimate: Option<f64>,
     },
@@ -800,8 +798,7 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
                     acc.stop_n += 1;
                 }
                 let family = plan.family.iter().position(|m| *m == method);
-                if let (Some(f), Some(null)) = (family, truth.and_then(|t| t.null(method.null())))
-                {
+                if let (Some(f), Some(null)) = (family, truth.and_then(|t| t.null(method.null()))) {
                     let p = match o {
                         Outcome::Done { p, .. } => p,
                         Outcome::Failed => None,
@@ -935,8 +932,8 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
         acc.failed += 1;
         return;
     };
-    if let Some(claim) = claim {
-        acc.claims.add(claim, t.abs_effect > 0.0);
+    if let Some((p, loss)) = claim {
+        acc.claims.add(p, loss, t.abs_effect);
     }
     acc.evaluated += 1;
     match (null, reject) {
@@ -1213,7 +1210,8 @@ impl Look<'_> {
         self.ok(r, |r| {
             let t = r.test;
             let covered = self.covers(Method::WinsorizedWelch, t.ci_low, t.ci_high);
-            self.done(t.reject, Some(t.p_value), covered).est(t.estimate)
+            self.done(t.reject, Some(t.p_value), covered)
+                .est(t.estimate)
         })
     }
 
@@ -1223,11 +1221,15 @@ impl Look<'_> {
         let Some((ct, cc)) = self.clusters else {
             return Outcome::Failed;
         };
-        self.ok(cluster_mean_difference(self.t, ct, self.c, cc, &self.h), |r| {
-            let t = r.test;
-            let covered = self.covers(Method::ClusterRobust, t.ci_low, t.ci_high);
-            self.done(t.reject, Some(t.p_value), covered).est(t.estimate)
-        })
+        self.ok(
+            cluster_mean_difference(self.t, ct, self.c, cc, &self.h),
+            |r| {
+                let t = r.test;
+                let covered = self.covers(Method::ClusterRobust, t.ci_low, t.ci_high);
+                self.done(t.reject, Some(t.p_value), covered)
+                    .est(t.estimate)
+            },
+        )
     }
 
     /// Mann–Whitney U: from histograms for small whole-number values, else from sorted copies.
@@ -1526,7 +1528,7 @@ fn bayes_outcome(r: &abforge_stats::BayesResult, covered: Option<bool>) -> Outco
         reject: r.reject,
         p: Some((2.0 * p.min(1.0 - p)).min(1.0)),
         covered,
-        claim: Some(p),
+        claim: Some((p, r.expected_loss_treatment)),
         estimate: Some(r.estimate),
     }
 }

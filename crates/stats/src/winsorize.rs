@@ -110,8 +110,7 @@ fn caps(t: &[f64], c: &[f64], opts: &WinsorOptions) -> Result<(Option<f64>, Opti
     match (opts.lower, opts.upper) {
         (None, None) => {
             return Err(Error::InvalidInput(
-                "winsorisation needs a lower or an upper level in (0, 1); neither was given"
-                    .into(),
+                "winsorisation needs a lower or an upper level in (0, 1); neither was given".into(),
             ));
         }
         (Some(l), Some(u)) if l >= u => {

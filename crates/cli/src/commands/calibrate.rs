@@ -420,7 +420,7 @@ fn write_claims(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
         writeln!(
             out,
             "    Brier {:.4} ({:.4} if calibrated, {:.4} claiming the share always); \
-             Spiegelhalter z {:+.2}, p {}: {}; credible interval coverage {}",
+             Spiegelhalter z {:+.2}, p {}: {}; credible interval coverage {}; expected loss of              shipping the treatment: claimed {:.4}, realised {:.4} (± {:.4})",
             k.brier,
             k.brier_if_calibrated,
             k.brier_base_rate,
@@ -435,7 +435,10 @@ fn write_claims(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             } else {
                 "calibrated"
             },
-            opt(k.credible_coverage)
+            opt(k.credible_coverage),
+            k.expected_loss_claimed,
+            k.expected_loss_realised,
+            k.expected_loss_se
         )?;
     }
     Ok(())

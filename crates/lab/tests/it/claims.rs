@@ -75,6 +75,10 @@ fn claims_under_the_blueprints_prior_are_calibrated() {
     // Welch's confidence interval covers it in every experiment, so on average too.
     let welch = c.results.iter().find(|r| r.test == Method::WelchT).unwrap();
     assert!((0.93..=0.97).contains(&welch.ci_coverage.unwrap()));
+    // The expected loss of shipping the treatment is what shipping it loses, on average.
+    let d = k.expected_loss_realised - k.expected_loss_claimed;
+    assert!(d.abs() < 4.0 * k.expected_loss_se, "{k:#?}");
+    assert!(k.expected_loss_claimed > 0.0);
     // The analytic power is the flat prior's formula: not given for the shrunk posterior.
     let bayes = c.results.iter().find(|r| r.test == Method::Bayes).unwrap();
     assert_eq!(bayes.analytic_power, None);
@@ -92,6 +96,10 @@ fn the_flat_prior_overstates_its_certainty() {
     let (low, high) = (&k.bins[0], &k.bins[9]);
     assert!(low.realised.unwrap() > low.mean_claim.unwrap() + 3.0 * low.se.unwrap());
     assert!(high.realised.unwrap() < high.mean_claim.unwrap() - 3.0 * high.se.unwrap());
+    // Unshrunk, its posterior spreads the effect wider than the prior does, and claims a
+    // larger expected loss than shipping loses (0.143 against 0.081 on this seed).
+    let d = k.expected_loss_claimed - k.expected_loss_realised;
+    assert!(d > 4.0 * k.expected_loss_se, "{k:#?}");
 }
 
 #[test]

@@ -55,7 +55,10 @@ fn clusters_inflate_the_naive_test_but_not_the_cluster_robust_one() {
     let welch = find(&cal, "revenue", Method::WelchT);
     let robust = find(&cal, "revenue", Method::ClusterRobust);
     assert_eq!(welch.null_true, Some(true));
-    assert!(welch.type_i_error.unwrap() > 0.3 && welch.miscalibrated, "{welch:?}");
+    assert!(
+        welch.type_i_error.unwrap() > 0.3 && welch.miscalibrated,
+        "{welch:?}"
+    );
     assert_eq!(robust.failed, 0);
     // 30 clusters an arm: the normal reference is a little liberal, never 0.3.
     assert!(robust.type_i_error.unwrap() < 0.12, "{robust:?}");
@@ -67,7 +70,10 @@ fn clusters_inflate_the_naive_test_but_not_the_cluster_robust_one() {
 fn the_cluster_robust_test_needs_cluster_randomisation() {
     let b = bp(400, &CLUSTERED.replace("\"cluster\"", "\"customer\""));
     let e = calibrate(&b, &opts(5, &[Method::ClusterRobust]), &NoReporter).unwrap_err();
-    assert!(e.is_user_error() && e.to_string().contains("randomise whole clusters"), "{e}");
+    assert!(
+        e.is_user_error() && e.to_string().contains("randomise whole clusters"),
+        "{e}"
+    );
 }
 
 /// A novelty effect: each replication draws its own days, and the whole run's effect (the
@@ -120,10 +126,18 @@ rho = 0.5
 /// Benjamini–Hochberg the false discovery rate at α, with power on the true effect.
 #[test]
 fn families_over_correlated_metrics_keep_what_each_correction_promises() {
-    let cal = calibrate(&bp(800, CORRELATED), &opts(600, &[Method::WelchT]), &NoReporter).unwrap();
+    let cal = calibrate(
+        &bp(800, CORRELATED),
+        &opts(600, &[Method::WelchT]),
+        &NoReporter,
+    )
+    .unwrap();
     assert_eq!(cal.families.len(), 1);
     let f = &cal.families[0];
-    assert_eq!((f.test, f.members, f.replications), (Method::WelchT, 4, 600));
+    assert_eq!(
+        (f.test, f.members, f.replications),
+        (Method::WelchT, 4, 600)
+    );
     let by = |name: &str| f.corrections.iter().find(|c| c.correction == name).unwrap();
     let none = by("none");
     assert!(none.fwer > 0.09, "{none:?}");
@@ -157,9 +171,15 @@ treatment = { lift = 0.2 }
     assert!(b + 4.0 * se < 0.0, "capped bias {b} ± {se}");
     let (bw, sew) = (welch.bias.unwrap(), welch.bias_se.unwrap());
     assert!(bw.abs() < 4.0 * sew, "welch bias {bw} ± {sew}");
-    let aa = calibrate(&bp(2000, &body.replace("0.2", "0")), &opts(300, &methods), &NoReporter)
+    let aa = calibrate(
+        &bp(2000, &body.replace("0.2", "0")),
+        &opts(300, &methods),
+        &NoReporter,
+    )
+    .unwrap();
+    let t1 = find(&aa, "revenue", Method::WinsorizedWelch)
+        .type_i_error
         .unwrap();
-    let t1 = find(&aa, "revenue", Method::WinsorizedWelch).type_i_error.unwrap();
     assert!((0.02..=0.09).contains(&t1), "{t1}");
 }
 
@@ -178,9 +198,15 @@ treatment = { mean = 0.3, sd = 1 }
     let cal = calibrate(&bp(2000, body), &o, &NoReporter).unwrap();
     let m = find(&cal, "x", Method::Msprt);
     assert!(m.mean_customers_at_stop.unwrap() < 0.8 * 2000.0, "{m:?}");
-    assert!(find(&cal, "x", Method::WelchT).mean_customers_at_stop.is_none());
+    assert!(
+        find(&cal, "x", Method::WelchT)
+            .mean_customers_at_stop
+            .is_none()
+    );
     let null = calibrate(&bp(2000, &body.replace("0.3", "0")), &o, &NoReporter).unwrap();
-    let stop = find(&null, "x", Method::Msprt).mean_customers_at_stop.unwrap();
+    let stop = find(&null, "x", Method::Msprt)
+        .mean_customers_at_stop
+        .unwrap();
     assert!(stop > 0.95 * 2000.0, "{stop}");
 }
 

@@ -14,8 +14,8 @@ use serde_json::Value;
 const REL: f64 = 1e-9;
 
 fn reference() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/reference/winsor.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference/winsor.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("winsor.json")).expect("JSON")
 }
 
@@ -48,7 +48,10 @@ fn capped_welch_matches_scipy_on_clipped_values() {
             .expect(name);
         assert_eq!(got.lower_cap, c["lower_cap"].as_f64(), "{name}");
         assert_eq!(got.upper_cap, c["upper_cap"].as_f64(), "{name}");
-        assert_eq!(got.capped_treatment, c["capped_treatment"].as_u64().expect("n"));
+        assert_eq!(
+            got.capped_treatment,
+            c["capped_treatment"].as_u64().expect("n")
+        );
         assert_eq!(got.capped_control, c["capped_control"].as_u64().expect("n"));
         for (field, value) in [
             ("estimate", got.test.estimate),
@@ -58,7 +61,11 @@ fn capped_welch_matches_scipy_on_clipped_values() {
             ("ci_low", got.test.ci_low),
             ("ci_high", got.test.ci_high),
         ] {
-            close(&format!("{name}.{field}"), value, c[field].as_f64().expect(field));
+            close(
+                &format!("{name}.{field}"),
+                value,
+                c[field].as_f64().expect(field),
+            );
         }
     }
 }
@@ -81,7 +88,10 @@ fn levels_out_of_range_or_crossed_are_refused() {
         }
     }
     let with_nan = winsorized_welch(&[1.0, f64::NAN], &c, &WinsorOptions::default(), &h);
-    assert!(matches!(with_nan, Err(Error::InvalidInput(_))), "{with_nan:?}");
+    assert!(
+        matches!(with_nan, Err(Error::InvalidInput(_))),
+        "{with_nan:?}"
+    );
 }
 
 /// Under identical heavy-tailed laws the capped test keeps its level (the caps come from the
