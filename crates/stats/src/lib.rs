@@ -45,6 +45,7 @@
 //!   the relative lift) and [`permutation_test`], seeded and parallel, independent of the
 //!   thread count.
 //! * **Variance reduction.** [`cuped()`] adjusts a metric on its pre-period covariate;
+//!   [`cupac()`] on a cross-fitted prediction of it from several pre-period features;
 //!   [`lin_regression`] on several covariates (Lin's interacted regression), with HC0–HC3
 //!   or cluster-robust (CR1, CR2) standard errors.
 //! * **Cluster-randomised experiments.** [`lin_regression`] with cluster ids, and
@@ -96,6 +97,7 @@ pub mod bayes;
 pub mod bootstrap;
 pub mod cluster;
 pub mod confidence_sequence;
+pub mod cupac;
 pub mod cuped;
 mod dist;
 mod error;
@@ -141,6 +143,7 @@ pub use confidence_sequence::{
     AsymptoticCsOptions, AsymptoticCsResult, AsymptoticCsSequence, CsScale, asymptotic_cs,
     asymptotic_cs_lift, rho_for_planned_n,
 };
+pub use cupac::{CupacResult, cupac};
 pub use cuped::{CupedResult, cuped, cuped_from_summaries};
 pub use dist::norm_sf;
 pub use error::{Error, Group, Result};

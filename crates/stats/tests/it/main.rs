@@ -4,6 +4,7 @@
 mod analyze;
 mod avcs;
 mod common;
+mod cupac;
 mod group_sequential;
 mod mann_whitney;
 mod multiple;
