@@ -53,7 +53,7 @@ pub(crate) struct Drawn {
 }
 
 impl Drawn {
-    fn reset(&mut self, metrics: usize, groups: usize) {
+    pub(crate) fn reset(&mut self, metrics: usize, groups: usize) {
         let clear = |v: &mut Vec<Vec<f64>>| {
             v.resize_with(groups, Vec::new);
             v.iter_mut().for_each(Vec::clear);

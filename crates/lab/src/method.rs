@@ -80,6 +80,9 @@ pub enum Method {
     Fieller,
     /// CUPED-adjusted Welch test (metrics with a `pre_period` twin).
     Cuped,
+    /// CUPAC: CUPED on a cross-fitted least-squares prediction of the metric from every
+    /// calibrated metric's pre-period twin (metrics with a `pre_period` twin).
+    Cupac,
     /// Lin's (2013) interacted regression on the pre-period twin, HC2 standard error,
     /// Student t (metrics with a `pre_period` twin).
     RegressionHc2,
@@ -111,7 +114,7 @@ pub enum Method {
 
 impl Method {
     /// Every method, in report order.
-    pub const ALL: [Method; 23] = [
+    pub const ALL: [Method; 24] = [
         Method::WelchT,
         Method::WinsorizedWelch,
         Method::ClusterRobust,
@@ -124,6 +127,7 @@ impl Method {
         Method::RelativeLift,
         Method::Fieller,
         Method::Cuped,
+        Method::Cupac,
         Method::RegressionHc2,
         Method::Bayes,
         Method::Msprt,
@@ -166,6 +170,7 @@ impl Method {
             Method::RelativeLift => "relative_lift",
             Method::Fieller => "fieller",
             Method::Cuped => "cuped",
+            Method::Cupac => "cupac",
             Method::RegressionHc2 => "regression_hc2",
             Method::Bayes => "bayes",
             Method::Msprt => "msprt",
@@ -192,7 +197,7 @@ impl Method {
             Method::ClusterRobust => cluster_assigned,
             Method::TwoProportionZ | Method::ChiSquareYates => class == MetricClass::Binary,
             Method::PoissonRate => class == MetricClass::Count,
-            Method::Cuped | Method::RegressionHc2 => has_covariate,
+            Method::Cuped | Method::Cupac | Method::RegressionHc2 => has_covariate,
             // Every 0/1 or whole-number median sits on an atom, where the test refuses.
             Method::QuantileMedian => class == MetricClass::Continuous,
             _ => true,
@@ -204,7 +209,9 @@ impl Method {
         match self {
             Method::TwoProportionZ | Method::ChiSquareYates => "binary (bernoulli) metrics",
             Method::PoissonRate => "count (poisson, negative_binomial) metrics",
-            Method::Cuped | Method::RegressionHc2 => "metrics with a pre_period twin",
+            Method::Cuped | Method::Cupac | Method::RegressionHc2 => {
+                "metrics with a pre_period twin"
+            }
             Method::QuantileMedian => "continuous metrics (not 0/1 or count metrics)",
             Method::ClusterRobust => "blueprints that randomise whole clusters",
             _ => "every metric",
@@ -237,6 +244,7 @@ impl Method {
             | Method::BootstrapLiftBca
             | Method::QuantileMedian
             | Method::Fieller
+            | Method::Cupac
             | Method::RegressionHc2
             | Method::GroupSequentialObf
             | Method::GroupSequentialPocock => return None,
@@ -263,6 +271,7 @@ impl Method {
             | Method::StudentT
             | Method::TwoProportionZ
             | Method::Cuped
+            | Method::Cupac
             | Method::RegressionHc2
             | Method::Bayes
             | Method::Msprt
@@ -361,6 +370,7 @@ mod tests {
                 Method::QuantileMedian,
                 Method::ChiSquareYates,
                 Method::Fieller,
+                Method::Cupac,
                 Method::RegressionHc2,
                 Method::ConfidenceSequence,
                 Method::GroupSequentialObf,

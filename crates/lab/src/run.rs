@@ -14,8 +14,8 @@ use abforge_stats::{
     Covariance, GsdDesign, GsdOptions, Hypothesis, LinOptions, MannWhitneyMethod,
     MannWhitneyOptions, MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary,
     ReferenceLaw, Summary, WinsorOptions, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2,
-    cluster_mean_difference, cuped_from_summaries, fieller_means, gsd_design, lin_regression,
-    mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, norm_sf, normal_means,
+    cluster_mean_difference, cupac, cuped_from_summaries, fieller_means, gsd_design,
+    lin_regression, mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, norm_sf, normal_means,
     permutation_test, poisson_rate, quantile_test, relative_lift, student_t, t_two_sided,
     two_proportion_z, welch_t, winsorized_welch,
 };
@@ -782,10 +782,11 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
             .with_seed(derive(plan.seed, SALT_CHOICES, r))
             .resolve()?;
         generated::draw(resolved, &names, &mut scratch.drawn);
+    } else {
+        draw_all(plan, &prepared, rep_seed, scratch);
     }
     let mut entry = 0;
     for (pos, pm) in prepared.metrics.iter().enumerate() {
-        fill(plan, pm, pos, rep_seed, scratch);
         let methods = &plan.design.methods[pos];
         for g in (0..groups).filter(|g| *g != plan.design.control) {
             let outcomes = arm_outcomes(plan, pm, pos, g, rep_seed, scratch);
@@ -812,15 +813,18 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
     Ok(())
 }
 
-/// Puts metric `pm`'s values (and pre-period twins) of every group in the scratch: the
-/// generator's columns, or the lab's own draws.
-fn fill(plan: &Plan, pm: &PMetric, pos: usize, rep_seed: u64, s: &mut Scratch) {
-    for g in 0..plan.design.sizes.len() {
-        if plan.generated {
-            std::mem::swap(&mut s.values[g], &mut s.drawn.values[pos][g]);
-            std::mem::swap(&mut s.covariates[g], &mut s.drawn.covariates[pos][g]);
-        } else {
+/// Draws every calibrated metric (and its pre-period twin) of every group into
+/// `s.drawn`, each metric from its own streams: the lab's own draws.
+fn draw_all(plan: &Plan, prepared: &Prepared, rep_seed: u64, s: &mut Scratch) {
+    let groups = plan.design.sizes.len();
+    s.drawn.reset(prepared.metrics.len(), groups);
+    for (pos, pm) in prepared.metrics.iter().enumerate() {
+        for g in 0..groups {
             draw(pm, g, plan.design.sizes[g] as usize, rep_seed, s);
+            std::mem::swap(&mut s.values[g], &mut s.drawn.values[pos][g]);
+            if pm.rho.is_some() {
+                std::mem::swap(&mut s.covariates[g], &mut s.drawn.covariates[pos][g]);
+            }
         }
     }
 }
@@ -837,7 +841,8 @@ fn arm_outcomes(
 ) -> Vec<(Outcome, u64)> {
     let ctrl = plan.design.control;
     let methods = &plan.design.methods[pos];
-    let (n_t, n_c) = (s.values[g].len() as u64, s.values[ctrl].len() as u64);
+    let sizes = &s.drawn.values[pos];
+    let (n_t, n_c) = (sizes[g].len() as u64, sizes[ctrl].len() as u64);
     let mut combined: Vec<Option<Outcome>> = vec![None; methods.len()];
     let mut stop: Vec<Option<u64>> = vec![None; methods.len()];
     for k in 1..=plan.peeks {
@@ -853,6 +858,7 @@ fn arm_outcomes(
             ((pos as u64) << 40) ^ ((g as u64) << 20) ^ u64::from(k),
         );
         let arm = ArmCtx {
+            pos,
             g,
             truth: pm.arms[g].as_ref(),
             prior: plan.priors[pos][g],
@@ -1050,6 +1056,7 @@ fn draw(pm: &PMetric, g: usize, n: usize, rep_seed: u64, s: &mut Scratch) {
 /// One treatment arm of one metric at one look of a replication: its group, its truth, the
 /// prior of its Bayesian test, and the look's number (from 1, of [`Plan::peeks`]).
 struct ArmCtx<'a> {
+    pos: usize,
     g: usize,
     truth: Option<&'a ArmTruth>,
     prior: Option<LiftPrior>,
@@ -1068,7 +1075,8 @@ fn evaluate(
 ) -> Vec<Outcome> {
     let (g, truth) = (arm.g, arm.truth);
     let ctrl = plan.design.control;
-    let (t, c) = (&s.values[g][..nt], &s.values[ctrl][..nc]);
+    let d = &s.drawn;
+    let (t, c) = (&d.values[arm.pos][g][..nt], &d.values[arm.pos][ctrl][..nc]);
     let look = Look {
         plan,
         truth,
@@ -1076,10 +1084,25 @@ fn evaluate(
         t,
         c,
         // The pre-period twins are drawn only for a metric that has them.
-        cov: pm
-            .rho
-            .map(|_| (&s.covariates[g][..nt], &s.covariates[ctrl][..nc])),
-        clusters: match (s.drawn.clusters.get(g), s.drawn.clusters.get(ctrl)) {
+        cov: pm.rho.map(|_| {
+            (
+                &d.covariates[arm.pos][g][..nt],
+                &d.covariates[arm.pos][ctrl][..nc],
+            )
+        }),
+        features: if methods.contains(&Method::Cupac) {
+            let with = |g: usize, n: usize| -> Vec<&[f64]> {
+                d.covariates
+                    .iter()
+                    .filter(|c| c[g].len() >= n && n > 0)
+                    .map(|c| &c[g][..n])
+                    .collect()
+            };
+            (with(g, nt), with(ctrl, nc))
+        } else {
+            (Vec::new(), Vec::new())
+        },
+        clusters: match (d.clusters.get(g), d.clusters.get(ctrl)) {
             (Some(a), Some(b)) if a.len() >= nt && b.len() >= nc && nt > 0 => {
                 Some((&a[..nt], &b[..nc]))
             }
@@ -1111,6 +1134,7 @@ fn evaluate(
             Method::QuantileMedian => look.quantile_median(),
             Method::Fieller => look.fieller(),
             Method::Cuped => look.cuped(),
+            Method::Cupac => look.cupac(),
             Method::RegressionHc2 => look.regression(),
             Method::Msprt => look.msprt(),
             Method::ConfidenceSequence => look.confidence_sequence(arm.g),
@@ -1149,6 +1173,9 @@ struct Look<'a> {
     cov: Option<(&'a [f64], &'a [f64])>,
     /// Each customer's cluster `(treatment, control)`, for a blueprint with clusters.
     clusters: Option<(&'a [u64], &'a [u64])>,
+    /// Every calibrated metric's pre-period twin `(treatment, control)`: CUPAC's features
+    /// (filled only when CUPAC runs).
+    features: (Vec<&'a [f64]>, Vec<&'a [f64]>),
     st: Summary,
     sc: Summary,
     h: Hypothesis,
@@ -1374,6 +1401,21 @@ impl Look<'_> {
         let p = (self.plan.peeks == 1).then(|| (2.0 * norm_sf(z.abs())).min(1.0));
         self.done(z.abs() >= c, p, self.covers(m, est - c * se, est + c * se))
             .est(est)
+    }
+
+    /// CUPAC: CUPED on the cross-fitted prediction of the metric from every calibrated
+    /// metric's pre-period twin.
+    fn cupac(&self) -> Outcome {
+        let (ft, fc) = &self.features;
+        if ft.is_empty() || ft.len() != fc.len() {
+            return Outcome::Failed;
+        }
+        self.ok(cupac(self.t, ft, self.c, fc, &self.h), |r| {
+            let a = r.cuped.adjusted;
+            let covered = self.covers(Method::Cupac, a.ci_low, a.ci_high);
+            self.done(a.reject, Some(a.p_value), covered)
+                .est(a.estimate)
+        })
     }
 
     /// CUPED with the pre-period twins as covariates.
