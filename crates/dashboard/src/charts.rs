@@ -82,6 +82,9 @@ fn row_of(p: &Shared, sweep_value: Option<f64>, c: &Calibration, r: &TestResult)
         correct_reject: r.confusion.correct_reject,
         type_i: r.confusion.type_i,
         type_ii: r.confusion.type_ii,
+        bias: r.bias,
+        bias_se: r.bias_se,
+        mean_customers_at_stop: r.mean_customers_at_stop,
     }
 }
 
@@ -104,6 +107,9 @@ fn result(r: &CalibrationRow) -> Option<TestResult> {
         ci_coverage: r.ci_coverage,
         p_value_ks: r.p_value_ks,
         p_value_ks_p: None,
+        bias: r.bias,
+        bias_se: r.bias_se,
+        mean_customers_at_stop: r.mean_customers_at_stop,
         miscalibrated: r.miscalibrated,
         confusion: Confusion {
             correct_accept: r.correct_accept,
@@ -131,6 +137,7 @@ fn calibration(rows: &[&CalibrationRow]) -> Option<Calibration> {
         // the table).
         results: rows.iter().filter_map(|r| result(r)).collect(),
         claims: Vec::new(),
+        families: Vec::new(),
     })
 }
 

@@ -423,6 +423,10 @@ pub struct CalResult {
     pub ci_coverage: Option<f64>,
     /// KS p-value of the p-values against uniform (true nulls).
     pub p_value_ks: Option<f64>,
+    /// The mean of estimate − true effect (none for a test without an estimate).
+    pub bias: Option<f64>,
+    /// A sequential test's mean customers at stopping, with several looks.
+    pub mean_customers_at_stop: Option<f64>,
     /// Whether the rate is off α (true null) or the analytic power.
     pub miscalibrated: bool,
 }
@@ -1033,6 +1037,8 @@ impl CalResult {
             analytic_power: r.analytic_power,
             ci_coverage: r.ci_coverage,
             p_value_ks: r.p_value_ks,
+            bias: r.bias,
+            mean_customers_at_stop: r.mean_customers_at_stop,
             miscalibrated: r.miscalibrated,
         }
     }

@@ -573,7 +573,7 @@ pub(crate) fn calibration(v: &CalibrationView, chart: Option<&Result<String, Str
                     h2 { "Results" }
                     table id="results" {
                         thead { tr { @if s.sweep_param.is_some() { th { (s.sweep_param.as_deref().unwrap_or("")) } }
-                            th.l { "metric" } th.l { "arm" } th.l { "test" } th.l { "H0" } th { "rejection rate" } th { "95 % interval" } th { "analytic power" } th { "CI coverage" } th { "KS p" } } }
+                            th.l { "metric" } th.l { "arm" } th.l { "test" } th.l { "H0" } th { "rejection rate" } th { "95 % interval" } th { "analytic power" } th { "CI coverage" } th { "KS p" } th { "bias" } th { "customers at stop" } } }
                         tbody {
                             @for r in &v.results {
                                 tr.wrong[r.miscalibrated] {
@@ -583,6 +583,7 @@ pub(crate) fn calibration(v: &CalibrationView, chart: Option<&Result<String, Str
                                     td { (num(Some(r.rejection_rate))) }
                                     td { (ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))) }
                                     td { (num(r.analytic_power)) } td { (num(r.ci_coverage)) } td { (num(r.p_value_ks)) }
+                                    td { (num(r.bias)) } td { (num(r.mean_customers_at_stop)) }
                                 }
                             }
                         }

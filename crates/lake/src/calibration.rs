@@ -92,6 +92,13 @@ pub struct CalibrationRow {
     pub type_i: u64,
     /// False nulls kept.
     pub type_ii: u64,
+    /// The mean of estimate − truth (NULL for a test without an estimate, and in rows
+    /// written before the column existed).
+    pub bias: Option<f64>,
+    /// The Monte Carlo standard error of `bias`.
+    pub bias_se: Option<f64>,
+    /// A sequential test's mean customers at stopping, with several looks.
+    pub mean_customers_at_stop: Option<f64>,
 }
 
 impl CalibrationRow {
@@ -154,6 +161,11 @@ impl CalibrationRow {
             c.int("type_i")?,
             c.int("type_ii")?,
         );
+        let (bias, bias_se, stop) = (
+            c.real_or_absent("bias")?,
+            c.real_or_absent("bias_se")?,
+            c.real_or_absent("mean_customers_at_stop")?,
+        );
         let count = |v: Option<i64>| u64::try_from(v.unwrap_or_default()).unwrap_or_default();
         let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
         (0..b.num_rows())
@@ -193,6 +205,9 @@ impl CalibrationRow {
                     correct_reject: count(cr[i]),
                     type_i: count(ti[i]),
                     type_ii: count(tii[i]),
+                    bias: bias[i],
+                    bias_se: bias_se[i],
+                    mean_customers_at_stop: stop[i],
                 })
             })
             .collect()
@@ -235,6 +250,9 @@ impl CalibrationRow {
             Field::new("correct_reject", DataType::Int64, false),
             Field::new("type_i", DataType::Int64, false),
             Field::new("type_ii", DataType::Int64, false),
+            Field::new("bias", DataType::Float64, true),
+            Field::new("bias_se", DataType::Float64, true),
+            Field::new("mean_customers_at_stop", DataType::Float64, true),
         ])
     }
 
@@ -296,6 +314,9 @@ impl CalibrationRow {
             int(&|r| r.correct_reject),
             int(&|r| r.type_i),
             int(&|r| r.type_ii),
+            real(&|r| r.bias),
+            real(&|r| r.bias_se),
+            real(&|r| r.mean_customers_at_stop),
         ];
         RecordBatch::try_new(Arc::new(Self::schema()), columns).map_err(|e| {
             let id = rows.first().map_or("", |r| r.calibration_id.as_str());
@@ -420,6 +441,9 @@ mod tests {
             correct_reject: 160,
             type_i: 0,
             type_ii: 39,
+            bias: some(-0.01),
+            bias_se: some(0.002),
+            mean_customers_at_stop: None,
         }
     }
 

@@ -63,6 +63,18 @@ impl<'a> Columns<'a> {
         self.primitive::<Float64Type>(name, &DataType::Float64)
     }
 
+    /// The column `name` as 64-bit floats, all NULL when the batch has no such column (a
+    /// column added to a table after some of its rows were written).
+    ///
+    /// # Errors
+    /// [`Error::Other`] when the column does not cast.
+    pub fn real_or_absent(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        if self.batch.column_by_name(name).is_none() {
+            return Ok(vec![None; self.batch.num_rows()]);
+        }
+        self.real(name)
+    }
+
     /// The column `name` as 64-bit integers.
     pub fn int(&self, name: &str) -> Result<Vec<Option<i64>>> {
         self.primitive::<Int64Type>(name, &DataType::Int64)

@@ -246,12 +246,28 @@ treatment = { mean = 5, sd = 1 }
 metrics = ["y", "z"]
 rho = 0.8
 "#;
-    let cal = calibrate(&bp(1000, body), &opts(300, &[Method::Cuped, Method::Cupac]), &NoReporter)
-        .unwrap();
-    let (cuped, cupac) = (find(&cal, "y", Method::Cuped), find(&cal, "y", Method::Cupac));
-    assert!(cupac.power.unwrap() > cuped.power.unwrap() + 0.1, "{cuped:?}\n{cupac:?}");
-    assert!(cupac.bias.unwrap().abs() < 4.0 * cupac.bias_se.unwrap(), "{cupac:?}");
+    let cal = calibrate(
+        &bp(1000, body),
+        &opts(300, &[Method::Cuped, Method::Cupac]),
+        &NoReporter,
+    )
+    .unwrap();
+    let (cuped, cupac) = (
+        find(&cal, "y", Method::Cuped),
+        find(&cal, "y", Method::Cupac),
+    );
+    assert!(
+        cupac.power.unwrap() > cuped.power.unwrap() + 0.1,
+        "{cuped:?}\n{cupac:?}"
+    );
+    assert!(
+        cupac.bias.unwrap().abs() < 4.0 * cupac.bias_se.unwrap(),
+        "{cupac:?}"
+    );
     let null = find(&cal, "z", Method::Cupac);
-    assert!((0.015..=0.095).contains(&null.type_i_error.unwrap()), "{null:?}");
+    assert!(
+        (0.015..=0.095).contains(&null.type_i_error.unwrap()),
+        "{null:?}"
+    );
     assert_eq!(cupac.failed, 0);
 }
