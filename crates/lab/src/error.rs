@@ -15,6 +15,10 @@ pub enum Error {
     /// [`LabOptions`](crate::LabOptions) (or `sweep`) and what is allowed.
     #[error(transparent)]
     Invalid(#[from] abforge_env::Invalid),
+    /// An external engine could not be started or did not speak the protocol
+    /// (`docs/engine-protocol.md`).
+    #[error("engine: {0}")]
+    Engine(String),
     /// Writing the plot failed.
     #[error("plot {path}: {message}")]
     Plot {
@@ -32,7 +36,7 @@ impl Error {
         match self {
             Error::Blueprint(e) => e.is_user_error(),
             Error::Usage(_) | Error::Invalid(_) => true,
-            Error::Plot { .. } => false,
+            Error::Plot { .. } | Error::Engine(_) => false,
         }
     }
 

@@ -91,6 +91,7 @@
 #![deny(missing_docs)]
 
 pub mod claims;
+mod engine;
 mod error;
 mod family;
 mod generated;
@@ -102,6 +103,7 @@ pub mod run;
 pub mod sweep;
 
 pub use claims::{BayesPrior, ClaimBin, ClaimCalibration};
+pub use engine::{EngineFailure, EngineOptions, EngineReport, EngineTest, PROTOCOL};
 pub use error::{Error, Result};
 pub use method::{Method, MetricClass, Null};
 pub use plot::{calibration_svg, plot_calibration, plot_sweep, sweep_svg};

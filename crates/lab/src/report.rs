@@ -21,15 +21,16 @@ pub struct Confusion {
     pub type_ii: u64,
 }
 
-/// One metric × treatment arm × test.
+/// One metric × treatment arm × test: one of abforge's ([`Method`]) or, in an engine's
+/// report, the engine's test by name.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TestResult {
+pub struct TestResult<T = Method> {
     /// The metric.
     pub metric: String,
     /// The treatment arm (against the blueprint's control).
     pub arm: String,
     /// The test.
-    pub test: Method,
+    pub test: T,
     /// The metric's kind of values.
     pub kind: MetricClass,
     /// The null the test is judged against.
@@ -122,6 +123,9 @@ pub struct Calibration {
     /// family (family-wise error rate, false discovery rate and power of each correction).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<FamilyResult>,
+    /// The external engine judged beside abforge's tests, when one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::engine::EngineReport>,
 }
 
 /// One test's family: its metric × arm pairs in each replication, under each correction.

@@ -1,10 +1,14 @@
 //! The replication loop: draw, test, judge, count.
 
 use crate::claims::{BayesPrior, ClaimAcc, ClaimWho, LiftPrior, blueprint_priors};
+use crate::engine::{
+    Answer, BatchBuilder, EngineFailure, EngineOptions, EnginePlan, EngineReport, Engines, ItemKey,
+    RequestHead, RequestMetric, estimand_target, look_size,
+};
 use crate::error::Result;
 use crate::family::{FamilyAcc, FamilyItem, family_methods};
 use crate::generated::{self, Drawn};
-use crate::method::{Method, MetricClass, Target};
+use crate::method::{Method, MetricClass, Null, Target};
 use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
 use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
 use abforge_env::Invalid;
@@ -88,6 +92,8 @@ pub struct LabOptions {
     /// The prior of the Bayesian test: flat (as `abforge analyze`), or the blueprint's prior
     /// of each lift drawn from one (see [`BayesPrior`]).
     pub bayes_prior: BayesPrior,
+    /// An external engine judged beside abforge's tests (`docs/engine-protocol.md`).
+    pub engine: Option<EngineOptions>,
 }
 
 impl Default for LabOptions {
@@ -104,6 +110,7 @@ impl Default for LabOptions {
             metrics: Vec::new(),
             msprt_mixing_sd: MsprtOptions::default().mixing_sd,
             bayes_prior: BayesPrior::Flat,
+            engine: None,
         }
     }
 }
@@ -231,6 +238,8 @@ struct Plan {
     /// The methods run on two or more metric × arm pairs: each a family whose multiple
     /// testing is judged (see [`crate::family`]).
     family: Vec<Method>,
+    /// The external engine, when one is judged.
+    engine: Option<EnginePlan>,
 }
 
 impl Plan {
@@ -289,6 +298,10 @@ impl Plan {
             .then(|| Mutex::new(HashMap::new()));
         let family = family_methods(&entries);
         let generated = generated::needs_generator(&bp);
+        let engine = match &opts.engine {
+            Some(e) => Some(engine_plan(e, &bp, &first, &design, opts.peeks)?),
+            None => None,
+        };
         let plan = Plan {
             bp,
             seed,
@@ -306,6 +319,7 @@ impl Plan {
             gsd,
             generated,
             family,
+            engine,
         };
         if has_choices {
             plan.insert(&first);
@@ -490,6 +504,27 @@ fn entries(design: &Design, groups: usize) -> Vec<(usize, usize, Method)> {
     entries
 }
 
+/// How a test is judged: its null, what its interval estimates, whether its guarantee
+/// holds at every look, and the method whose analytic power applies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Judge {
+    pub null: Null,
+    pub target: Target,
+    pub always_valid: bool,
+    pub analytic: Option<Method>,
+}
+
+impl Judge {
+    pub(crate) fn of(m: Method) -> Judge {
+        Judge {
+            null: m.null(),
+            target: m.target(),
+            always_valid: m.is_always_valid(),
+            analytic: Some(m),
+        }
+    }
+}
+
 /// One test's outcome at one look.
 #[derive(Debug, Clone, Copy)]
 enum Outcome {
@@ -625,27 +660,37 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
     let blocks = r_total.div_ceil(BLOCK);
     let n_entries = plan.entries.len();
     let n_families = plan.family.len();
-    let per_block: Vec<(Vec<Acc>, Vec<FamilyAcc>)> = (0..blocks)
+    let per_block: Vec<(Vec<Acc>, Vec<FamilyAcc>, EngineAccs)> = (0..blocks)
         .into_par_iter()
         .map_init(Scratch::default, |scratch, b| -> Result<_> {
             let mut accs = vec![Acc::default(); n_entries];
             let mut fams = vec![FamilyAcc::default(); n_families];
             let reps = b * BLOCK..((b + 1) * BLOCK).min(r_total);
             let count = reps.end - reps.start;
+            let mut batch = EngineBatch::default();
             for r in reps {
-                replicate(plan, r, scratch, &mut accs)?;
+                let prepared = replicate(plan, r, scratch, &mut accs)?;
                 for (f, items) in fams.iter_mut().zip(&mut scratch.family) {
                     f.add(items, plan.design.alpha);
                     items.clear();
                 }
+                if plan.engine.is_some() {
+                    batch.keep(plan, r, prepared, &scratch.drawn);
+                }
             }
+            let engine = match &plan.engine {
+                Some(e) => judge_engine(plan, e, b, &mut batch)?,
+                None => EngineAccs::default(),
+            };
             reporter.on_replications(count);
-            Ok((accs, fams))
+            Ok((accs, fams, engine))
         })
         .collect::<Result<_>>()?;
     let mut total = vec![Acc::default(); n_entries];
     let mut families = vec![FamilyAcc::default(); n_families];
-    for (block, fams) in per_block {
+    let mut engine = EngineAccs::default();
+    for (block, fams, e) in per_block {
+        engine.merge(e);
         for (t, a) in total.iter_mut().zip(block) {
             t.merge(a);
         }
@@ -665,7 +710,7 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
         .entries
         .iter()
         .zip(total)
-        .map(|(&(pos, g, method), acc)| finish(plan, pos, g, method, acc))
+        .map(|(&(pos, g, method), acc)| finish(plan, (pos, g), method, Judge::of(method), acc))
         .collect();
     Ok(Calibration {
         experiment_id: bp.id.clone(),
@@ -686,7 +731,256 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
         results,
         claims,
         families,
+        engine: plan.engine.as_ref().map(|e| engine_report(plan, e, engine)),
     })
+}
+
+/// The engine's processes and the request it gets, after its handshake: its tests that
+/// apply to each calibrated metric (by kind, and by covariate when a test needs one).
+fn engine_plan(
+    opts: &EngineOptions,
+    bp: &Blueprint,
+    first: &Resolved,
+    design: &Design,
+    peeks: u32,
+) -> Result<EnginePlan> {
+    let engines = Engines::start(opts.clone())?;
+    let offered = engines.handshake.tests.clone();
+    let mut used: Vec<usize> = Vec::new();
+    let mut entries = Vec::new();
+    let mut metrics = Vec::new();
+    for (pos, &mi) in design.metric_indices.iter().enumerate() {
+        let m = &first.metrics[mi];
+        let kind = match class_of(m) {
+            MetricClass::Binary => "binary",
+            MetricClass::Count => "count",
+            MetricClass::Continuous => "continuous",
+        };
+        let has_pre = m.pre_correlation.is_some();
+        metrics.push(RequestMetric {
+            name: m.name.clone(),
+            kind,
+            covariate: has_pre.then(|| format!("pre_{}", m.name)),
+        });
+        for (ti, t) in offered.iter().enumerate() {
+            if !t.kinds.iter().any(|k| k == kind) || (t.needs_covariate && !has_pre) {
+                continue;
+            }
+            if !used.contains(&ti) {
+                used.push(ti);
+            }
+            for g in (0..bp.groups.len()).filter(|g| *g != design.control) {
+                entries.push((pos, g, ti));
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Err(Invalid::new(
+            "engine",
+            "none of the engine's tests applies to the calibrated metrics (by kind, or for \
+             want of a pre_period covariate)",
+        )
+        .into());
+    }
+    let head = RequestHead {
+        alpha: design.alpha,
+        control: bp.groups[design.control].0.clone(),
+        arms: (0..bp.groups.len())
+            .filter(|g| *g != design.control)
+            .map(|g| bp.groups[g].0.clone())
+            .collect(),
+        looks: peeks,
+        metrics,
+        tests: used.iter().map(|&i| offered[i].name.clone()).collect(),
+    };
+    Ok(EnginePlan {
+        engines,
+        head,
+        tests: offered,
+        entries,
+        command: opts.command.clone(),
+    })
+}
+
+/// A block's replications as sent to the engine, with what judging them needs.
+#[derive(Default)]
+struct EngineBatch {
+    builder: BatchBuilder,
+    /// (replication, its prepared truth, customers per group).
+    kept: Vec<(u64, Arc<Prepared>, Vec<u64>)>,
+}
+
+impl EngineBatch {
+    fn keep(&mut self, plan: &Plan, r: u64, prepared: Arc<Prepared>, drawn: &Drawn) {
+        let names: Vec<String> = plan.bp.groups.iter().map(|(g, _)| g.clone()).collect();
+        self.builder
+            .push(r, &names, &drawn.values, &drawn.covariates);
+        let sizes = drawn
+            .values
+            .first()
+            .map(|m| m.iter().map(|v| v.len() as u64).collect())
+            .unwrap_or_default();
+        self.kept.push((r, prepared, sizes));
+    }
+}
+
+/// The counts of the engine's entries and its failures, over a block or the run.
+#[derive(Default)]
+struct EngineAccs {
+    accs: Vec<Acc>,
+    failures: HashMap<(usize, String), u64>,
+}
+
+impl EngineAccs {
+    fn merge(&mut self, o: EngineAccs) {
+        if self.accs.is_empty() {
+            self.accs = o.accs;
+        } else {
+            for (a, b) in self.accs.iter_mut().zip(o.accs) {
+                a.merge(b);
+            }
+        }
+        for (k, n) in o.failures {
+            *self.failures.entry(k).or_default() += n;
+        }
+    }
+}
+
+/// Sends block `b` to the engine and judges every answer against the truth, as abforge's
+/// own tests are: one outcome per look, folded over the looks.
+fn judge_engine(
+    plan: &Plan,
+    e: &EnginePlan,
+    b: u64,
+    batch: &mut EngineBatch,
+) -> Result<EngineAccs> {
+    let (answers, transport) = e.engines.run_batch(&e.head, b, &mut batch.builder)?;
+    let mut out = EngineAccs {
+        accs: vec![Acc::default(); e.entries.len()],
+        failures: HashMap::new(),
+    };
+    let ctrl = plan.design.control;
+    let looks = plan.peeks;
+    for (r, prepared, sizes) in &batch.kept {
+        for (i, &(pos, g, ti)) in e.entries.iter().enumerate() {
+            let test = &e.tests[ti];
+            let judge = engine_judge(test);
+            let truth = prepared.metrics[pos].arms[g].as_ref();
+            let target = truth.and_then(|t| target_of(t, judge.target));
+            let ks: Vec<u32> = if test.sequential {
+                (1..=looks).collect()
+            } else {
+                vec![0]
+            };
+            let (mut combined, mut stop) = (None, None);
+            for &k in &ks {
+                let key = ItemKey {
+                    replication: *r,
+                    metric: plan.metrics[pos].0.clone(),
+                    arm: plan.bp.groups[g].0.clone(),
+                    test: test.name.clone(),
+                    look: k,
+                };
+                let o = match answers.get(&key) {
+                    Some(Answer::Decision {
+                        reject,
+                        p,
+                        estimate,
+                        interval,
+                    }) => Outcome::Done {
+                        reject: *reject,
+                        p: *p,
+                        covered: interval.zip(target).map(|((lo, hi), x)| lo <= x && x <= hi),
+                        claim: None,
+                        estimate: *estimate,
+                    },
+                    Some(Answer::Failed(why)) => {
+                        *out.failures.entry((ti, why.clone())).or_default() += 1;
+                        Outcome::Failed
+                    }
+                    None => {
+                        let why = transport.clone().unwrap_or_else(|| "no answer".into());
+                        *out.failures.entry((ti, why)).or_default() += 1;
+                        Outcome::Failed
+                    }
+                };
+                if stop.is_none() && o.rejects() {
+                    let kk = k.max(1);
+                    stop = Some(look_size(sizes[g], kk, looks) + look_size(sizes[ctrl], kk, looks));
+                }
+                combined = Some(combine(combined, o, k == *ks.last().expect("a look")));
+            }
+            let acc = &mut out.accs[i];
+            let o = combined.unwrap_or(Outcome::Failed);
+            record(acc, judge, truth, o);
+            if looks > 1 && test.sequential && matches!(o, Outcome::Done { .. }) {
+                acc.stop_sum += stop.unwrap_or(sizes[g] + sizes[ctrl]) as f64;
+                acc.stop_n += 1;
+            }
+        }
+    }
+    batch.kept.clear();
+    Ok(out)
+}
+
+/// How an engine's test is judged: against equal means, its interval against its
+/// estimand's truth; a sequential test's guarantee holds at every look.
+fn engine_judge(t: &crate::engine::EngineTest) -> Judge {
+    Judge {
+        null: Null::Mean,
+        target: estimand_target(&t.estimand),
+        always_valid: t.sequential,
+        analytic: None,
+    }
+}
+
+/// The engine's report: its results judged as abforge's, and its failures.
+fn engine_report(plan: &Plan, e: &EnginePlan, accs: EngineAccs) -> EngineReport {
+    let h = &e.engines.handshake;
+    let results = e
+        .entries
+        .iter()
+        .zip(
+            accs.accs
+                .into_iter()
+                .chain(std::iter::repeat_with(Acc::default)),
+        )
+        .map(|(&(pos, g, ti), acc)| {
+            let t = &e.tests[ti];
+            finish(plan, (pos, g), t.name.clone(), engine_judge(t), acc)
+        })
+        .collect();
+    let mut failures: Vec<EngineFailure> = accs
+        .failures
+        .into_iter()
+        .map(|((ti, reason), items)| EngineFailure {
+            test: e.tests[ti].name.clone(),
+            reason,
+            items,
+        })
+        .collect();
+    failures.sort_by(|a, b| {
+        b.items
+            .cmp(&a.items)
+            .then_with(|| a.test.cmp(&b.test))
+            .then_with(|| a.reason.cmp(&b.reason))
+    });
+    failures.truncate(20);
+    let used: Vec<_> = e
+        .tests
+        .iter()
+        .filter(|t| e.head.tests.contains(&t.name))
+        .cloned()
+        .collect();
+    EngineReport {
+        engine: h.engine.clone(),
+        version: h.version.clone(),
+        protocol: h.protocol.clone(),
+        command: e.command.clone(),
+        tests: used,
+        results,
+        failures,
+    }
 }
 
 /// The calibration of the Bayesian test's claims, per metric × arm, when the truth varies
@@ -710,7 +1004,13 @@ fn claims(plan: &Plan, total: &[Acc]) -> Vec<ClaimCalibration> {
         .collect()
 }
 
-fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> TestResult {
+fn finish<T>(
+    plan: &Plan,
+    (pos, g): (usize, usize),
+    test: T,
+    judge: Judge,
+    mut acc: Acc,
+) -> TestResult<T> {
     let bp = &plan.bp;
     let c = acc.confusion;
     let rejections = c.correct_reject + c.type_i;
@@ -730,16 +1030,16 @@ fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> Te
         let (lo, hi) = wilson(c.type_i, n_null);
         // The always-valid methods promise type I ≤ α at any stopping time, so they are
         // conservative at a fixed horizon by design: only an error above α counts.
-        plan.design.alpha < lo || (plan.design.alpha > hi && !method.is_always_valid())
+        plan.design.alpha < lo || (plan.design.alpha > hi && !judge.always_valid)
     };
     let ks = ks_uniform(&mut acc.p_null);
     let (name, class) = plan.metrics[pos].clone();
     TestResult {
         metric: name,
         arm: bp.groups[g].0.clone(),
-        test: method,
+        test,
         kind: class,
-        null: method.null(),
+        null: judge.null,
         null_true,
         replications: n,
         failed: acc.failed,
@@ -750,7 +1050,7 @@ fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> Te
         power: rate(c.correct_reject, n_alt),
         // The formula is the flat prior's; a prior on the difference shrinks the estimate.
         analytic_power: (acc.analytic_n > 0
-            && !(method == Method::Bayes && plan.priors[pos][g].is_some()))
+            && !(judge.analytic == Some(Method::Bayes) && plan.priors[pos][g].is_some()))
         .then(|| acc.analytic_sum / acc.analytic_n as f64),
         ci_coverage: rate(acc.covered, acc.coverage_n),
         bias: (acc.bias_n > 0).then(|| acc.bias_sum / acc.bias_n as f64),
@@ -768,7 +1068,12 @@ fn finish(plan: &Plan, pos: usize, g: usize, method: Method, mut acc: Acc) -> Te
 }
 
 /// One replication: draw every metric of every group, run every test, count.
-fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Result<()> {
+fn replicate(
+    plan: &Plan,
+    r: u64,
+    scratch: &mut Scratch,
+    accs: &mut [Acc],
+) -> Result<Arc<Prepared>> {
     let prepared = plan.prepared(r)?;
     let rep_seed = derive(plan.seed, SALT_REPLICATION, r);
     let groups = plan.design.sizes.len();
@@ -793,7 +1098,7 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
             let truth = pm.arms[g].as_ref();
             for (i, (&method, (o, stop))) in methods.iter().zip(outcomes).enumerate() {
                 let acc = &mut accs[entry + i];
-                record(acc, method, truth, o);
+                record(acc, Judge::of(method), truth, o);
                 if plan.peeks > 1 && method.is_sequential() && matches!(o, Outcome::Done { .. }) {
                     acc.stop_sum += stop as f64;
                     acc.stop_n += 1;
@@ -810,7 +1115,7 @@ fn replicate(plan: &Plan, r: u64, scratch: &mut Scratch, accs: &mut [Acc]) -> Re
             entry += methods.len();
         }
     }
-    Ok(())
+    Ok(prepared)
 }
 
 /// Draws every calibrated metric (and its pre-period twin) of every group into
@@ -919,7 +1224,7 @@ fn combine(prev: Option<Outcome>, now: Outcome, last: bool) -> Outcome {
 
 /// Counts one outcome; a failed test, or one whose null the truth does not know (no true
 /// median), counts as failed.
-fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
+fn record(acc: &mut Acc, judge: Judge, truth: Option<&ArmTruth>, o: Outcome) {
     let (
         Some(t),
         Outcome::Done {
@@ -934,7 +1239,7 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
         acc.failed += 1;
         return;
     };
-    let Some(null) = t.null(method.null()) else {
+    let Some(null) = t.null(judge.null) else {
         acc.failed += 1;
         return;
     };
@@ -953,7 +1258,7 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
         if let Some(p) = p {
             acc.p_null.push(p);
         }
-    } else if let Some(&a) = t.analytic.get(&method) {
+    } else if let Some(&a) = judge.analytic.and_then(|m| t.analytic.get(&m)) {
         acc.analytic_sum += a;
         acc.analytic_n += 1;
     }
@@ -961,7 +1266,7 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
         acc.coverage_n += 1;
         acc.covered += u64::from(c);
     }
-    if let (Some(e), Some(target)) = (estimate, target_of(t, method)) {
+    if let (Some(e), Some(target)) = (estimate, target_of(t, judge.target)) {
         let d = e - target;
         if d.is_finite() {
             acc.bias_sum += d;
@@ -971,10 +1276,9 @@ fn record(acc: &mut Acc, method: Method, truth: Option<&ArmTruth>, o: Outcome) {
     }
 }
 
-/// What `method`'s interval estimates, from the truth (`None`: not known, or the method
-/// has no interval).
-fn target_of(t: &ArmTruth, method: Method) -> Option<f64> {
-    match method.target() {
+/// The true value of `target` (`None`: not known, or no interval).
+pub(crate) fn target_of(t: &ArmTruth, target: Target) -> Option<f64> {
+    match target {
         Target::Difference => Some(t.abs_effect),
         Target::Ratio => t.ratio,
         Target::Lift => t.rel_effect,
@@ -1191,7 +1495,7 @@ impl Look<'_> {
     /// What `method`'s interval estimates, from the truth (`None`: not known, or the method
     /// has no interval).
     fn target(&self, method: Method) -> Option<f64> {
-        target_of(self.truth?, method)
+        target_of(self.truth?, method.target())
     }
 
     /// Whether `[lo, hi]` holds what `method`'s interval estimates (`None`: no truth known,

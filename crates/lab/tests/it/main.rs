@@ -3,4 +3,5 @@
 
 mod calibrate;
 mod claims;
+mod engine;
 mod realism;
