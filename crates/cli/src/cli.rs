@@ -358,8 +358,10 @@ pub struct CalibrateArgs {
     /// each where it applies; plus the bootstrap and permutation tests with --bootstrap,
     /// --permutations]. Also confidence_sequence, bootstrap_percentile, bootstrap_bca,
     /// bootstrap_lift_percentile, bootstrap_lift_bca, permutation, quantile_median
-    /// (continuous metrics), fieller, regression_hc2 (metrics with a pre_period twin),
-    /// group_sequential_obf, group_sequential_pocock (designed for the --peeks looks).
+    /// (continuous metrics), fieller, regression_hc2, cupac (metrics with a pre_period twin),
+    /// group_sequential_obf, group_sequential_pocock (designed for the --peeks looks),
+    /// cluster_robust (blueprints that randomise whole clusters), winsorized_welch (capped at
+    /// the pooled 99th percentile).
     #[arg(long, value_name = "TEST,...", value_delimiter = ',')]
     pub tests: Vec<abforge_lab::Method>,
     /// Metric to calibrate (repeat for several) [default: every metric].
@@ -391,6 +393,15 @@ pub struct CalibrateArgs {
     /// difference of the means (its claims are then calibrated by construction).
     #[arg(long, value_enum, value_name = "PRIOR", default_value = "flat")]
     pub bayes_prior: BayesPriorArg,
+    /// An external A/B engine judged beside abforge's tests, through the engine protocol
+    /// (docs/engine-protocol.md): a shipped adapter by name (tea-tasting, gbstats,
+    /// spotify-confidence, scipy, noop; run by ABFORGE_ENGINE_PYTHON, else the venv of
+    /// scripts/engines-venv.sh, from ABFORGE_ENGINES_DIR, else ./engines) or any command.
+    #[arg(long, value_name = "NAME|CMD")]
+    pub engine: Option<String>,
+    /// Longest wait for one line of the engine, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_positive)]
+    pub engine_timeout: f64,
     /// Worker threads [default: one per core]. The result does not depend on it.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,

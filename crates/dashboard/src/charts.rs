@@ -34,11 +34,21 @@ pub fn calibration_rows(
         blueprint_hash,
         sweep_param,
     };
-    points
+    let mut rows: Vec<CalibrationRow> = points
         .iter()
         .flat_map(|&(v, c)| c.results.iter().map(move |r| (v, c, r)))
         .map(|(v, c, r)| row_of(&shared, v, c, r))
-        .collect()
+        .collect();
+    for &(v, c) in points {
+        let Some(e) = &c.engine else { continue };
+        for r in &e.results {
+            let mut row = row_of(&shared, v, c, r);
+            row.test = format!("{}:{}", e.engine, r.test);
+            row.engine = Some(format!("{} {}", e.engine, e.version));
+            rows.push(row);
+        }
+    }
+    rows
 }
 
 /// What every row of a publication shares.
@@ -49,7 +59,12 @@ struct Shared {
 }
 
 /// One result of a calibration as a row of publication `p`.
-fn row_of(p: &Shared, sweep_value: Option<f64>, c: &Calibration, r: &TestResult) -> CalibrationRow {
+fn row_of<T: std::fmt::Display>(
+    p: &Shared,
+    sweep_value: Option<f64>,
+    c: &Calibration,
+    r: &TestResult<T>,
+) -> CalibrationRow {
     CalibrationRow {
         experiment_id: c.experiment_id.clone(),
         calibration_id: p.calibration_id.clone(),
@@ -64,7 +79,7 @@ fn row_of(p: &Shared, sweep_value: Option<f64>, c: &Calibration, r: &TestResult)
         peeks: c.peeks,
         metric: r.metric.clone(),
         arm: r.arm.clone(),
-        test: r.test.name().to_owned(),
+        test: r.test.to_string(),
         kind: name_of(&r.kind),
         null: name_of(&r.null),
         null_true: r.null_true,
@@ -85,6 +100,7 @@ fn row_of(p: &Shared, sweep_value: Option<f64>, c: &Calibration, r: &TestResult)
         bias: r.bias,
         bias_se: r.bias_se,
         mean_customers_at_stop: r.mean_customers_at_stop,
+        engine: None,
     }
 }
 
@@ -138,6 +154,7 @@ fn calibration(rows: &[&CalibrationRow]) -> Option<Calibration> {
         results: rows.iter().filter_map(|r| result(r)).collect(),
         claims: Vec::new(),
         families: Vec::new(),
+        engine: None,
     })
 }
 

@@ -99,6 +99,9 @@ pub struct CalibrationRow {
     pub bias_se: Option<f64>,
     /// A sequential test's mean customers at stopping, with several looks.
     pub mean_customers_at_stop: Option<f64>,
+    /// The external engine (`name version`) whose test this is; `None` for abforge's own.
+    /// Its `test` is then `engine:test`.
+    pub engine: Option<String>,
 }
 
 impl CalibrationRow {
@@ -166,6 +169,7 @@ impl CalibrationRow {
             c.real_or_absent("bias_se")?,
             c.real_or_absent("mean_customers_at_stop")?,
         );
+        let engine = c.text_or_absent("engine")?;
         let count = |v: Option<i64>| u64::try_from(v.unwrap_or_default()).unwrap_or_default();
         let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
         (0..b.num_rows())
@@ -208,6 +212,7 @@ impl CalibrationRow {
                     bias: bias[i],
                     bias_se: bias_se[i],
                     mean_customers_at_stop: stop[i],
+                    engine: engine[i].clone(),
                 })
             })
             .collect()
@@ -253,6 +258,7 @@ impl CalibrationRow {
             Field::new("bias", DataType::Float64, true),
             Field::new("bias_se", DataType::Float64, true),
             Field::new("mean_customers_at_stop", DataType::Float64, true),
+            Field::new("engine", DataType::Utf8, true),
         ])
     }
 
@@ -317,6 +323,9 @@ impl CalibrationRow {
             real(&|r| r.bias),
             real(&|r| r.bias_se),
             real(&|r| r.mean_customers_at_stop),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.engine.as_deref()).collect::<Vec<_>>(),
+            )),
         ];
         RecordBatch::try_new(Arc::new(Self::schema()), columns).map_err(|e| {
             let id = rows.first().map_or("", |r| r.calibration_id.as_str());
@@ -444,6 +453,7 @@ mod tests {
             bias: some(-0.01),
             bias_se: some(0.002),
             mean_customers_at_stop: None,
+            engine: full.then(|| "gbstats 0.8.0".to_string()),
         }
     }
 

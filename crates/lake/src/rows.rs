@@ -75,6 +75,17 @@ impl<'a> Columns<'a> {
         self.real(name)
     }
 
+    /// The column `name` as text, all NULL when the batch has no such column.
+    ///
+    /// # Errors
+    /// [`Error::Other`] when the column does not cast.
+    pub fn text_or_absent(&self, name: &str) -> Result<Vec<Option<String>>> {
+        if self.batch.column_by_name(name).is_none() {
+            return Ok(vec![None; self.batch.num_rows()]);
+        }
+        self.text(name)
+    }
+
     /// The column `name` as 64-bit integers.
     pub fn int(&self, name: &str) -> Result<Vec<Option<i64>>> {
         self.primitive::<Int64Type>(name, &DataType::Int64)

@@ -10,6 +10,7 @@ use abforge_lab::{
 };
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// A replication-count progress bar.
@@ -61,6 +62,67 @@ enum Outcome {
     Sweep(SweepReport),
 }
 
+/// The adapters shipped under `engines/`, by name.
+const SHIPPED_ENGINES: [(&str, &str); 5] = [
+    ("tea-tasting", "tea_tasting_engine.py"),
+    ("gbstats", "gbstats_engine.py"),
+    ("spotify-confidence", "spotify_confidence_engine.py"),
+    ("scipy", "scipy_engine.py"),
+    ("noop", "noop_engine.py"),
+];
+
+/// `--engine`: a shipped adapter by name, run by the engines' Python, or a command as given.
+fn engine_options(spec: &str, timeout: f64) -> anyhow::Result<abforge_lab::EngineOptions> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Err(BadInput(format!(
+            "--engine: expected an engine name ({}) or a command",
+            SHIPPED_ENGINES.map(|e| e.0).join(", ")
+        ))
+        .into());
+    }
+    let command = match SHIPPED_ENGINES.iter().find(|(name, _)| *name == spec) {
+        Some((_, file)) => {
+            let venv = std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/abforge/engines-venv/bin/python"));
+            let python = std::env::var("ABFORGE_ENGINE_PYTHON")
+                .ok()
+                .unwrap_or_else(|| {
+                    venv.filter(|p| p.exists())
+                        .map_or_else(|| "python3".into(), |p| p.display().to_string())
+                });
+            let dir = std::env::var("ABFORGE_ENGINES_DIR").unwrap_or_else(|_| "engines".into());
+            let script = PathBuf::from(&dir).join(file);
+            if !script.is_file() {
+                return Err(BadInput(format!(
+                    "--engine {spec}: {} is not there; run from the repository's root or set \
+                     ABFORGE_ENGINES_DIR to its engines/ folder",
+                    script.display()
+                ))
+                .into());
+            }
+            format!(
+                "{} {}",
+                quote(&python)?,
+                quote(&script.display().to_string())?
+            )
+        }
+        None => spec.to_string(),
+    };
+    Ok(abforge_lab::EngineOptions {
+        command,
+        timeout: std::time::Duration::from_secs_f64(timeout),
+    })
+}
+
+/// A path as one `sh` word.
+fn quote(s: &str) -> anyhow::Result<String> {
+    if s.contains('\'') {
+        return Err(BadInput(format!("the path {s:?} has a single quote")).into());
+    }
+    Ok(format!("'{s}'"))
+}
+
 /// Runs the command.
 pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
     let bp = super::load(&args.source)?;
@@ -87,6 +149,11 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
         metrics: args.metric.clone(),
         msprt_mixing_sd: args.msprt_mixing_sd,
         bayes_prior: args.bayes_prior.into(),
+        engine: args
+            .engine
+            .as_deref()
+            .map(|e| engine_options(e, args.engine_timeout))
+            .transpose()?,
     };
     let bar = ReplicationBar::new(quiet);
     let started = Instant::now();
@@ -262,6 +329,7 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
     }
     write_estimates(out, c)?;
     write_families(out, c)?;
+    write_engine(out, c)?;
     write_claims(out, c)?;
     let failed: Vec<String> = c
         .results
@@ -275,6 +343,46 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
             "\nnot computable in some experiments (e.g. zero variance, a median on an atom), left out of the rates: {}",
             failed.join(", ")
         )?;
+    }
+    Ok(())
+}
+
+/// The external engine's tests, judged as abforge's, and why some of its items failed.
+fn write_engine(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
+    let Some(e) = &c.engine else {
+        return Ok(());
+    };
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Engine {} {} ({}; {}), judged as abforge's tests:",
+        e.engine, e.version, e.protocol, e.command
+    )?;
+    for r in &e.results {
+        writeln!(
+            out,
+            "  {:<16} {:<12} {:<25} {:<5}  {:>8.3} {:>15}  {:>7} {:>7}  {:>8}  {:>10}  {}",
+            r.metric,
+            r.arm,
+            r.test,
+            match r.null_true {
+                Some(true) => "true",
+                Some(false) => "false",
+                None if r.replications == 0 => "-",
+                None => "mixed",
+            },
+            r.rejection_rate,
+            format!("[{:.3}, {:.3}]", r.ci_low, r.ci_high),
+            opt(r.type_i_error),
+            opt(r.power),
+            opt(r.ci_coverage),
+            r.mean_customers_at_stop
+                .map_or_else(|| "-".into(), |n| format!("stop {n:.0}")),
+            verdict(r, c.alpha),
+        )?;
+    }
+    for f in &e.failures {
+        writeln!(out, "  {} failed {} time(s): {}", f.test, f.items, f.reason)?;
     }
     Ok(())
 }
@@ -444,7 +552,7 @@ fn write_claims(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
     Ok(())
 }
 
-fn verdict(r: &TestResult, alpha: f64) -> String {
+fn verdict<T>(r: &TestResult<T>, alpha: f64) -> String {
     if r.replications == 0 {
         return "not computed: failed in every experiment".into();
     }
@@ -546,6 +654,9 @@ fn publish(
     // Only when not the default, so that the ids of earlier publications stay the same.
     if opts.bayes_prior != abforge_lab::BayesPrior::Flat {
         settings["bayes_prior"] = serde_json::json!(opts.bayes_prior);
+    }
+    if let Some(e) = &opts.engine {
+        settings["engine"] = serde_json::json!(e.command);
     }
     let digest = hex(&Sha256::digest(serde_json::to_vec(&settings)?));
     let id = format!("{}-cal-{}", bp.id, &digest[..12]);
