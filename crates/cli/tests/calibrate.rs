@@ -344,3 +344,36 @@ fn a_prior_lift_gets_its_claims_scored() {
     );
     assert!(text.contains("Spiegelhalter z"), "{text}");
 }
+
+/// `--engine`: an engine that fails to start or to speak the protocol stops the run with
+/// its reason (exit 1); an empty name, or a shipped name whose adapter is not there, is a
+/// usage error naming the flag (exit 2).
+#[test]
+fn engines_that_cannot_run_are_refused_with_their_reason() {
+    let bp = example("aa_null.toml");
+    let base = ["-q", "calibrate", "-b", bp.as_str(), "-r", "10", "-n", "200"];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        abforge().args(&args).output().unwrap()
+    };
+    let out = run(&["--engine", "echo hello", "--engine-timeout", "5"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not the protocol's JSON"), "{err}");
+    let out = run(&["--engine", "exit 7"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the engine stopped"));
+    let out = run(&["--engine", " "]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tea-tasting, gbstats"));
+    let out = abforge()
+        .env("ABFORGE_ENGINES_DIR", "/nonexistent")
+        .args(base)
+        .args(["--engine", "gbstats"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ABFORGE_ENGINES_DIR"));
+    let out = run(&["--engine", "noop", "--engine-timeout", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
