@@ -393,6 +393,11 @@ pub struct CalibrateArgs {
     /// difference of the means (its claims are then calibrated by construction).
     #[arg(long, value_enum, value_name = "PRIOR", default_value = "flat")]
     pub bayes_prior: BayesPriorArg,
+    /// A prior of one metric's Bayesian test, in every treatment arm (repeat for several):
+    /// `METRIC=normal:MEAN,SD` on the difference of the means, or `METRIC=beta:A,B` on each
+    /// rate of a 0/1 metric. It overrides --bayes-prior for that metric.
+    #[arg(long, value_name = "METRIC=LAW:A,B")]
+    pub prior: Vec<abforge_lab::MetricPrior>,
     /// An external A/B engine judged beside abforge's tests, through the engine protocol
     /// (docs/engine-protocol.md): a shipped adapter by name (tea-tasting, gbstats,
     /// spotify-confidence, scipy, noop; run by ABFORGE_ENGINE_PYTHON, else the venv of

@@ -351,7 +351,16 @@ fn a_prior_lift_gets_its_claims_scored() {
 #[test]
 fn engines_that_cannot_run_are_refused_with_their_reason() {
     let bp = example("aa_null.toml");
-    let base = ["-q", "calibrate", "-b", bp.as_str(), "-r", "10", "-n", "200"];
+    let base = [
+        "-q",
+        "calibrate",
+        "-b",
+        bp.as_str(),
+        "-r",
+        "10",
+        "-n",
+        "200",
+    ];
     let run = |extra: &[&str]| {
         let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
         abforge().args(&args).output().unwrap()

@@ -47,6 +47,151 @@ impl BayesPrior {
     }
 }
 
+/// A prior given for one metric's Bayesian test (`--prior METRIC=normal:MEAN,SD` or
+/// `METRIC=beta:A,B`), in every treatment arm; it overrides [`BayesPrior`] for that metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricPrior {
+    /// The metric.
+    pub metric: String,
+    /// The prior.
+    pub prior: PriorLaw,
+}
+
+/// The law of a [`MetricPrior`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "law")]
+pub enum PriorLaw {
+    /// `N(mean, sd²)` on the difference of the means `T − C` (the normal model).
+    Normal {
+        /// Prior mean of the difference.
+        mean: f64,
+        /// Prior standard deviation, > 0.
+        sd: f64,
+    },
+    /// `Beta(a, b)` on each conversion rate (the beta-binomial model; 0/1 metrics only).
+    Beta {
+        /// First shape, > 0.
+        a: f64,
+        /// Second shape, > 0.
+        b: f64,
+    },
+}
+
+impl std::str::FromStr for MetricPrior {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            |why: &str| format!("{s:?}: {why}; expected METRIC=normal:MEAN,SD or METRIC=beta:A,B");
+        let (metric, law) = s.split_once('=').ok_or_else(|| bad("no `=`"))?;
+        let (kind, args) = law.split_once(':').ok_or_else(|| bad("no `:`"))?;
+        let nums: Vec<f64> = args
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad("the parameters are not numbers"))?;
+        let [x, y] = nums[..] else {
+            return Err(bad("two parameters are needed"));
+        };
+        let prior = match kind.trim() {
+            "normal" if x.is_finite() && y.is_finite() && y > 0.0 => {
+                PriorLaw::Normal { mean: x, sd: y }
+            }
+            "normal" => return Err(bad("the mean must be finite and the sd finite and > 0")),
+            "beta" if x.is_finite() && y.is_finite() && x > 0.0 && y > 0.0 => {
+                PriorLaw::Beta { a: x, b: y }
+            }
+            "beta" => return Err(bad("both shapes must be finite and > 0")),
+            _ => return Err(bad("the law is not normal or beta")),
+        };
+        let metric = metric.trim();
+        if metric.is_empty() {
+            return Err(bad("no metric"));
+        }
+        Ok(MetricPrior {
+            metric: metric.to_string(),
+            prior,
+        })
+    }
+}
+
+/// The prior of one arm's Bayesian test: a normal prior on its lift (or difference), or a
+/// beta prior on each rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ArmPrior {
+    Lift(LiftPrior),
+    Beta { a: f64, b: f64 },
+}
+
+impl ArmPrior {
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            ArmPrior::Lift(p) => p.describe(),
+            ArmPrior::Beta { a, b } => format!("beta({a}, {b}) on each rate"),
+        }
+    }
+}
+
+/// For each calibrated metric and treatment arm, the priors of `given` (by metric name,
+/// checked: a calibrated metric, a beta prior on a 0/1 metric only) over `base`.
+///
+/// # Errors
+/// [`Invalid`] at `priors` for a metric not calibrated, named twice, or a beta prior on a
+/// metric that is not 0/1.
+pub(crate) fn given_priors(
+    base: Vec<Vec<Option<ArmPrior>>>,
+    given: &[MetricPrior],
+    metrics: &[(String, crate::method::MetricClass)],
+    control: usize,
+) -> Result<Vec<Vec<Option<ArmPrior>>>, Invalid> {
+    let mut out = base;
+    let mut seen = Vec::new();
+    for p in given {
+        let Some(pos) = metrics.iter().position(|(m, _)| *m == p.metric) else {
+            let names: Vec<&str> = metrics.iter().map(|(m, _)| m.as_str()).collect();
+            return Err(Invalid::new(
+                "priors",
+                format!(
+                    "{} is not a calibrated metric; expected one of {}",
+                    p.metric,
+                    names.join(", ")
+                ),
+            ));
+        };
+        if seen.contains(&pos) {
+            return Err(Invalid::new(
+                "priors",
+                format!("{} has two priors", p.metric),
+            ));
+        }
+        seen.push(pos);
+        let arm = match p.prior {
+            PriorLaw::Normal { mean, sd } => ArmPrior::Lift(LiftPrior {
+                mean,
+                sd,
+                relative: false,
+            }),
+            PriorLaw::Beta { a, b } => {
+                if metrics[pos].1 != crate::method::MetricClass::Binary {
+                    return Err(Invalid::new(
+                        "priors",
+                        format!(
+                            "{}: a beta prior is for a 0/1 metric; use normal:MEAN,SD",
+                            p.metric
+                        ),
+                    ));
+                }
+                ArmPrior::Beta { a, b }
+            }
+        };
+        for (g, slot) in out[pos].iter_mut().enumerate() {
+            if g != control {
+                *slot = Some(arm);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A normal prior of one arm's lift, as the Bayesian test uses it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct LiftPrior {
@@ -66,7 +211,7 @@ impl LiftPrior {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let key = if self.relative { "lift" } else { "lift_abs" };
         format!("{key} ~ normal(mean {}, sd {})", self.mean, self.sd)
     }
@@ -217,7 +362,7 @@ impl ClaimAcc {
     pub(crate) fn finish(
         &self,
         who: ClaimWho,
-        prior: Option<&LiftPrior>,
+        prior: Option<&ArmPrior>,
     ) -> Option<ClaimCalibration> {
         let n = self.n();
         if n == 0 {
@@ -249,7 +394,7 @@ impl ClaimAcc {
         Some(ClaimCalibration {
             metric: who.metric,
             arm: who.arm,
-            prior: prior.map_or_else(|| "flat".to_string(), LiftPrior::describe),
+            prior: prior.map_or_else(|| "flat".to_string(), ArmPrior::describe),
             replications: n,
             share_positive: base,
             bins,

@@ -1,6 +1,8 @@
 //! The replication loop: draw, test, judge, count.
 
-use crate::claims::{BayesPrior, ClaimAcc, ClaimWho, LiftPrior, blueprint_priors};
+use crate::claims::{
+    ArmPrior, BayesPrior, ClaimAcc, ClaimWho, MetricPrior, blueprint_priors, given_priors,
+};
 use crate::engine::{
     Answer, BatchBuilder, EngineFailure, EngineOptions, EnginePlan, EngineReport, Engines, ItemKey,
     RequestHead, RequestMetric, estimand_target, look_size,
@@ -94,6 +96,9 @@ pub struct LabOptions {
     pub bayes_prior: BayesPrior,
     /// An external engine judged beside abforge's tests (`docs/engine-protocol.md`).
     pub engine: Option<EngineOptions>,
+    /// Priors of the Bayesian test given per metric; they override
+    /// [`LabOptions::bayes_prior`] for their metrics.
+    pub priors: Vec<MetricPrior>,
 }
 
 impl Default for LabOptions {
@@ -111,6 +116,7 @@ impl Default for LabOptions {
             msprt_mixing_sd: MsprtOptions::default().mixing_sd,
             bayes_prior: BayesPrior::Flat,
             engine: None,
+            priors: Vec::new(),
         }
     }
 }
@@ -226,7 +232,7 @@ struct Plan {
     entries: Vec<(usize, usize, Method)>,
     /// Per calibrated metric and group, the prior the Bayesian test takes on the arm's lift
     /// (`None`: flat).
-    priors: Vec<Vec<Option<LiftPrior>>>,
+    priors: Vec<Vec<Option<ArmPrior>>>,
     /// Prepared models by their choices, at most [`CACHE_MAX`]; none when a lift is drawn
     /// from a prior (no two replications share a model then).
     cache: Option<Mutex<HashMap<Vec<u64>, Arc<Prepared>>>>,
@@ -282,7 +288,7 @@ impl Plan {
             methods,
         };
         let entries = entries(&design, bp.groups.len());
-        let metrics = design
+        let metrics: Vec<(String, MetricClass)> = design
             .metric_indices
             .iter()
             .map(|&i| (first.metrics[i].name.clone(), class_of(&first.metrics[i])))
@@ -291,9 +297,13 @@ impl Plan {
         let base =
             (!per_replication).then(|| Arc::new(Prepared::new(&first, &first.truth(), &design)));
         let priors = match opts.bayes_prior {
-            BayesPrior::Blueprint => blueprint_priors(&bp, &design.metric_indices, control)?,
+            BayesPrior::Blueprint => blueprint_priors(&bp, &design.metric_indices, control)?
+                .into_iter()
+                .map(|arms| arms.into_iter().map(|p| p.map(ArmPrior::Lift)).collect())
+                .collect(),
             BayesPrior::Flat => vec![vec![None; bp.groups.len()]; design.metric_indices.len()],
         };
+        let priors = given_priors(priors, &opts.priors, &metrics, control)?;
         let cache = (!bp.has_priors() && !generated::truth_per_replication(&bp))
             .then(|| Mutex::new(HashMap::new()));
         let family = family_methods(&entries);
@@ -1363,7 +1373,7 @@ struct ArmCtx<'a> {
     pos: usize,
     g: usize,
     truth: Option<&'a ArmTruth>,
-    prior: Option<LiftPrior>,
+    prior: Option<ArmPrior>,
     look: usize,
 }
 
@@ -1470,7 +1480,7 @@ struct Look<'a> {
     plan: &'a Plan,
     truth: Option<&'a ArmTruth>,
     /// The prior of the Bayesian test on the arm's lift (`None`: flat).
-    prior: Option<LiftPrior>,
+    prior: Option<ArmPrior>,
     t: &'a [f64],
     c: &'a [f64],
     /// The pre-period twins `(treatment, control)`, for a metric that has them.
@@ -1523,10 +1533,23 @@ impl Look<'_> {
         match self.prior {
             None if class == MetricClass::Binary => return self.binary(m),
             None => {}
-            Some(p) => opts.effect_prior = Some(p.on_difference(self.sc.mean)),
+            Some(ArmPrior::Beta { a, b }) => {
+                opts.prior = (a, b);
+                return self.beta_binomial(&opts);
+            }
+            Some(ArmPrior::Lift(p)) => opts.effect_prior = Some(p.on_difference(self.sc.mean)),
         }
         self.ok(normal_means(&self.st, &self.sc, &opts), |r| {
             bayes_outcome(&r, self.covers(m, r.ci_low, r.ci_high))
+        })
+    }
+
+    /// The beta-binomial comparison with `opts`' prior on each rate.
+    fn beta_binomial(&self, opts: &BayesOptions) -> Outcome {
+        let (xt, xc) = (self.st.sum().round() as u64, self.sc.sum().round() as u64);
+        let (n_t, n_c) = (self.t.len() as u64, self.c.len() as u64);
+        self.ok(beta_binomial(xt, n_t, xc, n_c, opts), |r| {
+            bayes_outcome(&r, self.covers(Method::Bayes, r.ci_low, r.ci_high))
         })
     }
 

@@ -154,6 +154,7 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
             .as_deref()
             .map(|e| engine_options(e, args.engine_timeout))
             .transpose()?,
+        priors: args.prior.clone(),
     };
     let bar = ReplicationBar::new(quiet);
     let started = Instant::now();
@@ -657,6 +658,9 @@ fn publish(
     }
     if let Some(e) = &opts.engine {
         settings["engine"] = serde_json::json!(e.command);
+    }
+    if !opts.priors.is_empty() {
+        settings["priors"] = serde_json::json!(opts.priors);
     }
     let digest = hex(&Sha256::digest(serde_json::to_vec(&settings)?));
     let id = format!("{}-cal-{}", bp.id, &digest[..12]);

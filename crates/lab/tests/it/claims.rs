@@ -164,3 +164,77 @@ fn a_draw_the_family_cannot_take_stops_the_run_with_the_prior_named() {
         "{msg}"
     );
 }
+
+/// A prior given per metric: the normal prior the lifts are drawn from, on the difference
+/// (a relative sd of 0.02 on a mean of 10 is 0.2), calibrates the claims as the blueprint's
+/// does; a beta prior goes to the beta-binomial model of a 0/1 metric and says so.
+#[test]
+fn priors_given_per_metric_reach_their_metric() {
+    use abforge_lab::MetricPrior;
+    let given: MetricPrior = "revenue=normal:0,0.2".parse().unwrap();
+    let opts = LabOptions {
+        replications: 1500,
+        methods: Some(vec![Method::Bayes]),
+        priors: vec![given],
+        ..LabOptions::default()
+    };
+    let c = calibrate(&bp(NORMAL), &opts, &NoReporter).unwrap();
+    let k = only(&c);
+    assert_eq!(k.prior, "lift_abs ~ normal(mean 0, sd 0.2)");
+    assert!(!k.miscalibrated, "{k:#?}");
+
+    let conv = Blueprint::from_toml(
+        r#"
+id = "conv"
+seed = 5
+customers = 2000
+start_date = 2026-11-23
+days = 7
+[groups]
+control = 1
+treatment = 1
+[metrics.converted]
+distribution = "bernoulli"
+control = { p = 0.2 }
+treatment = { p = { choose = [0.2, 0.24] } }
+"#,
+    )
+    .unwrap();
+    let opts = LabOptions {
+        replications: 200,
+        methods: Some(vec![Method::Bayes]),
+        priors: vec!["converted=beta:2,8".parse().unwrap()],
+        ..LabOptions::default()
+    };
+    let c = calibrate(&conv, &opts, &NoReporter).unwrap();
+    assert_eq!(only(&c).prior, "beta(2, 8) on each rate");
+    assert_eq!(c.results[0].failed, 0);
+}
+
+#[test]
+fn priors_given_per_metric_are_checked() {
+    use abforge_lab::MetricPrior;
+    for (text, why) in [
+        ("revenue=normal:0,-1", "sd finite and > 0"),
+        ("revenue=gamma:1,2", "not normal or beta"),
+        ("revenue=beta:1", "two parameters"),
+        ("=normal:0,1", "no metric"),
+        ("revenue", "no `=`"),
+    ] {
+        let e = text.parse::<MetricPrior>().unwrap_err();
+        assert!(e.contains(why) && e.contains("METRIC=normal:MEAN,SD"), "{text}: {e}");
+    }
+    for (prior, why) in [
+        ("revenue=beta:1,1", "0/1 metric"),
+        ("sales=normal:0,1", "not a calibrated metric"),
+    ] {
+        let opts = LabOptions {
+            replications: 5,
+            priors: vec![prior.parse().unwrap()],
+            ..LabOptions::default()
+        };
+        let e = calibrate(&bp(NORMAL), &opts, &NoReporter).unwrap_err();
+        assert_eq!(e.invalid().map(|i| i.field), Some("priors"), "{e}");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+}
