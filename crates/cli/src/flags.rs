@@ -11,6 +11,7 @@ const RENAMED: &[(&str, &str)] = &[
     ("bootstrap_resamples", "--bootstrap"),
     ("permutation_resamples", "--permutations"),
     ("retry.attempts", "--attempts"),
+    ("priors", "--prior"),
 ];
 
 /// The flag of `field`.
@@ -74,6 +75,8 @@ mod tests {
             "permutation_resamples",
             "msprt_mixing_sd",
             "bayes_prior",
+            "priors",
+            "engine",
             "sweep",
             // abforge_pipeline: settings, backfill, schedule, steps
             "data_dir",
