@@ -33,6 +33,7 @@ PROTOCOL = "abforge-engine/1"
 KINDS = ("binary", "count", "continuous")
 ESTIMANDS = ("difference", "lift", "ratio")
 METADATA_KEY = b"abforge.request"
+IPC_CONTINUATION = b"\xff\xff\xff\xff"
 MAX_LOOKS = 1000
 RESULT_NUMBERS = ("estimate", "ci_low", "ci_high", "p_value")
 
@@ -414,10 +415,15 @@ def _protocol_stdout() -> TextIO:
 
 def read_streams(src: BinaryIO) -> Iterator[pa.ipc.RecordBatchStreamReader]:
     """Yields one reader per IPC stream until stdin ends cleanly between streams."""
-    while src.peek(1):
+    while head := src.peek(1):
+        # Every stream starts with a message's 0xFFFFFFFF continuation marker (Arrow IPC since
+        # format 0.15, what pyarrow and arrow-rs write). Bytes that do not are refused at once:
+        # read as a legacy length prefix they could make the reader wait for data never sent.
+        if len(head) >= 4 and head[:4] != IPC_CONTINUATION:
+            raise FatalRequest(f"not an Arrow IPC stream: it starts with {head[:4].hex()}, not ffffffff")
         try:
             yield pa.ipc.open_stream(src)
-        except pa.ArrowInvalid as e:
+        except (pa.ArrowInvalid, OSError) as e:
             raise FatalRequest(f"not an Arrow IPC stream: {e}") from None
 
 
@@ -428,7 +434,7 @@ def serve_streams(adapter: Adapter, src: BinaryIO, out: TextIO) -> None:
         check_columns(reader.schema, req)
         try:
             table = reader.read_all()
-        except pa.ArrowInvalid as e:
+        except (pa.ArrowInvalid, OSError) as e:  # a stream cut short raises OSError
             raise FatalRequest(f"batch {req.batch}: broken IPC stream: {e}") from None
         runner = BatchRunner(adapter, req, table, out)
         n = runner.run(split_replications(table, req))
