@@ -13,7 +13,9 @@
 # tools and starts a local S3 + DynamoDB server (moto) and a private PostgreSQL cluster (the
 # server installed with apt-get when missing) for the tests: scripts/services.sh. After
 # the cargo tests come the fault-injection suite (scripts/chaos.sh, short form, on services of
-# its own), schemathesis against a live `abforge serve` (scripts/api-fuzz.sh), the
+# its own), the engine adapters against their libraries and `calibrate --engine` end to end
+# (engines/test.sh, in the venv of scripts/engines-venv.sh), schemathesis against a live
+# `abforge serve` (scripts/api-fuzz.sh), the
 # dashboard in headless Chromium (scripts/dashboard-test.sh: Debian's chromium and npm's
 # playwright-core, installed once), the Lambda function under the runtime emulator (scripts/lambda-test.sh) and the AWS mode end to
 # end with the params published through it (scripts/aws-mode-test.sh), then the AWS template
@@ -21,7 +23,7 @@
 # its venv cached in ~/.cache/abforge/airflow-venv). Each of these can be skipped, with a
 # message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_CHAOS=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_E2E=1 (Chromium),
 # ABFORGE_SKIP_LAMBDA=1 (the Lambda and the AWS mode), ABFORGE_SKIP_AIRFLOW=1 (cfn-lint and
-# Airflow).
+# Airflow), ABFORGE_SKIP_ENGINES=1 (the engine adapters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/abforge/target}"
@@ -84,6 +86,13 @@ fi
 
 step "docs: every command of a console block, run and its output's shape compared (scripts/check-doc-commands.py)"
 ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" python3 scripts/check-doc-commands.py
+
+if [[ "${ABFORGE_SKIP_ENGINES:-}" == 1 ]]; then
+  skip "the engine adapters (ABFORGE_SKIP_ENGINES=1)"
+else
+  step "the engine adapters: each against its library, the protocol, calibrate --engine end to end (engines/test.sh)"
+  ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash engines/test.sh
+fi
 
 if [[ "${ABFORGE_SKIP_CHAOS:-}" == 1 || "${ABFORGE_SKIP_SERVICES:-}" == 1 ]]; then
   skip "the fault-injection suite (ABFORGE_SKIP_CHAOS=1 or ABFORGE_SKIP_SERVICES=1)"
