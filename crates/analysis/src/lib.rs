@@ -8,7 +8,8 @@
 //!   every numeric column but the group, ids and `pre_<metric>` covariates.
 //! * [`report`]: [`analyze`] runs, with [`Options`], every applicable A/B test of
 //!   [`abforge_stats`] on every metric × treatment arm, CUPED where a `pre_<metric>`
-//!   covariate was read, the sample-ratio check, the multiple-testing corrections and the
+//!   covariate was read, Lin's regression on every `pre_*` column, the cluster-robust test
+//!   on a cluster column ([`extra`]), the sample-ratio check, the multiple-testing corrections and the
 //!   ratio metrics asked for; with the blueprint it judges each test's decision against the
 //!   known truth ([`abforge_synth::truth`]). The [`Report`] serialises as the JSON of
 //!   `abforge analyze --json`; [`Report::decisions`] flattens it into one [`Decision`] per
@@ -47,12 +48,14 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod extra;
 pub mod input;
 pub mod report;
 
 pub use abforge_stats::{Alternative, Correction, Verdict};
 pub use abforge_synth::Blueprint;
 pub use error::{Error, Result};
+pub use extra::{MAX_QUANTILES, PRIOR_FORMS, Prior, quantile_key};
 pub use input::{Columns, Dataset, MetricData, read};
 pub use report::{
     Adjusted, Decision, Entry, EntryTruth, Options, RatioEntry, RatioGroup, RatioGroups, RatioSpec,

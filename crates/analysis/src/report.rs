@@ -4,11 +4,12 @@
 //! known truth. [`Report`] serialises as the JSON of `abforge analyze --json`.
 
 use crate::error::{Error, Result, invalid, invalid_value, usage};
-use crate::input::{Columns, Dataset};
+use crate::extra::{self, Extra, MAX_QUANTILES, Prior, quantile_key};
+use crate::input::{Columns, DEFAULT_CLUSTER_COLUMN, Dataset};
 use abforge_stats::{
     AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, Hypothesis,
-    MetricAnalysis, MetricSamples, NullKind, PrimaryTest, RatioSummary, RatioTestResult, SrmResult,
-    Verdict, adjust, analyze_arms, ratio_test, srm,
+    MetricAnalysis, MetricSamples, NullKind, Outcome, PrimaryTest, RatioSummary, RatioTestResult,
+    SrmResult, TestName, Verdict, adjust, analyze_arms, ratio_test, srm,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,15 @@ pub struct Options {
     /// Planned allocation weights by group (positive) for the sample-ratio check; `None`
     /// means the blueprint's when the data has one covering its groups, else equal.
     pub allocation: Option<Vec<(String, f64)>>,
+    /// Probabilities (each strictly between 0 and 1, at most [`MAX_QUANTILES`]) of the
+    /// quantiles whose difference is tested on continuous metrics, besides the median
+    /// (which is always tested; 0.5 here adds nothing).
+    pub quantiles: Vec<f64>,
+    /// Column of cluster ids (whole numbers) for the cluster-robust test; `None` means
+    /// `cluster_id` when the data has it.
+    pub cluster_column: Option<String>,
+    /// Priors of the Bayesian comparison, by metric (at most one each).
+    pub priors: Vec<(String, Prior)>,
 }
 
 impl Options {
@@ -89,6 +99,9 @@ impl Options {
             seed: 0,
             ratios: Vec::new(),
             allocation: None,
+            quantiles: Vec::new(),
+            cluster_column: None,
+            priors: Vec::new(),
         }
     }
 
@@ -103,7 +116,21 @@ impl Options {
                 .iter()
                 .flat_map(|r| [r.numerator.clone(), r.denominator.clone()])
                 .collect(),
+            cluster_column: self.cluster_column.clone(),
         }
+    }
+
+    /// The quantiles tested besides the median: increasing, each once.
+    fn extra_quantiles(&self) -> Vec<f64> {
+        let mut q: Vec<f64> = self
+            .quantiles
+            .iter()
+            .copied()
+            .filter(|&p| p != 0.5)
+            .collect();
+        q.sort_by(f64::total_cmp);
+        q.dedup();
+        q
     }
 
     /// The hypothesis every test is run against.
@@ -146,6 +173,22 @@ impl Options {
                 ));
             }
         }
+        if let Some(p) = self.quantiles.iter().find(|p| !(**p > 0.0 && **p < 1.0)) {
+            return Err(invalid_value(
+                "quantiles",
+                p,
+                "expected a probability strictly between 0 and 1",
+            ));
+        }
+        if self.quantiles.len() > MAX_QUANTILES {
+            return Err(invalid(
+                "quantiles",
+                format!(
+                    "{} quantiles asked for; expected at most {MAX_QUANTILES}",
+                    self.quantiles.len()
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -174,6 +217,10 @@ pub struct Report {
     /// One entry per ratio metric × treatment arm (absent when none was asked for).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ratios: Vec<RatioEntry>,
+    /// The prior of each metric's Bayesian comparison given in the options, written as
+    /// `normal:MEAN,SD` or `beta:A,B` (absent when none was).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub priors: BTreeMap<String, String>,
 }
 
 /// A ratio metric of one arm against the control.
@@ -311,12 +358,13 @@ pub struct EntryTruth {
     /// True P(T > C) + ½P(T = C).
     pub prob_superiority: Option<f64>,
     /// Per test: `correct`, `type_i` (rejected a true null) or `type_ii` (missed a real
-    /// effect), each test judged against its own null.
-    pub decisions: BTreeMap<&'static str, Verdict>,
+    /// effect), each test judged against its own null (the quantile tests asked for under
+    /// `quantile_<p>`).
+    pub decisions: BTreeMap<String, Verdict>,
     /// Per test judged (the keys of `decisions`): whether its null holds and the true
     /// effect on the scale of its estimate. Not in the JSON; see [`Report::decisions`].
     #[serde(skip)]
-    pub tests: BTreeMap<&'static str, TestTruth>,
+    pub tests: BTreeMap<String, TestTruth>,
 }
 
 /// The truth as one test sees it.
@@ -366,8 +414,21 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
     let arms = treatment_arms(opts, ds, control)?;
     let hypothesis = opts.hypothesis();
     let srm = sample_ratio(opts, ds)?;
+    extra::check_priors(&opts.priors, ds)?;
+    let cluster_column = opts
+        .cluster_column
+        .as_deref()
+        .unwrap_or(DEFAULT_CLUSTER_COLUMN);
+    let extra = Extra {
+        ds,
+        control,
+        h: hypothesis,
+        quantiles: opts.extra_quantiles(),
+        priors: &opts.priors,
+        clusters: extra::cluster_ids(ds, cluster_column)?,
+    };
     let mut abn = compare_arms(opts, ds, control, &arms)?;
-    cuped_on_covariates(&mut abn.comparisons, ds, control, &hypothesis);
+    extra.add(&mut abn.comparisons)?;
     let metrics = entries(opts, ds, abn.comparisons)?;
     Ok(Report {
         input: opts.input.clone(),
@@ -380,6 +441,11 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
         srm,
         metrics,
         ratios: ratios(opts, ds, control, &arms, &hypothesis)?,
+        priors: opts
+            .priors
+            .iter()
+            .map(|(m, p)| (m.clone(), p.to_string()))
+            .collect(),
     })
 }
 
@@ -495,7 +561,13 @@ fn entries(opts: &Options, ds: &Dataset, comparisons: Vec<ArmComparison>) -> Res
         all(Correction::BenjaminiHochberg)?,
     );
     let truth = ds.blueprint.as_ref().and_then(|bp| {
-        // The blueprint of a generated file is already resolved.
+        // The blueprint of a generated file is already resolved; the truth adds the
+        // quantiles tested to its list.
+        let mut bp = bp.clone();
+        bp.quantiles.push(0.5);
+        bp.quantiles.extend(opts.extra_quantiles());
+        bp.quantiles.sort_by(f64::total_cmp);
+        bp.quantiles.dedup();
         bp.resolve().ok().map(|r| r.truth())
     });
     Ok(comparisons
@@ -521,37 +593,6 @@ fn entries(opts: &Options, ds: &Dataset, comparisons: Vec<ArmComparison>) -> Res
             }
         })
         .collect())
-}
-
-/// CUPED for every comparison whose metric has a `pre_<metric>` column in the data.
-fn cuped_on_covariates(
-    comparisons: &mut [ArmComparison],
-    ds: &Dataset,
-    control: usize,
-    h: &Hypothesis,
-) {
-    for c in comparisons {
-        let metric = &c.analysis.metric;
-        let (Some(y), Some(x), Some(arm)) = (
-            ds.column(metric),
-            ds.column(&format!("pre_{metric}")),
-            ds.group(&c.arm),
-        ) else {
-            continue;
-        };
-        match abforge_stats::cuped(
-            &y.by_group[arm],
-            &x.by_group[arm],
-            &y.by_group[control],
-            &x.by_group[control],
-            h,
-        ) {
-            Ok(r) => c.analysis.tests.cuped = Some(r),
-            Err(e) => {
-                c.analysis.errors.insert("cuped".into(), e.to_string());
-            }
-        }
-    }
 }
 
 /// The ratio metrics of every arm against the control.
@@ -727,8 +768,25 @@ fn judge(truth: &Truth, c: &ArmComparison, control: &str, h: &Hypothesis) -> Opt
     let odds_ratio = odds(mean_treatment)
         .zip(odds(mean_control))
         .map(|(t, c)| t / c);
+    // The quantile tests: equal quantiles (no margin), the true difference.
+    let quantile = |p: f64| {
+        let q = e.quantile_effects.iter().find(|q| q.p == p)?;
+        Some(TestTruth {
+            null_true: null_holds(q.difference, q.null, 0.0, h.alternative),
+            true_effect: Some(q.difference),
+        })
+    };
     let mut decisions = BTreeMap::new();
     let mut tests = BTreeMap::new();
+    let mut judged = |name: String, t: TestTruth, reject: bool| {
+        decisions.insert(name.clone(), Verdict::of(t.null_true, reject));
+        tests.insert(name, t);
+    };
+    for q in &c.analysis.tests.quantiles {
+        if let Some(t) = quantile(q.p) {
+            judged(quantile_key(q.p), t, q.reject);
+        }
+    }
     for o in c.analysis.tests.outcomes() {
         let null_true = match o.test.null() {
             NullKind::MeansWithMargin => mean_null,
@@ -738,6 +796,10 @@ fn judge(truth: &Truth, c: &ArmComparison, control: &str, h: &Hypothesis) -> Opt
                 (Some(ps), Some(ps_null)) => null_holds(ps, ps_null, 0.5, h.alternative),
                 _ => continue,
             },
+            NullKind::EqualMedians => match quantile(0.5) {
+                Some(t) => t.null_true,
+                None => continue,
+            },
         };
         let true_effect = match o.estimand {
             Estimand::MeanDifference | Estimand::RateDifference => difference,
@@ -745,15 +807,13 @@ fn judge(truth: &Truth, c: &ArmComparison, control: &str, h: &Hypothesis) -> Opt
             Estimand::OddsRatio => odds_ratio,
             Estimand::RateRatio => rate_ratio,
             Estimand::RelativeLift => e.rel_effect,
+            Estimand::MedianDifference => quantile(0.5).and_then(|t| t.true_effect),
         };
-        decisions.insert(o.test.as_str(), Verdict::of(null_true, o.reject));
-        tests.insert(
-            o.test.as_str(),
-            TestTruth {
-                null_true,
-                true_effect,
-            },
-        );
+        let t = TestTruth {
+            null_true,
+            true_effect,
+        };
+        judged(o.test.as_str().to_owned(), t, o.reject);
     }
     Some(EntryTruth {
         mean_control,
@@ -779,15 +839,18 @@ pub struct Decision {
     /// Label of the treatment arm: the entry's `treatment`.
     pub treatment: String,
     /// The test, named as in the JSON's `tests` object and `truth.decisions`: `welch_t`,
-    /// `student_t`, `mann_whitney_u`, `two_proportion_z`, `chi_square`, `fisher_exact`,
-    /// `poisson_rate` (the score test), `relative_lift`, `cuped`, `bayes`, `msprt`,
+    /// `student_t`, `mann_whitney_u`, `quantile_median`, `two_proportion_z`, `chi_square`,
+    /// `fisher_exact`, `poisson_rate` (the score test), `relative_lift`, `cuped`,
+    /// `regression_hc2`, `cluster_robust`, `bayes`, `msprt`, `confidence_sequence`,
     /// `bootstrap_bca` (the BCa interval of the mean difference of `tests.bootstrap`),
-    /// `permutation`.
+    /// `permutation`, and `quantile_<p>` for each quantile of `tests.quantiles`.
     pub test: String,
     /// The test's point estimate, on the scale of its interval: the difference of means
     /// (T − C) for `welch_t`, `student_t`, `two_proportion_z` (of proportions), `cuped`
-    /// (`tests.cuped.adjusted`), `bayes` (posterior mean), `msprt`, `bootstrap_bca` and
-    /// `permutation` (its `statistic`); the relative lift T / C − 1 for `relative_lift`;
+    /// (`tests.cuped.adjusted`), `regression_hc2`, `cluster_robust`, `bayes` (posterior
+    /// mean), `msprt`, `confidence_sequence`, `bootstrap_bca` and `permutation` (its
+    /// `statistic`); the difference of the quantiles for `quantile_median` and
+    /// `quantile_<p>`; the relative lift T / C − 1 for `relative_lift`;
     /// P(T > C) + ½P(T = C) for `mann_whitney_u`; the odds ratio for `fisher_exact`; the
     /// rate ratio for `poisson_rate` (the rate difference when a margin makes it test the
     /// difference: `tests.poisson_rate.score.compare`); `None` for `chi_square`.
@@ -814,7 +877,7 @@ pub struct Decision {
     /// Whether this is the entry's `primary_test`.
     pub primary: bool,
     /// The true value of `estimate`, when the blueprint is known: the true mean difference
-    /// (also for `chi_square`), the true relative lift, the true P(T > C) + ½P(T = C), the
+    /// (also for `chi_square`), the true difference of the quantiles, the true relative lift, the true P(T > C) + ½P(T = C), the
     /// true odds ratio (a 0/1 metric with both true means in (0, 1)) or the true rate ratio
     /// (control mean ≠ 0).
     pub true_effect: Option<f64>,
@@ -833,48 +896,65 @@ fn finite(x: f64) -> Option<f64> {
 impl Report {
     /// The flat table of decisions: per entry (metric × arm, in the order of
     /// [`Report::metrics`]), one row per test that ran, in the JSON's order of `tests`
-    /// (CUPED included when present). Ratio metrics are not in it.
+    /// (CUPED included when present), then one per quantile test of `tests.quantiles`
+    /// (`quantile_<p>`). Ratio metrics are not in it.
     pub fn decisions(&self) -> Vec<Decision> {
         let mut out = Vec::new();
         for e in &self.metrics {
             for o in e.analysis.tests.outcomes() {
-                let test = o.test.as_str();
-                let primary = test == e.primary_test;
-                let truth = e.truth.as_ref().and_then(|x| x.tests.get(test));
-                let (ci_low, ci_high) = o.interval.unwrap_or((f64::NAN, f64::NAN));
-                out.push(Decision {
-                    metric: e.analysis.metric.clone(),
-                    control: e.control.clone(),
-                    treatment: e.treatment.clone(),
-                    test: test.to_string(),
-                    estimate: o.estimate.and_then(finite),
-                    ci_low: finite(ci_low),
-                    ci_high: finite(ci_high),
-                    p_value: o.p_value.and_then(finite),
-                    p_adjusted: primary
-                        .then(|| e.p_adjusted.get(self.correction, e.p_value))
-                        .and_then(finite),
-                    reject: Some(o.reject),
-                    primary,
-                    true_effect: truth.and_then(|x| x.true_effect).and_then(finite),
-                    null_true: truth.map(|x| x.null_true),
-                    outcome: truth.map(|x| Verdict::of(x.null_true, o.reject)),
-                });
+                out.push(self.decision(e, o.test.as_str().to_owned(), &o));
+            }
+            for q in &e.analysis.tests.quantiles {
+                let o = Outcome {
+                    test: TestName::QuantileMedian,
+                    estimand: Estimand::MedianDifference,
+                    estimate: Some(q.estimate),
+                    interval: Some((q.ci_low, q.ci_high)),
+                    p_value: Some(q.p_value),
+                    reject: q.reject,
+                };
+                out.push(self.decision(e, quantile_key(q.p), &o));
             }
         }
         out
     }
+
+    /// The row of entry `e`'s test named `test`, with outcome `o` (whose own name is not
+    /// read).
+    fn decision(&self, e: &Entry, test: String, o: &Outcome) -> Decision {
+        let primary = test == e.primary_test;
+        let truth = e.truth.as_ref().and_then(|x| x.tests.get(&test));
+        let (ci_low, ci_high) = o.interval.unwrap_or((f64::NAN, f64::NAN));
+        Decision {
+            metric: e.analysis.metric.clone(),
+            control: e.control.clone(),
+            treatment: e.treatment.clone(),
+            test,
+            estimate: o.estimate.and_then(finite),
+            ci_low: finite(ci_low),
+            ci_high: finite(ci_high),
+            p_value: o.p_value.and_then(finite),
+            p_adjusted: primary
+                .then(|| e.p_adjusted.get(self.correction, e.p_value))
+                .and_then(finite),
+            reject: Some(o.reject),
+            primary,
+            true_effect: truth.and_then(|x| x.true_effect).and_then(finite),
+            null_true: truth.map(|x| x.null_true),
+            outcome: truth.map(|x| Verdict::of(x.null_true, o.reject)),
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use abforge_synth::{Blueprint, Generator};
     use arrow_array::RecordBatch;
     use std::path::Path;
 
     /// The generator of an example blueprint with `customers` customers.
-    fn generator(example: &str, customers: u64) -> Generator {
+    pub(crate) fn generator(example: &str, customers: u64) -> Generator {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../examples")
             .join(example);
@@ -889,7 +969,7 @@ mod tests {
 
     /// The dataset of a generated experiment, read as batches, the blueprint given
     /// explicitly (as batches read back from a database carry no metadata).
-    fn dataset(g: &Generator, opts: &Options) -> Dataset {
+    pub(crate) fn dataset(g: &Generator, opts: &Options) -> Dataset {
         let schema = g
             .schema()
             .as_ref()
@@ -906,12 +986,14 @@ mod tests {
     }
 
     /// Tests present in an entry, by their JSON name.
+    /// Tests present in an entry, by their JSON name (each of `quantiles` counting once).
     fn tests_of(e: &Entry) -> usize {
         let json = serde_json::to_value(&e.analysis.tests).unwrap();
-        json.as_object().unwrap().len()
+        let quantiles = e.analysis.tests.quantiles.len();
+        json.as_object().unwrap().len() + quantiles - usize::from(quantiles > 0)
     }
 
-    fn check_decisions(r: &Report) -> Vec<Decision> {
+    pub(crate) fn check_decisions(r: &Report) -> Vec<Decision> {
         let d = r.decisions();
         assert_eq!(d.len(), r.metrics.iter().map(tests_of).sum::<usize>());
         for e in &r.metrics {
@@ -963,11 +1045,12 @@ mod tests {
         let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
         assert_eq!(r.rows, 4000);
         assert_eq!(r.srm.planned_from, "blueprint");
-        // 2 metrics × 1 arm; price (continuous): welch, student, mann-whitney, lift, bayes,
-        // msprt; items (count): the same and the Poisson test.
+        // 2 metrics × 1 arm; price (continuous): welch, student, mann-whitney, the median,
+        // lift, bayes, msprt, the confidence sequence; items (count): the same but the median,
+        // and the Poisson test.
         let d = check_decisions(&r);
         assert_eq!(r.metrics.len(), 2);
-        assert_eq!(d.len(), 6 + 7);
+        assert_eq!(d.len(), 8 + 8);
         let welch = d
             .iter()
             .find(|x| x.metric == "total_purchase_price" && x.test == "welch_t")
@@ -1010,10 +1093,10 @@ mod tests {
         opts.correction = Correction::BenjaminiHochberg;
         let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
         let d = check_decisions(&r);
-        // 1 metric × 2 arms × (welch, student, mann-whitney, lift, cuped, bayes, msprt,
-        // bootstrap, permutation).
+        // 1 metric × 2 arms × (welch, student, mann-whitney, median, lift, cuped,
+        // regression, bayes, msprt, confidence sequence, bootstrap, permutation).
         assert_eq!(r.metrics.len(), 2);
-        assert_eq!(d.len(), 2 * 9);
+        assert_eq!(d.len(), 2 * 12);
         for x in d
             .iter()
             .filter(|x| x.test == "bayes" || x.test == "bootstrap_bca")
@@ -1045,7 +1128,8 @@ mod tests {
                 "fisher_exact",
                 "relative_lift",
                 "bayes",
-                "msprt"
+                "msprt",
+                "confidence_sequence"
             ]
         );
         let z = converted[3];

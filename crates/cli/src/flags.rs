@@ -7,6 +7,8 @@ use abforge_env::Invalid;
 const RENAMED: &[(&str, &str)] = &[
     ("metrics", "--metric"),
     ("ratios", "--ratio"),
+    ("quantiles", "--quantile"),
+    ("priors", "--prior"),
     ("methods", "--tests"),
     ("bootstrap_resamples", "--bootstrap"),
     ("permutation_resamples", "--permutations"),
@@ -65,6 +67,9 @@ mod tests {
             "margin",
             "ratios",
             "allocation",
+            "quantiles",
+            "cluster_column",
+            "priors",
             // abforge_lab::LabOptions and sweeps
             "blueprint",
             "replications",

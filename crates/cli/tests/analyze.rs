@@ -442,6 +442,43 @@ fn bad_input_is_exit_2_with_the_problem_named() {
         ],
         "not a readable Parquet file",
     );
+    bad(
+        &["analyze", "-i", &good, "--quantile", "1.5"],
+        "strictly between 0 and 1",
+    );
+    bad(
+        &["analyze", "-i", &good, "--prior", "value=normal:0"],
+        "METRIC=normal:MEAN,SD (SD > 0; metrics that are not 0/1) or METRIC=beta:A,B",
+    );
+    bad(
+        &["analyze", "-i", &good, "--prior", "value=normal:0,-1"],
+        "METRIC=normal:MEAN,SD",
+    );
+    bad(
+        &["analyze", "-i", &good, "--prior", "nope=normal:0,1"],
+        "--prior nope=normal:0,1: \"nope\" is not a metric analysed",
+    );
+    bad(
+        &["analyze", "-i", &good, "--prior", "value=beta:1,1"],
+        "--prior value=beta:1,1: \"value\" is not a 0/1 metric; expected METRIC=normal",
+    );
+    bad(
+        &["analyze", "-i", &good, "--cluster-column", "store"],
+        "--cluster-column store: no such column",
+    );
+    bad(
+        &[
+            "analyze",
+            "-i",
+            &write(
+                "ids.csv",
+                "group,value,store\ncontrol,1,1.5\ntreatment,2,3\n",
+            ),
+            "--cluster-column",
+            "store",
+        ],
+        "--cluster-column: column \"store\" holds 1.5 in group \"control\"",
+    );
     // One customer per group is not bad input: the tests that need two say so, the rest run.
     abforge()
         .args([
@@ -451,7 +488,10 @@ fn bad_input_is_exit_2_with_the_problem_named() {
         ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("welch_t            not computed"))
+        .stdout(predicate::str::contains(format!(
+            "{:<20} not computed",
+            "welch_t"
+        )))
         .stdout(predicate::str::contains("mann_whitney_u"));
 }
 
@@ -584,6 +624,45 @@ fn analyze_json_is_stable() {
     insta::assert_json_snapshot!(r);
     let p = json_of(&["power", "t", "-d", "0.2", "--power", "0.8", "--json"]);
     insta::assert_json_snapshot!(p);
+}
+
+/// The median, the quantiles asked for, the regression, the cluster-robust test and the
+/// confidence sequence are in the JSON, judged against the truth.
+#[test]
+fn the_newer_methods_are_in_the_json_and_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("stores.parquet");
+    abforge()
+        .args([
+            "generate",
+            "-q",
+            "-b",
+            "examples/clustered_stores.toml",
+            "-n",
+            "4000",
+            "-o",
+        ])
+        .arg(&data)
+        .assert()
+        .success();
+    let d = data.to_str().unwrap();
+    let r = json_of(&["analyze", "-i", d, "--quantile", "0.9", "--json"]);
+    let spend = &r["metrics"][0];
+    assert_eq!(spend["metric"], "spend");
+    let t = &spend["tests"];
+    for test in ["quantile_median", "cluster_robust", "confidence_sequence"] {
+        assert!(t[test]["p_value"].is_number(), "{test}: {t:#}");
+        assert!(spend["truth"]["decisions"][test].is_string(), "{test}");
+    }
+    assert_eq!(t["quantiles"][0]["p"], 0.9);
+    assert!(spend["truth"]["decisions"]["quantile_0.9"].is_string());
+    assert!(t["cluster_robust"]["clusters"].as_u64().unwrap() > 100);
+    assert!(t.get("regression_hc2").is_none(), "no pre-period column");
+    // The same file with another column named as the clusters' is refused if not whole.
+    let visits = &r["metrics"][1];
+    assert_eq!(visits["kind"], "count");
+    assert!(visits["tests"].get("quantile_median").is_none());
+    assert!(visits["tests"].get("quantiles").is_none());
 }
 
 /// A ratio metric (revenue per item) against the delta method written out here, on its own.
@@ -726,6 +805,10 @@ fn analyze_text_is_stable() {
         ("examples/seed.toml", rich),
         ("examples/conversion.toml", &[][..]),
         ("examples/abn_cuped.toml", &[][..]),
+        (
+            "examples/clustered_stores.toml",
+            &["--quantile", "0.9", "--prior", "spend=normal:0,5"][..],
+        ),
     ] {
         let data = dir.path().join("data.parquet");
         abforge()

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::bayes::{BayesOptions, BayesResult, beta_binomial, normal_means};
 use crate::bootstrap::{BootstrapOptions, BootstrapResult, bootstrap};
+use crate::confidence_sequence::{AsymptoticCsOptions, AsymptoticCsResult, asymptotic_cs};
 use crate::cuped::{CupedResult, cuped};
 use crate::error::{Error, Group, Result};
 use crate::hypothesis::{Hypothesis, finite_or_null};
@@ -19,6 +20,8 @@ use crate::proportions::{
     ChiSquareResult, FisherResult, ProportionZResult, chi_square_2x2, fisher_exact,
     two_proportion_z,
 };
+use crate::quantile::{QuantileTestResult, quantile_test};
+use crate::regression::LinResult;
 use crate::sequential::{MsprtOptions, MsprtResult, msprt};
 use crate::summary::{Scan, Summary, scan};
 use crate::ttest::{TTestResult, student_t, welch_t};
@@ -61,6 +64,14 @@ pub struct AnalyzeOptions {
     /// The mSPRT ([`msprt`]) of the whole sample as one look, at the hypothesis's α and
     /// null value; on by default (`None` turns it off).
     pub msprt: Option<MsprtOptions>,
+    /// The asymptotic confidence sequence ([`asymptotic_cs`]) of the whole sample as one
+    /// look, at the hypothesis's α, alternative and null value, its ρ tuned to the sample's
+    /// own size `n_t + n_c` (the boundary is then tightest at this look); on by default.
+    pub confidence_sequence: bool,
+    /// The test of the difference of the medians ([`quantile_test`] at `p = 0.5`) for
+    /// continuous metrics (the median of 0/1 or count values sits on an atom, where the
+    /// test refuses); on by default.
+    pub median: bool,
     /// Bootstrap intervals ([`bootstrap`]) at the hypothesis's α; off by default, as
     /// resampling costs time.
     pub bootstrap: Option<BootstrapOptions>,
@@ -77,6 +88,8 @@ impl Default for AnalyzeOptions {
             fisher: true,
             bayes: true,
             msprt: Some(MsprtOptions::default()),
+            confidence_sequence: true,
+            median: true,
             bootstrap: None,
             permutation: None,
         }
@@ -153,6 +166,14 @@ pub struct Tests {
     /// The Mann–Whitney U test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mann_whitney_u: Option<MannWhitneyAnalysis>,
+    /// Continuous metrics: the difference of the medians ([`quantile_test`] at `p = 0.5`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantile_median: Option<QuantileTestResult>,
+    /// Further quantile tests asked for by the caller (the analysis's `--quantile`), in
+    /// increasing `p`, each named `quantile_<p>` in `errors` when it fails. They are not in
+    /// [`Tests::outcomes`], whose tests have fixed names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quantiles: Vec<QuantileTestResult>,
     /// Binary metrics: the pooled two-proportion z test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub two_proportion_z: Option<ProportionZResult>,
@@ -172,12 +193,23 @@ pub struct Tests {
     /// ([`analyze_metric_with_covariate`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cuped: Option<CupedResult>,
+    /// Lin's interacted regression on every pre-period covariate (HC2, Student t), when the
+    /// caller has covariates ([`crate::lin_regression`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regression_hc2: Option<LinResult>,
+    /// The difference of means with a cluster-robust (CR2) standard error, when the caller
+    /// has cluster ids ([`crate::lin_regression`] without covariates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_robust: Option<LinResult>,
     /// The Bayesian comparison.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bayes: Option<BayesResult>,
     /// The mSPRT at the whole sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msprt: Option<MsprtResult>,
+    /// The asymptotic confidence sequence at the whole sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_sequence: Option<AsymptoticCsResult>,
     /// Bootstrap intervals of the mean difference and the lift.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<BootstrapResult>,
@@ -205,7 +237,11 @@ pub struct MetricAnalysis {
 
 /// Runs every test that applies to one metric of treatment against control.
 ///
-/// * Always: Welch's and Student's t-tests, Mann–Whitney U, and the relative lift.
+/// * Always: Welch's and Student's t-tests, Mann–Whitney U, the relative lift, and (as
+///   [`AnalyzeOptions`] says) the Bayesian comparison, the mSPRT and the asymptotic
+///   confidence sequence.
+/// * Continuous metrics ([`MetricKind::Continuous`]): the difference of the medians
+///   ([`AnalyzeOptions::median`]); a median on an atom is recorded in `errors`.
 /// * All values 0/1 ([`MetricKind::Binary`]): the two-proportion z test, chi-square with and
 ///   without Yates, and Fisher's exact test.
 /// * All values non-negative integers, not all 0/1 ([`MetricKind::Count`]): the Poisson
@@ -267,13 +303,27 @@ pub fn analyze_metric(
     } else {
         MetricKind::Continuous
     };
-    let (ranks, (tests, errors)) = rayon::join(
-        || rank(control, treatment, &sc, &st),
+    let no_null = Hypothesis { null: None, ..h };
+    let run_median = opts.median && kind == MetricKind::Continuous;
+    let ((ranks, median), (tests, errors)) = rayon::join(
+        || {
+            rayon::join(
+                || rank(control, treatment, &sc, &st),
+                || run_median.then(|| quantile_test(treatment, control, 0.5, &no_null)),
+            )
+        },
         || summary_tests(kind, &st, &sc, opts),
     );
     let mut tests = tests;
     let mut errors = errors;
-    let no_null = Hypothesis { null: None, ..h };
+    if let Some(m) = median {
+        record(
+            &mut tests.quantile_median,
+            &mut errors,
+            "quantile_median",
+            m,
+        );
+    }
     let mw_opts = MannWhitneyOptions {
         hypothesis: no_null,
         method: opts.mann_whitney_method,
@@ -438,6 +488,20 @@ fn summary_tests(
         };
         record(&mut tests.msprt, &mut errors, "msprt", msprt(t, c, &m));
     }
+    if opts.confidence_sequence {
+        let o = AsymptoticCsOptions {
+            hypothesis: h,
+            planned_n: (t.n + c.n) as f64,
+            rho: None,
+        };
+        let cs = asymptotic_cs(t, c, &o);
+        record(
+            &mut tests.confidence_sequence,
+            &mut errors,
+            "confidence_sequence",
+            cs,
+        );
+    }
     let bayes_opts = BayesOptions {
         alpha: h.alpha,
         ..BayesOptions::default()
@@ -543,6 +607,58 @@ mod tests {
             }
         );
         assert!(analyze_metric("empty", &[], &[1.0], &o).is_err());
+    }
+
+    #[test]
+    fn the_median_and_the_confidence_sequence_are_the_direct_calls() {
+        let c: Vec<f64> = (0..400).map(|i| f64::from((i * 37) % 400) + 0.5).collect();
+        let t: Vec<f64> = c.iter().map(|x| x * 1.1 + 20.0).collect();
+        let h = Hypothesis::non_inferiority(5.0, 0.1);
+        let o = AnalyzeOptions {
+            hypothesis: h,
+            ..AnalyzeOptions::default()
+        };
+        let a = analyze_metric("spend", &c, &t, &o).unwrap();
+        assert_eq!(a.kind, MetricKind::Continuous);
+        // The median tests equal medians, without the margin.
+        let no_null = Hypothesis { null: None, ..h };
+        let want = quantile_test(&t, &c, 0.5, &no_null).unwrap();
+        assert_eq!(a.tests.quantile_median, Some(want));
+        let (st, sc) = (Summary::from_slice(&t), Summary::from_slice(&c));
+        let cs = AsymptoticCsOptions {
+            hypothesis: h,
+            planned_n: 800.0,
+            rho: None,
+        };
+        let want = asymptotic_cs(&st, &sc, &cs).unwrap();
+        assert_eq!(a.tests.confidence_sequence, Some(want));
+        assert_eq!(want.null, -5.0);
+        // Both can be turned off.
+        let off = AnalyzeOptions {
+            median: false,
+            confidence_sequence: false,
+            ..o
+        };
+        let a = analyze_metric("spend", &c, &t, &off).unwrap();
+        assert!(a.tests.quantile_median.is_none() && a.tests.confidence_sequence.is_none());
+    }
+
+    #[test]
+    fn a_median_on_an_atom_is_recorded_not_fatal() {
+        let o = AnalyzeOptions::default();
+        // Zero-inflated spend: both medians are 0, an atom.
+        let c: Vec<f64> = (0..200)
+            .map(|i| if i % 3 == 0 { 1.5 + i as f64 } else { 0.0 })
+            .collect();
+        let t: Vec<f64> = c.iter().map(|x| x * 1.2).collect();
+        let a = analyze_metric("spend", &c, &t, &o).unwrap();
+        assert!(a.tests.quantile_median.is_none() && a.tests.welch_t.is_some());
+        let want = quantile_test(&t, &c, 0.5, &o.hypothesis).unwrap_err();
+        assert!(matches!(want, Error::QuantileOnAtom { .. }), "{want}");
+        assert_eq!(a.errors["quantile_median"], want.to_string());
+        // Counts and 0/1 values get no median test at all.
+        let a = analyze_metric("items", &[0.0, 2.0, 3.0, 1.0], &[1.0, 4.0, 2.0, 2.0], &o).unwrap();
+        assert!(a.tests.quantile_median.is_none() && !a.errors.contains_key("quantile_median"));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum TestName {
     StudentT,
     /// The Mann–Whitney U test.
     MannWhitneyU,
+    /// The difference of the medians with the order-statistic standard error of Deng,
+    /// Knoblich & Lu (continuous metrics).
+    QuantileMedian,
     /// The pooled two-proportion z test.
     TwoProportionZ,
     /// Pearson's chi-square test of the 2×2 table (without Yates' correction).
@@ -32,10 +35,18 @@ pub enum TestName {
     RelativeLift,
     /// The t-test on CUPED-adjusted values.
     Cuped,
+    /// Lin's interacted regression on every pre-period covariate, HC2 standard error,
+    /// Student t.
+    RegressionHc2,
+    /// The difference of means with the cluster-robust (CR2) standard error and
+    /// Bell–McCaffrey degrees of freedom.
+    ClusterRobust,
     /// The Bayesian comparison.
     Bayes,
     /// The mSPRT at the whole sample.
     Msprt,
+    /// GrowthBook's asymptotic confidence sequence at the whole sample.
+    ConfidenceSequence,
     /// The BCa bootstrap interval of the mean difference.
     BootstrapBca,
     /// The permutation test of the mean difference.
@@ -58,6 +69,8 @@ pub enum Estimand {
     RateDifference,
     /// The relative lift, mean(T) / mean(C) − 1.
     RelativeLift,
+    /// The difference of the medians (the `p = 0.5` quantiles), treatment − control.
+    MedianDifference,
 }
 
 /// The null hypothesis a test decides on, as the truth is judged.
@@ -72,22 +85,28 @@ pub enum NullKind {
     NoEffectTwoSided,
     /// P(T > C) + ½·P(T = C) is ½, under the analysis's alternative.
     EvenSuperiority,
+    /// The medians are equal (no margin), under the analysis's alternative.
+    EqualMedians,
 }
 
 impl TestName {
     /// Every test, in the order of the tables.
-    pub const ALL: [TestName; 13] = [
+    pub const ALL: [TestName; 17] = [
         TestName::WelchT,
         TestName::StudentT,
         TestName::MannWhitneyU,
+        TestName::QuantileMedian,
         TestName::TwoProportionZ,
         TestName::ChiSquare,
         TestName::FisherExact,
         TestName::PoissonRate,
         TestName::RelativeLift,
         TestName::Cuped,
+        TestName::RegressionHc2,
+        TestName::ClusterRobust,
         TestName::Bayes,
         TestName::Msprt,
+        TestName::ConfidenceSequence,
         TestName::BootstrapBca,
         TestName::Permutation,
     ];
@@ -98,14 +117,18 @@ impl TestName {
             TestName::WelchT => "welch_t",
             TestName::StudentT => "student_t",
             TestName::MannWhitneyU => "mann_whitney_u",
+            TestName::QuantileMedian => "quantile_median",
             TestName::TwoProportionZ => "two_proportion_z",
             TestName::ChiSquare => "chi_square",
             TestName::FisherExact => "fisher_exact",
             TestName::PoissonRate => "poisson_rate",
             TestName::RelativeLift => "relative_lift",
             TestName::Cuped => "cuped",
+            TestName::RegressionHc2 => "regression_hc2",
+            TestName::ClusterRobust => "cluster_robust",
             TestName::Bayes => "bayes",
             TestName::Msprt => "msprt",
+            TestName::ConfidenceSequence => "confidence_sequence",
             TestName::BootstrapBca => "bootstrap_bca",
             TestName::Permutation => "permutation",
         }
@@ -124,7 +147,10 @@ impl TestName {
             | TestName::TwoProportionZ
             | TestName::PoissonRate
             | TestName::Cuped
-            | TestName::Msprt => NullKind::MeansWithMargin,
+            | TestName::RegressionHc2
+            | TestName::ClusterRobust
+            | TestName::Msprt
+            | TestName::ConfidenceSequence => NullKind::MeansWithMargin,
             TestName::FisherExact | TestName::RelativeLift | TestName::Permutation => {
                 NullKind::NoEffect
             }
@@ -132,6 +158,7 @@ impl TestName {
                 NullKind::NoEffectTwoSided
             }
             TestName::MannWhitneyU => NullKind::EvenSuperiority,
+            TestName::QuantileMedian => NullKind::EqualMedians,
         }
     }
 }
@@ -246,6 +273,16 @@ impl Tests {
                 r.reject,
             ));
         }
+        if let Some(x) = &self.quantile_median {
+            out.push(o(
+                T::QuantileMedian,
+                E::MedianDifference,
+                Some(x.estimate),
+                Some((x.ci_low, x.ci_high)),
+                Some(x.p_value),
+                x.reject,
+            ));
+        }
         if let Some(x) = &self.two_proportion_z {
             let ci = Some((x.ci_low, x.ci_high));
             out.push(o(
@@ -309,8 +346,8 @@ impl Tests {
         out
     }
 
-    /// The outcomes of CUPED, the Bayesian and sequential tests, the bootstrap and the
-    /// permutation test.
+    /// The outcomes of CUPED, the regressions, the Bayesian and sequential tests, the
+    /// bootstrap and the permutation test.
     fn adjusted_and_resampled(&self, out: &mut Vec<Outcome>) {
         use Estimand::MeanDifference as D;
         let o = |test, estimate: f64, interval, p_value, reject| Outcome {
@@ -332,6 +369,15 @@ impl Tests {
                 r.reject,
             ));
         }
+        for (test, x) in [
+            (TestName::RegressionHc2, &self.regression_hc2),
+            (TestName::ClusterRobust, &self.cluster_robust),
+        ] {
+            if let Some(x) = x {
+                let ci = Some((x.ci_low, x.ci_high));
+                out.push(o(test, x.estimate, ci, Some(x.p_value), x.reject));
+            }
+        }
         if let Some(x) = &self.bayes {
             let ci = Some((x.ci_low, x.ci_high));
             out.push(o(TestName::Bayes, x.estimate, ci, None, x.reject));
@@ -340,6 +386,16 @@ impl Tests {
             let ci = Some((x.ci_low, x.ci_high));
             out.push(o(
                 TestName::Msprt,
+                x.estimate,
+                ci,
+                Some(x.p_value),
+                x.reject,
+            ));
+        }
+        if let Some(x) = &self.confidence_sequence {
+            let ci = Some((x.ci_low, x.ci_high));
+            out.push(o(
+                TestName::ConfidenceSequence,
                 x.estimate,
                 ci,
                 Some(x.p_value),

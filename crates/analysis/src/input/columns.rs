@@ -2,7 +2,7 @@
 //! `pre_<metric>` covariates; in Arrow data, which columns are numeric and the blueprint in
 //! the schema's metadata.
 
-use super::Source;
+use super::{DEFAULT_CLUSTER_COLUMN, Source};
 use crate::error::{Result, bad_file, invalid, invalid_value};
 use abforge_synth::Blueprint;
 use arrow_schema::{DataType, Schema};
@@ -46,14 +46,59 @@ pub(super) fn pick_columns(
             Some(_) => {}
         }
     }
-    // Each metric's pre-period covariate `pre_<metric>`, when numeric, for CUPED.
-    for i in 0..analyzed {
-        let pre = format!("pre_{}", read[i]);
-        if columns.iter().any(|(n, num)| *n == pre && *num) && !read.contains(&pre) {
-            read.push(pre);
+    if let Some(c) = cluster_column(src, columns)?
+        && !read.contains(&c)
+    {
+        read.push(c);
+    }
+    // Every numeric pre-period column `pre_*`: CUPED uses a metric's own `pre_<metric>`,
+    // the regression adjustment all of them.
+    for (n, num) in columns {
+        if *num && n.starts_with("pre_") && *n != src.cols.group_column && !read.contains(n) {
+            read.push(n.clone());
         }
     }
     Ok((read, analyzed))
+}
+
+/// The column of cluster ids to read: the one asked for (which must be numeric), else
+/// [`DEFAULT_CLUSTER_COLUMN`] when there is a numeric column of that name.
+fn cluster_column(src: &Source<'_>, columns: &[(String, bool)]) -> Result<Option<String>> {
+    let Some(name) = &src.cols.cluster_column else {
+        let found = columns
+            .iter()
+            .any(|(n, num)| *num && n == DEFAULT_CLUSTER_COLUMN);
+        return Ok(found.then(|| DEFAULT_CLUSTER_COLUMN.to_string()));
+    };
+    match columns.iter().find(|(n, _)| n == name) {
+        None => Err(invalid_value(
+            "cluster_column",
+            name,
+            format!(
+                "no such column in {}; the columns are {}",
+                src.label,
+                columns
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        Some((_, false)) => Err(invalid_value(
+            "cluster_column",
+            name,
+            format!(
+                "column {name:?} of {} is not numeric; expected whole-number cluster ids",
+                src.label
+            ),
+        )),
+        Some(_) if *name == src.cols.group_column => Err(invalid_value(
+            "cluster_column",
+            name,
+            "that is the group column",
+        )),
+        Some(_) => Ok(Some(name.clone())),
+    }
 }
 
 /// Picks the metric columns among `columns` (name, numeric?).
@@ -104,7 +149,9 @@ fn pick_metrics(src: &Source<'_>, columns: &[(String, bool)]) -> Result<Vec<Stri
     }
     let numeric: Vec<&str> = columns
         .iter()
-        .filter(|(n, num)| *num && *n != req.group_column && !is_id(n))
+        .filter(|(n, num)| {
+            *num && *n != req.group_column && !is_id(n) && Some(n) != req.cluster_column.as_ref()
+        })
         .map(|(n, _)| n.as_str())
         .collect();
     let picked: Vec<String> = numeric

@@ -9,8 +9,10 @@
 //!
 //! Which columns are metrics ([`Columns`]): those named in [`Columns::metrics`], else every
 //! numeric column except the group column, ids (`id`, `*_id`) and the pre-period covariates
-//! (`pre_<metric>`) of a metric that is present (those are read as extra columns, for
-//! CUPED). In Arrow data (Parquet, batches) a column is numeric by its type (integers,
+//! (`pre_<metric>`) of a metric that is present. Every numeric `pre_*` column is read as an
+//! extra column (CUPED uses a metric's own, the regression adjustment all of them), and so
+//! is the column of cluster ids ([`Columns::cluster_column`], else `cluster_id` when
+//! present). In Arrow data (Parquet, batches) a column is numeric by its type (integers,
 //! floats, decimals, booleans). In a CSV file a column is numeric when its first row parses
 //! as a number; after that, a value that does not parse is an error naming its line.
 //!
@@ -39,7 +41,14 @@ pub struct Columns {
     pub metrics: Vec<String>,
     /// Further numeric columns to read (e.g. the parts of a ratio metric), after the metrics.
     pub extra: Vec<String>,
+    /// The column of cluster ids (whole numbers) to read; `None` reads
+    /// [`DEFAULT_CLUSTER_COLUMN`] when the data has such a numeric column.
+    pub cluster_column: Option<String>,
 }
+
+/// The column of cluster ids read when none is named: the one `abforge generate` writes
+/// for a blueprint with `[clusters]`.
+pub const DEFAULT_CLUSTER_COLUMN: &str = "cluster_id";
 
 impl Columns {
     /// Every metric, grouped by `group_column`, no extra column.
@@ -48,6 +57,7 @@ impl Columns {
             group_column: group_column.into(),
             metrics: Vec::new(),
             extra: Vec::new(),
+            cluster_column: None,
         }
     }
 }

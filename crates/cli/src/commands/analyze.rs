@@ -9,7 +9,9 @@ use crate::BadInput;
 use crate::cli::{AlternativeArg, AnalyzeArgs, CorrectionArg};
 use crate::format::{self, interval, number, p_value};
 use abforge_analysis::report::{Entry, RatioEntry};
-use abforge_analysis::{Alternative, Correction, Dataset, Options, RatioSpec, Report};
+use abforge_analysis::{
+    Alternative, Correction, Dataset, Options, RatioSpec, Report, quantile_key,
+};
 use abforge_stats::Tests;
 use std::io::Write;
 
@@ -60,6 +62,9 @@ fn options(args: &AnalyzeArgs) -> Options {
             })
             .collect(),
         allocation: args.allocation.as_ref().map(|a| a.0.clone()),
+        quantiles: args.quantile.clone(),
+        cluster_column: args.cluster_column.clone(),
+        priors: args.prior.iter().map(|p| (p.0.clone(), p.1)).collect(),
         ..Options::new(args.input.display().to_string())
     }
 }
@@ -145,8 +150,11 @@ fn write_metric(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<
     )?;
     write_groups(out, e)?;
     write_tests(out, r, e)?;
+    if let Some(p) = r.priors.get(&a.metric) {
+        writeln!(out, "  bayes: prior {p}")?;
+    }
     for (name, err) in &a.errors {
-        writeln!(out, "  {name:<18} not computed: {err}")?;
+        writeln!(out, "  {name:<20} not computed: {err}")?;
     }
     writeln!(
         out,
@@ -221,7 +229,7 @@ fn write_tests(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<(
     let conf = 100.0 * (1.0 - r.alpha);
     writeln!(
         out,
-        "  {:<18} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
+        "  {:<20} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
         "test",
         "estimate",
         format!("{conf:.0}% CI"),
@@ -235,11 +243,11 @@ fn write_tests(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<(
         let verdict = e
             .truth
             .as_ref()
-            .and_then(|t| t.decisions.get(row.name))
+            .and_then(|t| t.decisions.get(&row.name))
             .map_or("", |v| format::verdict(*v));
         writeln!(
             out,
-            "  {:<18} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
+            "  {:<20} {:>12} {:>30} {:>12} {:>10}  {:<8} {}",
             row.name,
             row.estimate,
             row.ci,
@@ -258,7 +266,7 @@ fn write_tests(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<(
 /// One line of a metric's test table. Sub-rows (`  yates`, `  wald`, …) are indented
 /// under their test.
 struct TestRow {
-    name: &'static str,
+    name: String,
     estimate: String,
     ci: String,
     statistic: String,
@@ -268,7 +276,7 @@ struct TestRow {
 }
 
 fn row(
-    name: &'static str,
+    name: impl Into<String>,
     estimate: String,
     ci: String,
     statistic: String,
@@ -276,7 +284,7 @@ fn row(
     reject: bool,
 ) -> TestRow {
     TestRow {
-        name,
+        name: name.into(),
         estimate,
         ci,
         statistic,
@@ -296,8 +304,11 @@ fn pct_ci(lo: f64, hi: f64) -> String {
 /// The rows of the tests that ran, in the table's order, and the notes printed under it.
 fn test_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
     let mut rows = classical_rows(t);
-    let (more, notes) = adjusted_and_resampled_rows(t);
+    let (more, mut notes) = adjusted_rows(t);
     rows.extend(more);
+    let (more, more_notes) = bayes_and_resampled_rows(t);
+    rows.extend(more);
+    notes.extend(more_notes);
     (rows, notes)
 }
 
@@ -329,6 +340,18 @@ fn classical_rows(t: &Tests) -> Vec<TestRow> {
             r.p_value,
             r.reject,
         ));
+    }
+    let quantiles = t
+        .quantile_median
+        .iter()
+        .map(|x| ("quantile_median".into(), x));
+    for (name, x) in quantiles.chain(t.quantiles.iter().map(|x| (quantile_key(x.p), x))) {
+        let (est, ci_, st) = (
+            number(x.estimate),
+            interval(x.ci_low, x.ci_high),
+            number(x.statistic),
+        );
+        rows.push(row(name, est, ci_, st, x.p_value, x.reject));
     }
     if let Some(x) = &t.two_proportion_z {
         let (est, ci_, st) = (
@@ -383,12 +406,10 @@ fn classical_rows(t: &Tests) -> Vec<TestRow> {
     rows
 }
 
-/// The rows of CUPED, the Bayesian and sequential tests, the bootstrap and the permutation
-/// test, and the notes of the first two.
-fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
+/// The rows of CUPED, the regression and the cluster-robust test, and their notes.
+fn adjusted_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    let e = String::new;
     if let Some(x) = &t.cuped {
         let r = &x.adjusted;
         let (est, ci_, st) = (
@@ -405,6 +426,45 @@ fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
             number(r.std_error)
         ));
     }
+    let welch_se = t.welch_t.map_or("-".into(), |w| number(w.std_error));
+    for (name, x) in [
+        ("regression_hc2", &t.regression_hc2),
+        ("cluster_robust", &t.cluster_robust),
+    ] {
+        let Some(x) = x else { continue };
+        let (est, ci_, st) = (
+            number(x.estimate),
+            interval(x.ci_low, x.ci_high),
+            number(x.statistic),
+        );
+        rows.push(row(name, est, ci_, st, x.p_value, x.reject));
+        let on = match x.clusters {
+            Some(g) => format!("{g} clusters (CR2)"),
+            None => {
+                // intercept, treatment, then each centred covariate and its interaction.
+                let k = (x.coefficients.len() - 2) / 2;
+                let names: Vec<&str> = x.coefficients[2..2 + k]
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!("{} (HC2)", names.join(", "))
+            }
+        };
+        notes.push(format!(
+            "{name}: on {on}, df {:.1}, standard error {} (Welch {welch_se})",
+            x.df,
+            number(x.std_error)
+        ));
+    }
+    (rows, notes)
+}
+
+/// The rows of the Bayesian and sequential tests, the bootstrap and the permutation test,
+/// and the Bayesian note.
+fn bayes_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let e = String::new;
     if let Some(x) = &t.bayes {
         let better = x.prob_treatment_better;
         let (est, ci_) = (number(x.estimate), interval(x.ci_low, x.ci_high));
@@ -427,6 +487,18 @@ fn adjusted_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
         let (est, ci_) = (number(x.estimate), interval(x.ci_low, x.ci_high));
         let st = format!("Λ {}", number(x.likelihood_ratio));
         rows.push(row("msprt", est, ci_, st, x.p_value, x.reject));
+    }
+    if let Some(x) = &t.confidence_sequence {
+        let (est, ci_) = (number(x.estimate), interval(x.ci_low, x.ci_high));
+        let st = format!("ρ {:.4}", x.rho);
+        rows.push(row(
+            "confidence_sequence",
+            est,
+            ci_,
+            st,
+            x.p_value,
+            x.reject,
+        ));
     }
     if let Some(b) = &t.bootstrap {
         let d = &b.mean_difference;
