@@ -5,19 +5,18 @@
 //! sizes, cluster-to-arm assignment, daily arrivals and random group sizes — read back into
 //! per-group columns in arrival order.
 
-use abforge_synth::blueprint::{Assignment, EffectCurve};
+use abforge_synth::blueprint::EffectCurve;
 use abforge_synth::{Blueprint, Generator, Resolved};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int16Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 
-/// Whether `bp` needs the generator: clusters that matter, an effect that changes by day,
-/// or correlations between metrics (which the families of tests over several metrics see).
+/// Whether `bp` needs the generator: clusters (whose ids the cluster-robust test reads), an
+/// effect that changes by day, or correlations between metrics (which families of tests over
+/// several metrics, and CUPAC's features, see).
 pub(crate) fn needs_generator(bp: &Blueprint) -> bool {
-    let clusters = bp.clusters.as_ref().is_some_and(|c| {
-        c.assignment == Assignment::Cluster || c.icc.iter().any(|(_, v)| *v > 0.0)
-    });
+    let clusters = bp.clusters.is_some();
     let daily = bp
         .time
         .as_ref()
@@ -34,11 +33,9 @@ pub(crate) fn truth_per_replication(bp: &Blueprint) -> bool {
         .is_some_and(|t| t.effect != EffectCurve::Constant)
 }
 
-/// Whether `bp` randomises whole clusters.
-pub(crate) fn cluster_assigned(bp: &Blueprint) -> bool {
-    bp.clusters
-        .as_ref()
-        .is_some_and(|c| c.assignment == Assignment::Cluster)
+/// Whether `bp` puts customers in clusters.
+pub(crate) fn has_clusters(bp: &Blueprint) -> bool {
+    bp.clusters.is_some()
 }
 
 /// One replication's columns, per calibrated metric and group, in arrival order.
@@ -157,7 +154,7 @@ mod tests {
         // Whole clusters are randomised: no cluster is in both arms.
         let in_control: std::collections::HashSet<u64> = d.clusters[0].iter().copied().collect();
         assert!(d.clusters[1].iter().all(|c| !in_control.contains(c)));
-        assert!(needs_generator(&bp) && cluster_assigned(&bp));
+        assert!(needs_generator(&bp) && has_clusters(&bp));
         assert!(!needs_generator(&example("aa_null.toml")));
     }
 }

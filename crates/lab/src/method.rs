@@ -57,8 +57,8 @@ pub enum Method {
     /// percentile capping): it tests the capped means, so it is judged against the true
     /// difference of means to show the bias the caps bring.
     WinsorizedWelch,
-    /// The cluster-level delta-method comparison of per-customer means (Deng, Knoblich &
-    /// Lu), for blueprints that randomise whole clusters.
+    /// The difference of means with CR2 cluster-robust errors and Bell–McCaffrey degrees of
+    /// freedom (as `abforge analyze`), for blueprints with clusters.
     ClusterRobust,
     /// Student's pooled t-test.
     StudentT,
@@ -83,8 +83,9 @@ pub enum Method {
     /// CUPAC: CUPED on a cross-fitted least-squares prediction of the metric from every
     /// calibrated metric's pre-period twin (metrics with a `pre_period` twin).
     Cupac,
-    /// Lin's (2013) interacted regression on the pre-period twin, HC2 standard error,
-    /// Student t (metrics with a `pre_period` twin).
+    /// Lin's (2013) interacted regression on every calibrated metric's pre-period twin (as
+    /// `abforge analyze` takes every `pre_` column), HC2 standard error, Student t (metrics
+    /// with a `pre_period` twin).
     RegressionHc2,
     /// Bayesian: beta-binomial for binary metrics, normal model otherwise; decides when
     /// `P(T > C)` is beyond `1 − α/2` or `α/2`.
@@ -191,10 +192,10 @@ impl Method {
     }
 
     /// Whether the method applies to a metric of this class (with or without a pre-period
-    /// covariate), in a blueprint that randomises whole clusters or not.
-    pub fn applies(self, class: MetricClass, has_covariate: bool, cluster_assigned: bool) -> bool {
+    /// covariate), in a blueprint with clusters or not.
+    pub fn applies(self, class: MetricClass, has_covariate: bool, has_clusters: bool) -> bool {
         match self {
-            Method::ClusterRobust => cluster_assigned,
+            Method::ClusterRobust => has_clusters,
             Method::TwoProportionZ | Method::ChiSquareYates => class == MetricClass::Binary,
             Method::PoissonRate => class == MetricClass::Count,
             Method::Cuped | Method::Cupac | Method::RegressionHc2 => has_covariate,
@@ -213,7 +214,7 @@ impl Method {
                 "metrics with a pre_period twin"
             }
             Method::QuantileMedian => "continuous metrics (not 0/1 or count metrics)",
-            Method::ClusterRobust => "blueprints that randomise whole clusters",
+            Method::ClusterRobust => "blueprints with [clusters]",
             _ => "every metric",
         }
     }
@@ -235,17 +236,17 @@ impl Method {
             Method::Msprt => TestName::Msprt,
             Method::BootstrapBca => TestName::BootstrapBca,
             Method::Permutation => TestName::Permutation,
+            Method::QuantileMedian => TestName::QuantileMedian,
+            Method::RegressionHc2 => TestName::RegressionHc2,
+            Method::ClusterRobust => TestName::ClusterRobust,
+            Method::ConfidenceSequence => TestName::ConfidenceSequence,
             Method::ChiSquareYates
             | Method::WinsorizedWelch
-            | Method::ClusterRobust
-            | Method::ConfidenceSequence
             | Method::BootstrapPercentile
             | Method::BootstrapLiftPercentile
             | Method::BootstrapLiftBca
-            | Method::QuantileMedian
             | Method::Fieller
             | Method::Cupac
-            | Method::RegressionHc2
             | Method::GroupSequentialObf
             | Method::GroupSequentialPocock => return None,
         })
@@ -366,13 +367,9 @@ mod tests {
             own,
             [
                 Method::WinsorizedWelch,
-                Method::ClusterRobust,
-                Method::QuantileMedian,
                 Method::ChiSquareYates,
                 Method::Fieller,
                 Method::Cupac,
-                Method::RegressionHc2,
-                Method::ConfidenceSequence,
                 Method::GroupSequentialObf,
                 Method::GroupSequentialPocock,
                 Method::BootstrapPercentile,

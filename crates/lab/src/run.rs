@@ -20,8 +20,8 @@ use abforge_stats::{
     Covariance, GsdDesign, GsdOptions, Hypothesis, LinOptions, MannWhitneyMethod,
     MannWhitneyOptions, MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary,
     ReferenceLaw, Summary, WinsorOptions, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2,
-    cluster_mean_difference, cupac, cuped_from_summaries, fieller_means, gsd_design,
-    lin_regression, mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, norm_sf, normal_means,
+    cupac, cuped_from_summaries, fieller_means, gsd_design, lin_regression,
+    mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, norm_sf, normal_means,
     permutation_test, poisson_rate, quantile_test, relative_lift, student_t, t_two_sided,
     two_proportion_z, welch_t, winsorized_welch,
 };
@@ -270,8 +270,8 @@ impl Plan {
             bp.resolve()?
         };
         let metric_indices = metric_indices(&first, &bp.id, &opts.metrics)?;
-        let cluster_assigned = generated::cluster_assigned(&bp);
-        let methods = applicable_methods(&first, &metric_indices, &requested, cluster_assigned);
+        let has_clusters = generated::has_clusters(&bp);
+        let methods = applicable_methods(&first, &metric_indices, &requested, has_clusters);
         if opts.methods.is_some() {
             check_methods_apply(&requested, &methods)?;
         }
@@ -467,7 +467,7 @@ fn applicable_methods(
     first: &Resolved,
     indices: &[usize],
     requested: &[Method],
-    cluster_assigned: bool,
+    has_clusters: bool,
 ) -> Vec<Vec<Method>> {
     indices
         .iter()
@@ -477,7 +477,7 @@ fn applicable_methods(
             requested
                 .iter()
                 .copied()
-                .filter(|x| x.applies(class, m.pre_correlation.is_some(), cluster_assigned))
+                .filter(|x| x.applies(class, m.pre_correlation.is_some(), has_clusters))
                 .collect()
         })
         .collect()
@@ -1404,7 +1404,7 @@ fn evaluate(
                 &d.covariates[arm.pos][ctrl][..nc],
             )
         }),
-        features: if methods.contains(&Method::Cupac) {
+        features: if methods.contains(&Method::Cupac) || methods.contains(&Method::RegressionHc2) {
             let with = |g: usize, n: usize| -> Vec<&[f64]> {
                 d.covariates
                     .iter()
@@ -1575,13 +1575,24 @@ impl Look<'_> {
         let Some((ct, cc)) = self.clusters else {
             return Outcome::Failed;
         };
+        let arm = |outcome, clusters| LinArm {
+            outcome,
+            covariates: &[],
+            clusters: Some(clusters),
+        };
+        let o = LinOptions {
+            hypothesis: self.h,
+            covariance: Covariance::Cr2,
+            reference: ReferenceLaw::StudentT,
+            interact: true,
+            covariate_names: &[],
+        };
         self.ok(
-            cluster_mean_difference(self.t, ct, self.c, cc, &self.h),
+            lin_regression(&arm(self.t, ct), &arm(self.c, cc), &o),
             |r| {
-                let t = r.test;
-                let covered = self.covers(Method::ClusterRobust, t.ci_low, t.ci_high);
-                self.done(t.reject, Some(t.p_value), covered)
-                    .est(t.estimate)
+                let covered = self.covers(Method::ClusterRobust, r.ci_low, r.ci_high);
+                self.done(r.reject, Some(r.p_value), covered)
+                    .est(r.estimate)
             },
         )
     }
@@ -1683,24 +1694,26 @@ impl Look<'_> {
 
     /// Lin's interacted regression on the pre-period twin, HC2 standard error, Student t.
     fn regression(&self) -> Outcome {
-        let Some((cov_t, cov_c)) = self.cov else {
+        let (xt, xc) = &self.features;
+        if xt.is_empty() || xt.len() != xc.len() {
             return Outcome::Failed;
-        };
-        let (xt, xc) = ([cov_t], [cov_c]);
+        }
         let arm = |outcome, covariates| LinArm {
             outcome,
             covariates,
             clusters: None,
         };
+        let names: Vec<String> = (0..xt.len()).map(|i| format!("pre_{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let o = LinOptions {
             hypothesis: self.h,
             covariance: Covariance::Hc2,
             reference: ReferenceLaw::StudentT,
             interact: true,
-            covariate_names: &["pre"],
+            covariate_names: &names,
         };
         self.ok(
-            lin_regression(&arm(self.t, &xt), &arm(self.c, &xc), &o),
+            lin_regression(&arm(self.t, xt), &arm(self.c, xc), &o),
             |r| {
                 let covered = self.covers(Method::RegressionHc2, r.ci_low, r.ci_high);
                 self.done(r.reject, Some(r.p_value), covered)

@@ -222,7 +222,10 @@ fn priors_given_per_metric_are_checked() {
         ("revenue", "no `=`"),
     ] {
         let e = text.parse::<MetricPrior>().unwrap_err();
-        assert!(e.contains(why) && e.contains("METRIC=normal:MEAN,SD"), "{text}: {e}");
+        assert!(
+            e.contains(why) && e.contains("METRIC=normal:MEAN,SD"),
+            "{text}: {e}"
+        );
     }
     for (prior, why) in [
         ("revenue=beta:1,1", "0/1 metric"),

@@ -60,20 +60,33 @@ fn clusters_inflate_the_naive_test_but_not_the_cluster_robust_one() {
         "{welch:?}"
     );
     assert_eq!(robust.failed, 0);
-    // 30 clusters an arm: the normal reference is a little liberal, never 0.3.
+    // 30 clusters an arm: CR2 with Bell–McCaffrey degrees of freedom holds α.
     assert!(robust.type_i_error.unwrap() < 0.12, "{robust:?}");
     assert!(robust.ci_coverage.unwrap() > 0.87, "{robust:?}");
 }
 
-/// The cluster-robust test applies only where whole clusters are randomised, and says so.
+/// The cluster-robust test applies to blueprints with clusters, and says so; customers
+/// randomised inside clusters leave Welch near α, and CR2 too.
 #[test]
-fn the_cluster_robust_test_needs_cluster_randomisation() {
-    let b = bp(400, &CLUSTERED.replace("\"cluster\"", "\"customer\""));
-    let e = calibrate(&b, &opts(5, &[Method::ClusterRobust]), &NoReporter).unwrap_err();
+fn the_cluster_robust_test_needs_clusters() {
+    let body = CLUSTERED.split("[clusters]").next().unwrap();
+    let e = calibrate(
+        &bp(400, body),
+        &opts(5, &[Method::ClusterRobust]),
+        &NoReporter,
+    )
+    .unwrap_err();
     assert!(
-        e.is_user_error() && e.to_string().contains("randomise whole clusters"),
+        e.is_user_error() && e.to_string().contains("[clusters]"),
         "{e}"
     );
+    let within = CLUSTERED.replace("\"cluster\"", "\"customer\"");
+    let methods = [Method::WelchT, Method::ClusterRobust];
+    let cal = calibrate(&bp(3000, &within), &opts(200, &methods), &NoReporter).unwrap();
+    for m in methods {
+        let r = find(&cal, "revenue", m);
+        assert!(r.type_i_error.unwrap() < 0.12 && r.failed == 0, "{r:?}");
+    }
 }
 
 /// A novelty effect: each replication draws its own days, and the whole run's effect (the
