@@ -44,7 +44,7 @@ RUNS = [
     ("pre_period_features.toml", "-r 1000 -n 4000 --tests welch_t,cuped,cupac,regression_hc2", [
         ("welch_t", "spend", None, "no adjustment"),
         ("cuped", "spend", None, "own pre-period (ρ 0.5)"),
-        ("regression_hc2", "spend", None, "own pre-period, Lin + HC2"),
+        ("regression_hc2", "spend", None, "both pre-period columns, Lin + HC2"),
         ("cupac", "spend", None, "both pre-period columns"),
         ("cupac", "visits", None, "A/A metric"),
     ]),
@@ -54,7 +54,7 @@ RUNS = [
         ("cluster_robust", "spend", None, "400 stores randomised whole"),
     ]),
     ("novelty_effect.toml", "-r 500 -n 28000 --tests welch_t,relative_lift", [
-        ("welch_t", "order_value", None, "novelty: judged on the whole run's effect"),
+        ("welch_t", "converted", None, "novelty fading: judged on the whole run's effect"),
     ]),
     ("heavy_tailed_revenue.toml", "-r 1000 -n 20000 --tests welch_t,winsorized_welch,mann_whitney_u", [
         ("welch_t", "revenue", None, "70 % zeros, lognormal tail"),
@@ -94,13 +94,34 @@ def main():
             t1 = r["type_i_error"]
             flag = " **MISCALIBRATED**" if r["miscalibrated"] and t1 and t1 > cal["alpha"] else ""
             bias = "–" if r.get("bias") is None else f"{r['bias']:+.4g} (± {r['bias_se']:.2g})"
-            stop = "–" if r.get("mean_customers_at_stop") is None else f"{r['mean_customers_at_stop']:.0f} of {cal['customers']}"
+            sizes = cal["group_sizes"]
+            both = sizes[r["arm"]] + sizes[next(g for g in sizes if g not in {x["arm"] for x in cal["results"]})]
+            stop = "–" if r.get("mean_customers_at_stop") is None else f"{r['mean_customers_at_stop']:.0f} of {both}"
             where = f"`{example}` {metric}{'·' + arm if arm else ''}: {what} [{i}]"
             print(f"| `{test}` | {where} | {fmt(t1)}{flag} | {fmt(r['power'])} | "
                   f"{fmt(r['ci_coverage'])} | {bias} | {stop} |")
+    families(commands)
     print()
     for i, c in enumerate(commands, 1):
         print(f"[{i}] `{c}`  ")
+
+
+def families(commands):
+    """The family table: Welch over the four correlated metrics of correlated_metrics.toml."""
+    cal, command = run("correlated_metrics.toml", "-r 1000 -n 4000 --tests welch_t")
+    commands.append(command)
+    f = next(f for f in cal["families"] if f["test"] == "welch_t")
+    print()
+    print(f"Welch's test over the {f['members']} correlated metrics of `correlated_metrics.toml` "
+          f"(one true effect), in {f['replications']} experiments [{len(commands)}]:")
+    print()
+    print("| correction | promises | FWER [95 %] | FDR (± se) | power | |")
+    print("|---|---|---|---|---|---|")
+    for c in f["corrections"]:
+        verdict = "promises nothing" if c["controls"] == "none" else (
+            "**breaks its promise**" if c["breaks_promise"] else "keeps it")
+        print(f"| {c['correction']} | {c['controls']} | {c['fwer']:.3f} [{c['fwer_ci_low']:.3f}, "
+              f"{c['fwer_ci_high']:.3f}] | {c['fdr']:.3f} (± {c['fdr_se']:.3f}) | {fmt(c['power'])} | {verdict} |")
 
 
 if __name__ == "__main__":
