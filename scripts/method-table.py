@@ -25,6 +25,7 @@ RUNS = [
          ("chi_square_yates", "converted", None, "A/A, conversions (Yates: conservative)"),
          ("poisson_rate", "items", None, "A/A, counts"),
          ("relative_lift", "revenue", None, "A/A, gamma revenue"),
+         ("relative_lift", "converted", None, "A/A, conversions at 8 %"),
          ("fieller", "revenue", None, "A/A, gamma revenue"),
          ("bayes", "converted", None, "A/A, conversions"),
          ("msprt", "revenue", None, "A/A, gamma revenue (always valid: conservative)"),
