@@ -39,7 +39,7 @@ def run(example, flags, engine):
            "--engine", engine, "--json"]
     t0 = time.monotonic()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out), time.monotonic() - t0, " ".join(cmd[2:-1]).replace(BIN, "abforge")
+    return json.loads(out), time.monotonic() - t0, "abforge " + " ".join(cmd[2:-1])
 
 
 def rows(cal, engine_results, label):
