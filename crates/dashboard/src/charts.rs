@@ -131,6 +131,8 @@ fn calibration(rows: &[&CalibrationRow]) -> Option<Calibration> {
         // the table).
         results: rows.iter().filter_map(|r| result(r)).collect(),
         claims: Vec::new(),
+        // The gold table has no sample-ratio rows.
+        srm: None,
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub use crate::claims::{ClaimBin, ClaimCalibration};
 use crate::method::{Method, MetricClass, Null};
+pub use crate::srm::{SrmCalibration, SrmCheck, SrmCheckResult};
 use serde::{Serialize, Serializer};
 
 /// `z_{0.975}`: the Wilson intervals are 95 %.
@@ -104,9 +105,16 @@ pub struct Calibration {
     /// from a prior) and the Bayesian test ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<ClaimCalibration>,
+    /// The sample-ratio checks (χ² at the last look, χ² at every look, the sequential test)
+    /// judged against the blueprint's `[actual_groups]`; `null` for a single group.
+    pub srm: Option<SrmCalibration>,
 }
 
-fn as_map<S: Serializer>(v: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {
+/// Pairs as a JSON object.
+pub(crate) fn as_map<S: Serializer, T: Serialize>(
+    v: &[(String, T)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(v.len()))?;
     for (k, x) in v {
