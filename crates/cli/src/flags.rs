@@ -74,6 +74,7 @@ mod tests {
             "permutation_resamples",
             "msprt_mixing_sd",
             "bayes_prior",
+            "srm_alpha",
             "sweep",
             // abforge_pipeline: settings, backfill, schedule, steps
             "data_dir",
