@@ -434,6 +434,11 @@ pub struct CalibrateArgs {
     /// The mSPRT's mixing standard deviation τ, in units of the metric's standard deviation.
     #[arg(long, value_name = "SD", default_value_t = 0.1, value_parser = parse_positive)]
     pub msprt_mixing_sd: f64,
+    /// Level of the sample-ratio checks (the χ² test at the last look and at every look, and
+    /// the sequential test), judged against the blueprint's `[actual_groups]`; the default is
+    /// the threshold of `abforge analyze`.
+    #[arg(long, value_name = "A", default_value_t = abforge_lab::DEFAULT_SRM_ALPHA, value_parser = parse_alpha)]
+    pub srm_alpha: f64,
     /// The prior of the Bayesian test (bayes): `flat`, as `abforge analyze` has it, or
     /// `blueprint`: for each arm whose lift is drawn from a normal prior, that prior, on the
     /// difference of the means (its claims are then calibrated by construction).

@@ -82,6 +82,7 @@ mod tests {
             "bayes_prior",
             "priors",
             "engine",
+            "srm_alpha",
             "sweep",
             // abforge_pipeline: settings, backfill, schedule, steps
             "data_dir",

@@ -211,6 +211,64 @@ fn a_sweep_gives_a_power_curve() {
     );
 }
 
+/// examples/srm.toml (52/48 realised against a planned 50/50): the table's sample-ratio
+/// section says the truth and finds the mismatch with every check; in JSON the section is
+/// `srm`, at the level of `--srm-alpha`.
+#[test]
+fn the_sample_ratio_checks_are_calibrated() {
+    let common = [
+        "-q",
+        "calibrate",
+        "-b",
+        &example("srm.toml"),
+        "-r",
+        "50",
+        "-n",
+        "40000",
+        "--peeks",
+        "7",
+        "--tests",
+        "welch_t",
+    ];
+    let text = stdout_of(&common);
+    let lines: Vec<&str> = text.lines().collect();
+    let head = lines
+        .iter()
+        .position(|l| l.starts_with("Sample-ratio checks"))
+        .unwrap_or_else(|| panic!("no sample-ratio section in {text}"));
+    assert_eq!(
+        lines[head],
+        "Sample-ratio checks (α = 0.001, 7 looks; truth: mismatch: planned control 50.0% · \
+         treatment 50.0%, actual control 52.0% · treatment 48.0%)"
+    );
+    for (row, name) in lines[head + 2..head + 5].iter().zip([
+        "χ² at the last look",
+        "χ² at every look",
+        "sequential (Lindon–Malek)",
+    ]) {
+        assert!(row.trim_start().starts_with(name), "{row}");
+        assert!(row.ends_with("misses 0.000"), "{row}");
+    }
+    let mut json = common.to_vec();
+    json.extend(["--json", "--srm-alpha", "0.05"]);
+    let v: Value = serde_json::from_str(&stdout_of(&json)).unwrap();
+    let srm = &v["srm"];
+    assert_eq!(
+        (srm["alpha"].as_f64(), srm["looks"].as_u64()),
+        (Some(0.05), Some(7))
+    );
+    assert_eq!(srm["mismatch"], true);
+    let checks = srm["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 3);
+    for c in checks {
+        assert_eq!(
+            (c["replications"].as_u64(), c["power"].as_f64()),
+            (Some(50), Some(1.0))
+        );
+        assert!(c["false_alarm_rate"].is_null());
+    }
+}
+
 fn bad(args: &[&str], needles: &[&str]) {
     let mut a = abforge();
     a.arg("calibrate").args(args);
@@ -235,6 +293,10 @@ fn bad_flags_are_exit_2_naming_the_flag_and_what_is_allowed() {
     bad(
         &["-b", &bp, "--alpha", "1.5"],
         &["--alpha", "between 0 and 1"],
+    );
+    bad(
+        &["-b", &bp, "--srm-alpha", "0"],
+        &["--srm-alpha", "between 0 and 1"],
     );
     bad(&["-b", &bp, "-r", "0"], &["--replications"]);
     bad(

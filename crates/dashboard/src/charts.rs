@@ -155,6 +155,8 @@ fn calibration(rows: &[&CalibrationRow]) -> Option<Calibration> {
         claims: Vec::new(),
         families: Vec::new(),
         engine: None,
+        // The gold table has no sample-ratio rows.
+        srm: None,
     })
 }
 

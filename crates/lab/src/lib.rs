@@ -55,6 +55,10 @@
 //!   (naive peeking inflates its type I error), while the mSPRT's always-valid p-value and
 //!   confidence sequence keep theirs, and the group-sequential tests, whose Lan–DeMets
 //!   designs (built once per run) plan exactly these `K` looks, spend α over them.
+//! * **Sample-ratio checks.** Every run also calibrates the checks of the split of customers
+//!   over the groups ([`srm`]): the χ² test at the last look, the χ² test at every look and
+//!   the sequential test of Lindon & Malek, judged against the blueprint's `[actual_groups]`
+//!   (counts only: cheap), at their own level [`LabOptions::srm_alpha`].
 //! * **Power curves.** [`sweep()`] repeats the calibration over the values of an effect
 //!   size or the customer count ([`SweepSpec`]); [`plot_sweep`] and [`plot_calibration`]
 //!   draw them as SVG.
@@ -100,6 +104,7 @@ mod model;
 pub mod plot;
 pub mod report;
 pub mod run;
+pub mod srm;
 pub mod sweep;
 
 pub use claims::{BayesPrior, ClaimBin, ClaimCalibration, MetricPrior, PriorLaw};
@@ -111,4 +116,5 @@ pub use report::{
     Calibration, Confusion, CorrectionResult, FamilyResult, TestResult, ks_uniform, wilson,
 };
 pub use run::{LabOptions, NoReporter, Reporter, calibrate};
+pub use srm::{DEFAULT_SRM_ALPHA, SrmCalibration, SrmCheck, SrmCheckResult};
 pub use sweep::{ArmKey, SweepParam, SweepPoint, SweepReport, SweepSpec, sweep};

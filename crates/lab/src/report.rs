@@ -3,6 +3,7 @@
 
 pub use crate::claims::{ClaimBin, ClaimCalibration};
 use crate::method::{Method, MetricClass, Null};
+pub use crate::srm::{SrmCalibration, SrmCheck, SrmCheckResult};
 use serde::{Serialize, Serializer};
 
 /// `z_{0.975}`: the Wilson intervals are 95 %.
@@ -126,6 +127,9 @@ pub struct Calibration {
     /// The external engine judged beside abforge's tests, when one was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine: Option<crate::engine::EngineReport>,
+    /// The sample-ratio checks (χ² at the last look, χ² at every look, the sequential test)
+    /// judged against the blueprint's `[actual_groups]`; `null` for a single group.
+    pub srm: Option<SrmCalibration>,
 }
 
 /// One test's family: its metric × arm pairs in each replication, under each correction.
@@ -168,7 +172,11 @@ pub struct CorrectionResult {
     pub breaks_promise: bool,
 }
 
-fn as_map<S: Serializer>(v: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {
+/// Pairs as a JSON object.
+pub(crate) fn as_map<S: Serializer, T: Serialize>(
+    v: &[(String, T)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(v.len()))?;
     for (k, x) in v {

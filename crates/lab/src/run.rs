@@ -13,6 +13,7 @@ use crate::generated::{self, Drawn};
 use crate::method::{Method, MetricClass, Null, Target};
 use crate::model::{ArmTruth, Design, PMetric, Prepared, class_of};
 use crate::report::{Calibration, ClaimCalibration, Confusion, TestResult, ks_uniform, wilson};
+use crate::srm::{DEFAULT_SRM_ALPHA, calibrate_srm};
 use abforge_env::Invalid;
 use abforge_stats::group_sequential::{MAX_ALPHA, MAX_LOOKS, MIN_ALPHA};
 use abforge_stats::{
@@ -41,6 +42,7 @@ const HISTOGRAM_MAX: f64 = 65_536.0;
 const SALT_REPLICATION: u64 = 0x1ab0_0001;
 const SALT_CHOICES: u64 = 0x1ab0_0002;
 const SALT_RESAMPLING: u64 = 0x1ab0_0003;
+pub(crate) const SALT_SRM: u64 = 0x1ab0_0004;
 /// Most prepared models kept for a blueprint with `choose`: one per distinct set of choices,
 /// so many `choose` parameters cannot fill the memory. A lift drawn from a prior gives every
 /// replication its own model, and none is kept.
@@ -99,6 +101,9 @@ pub struct LabOptions {
     /// Priors of the Bayesian test given per metric; they override
     /// [`LabOptions::bayes_prior`] for their metrics.
     pub priors: Vec<MetricPrior>,
+    /// Level of the sample-ratio checks ([`crate::srm`]), in (0, 1) [default
+    /// [`DEFAULT_SRM_ALPHA`], the threshold of `abforge analyze`].
+    pub srm_alpha: f64,
 }
 
 impl Default for LabOptions {
@@ -117,6 +122,7 @@ impl Default for LabOptions {
             bayes_prior: BayesPrior::Flat,
             engine: None,
             priors: Vec::new(),
+            srm_alpha: DEFAULT_SRM_ALPHA,
         }
     }
 }
@@ -129,7 +135,8 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn derive(seed: u64, salt: u64, index: u64) -> u64 {
+/// The seed of stream `index` of the run's `salt` part.
+pub(crate) fn derive(seed: u64, salt: u64, index: u64) -> u64 {
     mix(mix(seed ^ salt).wrapping_add(mix(index.wrapping_add(salt))))
 }
 
@@ -395,6 +402,13 @@ fn check_options(opts: &LabOptions) -> Result<()> {
     }
     if opts.peeks == 0 {
         return Err(Invalid::new("peeks", "must be at least 1").into());
+    }
+    if !(opts.srm_alpha > 0.0 && opts.srm_alpha < 1.0) {
+        return Err(
+            Invalid::new("srm_alpha", "expected a number strictly between 0 and 1")
+                .value(opts.srm_alpha)
+                .into(),
+        );
     }
     if !(opts.msprt_mixing_sd > 0.0 && opts.msprt_mixing_sd.is_finite()) {
         return Err(Invalid::new("msprt_mixing_sd", "must be a positive number").into());
@@ -716,6 +730,7 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
         .collect();
     let bp = &plan.bp;
     let claims = claims(plan, &total);
+    let srm = calibrate_srm(bp, plan.seed, r_total, plan.peeks, opts.srm_alpha)?;
     let results = plan
         .entries
         .iter()
@@ -742,6 +757,7 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
         claims,
         families,
         engine: plan.engine.as_ref().map(|e| engine_report(plan, e, engine)),
+        srm,
     })
 }
 

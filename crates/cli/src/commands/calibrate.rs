@@ -5,8 +5,8 @@ use crate::BadInput;
 use crate::cli::CalibrateArgs;
 use abforge_dashboard::calibration_rows;
 use abforge_lab::{
-    Calibration, LabOptions, Reporter, SweepReport, TestResult, calibrate, plot_calibration,
-    plot_sweep, sweep,
+    Calibration, LabOptions, Reporter, SrmCalibration, SrmCheck, SrmCheckResult, SweepReport,
+    TestResult, calibrate, plot_calibration, plot_sweep, sweep,
 };
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::Write;
@@ -155,6 +155,7 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
             .map(|e| engine_options(e, args.engine_timeout))
             .transpose()?,
         priors: args.prior.clone(),
+        srm_alpha: args.srm_alpha,
     };
     let bar = ReplicationBar::new(quiet);
     let started = Instant::now();
@@ -332,6 +333,9 @@ fn write_table(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
     write_families(out, c)?;
     write_engine(out, c)?;
     write_claims(out, c)?;
+    if let Some(s) = &c.srm {
+        write_srm(out, s)?;
+    }
     let failed: Vec<String> = c
         .results
         .iter()
@@ -551,6 +555,74 @@ fn write_claims(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The sample-ratio checks: one row per check, with the truth they are judged against.
+fn write_srm(out: &mut impl Write, s: &SrmCalibration) -> std::io::Result<()> {
+    let shares = |v: &[(String, f64)]| {
+        v.iter()
+            .map(|(g, x)| format!("{g} {:.1}%", 100.0 * x))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let truth = if s.mismatch {
+        format!(
+            "mismatch: planned {}, actual {}",
+            shares(&s.planned_shares),
+            shares(&s.actual_shares)
+        )
+    } else {
+        format!("no mismatch: {}", shares(&s.planned_shares))
+    };
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Sample-ratio checks (α = {}, {} look{}; truth: {truth})",
+        s.alpha,
+        s.looks,
+        if s.looks == 1 { "" } else { "s" }
+    )?;
+    writeln!(
+        out,
+        "  {:<26} {:>7} {:>15}  {:>11} {:>7}  {:>9} {:>14}  verdict",
+        "check", "flagged", "95% interval", "false alarm", "power", "mean look", "mean customers"
+    )?;
+    for r in &s.checks {
+        let name = match r.check {
+            SrmCheck::ChiSquareFinal => "χ² at the last look",
+            SrmCheck::ChiSquarePeeking => "χ² at every look",
+            SrmCheck::Sequential => "sequential (Lindon–Malek)",
+        };
+        // Padded by characters: `χ` and `–` are two bytes each.
+        let pad = 26usize.saturating_sub(name.chars().count());
+        writeln!(
+            out,
+            "  {name}{:pad$} {:>7.3} {:>15}  {:>11} {:>7}  {:>9} {:>14}  {}",
+            "",
+            r.flag_rate,
+            format!("[{:.3}, {:.3}]", r.ci_low, r.ci_high),
+            opt(r.false_alarm_rate),
+            opt(r.power),
+            r.mean_flag_look
+                .map_or_else(|| "-".into(), |x| format!("{x:.2}")),
+            r.mean_flag_customers
+                .map_or_else(|| "-".into(), |x| HumanCount(x.round() as u64).to_string()),
+            srm_verdict(r, s.alpha),
+        )?;
+    }
+    Ok(())
+}
+
+fn srm_verdict(r: &SrmCheckResult, alpha: f64) -> String {
+    match (r.false_alarm_rate, r.power) {
+        (Some(fa), _) if r.miscalibrated && fa > alpha => {
+            "MISCALIBRATED (false alarms above α)".into()
+        }
+        (Some(_), _) if r.miscalibrated => "miscalibrated (conservative)".into(),
+        (Some(_), _) => "holds α".into(),
+        (None, Some(p)) => format!("misses {:.3}", 1.0 - p),
+        (None, None) => String::new(),
+    }
 }
 
 fn verdict<T>(r: &TestResult<T>, alpha: f64) -> String {
