@@ -7,9 +7,10 @@ use crate::error::{Error, Result, invalid, invalid_value, usage};
 use crate::extra::{self, Extra, MAX_QUANTILES, Prior, quantile_key};
 use crate::input::{Columns, DEFAULT_CLUSTER_COLUMN, Dataset};
 use abforge_stats::{
-    AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, Hypothesis,
-    MetricAnalysis, MetricSamples, NullKind, Outcome, PrimaryTest, RatioSummary, RatioTestResult,
-    SrmResult, TestName, Verdict, adjust, analyze_arms, ratio_test, srm,
+    AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, FiellerResult,
+    Hypothesis, MetricAnalysis, MetricSamples, NullKind, Outcome, PrimaryTest, RatioSummary,
+    RatioTestResult, SrmResult, TestName, Verdict, adjust, analyze_arms, fieller_ratio_metrics,
+    ratio_test, srm,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -244,6 +245,16 @@ pub struct RatioEntry {
     /// Why the test could not be computed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Fieller's two-sided `1 − α` confidence set for `R_T / R_C` and its test of the ratio
+    /// 1 ([`fieller_ratio_metrics`]): an interval, the complement of one (`exclusive`) or
+    /// `unbounded` when the control's ratio is not significantly different from 0, where the
+    /// delta-method interval of `test` is finite but does not cover. Two-sided whatever the
+    /// report's alternative; no margin. `null` with `fieller_error` when it cannot be
+    /// computed (e.g. a control ratio of 0).
+    pub fieller: Option<FiellerResult>,
+    /// Why Fieller's set could not be computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fieller_error: Option<String>,
 }
 
 /// Both groups of a ratio metric.
@@ -390,7 +401,8 @@ fn labels_list(ds: &Dataset) -> String {
 /// [`analyzed`](Dataset::analyzed) columns) for each treatment arm against the control;
 /// CUPED is added for a metric whose `pre_<metric>` column was read; the primary test of
 /// each comparison enters a family adjusted by every correction, and `opts.correction`
-/// decides; the ratio metrics of `opts.ratios` are compared with the delta method. When
+/// decides; the ratio metrics of `opts.ratios` are compared with the delta method and
+/// Fieller's set. When
 /// `ds` carries its blueprint (whose control group is `opts.control`), each test's decision
 /// is judged against the truth.
 ///
@@ -603,6 +615,8 @@ fn ratios(
     arms: &[usize],
     h: &Hypothesis,
 ) -> Result<Vec<RatioEntry>> {
+    // Fieller's set is two-sided, of the ratio R_T / R_C against 1.
+    let fieller_h = Hypothesis::two_sided(h.alpha);
     let mut out = Vec::new();
     for r in &opts.ratios {
         let column = |name: &str| {
@@ -625,10 +639,8 @@ fn ratios(
         let c = summary(control)?;
         for &arm in arms {
             let t = summary(arm)?;
-            let (test, error) = match ratio_test(&t, &c, h) {
-                Ok(x) => (Some(x), None),
-                Err(e) => (None, Some(e.to_string())),
-            };
+            let (test, error) = split(ratio_test(&t, &c, h));
+            let (fieller, fieller_error) = split(fieller_ratio_metrics(&t, &c, &fieller_h));
             out.push(RatioEntry {
                 ratio: format!("{}/{}", r.numerator, r.denominator),
                 numerator: r.numerator.clone(),
@@ -641,10 +653,20 @@ fn ratios(
                 },
                 test,
                 error,
+                fieller,
+                fieller_error,
             });
         }
     }
     Ok(out)
+}
+
+/// A result as the value or the message of its error.
+fn split<T>(r: abforge_stats::Result<T>) -> (Option<T>, Option<String>) {
+    match r {
+        Ok(x) => (Some(x), None),
+        Err(e) => (None, Some(e.to_string())),
+    }
 }
 
 /// The sample-ratio check of every group in the data against the planned split.
@@ -1159,6 +1181,47 @@ pub(crate) mod tests {
             serde_json::to_string(&file).unwrap(),
             serde_json::to_string(&mem).unwrap()
         );
+    }
+
+    #[test]
+    fn ratio_metrics_carry_fiellers_set_as_the_stats_call_gives_it() {
+        let g = generator("ratio_metrics.toml", 6000);
+        let mut opts = Options::new("ratios");
+        opts.alpha = 0.1;
+        opts.ratios = ["orders", "visits"]
+            .map(|den| RatioSpec {
+                numerator: "revenue".into(),
+                denominator: den.into(),
+            })
+            .to_vec();
+        let ds = dataset(&g, &opts);
+        let r = analyze(&opts, &ds).unwrap();
+        assert_eq!(r.ratios.len(), 2);
+        let (c, t) = (ds.group("control").unwrap(), ds.group("treatment").unwrap());
+        for e in &r.ratios {
+            let (x, y) = (
+                ds.column(&e.numerator).unwrap(),
+                ds.column(&e.denominator).unwrap(),
+            );
+            let s = |g: usize| RatioSummary::from_slices(&x.by_group[g], &y.by_group[g]).unwrap();
+            let want = fieller_ratio_metrics(&s(t), &s(c), &Hypothesis::two_sided(0.1)).unwrap();
+            assert_eq!(e.fieller, Some(want), "{}", e.ratio);
+            assert!(e.fieller_error.is_none());
+            // Revenue per order: the control ratio is far from 0, so the set is an interval
+            // around R_T / R_C, with the same 90% level as the delta test beside it.
+            let f = want;
+            assert!(f.set.is_bounded() && f.set.contains(f.estimate), "{f:?}");
+            let test = e.test.unwrap();
+            let (rt, rc) = (test.ratio_treatment, test.ratio_control);
+            assert!((f.estimate - rt / rc).abs() < 1e-12 * f.estimate.abs());
+            assert_eq!(f.null, 1.0);
+            // Both tests see the same lift: the difference excludes 0 iff the ratio excludes
+            // 1, up to the different scales (checked here on data where both agree).
+            assert_eq!(f.reject, test.reject, "{}: {f:?} {test:?}", e.ratio);
+            let json = serde_json::to_value(e).unwrap();
+            assert_eq!(json["fieller"]["set"]["kind"], "interval");
+            assert!(json["fieller"]["set"]["low"].is_number());
+        }
     }
 
     #[test]

@@ -759,6 +759,126 @@ fn ratio_metrics_use_the_delta_method() {
     );
 }
 
+/// Fieller's set of R_T / R_C beside the delta test, on generated `ratio_metrics.toml` data:
+/// the JSON equals the stats crate's own call on the columns read back from the file.
+#[test]
+fn ratio_metrics_carry_fiellers_set() {
+    use abforge_stats::{Hypothesis, RatioSummary, fieller_ratio_metrics};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ratios.parquet");
+    abforge()
+        .args([
+            "generate",
+            "-q",
+            "-b",
+            "examples/ratio_metrics.toml",
+            "-n",
+            "4000",
+            "-o",
+        ])
+        .arg(&data)
+        .assert()
+        .success();
+    let path = data.to_str().unwrap();
+    let args = [
+        "analyze",
+        "-i",
+        path,
+        "--ratio",
+        "revenue/orders",
+        "--ratio",
+        "revenue/visits",
+    ];
+    let r = json_of(&[&args[..], &["--json"]].concat());
+    let opts = abforge_analysis::Options {
+        ratios: ["orders", "visits"]
+            .map(|den| abforge_analysis::report::RatioSpec {
+                numerator: "revenue".into(),
+                denominator: den.into(),
+            })
+            .to_vec(),
+        ..abforge_analysis::Options::new(path)
+    };
+    let ds = abforge_analysis::read(&data, &opts.columns()).unwrap();
+    let (c, t) = (ds.group("control").unwrap(), ds.group("treatment").unwrap());
+    for (i, den) in ["orders", "visits"].into_iter().enumerate() {
+        let (x, y) = (ds.column("revenue").unwrap(), ds.column(den).unwrap());
+        let s = |g: usize| RatioSummary::from_slices(&x.by_group[g], &y.by_group[g]).unwrap();
+        let want = fieller_ratio_metrics(&s(t), &s(c), &Hypothesis::default()).unwrap();
+        let f = &r["ratios"][i]["fieller"];
+        assert_eq!(*f, serde_json::to_value(want).unwrap(), "{den}");
+        assert_eq!(f["set"]["kind"], "interval", "{den}");
+        assert!(r["ratios"][i].get("fieller_error").is_none());
+    }
+    let text = String::from_utf8(abforge().args(args).output().unwrap().stdout).unwrap();
+    assert_eq!(text.matches("Fieller 95% set [").count(), 2, "{text}");
+}
+
+/// A control ratio near 0 against its noise: the delta-method interval is finite (and
+/// wrong), Fieller's set is not an interval, and the text says so.
+#[test]
+fn a_noisy_denominator_makes_fiellers_set_unbounded_or_exclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("noisy.csv");
+    let mut text = String::from("group,revenue,items\n");
+    // Control: revenue per item 0.5 on average, from two customers in 20 (z about 1.4);
+    // treatment: about 10 per item, clearly away from 0.
+    for i in 0..20 {
+        let x = if i % 10 == 0 { 5.0 } else { 0.0 };
+        text.push_str(&format!("control,{x},1\n"));
+    }
+    for i in 0..20 {
+        text.push_str(&format!("treatment,{},1\n", 9 + i % 3));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let path = csv.to_str().unwrap();
+    let r = json_of(&["analyze", "-i", path, "--ratio", "revenue/items", "--json"]);
+    let e = &r["ratios"][0];
+    assert!(e["test"]["ci_low"].is_number() && e["test"]["ci_high"].is_number());
+    let f = &e["fieller"];
+    assert!(
+        f["delta_low"].is_number() && f["delta_high"].is_number(),
+        "{f}"
+    );
+    assert!(f["denominator_z"].as_f64().unwrap().abs() < f["critical"].as_f64().unwrap());
+    assert_eq!(f["set"]["kind"], "exclusive", "{f}");
+    // The estimate 20 is outside the set's gap; the ratio 1 is in the gap: rejected.
+    let (below, above) = (
+        f["set"]["below"].as_f64().unwrap(),
+        f["set"]["above"].as_f64().unwrap(),
+    );
+    assert!(
+        below < 1.0 && 1.0 < above && above <= f["estimate"].as_f64().unwrap(),
+        "{f}"
+    );
+    assert_eq!(f["reject"], true);
+    let out = abforge()
+        .args(["analyze", "-i", path, "--ratio", "revenue/items"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Fieller 95% set (-inf, "), "{text}");
+    // With the treatment's revenue from one customer in 20 (z 1.0), neither ratio is away
+    // from 0: the set is every real number.
+    let mut text = String::from("group,revenue,items\n");
+    for (g, every) in [("control", 10), ("treatment", 20)] {
+        for i in 0..20 {
+            let x = if i % every == 0 { 5.0 } else { 0.0 };
+            text.push_str(&format!("{g},{x},1\n"));
+        }
+    }
+    std::fs::write(&csv, text).unwrap();
+    let r = json_of(&["analyze", "-i", path, "--ratio", "revenue/items", "--json"]);
+    assert_eq!(r["ratios"][0]["fieller"]["set"]["kind"], "unbounded");
+    assert!(r["ratios"][0]["test"]["ci_low"].is_number());
+    let out = abforge()
+        .args(["analyze", "-i", path, "--ratio", "revenue/items"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Fieller 95% set unbounded"), "{text}");
+}
+
 #[test]
 fn power_prints_a_readable_answer() {
     abforge()

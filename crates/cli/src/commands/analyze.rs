@@ -12,7 +12,7 @@ use abforge_analysis::report::{Entry, RatioEntry};
 use abforge_analysis::{
     Alternative, Correction, Dataset, Options, RatioSpec, Report, quantile_key,
 };
-use abforge_stats::Tests;
+use abforge_stats::{FiellerSet, Tests};
 use std::io::Write;
 
 /// Runs the command.
@@ -573,5 +573,31 @@ fn write_ratio(out: &mut impl Write, r: &Report, e: &RatioEntry) -> std::io::Res
             if t.reject { "reject" } else { "keep" }
         ),
         (None, err) => writeln!(out, "  not computed: {}", err.as_deref().unwrap_or("")),
+    }?;
+    match (&e.fieller, &e.fieller_error) {
+        (Some(f), _) => writeln!(
+            out,
+            "  ratio T/C {} Fieller {conf:.0}% set {}  p = {} (ratio 1, two-sided)  {}",
+            number(f.estimate),
+            fieller_set(&f.set),
+            p_value(f.p_value),
+            if f.reject { "reject" } else { "keep" }
+        ),
+        (None, err) => writeln!(
+            out,
+            "  ratio T/C: Fieller's set not computed: {}",
+            err.as_deref().unwrap_or("")
+        ),
+    }
+}
+
+/// Fieller's set as it reads: `[lo, hi]`, `(-inf, b] ∪ [a, +inf)`, or `unbounded`.
+fn fieller_set(s: &FiellerSet) -> String {
+    match *s {
+        FiellerSet::Interval { low, high } => interval(low, high),
+        FiellerSet::Exclusive { below, above } => {
+            format!("(-inf, {}] ∪ [{}, +inf)", number(below), number(above))
+        }
+        FiellerSet::Unbounded => "unbounded".into(),
     }
 }
