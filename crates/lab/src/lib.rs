@@ -59,6 +59,11 @@
 //!   over the groups ([`srm`]): the χ² test at the last look, the χ² test at every look and
 //!   the sequential test of Lindon & Malek, judged against the blueprint's `[actual_groups]`
 //!   (counts only: cheap), at their own level [`LabOptions::srm_alpha`].
+//! * **Other engines.** With [`LabOptions::engine`], an external A/B engine gets the same
+//!   replications through the engine protocol (`docs/engine-protocol.md`: Arrow IPC
+//!   requests, JSON-line answers, long-lived processes) and its answers are judged as the
+//!   lab's own tests ([`EngineReport`]); `abforge-reference-engine`, this crate's binary,
+//!   answers with abforge's own Welch test and mSPRT and checks the protocol end to end.
 //! * **Power curves.** [`sweep()`] repeats the calibration over the values of an effect
 //!   size or the customer count ([`SweepSpec`]); [`plot_sweep`] and [`plot_calibration`]
 //!   draw them as SVG.
