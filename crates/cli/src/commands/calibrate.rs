@@ -401,7 +401,9 @@ fn write_estimates(out: &mut impl Write, c: &Calibration) -> std::io::Result<()>
     writeln!(out)?;
     writeln!(
         out,
-        "Estimates against the truth (bias: mean of estimate − true effect at the last look, on          the interval's scale, ± its Monte Carlo se; stop: mean customers when a sequential          test stopped)"
+        "Estimates against the truth (bias: mean of estimate − true effect at the last look, on \
+         the interval's scale, ± its Monte Carlo se; stop: mean customers when a sequential \
+         test stopped)"
     )?;
     writeln!(
         out,
@@ -438,7 +440,8 @@ fn write_families(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> 
     writeln!(out)?;
     writeln!(
         out,
-        "Families (one test over several metric × arm pairs; FWER: share of experiments with a          true null rejected; FDR: mean share of the rejections that are true nulls)"
+        "Families (one test over several metric × arm pairs; FWER: share of experiments with a \
+         true null rejected; FDR: mean share of the rejections that are true nulls)"
     )?;
     for f in &c.families {
         writeln!(
