@@ -403,8 +403,8 @@ pub struct CalibrateArgs {
     /// two_proportion_z, chi_square_yates, poisson_rate, relative_lift, cuped, bayes, msprt,
     /// each where it applies; plus the bootstrap and permutation tests with --bootstrap,
     /// --permutations]. Also confidence_sequence, bootstrap_percentile, bootstrap_bca,
-    /// bootstrap_lift_percentile, bootstrap_lift_bca, permutation, quantile_median
-    /// (continuous metrics), fieller, regression_hc2, cupac (metrics with a pre_period twin),
+    /// bootstrap_lift_percentile, bootstrap_lift_bca, permutation, quantile_median,
+    /// quantile_bootstrap (continuous metrics), fieller, regression_hc2, cupac (metrics with a pre_period twin),
     /// group_sequential_obf, group_sequential_pocock (designed for the --peeks looks),
     /// cluster_robust (blueprints that randomise whole clusters), winsorized_welch (capped at
     /// the pooled 99th percentile).

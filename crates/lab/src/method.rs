@@ -67,6 +67,10 @@ pub enum Method {
     /// The difference of the medians with the order-statistic standard error of Deng,
     /// Knoblich & Lu (continuous metrics); refused (failed) when a median sits on an atom.
     QuantileMedian,
+    /// The percentile bootstrap interval of the difference of the medians (resampling each
+    /// arm's order statistic exactly; continuous metrics), rejecting equal medians when it
+    /// excludes 0.
+    QuantileBootstrap,
     /// Two-proportion z test (binary metrics).
     TwoProportionZ,
     /// Chi-square with Yates' correction (binary metrics).
@@ -115,13 +119,14 @@ pub enum Method {
 
 impl Method {
     /// Every method, in report order.
-    pub const ALL: [Method; 24] = [
+    pub const ALL: [Method; 25] = [
         Method::WelchT,
         Method::WinsorizedWelch,
         Method::ClusterRobust,
         Method::StudentT,
         Method::MannWhitneyU,
         Method::QuantileMedian,
+        Method::QuantileBootstrap,
         Method::TwoProportionZ,
         Method::ChiSquareYates,
         Method::PoissonRate,
@@ -165,6 +170,7 @@ impl Method {
             Method::StudentT => "student_t",
             Method::MannWhitneyU => "mann_whitney_u",
             Method::QuantileMedian => "quantile_median",
+            Method::QuantileBootstrap => "quantile_bootstrap",
             Method::TwoProportionZ => "two_proportion_z",
             Method::ChiSquareYates => "chi_square_yates",
             Method::PoissonRate => "poisson_rate",
@@ -200,7 +206,7 @@ impl Method {
             Method::PoissonRate => class == MetricClass::Count,
             Method::Cuped | Method::Cupac | Method::RegressionHc2 => has_covariate,
             // Every 0/1 or whole-number median sits on an atom, where the test refuses.
-            Method::QuantileMedian => class == MetricClass::Continuous,
+            Method::QuantileMedian | Method::QuantileBootstrap => class == MetricClass::Continuous,
             _ => true,
         }
     }
@@ -213,7 +219,9 @@ impl Method {
             Method::Cuped | Method::Cupac | Method::RegressionHc2 => {
                 "metrics with a pre_period twin"
             }
-            Method::QuantileMedian => "continuous metrics (not 0/1 or count metrics)",
+            Method::QuantileMedian | Method::QuantileBootstrap => {
+                "continuous metrics (not 0/1 or count metrics)"
+            }
             Method::ClusterRobust => "blueprints with [clusters]",
             _ => "every metric",
         }
@@ -247,6 +255,7 @@ impl Method {
             | Method::BootstrapLiftBca
             | Method::Fieller
             | Method::Cupac
+            | Method::QuantileBootstrap
             | Method::GroupSequentialObf
             | Method::GroupSequentialPocock => return None,
         })
@@ -255,7 +264,7 @@ impl Method {
     /// The null it is judged against: the one its test decides on ([`TestName::null`]);
     /// equal medians for the median test, equal means for the lab's other variants.
     pub fn null(self) -> Null {
-        if self == Method::QuantileMedian {
+        if matches!(self, Method::QuantileMedian | Method::QuantileBootstrap) {
             return Null::Median;
         }
         match self.test_name().map(TestName::null) {
@@ -282,7 +291,7 @@ impl Method {
             | Method::BootstrapPercentile
             | Method::BootstrapBca => Target::Difference,
             Method::PoissonRate | Method::Fieller => Target::Ratio,
-            Method::QuantileMedian => Target::MedianDifference,
+            Method::QuantileMedian | Method::QuantileBootstrap => Target::MedianDifference,
             Method::RelativeLift | Method::BootstrapLiftPercentile | Method::BootstrapLiftBca => {
                 Target::Lift
             }
@@ -322,6 +331,7 @@ impl Method {
                 | Method::BootstrapBca
                 | Method::BootstrapLiftPercentile
                 | Method::BootstrapLiftBca
+                | Method::QuantileBootstrap
         )
     }
 }
@@ -367,6 +377,7 @@ mod tests {
             own,
             [
                 Method::WinsorizedWelch,
+                Method::QuantileBootstrap,
                 Method::ChiSquareYates,
                 Method::Fieller,
                 Method::Cupac,
@@ -379,10 +390,13 @@ mod tests {
         );
         assert_eq!(Method::MannWhitneyU.null(), Null::Superiority);
         assert_eq!(Method::QuantileMedian.null(), Null::Median);
-        for m in Method::ALL
-            .into_iter()
-            .filter(|m| !matches!(m, Method::MannWhitneyU | Method::QuantileMedian))
-        {
+        assert_eq!(Method::QuantileBootstrap.null(), Null::Median);
+        for m in Method::ALL.into_iter().filter(|m| {
+            !matches!(
+                m,
+                Method::MannWhitneyU | Method::QuantileMedian | Method::QuantileBootstrap
+            )
+        }) {
             assert_eq!(m.null(), Null::Mean, "{m}");
         }
     }

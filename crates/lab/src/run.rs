@@ -23,8 +23,8 @@ use abforge_stats::{
     ReferenceLaw, Summary, WinsorOptions, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2,
     cupac, cuped_from_summaries, fieller_means, gsd_design, lin_regression,
     mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, norm_sf, normal_means,
-    permutation_test, poisson_rate, quantile_test, relative_lift, student_t, t_two_sided,
-    two_proportion_z, welch_t, winsorized_welch,
+    permutation_test, poisson_rate, quantile_bootstrap, quantile_test, relative_lift, student_t,
+    t_two_sided, two_proportion_z, welch_t, winsorized_welch,
 };
 use abforge_synth::rng::column_rng;
 use abforge_synth::{Blueprint, Resolved};
@@ -265,7 +265,9 @@ impl Plan {
         let seed = opts.seed.unwrap_or(bp.seed);
         let sizes = group_sizes(&bp)?;
         let requested = requested_methods(opts);
-        if requested.contains(&Method::QuantileMedian) {
+        if requested.contains(&Method::QuantileMedian)
+            || requested.contains(&Method::QuantileBootstrap)
+        {
             with_median(&mut bp.quantiles);
         }
         let gsd = gsd_designs(&requested, opts)?;
@@ -1462,6 +1464,7 @@ fn evaluate(
             Method::PoissonRate => look.poisson(),
             Method::RelativeLift => look.lift(),
             Method::QuantileMedian => look.quantile_median(),
+            Method::QuantileBootstrap => look.quantile_bootstrap(),
             Method::Fieller => look.fieller(),
             Method::Cuped => look.cuped(),
             Method::Cupac => look.cupac(),
@@ -1694,6 +1697,20 @@ impl Look<'_> {
         self.ok(quantile_test(self.t, self.c, 0.5, &self.h), |r| {
             let covered = self.covers(Method::QuantileMedian, r.ci_low, r.ci_high);
             self.done(r.reject, Some(r.p_value), covered)
+                .est(r.estimate)
+        })
+    }
+
+    /// The exact order-statistic bootstrap of the medians' difference (percentile interval).
+    fn quantile_bootstrap(&self) -> Outcome {
+        let o = BootstrapOptions {
+            resamples: self.plan.bootstrap.unwrap_or(1000),
+            seed: self.seed,
+            alpha: self.alpha(),
+        };
+        self.ok(quantile_bootstrap(self.t, self.c, 0.5, &o), |r| {
+            let covered = self.covers(Method::QuantileBootstrap, r.ci_low, r.ci_high);
+            self.done(!(r.ci_low <= 0.0 && 0.0 <= r.ci_high), None, covered)
                 .est(r.estimate)
         })
     }
