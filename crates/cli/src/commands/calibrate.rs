@@ -58,7 +58,7 @@ fn lab_error(e: abforge_lab::Error) -> anyhow::Error {
 
 /// What a run produced.
 enum Outcome {
-    One(Calibration),
+    One(Box<Calibration>),
     Sweep(SweepReport),
 }
 
@@ -161,7 +161,7 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let work = || -> anyhow::Result<Outcome> {
         Ok(match &args.sweep {
-            None => Outcome::One(calibrate(&bp, &opts, &bar).map_err(lab_error)?),
+            None => Outcome::One(Box::new(calibrate(&bp, &opts, &bar).map_err(lab_error)?)),
             Some(spec) => Outcome::Sweep(sweep(&bp, spec, &opts, &bar).map_err(lab_error)?),
         })
     };
@@ -740,7 +740,7 @@ fn publish(
     let digest = hex(&Sha256::digest(serde_json::to_vec(&settings)?));
     let id = format!("{}-cal-{}", bp.id, &digest[..12]);
     let rows = match outcome {
-        Outcome::One(c) => calibration_rows(id, blueprint_hash, None, &[(None, c)]),
+        Outcome::One(c) => calibration_rows(id, blueprint_hash, None, &[(None, &**c)]),
         Outcome::Sweep(s) => {
             let points: Vec<_> = s
                 .points
