@@ -7,10 +7,10 @@ use crate::error::{Error, Result, invalid, invalid_value, usage};
 use crate::extra::{self, Extra, MAX_QUANTILES, Prior, quantile_key};
 use crate::input::{Columns, DEFAULT_CLUSTER_COLUMN, Dataset};
 use abforge_stats::{
-    AbnOptions, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand, FiellerResult,
-    Hypothesis, MetricAnalysis, MetricSamples, NullKind, Outcome, PrimaryTest, RatioSummary,
-    RatioTestResult, SrmResult, TestName, Verdict, adjust, analyze_arms, fieller_ratio_metrics,
-    ratio_test, srm,
+    AbnOptions, AdjustedInterval, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand,
+    FamilyEstimate, FiellerResult, Hypothesis, MetricAnalysis, MetricSamples, NullKind, Outcome,
+    PrimaryTest, RatioSummary, RatioTestResult, SrmResult, TestName, Verdict, adjust,
+    adjusted_intervals, analyze_arms, fieller_ratio_metrics, ratio_test, srm,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -328,9 +328,38 @@ pub struct Entry {
     pub p_adjusted: Adjusted,
     /// The decision at α with the chosen correction.
     pub reject: bool,
+    /// The comparison's Welch difference of means in the family of adjusted intervals
+    /// ([`abforge_stats::adjusted_intervals`] with the report's correction over every metric
+    /// × arm): an interval whose exclusion of the null is its adjusted p-value's decision.
+    /// `null` when Welch's test could not be computed (its error is in `errors.welch_t`);
+    /// the comparison is then left out of that family.
+    pub adjusted_interval: Option<FamilyInterval>,
     /// The truth, when the data's blueprint is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truth: Option<EntryTruth>,
+}
+
+/// One member of the family of adjusted intervals: a comparison's Welch difference of
+/// means (T − C), whose interval and decision agree for every correction.
+///
+/// The family is made of the Welch differences, not of the primary tests whose p-values
+/// [`Entry::p_adjusted`] adjusts: those are on mixed scales (a difference of proportions, a
+/// Poisson rate ratio whose score interval is not symmetric), and an adjusted interval needs
+/// an estimate, its standard error and the law of their ratio, the same for every member.
+/// Its decision is therefore the Welch family's, which can differ from [`Entry::reject`]
+/// near the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FamilyInterval {
+    /// Welch's standard error of the difference.
+    pub std_error: f64,
+    /// Welch–Satterthwaite degrees of freedom (the Student-t law of the interval).
+    pub df: f64,
+    /// The difference, its null (the margin's when there is one), its raw and adjusted
+    /// p-values, the adjusted interval (`ci_low`, `ci_high`, `null` when open) and
+    /// `reject`: `p_adjusted ≤ α`, which is exactly when the interval, read as open,
+    /// excludes the null.
+    #[serde(flatten)]
+    pub interval: AdjustedInterval,
 }
 
 /// Adjusted p-values.
@@ -582,6 +611,7 @@ fn entries(opts: &Options, ds: &Dataset, comparisons: Vec<ArmComparison>) -> Res
         bp.quantiles.dedup();
         bp.resolve().ok().map(|r| r.truth())
     });
+    let mut intervals = family_intervals(opts, &comparisons)?.into_iter();
     Ok(comparisons
         .into_iter()
         .enumerate()
@@ -600,9 +630,53 @@ fn entries(opts: &Options, ds: &Dataset, comparisons: Vec<ArmComparison>) -> Res
                     benjamini_hochberg: bh[i],
                 },
                 reject: c.reject,
+                adjusted_interval: intervals.next().flatten(),
                 truth,
                 analysis: c.analysis,
             }
+        })
+        .collect())
+}
+
+/// The adjusted interval of each comparison's Welch difference (`None` where Welch's test
+/// could not be computed), the family corrected by `opts.correction`.
+fn family_intervals(
+    opts: &Options,
+    comparisons: &[ArmComparison],
+) -> Result<Vec<Option<FamilyInterval>>> {
+    let welch: Vec<_> = comparisons
+        .iter()
+        .map(|c| {
+            c.analysis.tests.welch_t.as_ref().filter(|w| {
+                w.std_error.is_finite() && w.std_error > 0.0 && w.df.is_finite() && w.df > 0.0
+            })
+        })
+        .collect();
+    let family: Vec<FamilyEstimate> = welch
+        .iter()
+        .flatten()
+        .map(|w| {
+            FamilyEstimate::new(w.estimate, w.std_error)
+                .with_null(w.null)
+                .with_df(w.df)
+        })
+        .collect();
+    let h = Hypothesis {
+        null: None,
+        ..opts.hypothesis()
+    };
+    let adjusted = adjusted_intervals(&family, opts.correction, &h)
+        .map_err(|e| Error::Stats(e).context("adjusting the intervals"))?;
+    let mut members = adjusted.intervals.into_iter();
+    Ok(welch
+        .iter()
+        .map(|w| {
+            let w = (*w)?;
+            members.next().map(|interval| FamilyInterval {
+                std_error: w.std_error,
+                df: w.df,
+                interval,
+            })
         })
         .collect())
 }
@@ -1181,6 +1255,80 @@ pub(crate) mod tests {
             serde_json::to_string(&file).unwrap(),
             serde_json::to_string(&mem).unwrap()
         );
+    }
+
+    /// Checks every member of the family of adjusted intervals: it is the entry's Welch
+    /// difference, and its interval excludes the null exactly when its adjusted p-value is
+    /// ≤ α. Returns the decisions (reject, keep) counted.
+    fn check_intervals(r: &Report) -> (usize, usize) {
+        let m = r
+            .metrics
+            .iter()
+            .filter(|e| e.adjusted_interval.is_some())
+            .count();
+        let mut counts = (0, 0);
+        for e in &r.metrics {
+            let w = e.analysis.tests.welch_t.as_ref();
+            let Some(f) = &e.adjusted_interval else {
+                assert!(
+                    w.is_none_or(|w| w.std_error == 0.0),
+                    "{}",
+                    e.analysis.metric
+                );
+                continue;
+            };
+            let (i, w) = (&f.interval, w.unwrap());
+            let what = format!("{} {}: {f:?}", e.analysis.metric, e.treatment);
+            assert_eq!((i.estimate, i.null), (w.estimate, w.null), "{what}");
+            assert_eq!((f.std_error, f.df), (w.std_error, w.df), "{what}");
+            assert!((i.p_value - w.p_value).abs() <= 1e-12, "{what}");
+            assert_eq!(i.reject, i.p_adjusted <= r.alpha, "{what}");
+            assert_eq!(i.excludes_null(), i.reject, "{what}");
+            assert!(i.ci_low <= i.estimate && i.estimate <= i.ci_high, "{what}");
+            if r.correction == Correction::Bonferroni {
+                let want = (m as f64 * i.p_value).min(1.0);
+                assert!((i.p_adjusted - want).abs() <= 1e-15, "{what}");
+            }
+            if i.reject {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn adjusted_intervals_agree_with_their_decisions_on_every_member() {
+        let mut counts = (0, 0);
+        let mut run = |example: &str, customers: u64, edit: &dyn Fn(&mut Options)| {
+            let g = generator(example, customers);
+            let mut opts = Options::new(example);
+            edit(&mut opts);
+            let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
+            let (rejected, kept) = check_intervals(&r);
+            counts = (counts.0 + rejected, counts.1 + kept);
+            assert_eq!(rejected + kept, r.metrics.len(), "{example}: every member");
+        };
+        run("seed.toml", 4000, &|_| {});
+        run("seed.toml", 300, &|o| o.correction = Correction::Bonferroni);
+        run("abn_cuped.toml", 3000, &|o| {
+            o.correction = Correction::BenjaminiHochberg;
+        });
+        run("conversion.toml", 4000, &|o| {
+            o.alternative = Alternative::Greater;
+            o.correction = Correction::None;
+        });
+        run("conversion.toml", 4000, &|o| {
+            o.alternative = Alternative::Less
+        });
+        run("clustered_stores.toml", 3000, &|o| {
+            o.margin = Some(0.5);
+            o.correction = Correction::Bonferroni;
+        });
+        run("ratio_metrics.toml", 2000, &|o| o.margin = Some(1.0));
+        // Both decisions occur, so the agreement is not vacuous.
+        assert!(counts.0 >= 3 && counts.1 >= 3, "{counts:?}");
     }
 
     #[test]

@@ -171,6 +171,18 @@ fn write_metric(out: &mut impl Write, r: &Report, e: &Entry) -> std::io::Result<
         }),
         if e.reject { "reject" } else { "keep" }
     )?;
+    if let Some(f) = &e.adjusted_interval {
+        let i = &f.interval;
+        writeln!(
+            out,
+            "  adjusted interval of the Welch difference ({:?}): ({}, {}), p = {} → {}",
+            r.correction,
+            number(i.ci_low),
+            number(i.ci_high),
+            p_value(i.p_adjusted),
+            if i.reject { "reject" } else { "keep" }
+        )?;
+    }
     if let Some(t) = &e.truth {
         writeln!(
             out,
