@@ -58,7 +58,7 @@ fn lab_error(e: abforge_lab::Error) -> anyhow::Error {
 
 /// What a run produced.
 enum Outcome {
-    One(Calibration),
+    One(Box<Calibration>),
     Sweep(SweepReport),
 }
 
@@ -160,7 +160,7 @@ pub fn run(args: &CalibrateArgs, quiet: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let work = || -> anyhow::Result<Outcome> {
         Ok(match &args.sweep {
-            None => Outcome::One(calibrate(&bp, &opts, &bar).map_err(lab_error)?),
+            None => Outcome::One(Box::new(calibrate(&bp, &opts, &bar).map_err(lab_error)?)),
             Some(spec) => Outcome::Sweep(sweep(&bp, spec, &opts, &bar).map_err(lab_error)?),
         })
     };
