@@ -9,7 +9,8 @@ use crate::error::{Result, invalid, invalid_value};
 use crate::input::{Dataset, MetricData};
 use abforge_stats::{
     Arm, ArmComparison, BayesOptions, Covariance, EffectPrior, Hypothesis, LinOptions, MetricKind,
-    ReferenceLaw, Summary, beta_binomial, lin_regression, normal_means, quantile_test,
+    MetricPrior, PRIOR_FORMS, PriorLaw, ReferenceLaw, Summary, beta_binomial, lin_regression,
+    normal_means, quantile_test,
 };
 use std::collections::BTreeMap;
 
@@ -19,41 +20,6 @@ pub const MAX_QUANTILES: usize = 20;
 
 /// The largest cluster id: ids are read as numbers, exact up to 2⁵³.
 const MAX_CLUSTER_ID: f64 = 9_007_199_254_740_992.0;
-
-/// A prior of the Bayesian comparison of one metric.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Prior {
-    /// `normal:MEAN,SD`: a normal prior on the difference of the means `T − C`
-    /// ([`BayesOptions::effect_prior`]), for metrics that are not 0/1.
-    Normal(EffectPrior),
-    /// `beta:A,B`: a Beta(A, B) prior on each group's conversion rate
-    /// ([`BayesOptions::prior`]), for 0/1 metrics.
-    Beta(f64, f64),
-}
-
-/// The forms a prior is written in, for messages.
-pub const PRIOR_FORMS: &str = "METRIC=normal:MEAN,SD (SD > 0; metrics that are not 0/1) or \
-                               METRIC=beta:A,B (A, B > 0; 0/1 metrics)";
-
-impl Prior {
-    /// Whether the numbers are allowed: finite, the standard deviation and both beta
-    /// parameters positive.
-    pub fn is_valid(&self) -> bool {
-        match *self {
-            Prior::Normal(p) => p.mean.is_finite() && p.sd.is_finite() && p.sd > 0.0,
-            Prior::Beta(a, b) => a.is_finite() && b.is_finite() && a > 0.0 && b > 0.0,
-        }
-    }
-}
-
-impl std::fmt::Display for Prior {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Prior::Normal(p) => write!(f, "normal:{},{}", p.mean, p.sd),
-            Prior::Beta(a, b) => write!(f, "beta:{a},{b}"),
-        }
-    }
-}
 
 /// The key of the test of the `p`-quantile in `errors` and in the decisions:
 /// `quantile_<p>`, `p` written as it reads back (`quantile_0.9`).
@@ -68,7 +34,7 @@ pub(crate) struct Extra<'a> {
     pub h: Hypothesis,
     /// The quantiles besides the median, increasing.
     pub quantiles: Vec<f64>,
-    pub priors: &'a [(String, Prior)],
+    pub priors: &'a [MetricPrior],
     /// The cluster ids by group, when the data has a cluster column.
     pub clusters: Option<Vec<Vec<u64>>>,
 }
@@ -204,7 +170,7 @@ impl Extra<'_> {
 
     /// The Bayesian comparison again, under the prior given for the metric.
     fn prior(&self, c: &mut ArmComparison, y: &MetricData, arm: usize) -> Result<()> {
-        let Some((_, prior)) = self.priors.iter().find(|(m, _)| *m == y.name) else {
+        let Some(prior) = self.priors.iter().find(|p| p.metric == y.name) else {
             return Ok(());
         };
         let binary = c.analysis.kind == MetricKind::Binary;
@@ -216,8 +182,8 @@ impl Extra<'_> {
             Summary::from_slice(&y.by_group[arm]),
             Summary::from_slice(&y.by_group[self.control]),
         );
-        let r = match (*prior, binary) {
-            (Prior::Beta(a, b), true) => {
+        let r = match (prior.law, binary) {
+            (PriorLaw::Beta { a, b }, true) => {
                 let (xt, xc) = (t.sum().round() as u64, ctl.sum().round() as u64);
                 let opts = BayesOptions {
                     prior: (a, b),
@@ -225,14 +191,14 @@ impl Extra<'_> {
                 };
                 beta_binomial(xt, t.n, xc, ctl.n, &opts)
             }
-            (Prior::Normal(p), false) => {
+            (PriorLaw::Normal { mean, sd }, false) => {
                 let opts = BayesOptions {
-                    effect_prior: Some(p),
+                    effect_prior: Some(EffectPrior { mean, sd }),
                     ..opts
                 };
                 normal_means(&t, &ctl, &opts)
             }
-            (p, _) => {
+            _ => {
                 let kind = if binary {
                     "a 0/1 metric"
                 } else {
@@ -240,7 +206,7 @@ impl Extra<'_> {
                 };
                 return Err(invalid_value(
                     "priors",
-                    format!("{}={p}", y.name),
+                    format!("{}={p}", y.name, p = prior.law),
                     format!("{:?} is {kind}; expected {PRIOR_FORMS}", y.name),
                 ));
             }
@@ -258,18 +224,19 @@ impl Extra<'_> {
 }
 
 /// Checks that every prior names an analysed metric (once) and has allowed numbers.
-pub(crate) fn check_priors(priors: &[(String, Prior)], ds: &Dataset) -> Result<()> {
+pub(crate) fn check_priors(priors: &[MetricPrior], ds: &Dataset) -> Result<()> {
     let metrics: Vec<&str> = ds.metrics[..ds.analyzed]
         .iter()
         .map(|m| m.name.as_str())
         .collect();
-    for (i, (m, p)) in priors.iter().enumerate() {
-        let value = format!("{m}={p}");
-        if !p.is_valid() {
+    for (i, p) in priors.iter().enumerate() {
+        let m = &p.metric;
+        let value = format!("{m}={}", p.law);
+        if let Err(why) = p.law.check() {
             return Err(invalid_value(
                 "priors",
                 value,
-                format!("expected {PRIOR_FORMS}"),
+                format!("{why}; expected {PRIOR_FORMS}"),
             ));
         }
         if !metrics.contains(&m.as_str()) {
@@ -282,7 +249,7 @@ pub(crate) fn check_priors(priors: &[(String, Prior)], ds: &Dataset) -> Result<(
                 ),
             ));
         }
-        if priors[..i].iter().any(|(x, _)| x == m) {
+        if priors[..i].iter().any(|x| x.metric == *m) {
             return Err(invalid_value(
                 "priors",
                 value,
@@ -598,10 +565,16 @@ mod tests {
             mean: 0.0,
             sd: 0.01,
         };
-        opts.priors = vec![
-            ("spend".into(), Prior::Normal(effect)),
-            ("converted".into(), Prior::Beta(2.0, 18.0)),
-        ];
+        let normal = PriorLaw::Normal {
+            mean: effect.mean,
+            sd: effect.sd,
+        };
+        let beta = |a, b| PriorLaw::Beta { a, b };
+        let prior = |metric: &str, law| MetricPrior {
+            metric: metric.into(),
+            law,
+        };
+        opts.priors = vec![prior("spend", normal), prior("converted", beta(2.0, 18.0))];
         let r = analyze(&opts, &ds).unwrap();
         let summaries = |m: usize| {
             let s = |g: usize| Summary::from_slice(&ds.metrics[m].by_group[g]);
@@ -629,38 +602,27 @@ mod tests {
         let want = beta_binomial(sum(&t), t.n, sum(&c), c.n, &o).unwrap();
         assert_eq!(r.metrics[0].analysis.tests.bayes, Some(want));
         // The wrong form for the metric, an unknown metric, bad numbers, a metric twice.
-        let bad = |priors: Vec<(&str, Prior)>, needle: &str| {
+        let bad = |priors: Vec<(&str, PriorLaw)>, needle: &str| {
             let mut o = opts.clone();
-            o.priors = priors
-                .into_iter()
-                .map(|(m, p)| (m.to_string(), p))
-                .collect();
+            o.priors = priors.into_iter().map(|(m, p)| prior(m, p)).collect();
             let e = analyze(&o, &ds).unwrap_err();
             assert!(e.is_usage());
             assert_eq!(e.invalid().unwrap().field, "priors");
             let text = e.to_string();
             assert!(text.contains(needle) && text.contains("priors"), "{text}");
         };
+        bad(vec![("converted", normal)], "\"converted\" is a 0/1 metric");
         bad(
-            vec![("converted", Prior::Normal(effect))],
-            "\"converted\" is a 0/1 metric",
-        );
-        bad(
-            vec![("spend", Prior::Beta(1.0, 1.0))],
+            vec![("spend", beta(1.0, 1.0))],
             "beta:A,B (A, B > 0; 0/1 metrics)",
         );
+        bad(vec![("revenue", beta(1.0, 1.0))], "not a metric analysed");
+        bad(vec![("converted", beta(0.0, 1.0))], "METRIC=normal:MEAN,SD");
         bad(
-            vec![("revenue", Prior::Beta(1.0, 1.0))],
-            "not a metric analysed",
+            vec![("spend", PriorLaw::Normal { mean: 0.0, sd: 0.0 })],
+            "the sd finite and > 0",
         );
-        bad(
-            vec![("converted", Prior::Beta(0.0, 1.0))],
-            "METRIC=normal:MEAN,SD",
-        );
-        let twice = vec![
-            ("spend", Prior::Normal(effect)),
-            ("spend", Prior::Normal(effect)),
-        ];
+        let twice = vec![("spend", normal), ("spend", normal)];
         bad(twice, "has two priors");
     }
 }

@@ -53,9 +53,10 @@ pub mod input;
 pub mod report;
 
 pub use abforge_stats::{Alternative, Correction, Verdict};
+pub use abforge_stats::{MetricPrior, PRIOR_FORMS, PriorLaw};
 pub use abforge_synth::Blueprint;
 pub use error::{Error, Result};
-pub use extra::{MAX_QUANTILES, PRIOR_FORMS, Prior, quantile_key};
+pub use extra::{MAX_QUANTILES, quantile_key};
 pub use input::{Columns, Dataset, MetricData, read};
 pub use report::{
     Adjusted, Decision, Entry, EntryTruth, Options, RatioEntry, RatioGroup, RatioGroups, RatioSpec,

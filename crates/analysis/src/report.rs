@@ -4,13 +4,13 @@
 //! known truth. [`Report`] serialises as the JSON of `abforge analyze --json`.
 
 use crate::error::{Error, Result, invalid, invalid_value, usage};
-use crate::extra::{self, Extra, MAX_QUANTILES, Prior, quantile_key};
+use crate::extra::{self, Extra, MAX_QUANTILES, quantile_key};
 use crate::input::{Columns, DEFAULT_CLUSTER_COLUMN, Dataset};
 use abforge_stats::{
     AbnOptions, AdjustedInterval, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand,
-    FamilyEstimate, FiellerResult, Hypothesis, MetricAnalysis, MetricSamples, NullKind, Outcome,
-    PrimaryTest, RatioSummary, RatioTestResult, SrmResult, TestName, Verdict, adjust,
-    adjusted_intervals, analyze_arms, fieller_ratio_metrics, ratio_test, srm,
+    FamilyEstimate, FiellerResult, Hypothesis, MetricAnalysis, MetricPrior, MetricSamples,
+    NullKind, Outcome, PrimaryTest, RatioSummary, RatioTestResult, SrmResult, TestName, Verdict,
+    adjust, adjusted_intervals, analyze_arms, fieller_ratio_metrics, ratio_test, srm,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,7 @@ pub struct Options {
     /// `cluster_id` when the data has it.
     pub cluster_column: Option<String>,
     /// Priors of the Bayesian comparison, by metric (at most one each).
-    pub priors: Vec<(String, Prior)>,
+    pub priors: Vec<MetricPrior>,
 }
 
 impl Options {
@@ -485,7 +485,7 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
         priors: opts
             .priors
             .iter()
-            .map(|(m, p)| (m.clone(), p.to_string()))
+            .map(|p| (p.metric.clone(), p.law.to_string()))
             .collect(),
     })
 }

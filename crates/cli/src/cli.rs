@@ -240,44 +240,11 @@ pub struct AnalyzeArgs {
     /// Prior of a metric's Bayesian comparison (repeat for several metrics):
     /// `METRIC=normal:MEAN,SD` (on the difference T − C; metrics that are not 0/1) or
     /// `METRIC=beta:A,B` (on each conversion rate; 0/1 metrics).
-    #[arg(long, value_name = "METRIC=PRIOR", value_parser = parse_prior)]
-    pub prior: Vec<PriorArg>,
+    #[arg(long, value_name = "METRIC=PRIOR")]
+    pub prior: Vec<abforge_stats::MetricPrior>,
     /// JSON output (stable; see docs/commands/analyze.md).
     #[arg(long)]
     pub json: bool,
-}
-
-/// A metric's prior, as `--prior` gives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PriorArg(pub String, pub abforge_analysis::Prior);
-
-/// Parses `METRIC=normal:MEAN,SD` or `METRIC=beta:A,B`.
-fn parse_prior(s: &str) -> Result<PriorArg, String> {
-    let bad = || {
-        format!(
-            "{s:?} is not allowed; expected {}",
-            abforge_analysis::PRIOR_FORMS
-        )
-    };
-    let (metric, prior) = s.split_once('=').ok_or_else(bad)?;
-    let (form, numbers) = prior.split_once(':').ok_or_else(bad)?;
-    let numbers: Vec<f64> = numbers
-        .split(',')
-        .map(|x| x.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
-    let prior = match (form.trim(), numbers.as_slice()) {
-        ("normal", &[mean, sd]) => {
-            abforge_analysis::Prior::Normal(abforge_stats::EffectPrior { mean, sd })
-        }
-        ("beta", &[a, b]) => abforge_analysis::Prior::Beta(a, b),
-        _ => return Err(bad()),
-    };
-    let metric = metric.trim();
-    if metric.is_empty() || !prior.is_valid() {
-        return Err(bad());
-    }
-    Ok(PriorArg(metric.to_string(), prior))
 }
 
 /// Multiple-testing corrections.

@@ -15,7 +15,7 @@
 //! its certainty when the prior's spread is not large against the standard error.
 
 use abforge_env::Invalid;
-use abforge_stats::EffectPrior;
+use abforge_stats::{EffectPrior, MetricPrior, PriorLaw};
 use abforge_synth::Blueprint;
 use abforge_synth::blueprint::{ArmSpec, Param, Prior};
 use serde::Serialize;
@@ -44,73 +44,6 @@ impl BayesPrior {
             BayesPrior::Flat => "flat",
             BayesPrior::Blueprint => "blueprint",
         }
-    }
-}
-
-/// A prior given for one metric's Bayesian test (`--prior METRIC=normal:MEAN,SD` or
-/// `METRIC=beta:A,B`), in every treatment arm; it overrides [`BayesPrior`] for that metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MetricPrior {
-    /// The metric.
-    pub metric: String,
-    /// The prior.
-    pub prior: PriorLaw,
-}
-
-/// The law of a [`MetricPrior`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "law")]
-pub enum PriorLaw {
-    /// `N(mean, sd²)` on the difference of the means `T − C` (the normal model).
-    Normal {
-        /// Prior mean of the difference.
-        mean: f64,
-        /// Prior standard deviation, > 0.
-        sd: f64,
-    },
-    /// `Beta(a, b)` on each conversion rate (the beta-binomial model; 0/1 metrics only).
-    Beta {
-        /// First shape, > 0.
-        a: f64,
-        /// Second shape, > 0.
-        b: f64,
-    },
-}
-
-impl std::str::FromStr for MetricPrior {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad =
-            |why: &str| format!("{s:?}: {why}; expected METRIC=normal:MEAN,SD or METRIC=beta:A,B");
-        let (metric, law) = s.split_once('=').ok_or_else(|| bad("no `=`"))?;
-        let (kind, args) = law.split_once(':').ok_or_else(|| bad("no `:`"))?;
-        let nums: Vec<f64> = args
-            .split(',')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad("the parameters are not numbers"))?;
-        let [x, y] = nums[..] else {
-            return Err(bad("two parameters are needed"));
-        };
-        let prior = match kind.trim() {
-            "normal" if x.is_finite() && y.is_finite() && y > 0.0 => {
-                PriorLaw::Normal { mean: x, sd: y }
-            }
-            "normal" => return Err(bad("the mean must be finite and the sd finite and > 0")),
-            "beta" if x.is_finite() && y.is_finite() && x > 0.0 && y > 0.0 => {
-                PriorLaw::Beta { a: x, b: y }
-            }
-            "beta" => return Err(bad("both shapes must be finite and > 0")),
-            _ => return Err(bad("the law is not normal or beta")),
-        };
-        let metric = metric.trim();
-        if metric.is_empty() {
-            return Err(bad("no metric"));
-        }
-        Ok(MetricPrior {
-            metric: metric.to_string(),
-            prior,
-        })
     }
 }
 
@@ -164,7 +97,13 @@ pub(crate) fn given_priors(
             ));
         }
         seen.push(pos);
-        let arm = match p.prior {
+        if let Err(why) = p.law.check() {
+            return Err(Invalid::new(
+                "priors",
+                format!("{}={}: {why}", p.metric, p.law),
+            ));
+        }
+        let arm = match p.law {
             PriorLaw::Normal { mean, sd } => ArmPrior::Lift(LiftPrior {
                 mean,
                 sd,

@@ -112,7 +112,8 @@ pub mod run;
 pub mod srm;
 pub mod sweep;
 
-pub use claims::{BayesPrior, ClaimBin, ClaimCalibration, MetricPrior, PriorLaw};
+pub use abforge_stats::{MetricPrior, PriorLaw};
+pub use claims::{BayesPrior, ClaimBin, ClaimCalibration};
 pub use engine::{EngineFailure, EngineOptions, EngineReport, EngineTest, PROTOCOL};
 pub use error::{Error, Result};
 pub use method::{Method, MetricClass, Null};

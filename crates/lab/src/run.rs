@@ -1,8 +1,6 @@
 //! The replication loop: draw, test, judge, count.
 
-use crate::claims::{
-    ArmPrior, BayesPrior, ClaimAcc, ClaimWho, MetricPrior, blueprint_priors, given_priors,
-};
+use crate::claims::{ArmPrior, BayesPrior, ClaimAcc, ClaimWho, blueprint_priors, given_priors};
 use crate::engine::{
     Answer, BatchBuilder, EngineFailure, EngineOptions, EnginePlan, EngineReport, Engines, ItemKey,
     RequestHead, RequestMetric, estimand_target, look_size,
@@ -19,9 +17,9 @@ use abforge_stats::group_sequential::{MAX_ALPHA, MAX_LOOKS, MIN_ALPHA};
 use abforge_stats::{
     Alternative, Arm as LinArm, AsymptoticCsOptions, BayesOptions, BootstrapOptions, Boundary,
     Covariance, GsdDesign, GsdOptions, Hypothesis, LinOptions, MannWhitneyMethod,
-    MannWhitneyOptions, MsprtOptions, PermutationOptions, RateCompare, RateMethod, RatioSummary,
-    ReferenceLaw, Summary, WinsorOptions, asymptotic_cs, beta_binomial, bootstrap, chi_square_2x2,
-    cupac, cuped_from_summaries, fieller_means, gsd_design, lin_regression,
+    MannWhitneyOptions, MetricPrior, MsprtOptions, PermutationOptions, RateCompare, RateMethod,
+    RatioSummary, ReferenceLaw, Summary, WinsorOptions, asymptotic_cs, beta_binomial, bootstrap,
+    chi_square_2x2, cupac, cuped_from_summaries, fieller_means, gsd_design, lin_regression,
     mann_whitney_u_histograms, mann_whitney_u_sorted, msprt, norm_sf, normal_means,
     permutation_test, poisson_rate, quantile_bootstrap, quantile_test, relative_lift, student_t,
     t_two_sided, two_proportion_z, welch_t, winsorized_welch,

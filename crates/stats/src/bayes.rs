@@ -1,4 +1,5 @@
-//! Bayesian comparisons: beta-binomial for conversions, a normal model for means.
+//! Bayesian comparisons: beta-binomial for conversions, a normal model for means; and the
+//! prior of one metric's comparison as a command line writes it ([`MetricPrior`]).
 
 use serde::Serialize;
 use statrs::function::beta::ln_beta;
@@ -322,6 +323,114 @@ fn miller_sum(a: f64, b: f64, c: f64, d: f64) -> f64 {
     sum
 }
 
+/// The forms a [`MetricPrior`] is written in, for messages.
+pub const PRIOR_FORMS: &str = "METRIC=normal:MEAN,SD (SD > 0; metrics that are not 0/1) or \
+                               METRIC=beta:A,B (A, B > 0; 0/1 metrics)";
+
+/// The prior of one metric's Bayesian comparison, written `METRIC=normal:MEAN,SD` or
+/// `METRIC=beta:A,B` (`abforge analyze --prior`, `abforge calibrate --prior`).
+///
+/// ```
+/// use abforge_stats::{MetricPrior, PriorLaw};
+///
+/// let p: MetricPrior = "revenue=normal:0,0.2".parse().unwrap();
+/// assert_eq!(p.law, PriorLaw::Normal { mean: 0.0, sd: 0.2 });
+/// assert_eq!(p.law.to_string(), "normal:0,0.2");
+/// let e = "revenue=beta:0,1".parse::<MetricPrior>().unwrap_err();
+/// assert!(e.contains("both shapes must be finite and > 0") && e.contains("METRIC=beta:A,B"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricPrior {
+    /// The metric.
+    pub metric: String,
+    /// The prior (JSON `prior`).
+    #[serde(rename = "prior")]
+    pub law: PriorLaw,
+}
+
+/// The law of a [`MetricPrior`]. Which metrics take which law is the caller's check.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "law")]
+pub enum PriorLaw {
+    /// `N(mean, sd²)` on the difference of the means `T − C` ([`EffectPrior`],
+    /// [`normal_means`]); for metrics that are not 0/1.
+    Normal {
+        /// Prior mean of the difference (finite).
+        mean: f64,
+        /// Prior standard deviation (finite, > 0).
+        sd: f64,
+    },
+    /// `Beta(a, b)` on each group's conversion rate ([`BayesOptions::prior`],
+    /// [`beta_binomial`]); for 0/1 metrics.
+    Beta {
+        /// First shape (finite, > 0).
+        a: f64,
+        /// Second shape (finite, > 0).
+        b: f64,
+    },
+}
+
+impl PriorLaw {
+    /// `Err` with what is wrong unless the numbers are allowed: a finite mean and a finite
+    /// sd > 0; finite shapes > 0.
+    pub fn check(&self) -> std::result::Result<(), &'static str> {
+        match *self {
+            PriorLaw::Normal { mean, sd } if !(mean.is_finite() && sd.is_finite() && sd > 0.0) => {
+                Err("the mean must be finite and the sd finite and > 0")
+            }
+            PriorLaw::Beta { a, b } if !(a.is_finite() && b.is_finite() && a > 0.0 && b > 0.0) => {
+                Err("both shapes must be finite and > 0")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Display for PriorLaw {
+    /// `normal:MEAN,SD` or `beta:A,B`, as it is parsed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PriorLaw::Normal { mean, sd } => write!(f, "normal:{mean},{sd}"),
+            PriorLaw::Beta { a, b } => write!(f, "beta:{a},{b}"),
+        }
+    }
+}
+
+impl std::str::FromStr for MetricPrior {
+    type Err = String;
+
+    /// Parses `METRIC=normal:MEAN,SD` or `METRIC=beta:A,B` (spaces around the parts
+    /// allowed), checked by [`PriorLaw::check`]; the error says what is wrong and names the
+    /// allowed forms ([`PRIOR_FORMS`]).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let bad = |why: &str| format!("{s:?}: {why}; expected {PRIOR_FORMS}");
+        let (metric, law) = s.split_once('=').ok_or_else(|| bad("no `=`"))?;
+        let (kind, args) = law.split_once(':').ok_or_else(|| bad("no `:`"))?;
+        let nums: Vec<f64> = args
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad("the parameters are not numbers"))?;
+        let [x, y] = nums[..] else {
+            return Err(bad("two parameters are needed"));
+        };
+        let law = match kind.trim() {
+            "normal" => PriorLaw::Normal { mean: x, sd: y },
+            "beta" => PriorLaw::Beta { a: x, b: y },
+            _ => return Err(bad("the law is not normal or beta")),
+        };
+        law.check().map_err(bad)?;
+        let metric = metric.trim();
+        if metric.is_empty() {
+            return Err(bad("no metric"));
+        }
+        Ok(MetricPrior {
+            metric: metric.to_string(),
+            law,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,5 +531,30 @@ mod tests {
         let c = Summary::from_moments(80, 1.5, 2.0);
         let n = normal_means(&t, &c, &o).unwrap();
         assert!((n.expected_loss_treatment - n.expected_loss_control + n.estimate).abs() < 1e-12);
+    }
+    #[test]
+    fn metric_priors_parse_and_refuse_with_the_allowed_forms() {
+        let p: MetricPrior = " converted = beta: 2, 8".parse().unwrap();
+        assert_eq!(p.metric, "converted");
+        assert_eq!(p.law, PriorLaw::Beta { a: 2.0, b: 8.0 });
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["prior"]["law"], "beta");
+        for (text, why) in [
+            ("x=normal:0,-1", "sd finite and > 0"),
+            ("x=normal:inf,1", "the mean must be finite"),
+            ("x=normal:0,NaN", "sd finite and > 0"),
+            ("x=beta:0,1", "both shapes"),
+            ("x=beta:1,inf", "both shapes"),
+            ("x=gamma:1,2", "not normal or beta"),
+            ("x=beta:1", "two parameters"),
+            ("x=beta:1,2,3", "two parameters"),
+            ("x=normal:a,1", "not numbers"),
+            ("=normal:0,1", "no metric"),
+            ("x=normal", "no `:`"),
+            ("x", "no `=`"),
+        ] {
+            let e = text.parse::<MetricPrior>().unwrap_err();
+            assert!(e.contains(why) && e.contains(PRIOR_FORMS), "{text}: {e}");
+        }
     }
 }

@@ -134,8 +134,8 @@ pub use analyze::{
     PoissonAnalysis, Tests, analyze_metric, analyze_metric_with_covariate,
 };
 pub use bayes::{
-    BayesModel, BayesOptions, BayesResult, EffectPrior, beta_binomial, normal_means,
-    prob_beta_greater,
+    BayesModel, BayesOptions, BayesResult, EffectPrior, MetricPrior, PRIOR_FORMS, PriorLaw,
+    beta_binomial, normal_means, prob_beta_greater,
 };
 pub use bootstrap::{BootstrapInterval, BootstrapOptions, BootstrapResult, bootstrap};
 pub use cluster::{ClusterMeanResult, cluster_mean_difference};

@@ -64,7 +64,7 @@ fn options(args: &AnalyzeArgs) -> Options {
         allocation: args.allocation.as_ref().map(|a| a.0.clone()),
         quantiles: args.quantile.clone(),
         cluster_column: args.cluster_column.clone(),
-        priors: args.prior.iter().map(|p| (p.0.clone(), p.1)).collect(),
+        priors: args.prior.clone(),
         ..Options::new(args.input.display().to_string())
     }
 }
