@@ -536,7 +536,8 @@ fn write_claims(out: &mut impl Write, c: &Calibration) -> std::io::Result<()> {
         writeln!(
             out,
             "    Brier {:.4} ({:.4} if calibrated, {:.4} claiming the share always); \
-             Spiegelhalter z {:+.2}, p {}: {}; credible interval coverage {}; expected loss of              shipping the treatment: claimed {:.4}, realised {:.4} (± {:.4})",
+             Spiegelhalter z {:+.2}, p {}: {}; credible interval coverage {}; expected loss of \
+             shipping the treatment: claimed {:.4}, realised {:.4} (± {:.4})",
             k.brier,
             k.brier_if_calibrated,
             k.brier_base_rate,
