@@ -62,7 +62,8 @@ serve() {
   SERVER=$!
   local i line=""
   for ((i = 0; i < 300; i++)); do
-    line="$(head -n 1 "$WORK/$name.out")"
+    # The background shell may not have created the file yet.
+    line="$(head -n 1 "$WORK/$name.out" 2>/dev/null || true)"
     [[ -n "$line" ]] && break
     kill -0 "$SERVER" 2>/dev/null || break
     sleep 0.1
