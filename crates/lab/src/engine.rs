@@ -130,7 +130,9 @@ pub(crate) enum Answer {
 #[derive(Debug, Default)]
 pub(crate) struct BatchBuilder {
     replication: Vec<u64>,
-    group: Vec<String>,
+    /// Each row's group, an index into `groups` (the names are written once per stream).
+    group: Vec<u16>,
+    groups: Vec<String>,
     /// Per request metric: its values, then its covariate (empty when none).
     values: Vec<Vec<f64>>,
     covariates: Vec<Vec<f64>>,
@@ -147,10 +149,13 @@ impl BatchBuilder {
     ) {
         self.values.resize_with(values.len(), Vec::new);
         self.covariates.resize_with(values.len(), Vec::new);
-        for (g, name) in groups.iter().enumerate() {
+        if self.groups.is_empty() {
+            self.groups = groups.to_vec();
+        }
+        for g in 0..groups.len() {
             let n = values.first().map_or(0, |m| m[g].len());
             self.replication.extend(std::iter::repeat_n(r, n));
-            self.group.extend(std::iter::repeat_n(name.clone(), n));
+            self.group.extend(std::iter::repeat_n(g as u16, n));
             for (pos, m) in values.iter().enumerate() {
                 self.values[pos].extend_from_slice(&m[g]);
                 if covariates[pos][g].len() == n {
@@ -174,7 +179,11 @@ impl BatchBuilder {
         ];
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from(std::mem::take(&mut self.replication))),
-            Arc::new(StringArray::from(std::mem::take(&mut self.group))),
+            Arc::new(StringArray::from_iter_values(
+                std::mem::take(&mut self.group)
+                    .into_iter()
+                    .map(|g| self.groups[usize::from(g)].as_str()),
+            )),
         ];
         for (m, (v, c)) in head
             .metrics
@@ -619,6 +628,8 @@ pub(crate) struct EnginePlan {
     pub tests: Vec<EngineTest>,
     pub entries: Vec<(usize, usize, usize)>,
     pub command: String,
+    /// The blueprint's group names, in its order.
+    pub groups: Vec<String>,
 }
 
 /// Why an engine's items failed, and how many.

@@ -698,8 +698,8 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
                     f.add(items, plan.design.alpha);
                     items.clear();
                 }
-                if plan.engine.is_some() {
-                    batch.keep(plan, r, prepared, &scratch.drawn);
+                if let Some(e) = &plan.engine {
+                    batch.keep(e, r, prepared, &scratch.drawn);
                 }
             }
             let engine = match &plan.engine {
@@ -825,6 +825,7 @@ fn engine_plan(
         tests: offered,
         entries,
         command: opts.command.clone(),
+        groups: bp.groups.iter().map(|(g, _)| g.clone()).collect(),
     })
 }
 
@@ -837,10 +838,9 @@ struct EngineBatch {
 }
 
 impl EngineBatch {
-    fn keep(&mut self, plan: &Plan, r: u64, prepared: Arc<Prepared>, drawn: &Drawn) {
-        let names: Vec<String> = plan.bp.groups.iter().map(|(g, _)| g.clone()).collect();
+    fn keep(&mut self, e: &EnginePlan, r: u64, prepared: Arc<Prepared>, drawn: &Drawn) {
         self.builder
-            .push(r, &names, &drawn.values, &drawn.covariates);
+            .push(r, &e.groups, &drawn.values, &drawn.covariates);
         let sizes = drawn
             .values
             .first()
