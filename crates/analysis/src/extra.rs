@@ -1,16 +1,18 @@
 //! The tests of a comparison that need more than the metric's two samples, added to what
 //! [`abforge_stats::analyze_arms`] computed: CUPED on the metric's own `pre_<metric>`
 //! column, Lin's regression on every `pre_*` column, the cluster-robust difference of means
-//! on the cluster ids, the quantiles asked for, and the Bayesian comparison under a prior
-//! given for the metric. A test that applies but fails is recorded in the comparison's
+//! on the cluster ids, the quantiles asked for, Welch's test on capped values when asked for,
+//! a group-sequential test replayed over the rows when asked for, and the Bayesian comparison
+//! under a prior given for the metric. A test that applies but fails is recorded in the comparison's
 //! `errors` under its name, as the others are.
 
 use crate::error::{Result, invalid, invalid_value};
 use crate::input::{Dataset, MetricData};
+use crate::report::SequentialPlan;
 use abforge_stats::{
     Arm, ArmComparison, BayesOptions, Covariance, EffectPrior, Hypothesis, LinOptions, MetricKind,
     MetricPrior, PRIOR_FORMS, PriorLaw, ReferenceLaw, Summary, beta_binomial, lin_regression,
-    normal_means, quantile_test,
+    WinsorOptions, gsd_means, normal_means, quantile_test, winsorized_welch,
 };
 use std::collections::BTreeMap;
 
@@ -35,6 +37,10 @@ pub(crate) struct Extra<'a> {
     /// The quantiles besides the median, increasing.
     pub quantiles: Vec<f64>,
     pub priors: &'a [MetricPrior],
+    /// The caps of the winsorised Welch test, when asked for.
+    pub winsorize: Option<WinsorOptions>,
+    /// The plan of the group-sequential test, when asked for.
+    pub group_sequential: Option<SequentialPlan>,
     /// The cluster ids by group, when the data has a cluster column.
     pub clusters: Option<Vec<Vec<u64>>>,
 }
@@ -51,6 +57,8 @@ impl Extra<'_> {
             self.regression(c, y, arm);
             self.cluster_robust(c, y, arm);
             self.quantiles(c, y, arm);
+            self.winsorized(c, y, arm);
+            self.group_sequential(c, y, arm);
             self.prior(c, y, arm)?;
         }
         Ok(())
@@ -166,6 +174,38 @@ impl Extra<'_> {
                 }
             }
         }
+    }
+
+    /// Welch's test on the values capped at the pooled quantiles, on metrics that are not
+    /// 0/1 (capping a 0/1 metric changes nothing or everything).
+    fn winsorized(&self, c: &mut ArmComparison, y: &MetricData, arm: usize) {
+        let Some(w) = &self.winsorize else {
+            return;
+        };
+        if c.analysis.kind == MetricKind::Binary {
+            return;
+        }
+        let r = winsorized_welch(&y.by_group[arm], &y.by_group[self.control], w, &self.h);
+        let (tests, errors) = (&mut c.analysis.tests, &mut c.analysis.errors);
+        record(&mut tests.winsorized_welch, errors, "winsorized_welch", r);
+    }
+
+    /// The group-sequential test replayed over the rows in file order, on equal means (no
+    /// margin) under the analysis's alternative.
+    fn group_sequential(&self, c: &mut ArmComparison, y: &MetricData, arm: usize) {
+        let Some(g) = &self.group_sequential else {
+            return;
+        };
+        let r = gsd_means(
+            &y.by_group[arm],
+            &y.by_group[self.control],
+            g.looks,
+            self.h.alpha,
+            self.h.alternative,
+            g.boundary,
+        );
+        let (tests, errors) = (&mut c.analysis.tests, &mut c.analysis.errors);
+        record(&mut tests.group_sequential, errors, "group_sequential", r);
     }
 
     /// The Bayesian comparison again, under the prior given for the metric.
@@ -307,7 +347,8 @@ mod tests {
     use super::*;
     use crate::report::tests::{check_decisions, dataset, generator};
     use crate::{Options, analyze};
-    use abforge_stats::{Error as StatsError, cuped};
+    use crate::SequentialPlan;
+    use abforge_stats::{Alternative, Boundary, Error as StatsError, cuped};
 
     /// A dataset of two groups (control first) with the given columns, the first
     /// `analyzed` of them metrics.
@@ -624,5 +665,94 @@ mod tests {
         );
         let twice = vec![("spend", normal), ("spend", normal)];
         bad(twice, "has two priors");
+    }
+
+    #[test]
+    fn winsorized_welch_runs_on_request_on_metrics_that_are_not_0_1() {
+        let u = |seed| uniform(500, seed);
+        let tail = |seed| -> Vec<f64> { u(seed).into_iter().map(|x| 1.0 / (1.0 - x)).collect() };
+        let conv = |seed| -> Vec<f64> {
+            u(seed).into_iter().map(|x| f64::from(u8::from(x < 0.2))).collect()
+        };
+        let ds = data(
+            vec![("spend", tail(1), tail(2)), ("converted", conv(3), conv(4))],
+            2,
+        );
+        let mut opts = Options::new("winsor");
+        let r = analyze(&opts, &ds).unwrap();
+        assert!(r.metrics.iter().all(|e| e.analysis.tests.winsorized_welch.is_none()));
+        let w = WinsorOptions {
+            lower: Some(0.01),
+            upper: Some(0.95),
+        };
+        opts.winsorize = Some(w);
+        let r = analyze(&opts, &ds).unwrap();
+        let spend = &r.metrics[0].analysis.tests;
+        let want = winsorized_welch(&ds.metrics[0].by_group[1], &ds.metrics[0].by_group[0], &w,
+            &Hypothesis::two_sided(0.05)).unwrap();
+        assert_eq!(spend.winsorized_welch, Some(want));
+        assert!(want.capped_treatment + want.capped_control >= 50);
+        // Capping cuts the heavy tail's variance: a narrower interval than Welch's.
+        let welch = spend.welch_t.unwrap();
+        assert!(want.test.ci_high - want.test.ci_low < welch.ci_high - welch.ci_low);
+        assert!(r.metrics[1].analysis.tests.winsorized_welch.is_none());
+        // Levels outside (0, 1), no tail, crossed levels.
+        for (lower, upper, needle) in [
+            (None, Some(1.0), "strictly between 0 and 1"),
+            (Some(0.0), Some(0.9), "strictly between 0 and 1"),
+            (None, None, "no tail to cap"),
+            (Some(0.9), Some(0.1), "is not below the upper level"),
+        ] {
+            opts.winsorize = Some(WinsorOptions { lower, upper });
+            let e = analyze(&opts, &ds).unwrap_err();
+            assert_eq!(e.invalid().map(|i| i.field), Some("winsorize"), "{e}");
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_group_sequential_test_replays_the_rows_in_order() {
+        let u = |seed| uniform(600, seed);
+        let shifted = |seed, by: f64| -> Vec<f64> { u(seed).into_iter().map(|x| x + by).collect() };
+        let ds = data(vec![("a", u(1), shifted(2, 0.2)), ("b", u(3), u(4))], 2);
+        let mut opts = Options::new("gsd");
+        opts.group_sequential = Some(SequentialPlan {
+            looks: 5,
+            boundary: Boundary::LanDemetsObrienFleming,
+        });
+        let r = analyze(&opts, &ds).unwrap();
+        for (e, m) in r.metrics.iter().zip(&ds.metrics) {
+            let want = gsd_means(&m.by_group[1], &m.by_group[0], 5, 0.05,
+                Alternative::TwoSided, Boundary::LanDemetsObrienFleming).unwrap();
+            assert_eq!(e.analysis.tests.group_sequential.as_ref(), Some(&want));
+        }
+        let a = r.metrics[0].analysis.tests.group_sequential.as_ref().unwrap();
+        assert!(a.reject && a.stopped_at.is_some_and(|s| s < 5), "{a:?}");
+        let b = r.metrics[1].analysis.tests.group_sequential.as_ref().unwrap();
+        assert!(!b.reject && b.units_at_stop == 1200);
+        // Looks past the design's limit, and an α it does not take.
+        opts.group_sequential = Some(SequentialPlan {
+            looks: 51,
+            boundary: Boundary::LanDemetsPocock,
+        });
+        let e = analyze(&opts, &ds).unwrap_err();
+        assert_eq!(e.invalid().map(|i| i.field), Some("looks"), "{e}");
+        opts.group_sequential = Some(SequentialPlan {
+            looks: 2,
+            boundary: Boundary::LanDemetsPocock,
+        });
+        opts.alpha = 0.6;
+        let e = analyze(&opts, &ds).unwrap_err();
+        assert_eq!(e.invalid().map(|i| i.field), Some("alpha"), "{e}");
+        // Too few rows for the looks is the test's error, not the analysis's.
+        let tiny = data(vec![("a", u(1)[..4].to_vec(), u(2)[..4].to_vec())], 1);
+        opts.alpha = 0.05;
+        opts.group_sequential = Some(SequentialPlan {
+            looks: 5,
+            boundary: Boundary::LanDemetsPocock,
+        });
+        let r = analyze(&opts, &tiny).unwrap();
+        let err = &r.metrics[0].analysis.errors["group_sequential"];
+        assert!(err.contains("at least 2 at every look"), "{err}");
     }
 }

@@ -60,5 +60,5 @@ pub use extra::{MAX_QUANTILES, quantile_key};
 pub use input::{Columns, Dataset, MetricData, read};
 pub use report::{
     Adjusted, Decision, Entry, EntryTruth, Options, RatioEntry, RatioGroup, RatioGroups, RatioSpec,
-    Report, SRM_ALPHA, Srm, SrmGroup, TestTruth, analyze,
+    Report, SRM_ALPHA, SequentialPlan, SequentialSrm, Srm, SrmGroup, TestTruth, analyze,
 };

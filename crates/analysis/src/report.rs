@@ -10,7 +10,8 @@ use abforge_stats::{
     AbnOptions, AdjustedInterval, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand,
     FamilyEstimate, FiellerResult, Hypothesis, MetricAnalysis, MetricPrior, MetricSamples,
     NullKind, Outcome, PrimaryTest, RatioSummary, RatioTestResult, SrmResult, TestName, Verdict,
-    adjust, adjusted_intervals, analyze_arms, fieller_ratio_metrics, ratio_test, srm,
+    Boundary, SequentialSrmOptions, WinsorOptions,
+    adjust, adjusted_intervals, analyze_arms, fieller_ratio_metrics, ratio_test, srm, srm_sequential,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,22 @@ pub struct Options {
     pub cluster_column: Option<String>,
     /// Priors of the Bayesian comparison, by metric (at most one each).
     pub priors: Vec<MetricPrior>,
+    /// The caps of a winsorised Welch test on every metric that is not 0/1 (values clipped
+    /// at the pooled quantiles of both groups); `None` (the default) runs none.
+    pub winsorize: Option<WinsorOptions>,
+    /// A group-sequential test replayed on every metric over the rows in file order (the
+    /// order of arrival); `None` (the default) runs none.
+    pub group_sequential: Option<SequentialPlan>,
+}
+
+/// The plan of a group-sequential test: `looks` equally spaced looks (each after another
+/// `1/looks` of each group's rows) and the spending function of its critical values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SequentialPlan {
+    /// Planned looks, 1 to [`abforge_stats::group_sequential::MAX_LOOKS`].
+    pub looks: usize,
+    /// Lan–DeMets O'Brien–Fleming-like or Pocock-like spending.
+    pub boundary: Boundary,
 }
 
 impl Options {
@@ -103,6 +120,8 @@ impl Options {
             quantiles: Vec::new(),
             cluster_column: None,
             priors: Vec::new(),
+            winsorize: None,
+            group_sequential: None,
         }
     }
 
@@ -181,6 +200,12 @@ impl Options {
                 "expected a probability strictly between 0 and 1",
             ));
         }
+        if let Some(w) = &self.winsorize {
+            check_winsorize(w)?;
+        }
+        if let Some(g) = &self.group_sequential {
+            check_sequential(g, self.alpha)?;
+        }
         if self.quantiles.len() > MAX_QUANTILES {
             return Err(invalid(
                 "quantiles",
@@ -192,6 +217,50 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// The caps of a winsorised test: each level strictly between 0 and 1, at least one of
+/// them, the lower below the upper.
+fn check_winsorize(w: &WinsorOptions) -> Result<()> {
+    let levels = [w.lower, w.upper];
+    if let Some(p) = levels.iter().flatten().find(|p| !(**p > 0.0 && **p < 1.0)) {
+        return Err(invalid_value(
+            "winsorize",
+            p,
+            "expected quantile levels strictly between 0 and 1, e.g. 0.99 or 0.01,0.99",
+        ));
+    }
+    match (w.lower, w.upper) {
+        (None, None) => Err(invalid(
+            "winsorize",
+            "no tail to cap; expected an upper level (0.99) or LOWER,UPPER (0.01,0.99)",
+        )),
+        (Some(lo), Some(hi)) if lo >= hi => Err(invalid(
+            "winsorize",
+            format!("the lower level {lo} is not below the upper level {hi}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The looks of a group-sequential test and the α its design takes.
+fn check_sequential(g: &SequentialPlan, alpha: f64) -> Result<()> {
+    use abforge_stats::group_sequential::{MAX_ALPHA, MAX_LOOKS, MIN_ALPHA};
+    if !(1..=MAX_LOOKS).contains(&g.looks) {
+        return Err(invalid_value(
+            "looks",
+            g.looks,
+            format!("expected 1 to {MAX_LOOKS} looks"),
+        ));
+    }
+    if !(MIN_ALPHA..=MAX_ALPHA).contains(&alpha) {
+        return Err(invalid_value(
+            "alpha",
+            alpha,
+            format!("a group-sequential test takes an α in [{MIN_ALPHA}, {MAX_ALPHA}]"),
+        ));
+    }
+    Ok(())
 }
 
 /// The JSON document of `abforge analyze --json`.
@@ -294,6 +363,23 @@ pub struct Srm {
     /// Its p-value.
     pub p_value: f64,
     /// `p_value <` [`SRM_ALPHA`].
+    pub mismatch: bool,
+    /// Lindon & Malek's sequential test of the same counts against the same plan.
+    pub sequential: SequentialSrm,
+}
+
+/// The sequential sample-ratio test ([`abforge_stats::srm_sequential`]): the
+/// Dirichlet–multinomial Bayes factor of a mismatch, concentration
+/// [`abforge_stats::DEFAULT_CONCENTRATION`]. Its p-value stays valid however often the split
+/// was checked while the data came in, where the χ² test's holds for one look only; on the
+/// final counts it is the p-value of the last look (an earlier look may have been lower).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SequentialSrm {
+    /// The natural log of the Bayes factor of a mismatch against the plan.
+    pub log_bayes_factor: f64,
+    /// `min(1, 1/BF)`.
+    pub p_value: f64,
+    /// `p_value ≤` [`SRM_ALPHA`].
     pub mismatch: bool,
 }
 
@@ -466,6 +552,8 @@ pub fn analyze(opts: &Options, ds: &Dataset) -> Result<Report> {
         h: hypothesis,
         quantiles: opts.extra_quantiles(),
         priors: &opts.priors,
+        winsorize: opts.winsorize,
+        group_sequential: opts.group_sequential,
         clusters: extra::cluster_ids(ds, cluster_column)?,
     };
     let mut abn = compare_arms(opts, ds, control, &arms)?;
@@ -799,6 +887,7 @@ fn sample_ratio(opts: &Options, ds: &Dataset) -> Result<Srm> {
     } else {
         ("equal", vec![1.0; labels.len()])
     };
+    let sequential = sequential_srm(&observed, &weights)?;
     let total: f64 = weights.iter().sum();
     let SrmResult {
         statistic,
@@ -824,6 +913,22 @@ fn sample_ratio(opts: &Options, ds: &Dataset) -> Result<Srm> {
         df,
         p_value,
         mismatch: p_value < SRM_ALPHA,
+        sequential,
+    })
+}
+
+/// The sequential sample-ratio test of the counts at level [`SRM_ALPHA`].
+fn sequential_srm(observed: &[u64], weights: &[f64]) -> Result<SequentialSrm> {
+    let opts = SequentialSrmOptions {
+        alpha: SRM_ALPHA,
+        ..SequentialSrmOptions::default()
+    };
+    let r = srm_sequential(observed, weights, &opts)
+        .map_err(|e| Error::Stats(e).context("sequential sample-ratio check"))?;
+    Ok(SequentialSrm {
+        log_bayes_factor: r.log_bayes_factor,
+        p_value: r.p_value,
+        mismatch: r.reject,
     })
 }
 
@@ -1187,16 +1292,21 @@ pub(crate) mod tests {
         opts.bootstrap = Some(50);
         opts.permutations = Some(50);
         opts.correction = Correction::BenjaminiHochberg;
+        opts.winsorize = Some(WinsorOptions::default());
+        opts.group_sequential = Some(SequentialPlan {
+            looks: 3,
+            boundary: Boundary::LanDemetsPocock,
+        });
         let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
         let d = check_decisions(&r);
-        // 1 metric × 2 arms × (welch, student, mann-whitney, median, lift, cuped,
-        // regression, bayes, msprt, confidence sequence, bootstrap, permutation).
+        // 1 metric × 2 arms × (welch, student, winsorized welch, mann-whitney, median, lift,
+        // cuped, regression, bayes, msprt, confidence sequence, group-sequential, bootstrap,
+        // permutation).
         assert_eq!(r.metrics.len(), 2);
-        assert_eq!(d.len(), 2 * 12);
-        for x in d
-            .iter()
-            .filter(|x| x.test == "bayes" || x.test == "bootstrap_bca")
-        {
+        assert_eq!(d.len(), 2 * 14);
+        for x in d.iter().filter(|x| {
+            ["bayes", "bootstrap_bca", "group_sequential"].contains(&x.test.as_str())
+        }) {
             assert!(x.p_value.is_none() && x.estimate.is_some() && x.ci_low.is_some());
         }
         let cuped = d.iter().filter(|x| x.test == "cuped").count();
@@ -1400,5 +1510,26 @@ pub(crate) mod tests {
         let mut o = opts.clone();
         o.allocation = Some(vec![("control".into(), 1.0), ("x".into(), 1.0)]);
         assert!(err(&o).contains("\"treatment\" is in the data but has no weight"));
+    }
+
+    #[test]
+    fn the_sequential_srm_test_reads_the_same_counts_and_plan() {
+        let g = generator("srm.toml", 20_000);
+        let opts = Options::new("srm");
+        let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
+        let observed: Vec<u64> = r.srm.groups.iter().map(|g| g.observed).collect();
+        let weights: Vec<f64> = r.srm.groups.iter().map(|g| g.planned_share).collect();
+        let o = SequentialSrmOptions {
+            alpha: SRM_ALPHA,
+            ..SequentialSrmOptions::default()
+        };
+        let want = srm_sequential(&observed, &weights, &o).unwrap();
+        let q = &r.srm.sequential;
+        assert_eq!((q.log_bayes_factor, q.p_value), (want.log_bayes_factor, want.p_value));
+        // srm.toml's split is off: both checks flag it.
+        assert!(r.srm.mismatch && q.mismatch, "{:?}", r.srm);
+        let g = generator("seed.toml", 20_000);
+        let r = analyze(&opts, &dataset(&g, &opts)).unwrap();
+        assert!(!r.srm.sequential.mismatch && r.srm.sequential.p_value > 0.01);
     }
 }

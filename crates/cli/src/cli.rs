@@ -233,6 +233,22 @@ pub struct AnalyzeArgs {
     /// median, which is always tested (repeat for several, at most 20), e.g. 0.9.
     #[arg(long, value_name = "P", value_parser = parse_alpha)]
     pub quantile: Vec<f64>,
+    /// Adds Welch's t-test on capped values to every metric that is not 0/1: `UPPER` caps
+    /// values above the pooled UPPER-quantile of both groups (e.g. 0.99), `LOWER,UPPER` both
+    /// tails. It tests equal capped means, another estimand than the mean difference: its
+    /// decision is judged against the true difference of means, so its bias shows.
+    #[arg(long, value_name = "[LOWER,]UPPER", value_parser = parse_winsorize)]
+    pub winsorize: Option<abforge_stats::WinsorOptions>,
+    /// Adds a group-sequential test to every metric, replayed over the rows in file order
+    /// (sort the file by arrival first): K equally spaced looks, each after another 1/K of
+    /// each group's rows, Welch's z against the design's critical values; it stops at the
+    /// first crossing and reports that look's repeated confidence interval.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub looks: Option<u16>,
+    /// The α-spending function of --looks: Lan–DeMets O'Brien–Fleming-like (spends little
+    /// early) or Pocock-like (nearly constant critical values).
+    #[arg(long, value_enum, default_value_t = SpendingArg::Obf, requires = "looks")]
+    pub spending: SpendingArg,
     /// Column of whole-number cluster ids for the cluster-robust (CR2) test [default:
     /// `cluster_id` when present, as `abforge generate` writes it for `[clusters]`].
     #[arg(long, value_name = "COL")]
@@ -245,6 +261,15 @@ pub struct AnalyzeArgs {
     /// JSON output (stable; see docs/commands/analyze.md).
     #[arg(long)]
     pub json: bool,
+}
+
+/// The α-spending function of a group-sequential test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpendingArg {
+    /// Lan–DeMets O'Brien–Fleming-like.
+    Obf,
+    /// Lan–DeMets Pocock-like.
+    Pocock,
 }
 
 /// Multiple-testing corrections.
@@ -454,6 +479,25 @@ fn parse_alpha(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "{s:?} is not allowed; expected a number strictly between 0 and 1"
         )),
+    }
+}
+
+/// `UPPER` or `LOWER,UPPER` as numbers; their ranges are checked by the analysis.
+fn parse_winsorize(s: &str) -> Result<abforge_stats::WinsorOptions, String> {
+    let number = |t: &str| {
+        t.trim().parse::<f64>().map_err(|_| {
+            format!("{s:?} is not allowed; expected UPPER (0.99) or LOWER,UPPER (0.01,0.99)")
+        })
+    };
+    match s.split_once(',') {
+        None => Ok(abforge_stats::WinsorOptions {
+            lower: None,
+            upper: Some(number(s)?),
+        }),
+        Some((lo, hi)) => Ok(abforge_stats::WinsorOptions {
+            lower: Some(number(lo)?),
+            upper: Some(number(hi)?),
+        }),
     }
 }
 

@@ -13,7 +13,6 @@ const RENAMED: &[(&str, &str)] = &[
     ("bootstrap_resamples", "--bootstrap"),
     ("permutation_resamples", "--permutations"),
     ("retry.attempts", "--attempts"),
-    ("priors", "--prior"),
 ];
 
 /// The flag of `field`.

@@ -379,6 +379,28 @@ fn bad_input_is_exit_2_with_the_problem_named() {
         "no column \"arm\"",
     );
     bad(
+        &["analyze", "-i", &good, "--winsorize", "1.5"],
+        "--winsorize 1.5: expected quantile levels strictly between 0 and 1",
+    );
+    bad(
+        &["analyze", "-i", &good, "--winsorize", "0.9,0.1"],
+        "--winsorize: the lower level 0.9 is not below the upper level 0.1",
+    );
+    bad(
+        &["analyze", "-i", &good, "--winsorize", "high"],
+        "expected UPPER (0.99) or LOWER,UPPER (0.01,0.99)",
+    );
+    bad(&["analyze", "-i", &good, "--looks", "0"], "--looks");
+    bad(&["analyze", "-i", &good, "--looks", "51"], "--looks");
+    bad(
+        &["analyze", "-i", &good, "--spending", "pocock"],
+        "--looks",
+    );
+    bad(
+        &["analyze", "-i", &good, "--looks", "2", "--alpha", "0.6"],
+        "a group-sequential test takes an α in",
+    );
+    bad(
         &["analyze", "-i", &good, "--treatment", "b"],
         "--treatment b: no such group",
     );
@@ -928,6 +950,10 @@ fn analyze_text_is_stable() {
         (
             "examples/clustered_stores.toml",
             &["--quantile", "0.9", "--prior", "spend=normal:0,5"][..],
+        ),
+        (
+            "examples/heavy_tailed_revenue.toml",
+            &["--winsorize", "0.01,0.99", "--looks", "4", "--spending", "pocock"][..],
         ),
     ] {
         let data = dir.path().join("data.parquet");

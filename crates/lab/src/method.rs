@@ -229,7 +229,8 @@ impl Method {
 
     /// The test of the analysis ([`TestName`], the one list of tests) this method is, under
     /// the same name; `None` for the lab's own variants (Yates' chi-square, the percentile
-    /// and lift bootstraps, the median, Fieller, regression and group-sequential tests).
+    /// and lift bootstraps, the median's bootstrap, Fieller, CUPAC and the group-sequential
+    /// tests of one named boundary each).
     pub fn test_name(self) -> Option<TestName> {
         // A match, not a lookup by name: `null()` asks on every replication.
         Some(match self {
@@ -248,8 +249,8 @@ impl Method {
             Method::RegressionHc2 => TestName::RegressionHc2,
             Method::ClusterRobust => TestName::ClusterRobust,
             Method::ConfidenceSequence => TestName::ConfidenceSequence,
+            Method::WinsorizedWelch => TestName::WinsorizedWelch,
             Method::ChiSquareYates
-            | Method::WinsorizedWelch
             | Method::BootstrapPercentile
             | Method::BootstrapLiftPercentile
             | Method::BootstrapLiftBca
@@ -376,7 +377,6 @@ mod tests {
         assert_eq!(
             own,
             [
-                Method::WinsorizedWelch,
                 Method::QuantileBootstrap,
                 Method::ChiSquareYates,
                 Method::Fieller,

@@ -25,6 +25,8 @@ use crate::regression::LinResult;
 use crate::sequential::{MsprtOptions, MsprtResult, msprt};
 use crate::summary::{Scan, Summary, scan};
 use crate::ttest::{TTestResult, student_t, welch_t};
+use crate::winsorize::WinsorResult;
+use crate::gsd_means::GsdMeansResult;
 
 /// Count metrics whose largest value is at most this are ranked by a histogram instead of a
 /// sort.
@@ -163,6 +165,10 @@ pub struct Tests {
     /// Student's t-test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub student_t: Option<TTestResult>,
+    /// Welch's t-test on values capped at pooled quantiles, when the caller asks for it
+    /// ([`crate::winsorized_welch`]); it tests equal *capped* means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub winsorized_welch: Option<WinsorResult>,
     /// The Mann–Whitney U test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mann_whitney_u: Option<MannWhitneyAnalysis>,
@@ -210,6 +216,10 @@ pub struct Tests {
     /// The asymptotic confidence sequence at the whole sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence_sequence: Option<AsymptoticCsResult>,
+    /// A group-sequential test replayed over the values in their order of arrival, when the
+    /// caller asks for one ([`crate::gsd_means`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_sequential: Option<GsdMeansResult>,
     /// Bootstrap intervals of the mean difference and the lift.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<BootstrapResult>,

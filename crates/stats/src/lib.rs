@@ -103,6 +103,7 @@ mod dist;
 mod error;
 pub mod fieller;
 pub mod group_sequential;
+pub mod gsd_means;
 pub mod hypothesis;
 pub mod lift;
 pub mod mann_whitney;
@@ -155,6 +156,7 @@ pub use group_sequential::{
     Boundary, GsdDecision, GsdDesign, GsdLook, GsdLookDecision, GsdOperating, GsdOptions,
     RepeatedCi, gsd_design,
 };
+pub use gsd_means::{GsdMeansLook, GsdMeansResult, gsd_means};
 pub use hypothesis::{Alternative, Hypothesis};
 pub use lift::{LiftResult, relative_lift};
 pub use mann_whitney::{

@@ -18,6 +18,8 @@ pub enum TestName {
     WelchT,
     /// Student's t-test.
     StudentT,
+    /// Welch's t-test on values capped at pooled quantiles (asked for per analysis).
+    WinsorizedWelch,
     /// The Mann–Whitney U test.
     MannWhitneyU,
     /// The difference of the medians with the order-statistic standard error of Deng,
@@ -47,6 +49,9 @@ pub enum TestName {
     Msprt,
     /// GrowthBook's asymptotic confidence sequence at the whole sample.
     ConfidenceSequence,
+    /// A group-sequential test replayed over the data in its order of arrival (asked for
+    /// per analysis).
+    GroupSequential,
     /// The BCa bootstrap interval of the mean difference.
     BootstrapBca,
     /// The permutation test of the mean difference.
@@ -91,9 +96,10 @@ pub enum NullKind {
 
 impl TestName {
     /// Every test, in the order of the tables.
-    pub const ALL: [TestName; 17] = [
+    pub const ALL: [TestName; 19] = [
         TestName::WelchT,
         TestName::StudentT,
+        TestName::WinsorizedWelch,
         TestName::MannWhitneyU,
         TestName::QuantileMedian,
         TestName::TwoProportionZ,
@@ -107,6 +113,7 @@ impl TestName {
         TestName::Bayes,
         TestName::Msprt,
         TestName::ConfidenceSequence,
+        TestName::GroupSequential,
         TestName::BootstrapBca,
         TestName::Permutation,
     ];
@@ -116,6 +123,7 @@ impl TestName {
         match self {
             TestName::WelchT => "welch_t",
             TestName::StudentT => "student_t",
+            TestName::WinsorizedWelch => "winsorized_welch",
             TestName::MannWhitneyU => "mann_whitney_u",
             TestName::QuantileMedian => "quantile_median",
             TestName::TwoProportionZ => "two_proportion_z",
@@ -129,6 +137,7 @@ impl TestName {
             TestName::Bayes => "bayes",
             TestName::Msprt => "msprt",
             TestName::ConfidenceSequence => "confidence_sequence",
+            TestName::GroupSequential => "group_sequential",
             TestName::BootstrapBca => "bootstrap_bca",
             TestName::Permutation => "permutation",
         }
@@ -144,6 +153,7 @@ impl TestName {
         match self {
             TestName::WelchT
             | TestName::StudentT
+            | TestName::WinsorizedWelch
             | TestName::TwoProportionZ
             | TestName::PoissonRate
             | TestName::Cuped
@@ -151,9 +161,10 @@ impl TestName {
             | TestName::ClusterRobust
             | TestName::Msprt
             | TestName::ConfidenceSequence => NullKind::MeansWithMargin,
-            TestName::FisherExact | TestName::RelativeLift | TestName::Permutation => {
-                NullKind::NoEffect
-            }
+            TestName::FisherExact
+            | TestName::RelativeLift
+            | TestName::GroupSequential
+            | TestName::Permutation => NullKind::NoEffect,
             TestName::ChiSquare | TestName::Bayes | TestName::BootstrapBca => {
                 NullKind::NoEffectTwoSided
             }
@@ -254,7 +265,12 @@ impl Tests {
         };
         let mut out = Vec::new();
         // Welch and Student: a t-test of the mean difference each.
-        for (test, x) in [(T::WelchT, &self.welch_t), (T::StudentT, &self.student_t)] {
+        let winsorized = self.winsorized_welch.as_ref().map(|w| &w.test);
+        for (test, x) in [
+            (T::WelchT, self.welch_t.as_ref()),
+            (T::StudentT, self.student_t.as_ref()),
+            (T::WinsorizedWelch, winsorized),
+        ] {
             if let Some(x) = x {
                 let ci = Some((x.ci_low, x.ci_high));
                 let (est, p) = (Some(x.estimate), Some(x.p_value));
@@ -401,6 +417,10 @@ impl Tests {
                 Some(x.p_value),
                 x.reject,
             ));
+        }
+        if let Some(x) = &self.group_sequential {
+            let ci = Some((x.ci_low, x.ci_high));
+            out.push(o(TestName::GroupSequential, x.estimate, ci, None, x.reject));
         }
         if let Some(b) = &self.bootstrap {
             let d = &b.mean_difference;

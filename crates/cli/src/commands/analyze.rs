@@ -6,13 +6,13 @@
 //! flags into its [`Options`], its errors into exit codes, and its [`Report`] into text.
 
 use crate::BadInput;
-use crate::cli::{AlternativeArg, AnalyzeArgs, CorrectionArg};
+use crate::cli::{AlternativeArg, AnalyzeArgs, CorrectionArg, SpendingArg};
 use crate::format::{self, interval, number, p_value};
 use abforge_analysis::report::{Entry, RatioEntry};
 use abforge_analysis::{
-    Alternative, Correction, Dataset, Options, RatioSpec, Report, quantile_key,
+    Alternative, Correction, Dataset, Options, RatioSpec, Report, SequentialPlan, quantile_key,
 };
-use abforge_stats::{FiellerSet, Tests};
+use abforge_stats::{Boundary, FiellerSet, GsdMeansResult, Tests};
 use std::io::Write;
 
 /// Runs the command.
@@ -65,6 +65,14 @@ fn options(args: &AnalyzeArgs) -> Options {
         quantiles: args.quantile.clone(),
         cluster_column: args.cluster_column.clone(),
         priors: args.prior.clone(),
+        winsorize: args.winsorize,
+        group_sequential: args.looks.map(|looks| SequentialPlan {
+            looks: usize::from(looks),
+            boundary: match args.spending {
+                SpendingArg::Obf => Boundary::LanDemetsObrienFleming,
+                SpendingArg::Pocock => Boundary::LanDemetsPocock,
+            },
+        }),
         ..Options::new(args.input.display().to_string())
     }
 }
@@ -133,6 +141,14 @@ fn write_header(out: &mut impl Write, r: &Report, ds: &Dataset) -> std::io::Resu
         } else {
             "ok"
         }
+    )?;
+    let q = &r.srm.sequential;
+    writeln!(
+        out,
+        "  sequential (any number of looks): ln BF {:.3}, p = {}: {}",
+        q.log_bayes_factor,
+        p_value(q.p_value),
+        if q.mismatch { "MISMATCH" } else { "ok" }
     )
 }
 
@@ -305,6 +321,24 @@ fn row(
     }
 }
 
+/// Where the group-sequential test stopped, and on which plan.
+fn sequential_note(x: &GsdMeansResult) -> String {
+    let spending = match x.boundary {
+        Boundary::LanDemetsPocock => "Pocock-like",
+        _ => "O'Brien–Fleming-like",
+    };
+    let k = x.looks.len();
+    let at = match x.stopped_at {
+        Some(s) => format!("crossed at look {s} of {k}, stopping with"),
+        None => format!("no look of {k} crossed; the last saw"),
+    };
+    format!(
+        "group_sequential: {spending} spending over {k} looks at the rows in file order; \
+         {at} {} customers (its interval is that look's repeated interval)",
+        indicatif::HumanCount(x.units_at_stop)
+    )
+}
+
 fn pct(x: f64) -> String {
     format!("{:+.3}%", 100.0 * x)
 }
@@ -328,7 +362,12 @@ fn test_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
 fn classical_rows(t: &Tests) -> Vec<TestRow> {
     let mut rows = Vec::new();
     let e = String::new;
-    for (name, x) in [("welch_t", &t.welch_t), ("student_t", &t.student_t)] {
+    let winsorized = t.winsorized_welch.as_ref().map(|w| &w.test);
+    for (name, x) in [
+        ("welch_t", t.welch_t.as_ref()),
+        ("student_t", t.student_t.as_ref()),
+        ("winsorized_welch", winsorized),
+    ] {
         if let Some(x) = x {
             let (est, ci_, st) = (
                 number(x.estimate),
@@ -510,6 +549,24 @@ fn bayes_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
             st,
             x.p_value,
             x.reject,
+        ));
+    }
+    if let Some(x) = &t.group_sequential {
+        let (est, ci_) = (number(x.estimate), interval(x.ci_low, x.ci_high));
+        let stop = x.looks[x.stopped_at.unwrap_or(x.looks.len()) - 1];
+        let st = format!("z {} / {}", number(stop.z), number(stop.critical_value));
+        rows.push(row("group_sequential", est, ci_, st, f64::NAN, x.reject));
+        notes.push(sequential_note(x));
+    }
+    if let Some(w) = &t.winsorized_welch {
+        let cap = |c: Option<f64>| c.map_or("-".into(), number);
+        notes.push(format!(
+            "winsorized_welch: caps [{}, {}], {} treatment and {} control values capped; \
+             it tests equal capped means",
+            cap(w.lower_cap),
+            cap(w.upper_cap),
+            w.capped_treatment,
+            w.capped_control
         ));
     }
     if let Some(b) = &t.bootstrap {
