@@ -1044,6 +1044,261 @@ impl CalResult {
     }
 }
 
+/// What the engines page says when no engine was published.
+pub const NO_ENGINE: &str = "No engine was published: run `abforge calibrate -b BLUEPRINT \
+    --engine NAME --publish` (NAME one of tea-tasting, gbstats, spotify-confidence, scipy, or a \
+    command speaking the engine protocol; with the same data folder or object store as this \
+    server), then reload.";
+
+/// `GET /v1/engines`: the external A/B engines judged by `abforge calibrate --engine
+/// --publish`, each publication's engine tests beside abforge's own on the same simulated
+/// experiments.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnginesView {
+    /// Whether `gold/calibration` exists.
+    pub lake: bool,
+    /// What to do when no engine was published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The filters applied.
+    pub filters: Filters,
+    /// Every engine published (its name), for the filter form.
+    pub engines: Vec<String>,
+    /// Every experiment an engine was published for.
+    pub experiments: Vec<String>,
+    /// The publications with an engine passing the filters: by experiment, then engine,
+    /// then newest first.
+    pub publications: Vec<EnginePublication>,
+}
+
+/// One `calibrate --engine --publish`: the engine's tests and abforge's, judged on the same
+/// replications.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnginePublication {
+    /// The experiment calibrated.
+    pub experiment_id: String,
+    /// The engine's name (`gbstats`).
+    pub engine_name: String,
+    /// The engine's name and version (`gbstats 0.8.0`).
+    pub engine: String,
+    /// The publication's id (its page on `/calibration` too).
+    pub calibration_id: String,
+    /// When it was published (RFC 3339).
+    pub published_at: Option<String>,
+    /// SHA-256 of the blueprint calibrated.
+    pub blueprint_hash: String,
+    /// The parameter swept, for a power curve.
+    pub sweep_param: Option<String>,
+    /// Replications per point.
+    pub replications: i64,
+    /// Customers per replication.
+    pub customers: i64,
+    /// The significance level.
+    pub alpha: f64,
+    /// Looks per replication (sequential tests).
+    pub peeks: i64,
+    /// Every test's result, abforge's and the engine's: per sweep value × metric × arm,
+    /// abforge's tests first.
+    pub results: Vec<EngineResult>,
+}
+
+/// One test's calibration in an engine's publication.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EngineResult {
+    /// The test (`welch_t`; an engine's as `engine:test`, `gbstats:ttest`).
+    pub test: String,
+    /// The engine and its version whose test it is; `null` for abforge's own.
+    pub engine: Option<String>,
+    /// The metric.
+    pub metric: String,
+    /// The arm against the control.
+    pub arm: String,
+    /// The sweep value (none without a sweep).
+    pub sweep_value: Option<f64>,
+    /// Whether its null is true.
+    pub null_true: Option<bool>,
+    /// Replications it decided in.
+    pub replications: i64,
+    /// Replications where it could not run.
+    pub failed: i64,
+    /// Share of replications rejecting.
+    pub rejection_rate: f64,
+    /// Its Wilson 95 % interval.
+    pub rejection_ci_low: f64,
+    /// Upper end.
+    pub rejection_ci_high: f64,
+    /// The rejection rate under a true null.
+    pub type_i_error: Option<f64>,
+    /// The rejection rate under a false null.
+    pub power: Option<f64>,
+    /// Share of intervals covering the truth (of the test's own estimand).
+    pub ci_coverage: Option<f64>,
+    /// A sequential test's mean customers at stopping, with several looks.
+    pub mean_customers_at_stop: Option<f64>,
+    /// The mean of estimate − true effect (none for a test without an estimate).
+    pub bias: Option<f64>,
+    /// Whether the type I error is off α.
+    pub miscalibrated: bool,
+    /// What `abforge calibrate` says of it: `MISCALIBRATED (type I above α)`,
+    /// `miscalibrated (conservative)`, `holds α`, `type II 0.200`, …
+    pub verdict: String,
+}
+
+/// An engine row's engine name: its `engine` (`name version`) without the version.
+pub(crate) fn engine_name(engine: &str) -> &str {
+    engine.rsplit_once(' ').map_or(engine, |(name, _)| name)
+}
+
+/// The engines view of `rows` under `f` (`experiment`, `engine`), and each publication's
+/// rows (those of its engine and abforge's own), in the view's order.
+pub(crate) fn engines(
+    rows: Option<&[CalibrationRow]>,
+    f: &Filters,
+) -> (EnginesView, Vec<Vec<CalibrationRow>>) {
+    let lake = rows.is_some();
+    let rows = rows.unwrap_or_default();
+    let published: Vec<&CalibrationRow> = rows.iter().filter(|r| r.engine.is_some()).collect();
+    let engines = sorted_unique(
+        published
+            .iter()
+            .filter_map(|r| r.engine.as_deref().map(engine_name)),
+    );
+    let experiments = sorted_unique(published.iter().map(|r| r.experiment_id.as_str()));
+    // One publication per calibration_id with engine rows passing the filters.
+    let mut ids: Vec<(&str, &str, &str, Option<chrono::DateTime<chrono::Utc>>)> = published
+        .iter()
+        .filter(|r| f.experiment.as_deref().is_none_or(|e| e == r.experiment_id))
+        .filter(|r| {
+            f.engine
+                .as_deref()
+                .is_none_or(|e| Some(e) == r.engine.as_deref().map(engine_name))
+        })
+        .map(|r| {
+            let name = r.engine.as_deref().map_or("", engine_name);
+            (
+                r.experiment_id.as_str(),
+                name,
+                r.calibration_id.as_str(),
+                r.published_at,
+            )
+        })
+        .collect();
+    ids.sort_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then(b.3.cmp(&a.3))
+            .then(a.2.cmp(b.2))
+    });
+    ids.dedup_by(|a, b| a.2 == b.2);
+    let chosen: Vec<Vec<CalibrationRow>> = ids
+        .iter()
+        .map(|(_, _, id, _)| publication_rows(rows, id))
+        .collect();
+    let view = EnginesView {
+        lake,
+        hint: published.is_empty().then(|| NO_ENGINE.to_string()),
+        filters: f.clone(),
+        engines,
+        experiments,
+        publications: chosen
+            .iter()
+            .filter_map(|r| engine_publication(r))
+            .collect(),
+    };
+    (view, chosen)
+}
+
+/// A publication's rows, in the order of the table: per sweep value, then metric and arm in
+/// the order written; abforge's tests before the engine's (as written).
+fn publication_rows(rows: &[CalibrationRow], id: &str) -> Vec<CalibrationRow> {
+    let mine: Vec<&CalibrationRow> = rows.iter().filter(|r| r.calibration_id == id).collect();
+    let mut order: Vec<(&str, &str)> = Vec::new();
+    for r in &mine {
+        if !order.contains(&(r.metric.as_str(), r.arm.as_str())) {
+            order.push((&r.metric, &r.arm));
+        }
+    }
+    let at = |r: &CalibrationRow| {
+        order
+            .iter()
+            .position(|k| *k == (r.metric.as_str(), r.arm.as_str()))
+    };
+    let mut out: Vec<CalibrationRow> = mine.iter().map(|r| (*r).clone()).collect();
+    out.sort_by(|a, b| {
+        let sweep = |r: &CalibrationRow| r.sweep_value.unwrap_or(f64::NEG_INFINITY);
+        sweep(a)
+            .total_cmp(&sweep(b))
+            .then(at(a).cmp(&at(b)))
+            .then(a.engine.is_some().cmp(&b.engine.is_some()))
+    });
+    out
+}
+
+/// The view of a publication's rows (`None` without an engine row).
+fn engine_publication(rows: &[CalibrationRow]) -> Option<EnginePublication> {
+    let e = rows.iter().find(|r| r.engine.is_some())?;
+    let engine = e.engine.clone().unwrap_or_default();
+    Some(EnginePublication {
+        experiment_id: e.experiment_id.clone(),
+        engine_name: engine_name(&engine).to_string(),
+        engine,
+        calibration_id: e.calibration_id.clone(),
+        published_at: e.published_at.map(|t| t.to_rfc3339()),
+        blueprint_hash: e.blueprint_hash.clone(),
+        sweep_param: e.sweep_param.clone(),
+        replications: signed(e.replications),
+        customers: signed(e.customers),
+        alpha: e.alpha,
+        peeks: e.peeks.into(),
+        results: rows.iter().map(EngineResult::of).collect(),
+    })
+}
+
+impl EngineResult {
+    /// The view of one calibration row.
+    fn of(r: &CalibrationRow) -> EngineResult {
+        EngineResult {
+            test: r.test.clone(),
+            engine: r.engine.clone(),
+            metric: r.metric.clone(),
+            arm: r.arm.clone(),
+            sweep_value: r.sweep_value,
+            null_true: r.null_true,
+            replications: signed(r.replications),
+            failed: signed(r.failed),
+            rejection_rate: r.rejection_rate,
+            rejection_ci_low: r.rejection_ci_low,
+            rejection_ci_high: r.rejection_ci_high,
+            type_i_error: r.type_i_error,
+            power: r.power,
+            ci_coverage: r.ci_coverage,
+            mean_customers_at_stop: r.mean_customers_at_stop,
+            bias: r.bias,
+            miscalibrated: r.miscalibrated,
+            verdict: verdict(r),
+        }
+    }
+}
+
+/// `abforge calibrate`'s verdict of a row (the words of its text report).
+fn verdict(r: &CalibrationRow) -> String {
+    if r.replications == 0 {
+        return "not computed: failed in every experiment".into();
+    }
+    if r.miscalibrated {
+        return if r.type_i_error.unwrap_or(0.0) > r.alpha {
+            "MISCALIBRATED (type I above α)".into()
+        } else {
+            "miscalibrated (conservative)".into()
+        };
+    }
+    match (r.null_true, r.power) {
+        (Some(false), Some(p)) => format!("type II {:.3}", 1.0 - p),
+        (Some(false), None) => String::new(),
+        _ => "holds α".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

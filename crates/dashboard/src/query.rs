@@ -31,6 +31,9 @@ pub struct Filters {
     /// The calibration publication shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration: Option<String>,
+    /// Only this external engine (its name, as its handshake gives it: `gbstats`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// The query parameters of each view, as documented in the OpenAPI document (the parser is
@@ -115,6 +118,18 @@ pub(crate) mod doc {
         #[param(pattern = "^([A-Za-z0-9_.-]{1,128})?$")]
         calibration: Option<String>,
     }
+
+    /// `/v1/engines`.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct EnginesParams {
+        /// Only this experiment's publications.
+        #[param(pattern = "^([a-z0-9_-]{1,64})?$")]
+        experiment: Option<String>,
+        /// Only this engine's publications (its name: `gbstats`, `tea-tasting`, `scipy`, …).
+        #[param(pattern = "^([A-Za-z0-9_.-]{1,64})?$")]
+        engine: Option<String>,
+    }
 }
 
 /// The filters of the experiments page.
@@ -133,6 +148,8 @@ pub const EXPERIMENT: &[&str] = &["metric", "test", "from", "to"];
 pub const RUN: &[&str] = &["metric", "test"];
 /// The filters of the calibration page.
 pub const CALIBRATION: &[&str] = &["experiment", "metric", "test", "calibration"];
+/// The filters of the engines page.
+pub const ENGINES: &[&str] = &["experiment", "engine"];
 
 /// A query parameter the view cannot take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +261,15 @@ impl Filters {
                         "a calibration id of letters, digits, _, - and .",
                     )?);
                 }
+                "engine" => {
+                    f.engine = Some(checked(
+                        &k,
+                        v,
+                        64,
+                        |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'),
+                        "an engine name of letters, digits, _, - and .",
+                    )?);
+                }
                 "limit" | "cursor" => page.set(&k, v).map_err(|m| bad(&k, m))?,
                 _ => unreachable!("every allowed parameter is handled"),
             }
@@ -266,6 +292,7 @@ impl Filters {
             ("from", self.from.map(|d| d.to_string())),
             ("to", self.to.map(|d| d.to_string())),
             ("calibration", self.calibration.clone()),
+            ("engine", self.engine.clone()),
         ];
         let mut any = false;
         for (k, v) in pairs {
@@ -336,5 +363,14 @@ mod tests {
         assert_eq!(e.param, "experiment");
         let e = Filters::parse(Some("calibration=x"), RUN).unwrap_err();
         assert_eq!(e.param, "calibration");
+        let f = Filters::parse(Some("engine=tea-tasting&experiment=aa"), ENGINES).unwrap();
+        assert_eq!(f.engine.as_deref(), Some("tea-tasting"));
+        assert_eq!(f.query(), "?experiment=aa&engine=tea-tasting");
+        let e = Filters::parse(Some("engine=gb%20stats"), ENGINES).unwrap_err();
+        assert_eq!(e.param, "engine");
+        let e = Filters::parse(Some("metric=x"), ENGINES).unwrap_err();
+        assert_eq!(e.param, "metric");
+        let e = Filters::parse(Some("engine=scipy"), CALIBRATION).unwrap_err();
+        assert_eq!(e.param, "engine");
     }
 }
