@@ -6,9 +6,11 @@ use crate::tables::{AbRow, GroupRow, QuantRow};
 use abforge_api::page::PageRequest;
 use abforge_lake::CalibrationRow;
 use abforge_stats::Verdict;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
 
 /// How a set of decisions fared against the truth.
@@ -1077,7 +1079,8 @@ pub struct EnginesView {
 pub struct EnginePublication {
     /// The experiment calibrated.
     pub experiment_id: String,
-    /// The engine's name (`gbstats`).
+    /// The engine's name, as its handshake gives it (`gbstats`; what the `engine` filter
+    /// takes).
     pub engine_name: String,
     /// The engine's name and version (`gbstats 0.8.0`).
     pub engine: String,
@@ -1144,10 +1147,19 @@ pub struct EngineResult {
     pub verdict: String,
 }
 
-/// An engine row's engine name: its `engine` (`name version`) without the version.
-pub(crate) fn engine_name(engine: &str) -> &str {
-    engine.rsplit_once(' ').map_or(engine, |(name, _)| name)
+/// The name of the engine whose test a row is (`None` for abforge's own): the `engine:`
+/// before its test (the `engine` column is `name version`, and a version may have spaces).
+fn engine_name(r: &CalibrationRow) -> Option<&str> {
+    r.engine.as_ref()?;
+    Some(
+        r.test
+            .split_once(':')
+            .map_or(r.test.as_str(), |(name, _)| name),
+    )
 }
+
+/// A publication's place on the engines page: experiment, engine name, newest first, id.
+type PublicationKey<'a> = (&'a str, &'a str, Reverse<Option<DateTime<Utc>>>, &'a str);
 
 /// The engines view of `rows` under `f` (`experiment`, `engine`), and each publication's
 /// rows (those of its engine and abforge's own), in the view's order.
@@ -1158,41 +1170,26 @@ pub(crate) fn engines(
     let lake = rows.is_some();
     let rows = rows.unwrap_or_default();
     let published: Vec<&CalibrationRow> = rows.iter().filter(|r| r.engine.is_some()).collect();
-    let engines = sorted_unique(
-        published
-            .iter()
-            .filter_map(|r| r.engine.as_deref().map(engine_name)),
-    );
+    let engines = sorted_unique(published.iter().filter_map(|r| engine_name(r)));
     let experiments = sorted_unique(published.iter().map(|r| r.experiment_id.as_str()));
-    // One publication per calibration_id with engine rows passing the filters.
-    let mut ids: Vec<(&str, &str, &str, Option<chrono::DateTime<chrono::Utc>>)> = published
+    // One publication per calibration_id with engine rows passing the filters: by
+    // experiment, engine, newest first (its rows share all four).
+    let ids: BTreeSet<PublicationKey<'_>> = published
         .iter()
         .filter(|r| f.experiment.as_deref().is_none_or(|e| e == r.experiment_id))
-        .filter(|r| {
-            f.engine
-                .as_deref()
-                .is_none_or(|e| Some(e) == r.engine.as_deref().map(engine_name))
-        })
-        .map(|r| {
-            let name = r.engine.as_deref().map_or("", engine_name);
-            (
+        .filter_map(|r| {
+            let name = engine_name(r)?;
+            f.engine.as_deref().is_none_or(|e| e == name).then_some((
                 r.experiment_id.as_str(),
                 name,
+                Reverse(r.published_at),
                 r.calibration_id.as_str(),
-                r.published_at,
-            )
+            ))
         })
         .collect();
-    ids.sort_by(|a, b| {
-        (a.0, a.1)
-            .cmp(&(b.0, b.1))
-            .then(b.3.cmp(&a.3))
-            .then(a.2.cmp(b.2))
-    });
-    ids.dedup_by(|a, b| a.2 == b.2);
     let chosen: Vec<Vec<CalibrationRow>> = ids
         .iter()
-        .map(|(_, _, id, _)| publication_rows(rows, id))
+        .map(|(_, _, _, id)| publication_rows(rows, id))
         .collect();
     let view = EnginesView {
         lake,
@@ -1237,11 +1234,10 @@ fn publication_rows(rows: &[CalibrationRow], id: &str) -> Vec<CalibrationRow> {
 /// The view of a publication's rows (`None` without an engine row).
 fn engine_publication(rows: &[CalibrationRow]) -> Option<EnginePublication> {
     let e = rows.iter().find(|r| r.engine.is_some())?;
-    let engine = e.engine.clone().unwrap_or_default();
     Some(EnginePublication {
         experiment_id: e.experiment_id.clone(),
-        engine_name: engine_name(&engine).to_string(),
-        engine,
+        engine_name: engine_name(e).unwrap_or_default().to_string(),
+        engine: e.engine.clone().unwrap_or_default(),
         calibration_id: e.calibration_id.clone(),
         published_at: e.published_at.map(|t| t.to_rfc3339()),
         blueprint_hash: e.blueprint_hash.clone(),
@@ -1363,5 +1359,109 @@ mod tests {
         }
         let all: Vec<String> = (0..7).map(|i| format!("e{i}")).collect();
         assert_eq!(seen, all);
+    }
+
+    /// A row of publication `id` of `experiment`: abforge's `test`, or `engine`'s.
+    fn cal_row(
+        id: &str,
+        experiment: &str,
+        test: &str,
+        engine: Option<&str>,
+        at: i64,
+    ) -> CalibrationRow {
+        CalibrationRow {
+            experiment_id: experiment.into(),
+            calibration_id: id.into(),
+            blueprint_hash: "h".into(),
+            published_at: DateTime::from_timestamp(at, 0),
+            sweep_param: None,
+            sweep_value: None,
+            replications: 100,
+            customers: 1000,
+            alpha: 0.05,
+            seed: 1,
+            peeks: 1,
+            metric: "m".into(),
+            arm: "treatment".into(),
+            test: test.into(),
+            kind: "continuous".into(),
+            null: "mean".into(),
+            null_true: Some(true),
+            failed: 0,
+            rejection_rate: 0.1,
+            rejection_ci_low: 0.06,
+            rejection_ci_high: 0.17,
+            type_i_error: Some(0.1),
+            power: None,
+            analytic_power: None,
+            ci_coverage: Some(0.9),
+            p_value_ks: None,
+            miscalibrated: true,
+            correct_accept: 90,
+            correct_reject: 0,
+            type_i: 10,
+            type_ii: 0,
+            bias: Some(0.0),
+            bias_se: None,
+            mean_customers_at_stop: None,
+            engine: engine.map(str::to_owned),
+        }
+    }
+
+    /// Publications with an engine only, by experiment, engine, newest first; the engine's
+    /// name is its tests' prefix (a version may have spaces); abforge's tests before the
+    /// engine's; filters pick, and nothing published gives the hint.
+    #[test]
+    fn engines_are_listed_by_experiment_engine_newest_first() {
+        let scipy_version = "scipy scipy 1.17.1, statsmodels 0.15.0";
+        let scipy = Some(scipy_version);
+        let rows = vec![
+            cal_row("plain", "a", "welch_t", None, 10),
+            cal_row("s-old", "b", "scipy:welch", scipy, 20),
+            cal_row("s-old", "b", "welch_t", None, 20),
+            cal_row("s-new", "b", "welch_t", None, 30),
+            cal_row("s-new", "b", "scipy:welch", scipy, 30),
+            cal_row("g", "b", "gbstats:ttest", Some("gbstats 0.8.0"), 40),
+            cal_row("g", "b", "welch_t", None, 40),
+            cal_row("ga", "a", "gbstats:ttest", Some("gbstats 0.8.0"), 5),
+        ];
+        let (v, chosen) = engines(Some(&rows), &Filters::default());
+        assert!(v.lake && v.hint.is_none());
+        assert_eq!(v.engines, ["gbstats", "scipy"]);
+        assert_eq!(v.experiments, ["a", "b"]);
+        let ids: Vec<&str> = v
+            .publications
+            .iter()
+            .map(|p| p.calibration_id.as_str())
+            .collect();
+        assert_eq!(ids, ["ga", "g", "s-new", "s-old"]);
+        assert_eq!(chosen.len(), 4);
+        let s = &v.publications[2];
+        assert_eq!(
+            (s.engine_name.as_str(), s.engine.as_str()),
+            ("scipy", scipy_version)
+        );
+        let tests: Vec<&str> = s.results.iter().map(|r| r.test.as_str()).collect();
+        assert_eq!(tests, ["welch_t", "scipy:welch"]);
+        assert_eq!(s.results[1].verdict, "MISCALIBRATED (type I above α)");
+
+        let f = Filters {
+            engine: Some("scipy".into()),
+            ..Filters::default()
+        };
+        let (v, _) = engines(Some(&rows), &f);
+        assert_eq!(v.publications.len(), 2);
+        let f = Filters {
+            experiment: Some("a".into()),
+            ..Filters::default()
+        };
+        let (v, _) = engines(Some(&rows), &f);
+        assert_eq!(v.publications.len(), 1);
+
+        let (v, _) = engines(Some(&rows[..1]), &Filters::default());
+        assert!(v.lake && v.publications.is_empty());
+        assert_eq!(v.hint.as_deref(), Some(NO_ENGINE));
+        let (v, _) = engines(None, &Filters::default());
+        assert!(!v.lake && v.hint.is_some());
     }
 }

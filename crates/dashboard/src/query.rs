@@ -54,7 +54,7 @@ pub(crate) mod doc {
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
         /// Only this test (`welch_t`, `mann_whitney_u`, …).
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
         /// Only runs dated on or after this day (`YYYY-MM-DD`; not after `to`).
         #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
@@ -79,7 +79,7 @@ pub(crate) mod doc {
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
         /// Only this test.
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
         /// Only runs dated on or after this day (`YYYY-MM-DD`; not after `to`).
         #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
@@ -97,7 +97,7 @@ pub(crate) mod doc {
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
         /// Only this test's decisions.
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
     }
 
@@ -111,8 +111,8 @@ pub(crate) mod doc {
         /// Only this metric's results.
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
-        /// Only this test's results.
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        /// Only this test's results (an engine's as `engine:test`, `gbstats:ttest`).
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
         /// The publication shown (its `calibration_id`; the newest when absent).
         #[param(pattern = "^([A-Za-z0-9_.-]{1,128})?$")]
@@ -246,8 +246,13 @@ impl Filters {
                         &k,
                         v,
                         64,
-                        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
-                        "a test name of a-z, 0-9 and _",
+                        |c| {
+                            c.is_ascii_lowercase()
+                                || c.is_ascii_digit()
+                                || matches!(c, '_' | ':' | '.' | '-')
+                        },
+                        "a test name of a-z, 0-9, _, :, . and - (an engine's test is \
+                         engine:test)",
                     )?);
                 }
                 "from" => f.from = Some(date(&k, v)?),
@@ -370,6 +375,10 @@ mod tests {
         assert_eq!(e.param, "engine");
         let e = Filters::parse(Some("metric=x"), ENGINES).unwrap_err();
         assert_eq!(e.param, "metric");
+        let f = Filters::parse(Some("test=tea-tasting:mean_lift"), CALIBRATION).unwrap();
+        assert_eq!(f.test.as_deref(), Some("tea-tasting:mean_lift"));
+        let e = Filters::parse(Some("test=Welch"), CALIBRATION).unwrap_err();
+        assert_eq!(e.param, "test");
         let e = Filters::parse(Some("engine=scipy"), CALIBRATION).unwrap_err();
         assert_eq!(e.param, "engine");
     }
