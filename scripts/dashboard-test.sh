@@ -5,7 +5,10 @@
 #      playwright-core from npm (tests/e2e/package-lock.json, installed with `npm ci` into
 #      ~/.cache/abforge/e2e-node, again only when the lock file changes; no browser download);
 #   2. a fresh data folder: `abforge pipeline run` for three weekly dates, one calibration and
-#      one power-curve sweep published to the lake (`calibrate --publish`);
+#      one power-curve sweep published to the lake (`calibrate --publish`), and one of the
+#      scipy engine beside abforge's tests (`calibrate --engine scipy --publish`, in the venv
+#      of scripts/engines-venv.sh; ABFORGE_SKIP_ENGINES=1 leaves it out and the /engines page
+#      is checked empty);
 #   3. `abforge serve` on a free loopback port, and tests/e2e/dashboard.cjs: every page is
 #      opened, a filter followed, links clicked, and the numbers shown compared with the JSON
 #      twins'; bad input (unknown experiment or run → 404 page, malformed parameter → 400
@@ -87,6 +90,13 @@ done
 "$BIN" calibrate -b "$ROOT/examples/seed.toml" -n 2000 -r 300 --publish --quiet >/dev/null
 "$BIN" calibrate -b "$ROOT/examples/seed.toml" -n 2000 -r 150 \
   --sweep 'metrics.num_diff_items.treatment.lift=0..0.3:4' --publish --quiet >/dev/null
+ENGINES=0
+if [[ "${ABFORGE_SKIP_ENGINES:-}" != 1 ]]; then
+  say "the scipy engine beside abforge's tests (engines venv: scripts/engines-venv.sh)"
+  ABFORGE_ENGINE_PYTHON="$(bash "$ROOT/scripts/engines-venv.sh")" ABFORGE_ENGINES_DIR="$ROOT/engines" \
+    "$BIN" calibrate -b "$ROOT/examples/seed.toml" -n 2000 -r 200 --engine scipy --publish --quiet >/dev/null
+  ENGINES=1
+fi
 
 # Starts `abforge serve` on a free port with the given data folder; sets URL.
 serve() {
@@ -111,7 +121,7 @@ EMPTY_URL="$URL"
 rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
 say "Chromium against $LAKE_URL (and $EMPTY_URL, no lake)"
-NODE_PATH="$NODE_DIR/node_modules" CHROMIUM="$CHROMIUM" \
+NODE_PATH="$NODE_DIR/node_modules" CHROMIUM="$CHROMIUM" ENGINES="$ENGINES" \
   node "$ROOT/tests/e2e/dashboard.cjs" "$LAKE_URL" "$EMPTY_URL" "$ARTIFACTS"
 [[ -d "$WORK/empty/objects/lake" ]] && die "the dashboard created a lake in the empty folder"
 say "ok; screenshots in $ARTIFACTS"

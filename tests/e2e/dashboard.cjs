@@ -9,6 +9,8 @@ const path = require('node:path');
 const { chromium } = require('playwright-core');
 
 const [lakeUrl, emptyUrl, out] = process.argv.slice(2);
+// Whether the data step published an engine's calibration (scripts/dashboard-test.sh).
+const engines = process.env.ENGINES === '1';
 if (!out) {
   console.error('usage: dashboard.cjs LAKE_URL EMPTY_URL ARTIFACTS');
   process.exit(2);
@@ -57,8 +59,8 @@ async function twinOf(page, base) {
   const expected =
     here.pathname === '/'
       ? '/v1/results'
-      : here.pathname === '/calibration'
-        ? '/v1/calibration'
+      : here.pathname === '/calibration' || here.pathname === '/engines'
+        ? `/v1${here.pathname}`
         : here.pathname.replace(/^\/experiments/, '/v1/results');
   assert.equal(twin.pathname, expected, 'the twin is the same view');
   const given = [...here.searchParams].filter(([, v]) => v !== '').sort();
@@ -227,7 +229,7 @@ async function main() {
   res = await page.goto(`${lakeUrl}/calibration`);
   assert.equal(res.status(), 200);
   twin = await twinOf(page, lakeUrl);
-  assert.equal(twin.publications.length, 2);
+  assert.equal(twin.publications.length, engines ? 3 : 2);
   assert.ok(await page.$('#chart svg'), 'a chart');
   const confusion = await cells(page, '#confusion tbody tr');
   assert.equal(confusion.length, twin.confusion.length);
@@ -251,6 +253,52 @@ async function main() {
   assert.ok(await page.$('#chart svg'), 'a chart of the other publication');
   await shot(page, twin.selected.sweep_param ? 'calibration-sweep' : 'calibration-other');
 
+  // ---- engines, by the nav link ----
+  await Promise.all([page.waitForURL(/\/engines$/), page.click('header a[href="/engines"]')]);
+  twin = await twinOf(page, lakeUrl);
+  if (engines) {
+    assert.deepEqual(twin.engines, ['scipy']);
+    assert.equal(twin.publications.length, 1);
+    const sections = await page.$$('section.engine');
+    assert.equal(sections.length, twin.publications.length, 'a section per publication');
+    for (const p of twin.publications) {
+      const sel = `section.engine[data-calibration="${p.calibration_id}"]`;
+      // The picture first, with every test, then the table.
+      const order = await page.$eval(sel, (s) =>
+        Array.from(s.children).map((c) => c.tagName.toLowerCase() + (c.className ? '.' + c.className : '')),
+      );
+      assert.ok(order.indexOf('div.chart') >= 0 && order.indexOf('div.chart') < order.indexOf('table.engine-results'), `${order}`);
+      const labels = await page.$$eval(`${sel} .chart svg text`, (ts) => ts.map((t) => t.textContent.trim()));
+      for (const r of p.results) {
+        assert.ok(labels.includes(r.test), `${r.test} is drawn`);
+      }
+      assert.ok(p.results.some((r) => r.engine === null), "abforge's tests beside");
+      assert.ok(p.results.some((r) => r.test.startsWith('scipy:') && r.engine.startsWith('scipy ')));
+      const rows = await cells(page, `${sel} table.engine-results tbody tr`);
+      assert.equal(rows.length, p.results.length);
+      p.results.forEach((r, i) => {
+        const row = rows[i];
+        const what = `${r.test} on ${r.metric}`;
+        assert.deepEqual(row.slice(0, 4), [r.test, r.engine ?? 'abforge', r.metric, r.arm], what);
+        close(row[4].split(' ')[0], r.type_i_error, `type I of ${what}`);
+        close(row[5], r.power, `power of ${what}`);
+        close(row[6], r.ci_coverage, `coverage of ${what}`);
+        close(row[7], r.mean_customers_at_stop, `customers at stop of ${what}`);
+        close(row[8], r.bias, `bias of ${what}`);
+        assert.equal(row[9], r.verdict, what);
+      });
+    }
+    await shot(page, 'engines');
+    await page.selectOption('select[name=engine]', 'scipy');
+    await Promise.all([page.waitForURL(/engine=scipy/), page.click('form.filters button')]);
+    twin = await twinOf(page, lakeUrl);
+    assert.equal(twin.filters.engine, 'scipy');
+    assert.equal(twin.publications.length, 1);
+  } else {
+    assert.deepEqual(twin.publications, []);
+    assert.match(await page.textContent('main'), /--engine NAME --publish/);
+  }
+
   // Nothing went wrong in the browser so far; from here on the 400 and 404 responses are
   // wanted (Chromium reports each as a console error).
   assert.deepEqual(problems, [], 'no console error, failed or outside request');
@@ -262,6 +310,8 @@ async function main() {
     ['/?from=yesterday', 400, 'from'],
     ['/experiments/seed?colour=red', 400, 'colour'],
     ['/calibration?calibration=nope', 404, 'nope'],
+    ['/engines?engine=nope', 404, 'nope'],
+    ['/engines?engine=a%20b', 400, 'engine'],
   ]) {
     res = await page.goto(lakeUrl + url);
     assert.equal(res.status(), status, url);
@@ -281,6 +331,9 @@ async function main() {
   res = await page.goto(`${emptyUrl}/calibration`);
   assert.equal(res.status(), 200);
   assert.match(await page.textContent('main'), /calibrate/);
+  res = await page.goto(`${emptyUrl}/engines`);
+  assert.equal(res.status(), 200);
+  assert.match(await page.textContent('main'), /--engine NAME --publish/);
   const empty = await getJson(`${emptyUrl}/v1/results`);
   assert.equal(empty.lake, false);
   assert.deepEqual(empty.experiments, []);

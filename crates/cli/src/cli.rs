@@ -41,7 +41,8 @@ pub enum Command {
     /// Sample size, power or minimum detectable effect of a planned experiment.
     Power(PowerArgs),
     /// Serve the dashboard (at /: experiments, runs, decisions against the truth,
-    /// calibration; JSON twins under /v1/results and /v1/calibration) and the params API
+    /// calibration, other engines; JSON twins under /v1/results, /v1/calibration and
+    /// /v1/engines) and the params API
     /// (JSON over HTTP; OpenAPI at /openapi.json, a page at /docs).
     ///
     /// Writes need `Authorization: Bearer <token>` when ABFORGE_API_TOKEN is set, which is

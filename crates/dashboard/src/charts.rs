@@ -1,7 +1,8 @@
 //! The calibration charts: the lab's results written as the rows of `gold/calibration`
 //! ([`calibration_rows`], what `abforge calibrate --publish` writes), and those rows turned
 //! back into the lab's [`Calibration`] (or [`SweepReport`]) and drawn by the lab's own
-//! plotting code, the one `abforge calibrate --plot` uses, as SVG.
+//! plotting code, the one `abforge calibrate --plot` uses, as SVG; an engine's publication
+//! ([`engine_svg`]) is drawn the same way, its tests beside abforge's.
 
 use abforge_lab::{Calibration, Confusion, SweepPoint, SweepReport, TestResult};
 use abforge_lake::CalibrationRow;
@@ -105,10 +106,16 @@ fn row_of<T: std::fmt::Display>(
 }
 
 fn result(r: &CalibrationRow) -> Option<TestResult> {
+    result_of(r, named(&r.test)?)
+}
+
+/// A row as the lab's result of `test` (`None` for a kind or null this version does not
+/// know).
+fn result_of<T>(r: &CalibrationRow, test: T) -> Option<TestResult<T>> {
     Some(TestResult {
         metric: r.metric.clone(),
         arm: r.arm.clone(),
-        test: named(&r.test)?,
+        test,
         kind: named(&r.kind)?,
         null: named(&r.null)?,
         null_true: r.null_true,
@@ -199,4 +206,27 @@ pub(crate) fn svg(rows: &[CalibrationRow]) -> Option<Result<String, String>> {
         }
     };
     Some(draw.map_err(|e| e.to_string()))
+}
+
+/// The chart of an engine's publication (`rows`, its engine's and abforge's tests): every
+/// test's rejection rate with its Wilson interval against α where the null is true, its power
+/// where it is false, one panel per metric × arm (× sweep value, for a sweep). `None` when
+/// there is nothing to draw.
+pub(crate) fn engine_svg(rows: &[CalibrationRow]) -> Option<Result<String, String>> {
+    let first = rows.first()?;
+    let settings = calibration(&[first])?;
+    let results: Vec<TestResult<String>> = rows
+        .iter()
+        .filter_map(|r| {
+            let mut t = result_of(r, r.test.clone())?;
+            if let (Some(param), Some(v)) = (&r.sweep_param, r.sweep_value) {
+                t.arm = format!("{} at {param} = {v}", t.arm);
+            }
+            Some(t)
+        })
+        .collect();
+    if results.is_empty() {
+        return None;
+    }
+    Some(abforge_lab::results_svg(&settings, &results).map_err(|e| e.to_string()))
 }

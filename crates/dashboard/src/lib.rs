@@ -8,8 +8,9 @@
 //! | `/experiments/{experiment_id}` | `GET /v1/results/{experiment_id}` | its runs, and how each test fared |
 //! | `/experiments/{experiment_id}/runs/{run_id}` | `GET /v1/results/{experiment_id}/runs/{run_id}` | the blueprint and truth beside the data (means, and true quantiles beside the observed ones of `gold/group_quantiles`), every decision, the sample-ratio check, the run log |
 //! | `/calibration` | `GET /v1/calibration` | published calibrations: rejection rates against α, power curves, confusion matrices |
+//! | `/engines` | `GET /v1/engines` | external A/B engines (`calibrate --engine`) beside abforge's tests: type I error against α, power, coverage, verdicts |
 //!
-//! Filters (`experiment`, `metric`, `test`, `from`, `to`, `calibration`) are query
+//! Filters (`experiment`, `metric`, `test`, `from`, `to`, `calibration`, `engine`) are query
 //! parameters, so every view has a URL; the pages are plain HTML with forms and links (no
 //! script), charts are SVG drawn on the server by the lab's plotting code, and each page
 //! renders its JSON twin's body, nothing else. The gold tables are kept in memory and
@@ -24,9 +25,10 @@ mod tables;
 
 pub use charts::calibration_rows;
 pub use model::{
-    CalResult, CalibrationView, ConfusionRow, Decision, ExperimentSummary, ExperimentView,
-    GroupQuantile, GroupShare, GroupStat, MetricView, NO_LAKE, Overview, Publication,
-    QuantileDifference, QuantileRow, RunSummary, RunView, Srm, StepRow, Tally, TestTally,
+    CalResult, CalibrationView, ConfusionRow, Decision, EnginePublication, EngineResult,
+    EnginesView, ExperimentSummary, ExperimentView, GroupQuantile, GroupShare, GroupStat,
+    MetricView, NO_ENGINE, NO_LAKE, Overview, Publication, QuantileDifference, QuantileRow,
+    RunSummary, RunView, Srm, StepRow, Tally, TestTally,
 };
 pub use query::Filters;
 
@@ -280,7 +282,39 @@ impl Dashboard {
         }
         Ok((view, charts::svg(&chosen)))
     }
+
+    /// The engines view, and the chart of each of its publications (SVG, in the same order).
+    ///
+    /// # Errors
+    /// [`Failure::NotFound`] for an `experiment` or `engine` filter naming nothing published.
+    pub async fn engines(&self, f: &Filters) -> Result<(EnginesView, Vec<Chart>), Failure> {
+        let rows = self
+            .inner
+            .calibration
+            .rows(&self.inner.lake)
+            .await
+            .map_err(Failure::Internal)?;
+        let (view, chosen) = model::engines(rows.as_deref().map(Vec::as_slice), f);
+        let missing = match (&f.engine, &f.experiment) {
+            (Some(e), Some(x)) => Some(format!("no engine {e:?} was published for {x:?}")),
+            (Some(e), None) => Some(format!("no engine {e:?} was published")),
+            (None, Some(x)) => Some(format!("no engine was published for {x:?}")),
+            (None, None) => None,
+        };
+        if let Some(m) = missing
+            && view.publications.is_empty()
+        {
+            return Err(Failure::NotFound(m));
+        }
+        Ok((
+            view,
+            chosen.iter().map(|rows| charts::engine_svg(rows)).collect(),
+        ))
+    }
 }
+
+/// A chart: its SVG, why it cannot be drawn, or `None` when there is nothing to draw.
+pub type Chart = Option<Result<String, String>>;
 
 /// Why a view cannot be shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -449,6 +483,30 @@ async fn calibration(
     d.calibration(&f).await
 }
 
+/// The external A/B engines judged by `abforge calibrate --engine NAME --publish`: per
+/// publication, every engine test beside abforge's own on the same simulated experiments —
+/// type I error with its Wilson interval, power, coverage, customers at stop, bias, verdict.
+#[utoipa::path(
+    get,
+    path = "/v1/engines",
+    tag = "dashboard",
+    operation_id = "engines",
+    params(query::doc::EnginesParams),
+    responses(
+        (status = 200, description = "The publications with an engine (none, with a hint, before one is published).", body = EnginesView),
+        (status = 400, description = "A bad query parameter.", body = abforge_api::ErrorBody),
+        (status = 404, description = "No engine published for that experiment or engine name.", body = abforge_api::ErrorBody),
+    )
+)]
+async fn engines_json(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> Response {
+    json(engines(&d, q.as_deref()).await.map(|(v, _)| v))
+}
+
+async fn engines(d: &Dashboard, q: Option<&str>) -> Result<(EnginesView, Vec<Chart>), Failure> {
+    let f = Filters::parse(q, query::ENGINES)?;
+    d.engines(&f).await
+}
+
 fn html(status: StatusCode, body: maud::Markup) -> Response {
     (
         status,
@@ -514,14 +572,21 @@ async fn calibration_page(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> 
     })
 }
 
+async fn engines_page(State(d): State<Dashboard>, RawQuery(q): RawQuery) -> Response {
+    page(engines(&d, q.as_deref()).await, |(v, charts)| {
+        pages::engines(&v, &charts)
+    })
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(overview_json, experiment_json, run_json, calibration_json),
+    paths(overview_json, experiment_json, run_json, calibration_json, engines_json),
     components(schemas(
         Overview, ExperimentSummary, ExperimentView, RunSummary, TestTally, Tally, RunView,
         GroupShare, Srm, MetricView, GroupStat, QuantileRow, GroupQuantile,
         QuantileDifference, Decision, StepRow, CalibrationView,
-        Publication, CalResult, ConfusionRow, Filters
+        Publication, CalResult, ConfusionRow, EnginesView, EnginePublication, EngineResult,
+        Filters
     )),
     tags((name = "dashboard", description = "What the experiments decided against the truth, from the lake's gold tables and the run log; each is the JSON twin of a dashboard page."))
 )]
@@ -539,9 +604,11 @@ pub fn router(d: Dashboard) -> Router {
         .route("/experiments/{experiment_id}", get(experiment_page))
         .route("/experiments/{experiment_id}/runs/{run_id}", get(run_page))
         .route("/calibration", get(calibration_page))
+        .route("/engines", get(engines_page))
         .route("/v1/results", get(overview_json))
         .route("/v1/results/{experiment_id}", get(experiment_json))
         .route("/v1/results/{experiment_id}/runs/{run_id}", get(run_json))
         .route("/v1/calibration", get(calibration_json))
+        .route("/v1/engines", get(engines_json))
         .with_state(d)
 }

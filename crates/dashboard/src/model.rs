@@ -6,9 +6,11 @@ use crate::tables::{AbRow, GroupRow, QuantRow};
 use abforge_api::page::PageRequest;
 use abforge_lake::CalibrationRow;
 use abforge_stats::Verdict;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
 use utoipa::ToSchema;
 
 /// How a set of decisions fared against the truth.
@@ -1044,6 +1046,255 @@ impl CalResult {
     }
 }
 
+/// What the engines page says when no engine was published.
+pub const NO_ENGINE: &str = "No engine was published: run `abforge calibrate -b BLUEPRINT \
+    --engine NAME --publish` (NAME one of tea-tasting, gbstats, spotify-confidence, scipy, or a \
+    command speaking the engine protocol; with the same data folder or object store as this \
+    server), then reload.";
+
+/// `GET /v1/engines`: the external A/B engines judged by `abforge calibrate --engine
+/// --publish`, each publication's engine tests beside abforge's own on the same simulated
+/// experiments.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnginesView {
+    /// Whether `gold/calibration` exists.
+    pub lake: bool,
+    /// What to do when no engine was published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The filters applied.
+    pub filters: Filters,
+    /// Every engine published (its name), for the filter form.
+    pub engines: Vec<String>,
+    /// Every experiment an engine was published for.
+    pub experiments: Vec<String>,
+    /// The publications with an engine passing the filters: by experiment, then engine,
+    /// then newest first.
+    pub publications: Vec<EnginePublication>,
+}
+
+/// One `calibrate --engine --publish`: the engine's tests and abforge's, judged on the same
+/// replications.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EnginePublication {
+    /// The experiment calibrated.
+    pub experiment_id: String,
+    /// The engine's name, as its handshake gives it (`gbstats`; what the `engine` filter
+    /// takes).
+    pub engine_name: String,
+    /// The engine's name and version (`gbstats 0.8.0`).
+    pub engine: String,
+    /// The publication's id (its page on `/calibration` too).
+    pub calibration_id: String,
+    /// When it was published (RFC 3339).
+    pub published_at: Option<String>,
+    /// SHA-256 of the blueprint calibrated.
+    pub blueprint_hash: String,
+    /// The parameter swept, for a power curve.
+    pub sweep_param: Option<String>,
+    /// Replications per point.
+    pub replications: i64,
+    /// Customers per replication.
+    pub customers: i64,
+    /// The significance level.
+    pub alpha: f64,
+    /// Looks per replication (sequential tests).
+    pub peeks: i64,
+    /// Every test's result, abforge's and the engine's: per sweep value × metric × arm,
+    /// abforge's tests first.
+    pub results: Vec<EngineResult>,
+}
+
+/// One test's calibration in an engine's publication.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EngineResult {
+    /// The test (`welch_t`; an engine's as `engine:test`, `gbstats:ttest`).
+    pub test: String,
+    /// The engine and its version whose test it is; `null` for abforge's own.
+    pub engine: Option<String>,
+    /// The metric.
+    pub metric: String,
+    /// The arm against the control.
+    pub arm: String,
+    /// The sweep value (none without a sweep).
+    pub sweep_value: Option<f64>,
+    /// Whether its null is true.
+    pub null_true: Option<bool>,
+    /// Replications it decided in.
+    pub replications: i64,
+    /// Replications where it could not run.
+    pub failed: i64,
+    /// Share of replications rejecting.
+    pub rejection_rate: f64,
+    /// Its Wilson 95 % interval.
+    pub rejection_ci_low: f64,
+    /// Upper end.
+    pub rejection_ci_high: f64,
+    /// The rejection rate under a true null.
+    pub type_i_error: Option<f64>,
+    /// The rejection rate under a false null.
+    pub power: Option<f64>,
+    /// Share of intervals covering the truth (of the test's own estimand).
+    pub ci_coverage: Option<f64>,
+    /// A sequential test's mean customers at stopping, with several looks.
+    pub mean_customers_at_stop: Option<f64>,
+    /// The mean of estimate − true effect (none for a test without an estimate).
+    pub bias: Option<f64>,
+    /// Whether the type I error is off α.
+    pub miscalibrated: bool,
+    /// What `abforge calibrate` says of it: `MISCALIBRATED (type I above α)`,
+    /// `miscalibrated (conservative)`, `holds α`, `type II 0.200`, …
+    pub verdict: String,
+}
+
+/// The name of the engine whose test a row is (`None` for abforge's own): the `engine:`
+/// before its test (the `engine` column is `name version`, and a version may have spaces).
+fn engine_name(r: &CalibrationRow) -> Option<&str> {
+    r.engine.as_ref()?;
+    Some(
+        r.test
+            .split_once(':')
+            .map_or(r.test.as_str(), |(name, _)| name),
+    )
+}
+
+/// A publication's place on the engines page: experiment, engine name, newest first, id.
+type PublicationKey<'a> = (&'a str, &'a str, Reverse<Option<DateTime<Utc>>>, &'a str);
+
+/// The engines view of `rows` under `f` (`experiment`, `engine`), and each publication's
+/// rows (those of its engine and abforge's own), in the view's order.
+pub(crate) fn engines(
+    rows: Option<&[CalibrationRow]>,
+    f: &Filters,
+) -> (EnginesView, Vec<Vec<CalibrationRow>>) {
+    let lake = rows.is_some();
+    let rows = rows.unwrap_or_default();
+    let published: Vec<&CalibrationRow> = rows.iter().filter(|r| r.engine.is_some()).collect();
+    let engines = sorted_unique(published.iter().filter_map(|r| engine_name(r)));
+    let experiments = sorted_unique(published.iter().map(|r| r.experiment_id.as_str()));
+    // One publication per calibration_id with engine rows passing the filters: by
+    // experiment, engine, newest first (its rows share all four).
+    let ids: BTreeSet<PublicationKey<'_>> = published
+        .iter()
+        .filter(|r| f.experiment.as_deref().is_none_or(|e| e == r.experiment_id))
+        .filter_map(|r| {
+            let name = engine_name(r)?;
+            f.engine.as_deref().is_none_or(|e| e == name).then_some((
+                r.experiment_id.as_str(),
+                name,
+                Reverse(r.published_at),
+                r.calibration_id.as_str(),
+            ))
+        })
+        .collect();
+    let chosen: Vec<Vec<CalibrationRow>> = ids
+        .iter()
+        .map(|(_, _, _, id)| publication_rows(rows, id))
+        .collect();
+    let view = EnginesView {
+        lake,
+        hint: published.is_empty().then(|| NO_ENGINE.to_string()),
+        filters: f.clone(),
+        engines,
+        experiments,
+        publications: chosen
+            .iter()
+            .filter_map(|r| engine_publication(r))
+            .collect(),
+    };
+    (view, chosen)
+}
+
+/// A publication's rows, in the order of the table: per sweep value, then metric and arm in
+/// the order written; abforge's tests before the engine's (as written).
+fn publication_rows(rows: &[CalibrationRow], id: &str) -> Vec<CalibrationRow> {
+    let mine: Vec<&CalibrationRow> = rows.iter().filter(|r| r.calibration_id == id).collect();
+    let mut order: Vec<(&str, &str)> = Vec::new();
+    for r in &mine {
+        if !order.contains(&(r.metric.as_str(), r.arm.as_str())) {
+            order.push((&r.metric, &r.arm));
+        }
+    }
+    let at = |r: &CalibrationRow| {
+        order
+            .iter()
+            .position(|k| *k == (r.metric.as_str(), r.arm.as_str()))
+    };
+    let mut out: Vec<CalibrationRow> = mine.iter().map(|r| (*r).clone()).collect();
+    out.sort_by(|a, b| {
+        let sweep = |r: &CalibrationRow| r.sweep_value.unwrap_or(f64::NEG_INFINITY);
+        sweep(a)
+            .total_cmp(&sweep(b))
+            .then(at(a).cmp(&at(b)))
+            .then(a.engine.is_some().cmp(&b.engine.is_some()))
+    });
+    out
+}
+
+/// The view of a publication's rows (`None` without an engine row).
+fn engine_publication(rows: &[CalibrationRow]) -> Option<EnginePublication> {
+    let e = rows.iter().find(|r| r.engine.is_some())?;
+    Some(EnginePublication {
+        experiment_id: e.experiment_id.clone(),
+        engine_name: engine_name(e).unwrap_or_default().to_string(),
+        engine: e.engine.clone().unwrap_or_default(),
+        calibration_id: e.calibration_id.clone(),
+        published_at: e.published_at.map(|t| t.to_rfc3339()),
+        blueprint_hash: e.blueprint_hash.clone(),
+        sweep_param: e.sweep_param.clone(),
+        replications: signed(e.replications),
+        customers: signed(e.customers),
+        alpha: e.alpha,
+        peeks: e.peeks.into(),
+        results: rows.iter().map(EngineResult::of).collect(),
+    })
+}
+
+impl EngineResult {
+    /// The view of one calibration row.
+    fn of(r: &CalibrationRow) -> EngineResult {
+        EngineResult {
+            test: r.test.clone(),
+            engine: r.engine.clone(),
+            metric: r.metric.clone(),
+            arm: r.arm.clone(),
+            sweep_value: r.sweep_value,
+            null_true: r.null_true,
+            replications: signed(r.replications),
+            failed: signed(r.failed),
+            rejection_rate: r.rejection_rate,
+            rejection_ci_low: r.rejection_ci_low,
+            rejection_ci_high: r.rejection_ci_high,
+            type_i_error: r.type_i_error,
+            power: r.power,
+            ci_coverage: r.ci_coverage,
+            mean_customers_at_stop: r.mean_customers_at_stop,
+            bias: r.bias,
+            miscalibrated: r.miscalibrated,
+            verdict: verdict(r),
+        }
+    }
+}
+
+/// `abforge calibrate`'s verdict of a row (the words of its text report).
+fn verdict(r: &CalibrationRow) -> String {
+    if r.replications == 0 {
+        return "not computed: failed in every experiment".into();
+    }
+    if r.miscalibrated {
+        return if r.type_i_error.unwrap_or(0.0) > r.alpha {
+            "MISCALIBRATED (type I above α)".into()
+        } else {
+            "miscalibrated (conservative)".into()
+        };
+    }
+    match (r.null_true, r.power) {
+        (Some(false), Some(p)) => format!("type II {:.3}", 1.0 - p),
+        (Some(false), None) => String::new(),
+        _ => "holds α".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1108,5 +1359,109 @@ mod tests {
         }
         let all: Vec<String> = (0..7).map(|i| format!("e{i}")).collect();
         assert_eq!(seen, all);
+    }
+
+    /// A row of publication `id` of `experiment`: abforge's `test`, or `engine`'s.
+    fn cal_row(
+        id: &str,
+        experiment: &str,
+        test: &str,
+        engine: Option<&str>,
+        at: i64,
+    ) -> CalibrationRow {
+        CalibrationRow {
+            experiment_id: experiment.into(),
+            calibration_id: id.into(),
+            blueprint_hash: "h".into(),
+            published_at: DateTime::from_timestamp(at, 0),
+            sweep_param: None,
+            sweep_value: None,
+            replications: 100,
+            customers: 1000,
+            alpha: 0.05,
+            seed: 1,
+            peeks: 1,
+            metric: "m".into(),
+            arm: "treatment".into(),
+            test: test.into(),
+            kind: "continuous".into(),
+            null: "mean".into(),
+            null_true: Some(true),
+            failed: 0,
+            rejection_rate: 0.1,
+            rejection_ci_low: 0.06,
+            rejection_ci_high: 0.17,
+            type_i_error: Some(0.1),
+            power: None,
+            analytic_power: None,
+            ci_coverage: Some(0.9),
+            p_value_ks: None,
+            miscalibrated: true,
+            correct_accept: 90,
+            correct_reject: 0,
+            type_i: 10,
+            type_ii: 0,
+            bias: Some(0.0),
+            bias_se: None,
+            mean_customers_at_stop: None,
+            engine: engine.map(str::to_owned),
+        }
+    }
+
+    /// Publications with an engine only, by experiment, engine, newest first; the engine's
+    /// name is its tests' prefix (a version may have spaces); abforge's tests before the
+    /// engine's; filters pick, and nothing published gives the hint.
+    #[test]
+    fn engines_are_listed_by_experiment_engine_newest_first() {
+        let scipy_version = "scipy scipy 1.17.1, statsmodels 0.15.0";
+        let scipy = Some(scipy_version);
+        let rows = vec![
+            cal_row("plain", "a", "welch_t", None, 10),
+            cal_row("s-old", "b", "scipy:welch", scipy, 20),
+            cal_row("s-old", "b", "welch_t", None, 20),
+            cal_row("s-new", "b", "welch_t", None, 30),
+            cal_row("s-new", "b", "scipy:welch", scipy, 30),
+            cal_row("g", "b", "gbstats:ttest", Some("gbstats 0.8.0"), 40),
+            cal_row("g", "b", "welch_t", None, 40),
+            cal_row("ga", "a", "gbstats:ttest", Some("gbstats 0.8.0"), 5),
+        ];
+        let (v, chosen) = engines(Some(&rows), &Filters::default());
+        assert!(v.lake && v.hint.is_none());
+        assert_eq!(v.engines, ["gbstats", "scipy"]);
+        assert_eq!(v.experiments, ["a", "b"]);
+        let ids: Vec<&str> = v
+            .publications
+            .iter()
+            .map(|p| p.calibration_id.as_str())
+            .collect();
+        assert_eq!(ids, ["ga", "g", "s-new", "s-old"]);
+        assert_eq!(chosen.len(), 4);
+        let s = &v.publications[2];
+        assert_eq!(
+            (s.engine_name.as_str(), s.engine.as_str()),
+            ("scipy", scipy_version)
+        );
+        let tests: Vec<&str> = s.results.iter().map(|r| r.test.as_str()).collect();
+        assert_eq!(tests, ["welch_t", "scipy:welch"]);
+        assert_eq!(s.results[1].verdict, "MISCALIBRATED (type I above α)");
+
+        let f = Filters {
+            engine: Some("scipy".into()),
+            ..Filters::default()
+        };
+        let (v, _) = engines(Some(&rows), &f);
+        assert_eq!(v.publications.len(), 2);
+        let f = Filters {
+            experiment: Some("a".into()),
+            ..Filters::default()
+        };
+        let (v, _) = engines(Some(&rows), &f);
+        assert_eq!(v.publications.len(), 1);
+
+        let (v, _) = engines(Some(&rows[..1]), &Filters::default());
+        assert!(v.lake && v.publications.is_empty());
+        assert_eq!(v.hint.as_deref(), Some(NO_ENGINE));
+        let (v, _) = engines(None, &Filters::default());
+        assert!(!v.lake && v.hint.is_some());
     }
 }

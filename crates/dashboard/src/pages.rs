@@ -1,9 +1,11 @@
 //! The HTML pages: each renders its JSON twin's body (plain HTML, forms and links, no
 //! script; charts as inline SVG).
 
+use crate::Chart;
 use crate::Failure;
 use crate::model::{
-    CalibrationView, Decision, ExperimentView, MetricView, Overview, QuantileRow, RunView, Tally,
+    CalibrationView, Decision, EnginePublication, EnginesView, ExperimentView, MetricView,
+    Overview, QuantileRow, RunView, Tally,
 };
 use crate::query::Filters;
 use abforge_stats::Verdict;
@@ -44,6 +46,7 @@ fn layout(title: &str, twin: &str, body: Markup) -> Markup {
                     a.brand href="/" { "abforge" }
                     a href="/" { "Experiments" }
                     a href="/calibration" { "Calibration" }
+                    a href="/engines" { "Engines" }
                     a href="/docs" { "API" }
                 }
                 main { (body) }
@@ -594,6 +597,84 @@ pub(crate) fn calibration(v: &CalibrationView, chart: Option<&Result<String, Str
     )
 }
 
+/// `/engines`.
+pub(crate) fn engines(v: &EnginesView, charts: &[Chart]) -> Markup {
+    let twin = format!("/v1/engines{}", v.filters.query());
+    layout(
+        "Engines",
+        &twin,
+        html! {
+            h1 { "Engines" }
+            p { "Other A/B engines judged against the truth by " code { "abforge calibrate --engine NAME --publish" }
+                ": each engine's tests beside abforge's own on the same simulated experiments (see "
+                a href="/calibration" { "Calibration" } " for abforge's tests alone)." }
+            @if let Some(h) = &v.hint { (hint(h)) }
+            @if !v.engines.is_empty() {
+                (form("/engines", html! {
+                    (select("experiment", "experiment", &v.experiments, v.filters.experiment.as_deref()))
+                    (select("engine", "engine", &v.engines, v.filters.engine.as_deref()))
+                }))
+            }
+            @for (i, p) in v.publications.iter().enumerate() {
+                @let first = i == 0 || {
+                    let q = &v.publications[i - 1];
+                    (q.experiment_id.as_str(), q.engine_name.as_str()) != (p.experiment_id.as_str(), p.engine_name.as_str())
+                };
+                @if first { h2 { (p.engine_name) " on " code { (p.experiment_id) } } }
+                (engine_publication(p, charts.get(i).and_then(Option::as_ref)))
+            }
+            @if !v.publications.is_empty() {
+                p { "Each chart: every test's rejection rate with its Wilson 95 % interval. Under a true null (blue) it is the type I error "
+                    "and should straddle α (dashed); under a false null (green) it is the power. Red: miscalibrated. "
+                    "An engine's tests are named " code { "engine:test" } "." }
+            }
+        },
+    )
+}
+
+/// One publication of an engine: its chart, then its tests' numbers.
+fn engine_publication(p: &EnginePublication, chart: Option<&Result<String, String>>) -> Markup {
+    let short = p.calibration_id.get(..16).unwrap_or(&p.calibration_id);
+    let link = Filters {
+        experiment: Some(p.experiment_id.clone()),
+        calibration: Some(p.calibration_id.clone()),
+        ..Filters::default()
+    }
+    .query();
+    let sweep = p.sweep_param.as_deref();
+    html! {
+        section.engine data-calibration=(p.calibration_id) data-engine=(p.engine_name) data-experiment=(p.experiment_id) {
+            h3 { (p.engine) ", publication " a href={ "/calibration" (link) } { code { (short) } } }
+            p.meta { (p.published_at.as_deref().unwrap_or("—")) " · " (p.replications) " replications of "
+                (p.customers) " customers · α = " (p.alpha)
+                @if p.peeks > 1 { " · " (p.peeks) " looks" }
+                @if let Some(s) = sweep { " · sweep over " code { (s) } } }
+            @match chart {
+                Some(Ok(svg)) => div.chart { (PreEscaped(svg)) },
+                Some(Err(e)) => div.warn { "The chart cannot be drawn: " (e) },
+                None => p { "Nothing to draw." },
+            }
+            table.engine-results {
+                thead { tr { th.l { "test" } th.l { "engine" } th.l { "metric" } th.l { "arm" }
+                    @if let Some(s) = sweep { th { (s) } }
+                    th { "type I [95 % interval]" } th { "power" } th { "coverage" } th { "customers at stop" } th { "bias" } th.l { "verdict" } } }
+                tbody {
+                    @for r in &p.results {
+                        tr.wrong[r.miscalibrated] data-test=(r.test) {
+                            td.l { (r.test) } td.l { (r.engine.as_deref().unwrap_or("abforge")) }
+                            td.l { (r.metric) } td.l { (r.arm) }
+                            @if sweep.is_some() { td { (num(r.sweep_value)) } }
+                            td { (num(r.type_i_error)) @if r.type_i_error.is_some() { " " (ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))) } }
+                            td { (num(r.power)) } td { (num(r.ci_coverage)) } td { (num(r.mean_customers_at_stop)) } td { (num(r.bias)) }
+                            td.l class=(if r.miscalibrated { "bad" } else { "" }) { (r.verdict) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A 400, 404 or 500 page.
 pub(crate) fn failure(status: StatusCode, f: &Failure) -> Markup {
     let (title, text) = match f {
@@ -613,7 +694,8 @@ pub(crate) fn failure(status: StatusCode, f: &Failure) -> Markup {
         html! {
             h1 { (status.as_u16()) " — " (title) }
             p id="failure" { (text) }
-            p { a href="/" { "All experiments" } " · " a href="/calibration" { "Calibration" } }
+            p { a href="/" { "All experiments" } " · " a href="/calibration" { "Calibration" }
+                " · " a href="/engines" { "Engines" } }
         },
     )
 }

@@ -31,6 +31,9 @@ pub struct Filters {
     /// The calibration publication shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calibration: Option<String>,
+    /// Only this external engine (its name, as its handshake gives it: `gbstats`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// The query parameters of each view, as documented in the OpenAPI document (the parser is
@@ -51,7 +54,7 @@ pub(crate) mod doc {
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
         /// Only this test (`welch_t`, `mann_whitney_u`, …).
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
         /// Only runs dated on or after this day (`YYYY-MM-DD`; not after `to`).
         #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
@@ -76,7 +79,7 @@ pub(crate) mod doc {
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
         /// Only this test.
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
         /// Only runs dated on or after this day (`YYYY-MM-DD`; not after `to`).
         #[param(pattern = "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")]
@@ -94,7 +97,7 @@ pub(crate) mod doc {
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
         /// Only this test's decisions.
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
     }
 
@@ -108,12 +111,24 @@ pub(crate) mod doc {
         /// Only this metric's results.
         #[param(pattern = "^([A-Za-z0-9_]{1,64})?$")]
         metric: Option<String>,
-        /// Only this test's results.
-        #[param(pattern = "^([a-z0-9_]{1,64})?$")]
+        /// Only this test's results (an engine's as `engine:test`, `gbstats:ttest`).
+        #[param(pattern = "^([a-z0-9_:.-]{1,64})?$")]
         test: Option<String>,
         /// The publication shown (its `calibration_id`; the newest when absent).
         #[param(pattern = "^([A-Za-z0-9_.-]{1,128})?$")]
         calibration: Option<String>,
+    }
+
+    /// `/v1/engines`.
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub(crate) struct EnginesParams {
+        /// Only this experiment's publications.
+        #[param(pattern = "^([a-z0-9_-]{1,64})?$")]
+        experiment: Option<String>,
+        /// Only this engine's publications (its name: `gbstats`, `tea-tasting`, `scipy`, …).
+        #[param(pattern = "^([A-Za-z0-9_.-]{1,64})?$")]
+        engine: Option<String>,
     }
 }
 
@@ -133,6 +148,8 @@ pub const EXPERIMENT: &[&str] = &["metric", "test", "from", "to"];
 pub const RUN: &[&str] = &["metric", "test"];
 /// The filters of the calibration page.
 pub const CALIBRATION: &[&str] = &["experiment", "metric", "test", "calibration"];
+/// The filters of the engines page.
+pub const ENGINES: &[&str] = &["experiment", "engine"];
 
 /// A query parameter the view cannot take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,8 +246,13 @@ impl Filters {
                         &k,
                         v,
                         64,
-                        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
-                        "a test name of a-z, 0-9 and _",
+                        |c| {
+                            c.is_ascii_lowercase()
+                                || c.is_ascii_digit()
+                                || matches!(c, '_' | ':' | '.' | '-')
+                        },
+                        "a test name of a-z, 0-9, _, :, . and - (an engine's test is \
+                         engine:test)",
                     )?);
                 }
                 "from" => f.from = Some(date(&k, v)?),
@@ -242,6 +264,15 @@ impl Filters {
                         128,
                         |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'),
                         "a calibration id of letters, digits, _, - and .",
+                    )?);
+                }
+                "engine" => {
+                    f.engine = Some(checked(
+                        &k,
+                        v,
+                        64,
+                        |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'),
+                        "an engine name of letters, digits, _, - and .",
                     )?);
                 }
                 "limit" | "cursor" => page.set(&k, v).map_err(|m| bad(&k, m))?,
@@ -266,6 +297,7 @@ impl Filters {
             ("from", self.from.map(|d| d.to_string())),
             ("to", self.to.map(|d| d.to_string())),
             ("calibration", self.calibration.clone()),
+            ("engine", self.engine.clone()),
         ];
         let mut any = false;
         for (k, v) in pairs {
@@ -336,5 +368,18 @@ mod tests {
         assert_eq!(e.param, "experiment");
         let e = Filters::parse(Some("calibration=x"), RUN).unwrap_err();
         assert_eq!(e.param, "calibration");
+        let f = Filters::parse(Some("engine=tea-tasting&experiment=aa"), ENGINES).unwrap();
+        assert_eq!(f.engine.as_deref(), Some("tea-tasting"));
+        assert_eq!(f.query(), "?experiment=aa&engine=tea-tasting");
+        let e = Filters::parse(Some("engine=gb%20stats"), ENGINES).unwrap_err();
+        assert_eq!(e.param, "engine");
+        let e = Filters::parse(Some("metric=x"), ENGINES).unwrap_err();
+        assert_eq!(e.param, "metric");
+        let f = Filters::parse(Some("test=tea-tasting:mean_lift"), CALIBRATION).unwrap();
+        assert_eq!(f.test.as_deref(), Some("tea-tasting:mean_lift"));
+        let e = Filters::parse(Some("test=Welch"), CALIBRATION).unwrap_err();
+        assert_eq!(e.param, "test");
+        let e = Filters::parse(Some("engine=scipy"), CALIBRATION).unwrap_err();
+        assert_eq!(e.param, "engine");
     }
 }

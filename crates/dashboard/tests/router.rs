@@ -344,6 +344,12 @@ async fn bad_input_and_no_lake() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html().contains("--publish"));
     assert_eq!(get(&app, "/v1/calibration").await.json()["lake"], false);
+    let page = get(&app, "/engines").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html().contains("--engine NAME --publish"));
+    let v = get(&app, "/v1/engines").await.json();
+    assert_eq!(v["lake"], false);
+    assert_eq!(v["publications"], serde_json::json!([]));
     assert!(
         !dir.path().join("objects/lake").exists(),
         "reading made no lake"
@@ -477,11 +483,13 @@ async fn documented_and_guarded() {
         "/v1/results/{experiment_id}",
         "/v1/results/{experiment_id}/runs/{run_id}",
         "/v1/calibration",
+        "/v1/engines",
         "/v1/experiments/{experiment_id}/runs/{run_id}/params",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} documented");
     }
     assert!(doc["components"]["schemas"].get("RunView").is_some());
+    assert!(doc["components"]["schemas"].get("EnginesView").is_some());
     assert!(get(&app, "/docs").await.html().contains("/v1/results"));
 
     // With reads behind the token, the dashboard is too.
@@ -818,4 +826,253 @@ async fn a_run_older_than_the_quantiles_renders() {
     assert!(!page.html().contains(r#"class="quantiles""#));
     assert!(!page.html().contains(r#"id="quantiles-note""#));
     assert!(page.html().contains(r#"class="groups""#));
+}
+
+/// `result` as an external engine's test named `test` would report it.
+fn as_engine_result(r: &abforge_lab::TestResult, test: &str) -> abforge_lab::TestResult<String> {
+    abforge_lab::TestResult {
+        metric: r.metric.clone(),
+        arm: r.arm.clone(),
+        test: test.to_string(),
+        kind: r.kind,
+        null: r.null,
+        null_true: r.null_true,
+        replications: r.replications,
+        failed: r.failed,
+        rejection_rate: r.rejection_rate,
+        ci_low: r.ci_low,
+        ci_high: r.ci_high,
+        type_i_error: r.type_i_error,
+        power: r.power,
+        analytic_power: None,
+        ci_coverage: r.ci_coverage,
+        p_value_ks: r.p_value_ks,
+        p_value_ks_p: r.p_value_ks_p,
+        bias: r.bias,
+        bias_se: r.bias_se,
+        mean_customers_at_stop: r.mean_customers_at_stop,
+        miscalibrated: r.miscalibrated,
+        confusion: r.confusion,
+    }
+}
+
+/// A calibration of the test blueprint, and the same with an engine `fake 1.0` whose `ttest`
+/// decided as abforge's `welch_t`, except that on revenue (a true null) it rejects twice as
+/// often and is flagged.
+fn calibrations() -> (abforge_lab::Calibration, abforge_lab::Calibration) {
+    let bp = Blueprint::from_toml(BLUEPRINT).unwrap();
+    let opts = abforge_lab::LabOptions {
+        replications: 200,
+        customers: Some(1000),
+        ..abforge_lab::LabOptions::default()
+    };
+    let cal = abforge_lab::calibrate(&bp, &opts, &abforge_lab::NoReporter).unwrap();
+    let mut results: Vec<abforge_lab::TestResult<String>> = cal
+        .results
+        .iter()
+        .filter(|r| r.test.name() == "welch_t")
+        .map(|r| as_engine_result(r, "ttest"))
+        .collect();
+    assert_eq!(results.len(), 2, "welch_t on revenue and items");
+    let revenue = results.iter_mut().find(|r| r.metric == "revenue").unwrap();
+    assert_eq!(revenue.null_true, Some(true));
+    revenue.rejection_rate = 0.12;
+    revenue.type_i_error = Some(0.12);
+    revenue.ci_low = 0.08;
+    revenue.ci_high = 0.17;
+    revenue.miscalibrated = true;
+    let mut with_engine = cal.clone();
+    with_engine.engine = Some(abforge_lab::EngineReport {
+        engine: "fake".into(),
+        version: "1.0".into(),
+        protocol: abforge_lab::PROTOCOL.into(),
+        command: "fake-engine".into(),
+        tests: vec![],
+        results,
+        failures: vec![],
+    });
+    (cal, with_engine)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_page_and_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cal, with_engine) = calibrations();
+    let lake = Lake::new(&objects(dir.path())).unwrap();
+    let publish = |id: &str, c: &abforge_lab::Calibration| {
+        abforge_dashboard::calibration_rows(id.into(), "h".into(), None, &[(None, c)])
+    };
+    lake.calibration(&publish("dash-cal-1", &cal))
+        .await
+        .unwrap();
+    let app = app(dir.path(), ApiConfig::default());
+
+    // Calibrations without an engine: the empty state says how to publish one.
+    let page = get(&app, "/engines").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html().contains("No engine was published"));
+    assert!(page.html().contains("--engine NAME --publish"));
+    let v = get(&app, "/v1/engines").await.json();
+    assert_eq!(v["lake"], true);
+    assert!(
+        v["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--engine NAME --publish")
+    );
+    assert_eq!(v["publications"], serde_json::json!([]));
+    assert_eq!(
+        get(&app, "/v1/engines?engine=fake").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    lake.calibration(&publish("dash-eng-1", &with_engine))
+        .await
+        .unwrap();
+    let v = get(&app, "/v1/engines").await.json();
+    assert!(v.get("hint").is_none(), "{v}");
+    assert_eq!(v["engines"], serde_json::json!(["fake"]));
+    assert_eq!(v["experiments"], serde_json::json!(["dash"]));
+    let pubs = v["publications"].as_array().unwrap();
+    assert_eq!(pubs.len(), 1, "only the publication with an engine");
+    let p = &pubs[0];
+    assert_eq!(p["calibration_id"], "dash-eng-1");
+    assert_eq!(p["engine"], "fake 1.0");
+    assert_eq!(p["engine_name"], "fake");
+    assert_eq!(p["replications"], 200);
+    // Every test of the publication, abforge's (engine null) before the engine's.
+    let results = p["results"].as_array().unwrap();
+    assert_eq!(results.len(), cal.results.len() + 2);
+    for (metric, arm) in [("revenue", "treatment"), ("items", "treatment")] {
+        let of: Vec<&Value> = results
+            .iter()
+            .filter(|r| r["metric"] == metric && r["arm"] == arm)
+            .collect();
+        let last = of.last().unwrap();
+        assert_eq!(
+            last["test"], "fake:ttest",
+            "the engine's test after abforge's"
+        );
+        assert_eq!(last["engine"], "fake 1.0");
+        assert!(of[..of.len() - 1].iter().all(|r| r["engine"].is_null()));
+    }
+    // The twin's numbers are the lake's rows'.
+    let rows = abforge_lake::CalibrationRow::from_batches(
+        &query(
+            dir.path(),
+            "SELECT * FROM gold_calibration WHERE calibration_id = 'dash-eng-1'",
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(rows.len(), results.len());
+    for row in &rows {
+        let r = results
+            .iter()
+            .find(|r| r["metric"] == row.metric.as_str() && r["test"] == row.test.as_str())
+            .unwrap();
+        assert_eq!(r["engine"].as_str(), row.engine.as_deref());
+        assert_eq!(r["rejection_rate"].as_f64().unwrap(), row.rejection_rate);
+        assert_eq!(
+            r["rejection_ci_low"].as_f64().unwrap(),
+            row.rejection_ci_low
+        );
+        assert_eq!(
+            r["rejection_ci_high"].as_f64().unwrap(),
+            row.rejection_ci_high
+        );
+        assert_eq!(r["type_i_error"].as_f64(), row.type_i_error);
+        assert_eq!(r["power"].as_f64(), row.power);
+        assert_eq!(r["ci_coverage"].as_f64(), row.ci_coverage);
+        assert_eq!(r["bias"].as_f64(), row.bias);
+        assert_eq!(r["miscalibrated"], row.miscalibrated);
+    }
+    let flagged = results
+        .iter()
+        .find(|r| r["test"] == "fake:ttest" && r["metric"] == "revenue")
+        .unwrap();
+    assert_eq!(flagged["type_i_error"], 0.12);
+    assert_eq!(flagged["verdict"], "MISCALIBRATED (type I above α)");
+    let items = results
+        .iter()
+        .find(|r| r["test"] == "fake:ttest" && r["metric"] == "items")
+        .unwrap();
+    assert!(items["verdict"].as_str().unwrap().starts_with("type II "));
+
+    // The page: the picture first, then the table, both with every test.
+    let page = get(&app, "/engines").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.html();
+    assert!(
+        html.contains(r#"href="/engines""#),
+        "the nav links the page"
+    );
+    let section = html
+        .split(r#"<section class="engine""#)
+        .nth(1)
+        .expect("a section per publication");
+    let (chart, table) = section.split_once("<table").unwrap();
+    assert!(chart.contains("<svg"), "the chart comes before the table");
+    for test in ["fake:ttest", "welch_t", "mann_whitney_u"] {
+        assert!(
+            chart.contains(&format!(">\n{test}\n</text>")),
+            "{test} in the chart"
+        );
+        assert!(
+            table.contains(&format!(r#"data-test="{test}""#)),
+            "{test} row"
+        );
+    }
+    assert!(table.contains("MISCALIBRATED (type I above α)"));
+    assert!(table.contains("<td class=\"l\">abforge</td>"));
+    assert!(
+        table.contains("0.1200 [0.08000, 0.1700]"),
+        "type I with its interval"
+    );
+    assert!(html.contains(r#"id="json" href="/v1/engines""#));
+
+    // The calibration page shows the publication too, and filters by an engine's test.
+    let v = get(
+        &app,
+        "/v1/calibration?calibration=dash-eng-1&test=fake:ttest",
+    )
+    .await
+    .json();
+    assert_eq!(v["results"].as_array().unwrap().len(), 2, "{v}");
+
+    // Filters: by engine and experiment; bad values 400; nothing published 404.
+    let v = get(&app, "/v1/engines?engine=fake&experiment=dash")
+        .await
+        .json();
+    assert_eq!(v["publications"].as_array().unwrap().len(), 1);
+    assert_eq!(v["filters"]["engine"], "fake");
+    for (uri, param) in [
+        ("/engines?engine=a%20b", "engine"),
+        ("/engines?experiment=..%2Fx", "experiment"),
+        ("/engines?metric=items", "metric"),
+        ("/engines?engine=fake&engine=fake", "engine"),
+    ] {
+        let page = get(&app, uri).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(page.html().contains(param), "{uri}");
+        let twin = get(&app, &uri.replace("/engines", "/v1/engines")).await;
+        assert_eq!(twin.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(twin.json()["details"][0]["path"], param, "{uri}");
+    }
+    for uri in [
+        "/engines?engine=gbstats",
+        "/engines?experiment=nope",
+        "/engines?engine=fake&experiment=nope",
+    ] {
+        let page = get(&app, uri).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{uri}");
+        let twin = get(&app, &uri.replace("/engines", "/v1/engines")).await;
+        assert_eq!(twin.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(
+            twin.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("was published")
+        );
+    }
 }

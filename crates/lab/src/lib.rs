@@ -117,7 +117,7 @@ pub use claims::{BayesPrior, ClaimBin, ClaimCalibration};
 pub use engine::{EngineFailure, EngineOptions, EngineReport, EngineTest, PROTOCOL};
 pub use error::{Error, Result};
 pub use method::{Method, MetricClass, Null};
-pub use plot::{calibration_svg, plot_calibration, plot_sweep, sweep_svg};
+pub use plot::{calibration_svg, plot_calibration, plot_sweep, results_svg, sweep_svg};
 pub use report::{
     Calibration, Confusion, CorrectionResult, FamilyResult, TestResult, ks_uniform, wilson,
 };

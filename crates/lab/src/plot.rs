@@ -32,7 +32,7 @@ fn plot_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
 }
 
 /// The (metric, arm) panels of a list of results, in order of first appearance.
-fn panels(results: &[TestResult]) -> Vec<(String, String)> {
+fn panels<T>(results: &[TestResult<T>]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for r in results {
         if !out.iter().any(|(m, a)| *m == r.metric && *a == r.arm) {
@@ -51,8 +51,8 @@ fn panels(results: &[TestResult]) -> Vec<(String, String)> {
 ///
 /// [`Error::Plot`] when the file cannot be written.
 pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
-    let root = SVGBackend::new(path, calibration_size(cal)).into_drawing_area();
-    draw_calibration(&root, cal)
+    let root = SVGBackend::new(path, calibration_size(&cal.results)).into_drawing_area();
+    draw_calibration(&root, cal, &cal.results)
         .and_then(|()| root.present().map_err(|e| e.to_string()))
         .map_err(|e| plot_error(path)(&e))
 }
@@ -63,22 +63,37 @@ pub fn plot_calibration(path: &Path, cal: &Calibration) -> Result<()> {
 ///
 /// [`Error::Plot`] when plotters cannot draw it.
 pub fn calibration_svg(cal: &Calibration) -> Result<String> {
+    results_svg(cal, &cal.results)
+}
+
+/// [`calibration_svg`] of any tests' `results` (an external engine's beside abforge's own,
+/// say), drawn under `cal`'s settings (α, replications, customers, looks; its own results
+/// are not drawn). Each test is labelled by its `Display`.
+///
+/// # Errors
+///
+/// [`Error::Plot`] when plotters cannot draw it.
+pub fn results_svg<T: std::fmt::Display>(
+    cal: &Calibration,
+    results: &[TestResult<T>],
+) -> Result<String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, calibration_size(cal)).into_drawing_area();
-        draw_calibration(&root, cal)
+        let size = calibration_size(results);
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw_calibration(&root, cal, results)
             .and_then(|()| root.present().map_err(|e| e.to_string()))
             .map_err(|e| plot_error(Path::new("<svg>"))(&e))?;
     }
     Ok(svg)
 }
 
-fn calibration_size(cal: &Calibration) -> (u32, u32) {
-    let panels = panels(&cal.results);
+fn calibration_size<T>(results: &[TestResult<T>]) -> (u32, u32) {
+    let panels = panels(results);
     let tests_max = panels
         .iter()
         .map(|(m, a)| {
-            cal.results
+            results
                 .iter()
                 .filter(|r| r.metric == *m && r.arm == *a)
                 .count()
@@ -89,16 +104,16 @@ fn calibration_size(cal: &Calibration) -> (u32, u32) {
     (width, 340 * panels.len().max(1) as u32)
 }
 
-fn draw_calibration<DB: DrawingBackend>(
+fn draw_calibration<DB: DrawingBackend, T: std::fmt::Display>(
     root: &DrawingArea<DB, Shift>,
     cal: &Calibration,
+    results: &[TestResult<T>],
 ) -> std::result::Result<(), String> {
-    let panels = panels(&cal.results);
+    let panels = panels(results);
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let areas = root.split_evenly((panels.len().max(1), 1));
     for (area, (metric, arm)) in areas.iter().zip(&panels) {
-        let rows: Vec<&TestResult> = cal
-            .results
+        let rows: Vec<&TestResult<T>> = results
             .iter()
             .filter(|r| r.metric == *metric && r.arm == *arm)
             .collect();
@@ -123,7 +138,7 @@ fn calibration_title(cal: &Calibration, metric: &str, arm: &str) -> String {
 
 /// The colour of a test's rate: red when miscalibrated, blue under a true null, green under
 /// a false one, purple when the truth is unknown.
-fn calibration_colour(r: &TestResult) -> RGBColor {
+fn calibration_colour<T>(r: &TestResult<T>) -> RGBColor {
     match (r.null_true, r.miscalibrated) {
         (_, true) => RGBColor(214, 39, 40),
         (Some(true), false) => RGBColor(31, 119, 180),
@@ -133,12 +148,12 @@ fn calibration_colour(r: &TestResult) -> RGBColor {
 }
 
 /// One metric × arm: each test's rejection rate with its interval, the analytic power, α.
-fn draw_calibration_panel<DB: DrawingBackend>(
+fn draw_calibration_panel<DB: DrawingBackend, T: std::fmt::Display>(
     area: &DrawingArea<DB, Shift>,
     cal: &Calibration,
     metric: &str,
     arm: &str,
-    rows: &[&TestResult],
+    rows: &[&TestResult<T>],
 ) -> std::result::Result<(), String> {
     let n = rows.len() as i32;
     // Under true nulls the rates sit near α: zoom in so the intervals can be read.
@@ -158,7 +173,7 @@ fn draw_calibration_panel<DB: DrawingBackend>(
         .y_label_area_size(56)
         .build_cartesian_2d((0..n).into_segmented(), 0f64..y_max)
         .map_err(|e| e.to_string())?;
-    let names: Vec<String> = rows.iter().map(|r| r.test.name().to_string()).collect();
+    let names: Vec<String> = rows.iter().map(|r| r.test.to_string()).collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
