@@ -4,6 +4,7 @@
 same replications (standard library only).
 
     ABFORGE_BIN=target/release/abforge python3 scripts/report-cards.py > /tmp/cards.md
+    ABFORGE_BIN=... python3 scripts/report-cards.py correlated_metrics.toml  # only its card
 
 The engines run in the venv of scripts/engines-venv.sh. Every figure comes from the
 commands printed under each card; the runs are seeded by the blueprints.
@@ -27,6 +28,8 @@ CARDS = [
     ("A sample-ratio mismatch (52/48 for a planned 50/50), no effect", "srm.toml",
      "-r 400 -n 20000 --tests welch_t"),
     ("400 stores randomised whole", "clustered_stores.toml", "-r 200 -n 20000 --tests welch_t,cluster_robust"),
+    ("Four correlated metrics, a 4 % lift on orders only", "correlated_metrics.toml",
+     "-r 200 -n 4000 --tests welch_t"),
 ]
 
 
@@ -55,7 +58,10 @@ def rows(cal, engine_results, label):
 
 
 def main():
+    only = sys.argv[1:]
     for title, example, flags in CARDS:
+        if only and example not in only:
+            continue
         print(f"### {title} (`{example}`)\n")
         print("| test | metric | type I [95 %] | power | coverage | customers at stop | failed | verdict |")
         print("|---|---|---|---|---|---|---|---|")

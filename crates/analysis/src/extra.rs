@@ -11,8 +11,8 @@ use crate::input::{Dataset, MetricData};
 use crate::report::SequentialPlan;
 use abforge_stats::{
     Arm, ArmComparison, BayesOptions, Covariance, EffectPrior, Hypothesis, LinOptions, MetricKind,
-    MetricPrior, PRIOR_FORMS, PriorLaw, ReferenceLaw, Summary, beta_binomial, lin_regression,
-    WinsorOptions, gsd_means, normal_means, quantile_test, winsorized_welch,
+    MetricPrior, PRIOR_FORMS, PriorLaw, ReferenceLaw, Summary, WinsorOptions, beta_binomial,
+    gsd_means, lin_regression, normal_means, quantile_test, winsorized_welch,
 };
 use std::collections::BTreeMap;
 
@@ -345,9 +345,9 @@ fn record<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SequentialPlan;
     use crate::report::tests::{check_decisions, dataset, generator};
     use crate::{Options, analyze};
-    use crate::SequentialPlan;
     use abforge_stats::{Alternative, Boundary, Error as StatsError, cuped};
 
     /// A dataset of two groups (control first) with the given columns, the first
@@ -672,7 +672,10 @@ mod tests {
         let u = |seed| uniform(500, seed);
         let tail = |seed| -> Vec<f64> { u(seed).into_iter().map(|x| 1.0 / (1.0 - x)).collect() };
         let conv = |seed| -> Vec<f64> {
-            u(seed).into_iter().map(|x| f64::from(u8::from(x < 0.2))).collect()
+            u(seed)
+                .into_iter()
+                .map(|x| f64::from(u8::from(x < 0.2)))
+                .collect()
         };
         let ds = data(
             vec![("spend", tail(1), tail(2)), ("converted", conv(3), conv(4))],
@@ -680,7 +683,11 @@ mod tests {
         );
         let mut opts = Options::new("winsor");
         let r = analyze(&opts, &ds).unwrap();
-        assert!(r.metrics.iter().all(|e| e.analysis.tests.winsorized_welch.is_none()));
+        assert!(
+            r.metrics
+                .iter()
+                .all(|e| e.analysis.tests.winsorized_welch.is_none())
+        );
         let w = WinsorOptions {
             lower: Some(0.01),
             upper: Some(0.95),
@@ -688,8 +695,13 @@ mod tests {
         opts.winsorize = Some(w);
         let r = analyze(&opts, &ds).unwrap();
         let spend = &r.metrics[0].analysis.tests;
-        let want = winsorized_welch(&ds.metrics[0].by_group[1], &ds.metrics[0].by_group[0], &w,
-            &Hypothesis::two_sided(0.05)).unwrap();
+        let want = winsorized_welch(
+            &ds.metrics[0].by_group[1],
+            &ds.metrics[0].by_group[0],
+            &w,
+            &Hypothesis::two_sided(0.05),
+        )
+        .unwrap();
         assert_eq!(spend.winsorized_welch, Some(want));
         assert!(want.capped_treatment + want.capped_control >= 50);
         // Capping cuts the heavy tail's variance: a narrower interval than Welch's.
@@ -722,13 +734,30 @@ mod tests {
         });
         let r = analyze(&opts, &ds).unwrap();
         for (e, m) in r.metrics.iter().zip(&ds.metrics) {
-            let want = gsd_means(&m.by_group[1], &m.by_group[0], 5, 0.05,
-                Alternative::TwoSided, Boundary::LanDemetsObrienFleming).unwrap();
+            let want = gsd_means(
+                &m.by_group[1],
+                &m.by_group[0],
+                5,
+                0.05,
+                Alternative::TwoSided,
+                Boundary::LanDemetsObrienFleming,
+            )
+            .unwrap();
             assert_eq!(e.analysis.tests.group_sequential.as_ref(), Some(&want));
         }
-        let a = r.metrics[0].analysis.tests.group_sequential.as_ref().unwrap();
+        let a = r.metrics[0]
+            .analysis
+            .tests
+            .group_sequential
+            .as_ref()
+            .unwrap();
         assert!(a.reject && a.stopped_at.is_some_and(|s| s < 5), "{a:?}");
-        let b = r.metrics[1].analysis.tests.group_sequential.as_ref().unwrap();
+        let b = r.metrics[1]
+            .analysis
+            .tests
+            .group_sequential
+            .as_ref()
+            .unwrap();
         assert!(!b.reject && b.units_at_stop == 1200);
         // Looks past the design's limit, and an α it does not take.
         opts.group_sequential = Some(SequentialPlan {

@@ -7,11 +7,11 @@ use crate::error::{Error, Result, invalid, invalid_value, usage};
 use crate::extra::{self, Extra, MAX_QUANTILES, quantile_key};
 use crate::input::{Columns, DEFAULT_CLUSTER_COLUMN, Dataset};
 use abforge_stats::{
-    AbnOptions, AdjustedInterval, Alternative, AnalyzeOptions, ArmComparison, Correction, Estimand,
-    FamilyEstimate, FiellerResult, Hypothesis, MetricAnalysis, MetricPrior, MetricSamples,
-    NullKind, Outcome, PrimaryTest, RatioSummary, RatioTestResult, SrmResult, TestName, Verdict,
-    Boundary, SequentialSrmOptions, WinsorOptions,
-    adjust, adjusted_intervals, analyze_arms, fieller_ratio_metrics, ratio_test, srm, srm_sequential,
+    AbnOptions, AdjustedInterval, Alternative, AnalyzeOptions, ArmComparison, Boundary, Correction,
+    Estimand, FamilyEstimate, FiellerResult, Hypothesis, MetricAnalysis, MetricPrior,
+    MetricSamples, NullKind, Outcome, PrimaryTest, RatioSummary, RatioTestResult,
+    SequentialSrmOptions, SrmResult, TestName, Verdict, WinsorOptions, adjust, adjusted_intervals,
+    analyze_arms, fieller_ratio_metrics, ratio_test, srm, srm_sequential,
 };
 use abforge_synth::truth::{Effect, Truth};
 use serde::{Deserialize, Serialize};
@@ -1304,9 +1304,10 @@ pub(crate) mod tests {
         // permutation).
         assert_eq!(r.metrics.len(), 2);
         assert_eq!(d.len(), 2 * 14);
-        for x in d.iter().filter(|x| {
-            ["bayes", "bootstrap_bca", "group_sequential"].contains(&x.test.as_str())
-        }) {
+        for x in d
+            .iter()
+            .filter(|x| ["bayes", "bootstrap_bca", "group_sequential"].contains(&x.test.as_str()))
+        {
             assert!(x.p_value.is_none() && x.estimate.is_some() && x.ci_low.is_some());
         }
         let cuped = d.iter().filter(|x| x.test == "cuped").count();
@@ -1525,7 +1526,10 @@ pub(crate) mod tests {
         };
         let want = srm_sequential(&observed, &weights, &o).unwrap();
         let q = &r.srm.sequential;
-        assert_eq!((q.log_bayes_factor, q.p_value), (want.log_bayes_factor, want.p_value));
+        assert_eq!(
+            (q.log_bayes_factor, q.p_value),
+            (want.log_bayes_factor, want.p_value)
+        );
         // srm.toml's split is off: both checks flag it.
         assert!(r.srm.mismatch && q.mismatch, "{:?}", r.srm);
         let g = generator("seed.toml", 20_000);

@@ -392,10 +392,7 @@ fn bad_input_is_exit_2_with_the_problem_named() {
     );
     bad(&["analyze", "-i", &good, "--looks", "0"], "--looks");
     bad(&["analyze", "-i", &good, "--looks", "51"], "--looks");
-    bad(
-        &["analyze", "-i", &good, "--spending", "pocock"],
-        "--looks",
-    );
+    bad(&["analyze", "-i", &good, "--spending", "pocock"], "--looks");
     bad(
         &["analyze", "-i", &good, "--looks", "2", "--alpha", "0.6"],
         "a group-sequential test takes an α in",
@@ -953,7 +950,14 @@ fn analyze_text_is_stable() {
         ),
         (
             "examples/heavy_tailed_revenue.toml",
-            &["--winsorize", "0.01,0.99", "--looks", "4", "--spending", "pocock"][..],
+            &[
+                "--winsorize",
+                "0.01,0.99",
+                "--looks",
+                "4",
+                "--spending",
+                "pocock",
+            ][..],
         ),
     ] {
         let data = dir.path().join("data.parquet");

@@ -9,6 +9,7 @@ use crate::bootstrap::{BootstrapOptions, BootstrapResult, bootstrap};
 use crate::confidence_sequence::{AsymptoticCsOptions, AsymptoticCsResult, asymptotic_cs};
 use crate::cuped::{CupedResult, cuped};
 use crate::error::{Error, Group, Result};
+use crate::gsd_means::GsdMeansResult;
 use crate::hypothesis::{Hypothesis, finite_or_null};
 use crate::lift::{LiftResult, relative_lift};
 use crate::mann_whitney::{
@@ -26,7 +27,6 @@ use crate::sequential::{MsprtOptions, MsprtResult, msprt};
 use crate::summary::{Scan, Summary, scan};
 use crate::ttest::{TTestResult, student_t, welch_t};
 use crate::winsorize::WinsorResult;
-use crate::gsd_means::GsdMeansResult;
 
 /// Count metrics whose largest value is at most this are ranked by a histogram instead of a
 /// sort.

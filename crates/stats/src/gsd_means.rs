@@ -69,7 +69,7 @@ pub struct GsdMeansResult {
 ///
 /// let t: Vec<f64> = (0..400).map(|i| (i % 7) as f64 + 1.0).collect();
 /// let c: Vec<f64> = (0..400).map(|i| (i % 7) as f64).collect();
-/// let r = gsd_means(&t, &c, 4, 0.05, Alternative::TwoSided, Boundary::LanDemetsObrienFleming)?;
+/// let r = gsd_means(&t, &c, 4, 0.05, Alternative::TwoSided, Boundary::LanDemetsPocock)?;
 /// assert!(r.reject && r.stopped_at == Some(1));
 /// assert!(r.ci_low < 1.0 && 1.0 < r.ci_high);
 /// # Ok::<(), abforge_stats::Error>(())
@@ -195,8 +195,15 @@ mod tests {
     #[test]
     fn one_look_is_welchs_z_test() {
         let (t, c) = (ramp(300, 3.0), ramp(250, 0.0));
-        let r = gsd_means(&t, &c, 1, 0.05, Alternative::TwoSided, Boundary::LanDemetsPocock)
-            .unwrap();
+        let r = gsd_means(
+            &t,
+            &c,
+            1,
+            0.05,
+            Alternative::TwoSided,
+            Boundary::LanDemetsPocock,
+        )
+        .unwrap();
         let (st, sc) = (Summary::from_slice(&t), Summary::from_slice(&c));
         let se = (st.variance() / 300.0 + sc.variance() / 250.0).sqrt();
         let z = (st.mean - sc.mean) / se;
@@ -210,8 +217,15 @@ mod tests {
     #[test]
     fn looks_see_growing_shares_and_stop_at_the_first_crossing() {
         let (t, c) = (ramp(1000, 40.0), ramp(1000, 0.0));
-        let r = gsd_means(&t, &c, 4, 0.05, Alternative::TwoSided, Boundary::LanDemetsPocock)
-            .unwrap();
+        let r = gsd_means(
+            &t,
+            &c,
+            4,
+            0.05,
+            Alternative::TwoSided,
+            Boundary::LanDemetsPocock,
+        )
+        .unwrap();
         let n: Vec<u64> = r.looks.iter().map(|l| l.n_treatment).collect();
         assert_eq!(n, [250, 500, 750, 1000]);
         assert_eq!(r.stopped_at, Some(1));
@@ -222,8 +236,15 @@ mod tests {
     #[test]
     fn a_null_keeps_and_reports_the_last_look() {
         let (t, c) = (ramp(800, 0.0), ramp(800, 0.0));
-        let r = gsd_means(&t, &c, 3, 0.05, Alternative::TwoSided, Boundary::LanDemetsObrienFleming)
-            .unwrap();
+        let r = gsd_means(
+            &t,
+            &c,
+            3,
+            0.05,
+            Alternative::TwoSided,
+            Boundary::LanDemetsObrienFleming,
+        )
+        .unwrap();
         assert!(!r.reject);
         assert_eq!(r.stopped_at, None);
         assert!(r.ci_low < 0.0 && 0.0 < r.ci_high);
@@ -232,15 +253,47 @@ mod tests {
 
     #[test]
     fn too_little_data_per_look_and_constant_arms_are_refused() {
-        let e = gsd_means(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 3, 0.05, Alternative::TwoSided,
-            Boundary::LanDemetsPocock).unwrap_err();
+        let e = gsd_means(
+            &[1.0, 2.0, 3.0],
+            &[1.0, 2.0, 3.0],
+            3,
+            0.05,
+            Alternative::TwoSided,
+            Boundary::LanDemetsPocock,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("at least 2"), "{e}");
-        let e = gsd_means(&[1.0; 10], &[1.0; 10], 2, 0.05, Alternative::TwoSided,
-            Boundary::LanDemetsPocock).unwrap_err();
+        let e = gsd_means(
+            &[1.0; 10],
+            &[1.0; 10],
+            2,
+            0.05,
+            Alternative::TwoSided,
+            Boundary::LanDemetsPocock,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("constant"), "{e}");
-        assert!(gsd_means(&ramp(10, 0.0), &ramp(10, 0.0), 0, 0.05, Alternative::TwoSided,
-            Boundary::LanDemetsPocock).is_err());
-        assert!(gsd_means(&ramp(200, 0.0), &ramp(200, 0.0), 51, 0.05, Alternative::TwoSided,
-            Boundary::LanDemetsPocock).is_err());
+        assert!(
+            gsd_means(
+                &ramp(10, 0.0),
+                &ramp(10, 0.0),
+                0,
+                0.05,
+                Alternative::TwoSided,
+                Boundary::LanDemetsPocock
+            )
+            .is_err()
+        );
+        assert!(
+            gsd_means(
+                &ramp(200, 0.0),
+                &ramp(200, 0.0),
+                51,
+                0.05,
+                Alternative::TwoSided,
+                Boundary::LanDemetsPocock
+            )
+            .is_err()
+        );
     }
 }
