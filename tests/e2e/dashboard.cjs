@@ -280,12 +280,14 @@ async function main() {
         const row = rows[i];
         const what = `${r.test} on ${r.metric}`;
         assert.deepEqual(row.slice(0, 4), [r.test, r.engine ?? 'abforge', r.metric, r.arm], what);
-        close(row[4].split(' ')[0], r.type_i_error, `type I of ${what}`);
-        close(row[5], r.power, `power of ${what}`);
-        close(row[6], r.ci_coverage, `coverage of ${what}`);
-        close(row[7], r.mean_customers_at_stop, `customers at stop of ${what}`);
-        close(row[8], r.bias, `bias of ${what}`);
-        assert.equal(row[9], r.verdict, what);
+        assert.equal(row[4], r.null_true === null ? 'mixed' : String(r.null_true), `H0 of ${what}`);
+        close(row[5].split(' ')[0], r.rejection_rate, `rejection rate of ${what}`);
+        close(row[6], r.type_i_error, `type I of ${what}`);
+        close(row[7], r.power, `power of ${what}`);
+        close(row[8], r.ci_coverage, `coverage of ${what}`);
+        close(row[9], r.mean_customers_at_stop, `customers at stop of ${what}`);
+        close(row[10], r.bias, `bias of ${what}`);
+        assert.equal(row[11], r.verdict, what);
       });
     }
     await shot(page, 'engines');

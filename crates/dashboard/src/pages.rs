@@ -657,14 +657,16 @@ fn engine_publication(p: &EnginePublication, chart: Option<&Result<String, Strin
             table.engine-results {
                 thead { tr { th.l { "test" } th.l { "engine" } th.l { "metric" } th.l { "arm" }
                     @if let Some(s) = sweep { th { (s) } }
-                    th { "type I [95 % interval]" } th { "power" } th { "coverage" } th { "customers at stop" } th { "bias" } th.l { "verdict" } } }
+                    th.l { "H0" } th { "rejection rate [95 %]" } th { "type I" } th { "power" } th { "coverage" } th { "customers at stop" } th { "bias" } th.l { "verdict" } } }
                 tbody {
                     @for r in &p.results {
                         tr.wrong[r.miscalibrated] data-test=(r.test) {
                             td.l { (r.test) } td.l { (r.engine.as_deref().unwrap_or("abforge")) }
                             td.l { (r.metric) } td.l { (r.arm) }
                             @if sweep.is_some() { td { (num(r.sweep_value)) } }
-                            td { (num(r.type_i_error)) @if r.type_i_error.is_some() { " " (ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))) } }
+                            td.l { (match r.null_true { Some(true) => "true", Some(false) => "false", None => "mixed" }) }
+                            td { (num(Some(r.rejection_rate))) " " (ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))) }
+                            td { (num(r.type_i_error)) }
                             td { (num(r.power)) } td { (num(r.ci_coverage)) } td { (num(r.mean_customers_at_stop)) } td { (num(r.bias)) }
                             td.l class=(if r.miscalibrated { "bad" } else { "" }) { (r.verdict) }
                         }
