@@ -75,7 +75,9 @@ def main():
                     print(line)
                 own_done = True
             e = cal["engine"]
-            for line in rows(cal, e["results"], f"{e['engine']} {e['version']}"):
+            # A version that names its own libraries ("scipy 1.17.1, statsmodels 0.15.0") stands alone.
+            label = e["version"] if e["version"].startswith(e["engine"]) else f"{e['engine']} {e['version']}"
+            for line in rows(cal, e["results"], label):
                 print(line)
             for f in e["failures"]:
                 print(f"| {e['engine']} `{f['test']}` | failed {f['items']}×: {f['reason'][:120]} | | | | | | |")
