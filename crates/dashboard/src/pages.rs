@@ -3,10 +3,11 @@
 
 use crate::Chart;
 use crate::Failure;
+use crate::charts;
 use crate::figures;
 use crate::model::{
     CalibrationView, Decision, EnginePublication, EnginesView, ExperimentView, MetricView,
-    Overview, QuantileRow, RunView, Tally,
+    Overview, Publication, QuantileRow, RunView, Tally,
 };
 use crate::query::Filters;
 use abforge_stats::Verdict;
@@ -570,7 +571,7 @@ pub(crate) fn calibration(v: &CalibrationView, chart: Option<&Result<String, Str
                         (select("test", "test", &tests, v.filters.test.as_deref()))
                     }))
                     @match chart {
-                        Some(Ok(svg)) => div.chart id="chart" { (PreEscaped(svg)) },
+                        Some(Ok(svg)) => div.chart id="chart" { (PreEscaped(calibration_chart(svg, v, s))) },
                         Some(Err(e)) => div.warn { "The chart cannot be drawn: " (e) },
                         None => p { "Nothing to draw for these filters." },
                     }
@@ -639,7 +640,7 @@ pub(crate) fn engines(v: &EnginesView, charts: &[Chart]) -> Markup {
                     (q.experiment_id.as_str(), q.engine_name.as_str()) != (p.experiment_id.as_str(), p.engine_name.as_str())
                 };
                 @if first { h2 { (p.engine_name) " on " code { (p.experiment_id) } } }
-                (engine_publication(p, charts.get(i).and_then(Option::as_ref)))
+                (engine_publication(p, i, charts.get(i).and_then(Option::as_ref)))
             }
             @if !v.publications.is_empty() {
                 p { "Each chart: every test's rejection rate with its Wilson 95 % interval. Under a true null (blue) it is the type I error "
@@ -650,8 +651,70 @@ pub(crate) fn engines(v: &EnginesView, charts: &[Chart]) -> Markup {
     )
 }
 
-/// One publication of an engine: its chart, then its tests' numbers.
-fn engine_publication(p: &EnginePublication, chart: Option<&Result<String, String>>) -> Markup {
+/// The chart of a calibration publication `s`, titled and described by the rows `v` shows.
+fn calibration_chart(svg: &str, v: &CalibrationView, s: &Publication) -> String {
+    let what = if s.sweep_param.is_some() {
+        "power curves"
+    } else {
+        "rejection rates against α"
+    };
+    let title = format!("Calibration of {}: {what}", s.experiment_id);
+    let desc: Vec<String> = v
+        .results
+        .iter()
+        .map(|r| {
+            let at = r
+                .sweep_value
+                .map_or_else(String::new, |x| format!(" at {}", num(Some(x))));
+            format!(
+                "{} on {} ({}){at}: rejection rate {} {}",
+                r.test,
+                r.metric,
+                r.arm,
+                num(Some(r.rejection_rate)),
+                ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))
+            )
+        })
+        .collect();
+    charts::titled(svg, "calibration-chart", &title, &(desc.join("; ") + "."))
+}
+
+/// The chart of an engine's publication (the `index`th of the page), titled and described.
+fn engine_chart(svg: &str, p: &EnginePublication, index: usize) -> String {
+    let title = format!(
+        "{} on {}: each test's rejection rate with its 95 % interval",
+        p.engine_name, p.experiment_id
+    );
+    let desc: Vec<String> = p
+        .results
+        .iter()
+        .map(|r| {
+            format!(
+                "{} on {} ({}): rejection rate {} {}, {}",
+                r.test,
+                r.metric,
+                r.arm,
+                num(Some(r.rejection_rate)),
+                ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high)),
+                r.verdict
+            )
+        })
+        .collect();
+    charts::titled(
+        svg,
+        &format!("engine-chart-{index}"),
+        &title,
+        &(desc.join("; ") + "."),
+    )
+}
+
+/// One publication of an engine (the `index`th of the page): its chart, then its tests'
+/// numbers.
+fn engine_publication(
+    p: &EnginePublication,
+    index: usize,
+    chart: Option<&Result<String, String>>,
+) -> Markup {
     let short = p.calibration_id.get(..16).unwrap_or(&p.calibration_id);
     let link = Filters {
         experiment: Some(p.experiment_id.clone()),
@@ -668,7 +731,7 @@ fn engine_publication(p: &EnginePublication, chart: Option<&Result<String, Strin
                 @if p.peeks > 1 { " · " (p.peeks) " looks" }
                 @if let Some(s) = sweep { " · sweep over " code { (s) } } }
             @match chart {
-                Some(Ok(svg)) => div.chart { (PreEscaped(svg)) },
+                Some(Ok(svg)) => div.chart { (PreEscaped(engine_chart(svg, p, index))) },
                 Some(Err(e)) => div.warn { "The chart cannot be drawn: " (e) },
                 None => p { "Nothing to draw." },
             }

@@ -439,6 +439,7 @@ async fn calibration_page_and_twin() {
     assert_eq!(page.status, StatusCode::OK);
     let html = page.html();
     assert!(html.contains(r#"id="chart"><svg"#), "an inline SVG chart");
+    assert_eq!(every_chart_is_titled(html), 1);
     let v = get(&app, "/v1/calibration").await.json();
     assert_eq!(v["selected"]["calibration_id"], "dash-cal-1");
     assert_eq!(v["selected"]["replications"], 200);
@@ -1003,6 +1004,7 @@ async fn engines_page_and_twin() {
     let page = get(&app, "/engines").await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.html();
+    assert!(every_chart_is_titled(html) > 0);
     assert!(
         html.contains(r#"href="/engines""#),
         "the nav links the page"
@@ -1077,6 +1079,34 @@ async fn engines_page_and_twin() {
     }
 }
 
+/// Checks that every `<svg>` of `html` is an image labelled by its `<title>` and its
+/// `<desc>`, its first children, both with text; returns how many there are.
+fn every_chart_is_titled(html: &str) -> usize {
+    let svgs: Vec<&str> = html.split("<svg").skip(1).collect();
+    for svg in &svgs {
+        let id = attr(svg, "id").unwrap();
+        assert_eq!(attr(svg, "role").as_deref(), Some("img"), "{id}");
+        assert_eq!(
+            attr(svg, "aria-labelledby").unwrap(),
+            format!("{id}-title {id}-desc")
+        );
+        let inside = &svg[svg.find('>').unwrap() + 1..];
+        let title = format!("<title id=\"{id}-title\">");
+        assert!(inside.starts_with(&title), "{id}");
+        let after = &inside[title.len()..];
+        let desc = format!("<desc id=\"{id}-desc\">");
+        let at = after.find("</title>").unwrap();
+        assert!(at > 0, "{id}: an empty title");
+        let after = &after[at + "</title>".len()..];
+        assert!(after.starts_with(&desc), "{id}");
+        assert!(
+            !after[desc.len()..].starts_with("</desc>"),
+            "{id}: an empty desc"
+        );
+    }
+    svgs.len()
+}
+
 /// The value of attribute `name` in the opening tag that starts `tag`.
 fn attr(tag: &str, name: &str) -> Option<String> {
     let open = &tag[..tag.find('>')?];
@@ -1142,16 +1172,9 @@ async fn the_run_page_draws_its_decisions_and_split() {
     // Every picture has its title, its description and a caption.
     let figures: Vec<&str> = html.split("<figure").skip(1).collect();
     assert_eq!(figures.len(), 1 + v["metrics"].as_array().unwrap().len());
+    assert_eq!(every_chart_is_titled(html), figures.len());
     for f in &figures {
-        let svg = &f[f.find("<svg").unwrap()..];
-        let id = attr(svg, "id").unwrap();
-        assert_eq!(
-            attr(svg, "aria-labelledby").unwrap(),
-            format!("{id}-title {id}-desc")
-        );
-        assert!(svg.contains(&format!("<title id=\"{id}-title\">")), "{id}");
-        assert!(svg.contains(&format!("<desc id=\"{id}-desc\">")), "{id}");
-        assert!(f.contains("<figcaption>"), "{id}");
+        assert!(f.contains("<figcaption>"), "{f}");
     }
 
     // The forest plots: one mark per decision with an estimate, the twin's numbers.
