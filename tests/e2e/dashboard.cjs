@@ -35,6 +35,15 @@ function close(text, value, what) {
   assert.ok(Math.abs(shown - value) <= tol, `${what}: page ${text}, JSON ${value}`);
 }
 
+// A p-value as the page shows it: `< 1e-16` for one below that floor, never `0`.
+function pClose(text, value, what) {
+  if (typeof value === 'number' && value < 1e-16) {
+    assert.equal(text, '< 1e-16', `${what}: ${text} for ${value}`);
+    return;
+  }
+  close(text, value, what);
+}
+
 async function cells(page, selector) {
   return page.$$eval(selector, (trs) =>
     trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent.trim())),
@@ -204,10 +213,55 @@ async function main() {
       assert.equal(shown.outcome, d.outcome || '');
       assert.equal(shown.wrong, d.outcome === 'type_i' || d.outcome === 'type_ii');
       close(shown.cells[2], d.estimate, `estimate of ${d.test}`);
-      close(shown.cells[4], d.p_value, `p of ${d.test}`);
+      pClose(shown.cells[4], d.p_value, `p of ${d.test}`);
       close(shown.cells[7], d.true_effect, `true effect of ${d.test}`);
     });
+    // The forest plot: a mark per decision with an estimate, carrying the twin's numbers; a
+    // wrong one labelled, not only red.
+    const marks = await page.$$eval(`${sel} figure.forest g.forest-row`, (gs) =>
+      gs.map((g) => ({
+        ...g.dataset,
+        label: g.querySelector('text.verdict')?.textContent.trim() || '',
+      })),
+    );
+    const drawn = m.decisions.filter((d) => typeof d.estimate === 'number');
+    assert.equal(marks.length, drawn.length, `forest rows of ${m.metric}`);
+    marks.forEach((g) => {
+      const d = drawn.find((x) => x.test === g.test && x.treatment === g.treatment);
+      const what = `forest row ${m.metric}/${g.test}`;
+      assert.ok(d, what);
+      assert.equal(Number(g.estimate), d.estimate, `estimate of ${what}`);
+      if (typeof d.true_effect === 'number') assert.equal(Number(g.trueEffect), d.true_effect, `truth of ${what}`);
+      assert.equal(g.outcome, d.outcome || '', `outcome of ${what}`);
+      const label = { type_i: '✗ type I', type_ii: '✗ type II' }[d.outcome] || '';
+      assert.equal(g.label, label, `label of ${what}`);
+    });
   }
+  // Every picture of the run: its title, its text alternative, its caption.
+  const pictures = await page.$$eval('figure.chart', (fs) =>
+    fs.map((f) => {
+      const svg = f.querySelector('svg');
+      const ids = (svg.getAttribute('aria-labelledby') || '').split(' ');
+      return {
+        title: svg.querySelector(':scope > title')?.textContent || '',
+        desc: svg.querySelector(':scope > desc')?.textContent || '',
+        labelled: ids.length === 2 && ids.every((id) => svg.querySelector(`#${id}`)),
+        caption: f.querySelector('figcaption')?.textContent || '',
+      };
+    }),
+  );
+  const withMarks = twin.metrics.filter((m) => m.decisions.some((d) => typeof d.estimate === 'number'));
+  assert.equal(pictures.length, 1 + withMarks.length, 'the split and a forest plot per metric');
+  pictures.forEach((p, i) => {
+    assert.ok(p.title && p.desc && p.caption && p.labelled, `picture ${i}: ${JSON.stringify(p)}`);
+  });
+  const split = await page.$$eval('figure.srm g.srm-row', (gs) => gs.map((g) => ({ ...g.dataset })));
+  assert.equal(split.length, twin.allocation.length);
+  split.forEach((g, i) => {
+    assert.equal(g.group, twin.allocation[i].group);
+    assert.equal(Number(g.observed), twin.allocation[i].observed, `observed share of ${g.group}`);
+    assert.equal(Number(g.planned), twin.allocation[i].planned, `planned share of ${g.group}`);
+  });
   const steps = await cells(page, '#steps tbody tr');
   assert.equal(steps.length, twin.steps.length);
   assert.ok(steps.some((s) => s[0] === 'land' && s[3] === 'succeeded'), 'the run log has land');

@@ -230,3 +230,25 @@ pub(crate) fn engine_svg(rows: &[CalibrationRow]) -> Option<Result<String, Strin
     }
     Some(abforge_lab::results_svg(&settings, &results).map_err(|e| e.to_string()))
 }
+
+/// `svg`, a plotters document, given a `<title>` and a `<desc>` (its text alternative) as
+/// its first children and `role="img"` labelled by them; `id` names them on the page.
+pub(crate) fn titled(svg: &str, id: &str, title: &str, desc: &str) -> String {
+    let Some(open) = svg.find("<svg") else {
+        return svg.to_owned();
+    };
+    let Some(end) = svg[open..].find('>').map(|e| open + e) else {
+        return svg.to_owned();
+    };
+    let esc = |s: &str| maud::html! { (s) }.into_string();
+    let (t, d) = (esc(&format!("{id}-title")), esc(&format!("{id}-desc")));
+    let (head, tail) = svg.split_at(end);
+    format!(
+        "{head} id=\"{}\" role=\"img\" aria-labelledby=\"{t} {d}\">\
+         <title id=\"{t}\">{}</title><desc id=\"{d}\">{}</desc>{}",
+        esc(id),
+        esc(title),
+        esc(desc),
+        &tail[1..]
+    )
+}

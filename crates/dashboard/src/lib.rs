@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod charts;
+mod figures;
 mod model;
 mod pages;
 pub mod query;

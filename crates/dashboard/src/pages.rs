@@ -3,9 +3,11 @@
 
 use crate::Chart;
 use crate::Failure;
+use crate::charts;
+use crate::figures;
 use crate::model::{
     CalibrationView, Decision, EnginePublication, EnginesView, ExperimentView, MetricView,
-    Overview, QuantileRow, RunView, Tally,
+    Overview, Publication, QuantileRow, RunView, Tally,
 };
 use crate::query::Filters;
 use abforge_stats::Verdict;
@@ -28,7 +30,7 @@ form.filters{background:#fff;border:1px solid #dcdfe5;padding:.5rem .8rem;margin
 form.filters label{margin-right:1rem}form.filters select,form.filters input{margin-left:.3rem}\
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dl.meta dt{color:#555}dl.meta dd{margin:0}\
 code,pre{font-family:ui-monospace,monospace;font-size:13px}pre{background:#fff;border:1px solid #dcdfe5;padding:.6rem;overflow:auto;max-height:30rem}\
-.chart{background:#fff;border:1px solid #dcdfe5;overflow:auto;margin:.5rem 0}footer{max-width:78rem;margin:2rem auto;padding:0 1.5rem;color:#666}\
+.chart{background:#fff;border:1px solid #dcdfe5;overflow:auto;margin:.5rem 0}figure.chart{padding:.4rem}figure.chart svg{max-width:100%;height:auto}figcaption{color:#444;font-size:13px;margin:.3rem .2rem}footer{max-width:78rem;margin:2rem auto;padding:0 1.5rem;color:#666}\
 .atom{color:#8a5a00;margin-left:.2rem}a{color:#0b57d0}";
 
 fn layout(title: &str, twin: &str, body: Markup) -> Markup {
@@ -69,6 +71,18 @@ pub(crate) fn num(x: Option<f64>) -> String {
             let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
             format!("{v:.digits$}")
         }
+    }
+}
+
+/// Below this a p-value is shown as a bound: double precision's resolution near 1, under
+/// which a p-value computed as 1 − a probability reads 0.
+const P_FLOOR: f64 = 1e-16;
+
+/// A p-value as [`num`] writes numbers, but `< 1e-16` below [`P_FLOOR`]: never `0`.
+pub(crate) fn p_value(x: Option<f64>) -> String {
+    match x {
+        Some(p) if p < P_FLOOR => format!("< {P_FLOOR:e}"),
+        _ => num(x),
     }
 }
 
@@ -274,7 +288,7 @@ pub(crate) fn run(v: &RunView) -> Markup {
             (run_alarms(v))
             (run_groups(v))
             (run_filters(v))
-            @for m in &v.metrics { (metric_section(m)) }
+            @for (i, m) in v.metrics.iter().enumerate() { (metric_section(m, i)) }
             p { "★ the metric's primary test. The estimate, its interval and the true effect are on the test's own scale (difference of means, ratio, probability of superiority, …)." }
             @if v.metrics.iter().any(|m| !m.quantiles.is_empty()) {
                 p id="quantiles-note" { "Quantiles: the true p-quantile is the smallest x with P(X ≤ x) ≥ p; the observed one the "
@@ -322,7 +336,7 @@ fn run_alarms(v: &RunView) -> Markup {
             div.alarm id="srm" {
                 strong { "Sample ratio mismatch: " }
                 "the customers per group are off the planned split (χ² = " (num(Some(s.statistic)))
-                ", p = " (num(Some(s.p_value))) "). The assignment may be broken; read the decisions with care."
+                ", p = " (p_value(Some(s.p_value))) "). The assignment may be broken; read the decisions with care."
             }
         }
     }
@@ -332,6 +346,7 @@ fn run_alarms(v: &RunView) -> Markup {
 fn run_groups(v: &RunView) -> Markup {
     html! {
         h2 { "Groups" }
+        @if let Some(f) = figures::srm_bar(&v.allocation, v.srm.as_ref()) { (f) }
         table id="allocation" {
             thead { tr { th.l { "group" } th { "planned" } th { "customers" } th { "observed" } } }
             tbody {
@@ -343,7 +358,7 @@ fn run_groups(v: &RunView) -> Markup {
             }
         }
         @if let Some(s) = &v.srm {
-            p { "Sample-ratio check: χ² = " (num(Some(s.statistic))) ", p = " (num(Some(s.p_value)))
+            p { "Sample-ratio check: χ² = " (num(Some(s.statistic))) ", p = " (p_value(Some(s.p_value)))
                 @if !s.mismatch { " — the split is as planned." } }
         }
     }
@@ -369,8 +384,9 @@ fn run_filters(v: &RunView) -> Markup {
     )
 }
 
-/// One metric: its groups against the truth, then its decisions.
-fn metric_section(m: &MetricView) -> Markup {
+/// One metric (the `index`th of the page): its groups against the truth, then its decisions,
+/// drawn as a forest plot above their table.
+fn metric_section(m: &MetricView, index: usize) -> Markup {
     html! {
         section.metric data-metric=(m.metric) {
             h2 { (m.metric) @if let Some(d) = &m.distribution { " (" (d) ")" } }
@@ -386,7 +402,10 @@ fn metric_section(m: &MetricView) -> Markup {
             }
             @if !m.quantiles.is_empty() { (quantiles_table(&m.quantiles)) }
             @if m.decisions.is_empty() { p { "No decisions match these filters." } }
-            @else { (decisions_table(&m.decisions)) }
+            @else {
+                @if let Some(f) = figures::forest(m, index) { (f) }
+                (decisions_table(&m.decisions))
+            }
         }
     }
 }
@@ -443,8 +462,8 @@ fn decisions_table(decisions: &[Decision]) -> Markup {
                         td.l { (d.treatment) " vs " (d.control) }
                         td { (num(d.estimate)) }
                         td { (ci(d.ci_low, d.ci_high)) }
-                        td { (num(d.p_value)) }
-                        td { (num(d.p_adjusted)) }
+                        td { (p_value(d.p_value)) }
+                        td { (p_value(d.p_adjusted)) }
                         td.l { (match d.reject { Some(true) => "reject H0", Some(false) => "keep H0", None => "—" }) }
                         td { (num(d.true_effect)) }
                         td.l { (match d.null_true { Some(true) => "H0 true", Some(false) => "H0 false", None => "—" }) }
@@ -552,7 +571,7 @@ pub(crate) fn calibration(v: &CalibrationView, chart: Option<&Result<String, Str
                         (select("test", "test", &tests, v.filters.test.as_deref()))
                     }))
                     @match chart {
-                        Some(Ok(svg)) => div.chart id="chart" { (PreEscaped(svg)) },
+                        Some(Ok(svg)) => div.chart id="chart" { (PreEscaped(calibration_chart(svg, v, s))) },
                         Some(Err(e)) => div.warn { "The chart cannot be drawn: " (e) },
                         None => p { "Nothing to draw for these filters." },
                     }
@@ -585,7 +604,7 @@ pub(crate) fn calibration(v: &CalibrationView, chart: Option<&Result<String, Str
                                     td.l { (match r.null_true { Some(true) => "true", Some(false) => "false", None => "—" }) }
                                     td { (num(Some(r.rejection_rate))) }
                                     td { (ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))) }
-                                    td { (num(r.analytic_power)) } td { (num(r.ci_coverage)) } td { (num(r.p_value_ks)) }
+                                    td { (num(r.analytic_power)) } td { (num(r.ci_coverage)) } td { (p_value(r.p_value_ks)) }
                                     td { (num(r.bias)) } td { (num(r.mean_customers_at_stop)) }
                                 }
                             }
@@ -621,7 +640,7 @@ pub(crate) fn engines(v: &EnginesView, charts: &[Chart]) -> Markup {
                     (q.experiment_id.as_str(), q.engine_name.as_str()) != (p.experiment_id.as_str(), p.engine_name.as_str())
                 };
                 @if first { h2 { (p.engine_name) " on " code { (p.experiment_id) } } }
-                (engine_publication(p, charts.get(i).and_then(Option::as_ref)))
+                (engine_publication(p, i, charts.get(i).and_then(Option::as_ref)))
             }
             @if !v.publications.is_empty() {
                 p { "Each chart: every test's rejection rate with its Wilson 95 % interval. Under a true null (blue) it is the type I error "
@@ -632,8 +651,70 @@ pub(crate) fn engines(v: &EnginesView, charts: &[Chart]) -> Markup {
     )
 }
 
-/// One publication of an engine: its chart, then its tests' numbers.
-fn engine_publication(p: &EnginePublication, chart: Option<&Result<String, String>>) -> Markup {
+/// The chart of a calibration publication `s`, titled and described by the rows `v` shows.
+fn calibration_chart(svg: &str, v: &CalibrationView, s: &Publication) -> String {
+    let what = if s.sweep_param.is_some() {
+        "power curves"
+    } else {
+        "rejection rates against α"
+    };
+    let title = format!("Calibration of {}: {what}", s.experiment_id);
+    let desc: Vec<String> = v
+        .results
+        .iter()
+        .map(|r| {
+            let at = r
+                .sweep_value
+                .map_or_else(String::new, |x| format!(" at {}", num(Some(x))));
+            format!(
+                "{} on {} ({}){at}: rejection rate {} {}",
+                r.test,
+                r.metric,
+                r.arm,
+                num(Some(r.rejection_rate)),
+                ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high))
+            )
+        })
+        .collect();
+    charts::titled(svg, "calibration-chart", &title, &(desc.join("; ") + "."))
+}
+
+/// The chart of an engine's publication (the `index`th of the page), titled and described.
+fn engine_chart(svg: &str, p: &EnginePublication, index: usize) -> String {
+    let title = format!(
+        "{} on {}: each test's rejection rate with its 95 % interval",
+        p.engine_name, p.experiment_id
+    );
+    let desc: Vec<String> = p
+        .results
+        .iter()
+        .map(|r| {
+            format!(
+                "{} on {} ({}): rejection rate {} {}, {}",
+                r.test,
+                r.metric,
+                r.arm,
+                num(Some(r.rejection_rate)),
+                ci(Some(r.rejection_ci_low), Some(r.rejection_ci_high)),
+                r.verdict
+            )
+        })
+        .collect();
+    charts::titled(
+        svg,
+        &format!("engine-chart-{index}"),
+        &title,
+        &(desc.join("; ") + "."),
+    )
+}
+
+/// One publication of an engine (the `index`th of the page): its chart, then its tests'
+/// numbers.
+fn engine_publication(
+    p: &EnginePublication,
+    index: usize,
+    chart: Option<&Result<String, String>>,
+) -> Markup {
     let short = p.calibration_id.get(..16).unwrap_or(&p.calibration_id);
     let link = Filters {
         experiment: Some(p.experiment_id.clone()),
@@ -650,7 +731,7 @@ fn engine_publication(p: &EnginePublication, chart: Option<&Result<String, Strin
                 @if p.peeks > 1 { " · " (p.peeks) " looks" }
                 @if let Some(s) = sweep { " · sweep over " code { (s) } } }
             @match chart {
-                Some(Ok(svg)) => div.chart { (PreEscaped(svg)) },
+                Some(Ok(svg)) => div.chart { (PreEscaped(engine_chart(svg, p, index))) },
                 Some(Err(e)) => div.warn { "The chart cannot be drawn: " (e) },
                 None => p { "Nothing to draw." },
             }

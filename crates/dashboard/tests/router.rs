@@ -439,6 +439,7 @@ async fn calibration_page_and_twin() {
     assert_eq!(page.status, StatusCode::OK);
     let html = page.html();
     assert!(html.contains(r#"id="chart"><svg"#), "an inline SVG chart");
+    assert_eq!(every_chart_is_titled(html), 1);
     let v = get(&app, "/v1/calibration").await.json();
     assert_eq!(v["selected"]["calibration_id"], "dash-cal-1");
     assert_eq!(v["selected"]["replications"], 200);
@@ -1003,6 +1004,7 @@ async fn engines_page_and_twin() {
     let page = get(&app, "/engines").await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.html();
+    assert!(every_chart_is_titled(html) > 0);
     assert!(
         html.contains(r#"href="/engines""#),
         "the nav links the page"
@@ -1074,5 +1076,168 @@ async fn engines_page_and_twin() {
                 .unwrap()
                 .contains("was published")
         );
+    }
+}
+
+/// Checks that every `<svg>` of `html` is an image labelled by its `<title>` and its
+/// `<desc>`, its first children, both with text; returns how many there are.
+fn every_chart_is_titled(html: &str) -> usize {
+    let svgs: Vec<&str> = html.split("<svg").skip(1).collect();
+    for svg in &svgs {
+        let id = attr(svg, "id").unwrap();
+        assert_eq!(attr(svg, "role").as_deref(), Some("img"), "{id}");
+        assert_eq!(
+            attr(svg, "aria-labelledby").unwrap(),
+            format!("{id}-title {id}-desc")
+        );
+        let inside = &svg[svg.find('>').unwrap() + 1..];
+        let title = format!("<title id=\"{id}-title\">");
+        assert!(inside.starts_with(&title), "{id}");
+        let after = &inside[title.len()..];
+        let desc = format!("<desc id=\"{id}-desc\">");
+        let at = after.find("</title>").unwrap();
+        assert!(at > 0, "{id}: an empty title");
+        let after = &after[at + "</title>".len()..];
+        assert!(after.starts_with(&desc), "{id}");
+        assert!(
+            !after[desc.len()..].starts_with("</desc>"),
+            "{id}: an empty desc"
+        );
+    }
+    svgs.len()
+}
+
+/// The value of attribute `name` in the opening tag that starts `tag`.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let open = &tag[..tag.find('>')?];
+    let at = open.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(open[at..at + open[at..].find('"')?].to_string())
+}
+
+/// The marks of class `class` in `html`: each from its opening tag to its `</g>`.
+fn marks<'a>(html: &'a str, class: &str) -> Vec<&'a str> {
+    html.split(&format!("<g class=\"{class}\""))
+        .skip(1)
+        .map(|s| &s[..s.find("</g>").unwrap()])
+        .collect()
+}
+
+/// `data-NAME` of a mark as the number it spells, every digit (`None` when absent).
+fn data(mark: &str, name: &str) -> Option<f64> {
+    attr(mark, &format!("data-{name}")).map(|s| s.parse().unwrap())
+}
+
+/// A run of 400 customers: `faint`'s effect too small to see (every test keeps a false null,
+/// a type II error), `huge`'s so large that p-values underflow to 0; returns its id.
+async fn picture_run(dir: &Path) -> String {
+    let blueprint = r#"
+id = "dash"
+seed = 11
+customers = 400
+start_date = 2026-11-02
+days = 7
+
+[groups]
+control = 0.5
+treatment = 0.5
+
+[metrics.faint]
+distribution = "poisson"
+control = { lambda = 3 }
+treatment = { lift = 0.005 }
+
+[metrics.huge]
+distribution = "poisson"
+control = { lambda = 1 }
+treatment = { lift = 40 }
+"#;
+    pipeline_run_of(dir, "2026-11-02", blueprint).await
+}
+
+/// The run page draws every metric's decisions as a forest plot and the groups' split
+/// against the plan: each picture titled and described, its marks carrying the twin's
+/// numbers, a wrong decision marked by shape and label, not by colour alone; a p-value of 0
+/// reads `< 1e-16`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_page_draws_its_decisions_and_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = picture_run(dir.path()).await;
+    let app = app(dir.path(), ApiConfig::default());
+    let v = get(&app, &format!("/v1/results/dash/runs/{run}"))
+        .await
+        .json();
+    let page = get(&app, &format!("/experiments/dash/runs/{run}")).await;
+    let html = page.html();
+
+    // Every picture has its title, its description and a caption.
+    let figures: Vec<&str> = html.split("<figure").skip(1).collect();
+    assert_eq!(figures.len(), 1 + v["metrics"].as_array().unwrap().len());
+    assert_eq!(every_chart_is_titled(html), figures.len());
+    for f in &figures {
+        assert!(f.contains("<figcaption>"), "{f}");
+    }
+
+    // The forest plots: one mark per decision with an estimate, the twin's numbers.
+    let mut wrong = 0;
+    for section in html.split("<section class=\"metric\"").skip(1) {
+        let name = attr(section, "data-metric").unwrap();
+        let decisions = metric(&v, &name)["decisions"].as_array().unwrap();
+        let rows = marks(section, "forest-row");
+        let drawn = decisions.iter().filter(|d| d["estimate"].is_number());
+        assert_eq!(rows.len(), drawn.count(), "{name}");
+        for row in rows {
+            let test = attr(row, "data-test").unwrap();
+            let d = decisions
+                .iter()
+                .find(|d| d["test"] == test.as_str())
+                .unwrap();
+            for (key, field) in [
+                ("estimate", "estimate"),
+                ("ci-low", "ci_low"),
+                ("ci-high", "ci_high"),
+                ("true-effect", "true_effect"),
+            ] {
+                assert_eq!(data(row, key), d[field].as_f64(), "{name} {test} {key}");
+            }
+            let outcome = d["outcome"].as_str().unwrap_or("");
+            assert_eq!(attr(row, "data-outcome").unwrap(), outcome);
+            // A wrong decision: a diamond and its label, beside the red.
+            let label = match outcome {
+                "type_i" => Some("✗ type I<"),
+                "type_ii" => Some("✗ type II<"),
+                _ => None,
+            };
+            assert_eq!(row.contains("<path"), label.is_some(), "{name} {test}");
+            if let Some(label) = label {
+                assert!(row.contains(label), "{name} {test}");
+                wrong += 1;
+            }
+        }
+    }
+    assert!(wrong > 0, "faint's tests keep a false null");
+
+    // No p-value of 0: the floor instead, as many as the twin has.
+    let floored = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["decisions"].as_array().unwrap())
+        .flat_map(|d| [&d["p_value"], &d["p_adjusted"]])
+        .filter(|p| p.as_f64().is_some_and(|p| p < 1e-16))
+        .count();
+    assert!(floored > 0, "huge's p-values underflow");
+    assert_eq!(html.matches("<td>&lt; 1e-16</td>").count(), floored);
+
+    // The split: each group's observed and planned share, the twin's.
+    let groups = marks(html, "srm-row");
+    let allocation = v["allocation"].as_array().unwrap();
+    assert_eq!(groups.len(), allocation.len());
+    for (row, g) in groups.iter().zip(allocation) {
+        assert_eq!(
+            attr(row, "data-group").unwrap(),
+            g["group"].as_str().unwrap()
+        );
+        assert_eq!(data(row, "observed"), g["observed"].as_f64());
+        assert_eq!(data(row, "planned"), g["planned"].as_f64());
     }
 }
