@@ -140,7 +140,8 @@ pub fn json_to_py<'py>(
 #[pymethods]
 impl Blueprint {
     /// Reads and validates a TOML blueprint: `source` is a path (`str` or `os.PathLike`; a
-    /// file whose name ends in `.json` is read as JSON) or the TOML text itself.
+    /// file whose name ends in `.json` is read as JSON) or the TOML text itself (a `str`
+    /// that is neither an existing file nor a name ending in `.toml` or `.json`).
     ///
     /// Raises `BlueprintError` listing every problem, `OSError` when the file cannot be read.
     #[staticmethod]
@@ -148,7 +149,8 @@ impl Blueprint {
         let parsed = if let Ok(s) = source.cast::<PyString>() {
             let text = s.to_str()?;
             let path = PathBuf::from(text);
-            if !text.contains('\n') && path.is_file() {
+            let named = [".toml", ".json"].iter().any(|e| text.ends_with(e));
+            if !text.contains('\n') && (path.is_file() || named) {
                 abforge_synth::Blueprint::from_path(path)
             } else {
                 abforge_synth::Blueprint::from_toml(text)

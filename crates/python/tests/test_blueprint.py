@@ -115,6 +115,8 @@ def test_wrong_types_and_overrides_raise_clear_errors(tmp_path):
         abforge.Blueprint.from_toml(3)
     with pytest.raises(OSError, match="cannot read blueprint"):
         abforge.Blueprint.from_toml(tmp_path / "missing.toml")
+    with pytest.raises(OSError, match="cannot read blueprint"):
+        abforge.Blueprint.from_toml(str(tmp_path / "missing.toml"))
     bp = abforge.Blueprint.from_toml(SMALL)
     with pytest.raises(abforge.BlueprintError) as info:
         bp.generate(customers=0)
