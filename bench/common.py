@@ -19,9 +19,10 @@ def build_abforge():
     return os.path.join(TARGET, "bench-release", "abforge")
 
 
-def timed(cmd, env=None):
-    """Runs `cmd` once, after waiting for an idle machine; wall s, CPU s, peak RSS MiB, stdout."""
-    subprocess.run([sys.executable, os.path.join(SHARED, "quiet.py"), "60", "90"], capture_output=True)
+def timed(cmd, env=None, quiet_max=60):
+    """Runs `cmd` once, after waiting (at most `quiet_max` s) for an idle machine; wall s, CPU
+    s, peak RSS MiB, stdout."""
+    subprocess.run([sys.executable, os.path.join(SHARED, "quiet.py"), str(quiet_max), "90"], capture_output=True)
     p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")

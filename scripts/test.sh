@@ -14,7 +14,9 @@
 # server installed with apt-get when missing) for the tests: scripts/services.sh. After
 # the cargo tests come the fault-injection suite (scripts/chaos.sh, short form, on services of
 # its own), the engine adapters against their libraries and `calibrate --engine` end to end
-# (engines/test.sh, in the venv of scripts/engines-venv.sh), schemathesis against a live
+# (engines/test.sh, in the venv of scripts/engines-venv.sh), the Python package built with
+# maturin, installed into a fresh venv and tested with pytest (scripts/python-test.sh; its
+# build venv cached in ~/.cache/abforge/python-venv), schemathesis against a live
 # `abforge serve` (scripts/api-fuzz.sh), the
 # dashboard in headless Chromium (scripts/dashboard-test.sh: Debian's chromium and npm's
 # playwright-core, installed once), the Lambda function under the runtime emulator (scripts/lambda-test.sh) and the AWS mode end to
@@ -23,7 +25,8 @@
 # its venv cached in ~/.cache/abforge/airflow-venv). Each of these can be skipped, with a
 # message, by ABFORGE_SKIP_SERVICES=1, ABFORGE_SKIP_CHAOS=1, ABFORGE_SKIP_FUZZ=1, ABFORGE_SKIP_E2E=1 (Chromium),
 # ABFORGE_SKIP_LAMBDA=1 (the Lambda and the AWS mode), ABFORGE_SKIP_AIRFLOW=1 (cfn-lint and
-# Airflow), ABFORGE_SKIP_ENGINES=1 (the engine adapters).
+# Airflow), ABFORGE_SKIP_ENGINES=1 (the engine adapters), ABFORGE_SKIP_PYTHON=1 (the Python
+# package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/abforge/target}"
@@ -92,6 +95,13 @@ if [[ "${ABFORGE_SKIP_ENGINES:-}" == 1 ]]; then
 else
   step "the engine adapters: each against its library, the protocol, calibrate --engine end to end (engines/test.sh)"
   ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash engines/test.sh
+fi
+
+if [[ "${ABFORGE_SKIP_PYTHON:-}" == 1 ]]; then
+  skip "the Python package (ABFORGE_SKIP_PYTHON=1)"
+else
+  step "the Python package: maturin wheel, fresh venv, pytest against the CLI (scripts/python-test.sh)"
+  ABFORGE_BIN="$CARGO_TARGET_DIR/debug/abforge" bash scripts/python-test.sh
 fi
 
 if [[ "${ABFORGE_SKIP_CHAOS:-}" == 1 || "${ABFORGE_SKIP_SERVICES:-}" == 1 ]]; then

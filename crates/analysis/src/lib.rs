@@ -14,6 +14,8 @@
 //!   known truth ([`abforge_synth::truth`]). The [`Report`] serialises as the JSON of
 //!   `abforge analyze --json`; [`Report::decisions`] flattens it into one [`Decision`] per
 //!   metric × arm × test, for a table.
+//! * [`power`]: [`power::plan`] solves a power calculation (sample size, power or minimum
+//!   detectable effect), as `abforge power`.
 //! * [`error`]: [`Error::Usage`] is bad input (exit code 2 on the command line); the other
 //!   variants are failures.
 //!
@@ -50,6 +52,7 @@
 pub mod error;
 pub mod extra;
 pub mod input;
+pub mod power;
 pub mod report;
 
 pub use abforge_stats::{Alternative, Correction, Verdict};

@@ -83,6 +83,11 @@ mod tests {
             "engine",
             "srm_alpha",
             "sweep",
+            // abforge_analysis::power::PowerRequest ("alpha", "control", "treatment" above)
+            "n",
+            "power",
+            "ratio",
+            "sd",
             // abforge_pipeline: settings, backfill, schedule, steps
             "data_dir",
             "database_url",

@@ -53,6 +53,11 @@ pub trait Reporter: Send + Sync {
     fn on_start(&self, _total: u64) {}
     /// `n` more replications are done.
     fn on_replications(&self, n: u64);
+    /// Whether the caller wants the run stopped: checked before each block of
+    /// replications, it ends the run with [`abforge_synth::Error::Cancelled`].
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// A reporter that ignores everything.
@@ -687,6 +692,9 @@ fn run(plan: &Plan, opts: &LabOptions, reporter: &dyn Reporter) -> Result<Calibr
     let per_block: Vec<(Vec<Acc>, Vec<FamilyAcc>, EngineAccs)> = (0..blocks)
         .into_par_iter()
         .map_init(Scratch::default, |scratch, b| -> Result<_> {
+            if reporter.cancelled() {
+                return Err(abforge_synth::Error::Cancelled.into());
+            }
             let mut accs = vec![Acc::default(); n_entries];
             let mut fams = vec![FamilyAcc::default(); n_families];
             let reps = b * BLOCK..((b + 1) * BLOCK).min(r_total);

@@ -241,6 +241,34 @@ impl Resolved {
     pub fn truth(&self) -> Truth {
         self.truth.clone()
     }
+
+    /// The document of `abforge truth --json`: the truth's fields, the resolved blueprint
+    /// (`blueprint`) and the choices drawn (`choices`); `clusters`, `time` and `ratios` only
+    /// when the blueprint has them.
+    pub fn truth_json(&self) -> serde_json::Value {
+        let t = &self.truth;
+        let mut doc = serde_json::json!({
+            "experiment_id": t.experiment_id,
+            "seed": t.seed,
+            "control_group": t.control_group,
+            "choices": self.choices,
+            "allocation": t.allocation,
+            "sample_ratio_mismatch": t.sample_ratio_mismatch,
+            "metrics": t.metrics,
+            "correlations": t.correlations,
+            "blueprint": self.blueprint.to_json_value(),
+        });
+        if let Some(c) = &t.clusters {
+            doc["clusters"] = serde_json::json!(c);
+        }
+        if let Some(time) = &t.time {
+            doc["time"] = serde_json::json!(time);
+        }
+        if !t.ratios.is_empty() {
+            doc["ratios"] = serde_json::json!(t.ratios);
+        }
+        doc
+    }
 }
 
 /// Where and why a truth computation stopped.

@@ -4,7 +4,6 @@ use super::load;
 use crate::cli::TruthArgs;
 use abforge_synth::Resolved;
 use anyhow::Context;
-use serde_json::json;
 use std::io::Write;
 
 /// Prints the resolved blueprint and its truth.
@@ -15,38 +14,12 @@ pub fn run(args: &TruthArgs) -> anyhow::Result<()> {
         .with_context(|| args.source.blueprint.display().to_string())?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &to_json(&resolved))?;
+        serde_json::to_writer_pretty(&mut out, &resolved.truth_json())?;
         writeln!(out)?;
     } else {
         write_text(&mut out, &resolved)?;
     }
     Ok(())
-}
-
-/// The `--json` document: the truth's fields, the resolved blueprint and the choices drawn.
-pub fn to_json(r: &Resolved) -> serde_json::Value {
-    let t = r.truth();
-    let mut doc = json!({
-        "experiment_id": t.experiment_id,
-        "seed": t.seed,
-        "control_group": t.control_group,
-        "choices": r.choices,
-        "allocation": t.allocation,
-        "sample_ratio_mismatch": t.sample_ratio_mismatch,
-        "metrics": t.metrics,
-        "correlations": t.correlations,
-        "blueprint": r.blueprint.to_json_value(),
-    });
-    if let Some(c) = &t.clusters {
-        doc["clusters"] = json!(c);
-    }
-    if let Some(time) = &t.time {
-        doc["time"] = json!(time);
-    }
-    if !t.ratios.is_empty() {
-        doc["ratios"] = json!(t.ratios);
-    }
-    doc
 }
 
 fn write_text(out: &mut impl Write, r: &Resolved) -> std::io::Result<()> {
