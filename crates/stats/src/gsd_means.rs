@@ -61,6 +61,13 @@ pub struct GsdMeansResult {
     pub units_at_stop: u64,
 }
 
+impl GsdMeansResult {
+    /// The look the test stopped at: the first crossing, else the last look.
+    pub fn stop_look(&self) -> &GsdMeansLook {
+        &self.looks[self.stopped_at.unwrap_or(self.looks.len()) - 1]
+    }
+}
+
 /// Replays a group-sequential test of equal means with `looks` equally spaced looks over
 /// `treatment` and `control` in their order of arrival.
 ///

@@ -328,7 +328,7 @@ fn sequential_note(x: &GsdMeansResult) -> String {
         _ => "O'Brien–Fleming-like",
     };
     let k = x.looks.len();
-    let stop = &x.looks[x.stopped_at.unwrap_or(k) - 1];
+    let stop = x.stop_look();
     let at = match x.stopped_at {
         Some(s) => format!("crossed at look {s} of {k}, stopping with"),
         None => format!("no look of {k} crossed; the last saw"),
@@ -557,7 +557,7 @@ fn bayes_and_resampled_rows(t: &Tests) -> (Vec<TestRow>, Vec<String>) {
     }
     if let Some(x) = &t.group_sequential {
         let (est, ci_) = (number(x.estimate), interval(x.ci_low, x.ci_high));
-        let stop = x.looks[x.stopped_at.unwrap_or(x.looks.len()) - 1];
+        let stop = x.stop_look();
         let st = format!("z {}", number(stop.z));
         rows.push(row("group_sequential", est, ci_, st, f64::NAN, x.reject));
         notes.push(sequential_note(x));
